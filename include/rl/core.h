@@ -1,0 +1,42 @@
+// Core definitions shared by every part of libroutellm: status codes, error buffers, version and
+// a handful of macros. Nothing here allocates or keeps state; everything is thread-safe.
+#ifndef RL_CORE_H
+#define RL_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RL_VERSION "0.1.0"
+
+// Status codes. Negative means error (as in libuv and ggml); functions that return a count
+// return >= 0 on success or one of these.
+enum rl_status {
+    RL_OK = 0,
+    RL_ENOMEM = -1,       // allocation failed
+    RL_EIO = -2,          // a file or socket could not be read or written
+    RL_EFORMAT = -3,      // outside input is malformed
+    RL_EINVAL = -4,       // an argument is out of range
+    RL_ETOOBIG = -5,      // input exceeds a named limit
+    RL_EUNSUPPORTED = -6, // a valid input this build does not handle
+    RL_EUPSTREAM = -7,    // an upstream server failed
+    RL_ETIMEOUT = -8,     // a deadline passed
+};
+
+// Size of the optional error buffer taken by functions that read outside input. They write one
+// line (no trailing newline) naming the file, the value found and the value expected.
+#define RL_ERRBUF_SIZE 256
+
+#if defined(__GNUC__)
+#define RL_NODISCARD __attribute__((warn_unused_result))
+#define RL_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RL_NODISCARD
+#define RL_PRINTF(f, a)
+#endif
+
+#define RL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *rl_strerror(int status); // static string for a status; never NULL
+const char *rl_version(void);        // RL_VERSION
+
+#endif

@@ -1,0 +1,60 @@
+// Routers: estimate p_strong = P(strong model beats weak model | prompt) from the prompt's
+// embedding. A request goes to the strong model when p_strong >= the threshold α.
+// Routers are immutable after load and thread-safe (the random router draws from an atomic
+// counter, so concurrent calls are safe and a given seed gives a reproducible sequence).
+#ifndef RL_ROUTER_H
+#define RL_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl/core.h"
+#include "rl/encoder.h"
+
+enum rl_router_kind {
+    RL_ROUTER_KIND_RANDOM,
+    RL_ROUTER_KIND_MF,
+    RL_ROUTER_KIND_SW_RANKING,
+    RL_ROUTER_KIND_BERT,
+};
+
+struct rl_router;
+
+// The two models a decision compares, as indices into the router's model list.
+struct rl_router_pair {
+    int strong;
+    int weak;
+};
+
+// Load a router file (safetensors with __metadata__), or, when name_or_path is a kind name
+// ("random", "mf", "sw_ranking", "bert"), the default router shipped in <home>/routers/.
+// NULL on failure, errbuf says why.
+struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf);
+struct rl_router *rl_router_random_new(uint64_t seed); // a random router; NULL on ENOMEM
+void rl_router_free(struct rl_router *r);             // NULL is a no-op
+
+enum rl_router_kind rl_router_kind(const struct rl_router *r);
+const char *rl_router_kind_name(enum rl_router_kind kind); // "mf", ...; "unknown" if invalid
+const char *rl_router_name(const struct rl_router *r);     // the kind name of r
+
+// Name of the encoder whose embeddings the router consumes, or NULL when it needs none.
+const char *rl_router_encoder_name(const struct rl_router *r);
+int rl_router_encoder_dim(const struct rl_router *r); // 0 when it needs none
+
+// RL_OK when enc produces the embeddings r was trained on; else RL_EINVAL and errbuf says why.
+int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *enc, char *errbuf);
+
+int rl_router_n_models(const struct rl_router *r);
+const char *rl_router_model(const struct rl_router *r, int i); // NULL when out of range
+
+// Resolve model names to a pair; NULL names take the router's default pair. An unknown name
+// gives RL_EINVAL with errbuf listing the models the router knows.
+int rl_router_pair(const struct rl_router *r, const char *strong, const char *weak,
+                   struct rl_router_pair *pair, char *errbuf) RL_NODISCARD;
+
+// Score one prompt. `embedding` holds rl_router_encoder_dim(r) floats from the router's encoder
+// (NULL when the router needs none). Writes p_strong in [0, 1].
+int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                    const float *embedding, double *p_strong) RL_NODISCARD;
+
+#endif

@@ -1,0 +1,25 @@
+// BERT uncased WordPiece tokenizer with the semantics of Hugging Face's BertTokenizer
+// (BertNormalizer + BertPreTokenizer + WordPiece). Immutable after load; thread-safe.
+#ifndef RL_TOKENIZER_H
+#define RL_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl/core.h"
+
+struct rl_tokenizer;
+
+// Load vocab.txt (and tokenizer settings when present) from a model folder.
+// NULL on failure, errbuf says why.
+struct rl_tokenizer *rl_tokenizer_load(const char *model_dir, char *errbuf);
+void rl_tokenizer_free(struct rl_tokenizer *t); // NULL is a no-op
+
+// Tokenize text[0..len) (any bytes; invalid UTF-8 has defined behaviour) into ids, wrapped in
+// [CLS] ... [SEP] and truncated to max_ids (>= 2). Returns the number of ids written, or < 0.
+int rl_tokenizer_encode(const struct rl_tokenizer *t, const char *text, size_t len, int32_t *ids,
+                        size_t max_ids) RL_NODISCARD;
+
+size_t rl_tokenizer_n_vocab(const struct rl_tokenizer *t);
+
+#endif

@@ -1,0 +1,44 @@
+// Entry point of the routellm tool: global flags and dispatch to the subcommands.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct cli_command commands[] = {
+    {"embed", cli_cmd_embed, "embed texts with the local sentence encoder"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: routellm [--help] [--version] <command> [<args>]\n\n"
+               "Route LLM requests between a strong and a weak model.\n\ncommands:\n");
+    for (size_t i = 0; i < RL_COUNTOF(commands); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'routellm <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("routellm %s\n", rl_version());
+        return 0;
+    }
+    for (size_t i = 0; i < RL_COUNTOF(commands); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    cli_fail("unknown command '%s' (see 'routellm --help')", cmd);
+    return 2;
+}

@@ -1,0 +1,71 @@
+// Internal helpers shared across the library (and by src/cli and src/server): error-buffer
+// formatting, invariant checks, capped growable buffers, whole-file and mapped-file access.
+// Nothing here prints or exits except rl__abort, which is reserved for broken invariants.
+#ifndef RL_SRC_CORE_H
+#define RL_SRC_CORE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "rl/core.h"
+
+// ----------------------------------------------------------------------------
+// Errors and invariants
+
+// Format a message into errbuf (RL_ERRBUF_SIZE bytes) when errbuf is not NULL; returns `status`
+// so that callers can write `return rl__errf(errbuf, RL_EFORMAT, "...")`.
+int rl__errf(char *errbuf, int status, const char *fmt, ...) RL_PRINTF(3, 4);
+
+_Noreturn void rl__abort(const char *file, int line, const char *expr);
+
+// For invariants only; outside input is never asserted.
+#define RL_ASSERT(x)                                                                               \
+    do {                                                                                           \
+        if (!(x))                                                                                  \
+            rl__abort(__FILE__, __LINE__, #x);                                                     \
+    } while (0)
+
+// ----------------------------------------------------------------------------
+// Capped growable buffer (the idea of curl's dynbuf). A failed append frees the buffer, so the
+// caller only has to propagate the status. The contents are always NUL-terminated.
+
+struct rl_buf {
+    char *data;
+    size_t len;
+    size_t cap;     // bytes allocated
+    size_t max_len; // hard cap on len
+};
+
+void rl_buf_init(struct rl_buf *b, size_t max_len);
+int rl_buf_append(struct rl_buf *b, const void *data, size_t n) RL_NODISCARD; // RL_ETOOBIG/ENOMEM
+int rl_buf_appendf(struct rl_buf *b, const char *fmt, ...) RL_PRINTF(2, 3) RL_NODISCARD;
+void rl_buf_reset(struct rl_buf *b);            // len = 0, keeps the allocation
+char *rl_buf_take(struct rl_buf *b, size_t *len); // caller owns the result; b is empty afterwards
+void rl_buf_free(struct rl_buf *b);
+
+// ----------------------------------------------------------------------------
+// Files
+
+// Read a whole file into a NUL-terminated heap buffer of at most max_len bytes. A name ending in
+// ".gz" is decompressed. Returns RL_OK, RL_EIO (with errbuf naming the path and errno) or
+// RL_ETOOBIG. On success the caller frees *data.
+int rl_file_read(const char *path, size_t max_len, char **data, size_t *len,
+                 char *errbuf) RL_NODISCARD;
+
+// Write data to path atomically (temporary file + rename).
+int rl_file_write(const char *path, const void *data, size_t len, char *errbuf) RL_NODISCARD;
+
+// A read-only memory map of a whole file; an empty file maps to data == NULL, len == 0.
+struct rl_mmap {
+    const unsigned char *data;
+    size_t len;
+};
+int rl_mmap_open(struct rl_mmap *m, const char *path, char *errbuf) RL_NODISCARD;
+void rl_mmap_close(struct rl_mmap *m); // safe on a zeroed struct
+
+bool rl_file_exists(const char *path);
+
+// Join dir and name into out (size out_size); RL_ETOOBIG when it does not fit.
+int rl_path_join(char *out, size_t out_size, const char *dir, const char *name) RL_NODISCARD;
+
+#endif

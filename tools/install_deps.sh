@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian packages routellm builds and tests with. Idempotent and non-interactive;
+# uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+    build-essential pkg-config ca-certificates git
+    libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
+    libutf8proc-dev zlib1g-dev
+    python3 python3-pip python3-venv
+    gnuplot-nox
+)
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+fi
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
