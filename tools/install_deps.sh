@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
     build-essential pkg-config ca-certificates git
     libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
-    libutf8proc-dev zlib1g-dev
+    libutf8proc-dev zlib1g-dev libssl-dev
     python3 python3-pip python3-venv
     gnuplot-nox
+    cmake # builds llama-cpp-python for make test-e2e
 )
 
 sudo=()

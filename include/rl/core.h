@@ -27,7 +27,7 @@ enum rl_status {
 #define RL_ERRBUF_SIZE 256
 
 #if defined(__GNUC__)
-#define RL_NODISCARD __attribute__((warn_unused_result))
+#define RL_NODISCARD    __attribute__((warn_unused_result))
 #define RL_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define RL_NODISCARD

@@ -1,12 +1,15 @@
 // Local sentence encoder: a BERT-family model (config.json + model.safetensors + the
 // sentence-transformers pooling config) run in fp32 on the CPU. Produces unit-norm embeddings
-// that match sentence-transformers. Immutable after load; every function is thread-safe.
+// that match sentence-transformers. A loaded encoder is immutable (but for a locked pool of
+// workspaces) and shared freely: every function that takes only an encoder is thread-safe.
 #ifndef RL_ENCODER_H
 #define RL_ENCODER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rl/core.h"
+#include "rl/tokenizer.h"
 
 struct rl_encoder;
 
@@ -14,12 +17,45 @@ struct rl_encoder;
 struct rl_encoder *rl_encoder_load(const char *model_dir, char *errbuf);
 void rl_encoder_free(struct rl_encoder *e); // NULL is a no-op
 
-int rl_encoder_dim(const struct rl_encoder *e);          // embedding width, e.g. 384
-const char *rl_encoder_name(const struct rl_encoder *e); // e.g. "all-MiniLM-L6-v2"; valid until free
+int rl_encoder_dim(const struct rl_encoder *e); // embedding width, e.g. 384
+const char *
+rl_encoder_name(const struct rl_encoder *e); // e.g. "all-MiniLM-L6-v2"; valid until free
 
 // Embed n NUL-terminated texts into out (n × dim floats, row-major, each row unit L2 norm).
 // Texts are batched internally without padding waste. Returns RL_OK or < 0.
 int rl_encoder_embed(const struct rl_encoder *e, const char *const *texts, size_t n, float *out,
                      char *errbuf) RL_NODISCARD;
+
+// Tokens a text keeps after truncation, [CLS] and [SEP] included (max_seq_length, e.g. 256).
+int rl_encoder_max_tokens(const struct rl_encoder *e);
+// Largest position the model has (max_position_embeddings): the limit of rl_encoder_embed_ids.
+int rl_encoder_max_positions(const struct rl_encoder *e);
+// The encoder's tokenizer; valid until rl_encoder_free.
+const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e);
+
+// ----------------------------------------------------------------------------
+// Workspaces: the scratch memory and threads of forward passes. rl_encoder_embed takes one from
+// a small pool kept by the encoder (one thread per CPU each); callers that want another thread
+// count keep their own. A workspace serves any encoder, but one call at a time (not
+// thread-safe); its memory grows to the largest batch seen.
+
+struct rl_encoder_ws;
+
+// A workspace running each forward pass on n_threads threads (the caller and n_threads - 1
+// helpers); n_threads <= 0 means one per online CPU. NULL when out of memory or threads.
+struct rl_encoder_ws *rl_encoder_ws_new(int n_threads);
+void rl_encoder_ws_free(struct rl_encoder_ws *ws); // NULL is a no-op
+int rl_encoder_ws_threads(const struct rl_encoder_ws *ws);
+
+// rl_encoder_embed with the caller's workspace (NULL: a pooled one, as rl_encoder_embed).
+int rl_encoder_embed_ws(const struct rl_encoder *e, struct rl_encoder_ws *ws,
+                        const char *const *texts, size_t n, float *out, char *errbuf) RL_NODISCARD;
+
+// Embed n token sequences, bypassing the tokenizer: ids[i] holds n_ids[i] ids, [CLS] and [SEP]
+// included, 1 <= n_ids[i] <= rl_encoder_max_positions(e), each id < the vocabulary size. ws may
+// be NULL (a pooled one is used). Output as rl_encoder_embed.
+int rl_encoder_embed_ids(const struct rl_encoder *e, struct rl_encoder_ws *ws,
+                         const int32_t *const *ids, const size_t *n_ids, size_t n, float *out,
+                         char *errbuf) RL_NODISCARD;
 
 #endif

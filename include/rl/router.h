@@ -27,15 +27,18 @@ struct rl_router_pair {
 };
 
 // Load a router file (safetensors with __metadata__), or, when name_or_path is a kind name
-// ("random", "mf", "sw_ranking", "bert"), the default router shipped in <home>/routers/.
+// ("random", "mf", "sw_ranking", "bert"), the default router shipped in <home>/routers/ (home
+// NULL: $ROUTELLM_HOME, else the source tree the library was built from).
 // NULL on failure, errbuf says why.
 struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf);
-struct rl_router *rl_router_random_new(uint64_t seed); // a random router; NULL on ENOMEM
-void rl_router_free(struct rl_router *r);             // NULL is a no-op
+// A random router: no embedding, any model names accepted by rl_router_pair. NULL on ENOMEM.
+struct rl_router *rl_router_random_new(uint64_t seed);
+void rl_router_free(struct rl_router *r); // NULL is a no-op
 
 enum rl_router_kind rl_router_kind(const struct rl_router *r);
 const char *rl_router_kind_name(enum rl_router_kind kind); // "mf", ...; "unknown" if invalid
 const char *rl_router_name(const struct rl_router *r);     // the kind name of r
+int rl_router_kind_parse(const char *name);                // the kind called `name`, or RL_EINVAL
 
 // Name of the encoder whose embeddings the router consumes, or NULL when it needs none.
 const char *rl_router_encoder_name(const struct rl_router *r);
@@ -44,6 +47,10 @@ int rl_router_encoder_dim(const struct rl_router *r); // 0 when it needs none
 // RL_OK when enc produces the embeddings r was trained on; else RL_EINVAL and errbuf says why.
 int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *enc, char *errbuf);
 
+// Training provenance stored in a router file: "hyper", "metrics" and "aliases" (JSON objects),
+// "data_digest", "n_battles", "source". NULL when absent; valid until rl_router_free.
+const char *rl_router_meta(const struct rl_router *r, const char *key);
+
 int rl_router_n_models(const struct rl_router *r);
 const char *rl_router_model(const struct rl_router *r, int i); // NULL when out of range
 
@@ -51,9 +58,12 @@ const char *rl_router_model(const struct rl_router *r, int i); // NULL when out 
 // gives RL_EINVAL with errbuf listing the models the router knows.
 int rl_router_pair(const struct rl_router *r, const char *strong, const char *weak,
                    struct rl_router_pair *pair, char *errbuf) RL_NODISCARD;
+int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pair); // RL_OK
 
 // Score one prompt. `embedding` holds rl_router_encoder_dim(r) floats from the router's encoder
-// (NULL when the router needs none). Writes p_strong in [0, 1].
+// (NULL when the router needs none). pair NULL means the default pair. Writes p_strong in
+// [0, 1]; RL_EINVAL when the pair is out of range or a needed embedding is missing. Only
+// sw_ranking allocates (4 bytes per stored prompt, freed before it returns; RL_ENOMEM).
 int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
                     const float *embedding, double *p_strong) RL_NODISCARD;
 

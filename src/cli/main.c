@@ -12,6 +12,11 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
     {"embed", cli_cmd_embed, "embed texts with the local sentence encoder"},
+    {"eval", cli_cmd_eval, "measure routers on MT-Bench, MMLU, GSM8K or your own table"},
+    {"calibrate", cli_cmd_calibrate, "find the threshold that gives a share of strong calls"},
+    {"serve", cli_cmd_serve, "run the OpenAI-compatible routing proxy"},
+    {"train", cli_cmd_train, "train a router (mf, sw_ranking, bert) from battle data"},
+    {"route", cli_cmd_route, "score one prompt and print the routing decision"},
 };
 
 static void usage(FILE *f) {

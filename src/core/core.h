@@ -39,7 +39,7 @@ struct rl_buf {
 void rl_buf_init(struct rl_buf *b, size_t max_len);
 int rl_buf_append(struct rl_buf *b, const void *data, size_t n) RL_NODISCARD; // RL_ETOOBIG/ENOMEM
 int rl_buf_appendf(struct rl_buf *b, const char *fmt, ...) RL_PRINTF(2, 3) RL_NODISCARD;
-void rl_buf_reset(struct rl_buf *b);            // len = 0, keeps the allocation
+void rl_buf_reset(struct rl_buf *b);              // len = 0, keeps the allocation
 char *rl_buf_take(struct rl_buf *b, size_t *len); // caller owns the result; b is empty afterwards
 void rl_buf_free(struct rl_buf *b);
 

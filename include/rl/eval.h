@@ -1,0 +1,179 @@
+// Evaluation of routers on benchmarks that hold, per prompt, the quality of a strong and a weak
+// model's answer: the protocol of RouteLLM (arXiv 2406.18665 §5; ROUTELLM.md §1.6 and §4).
+// Thresholds at the deciles of a router's scores, one call–performance point per threshold,
+// and the metrics PGR, APGR, CPT(x%), AUC and the cost saving against always-strong.
+// Responses are never generated: the benchmarks carry precomputed per-prompt results.
+// A loaded benchmark is immutable and may be shared by threads; every function is reentrant.
+#ifndef RL_EVAL_H
+#define RL_EVAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl/core.h"
+#include "rl/encoder.h"
+#include "rl/router.h"
+
+// ----------------------------------------------------------------------------
+// Benchmarks
+
+// One benchmark after the shipped contamination list has been applied.
+struct rl_bench {
+    char *name;          // "mt-bench", "mmlu", "gsm8k", or the table's path
+    char *strong, *weak; // the two models' names (column keys)
+    size_t n;            // prompts kept
+    size_t n_total;      // prompts in the source
+    size_t n_dropped;    // removed by the benchmark's contamination list
+    char **prompts;      // (n) routing prompts; MT-Bench routes on turn 1
+    double *q_strong;    // (n) quality per prompt: correctness × 100, or the judge score
+    double *q_weak;      // (n) averaged over the turns for MT-Bench
+    double *c_strong;    // (n) cost per prompt from the table's cost columns, or NULL
+    double *c_weak;      // (n) likewise
+};
+
+// Names of the built-in benchmarks, NULL-terminated.
+extern const char *const rl_bench_names[];
+
+// Load a built-in benchmark ("mt-bench", "mmlu", "gsm8k") from data_dir, the folder holding
+// mt_bench/, mmlu/ and gsm8k/ (the project's data/evals). NULL on failure, errbuf says why.
+struct rl_bench *rl_bench_load(const char *name, const char *data_dir, char *errbuf);
+
+// Columns of a user table (CSV with a header line, or JSONL objects when the name ends in
+// .jsonl or .jsonl.gz). Quality cells are numbers or booleans; booleans count as 100 / 0.
+struct rl_bench_table_params {
+    const char *prompt;      // prompt column; NULL means "prompt"
+    const char *strong;      // quality column of the strong model (required)
+    const char *weak;        // quality column of the weak model (required)
+    const char *cost_strong; // optional cost column of the strong model, or NULL
+    const char *cost_weak;   // optional cost column of the weak model, or NULL
+};
+
+// Load a table benchmark. Every malformed row is an error naming the file and line.
+struct rl_bench *rl_bench_load_table(const char *path, const struct rl_bench_table_params *p,
+                                     char *errbuf);
+
+// A new benchmark with the prompts whose keep[i] is true (the per-router decontamination).
+// NULL on ENOMEM.
+struct rl_bench *rl_bench_subset(const struct rl_bench *b, const bool *keep);
+
+void rl_bench_free(struct rl_bench *b); // NULL is a no-op
+
+double rl_bench_quality(const struct rl_bench *b, bool strong); // mean quality of one model alone
+
+struct rl_eval_prices;
+// Mean cost per prompt of one model alone: its cost column, else its price.
+double rl_bench_cost(const struct rl_bench *b, const struct rl_eval_prices *prices, bool strong);
+
+// ----------------------------------------------------------------------------
+// Curves and metrics
+
+// Per-million-token prices used when a benchmark has no cost columns (ROUTELLM.md §3: the
+// paper's $24.7 for gpt-4-1106-preview and $0.24 for Mixtral-8x7B).
+struct rl_eval_prices {
+    double strong;
+    double weak;
+};
+#define RL_EVAL_PRICE_STRONG 24.7
+#define RL_EVAL_PRICE_WEAK   0.24
+
+#define RL_EVAL_MAX_RESULTS 1000 // largest --num-results
+
+// One point of a call–performance curve.
+struct rl_eval_point {
+    double threshold;  // α: strong when p >= α (p > α at the last edge, which gives 0% strong)
+    double strong_pct; // share of strong calls, in percent
+    double quality;    // mean quality of the routed answers
+    double pgr;        // performance gap recovered: (quality - r_weak) / (r_strong - r_weak)
+    double cost;       // mean cost per prompt
+    int edge;          // index of the threshold among the edges (0 = lowest = 100% strong)
+};
+
+// The num_results + 1 bin edges of pandas.qcut(scores, num_results): the quantiles at
+// i / num_results, linear interpolation, with duplicates kept (see docs/EVAL.md). The
+// quantile positions are exact. edges has num_results + 1 slots. RL_EINVAL when n is 0 or
+// num_results is outside [1, RL_EVAL_MAX_RESULTS], or a score is not finite.
+int rl_eval_edges(const double *scores, size_t n, int num_results, double *edges) RL_NODISCARD;
+
+// The curve of one router: one point per edge, sorted by strong_pct ascending (stable).
+// scores has b->n entries; pts has num_results + 1 slots. Costs come from the benchmark's cost
+// columns, else from prices (a request to a model costs its price).
+int rl_eval_curve(const struct rl_bench *b, const double *scores, int num_results,
+                  const struct rl_eval_prices *prices, struct rl_eval_point *pts) RL_NODISCARD;
+
+// Average n_runs curves of num_results + 1 points each (runs[r * (num_results + 1) + i]) point
+// by point into out, as the original averages the random router's runs.
+void rl_eval_curve_mean(const struct rl_eval_point *runs, int n_runs, int num_results,
+                        struct rl_eval_point *out);
+
+// The oracle's scores: prompts ranked by the quality gain q_strong - q_weak (largest first,
+// ties by index), mapped to distinct scores in (0, 1]. Evaluated like any router it sends the
+// strong model exactly the prompts where it does better first, which bounds every router at
+// every share of strong calls.
+int rl_eval_oracle_scores(const struct rl_bench *b, double *scores) RL_NODISCARD;
+
+struct rl_eval_metrics {
+    double r_weak, r_strong;    // quality of each model alone on the evaluated prompts
+    double apgr;                // trapezoid area under PGR over strong share in [0, 1]
+    double apgr_avg;            // plain mean of PGR at the points of the first num_results edges
+    double auc;                 // trapezoid area under quality over strong share in [0, 1]
+    double cpt20, cpt50, cpt80; // % strong calls for 20/50/80% PGR, as np.interp
+    double cpt20_min, cpt50_min, cpt80_min; // the first crossing of the curve, in percent
+    double cost_strong;                     // mean cost per prompt of always-strong
+    double saving50, saving80;              // cost of always-strong / cost at CPT(50%) and CPT(80%)
+};
+
+// Metrics of a curve sorted by strong_pct (as rl_eval_curve returns it). RL_EINVAL when fewer
+// than two points are given or the two models have the same quality.
+int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak, double r_strong,
+                    double cost_strong, struct rl_eval_metrics *m) RL_NODISCARD;
+
+// Percentile bootstrap of APGR over prompts: n_boot resamples of the prompts (with replacement,
+// drawn with splitmix64 from seed), each evaluated like the original on the n_runs score arrays
+// in scores (n_runs × b->n, averaged point by point as rl_eval_curve_mean does); writes the
+// 2.5th and 97.5th percentiles. Resamples in which the two models tie are skipped. RL_EINVAL
+// when n_boot < 2 or every resample ties.
+int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, int n_runs,
+                           int num_results, int n_boot, uint64_t seed, double *lo,
+                           double *hi) RL_NODISCARD;
+
+// numpy.interp(x, xp, fp) exactly, including its answer when xp is not increasing (the original
+// harness passes a possibly non-monotone quality curve as xp; see docs/EVAL.md).
+double rl_eval_interp(double x, const double *xp, const double *fp, size_t n);
+
+// numpy.trapezoid(y, x).
+double rl_eval_trapz(const double *y, const double *x, size_t n);
+
+// ----------------------------------------------------------------------------
+// Scoring and caches
+
+// Progress of a long computation: done out of total items so far. Called from the calling
+// thread, at most once per batch.
+typedef void (*rl_eval_progress_fn)(void *ctx, size_t done, size_t total);
+
+// Score n prompts with r (pair NULL = the router's default pair). When the router needs
+// embeddings, they are taken from emb (n × dim floats) when given, else computed with enc.
+int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                  const struct rl_encoder *enc, const float *emb, const char *const *prompts,
+                  size_t n, double *scores, rl_eval_progress_fn progress, void *ctx,
+                  char *errbuf) RL_NODISCARD;
+
+// 64-bit FNV-1a digest of len bytes continued from h (start with RL_EVAL_DIGEST_INIT).
+// For cache keys only, not for security.
+#define RL_EVAL_DIGEST_INIT 0xcbf29ce484222325ull
+uint64_t rl_eval_digest(const void *data, size_t len, uint64_t h);
+uint64_t rl_eval_digest_prompts(const char *const *prompts, size_t n, uint64_t h);
+
+// A score cache file holds n doubles under a 64-bit key. load returns RL_OK on a hit, RL_EIO
+// when the file is missing, stale or damaged (never trusted then). save writes atomically.
+int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n) RL_NODISCARD;
+int rl_eval_cache_save(const char *path, uint64_t key, const double *scores, size_t n,
+                       char *errbuf) RL_NODISCARD;
+
+// Mark in flag (n entries, set to true or left) every evaluation prompt whose embedding has a
+// cosine similarity >= threshold with one of the m training embeddings; both sets are unit
+// norm, dim wide. Returns how many prompts were newly marked, or < 0 on ENOMEM.
+long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
+                          int dim, double threshold, bool *flag);
+
+#endif

@@ -1,0 +1,69 @@
+// Training routers from battles. Each trainer takes a battle set and the embeddings of its
+// prompts (from one encoder), fits the router and writes a router file (docs/ROUTERS.md) that
+// rl_router_load reads. Training is deterministic for a given seed, whatever n_threads is.
+// Functions are reentrant; the battle set and embeddings are only read.
+#ifndef RL_TRAIN_H
+#define RL_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl/battle.h"
+#include "rl/core.h"
+#include "rl/router.h"
+
+struct rl_train_progress {
+    int epoch; // 1-based
+    int n_epochs;
+    size_t step;       // steps done in this epoch
+    size_t n_steps;    // steps per epoch
+    bool epoch_done;   // the epoch finished and the validation figures are set
+    double train_loss; // mean training loss of the epoch so far
+    double val_loss;   // on the held-out battles (NaN when there are none)
+    double val_acc;    // accuracy of the held-out decisive battles (NaN when none)
+};
+
+typedef void (*rl_train_progress_fn)(void *ctx, const struct rl_train_progress *p);
+
+struct rl_train_params {
+    uint64_t seed;      // initialisation, noise and batch order
+    int n_threads;      // 1 or 2 worker threads (results do not depend on it)
+    double holdout;     // fraction of battles held out for validation (shuffled with seed 42)
+    const char *strong; // default strong model (NULL: gpt-4-1106-preview)
+    const char *weak;   // default weak model (NULL: mixtral-8x7b-instruct-v0.1)
+    const char *source; // free text recorded in the file (e.g. the data specs), may be NULL
+    // "NAME=MODEL" entries: the router also answers to NAME with MODEL's parameters (a proxy for
+    // a model the data does not cover, or a deployment's own name for a model). strong and weak
+    // may name an alias.
+    const char *const *aliases;
+    int n_aliases;
+
+    // Gradient-trained kinds (mf, bert): RouteLLM §2.3 defaults for mf.
+    int epochs;
+    int batch;
+    double lr;
+    double weight_decay;
+    double noise; // std of the Gaussian noise added to the embeddings (mf)
+    int hidden;   // mf: model-embedding width; bert: hidden units of the head (0: linear)
+
+    // sw_ranking (RouteLLM §2.2)
+    int n_tiers;
+    int sw_int8; // store battle-prompt embeddings as int8 (1) or fp16 (0)
+
+    rl_train_progress_fn progress; // may be NULL
+    void *progress_ctx;
+};
+
+// Defaults for a kind (the paper's hyper-parameters where it gives them).
+struct rl_train_params rl_train_params_default(enum rl_router_kind kind);
+
+// Train a router of `kind` on battles b whose prompts have embeddings prompt_emb
+// (b->n_prompts × dim, from the encoder named `encoder`) and write it to out_path.
+// Returns RL_OK or < 0 with errbuf saying why. Metrics of the run are written to the file's
+// "metrics" metadata.
+int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *prompt_emb,
+             const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
+             char *errbuf) RL_NODISCARD;
+
+#endif

@@ -1,0 +1,50 @@
+// Internal interface of the data layer: hashing, prompt cleaning, battle-set internals shared by
+// battles.c and readers.c, and the CSV row parser.
+#ifndef RL_SRC_DATA_H
+#define RL_SRC_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl/battle.h"
+
+uint64_t rl__hash64(const void *data, size_t len); // FNV-1a with a strong finaliser
+
+// Trim white space and cut at RL_BATTLE_MAX_PROMPT bytes (on a UTF-8 boundary); *start points
+// into s. Returns the cleaned length.
+size_t rl__prompt_clean(const char *s, size_t len, const char **start);
+
+// Intern a prompt (cleaned as above): its index, RL_EINVAL when too short, RL_EFORMAT when it
+// holds a NUL byte, or another status.
+long rl__battles_prompt(struct rl_battles *b, const char *prompt, size_t len);
+
+// Append a battle of already interned ids: 1, or RL_EINVAL / RL_ENOMEM.
+int rl__battles_push(struct rl_battles *b, uint32_t prompt, int model_a, int model_b,
+                     enum rl_outcome outcome, float weight, int source);
+
+// ----------------------------------------------------------------------------
+// CSV (RFC 4180: comma separated, fields optionally double-quoted, "" inside quotes, quoted
+// fields may span lines). The parser works in place: field contents are unescaped and
+// NUL-terminated inside the caller's buffer.
+
+#define RL_DCSV_MAX_FIELDS 256
+
+struct rl__dcsv {
+    char *p;   // next unread byte
+    char *end; // one past the last byte
+    long line; // line number (1-based) of the next row
+};
+
+struct rl__dcsv_row {
+    long line; // the line the row starts on
+    int n;     // number of fields
+    char *field[RL_DCSV_MAX_FIELDS];
+    size_t len[RL_DCSV_MAX_FIELDS];
+};
+
+void rl__dcsv_init(struct rl__dcsv *c, char *data, size_t len);
+// Parse the next row: 1 when a row was read, 0 at the end, RL_EFORMAT for an unterminated quote
+// or more than RL_DCSV_MAX_FIELDS fields (c then points past the bad row's line).
+int rl__dcsv_next(struct rl__dcsv *c, struct rl__dcsv_row *row);
+
+#endif

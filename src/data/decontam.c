@@ -1,0 +1,119 @@
+// Decontamination helpers. Nearest-neighbour similarity between two sets of unit embeddings, the
+// measure RouteLLM's find_contaminated.py uses to drop evaluation prompts that are too close to
+// training prompts (cosine >= 0.95); blocks of the similarity matrix come from one OpenBLAS GEMM
+// each, so the whole matrix is never held. And a textual check the embedding misses: a training
+// question that an evaluation prompt quotes verbatim before adding its answer choices.
+#include <cblas.h>
+#include <ctype.h>
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "rl/battle.h"
+
+#define BLOCK 1024
+
+int rl_max_similarity(const float *a, size_t n_a, const float *b, size_t n_b, int dim, float *max,
+                      size_t *arg) {
+    for (size_t i = 0; i < n_a; i++) {
+        max[i] = -FLT_MAX;
+        arg[i] = 0;
+    }
+    if (n_a == 0 || n_b == 0)
+        return RL_OK;
+    float *sim = malloc((size_t)BLOCK * BLOCK * sizeof *sim);
+    if (!sim)
+        return RL_ENOMEM;
+    for (size_t i0 = 0; i0 < n_a; i0 += BLOCK) {
+        size_t ni = n_a - i0 < BLOCK ? n_a - i0 : BLOCK;
+        for (size_t j0 = 0; j0 < n_b; j0 += BLOCK) {
+            size_t nj = n_b - j0 < BLOCK ? n_b - j0 : BLOCK;
+            // sim (ni, nj) = a[i0:] · b[j0:]ᵀ
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, dim, 1.0f,
+                        a + i0 * (size_t)dim, dim, b + j0 * (size_t)dim, dim, 0.0f, sim, (int)nj);
+            for (size_t i = 0; i < ni; i++) {
+                const float *row = sim + i * nj;
+                for (size_t j = 0; j < nj; j++) {
+                    if (row[j] > max[i0 + i]) {
+                        max[i0 + i] = row[j];
+                        arg[i0 + i] = j0 + j;
+                    }
+                }
+            }
+        }
+    }
+    free(sim);
+    return RL_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Prefix matches
+
+static char *normalise(const char *s) {
+    size_t n = strlen(s);
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    bool space = false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (isspace(c)) {
+            space = o != out;
+            continue;
+        }
+        if (space)
+            *o++ = ' ';
+        space = false;
+        *o++ = (char)tolower(c);
+    }
+    *o = '\0';
+    return out;
+}
+
+static int cmp_str(const void *x, const void *y) {
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+// Sorted, the strings that start with a given text follow the first one not smaller than it,
+// so one binary search per training text finds a match if there is one.
+long rl_texts_prefix_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
+                           size_t min_len, bool *hit) {
+    char **sb = calloc(n_b ? n_b : 1, sizeof *sb);
+    long rc = 0;
+    if (!sb)
+        return RL_ENOMEM;
+    for (size_t j = 0; j < n_b; j++) {
+        sb[j] = normalise(b[j]);
+        if (!sb[j]) {
+            rc = RL_ENOMEM;
+            goto done;
+        }
+    }
+    if (n_b > 1)
+        qsort(sb, n_b, sizeof *sb, cmp_str);
+    for (size_t i = 0; i < n_a; i++) {
+        hit[i] = false;
+        char *t = normalise(a[i]);
+        if (!t) {
+            rc = RL_ENOMEM;
+            goto done;
+        }
+        size_t len = strlen(t), lo = 0, hi = n_b;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(sb[mid], t) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        hit[i] = len >= min_len && lo < n_b && strncmp(sb[lo], t, len) == 0;
+        rc += hit[i];
+        free(t);
+    }
+done:
+    for (size_t j = 0; j < n_b; j++)
+        free(sb[j]);
+    free(sb);
+    return rc;
+}

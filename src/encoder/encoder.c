@@ -1,0 +1,572 @@
+// The sentence encoder: loading a model folder, and the BERT forward pass over batches packed
+// without padding. A batch is cut into chunks of about CHUNK_TOKENS tokens; all tokens of a
+// chunk go through each linear layer as one (Σ T) × C matrix, while attention runs per text and
+// head, so no work is spent on padding and no mask is needed. A chunk runs on the workspace's
+// thread team, which shares out groups of GEMM output panels, (text, head) attention pairs and
+// row blocks, stage after stage (see "Forward pass").
+//
+// Per layer (post-LN BERT, as in Hugging Face's BertLayer):
+//   qkv = x·Wqkvᵀ + b;  ctx = attention(q, k, v);  x = LN(x + ctx·Woᵀ + bo)
+//   h = gelu(x·W1ᵀ + b1);  x = LN(x + h·W2ᵀ + b2)
+// then pooling (mean, CLS or max over each text's tokens) and L2 normalisation.
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "encoder/bert.h"
+#include "encoder/kernels.h"
+#include "rl/encoder.h"
+
+// Tokens per forward pass. Large enough that the GEMMs run at full speed and weights are read
+// once per many tokens; small enough that activations stay in the L2/L3 caches.
+#define CHUNK_TOKENS 256
+
+// Items each thread claims per stage, on average, when several threads share a chunk.
+#define ITEMS_PER_THREAD 4
+
+// Workspaces kept for rl_encoder_embed between calls: creating one costs a thread start and
+// fresh pages, about a millisecond, a third of a short prompt's forward pass.
+#define WS_POOL 4
+
+struct rl_encoder {
+    char *name;
+    struct rl__bert_config cfg;
+    struct rl__bert_weights w;
+    struct rl_tokenizer *tok;
+    // Idle workspaces of rl_encoder_embed; the only mutable state, guarded by pool_mu.
+    pthread_mutex_t pool_mu;
+    struct rl_encoder_ws *pool[WS_POOL];
+    int n_pool;
+};
+
+struct seq {
+    int start; // first token in the chunk
+    int len;
+};
+
+struct rl_encoder_ws {
+    struct rl__team *team;
+    int n_threads;
+    // Buffers for cap_tokens tokens (and as many texts) at the widths c and f they were sized
+    // for, and scratch_each floats of attention scratch per thread; regrown when an encoder or a
+    // batch needs more. All point into mem.
+    size_t cap_tokens, scratch_each;
+    int c, f;
+    float *mem;
+    float *x;       // (T, C) hidden states: the residual stream
+    float *qkv;     // (T, 3C)
+    float *ctx;     // (T, C) attention output, heads side by side
+    float *ffn;     // (T, F)
+    float *scratch; // (n_threads, scratch_each) attention scratch
+    int32_t *ids;   // (T)
+    int32_t *pos;   // (T) position of each token in its text
+    struct seq *seqs;
+};
+
+// ----------------------------------------------------------------------------
+// Loading
+
+static char *base_name(const char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    if (n == b)
+        return strdup("encoder");
+    return strndup(dir + b, n - b);
+}
+
+struct rl_encoder *rl_encoder_load(const char *model_dir, char *errbuf) {
+    struct rl_encoder *e = calloc(1, sizeof *e);
+    if (!e || !(e->name = base_name(model_dir))) {
+        free(e);
+        rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", model_dir);
+        return NULL;
+    }
+    pthread_mutex_init(&e->pool_mu, NULL);
+    char path[4096];
+    if (!rl_file_exists(model_dir)) {
+        rl__errf(errbuf, RL_EIO,
+                 "%s: model folder not found (fetch the default encoder with `make models`)",
+                 model_dir);
+        goto fail;
+    }
+    if (rl__bert_config_load(model_dir, &e->cfg, errbuf) != RL_OK)
+        goto fail;
+    if (rl_path_join(path, sizeof path, model_dir, "model.safetensors") != RL_OK) {
+        rl__errf(errbuf, RL_ETOOBIG, "%s: path too long", model_dir);
+        goto fail;
+    }
+    if (rl__bert_weights_load(path, &e->cfg, &e->w, errbuf) != RL_OK)
+        goto fail;
+    e->tok = rl_tokenizer_load(model_dir, errbuf);
+    if (!e->tok)
+        goto fail;
+    if (rl_tokenizer_n_vocab(e->tok) > (size_t)e->cfg.n_vocab) {
+        rl__errf(errbuf, RL_EFORMAT, "%s: the tokenizer has %zu entries but vocab_size is %d",
+                 model_dir, rl_tokenizer_n_vocab(e->tok), e->cfg.n_vocab);
+        goto fail;
+    }
+    return e;
+fail:
+    rl_encoder_free(e);
+    return NULL;
+}
+
+void rl_encoder_free(struct rl_encoder *e) {
+    if (!e)
+        return;
+    for (int i = 0; i < e->n_pool; i++)
+        rl_encoder_ws_free(e->pool[i]);
+    pthread_mutex_destroy(&e->pool_mu);
+    rl_tokenizer_free(e->tok);
+    rl__bert_weights_free(&e->w);
+    free(e->name);
+    free(e);
+}
+
+int rl_encoder_dim(const struct rl_encoder *e) {
+    return e->cfg.n_hidden;
+}
+
+const char *rl_encoder_name(const struct rl_encoder *e) {
+    return e->name;
+}
+
+int rl_encoder_max_tokens(const struct rl_encoder *e) {
+    return e->cfg.max_seq;
+}
+
+int rl_encoder_max_positions(const struct rl_encoder *e) {
+    return e->cfg.n_positions;
+}
+
+const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e) {
+    return e->tok;
+}
+
+// ----------------------------------------------------------------------------
+// Workspaces
+
+struct rl_encoder_ws *rl_encoder_ws_new(int n_threads) {
+    if (n_threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = n > 0 ? (int)(n < 64 ? n : 64) : 1;
+    }
+    struct rl_encoder_ws *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return NULL;
+    ws->n_threads = n_threads;
+    if (n_threads > 1 && !(ws->team = rl__team_new(n_threads))) {
+        free(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+void rl_encoder_ws_free(struct rl_encoder_ws *ws) {
+    if (!ws)
+        return;
+    rl__team_free(ws->team);
+    free(ws->mem);
+    free(ws);
+}
+
+int rl_encoder_ws_threads(const struct rl_encoder_ws *ws) {
+    return ws->n_threads;
+}
+
+// Make room for a chunk of up to tokens tokens (texts of at most max_len tokens) of encoder e.
+static int ws_reserve(struct rl_encoder_ws *ws, const struct rl_encoder *e, size_t tokens,
+                      int max_len) {
+    int C = e->cfg.n_hidden, F = e->cfg.n_ffn, d = C / e->cfg.n_heads;
+    size_t scratch = rl__attention_scratch(max_len, d);
+    if (ws->mem && tokens <= ws->cap_tokens && C <= ws->c && F <= ws->f &&
+        scratch <= ws->scratch_each)
+        return RL_OK;
+    if (ws->mem) { // grow all dimensions at once, never shrink
+        tokens = tokens > ws->cap_tokens ? tokens : ws->cap_tokens;
+        C = C > ws->c ? C : ws->c;
+        F = F > ws->f ? F : ws->f;
+        scratch = scratch > ws->scratch_each ? scratch : ws->scratch_each;
+    }
+    free(ws->mem);
+    ws->mem = NULL;
+    // Each piece is a multiple of 16 floats so that every buffer starts 64-byte aligned.
+    size_t rt = (tokens + 15) / 16 * 16, rs = (scratch + 15) / 16 * 16;
+    size_t floats = rt * (size_t)(5 * C + F) + rs * (size_t)ws->n_threads;
+    size_t ints = 2 * rt + rt * sizeof(struct seq) / sizeof(int32_t);
+    ws->mem = aligned_alloc(64, (floats + ints) * sizeof(float));
+    if (!ws->mem)
+        return RL_ENOMEM;
+    float *p = ws->mem;
+    ws->x = p;
+    p += rt * (size_t)C;
+    ws->qkv = p;
+    p += rt * (size_t)3 * C;
+    ws->ctx = p;
+    p += rt * (size_t)C;
+    ws->ffn = p;
+    p += rt * (size_t)F;
+    ws->scratch = p;
+    p += rs * (size_t)ws->n_threads;
+    ws->ids = (int32_t *)p;
+    ws->pos = ws->ids + rt;
+    ws->seqs = (struct seq *)(ws->pos + rt);
+    ws->cap_tokens = tokens;
+    ws->c = C;
+    ws->f = F;
+    ws->scratch_each = scratch;
+    return RL_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Forward pass
+
+// The forward pass of a chunk is a fixed sequence of stages, each a set of independent items:
+// embedding rows, then per layer the QKV GEMM (groups of output panels), attention ((text, head)
+// pairs), the output projection, LayerNorm (row blocks), FFN up, FFN down, LayerNorm, and last
+// pooling (texts). Items are numbered globally in that order and threads claim them from one
+// atomic ticket; an item may start once every item of the earlier stages is done, which a count
+// of finished items tells (items are claimed in order, and none of a stage finishes before the
+// count reaches the stage's start). Unlike a static split with barriers, a thread that the OS
+// deschedules between items holds nobody up: the others take its share.
+enum stage_kind {
+    STAGE_QKV,
+    STAGE_ATTENTION,
+    STAGE_OUT_PROJ,
+    STAGE_LN1,
+    STAGE_FFN_UP,
+    STAGE_FFN_DOWN,
+    STAGE_LN2,
+    N_LAYER_STAGES,
+};
+
+struct chunk {
+    const struct rl_encoder *e;
+    struct rl_encoder_ws *ws;
+    int n_seqs;
+    int n_tokens;
+    float *out; // (n_seqs, C)
+    // Items per stage and per layer, and the global total.
+    int n_embed, n_pool, n_layer_items;
+    int items[N_LAYER_STAGES];
+    long n_items;
+    atomic_long ticket; // next item to claim
+    atomic_long done;   // items finished
+};
+
+// Bounds of part g of n things split into parts.
+static void part(int n, int g, int parts, int *lo, int *hi) {
+    *lo = (int)((long)n * g / parts);
+    *hi = (int)((long)n * (g + 1) / parts);
+}
+
+static int min_int(int a, int b) {
+    return a < b ? a : b;
+}
+
+// x[r] = word[id] + type[0] + pos[p], in Hugging Face's order of additions, then LayerNorm.
+static void embed_rows(const struct chunk *ch, int r0, int r1) {
+    const struct rl__bert_weights *w = &ch->e->w;
+    const struct rl_encoder_ws *ws = ch->ws;
+    int C = ch->e->cfg.n_hidden;
+    for (int r = r0; r < r1; r++) {
+        const float *word = w->word + (size_t)ws->ids[r] * C;
+        const float *pos = w->pos + (size_t)ws->pos[r] * C;
+        float *x = ws->x + (size_t)r * C;
+        for (int j = 0; j < C; j++)
+            x[j] = (word[j] + w->type0[j]) + pos[j];
+    }
+    rl__layernorm(ws->x, C, C, w->ln_w, w->ln_b, ch->e->cfg.ln_eps, r0, r1);
+}
+
+static void pool(const struct chunk *ch, int s0, int s1) {
+    const struct rl_encoder_ws *ws = ch->ws;
+    int C = ch->e->cfg.n_hidden;
+    for (int s = s0; s < s1; s++) {
+        const struct seq *q = &ws->seqs[s];
+        const float *x = ws->x + (size_t)q->start * C;
+        float *out = ch->out + (size_t)s * C;
+        switch (ch->e->cfg.pooling) {
+        case RL__POOLING_CLS: memcpy(out, x, (size_t)C * sizeof *out); break;
+        case RL__POOLING_MAX:
+            memcpy(out, x, (size_t)C * sizeof *out);
+            for (int t = 1; t < q->len; t++)
+                for (int j = 0; j < C; j++)
+                    out[j] = x[(size_t)t * C + j] > out[j] ? x[(size_t)t * C + j] : out[j];
+            break;
+        case RL__POOLING_MEAN:
+            memset(out, 0, (size_t)C * sizeof *out);
+            for (int t = 0; t < q->len; t++)
+                for (int j = 0; j < C; j++)
+                    out[j] += x[(size_t)t * C + j];
+            for (int j = 0; j < C; j++)
+                out[j] /= (float)q->len;
+            break;
+        }
+        rl__l2_normalize(out, C);
+    }
+}
+
+// Item g (of ch->items[kind]) of one stage of layer l.
+static void run_layer_item(const struct chunk *ch, int l, enum stage_kind kind, int g,
+                           float *scratch) {
+    const struct rl__bert_config *cfg = &ch->e->cfg;
+    const struct rl__bert_layer *L = &ch->e->w.layers[l];
+    struct rl_encoder_ws *ws = ch->ws;
+    int C = cfg->n_hidden, F = cfg->n_ffn, NH = cfg->n_heads, d = C / NH, T = ch->n_tokens;
+    int n = ch->items[kind], lo, hi;
+    switch (kind) {
+    case STAGE_QKV:
+        part(rl__gemm_n_panels(3 * C), g, n, &lo, &hi);
+        rl__gemm(T, 3 * C, C, ws->x, C, L->qkv_w, L->qkv_b, ws->qkv, 3 * C, RL__EPI_BIAS, lo, hi);
+        break;
+    case STAGE_ATTENTION:
+        part(ch->n_seqs * NH, g, n, &lo, &hi);
+        for (int item = lo; item < hi; item++) {
+            const struct seq *q = &ws->seqs[item / NH];
+            int h = item % NH;
+            const float *base = ws->qkv + (size_t)q->start * 3 * C + h * d;
+            rl__attention_head(q->len, d, base, base + C, base + 2 * C, 3 * C,
+                               1.0f / sqrtf((float)d), ws->ctx + (size_t)q->start * C + h * d, C,
+                               scratch);
+        }
+        break;
+    case STAGE_OUT_PROJ:
+        part(rl__gemm_n_panels(C), g, n, &lo, &hi);
+        rl__gemm(T, C, C, ws->ctx, C, L->o_w, L->o_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo, hi);
+        break;
+    case STAGE_LN1:
+    case STAGE_LN2:
+        part(T, g, n, &lo, &hi);
+        rl__layernorm(ws->x, C, C, kind == STAGE_LN1 ? L->ln1_w : L->ln2_w,
+                      kind == STAGE_LN1 ? L->ln1_b : L->ln2_b, cfg->ln_eps, lo, hi);
+        break;
+    case STAGE_FFN_UP:
+        part(rl__gemm_n_panels(F), g, n, &lo, &hi);
+        rl__gemm(T, F, C, ws->x, C, L->ffn1_w, L->ffn1_b, ws->ffn, F, RL__EPI_BIAS_GELU, lo, hi);
+        break;
+    case STAGE_FFN_DOWN:
+        part(rl__gemm_n_panels(C), g, n, &lo, &hi);
+        rl__gemm(T, C, F, ws->ffn, F, L->ffn2_w, L->ffn2_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo,
+                 hi);
+        break;
+    case N_LAYER_STAGES: break;
+    }
+}
+
+// The first global item of the stage of item i: everything before it must be done first.
+static long stage_start(const struct chunk *ch, long i) {
+    if (i < ch->n_embed)
+        return 0;
+    long j = i - ch->n_embed;
+    int l = (int)(j / ch->n_layer_items);
+    long base = ch->n_embed + (long)l * ch->n_layer_items;
+    if (l >= ch->e->cfg.n_layers)
+        return base;
+    int r = (int)(j % ch->n_layer_items);
+    for (int k = 0; k < N_LAYER_STAGES; k++) {
+        if (r < ch->items[k])
+            return base;
+        r -= ch->items[k];
+        base += ch->items[k];
+    }
+    return base;
+}
+
+static void run_item(const struct chunk *ch, long i, float *scratch) {
+    int lo, hi;
+    if (i < ch->n_embed) {
+        part(ch->n_tokens, (int)i, ch->n_embed, &lo, &hi);
+        embed_rows(ch, lo, hi);
+        return;
+    }
+    long j = i - ch->n_embed;
+    int l = (int)(j / ch->n_layer_items), r = (int)(j % ch->n_layer_items);
+    if (l >= ch->e->cfg.n_layers) {
+        part(ch->n_seqs, r, ch->n_pool, &lo, &hi);
+        pool(ch, lo, hi);
+        return;
+    }
+    int k = 0;
+    while (r >= ch->items[k])
+        r -= ch->items[k++];
+    run_layer_item(ch, l, (enum stage_kind)k, r, scratch);
+}
+
+static void wait_done(struct chunk *ch, long until) {
+    int spins = 0;
+    while (atomic_load_explicit(&ch->done, memory_order_acquire) < until) {
+        if (++spins < 4000) {
+            rl__cpu_relax();
+        } else {
+            sched_yield();
+            spins = 0;
+        }
+    }
+}
+
+static void forward(void *arg, int tid, int nt) {
+    struct chunk *ch = arg;
+    float *scratch = ch->ws->scratch + (size_t)tid * ch->ws->scratch_each;
+    if (nt == 1) {
+        for (long i = 0; i < ch->n_items; i++)
+            run_item(ch, i, scratch);
+        return;
+    }
+    for (;;) {
+        long i = atomic_fetch_add(&ch->ticket, 1);
+        if (i >= ch->n_items)
+            return;
+        wait_done(ch, stage_start(ch, i));
+        run_item(ch, i, scratch);
+        atomic_fetch_add_explicit(&ch->done, 1, memory_order_release);
+    }
+}
+
+static void run_chunk(const struct rl_encoder *e, struct rl_encoder_ws *ws, int n_seqs,
+                      int n_tokens, float *out) {
+    const struct rl__bert_config *cfg = &e->cfg;
+    int C = cfg->n_hidden, nt = ws->n_threads;
+    // A few items per thread and stage balance the load without many claims.
+    int per = nt == 1 ? 1 : ITEMS_PER_THREAD * nt;
+    struct chunk chunk = {.e = e, .ws = ws, .n_seqs = n_seqs, .n_tokens = n_tokens, .out = out};
+    struct chunk *ch = &chunk;
+    ch->n_embed = min_int(n_tokens, per);
+    ch->n_pool = min_int(n_seqs, per);
+    ch->items[STAGE_QKV] = min_int(rl__gemm_n_panels(3 * C), per);
+    ch->items[STAGE_ATTENTION] = min_int(n_seqs * cfg->n_heads, per);
+    ch->items[STAGE_OUT_PROJ] = min_int(rl__gemm_n_panels(C), per);
+    ch->items[STAGE_LN1] = ch->items[STAGE_LN2] = min_int(n_tokens, per);
+    ch->items[STAGE_FFN_UP] = min_int(rl__gemm_n_panels(cfg->n_ffn), per);
+    ch->items[STAGE_FFN_DOWN] = min_int(rl__gemm_n_panels(C), per);
+    for (int k = 0; k < N_LAYER_STAGES; k++)
+        ch->n_layer_items += ch->items[k];
+    ch->n_items = ch->n_embed + (long)cfg->n_layers * ch->n_layer_items + ch->n_pool;
+    atomic_init(&ch->ticket, 0);
+    atomic_init(&ch->done, 0);
+    rl__team_run(ws->team, nt, forward, ch);
+}
+
+// ----------------------------------------------------------------------------
+// Batching
+
+// Source of token sequences: either texts through the tokenizer, or given ids.
+struct source {
+    const char *const *texts;
+    const int32_t *const *ids;
+    const size_t *n_ids;
+};
+
+// Write the ids of sequence i of src to dst; returns how many, or < 0.
+static int fill(const struct rl_encoder *e, const struct source *src, size_t i, int32_t *dst,
+                char *errbuf) {
+    if (src->texts) {
+        if (!src->texts[i])
+            return rl__errf(errbuf, RL_EINVAL, "text %zu is NULL", i);
+        int n = rl_tokenizer_encode(e->tok, src->texts[i], strlen(src->texts[i]), dst,
+                                    (size_t)e->cfg.max_seq);
+        if (n < 0)
+            return rl__errf(errbuf, n, "text %zu: tokenizer failed: %s", i, rl_strerror(n));
+        return n;
+    }
+    size_t n = src->n_ids[i];
+    if (n < 1 || n > (size_t)e->cfg.n_positions)
+        return rl__errf(errbuf, RL_EINVAL, "sequence %zu has %zu tokens, expected 1 to %d", i, n,
+                        e->cfg.n_positions);
+    for (size_t j = 0; j < n; j++) {
+        int32_t id = src->ids[i][j];
+        if (id < 0 || id >= e->cfg.n_vocab)
+            return rl__errf(errbuf, RL_EINVAL,
+                            "sequence %zu, token %zu: id %d is outside the vocabulary (%d)", i, j,
+                            id, e->cfg.n_vocab);
+        dst[j] = id;
+    }
+    return (int)n;
+}
+
+static int embed(const struct rl_encoder *e, struct rl_encoder_ws *ws, const struct source *src,
+                 size_t n, float *out, char *errbuf) {
+    int max_len = src->texts ? e->cfg.max_seq : e->cfg.n_positions;
+    // A chunk closes once it reaches CHUNK_TOKENS, so it never holds more than this.
+    size_t cap = CHUNK_TOKENS + (size_t)max_len;
+    if (n * (size_t)max_len < cap)
+        cap = n * (size_t)max_len;
+    if (ws_reserve(ws, e, cap, max_len) != RL_OK)
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory for a batch of %zu tokens", cap);
+    int C = e->cfg.n_hidden;
+    size_t first = 0; // first sequence of the current chunk
+    int n_tokens = 0, n_seqs = 0;
+    for (size_t i = 0; i < n; i++) {
+        int len = fill(e, src, i, ws->ids + n_tokens, errbuf);
+        if (len < 0)
+            return len;
+        ws->seqs[n_seqs] = (struct seq){.start = n_tokens, .len = len};
+        for (int t = 0; t < len; t++)
+            ws->pos[n_tokens + t] = t;
+        n_tokens += len;
+        n_seqs++;
+        if (n_tokens >= CHUNK_TOKENS || i + 1 == n) {
+            run_chunk(e, ws, n_seqs, n_tokens, out + first * C);
+            first = i + 1;
+            n_tokens = 0;
+            n_seqs = 0;
+        }
+    }
+    return RL_OK;
+}
+
+// Run embed on ws or, when ws is NULL, on one of the encoder's pooled workspaces (one thread
+// per CPU), made when none is idle. The pool is why e is not const here.
+static int embed_with(const struct rl_encoder *e, struct rl_encoder_ws *ws,
+                      const struct source *src, size_t n, float *out, char *errbuf) {
+    if (n == 0)
+        return RL_OK;
+    if (ws)
+        return embed(e, ws, src, n, out, errbuf);
+    struct rl_encoder *pool = (struct rl_encoder *)e;
+    pthread_mutex_lock(&pool->pool_mu);
+    struct rl_encoder_ws *tmp = pool->n_pool ? pool->pool[--pool->n_pool] : NULL;
+    pthread_mutex_unlock(&pool->pool_mu);
+    if (!tmp && !(tmp = rl_encoder_ws_new(0)))
+        return rl__errf(errbuf, RL_ENOMEM, "cannot create an encoder workspace");
+    int rc = embed(e, tmp, src, n, out, errbuf);
+    pthread_mutex_lock(&pool->pool_mu);
+    if (pool->n_pool < WS_POOL) {
+        pool->pool[pool->n_pool++] = tmp;
+        tmp = NULL;
+    }
+    pthread_mutex_unlock(&pool->pool_mu);
+    rl_encoder_ws_free(tmp);
+    return rc;
+}
+
+int rl_encoder_embed_ws(const struct rl_encoder *e, struct rl_encoder_ws *ws,
+                        const char *const *texts, size_t n, float *out, char *errbuf) {
+    if (!texts && n > 0)
+        return rl__errf(errbuf, RL_EINVAL, "texts is NULL");
+    struct source src = {.texts = texts};
+    return embed_with(e, ws, &src, n, out, errbuf);
+}
+
+int rl_encoder_embed(const struct rl_encoder *e, const char *const *texts, size_t n, float *out,
+                     char *errbuf) {
+    return rl_encoder_embed_ws(e, NULL, texts, n, out, errbuf);
+}
+
+int rl_encoder_embed_ids(const struct rl_encoder *e, struct rl_encoder_ws *ws,
+                         const int32_t *const *ids, const size_t *n_ids, size_t n, float *out,
+                         char *errbuf) {
+    if ((!ids || !n_ids) && n > 0)
+        return rl__errf(errbuf, RL_EINVAL, "ids is NULL");
+    struct source src = {.ids = ids, .n_ids = n_ids};
+    return embed_with(e, ws, &src, n, out, errbuf);
+}

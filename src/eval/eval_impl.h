@@ -1,0 +1,63 @@
+// Internal interface of the evaluation harness: a JSONL object iterator, a growable benchmark
+// under construction and contamination lists (CSV rows come from data/data.h). Shared by the
+// benchmark loaders and the calibration's prompt reader; not part of the public API.
+#ifndef RL_SRC_EVAL_IMPL_H
+#define RL_SRC_EVAL_IMPL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core.h"
+#include "rl/eval.h"
+
+// Limits on outside input: a whole data file once decompressed, and rows per benchmark.
+#define RL_EVAL_MAX_FILE (512u << 20)
+#define RL_EVAL_MAX_ROWS (16u << 20)
+
+// ----------------------------------------------------------------------------
+// JSONL: each non-blank line of a buffer is parsed as a JSON object and passed to fn with its
+// 1-based line number. fn returns RL_OK or a status with its message in errbuf; the first
+// failure stops the walk. A line that is not a JSON object is RL_EFORMAT naming file and line.
+
+typedef int (*rl__jsonl_fn)(void *ctx, json_t *obj, const char *path, size_t line, char *errbuf);
+int rl__jsonl_each(const char *path, const char *data, size_t len, rl__jsonl_fn fn, void *ctx,
+                   char *errbuf) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// Cell values
+
+// Parse a quality cell: True/False/true/false (as 100 / 0 when *is_bool) or a finite number.
+// Returns RL_OK or RL_EFORMAT.
+int rl__parse_quality(const char *s, double *v, bool *is_bool) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// A benchmark under construction
+
+struct rl__bench_builder {
+    struct rl_bench *b;
+    size_t cap;
+    bool has_cost;
+};
+
+int rl__bench_builder_init(struct rl__bench_builder *bb, const char *name, const char *strong,
+                           const char *weak, bool has_cost) RL_NODISCARD;
+// Append one prompt (copied); costs are ignored when the builder has none.
+int rl__bench_builder_add(struct rl__bench_builder *bb, const char *prompt, double q_strong,
+                          double q_weak, double c_strong, double c_weak) RL_NODISCARD;
+// The finished benchmark (owned by the caller) or NULL; the builder is empty afterwards.
+struct rl_bench *rl__bench_builder_take(struct rl__bench_builder *bb);
+void rl__bench_builder_free(struct rl__bench_builder *bb);
+
+// ----------------------------------------------------------------------------
+// Contamination lists: the eval_prompt of every line of a RouteLLM contaminated_prompts.jsonl.
+
+struct rl__strset {
+    char **items; // sorted
+    size_t n;
+};
+int rl__strset_load_contaminated(struct rl__strset *s, const char *path, char *errbuf) RL_NODISCARD;
+bool rl__strset_has(const struct rl__strset *s, const char *item);
+void rl__strset_free(struct rl__strset *s);
+
+#endif

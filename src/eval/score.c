@@ -1,0 +1,194 @@
+// Scoring benchmark prompts with a router, the score cache that makes every prompt scored once
+// per router and benchmark (embeddings are cached by rl/embcache.h), and decontamination by
+// embedding similarity
+// (ROUTELLM.md §1.6: an evaluation prompt is dropped when its cosine similarity to a training
+// prompt is >= 0.95). The cache files are plain binary (header + array) and are validated in
+// full before use; anything unexpected means "recompute", never "trust".
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "rl/eval.h"
+
+#define EMBED_BATCH 32
+
+// ----------------------------------------------------------------------------
+// Digests
+
+uint64_t rl_eval_digest(const void *data, size_t len, uint64_t h) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+// Each prompt is hashed with its length in front, so that ("ab", "c") and ("a", "bc") differ.
+uint64_t rl_eval_digest_prompts(const char *const *prompts, size_t n, uint64_t h) {
+    h = rl_eval_digest(&n, sizeof n, h);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t len = strlen(prompts[i]);
+        h = rl_eval_digest(&len, sizeof len, h);
+        h = rl_eval_digest(prompts[i], len, h);
+    }
+    return h;
+}
+
+// ----------------------------------------------------------------------------
+// Score cache files: 8-byte magic, key, count, element width, then the array.
+
+struct cache_header {
+    char magic[8];
+    uint64_t key;
+    uint64_t n;
+    uint64_t width; // floats per row (embeddings) or 1 (scores)
+};
+
+static int cache_read(const char *path, const char *magic, uint64_t key, uint64_t n, uint64_t width,
+                      size_t elem, void *out) {
+    size_t want = sizeof(struct cache_header) + n * width * elem;
+    char *data;
+    size_t len;
+    if (rl_file_read(path, want + 1, &data, &len, NULL) != RL_OK)
+        return RL_EIO;
+    struct cache_header h;
+    int rc = RL_EIO;
+    if (len == want) {
+        memcpy(&h, data, sizeof h);
+        if (memcmp(h.magic, magic, 8) == 0 && h.key == key && h.n == n && h.width == width) {
+            memcpy(out, data + sizeof h, n * width * elem);
+            rc = RL_OK;
+        }
+    }
+    free(data);
+    return rc;
+}
+
+static int cache_write(const char *path, const char *magic, uint64_t key, uint64_t n,
+                       uint64_t width, size_t elem, const void *array, char *errbuf) {
+    struct cache_header h = {{0}, key, n, width};
+    memcpy(h.magic, magic, 8);
+    size_t body = n * width * elem;
+    char *data = malloc(sizeof h + body);
+    if (!data)
+        return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
+    memcpy(data, &h, sizeof h);
+    memcpy(data + sizeof h, array, body);
+    int rc = rl_file_write(path, data, sizeof h + body, errbuf);
+    free(data);
+    return rc;
+}
+
+int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n) {
+    int rc = cache_read(path, "RLSCORE1", key, n, 1, sizeof *scores, scores);
+    if (rc != RL_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (!(scores[i] >= 0 && scores[i] <= 1))
+            return RL_EIO;
+    return RL_OK;
+}
+
+int rl_eval_cache_save(const char *path, uint64_t key, const double *scores, size_t n,
+                       char *errbuf) {
+    return cache_write(path, "RLSCORE1", key, n, 1, sizeof *scores, scores, errbuf);
+}
+
+// ----------------------------------------------------------------------------
+// Embedding and scoring
+
+static int embed_range(const struct rl_encoder *enc, const char *const *prompts, size_t n,
+                       float *out, rl_eval_progress_fn progress, void *ctx, char *errbuf) {
+    size_t dim = (size_t)rl_encoder_dim(enc);
+    for (size_t i = 0; i < n; i += EMBED_BATCH) {
+        size_t k = n - i < EMBED_BATCH ? n - i : EMBED_BATCH;
+        int rc = rl_encoder_embed(enc, prompts + i, k, out + i * dim, errbuf);
+        if (rc != RL_OK)
+            return rc;
+        if (progress)
+            progress(ctx, i + k, n);
+    }
+    return RL_OK;
+}
+
+int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                  const struct rl_encoder *enc, const float *emb, const char *const *prompts,
+                  size_t n, double *scores, rl_eval_progress_fn progress, void *ctx, char *errbuf) {
+    size_t dim = (size_t)rl_router_encoder_dim(r);
+    float *own = NULL;
+    int rc;
+    if (dim > 0 && !emb) {
+        if ((rc = rl_router_check_encoder(r, enc, errbuf)) != RL_OK)
+            return rc;
+        own = malloc((n ? n : 1) * dim * sizeof *own);
+        if (!own)
+            return rl__errf(errbuf, RL_ENOMEM, "out of memory for %zu embeddings", n);
+        if ((rc = embed_range(enc, prompts, n, own, progress, ctx, errbuf)) != RL_OK) {
+            free(own);
+            return rc;
+        }
+        emb = own;
+    }
+    rc = RL_OK;
+    for (size_t i = 0; i < n; i++) {
+        rc = rl_router_score(r, pair, dim ? emb + i * dim : NULL, &scores[i]);
+        if (rc != RL_OK) {
+            rl__errf(errbuf, rc, "router %s failed on prompt %zu: %s", rl_router_name(r), i + 1,
+                     rl_strerror(rc));
+            break;
+        }
+        if (!(scores[i] >= 0 && scores[i] <= 1)) {
+            rc = rl__errf(errbuf, RL_EFORMAT, "router %s gave p = %g for prompt %zu",
+                          rl_router_name(r), scores[i], i + 1);
+            break;
+        }
+        if (progress && !own && ((i + 1) % 1024 == 0 || i + 1 == n))
+            progress(ctx, i + 1, n);
+    }
+    free(own);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Decontamination
+
+// Similarities are computed block by block with one SGEMM each, so the memory stays bounded
+// (EVAL_BLOCK × TRAIN_BLOCK floats) however large the two sets are.
+#define EVAL_BLOCK  256
+#define TRAIN_BLOCK 4096
+
+long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
+                          int dim, double threshold, bool *flag) {
+    if (n == 0 || m == 0 || dim <= 0)
+        return 0;
+    float *sim = malloc((size_t)EVAL_BLOCK * TRAIN_BLOCK * sizeof *sim);
+    if (!sim)
+        return RL_ENOMEM;
+    long marked = 0;
+    for (size_t i0 = 0; i0 < n; i0 += EVAL_BLOCK) {
+        size_t bi = n - i0 < EVAL_BLOCK ? n - i0 : EVAL_BLOCK;
+        for (size_t j0 = 0; j0 < m; j0 += TRAIN_BLOCK) {
+            size_t bj = m - j0 < TRAIN_BLOCK ? m - j0 : TRAIN_BLOCK;
+            // sim (bi, bj) = eval[i0 : i0 + bi] (bi, dim) · train[j0 : j0 + bj]ᵀ (dim, bj)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bi, (int)bj, dim, 1.0f,
+                        eval_emb + i0 * (size_t)dim, dim, train_emb + j0 * (size_t)dim, dim, 0.0f,
+                        sim, (int)bj);
+            for (size_t i = 0; i < bi; i++) {
+                if (flag[i0 + i])
+                    continue;
+                for (size_t j = 0; j < bj; j++) {
+                    if (sim[i * bj + j] >= threshold) {
+                        flag[i0 + i] = true;
+                        marked++;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    free(sim);
+    return marked;
+}

@@ -1,0 +1,115 @@
+// The BERT-style classifier router (RouteLLM §2.4): three classes (0 strong wins, 1 tie, 2 weak
+// wins) predicted from the prompt and P(strong wins) = softmax₀, so a tie counts for the weak
+// model. This build keeps the encoder frozen and trains a two-layer GELU head on its pooled
+// embedding (tensors head.0.weight (H, D), head.0.bias (H), head.2.weight (3, H), head.2.bias
+// (3)); it does not fine-tune the encoder layers. As in the original, the classes are about the
+// stronger versus the weaker model, so the score does not depend on which known pair is asked.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/safetensors.h"
+#include "routers/bert.h"
+#include "routers/router_impl.h"
+
+#define MAX_HIDDEN 4096
+
+static float gelu(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+void rl__bert_forward(const struct rl_bert_head *h, const float *e, float *hidden, double *logits) {
+    const int D = h->dim, H = h->hidden;
+    for (int j = 0; j < H; j++) {
+        const float *row = h->w1 + (size_t)j * D;
+        float acc = h->b1[j];
+        for (int d = 0; d < D; d++)
+            acc += row[d] * e[d];
+        hidden[j] = gelu(acc);
+    }
+    for (int k = 0; k < RL_BERT_CLASSES; k++) {
+        const float *row = h->w2 + (size_t)k * H;
+        double acc = h->b2[k];
+        for (int j = 0; j < H; j++)
+            acc += (double)row[j] * hidden[j];
+        logits[k] = acc;
+    }
+}
+
+struct bert_impl {
+    struct rl_bert_head h;
+    float *block;
+};
+
+static int bert_score(const struct rl_router *r, const struct rl_router_pair *pair, const float *e,
+                      double *p_strong) {
+    (void)pair;
+    const struct bert_impl *b = r->impl;
+    float hidden[MAX_HIDDEN];
+    double z[RL_BERT_CLASSES];
+    rl__bert_forward(&b->h, e, hidden, z);
+    double mx = fmax(z[0], fmax(z[1], z[2]));
+    double s = exp(z[0] - mx) + exp(z[1] - mx) + exp(z[2] - mx);
+    *p_strong = exp(z[0] - mx) / s;
+    return RL_OK;
+}
+
+static void bert_free(void *p) {
+    struct bert_impl *b = p;
+    if (!b)
+        return;
+    free(b->block);
+    free(b);
+}
+
+static const struct rl_router_ops bert_ops = {bert_score, bert_free};
+
+int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    const int D = r->encoder_dim;
+    const struct rl_tensor *w1, *b1, *w2, *b2;
+    int64_t s1[2] = {-1, D};
+    int rc = rl_safetensors_expect(st, "head.0.weight", RL_DTYPE_F32, 2, s1, &w1, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    const int H = (int)w1->shape[0];
+    if (H < 1 || H > MAX_HIDDEN)
+        return rl__errf(errbuf, RL_EFORMAT, "%s: head width %d is not in 1..%d",
+                        rl_safetensors_path(st), H, MAX_HIDDEN);
+    int64_t sb1[1] = {H}, s2[2] = {RL_BERT_CLASSES, H}, sb2[1] = {RL_BERT_CLASSES};
+    rc = rl_safetensors_expect(st, "head.0.bias", RL_DTYPE_F32, 1, sb1, &b1, errbuf);
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "head.2.weight", RL_DTYPE_F32, 2, s2, &w2, errbuf);
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "head.2.bias", RL_DTYPE_F32, 1, sb2, &b2, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    struct bert_impl *b = calloc(1, sizeof *b);
+    size_t n = rl__bert_n_params(D, H);
+    float *block = malloc(n * sizeof *block);
+    if (!b || !block) {
+        free(b);
+        free(block);
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    }
+    r->ops = &bert_ops;
+    r->impl = b;
+    b->block = block;
+    const struct rl_tensor *parts[] = {w1, b1, w2, b2};
+    float *at = block;
+    for (size_t i = 0; i < RL_COUNTOF(parts); i++) {
+        memcpy(at, parts[i]->data, parts[i]->nbytes);
+        at += parts[i]->nbytes / sizeof *at;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(block[i]))
+            return rl__errf(errbuf, RL_EFORMAT, "%s: head parameters are not finite",
+                            rl_safetensors_path(st));
+    b->h = (struct rl_bert_head){D,
+                                 H,
+                                 block,
+                                 block + (size_t)H * D,
+                                 block + (size_t)H * D + H,
+                                 block + (size_t)H * D + H + (size_t)RL_BERT_CLASSES * H};
+    return RL_OK;
+}

@@ -1,0 +1,233 @@
+// The router object shared by every kind: construction, kind names, model lists, pair
+// resolution and dispatch of rl_router_score. The kind-specific arithmetic lives in random.c,
+// mf.c, swr.c and bert.c; reading router files lives in file.c.
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/core.h"
+#include "rl/battle.h"
+#include "routers/router_impl.h"
+
+#ifndef RL_DATA_DIR
+#define RL_DATA_DIR "."
+#endif
+
+static const char *const kind_names[] = {
+    [RL_ROUTER_KIND_RANDOM] = "random",
+    [RL_ROUTER_KIND_MF] = "mf",
+    [RL_ROUTER_KIND_SW_RANKING] = "sw_ranking",
+    [RL_ROUTER_KIND_BERT] = "bert",
+};
+
+const char *rl_router_kind_name(enum rl_router_kind kind) {
+    if ((unsigned)kind >= RL_COUNTOF(kind_names))
+        return "unknown";
+    return kind_names[kind];
+}
+
+int rl_router_kind_parse(const char *name) {
+    for (size_t i = 0; i < RL_COUNTOF(kind_names); i++)
+        if (strcmp(name, kind_names[i]) == 0)
+            return (int)i;
+    return RL_EINVAL;
+}
+
+// ----------------------------------------------------------------------------
+// Construction
+
+struct rl_router *rl__router_new(enum rl_router_kind kind, const char *const *models,
+                                 int n_models) {
+    struct rl_router *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->kind = kind;
+    if (n_models > 0) {
+        r->model_names = calloc((size_t)n_models, sizeof *r->model_names);
+        if (!r->model_names)
+            goto fail;
+        for (int i = 0; i < n_models; i++) {
+            r->model_names[i] = strdup(models[i]);
+            if (!r->model_names[i])
+                goto fail;
+            r->n_models = i + 1;
+        }
+    }
+    r->def_pair = (struct rl_router_pair){0, n_models > 1 ? 1 : 0};
+    atomic_init(&r->counter, 0);
+    return r;
+fail:
+    rl_router_free(r);
+    return NULL;
+}
+
+int rl__router_set_encoder(struct rl_router *r, const char *name, int dim) {
+    char *copy = strdup(name);
+    if (!copy)
+        return RL_ENOMEM;
+    free(r->encoder_name);
+    r->encoder_name = copy;
+    r->encoder_dim = dim;
+    return RL_OK;
+}
+
+void rl_router_free(struct rl_router *r) {
+    if (!r)
+        return;
+    if (r->ops && r->ops->free)
+        r->ops->free(r->impl);
+    for (int i = 0; i < r->n_models; i++)
+        free(r->model_names[i]);
+    free(r->model_names);
+    free(r->encoder_name);
+    for (size_t i = 0; i < RL_COUNTOF(r->meta); i++)
+        free(r->meta[i]);
+    free(r);
+}
+
+// A kind name resolves to the default router shipped in <home>/routers/<kind>.safetensors;
+// "random" needs no file. Anything else is a path.
+struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf) {
+    if (!name_or_path || !*name_or_path) {
+        rl__errf(errbuf, RL_EINVAL, "no router named");
+        return NULL;
+    }
+    if (strcmp(name_or_path, "random") == 0) {
+        struct rl_router *r = rl_router_random_new(0);
+        if (!r)
+            rl__errf(errbuf, RL_ENOMEM, "random router: out of memory");
+        return r;
+    }
+    if (rl_router_kind_parse(name_or_path) < 0)
+        return rl__router_load_file(name_or_path, errbuf);
+    if (!home) {
+        const char *env = getenv("ROUTELLM_HOME");
+        home = (env && *env) ? env : RL_DATA_DIR;
+    }
+    char rel[64], path[4096];
+    snprintf(rel, sizeof rel, "routers/%s.safetensors", name_or_path);
+    if (rl_path_join(path, sizeof path, home, rel) != RL_OK) {
+        rl__errf(errbuf, RL_ETOOBIG, "%s: home path too long", home);
+        return NULL;
+    }
+    return rl__router_load_file(path, errbuf);
+}
+
+// ----------------------------------------------------------------------------
+// Accessors
+
+enum rl_router_kind rl_router_kind(const struct rl_router *r) {
+    return r->kind;
+}
+
+const char *rl_router_name(const struct rl_router *r) {
+    return rl_router_kind_name(r->kind);
+}
+
+const char *rl_router_encoder_name(const struct rl_router *r) {
+    return r->encoder_name;
+}
+
+int rl_router_encoder_dim(const struct rl_router *r) {
+    return r->encoder_dim;
+}
+
+int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *enc, char *errbuf) {
+    if (!r->encoder_name)
+        return RL_OK;
+    if (!enc)
+        return rl__errf(errbuf, RL_EINVAL, "router %s needs the encoder %s (%d-d), none loaded",
+                        rl_router_name(r), r->encoder_name, r->encoder_dim);
+    const char *name = rl_encoder_name(enc);
+    int dim = rl_encoder_dim(enc);
+    if (strcmp(name, r->encoder_name) != 0 || dim != r->encoder_dim)
+        return rl__errf(errbuf, RL_EINVAL,
+                        "router %s was trained on encoder %s (%d-d) but the loaded encoder is "
+                        "%s (%d-d); retrain it with 'routellm train' on this encoder",
+                        rl_router_name(r), r->encoder_name, r->encoder_dim, name, dim);
+    return RL_OK;
+}
+
+int rl_router_n_models(const struct rl_router *r) {
+    return r->n_models;
+}
+
+const char *rl_router_model(const struct rl_router *r, int i) {
+    if (i < 0 || i >= r->n_models)
+        return NULL;
+    return r->model_names[i];
+}
+
+// ----------------------------------------------------------------------------
+// Pairs
+
+int rl__router_find_model(const struct rl_router *r, const char *name) {
+    char canon[RL_MODEL_NAME_MAX];
+    if (rl_model_canon(name, canon, sizeof canon) != RL_OK)
+        return -1;
+    for (int i = 0; i < r->n_models; i++)
+        if (strcasecmp(canon, r->model_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+// The message lists every known model, truncated to what the error buffer holds.
+static int unknown_model(const struct rl_router *r, const char *name, char *errbuf) {
+    if (!errbuf)
+        return RL_EINVAL;
+    int n = snprintf(errbuf, RL_ERRBUF_SIZE,
+                     "router %s does not know the model '%s'; it knows: ", rl_router_name(r), name);
+    for (int i = 0; i < r->n_models && n >= 0 && n < RL_ERRBUF_SIZE; i++)
+        n += snprintf(errbuf + n, (size_t)(RL_ERRBUF_SIZE - n), "%s%s", i ? ", " : "",
+                      r->model_names[i]);
+    if (n >= RL_ERRBUF_SIZE)
+        memcpy(errbuf + RL_ERRBUF_SIZE - 5, "...", 4);
+    return RL_EINVAL;
+}
+
+static int resolve(const struct rl_router *r, const char *name, int fallback, int *out,
+                   char *errbuf) {
+    if (!name) {
+        *out = fallback;
+        return RL_OK;
+    }
+    int i = rl__router_find_model(r, name);
+    if (i < 0 && !r->any_pair)
+        return unknown_model(r, name, errbuf);
+    *out = i < 0 ? fallback : i;
+    return RL_OK;
+}
+
+int rl_router_pair(const struct rl_router *r, const char *strong, const char *weak,
+                   struct rl_router_pair *pair, char *errbuf) {
+    struct rl_router_pair p;
+    int rc = resolve(r, strong, r->def_pair.strong, &p.strong, errbuf);
+    if (rc == RL_OK)
+        rc = resolve(r, weak, r->def_pair.weak, &p.weak, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    if (p.strong == p.weak && !r->any_pair)
+        return rl__errf(errbuf, RL_EINVAL, "router %s: the strong and weak models are both %s",
+                        rl_router_name(r), r->model_names[p.strong]);
+    *pair = p;
+    return RL_OK;
+}
+
+int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pair) {
+    *pair = r->def_pair;
+    return RL_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Scoring
+
+int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                    const float *embedding, double *p_strong) {
+    struct rl_router_pair p = pair ? *pair : r->def_pair;
+    if (!r->any_pair &&
+        (p.strong < 0 || p.strong >= r->n_models || p.weak < 0 || p.weak >= r->n_models))
+        return RL_EINVAL;
+    if (r->encoder_dim > 0 && !embedding)
+        return RL_EINVAL;
+    return r->ops->score(r, &p, embedding, p_strong);
+}

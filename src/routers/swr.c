@@ -1,0 +1,321 @@
+// The similarity-weighted (SW) ranking router (RouteLLM §2.2). Per query: cosine similarity to
+// every stored training prompt (fp16 or int8 rows, scanned with AVX2/F16C when the CPU has it),
+// weights γ^(1 + s/max s) summed into at most T² tier cells through each prompt's precomputed
+// cell counts, a Newton Bradley-Terry fit over the T tiers, and P from the tiers of the strong
+// and weak models. Two choices differ from the original on purpose (docs/ROUTERS.md): battles
+// within one tier are left out of the tier fit (the original's feature row degenerates to a
+// single -ln 10 there, which rewards whichever side was listed first), and two models in the same
+// tier get p = 0.5. Scoring allocates one buffer of N floats per call for the similarities.
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/safetensors.h"
+#include "routers/bt.h"
+#include "routers/router_impl.h"
+#include "routers/swr.h"
+
+// ----------------------------------------------------------------------------
+// Half precision
+
+uint16_t rl__f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, m = x & 0x7fffff;
+    if (e == 0xff)
+        return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
+    int exp = (int)e - 127 + 15;
+    if (exp >= 31)
+        return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10)
+            return (uint16_t)sign;
+        m |= 0x800000;
+        int shift = 14 - exp;
+        uint32_t half = m >> shift, rem = m & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (m >> 13), rem = m & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+        half++; // may carry into the exponent, which is the correct rounding
+    return (uint16_t)half;
+}
+
+float rl__f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, x;
+    if (e == 0) {
+        if (m == 0) {
+            x = sign;
+        } else {
+            e = 127 - 15 + 1;
+            while (!(m & 0x400)) {
+                m <<= 1;
+                e--;
+            }
+            x = sign | (e << 23) | ((m & 0x3ff) << 13);
+        }
+    } else if (e == 31) {
+        x = sign | 0x7f800000 | (m << 13);
+    } else {
+        x = sign | ((e - 15 + 127) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+// ----------------------------------------------------------------------------
+// Similarity scan: sims[i] = <row i, e>
+
+static void scan_scalar(const struct rl_swr *s, const float *e, float *sims) {
+    const int D = s->dim;
+    for (int i = 0; i < s->n_prompts; i++) {
+        float acc = 0;
+        if (s->emb16) {
+            const uint16_t *row = s->emb16 + (size_t)i * D;
+            for (int d = 0; d < D; d++)
+                acc += rl__f16_to_f32(row[d]) * e[d];
+        } else {
+            const int8_t *row = s->emb8 + (size_t)i * D;
+            for (int d = 0; d < D; d++)
+                acc += (float)row[d] * e[d];
+            acc *= s->scale8[i];
+        }
+        sims[i] = acc;
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+// D must be a multiple of 16 (checked at load).
+__attribute__((target("avx2,fma,f16c"))) static void scan_avx2(const struct rl_swr *s,
+                                                               const float *e, float *sims) {
+    const int D = s->dim;
+    for (int i = 0; i < s->n_prompts; i++) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        if (s->emb16) {
+            const uint16_t *row = s->emb16 + (size_t)i * D;
+            for (int d = 0; d < D; d += 16) {
+                __m256 r0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + d)));
+                __m256 r1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + d + 8)));
+                a0 = _mm256_fmadd_ps(r0, _mm256_loadu_ps(e + d), a0);
+                a1 = _mm256_fmadd_ps(r1, _mm256_loadu_ps(e + d + 8), a1);
+            }
+            sims[i] = hsum256(_mm256_add_ps(a0, a1));
+        } else {
+            const int8_t *row = s->emb8 + (size_t)i * D;
+            for (int d = 0; d < D; d += 16) {
+                __m128i q = _mm_loadu_si128((const __m128i *)(row + d));
+                __m256 r0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+                __m256 r1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8)));
+                a0 = _mm256_fmadd_ps(r0, _mm256_loadu_ps(e + d), a0);
+                a1 = _mm256_fmadd_ps(r1, _mm256_loadu_ps(e + d + 8), a1);
+            }
+            sims[i] = hsum256(_mm256_add_ps(a0, a1)) * s->scale8[i];
+        }
+    }
+}
+
+bool rl__swr_simd_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+
+// ----------------------------------------------------------------------------
+// Per-query fit
+
+int rl__swr_tier_beta(const struct rl_swr *s, const float *e, float *sims, double *beta) {
+    const int T = s->n_tiers, N = s->n_prompts;
+    if (s->simd)
+        scan_avx2(s, e, sims);
+    else
+        scan_scalar(s, e, sims);
+    float max_s = -INFINITY;
+    for (int i = 0; i < N; i++)
+        max_s = sims[i] > max_s ? sims[i] : max_s;
+    // Weights γ^(1 + s/max s); when every similarity is <= 0 the ratio is taken against |max|.
+    double denom = fabs((double)max_s) > 1e-6 ? fabs((double)max_s) : 1e-6;
+    double lg = log((double)s->gamma);
+    double win[RL_SWR_MAX_TIERS * RL_SWR_MAX_TIERS] = {0};
+    double loss[RL_SWR_MAX_TIERS * RL_SWR_MAX_TIERS] = {0};
+    for (int i = 0; i < N; i++) {
+        int32_t lo = s->offsets[i], hi = s->offsets[i + 1];
+        if (lo == hi)
+            continue;
+        double w = exp(lg * (1.0 + sims[i] / denom));
+        for (int32_t k = lo; k < hi; k++) {
+            win[s->cell[k]] += w * s->cell_weight[2 * k];
+            loss[s->cell[k]] += w * s->cell_weight[2 * k + 1];
+        }
+    }
+    // The cell index is ta·T + tb, which is also the row-major (T, T) layout rl__bt_fit reads.
+    double scratch[3 * RL_SWR_MAX_TIERS * RL_SWR_MAX_TIERS + 4 * RL_SWR_MAX_TIERS];
+    return rl__bt_fit(T, win, loss, beta, scratch) < 0 ? RL_EINVAL : RL_OK;
+}
+
+double rl__swr_p(const struct rl_swr *s, const double *beta, int strong, int weak) {
+    int ts = s->model_tier[strong], tw = s->model_tier[weak];
+    if (ts == tw)
+        return 0.5;
+    // 1 − 1/(1 + 10^((R_s − R_w)/400)) with R = 400β + 1000, i.e. σ(ln 10 · (β_s − β_w)).
+    double z = log(10.0) * (beta[ts] - beta[tw]);
+    return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+
+// ----------------------------------------------------------------------------
+// Router
+
+struct swr_impl {
+    struct rl_swr s;
+    void *block; // one allocation holding every array
+};
+
+static int swr_score(const struct rl_router *r, const struct rl_router_pair *pair, const float *e,
+                     double *p_strong) {
+    const struct swr_impl *impl = r->impl;
+    float *sims = malloc((size_t)(impl->s.n_prompts ? impl->s.n_prompts : 1) * sizeof *sims);
+    if (!sims)
+        return RL_ENOMEM;
+    double beta[RL_SWR_MAX_TIERS];
+    int rc = rl__swr_tier_beta(&impl->s, e, sims, beta);
+    free(sims);
+    if (rc != RL_OK)
+        return rc;
+    *p_strong = rl__swr_p(&impl->s, beta, pair->strong, pair->weak);
+    return RL_OK;
+}
+
+static void swr_free(void *p) {
+    struct swr_impl *impl = p;
+    if (!impl)
+        return;
+    free(impl->block);
+    free(impl);
+}
+
+static const struct rl_router_ops swr_ops = {swr_score, swr_free};
+
+// Copy a tensor into the block at *off (8-byte aligned) and return where it went.
+static void *take(unsigned char *block, size_t *off, const struct rl_tensor *t) {
+    void *dst = block + *off;
+    memcpy(dst, t->data, t->nbytes);
+    *off += (t->nbytes + 7) & ~(size_t)7;
+    return dst;
+}
+
+int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    const char *path = rl_safetensors_path(st);
+    const int M = r->n_models, D = r->encoder_dim;
+    if (D % 16 != 0)
+        return rl__errf(errbuf, RL_EUNSUPPORTED,
+                        "%s: sw_ranking needs a width that is a "
+                        "multiple of 16, not %d",
+                        path, D);
+    const struct rl_tensor *tier, *rating, *off, *cell, *cw, *gamma, *e16 = NULL, *e8 = NULL,
+                                                                     *sc = NULL;
+    int64_t sm[1] = {M}, s1[1] = {1};
+    int rc = rl_safetensors_expect(st, "model_tier", RL_DTYPE_I32, 1, sm, &tier, errbuf);
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "model_rating", RL_DTYPE_F32, 1, sm, &rating, errbuf);
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "gamma", RL_DTYPE_F32, 1, s1, &gamma, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    int64_t se[2] = {-1, D};
+    if (rl_safetensors_find(st, "prompt_emb_i8")) {
+        rc = rl_safetensors_expect(st, "prompt_emb_i8", RL_DTYPE_I8, 2, se, &e8, errbuf);
+        int64_t ss[1] = {e8 ? e8->shape[0] : 0};
+        if (rc == RL_OK)
+            rc = rl_safetensors_expect(st, "prompt_scale", RL_DTYPE_F32, 1, ss, &sc, errbuf);
+    } else {
+        rc = rl_safetensors_expect(st, "prompt_emb", RL_DTYPE_F16, 2, se, &e16, errbuf);
+    }
+    if (rc != RL_OK)
+        return rc;
+    int64_t N = e16 ? e16->shape[0] : e8->shape[0];
+    if (N < 1 || N > INT32_MAX - 1)
+        return rl__errf(errbuf, RL_EFORMAT, "%s: %lld stored prompts", path, (long long)N);
+    int64_t so[1] = {N + 1}, sx[1] = {-1};
+    rc = rl_safetensors_expect(st, "cell_offsets", RL_DTYPE_I32, 1, so, &off, errbuf);
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "cell_index", RL_DTYPE_U8, 1, sx, &cell, errbuf);
+    int64_t sw[2] = {cell ? cell->shape[0] : 0, 2};
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "cell_weight", RL_DTYPE_F32, 2, sw, &cw, errbuf);
+    if (rc != RL_OK)
+        return rc;
+
+    // Validate everything the scan will index.
+    const int32_t *tiers = tier->data, *offs = off->data;
+    const uint8_t *cells = cell->data;
+    const float *cws = cw->data;
+    float g = *(const float *)gamma->data;
+    int T = 0;
+    for (int m = 0; m < M; m++) {
+        if (tiers[m] < 0 || tiers[m] >= RL_SWR_MAX_TIERS)
+            return rl__errf(errbuf, RL_EFORMAT, "%s: model_tier[%d] = %d is out of range", path, m,
+                            tiers[m]);
+        T = tiers[m] + 1 > T ? tiers[m] + 1 : T;
+    }
+    int64_t nnz = cell->shape[0];
+    if (offs[0] != 0 || offs[N] != nnz)
+        return rl__errf(errbuf, RL_EFORMAT, "%s: cell_offsets do not span cell_index", path);
+    for (int64_t i = 0; i < N; i++)
+        if (offs[i + 1] < offs[i])
+            return rl__errf(errbuf, RL_EFORMAT, "%s: cell_offsets decrease at %lld", path,
+                            (long long)i);
+    for (int64_t k = 0; k < nnz; k++) {
+        int ta = cells[k] / T, tb = cells[k] % T;
+        if (cells[k] >= T * T || ta == tb || !(cws[2 * k] >= 0) || !(cws[2 * k + 1] >= 0) ||
+            !isfinite(cws[2 * k]) || !isfinite(cws[2 * k + 1]))
+            return rl__errf(errbuf, RL_EFORMAT, "%s: cell %lld is invalid", path, (long long)k);
+    }
+    if (!(g > 1 && g < 1e6))
+        return rl__errf(errbuf, RL_EFORMAT, "%s: gamma %g is not in (1, 1e6)", path, g);
+
+    struct swr_impl *impl = calloc(1, sizeof *impl);
+    if (!impl)
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    size_t total = 0;
+    const struct rl_tensor *parts[] = {e16 ? e16 : e8, sc, tier, off, cell, cw};
+    for (size_t i = 0; i < RL_COUNTOF(parts); i++)
+        if (parts[i])
+            total += (parts[i]->nbytes + 7) & ~(size_t)7;
+    impl->block = malloc(total ? total : 1);
+    if (!impl->block) {
+        free(impl);
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    }
+    r->ops = &swr_ops;
+    r->impl = impl;
+    size_t at = 0;
+    struct rl_swr *s = &impl->s;
+    s->n_prompts = (int)N;
+    s->dim = D;
+    s->n_tiers = T;
+    s->n_models = M;
+    s->gamma = g;
+    if (e16)
+        s->emb16 = take(impl->block, &at, e16);
+    else
+        s->emb8 = take(impl->block, &at, e8);
+    if (sc)
+        s->scale8 = take(impl->block, &at, sc);
+    s->model_tier = take(impl->block, &at, tier);
+    s->offsets = take(impl->block, &at, off);
+    s->cell = take(impl->block, &at, cell);
+    s->cell_weight = take(impl->block, &at, cw);
+    s->simd = rl__swr_simd_supported();
+    return RL_OK;
+}

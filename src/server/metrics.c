@@ -1,0 +1,333 @@
+// Prometheus metrics for the proxy, rendered by hand in the text exposition format 0.0.4. Every
+// counter lives in plain memory owned by the loop thread, so updates are increments with no
+// locks or atomics. Labels are model and router names, which srv_config_finish restricts to a
+// safe alphabet, so they need no escaping. It does not keep per-client or per-key series.
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+
+static const double routing_le[] = {1e-5, 2.5e-5, 5e-5,  1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+                                    5e-3, 0.01,   0.025, 0.05, 0.1,    0.25, 1};
+static const double upstream_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                     0.5,   1,      2.5,   5,    10,    30,   60,  120};
+#define HIST_MAX 16
+
+static const char *const outcomes[] = {"ok",      "http_4xx",      "http_429",  "http_5xx",
+                                       "timeout", "connect_error", "malformed", "too_large",
+                                       "error",   "cancelled"};
+#define N_OUTCOMES (sizeof outcomes / sizeof outcomes[0])
+
+struct hist {
+    uint64_t counts[HIST_MAX]; // per bucket (not cumulative); +Inf is n
+    uint64_t n;
+    double sum;
+};
+
+struct req_count {
+    int router, model, status;
+    uint64_t n;
+};
+
+struct srv_metrics {
+    size_t n_models, n_routers;
+    const char **models;         // borrowed from the config
+    const struct srv_model *cfg; // prices, borrowed from the config
+    char **routers;              // copies
+    struct req_count *reqs;
+    size_t n_reqs, cap_reqs;
+    struct hist *routing;             // [router]
+    struct hist *upstream;            // [model]
+    uint64_t *routed;                 // [router][model]
+    uint64_t *attempts;               // [model][outcome]
+    uint64_t *fallbacks;              // [from][to]
+    uint64_t *stream_errors;          // [model]
+    uint64_t *tokens_in, *tokens_out; // [model]
+    double *cost;                     // [model]
+    double cost_strong, saving;
+    long inflight;
+};
+
+struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *const *router_names,
+                                    size_t n_routers) {
+    struct srv_metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    size_t nm = c->n_models, nr = n_routers;
+    m->n_models = nm;
+    m->n_routers = nr;
+    m->cfg = c->models;
+    m->models = calloc(nm, sizeof *m->models);
+    m->routers = calloc(nr + 1, sizeof *m->routers);
+    m->routing = calloc(nr + 1, sizeof *m->routing);
+    m->upstream = calloc(nm, sizeof *m->upstream);
+    m->routed = calloc((nr + 1) * nm, sizeof *m->routed);
+    m->attempts = calloc(nm * N_OUTCOMES, sizeof *m->attempts);
+    m->fallbacks = calloc(nm * nm, sizeof *m->fallbacks);
+    m->stream_errors = calloc(nm, sizeof *m->stream_errors);
+    m->tokens_in = calloc(nm, sizeof *m->tokens_in);
+    m->tokens_out = calloc(nm, sizeof *m->tokens_out);
+    m->cost = calloc(nm, sizeof *m->cost);
+    bool ok = m->models && m->routers && m->routing && m->upstream && m->routed && m->attempts &&
+              m->fallbacks && m->stream_errors && m->tokens_in && m->tokens_out && m->cost;
+    for (size_t i = 0; ok && i < nm; i++)
+        m->models[i] = c->models[i].name;
+    for (size_t i = 0; ok && i < nr; i++)
+        ok = (m->routers[i] = strdup(router_names[i])) != NULL;
+    if (!ok) {
+        srv_metrics_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void srv_metrics_free(struct srv_metrics *m) {
+    if (!m)
+        return;
+    for (size_t i = 0; m->routers && i < m->n_routers; i++)
+        free(m->routers[i]);
+    free(m->routers);
+    free(m->models);
+    free(m->reqs);
+    free(m->routing);
+    free(m->upstream);
+    free(m->routed);
+    free(m->attempts);
+    free(m->fallbacks);
+    free(m->stream_errors);
+    free(m->tokens_in);
+    free(m->tokens_out);
+    free(m->cost);
+    free(m);
+}
+
+static void hist_add(struct hist *h, const double *le, size_t n_le, double v) {
+    size_t i = 0;
+    while (i < n_le && v > le[i])
+        i++;
+    if (i < n_le)
+        h->counts[i]++;
+    h->n++;
+    h->sum += v;
+}
+
+static bool model_ok(const struct srv_metrics *m, int model) {
+    return model >= 0 && (size_t)model < m->n_models;
+}
+
+void srv_metrics_request(struct srv_metrics *m, int router, int model, int status) {
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        struct req_count *r = &m->reqs[i];
+        if (r->router == router && r->model == model && r->status == status) {
+            r->n++;
+            return;
+        }
+    }
+    if (m->n_reqs == m->cap_reqs) {
+        size_t cap = m->cap_reqs ? 2 * m->cap_reqs : 16;
+        struct req_count *grown = realloc(m->reqs, cap * sizeof *grown);
+        if (!grown)
+            return; // a lost sample is better than a failed request
+        m->reqs = grown;
+        m->cap_reqs = cap;
+    }
+    m->reqs[m->n_reqs++] = (struct req_count){router, model, status, 1};
+}
+
+void srv_metrics_routing(struct srv_metrics *m, int router, int model, double seconds) {
+    if (router < 0 || (size_t)router >= m->n_routers || !model_ok(m, model))
+        return;
+    hist_add(&m->routing[router], routing_le, RL_COUNTOF(routing_le), seconds);
+    m->routed[(size_t)router * m->n_models + (size_t)model]++;
+}
+
+void srv_metrics_attempt(struct srv_metrics *m, int model, const char *outcome, double seconds) {
+    if (!model_ok(m, model))
+        return;
+    size_t k = 0;
+    while (k < N_OUTCOMES - 1 && strcmp(outcomes[k], outcome) != 0)
+        k++;
+    m->attempts[(size_t)model * N_OUTCOMES + k]++;
+    hist_add(&m->upstream[model], upstream_le, RL_COUNTOF(upstream_le), seconds);
+}
+
+void srv_metrics_fallback(struct srv_metrics *m, int from, int to) {
+    if (model_ok(m, from) && model_ok(m, to))
+        m->fallbacks[(size_t)from * m->n_models + (size_t)to]++;
+}
+
+void srv_metrics_stream_error(struct srv_metrics *m, int model) {
+    if (model_ok(m, model))
+        m->stream_errors[model]++;
+}
+
+void srv_metrics_usage(struct srv_metrics *m, int model, int strong, long prompt_tokens,
+                       long completion_tokens) {
+    if (!model_ok(m, model))
+        return;
+    m->tokens_in[model] += (uint64_t)prompt_tokens;
+    m->tokens_out[model] += (uint64_t)completion_tokens;
+    // Prices are per million tokens (RouteLLM Appendix D prices the same way).
+    const struct srv_model *a = &m->cfg[model];
+    double cost =
+        ((double)prompt_tokens * a->price_in + (double)completion_tokens * a->price_out) / 1e6;
+    double if_strong = cost;
+    if (model_ok(m, strong)) {
+        const struct srv_model *s = &m->cfg[strong];
+        if_strong =
+            ((double)prompt_tokens * s->price_in + (double)completion_tokens * s->price_out) / 1e6;
+    }
+    m->cost[model] += cost;
+    m->cost_strong += if_strong;
+    m->saving += if_strong - cost;
+}
+
+void srv_metrics_inflight(struct srv_metrics *m, int delta) {
+    m->inflight += delta;
+}
+
+// ----------------------------------------------------------------------------
+// Rendering
+
+static int header(struct rl_buf *b, const char *name, const char *type, const char *help) {
+    return rl_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int hist_render(struct rl_buf *b, const char *name, const char *label, const char *value,
+                       const struct hist *h, const double *le, size_t n_le) {
+    uint64_t cum = 0;
+    int rc = RL_OK;
+    for (size_t i = 0; i < n_le && rc == RL_OK; i++) {
+        cum += h->counts[i];
+        rc = rl_buf_appendf(b, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", name, label, value, le[i],
+                            (unsigned long long)cum);
+    }
+    if (rc == RL_OK)
+        rc = rl_buf_appendf(b,
+                            "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n%s_sum{%s=\"%s\"} %.9g\n"
+                            "%s_count{%s=\"%s\"} %llu\n",
+                            name, label, value, (unsigned long long)h->n, name, label, value,
+                            h->sum, name, label, value, (unsigned long long)h->n);
+    return rc;
+}
+
+static const char *router_label(const struct srv_metrics *m, int router) {
+    return router >= 0 && (size_t)router < m->n_routers ? m->routers[router] : "none";
+}
+
+int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats *emb,
+                       struct rl_buf *b) {
+    size_t nm = m->n_models;
+    int rc = header(b, "routellm_requests_total", "counter",
+                    "Requests answered, by router (none: an upstream model named directly), "
+                    "model and HTTP status.");
+    for (size_t i = 0; rc == RL_OK && i < m->n_reqs; i++) {
+        const struct req_count *r = &m->reqs[i];
+        rc = rl_buf_appendf(b,
+                            "routellm_requests_total{router=\"%s\",model=\"%s\",status=\"%d\"} "
+                            "%llu\n",
+                            router_label(m, r->router),
+                            model_ok(m, r->model) ? m->models[r->model] : "none", r->status,
+                            (unsigned long long)r->n);
+    }
+    if (rc == RL_OK)
+        rc = header(b, "routellm_routed_total", "counter",
+                    "Routing decisions, by router and chosen model.");
+    for (size_t r = 0; rc == RL_OK && r < m->n_routers; r++)
+        for (size_t i = 0; rc == RL_OK && i < nm; i++)
+            rc = rl_buf_appendf(b, "routellm_routed_total{router=\"%s\",model=\"%s\"} %llu\n",
+                                m->routers[r], m->models[i],
+                                (unsigned long long)m->routed[r * nm + i]);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_routing_seconds", "histogram",
+                    "Time to decide a route, embedding included.");
+    for (size_t r = 0; rc == RL_OK && r < m->n_routers; r++)
+        rc = hist_render(b, "routellm_routing_seconds", "router", m->routers[r], &m->routing[r],
+                         routing_le, RL_COUNTOF(routing_le));
+    if (rc == RL_OK)
+        rc = header(b, "routellm_upstream_seconds", "histogram",
+                    "Duration of upstream attempts, from start to the last byte.");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        rc = hist_render(b, "routellm_upstream_seconds", "model", m->models[i], &m->upstream[i],
+                         upstream_le, RL_COUNTOF(upstream_le));
+    if (rc == RL_OK)
+        rc = header(b, "routellm_upstream_attempts_total", "counter",
+                    "Upstream attempts, by model and outcome (retries and fallbacks included).");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        for (size_t k = 0; rc == RL_OK && k < N_OUTCOMES; k++)
+            if (m->attempts[i * N_OUTCOMES + k] || k == 0)
+                rc = rl_buf_appendf(
+                    b, "routellm_upstream_attempts_total{model=\"%s\",outcome=\"%s\"} %llu\n",
+                    m->models[i], outcomes[k], (unsigned long long)m->attempts[i * N_OUTCOMES + k]);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_fallbacks_total", "counter",
+                    "Requests moved to the other model after their model failed.");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        for (size_t j = 0; rc == RL_OK && j < nm; j++)
+            if (i != j)
+                rc = rl_buf_appendf(b, "routellm_fallbacks_total{from=\"%s\",to=\"%s\"} %llu\n",
+                                    m->models[i], m->models[j],
+                                    (unsigned long long)m->fallbacks[i * nm + j]);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_stream_errors_total", "counter",
+                    "Streams that ended with an error event after they had begun.");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        rc = rl_buf_appendf(b, "routellm_stream_errors_total{model=\"%s\"} %llu\n", m->models[i],
+                            (unsigned long long)m->stream_errors[i]);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_tokens_total", "counter",
+                    "Tokens reported by upstream usage objects, by model and type.");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        rc = rl_buf_appendf(b,
+                            "routellm_tokens_total{model=\"%s\",type=\"prompt\"} %llu\n"
+                            "routellm_tokens_total{model=\"%s\",type=\"completion\"} %llu\n",
+                            m->models[i], (unsigned long long)m->tokens_in[i], m->models[i],
+                            (unsigned long long)m->tokens_out[i]);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_cost_usd_total", "counter",
+                    "Estimated spend from token usage and the configured prices, by model.");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        rc = rl_buf_appendf(b, "routellm_cost_usd_total{model=\"%s\"} %.9g\n", m->models[i],
+                            m->cost[i]);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_cost_always_strong_usd_total", "counter",
+                    "Estimated spend had every answered request gone to the strong model.");
+    if (rc == RL_OK)
+        rc = rl_buf_appendf(b, "routellm_cost_always_strong_usd_total %.9g\n", m->cost_strong);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_saving_usd_total", "counter",
+                    "Estimated saving against always-strong (always-strong minus actual).");
+    if (rc == RL_OK)
+        rc = rl_buf_appendf(b, "routellm_saving_usd_total %.9g\n", m->saving);
+    if (rc == RL_OK)
+        rc = header(b, "routellm_in_flight_requests", "gauge", "Requests being handled now.");
+    if (rc == RL_OK)
+        rc = rl_buf_appendf(b, "routellm_in_flight_requests %ld\n", m->inflight);
+    if (rc == RL_OK && emb) {
+        rc = header(b, "routellm_embedding_cache_total", "counter",
+                    "Embedding look-ups, by result (hit includes joining one in progress).");
+        if (rc == RL_OK)
+            rc = rl_buf_appendf(b,
+                                "routellm_embedding_cache_total{result=\"hit\"} %llu\n"
+                                "routellm_embedding_cache_total{result=\"miss\"} %llu\n",
+                                (unsigned long long)emb->hits, (unsigned long long)emb->misses);
+        if (rc == RL_OK)
+            rc = header(b, "routellm_encoder_batches_total", "counter",
+                        "Encoder passes; prompts_total / batches_total is the mean batch size.");
+        if (rc == RL_OK)
+            rc = rl_buf_appendf(b, "routellm_encoder_batches_total %llu\n",
+                                (unsigned long long)emb->batches);
+        if (rc == RL_OK)
+            rc = header(b, "routellm_encoder_prompts_total", "counter", "Prompts embedded.");
+        if (rc == RL_OK)
+            rc = rl_buf_appendf(b, "routellm_encoder_prompts_total %llu\n",
+                                (unsigned long long)emb->prompts);
+        if (rc == RL_OK)
+            rc = header(b, "routellm_encoder_errors_total", "counter",
+                        "Prompts whose encoder pass failed.");
+        if (rc == RL_OK)
+            rc = rl_buf_appendf(b, "routellm_encoder_errors_total %llu\n",
+                                (unsigned long long)emb->errors);
+    }
+    return rc;
+}

@@ -1,0 +1,253 @@
+// The OpenAI side of the proxy: router model names, the routing prompt, the one-field rewrite of
+// request bodies, error bodies, token usage and client keys. Bodies are parsed with jansson to
+// validate them and read fields, but the bytes forwarded upstream are the client's own with only
+// the value of "model" spliced in, so numbers, key order and unknown fields travel unchanged.
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+
+// ----------------------------------------------------------------------------
+// Model names
+
+int srv_parse_router_model(const char *name, char *router, size_t router_size, double *threshold,
+                           const char **why) {
+    static const char prefix[] = "router-";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    const char *r = name + sizeof prefix - 1;
+    const char *dash = strchr(r, '-');
+    if (!dash) {
+        *why = "expected router-<router>-<threshold>, e.g. router-mf-0.116";
+        return RL_EINVAL;
+    }
+    size_t n = (size_t)(dash - r);
+    if (n == 0 || n >= router_size) {
+        *why = "the router name in router-<router>-<threshold> is empty or too long";
+        return RL_EINVAL;
+    }
+    const char *t = dash + 1;
+    // Only the characters of a plain decimal number: strtod alone would also take "nan",
+    // "inf", hex floats and leading spaces.
+    bool digit = false, clean = true;
+    for (const char *p = t; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digit = true;
+        else if (!strchr(".eE+-", *p))
+            clean = false;
+    }
+    if (!clean || !digit) {
+        *why = "the threshold in router-<router>-<threshold> must be a number in [0, 1]";
+        return RL_EINVAL;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(t, &end);
+    if (*end || errno || !isfinite(v) || v < 0 || v > 1) {
+        *why = "the threshold in router-<router>-<threshold> must be a number in [0, 1]";
+        return RL_EINVAL;
+    }
+    memcpy(router, r, n);
+    router[n] = '\0';
+    *threshold = v;
+    return 1;
+}
+
+// ----------------------------------------------------------------------------
+// Routing prompt
+
+// Append at most the room left under SRV_MAX_PROMPT, cut back to a UTF-8 character boundary.
+static int append_capped(struct rl_buf *out, const char *s, size_t n) {
+    size_t room = SRV_MAX_PROMPT > out->len ? SRV_MAX_PROMPT - out->len : 0;
+    if (n > room) {
+        n = room;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return rl_buf_append(out, s, n);
+}
+
+int srv_routing_prompt(const json_t *body, struct rl_buf *out, const char **why) {
+    const json_t *msgs = json_object_get(body, "messages");
+    if (!json_is_array(msgs)) {
+        *why = "'messages' must be an array of messages";
+        return RL_EINVAL;
+    }
+    const json_t *content = NULL;
+    for (size_t i = json_array_size(msgs); i-- > 0 && !content;) {
+        const json_t *m = json_array_get(msgs, i);
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && strcmp(role, "user") == 0)
+            content = json_object_get(m, "content");
+    }
+    if (!content) {
+        *why = "the routing prompt is the last user message, and 'messages' has none";
+        return RL_EINVAL;
+    }
+    rl_buf_reset(out);
+    int rc = RL_OK;
+    if (json_is_string(content)) {
+        rc = append_capped(out, json_string_value(content), json_string_length(content));
+    } else if (json_is_array(content)) {
+        size_t n_text = 0;
+        for (size_t i = 0; rc == RL_OK && i < json_array_size(content); i++) {
+            const json_t *part = json_array_get(content, i);
+            const char *type = json_string_value(json_object_get(part, "type"));
+            const json_t *text = json_object_get(part, "text");
+            if (!type || strcmp(type, "text") != 0 || !json_is_string(text))
+                continue;
+            if (n_text++ > 0)
+                rc = append_capped(out, "\n", 1);
+            if (rc == RL_OK)
+                rc = append_capped(out, json_string_value(text), json_string_length(text));
+        }
+    }
+    if (rc != RL_OK)
+        return rc;
+    if (out->len == 0) {
+        *why = "the last user message has no text to route on";
+        return RL_EINVAL;
+    }
+    return RL_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Body rewrite
+
+static size_t skip_ws(const char *s, size_t i, size_t len) {
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+// Index just past the JSON string that starts at s[i] == '"'.
+static size_t skip_string(const char *s, size_t i, size_t len) {
+    for (i++; i < len; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+// Index just past the JSON value that starts at s[i]; the text is known to be valid JSON.
+static size_t skip_value(const char *s, size_t i, size_t len) {
+    if (s[i] == '"')
+        return skip_string(s, i, len);
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < len && !strchr(",}] \t\r\n", s[i]))
+            i++;
+        return i;
+    }
+    int depth = 0;
+    while (i < len) {
+        char ch = s[i];
+        if (ch == '"') {
+            i = skip_string(s, i, len);
+            continue;
+        }
+        if (ch == '{' || ch == '[')
+            depth++;
+        else if ((ch == '}' || ch == ']') && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return len;
+}
+
+// Whether the key literal s[a..b) (quotes included) decodes to "model". Escaped keys are rare
+// but legal, so they are decoded by jansson rather than compared raw.
+static bool key_is_model(const char *s, size_t a, size_t b) {
+    if (b - a == 7)
+        return memcmp(s + a, "\"model\"", 7) == 0;
+    if (!memchr(s + a, '\\', b - a))
+        return false;
+    json_t *k = json_loadb(s + a, b - a, JSON_DECODE_ANY, NULL);
+    bool yes = json_is_string(k) && strcmp(json_string_value(k), "model") == 0;
+    json_decref(k);
+    return yes;
+}
+
+int srv_body_set_model(const char *body, size_t len, const char *model, struct rl_buf *out) {
+    size_t i = skip_ws(body, 0, len);
+    if (i >= len || body[i] != '{')
+        return RL_EFORMAT;
+    i = skip_ws(body, i + 1, len);
+    while (i < len && body[i] == '"') {
+        size_t key_end = skip_string(body, i, len);
+        bool is_model = key_is_model(body, i, key_end);
+        size_t v = skip_ws(body, key_end, len);
+        if (v >= len || body[v] != ':')
+            return RL_EFORMAT;
+        v = skip_ws(body, v + 1, len);
+        size_t v_end = skip_value(body, v, len);
+        if (is_model) {
+            rl_buf_reset(out);
+            int rc = rl_buf_append(out, body, v);
+            if (rc == RL_OK)
+                rc = srv_json_quote(out, model, strlen(model));
+            if (rc == RL_OK)
+                rc = rl_buf_append(out, body + v_end, len - v_end);
+            return rc;
+        }
+        i = skip_ws(body, v_end, len);
+        if (i < len && body[i] == ',')
+            i = skip_ws(body, i + 1, len);
+    }
+    return RL_EFORMAT;
+}
+
+// ----------------------------------------------------------------------------
+// Errors, usage, keys
+
+int srv_error_body(struct rl_buf *out, const char *message, const char *type, const char *param,
+                   const char *code) {
+    int rc = rl_buf_append(out, "{\"error\":{\"message\":", 20);
+    if (rc == RL_OK)
+        rc = srv_json_quote(out, message, strlen(message));
+    if (rc == RL_OK)
+        rc = rl_buf_append(out, ",\"type\":", 8);
+    if (rc == RL_OK)
+        rc = srv_json_quote(out, type, strlen(type));
+    const char *names[2] = {",\"param\":", ",\"code\":"};
+    const char *vals[2] = {param, code};
+    for (int k = 0; k < 2 && rc == RL_OK; k++) {
+        rc = rl_buf_append(out, names[k], strlen(names[k]));
+        if (rc == RL_OK)
+            rc = vals[k] ? srv_json_quote(out, vals[k], strlen(vals[k]))
+                         : rl_buf_append(out, "null", 4);
+    }
+    if (rc == RL_OK)
+        rc = rl_buf_append(out, "}}", 2);
+    return rc;
+}
+
+bool srv_usage(const json_t *resp, long *prompt_tokens, long *completion_tokens) {
+    const json_t *u = json_object_get(resp, "usage");
+    const json_t *p = json_object_get(u, "prompt_tokens");
+    const json_t *c = json_object_get(u, "completion_tokens");
+    if (!json_is_integer(p) || !json_is_integer(c))
+        return false;
+    *prompt_tokens = (long)json_integer_value(p);
+    *completion_tokens = (long)json_integer_value(c);
+    return *prompt_tokens >= 0 && *completion_tokens >= 0;
+}
+
+// Compare every configured key in full, without an early exit, so that the time taken does not
+// depend on how much of a key matched or which key it was.
+bool srv_key_allowed(const struct srv_config *c, const char *presented) {
+    size_t plen = strlen(presented);
+    unsigned ok = 0;
+    for (size_t k = 0; k < c->n_keys; k++) {
+        const char *key = c->keys[k];
+        size_t klen = strlen(key);
+        unsigned diff = (unsigned)(klen ^ plen);
+        for (size_t i = 0; i < klen; i++)
+            diff |= (unsigned char)key[i] ^ (unsigned char)(i < plen ? presented[i] : 0);
+        ok |= diff == 0;
+    }
+    return ok != 0;
+}

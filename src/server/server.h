@@ -1,0 +1,280 @@
+// Internal interface of `routellm serve`, the OpenAI-compatible routing proxy. The server is a
+// client of libroutellm: it reads its configuration (config.c), parses and rewrites OpenAI
+// request bodies (openai.c), batches prompts into encoder passes behind an LRU cache (embed.c),
+// runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c, upstream.c,
+// server.c), and keeps Prometheus metrics (metrics.c) and JSON-line logs (log.c).
+//
+// Threading: everything here runs on the loop thread except the encoder workers in embed.c,
+// which share nothing with the loop but the job queues and an eventfd.
+#ifndef RL_SERVER_H
+#define RL_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "core/core.h"
+#include "rl.h"
+
+// ----------------------------------------------------------------------------
+// Limits and defaults (each can be changed in the config file; see docs/SERVER.md)
+
+#define SRV_MAX_BODY        (4u << 20)  // request body, bytes
+#define SRV_MAX_RESPONSE    (16u << 20) // buffered (non-streaming) upstream response, bytes
+#define SRV_MAX_HEADER      (64u << 10) // request line + headers, bytes
+#define SRV_MAX_CONNECTIONS 1024u
+#define SRV_IDLE_TIMEOUT_S  60u          // a connection silent this long is closed
+#define SRV_STREAM_RING     (256u << 10) // per-stream relay buffer, bytes
+#define SRV_SSE_LINE_MAX    (64u << 10)  // longest SSE line inspected for usage
+#define SRV_MAX_PROMPT      (32u << 10)  // routing prompt bytes handed to the encoder
+#define SRV_MAX_KEYS        64
+#define SRV_NAME_MAX        64 // model and router names
+
+// ----------------------------------------------------------------------------
+// Configuration (config.c)
+
+struct srv_model {
+    char *name;        // the name clients use and x-routellm-model reports
+    char *base_url;    // OpenAI-compatible base URL, e.g. https://api.openai.com/v1
+    char *model;       // the id sent upstream
+    char *api_key_env; // environment variable holding the key (NULL: no key)
+    char *api_key;     // the key itself, read from the environment; never logged
+    double timeout_s;  // total time of one attempt
+    double connect_timeout_s;
+    double price_in;  // USD per million prompt tokens
+    double price_out; // USD per million completion tokens
+    int line;         // where it was defined, for messages
+};
+
+struct srv_router_cfg {
+    char *name;       // the <router> of router-<router>-<threshold>
+    char *path;       // checkpoint_path, or NULL for the router shipped under `name`
+    char *strong;     // the router's own name for the strong model (NULL: its default)
+    char *weak;       // likewise for the weak model
+    double threshold; // the threshold /v1/models advertises
+    int line;
+};
+
+struct srv_config {
+    char *path; // the file read, or NULL for a flags-only start
+
+    char *host;
+    int port;
+    size_t max_body;
+    size_t max_response;
+    size_t max_header;
+    unsigned max_connections;
+    unsigned idle_timeout_s;
+    double drain_timeout_s;
+    char *api_keys_env; // variable holding comma-separated client keys (NULL: no keys)
+    char *keys[SRV_MAX_KEYS];
+    size_t n_keys;
+    bool log_requests;
+
+    struct srv_model *models;
+    size_t n_models;
+
+    char *strong; // routing.strong: a model name
+    char *weak;
+    bool fallback;
+    int retries;
+    double backoff_s;
+
+    bool routers_given; // false: every shipped router is offered under its kind name
+    struct srv_router_cfg *routers;
+    size_t n_routers;
+
+    char *encoder_dir; // NULL: cli_default_model_dir()
+    int encoder_workers;
+    int batch_max;
+    size_t cache_entries;
+};
+
+void srv_config_init(struct srv_config *c); // defaults, no models
+void srv_config_free(struct srv_config *c);
+
+// Read a YAML file into c (which holds defaults). On error errbuf names file:line and the key.
+int srv_config_load(struct srv_config *c, const char *path, char *errbuf) RL_NODISCARD;
+
+// Append a model or a router; strings are copied.
+int srv_config_add_model(struct srv_config *c, const char *name, const char *base_url,
+                         const char *model, const char *api_key_env) RL_NODISCARD;
+int srv_config_add_router(struct srv_config *c, const char *name) RL_NODISCARD;
+
+// Cross-checks after files and flags are merged: names unique and well formed, routing.strong
+// and .weak exist, keys read from the environment. errbuf names the offending entry.
+int srv_config_finish(struct srv_config *c, char *errbuf) RL_NODISCARD;
+
+int srv_config_model_index(const struct srv_config *c, const char *name); // -1 when unknown
+
+// ----------------------------------------------------------------------------
+// OpenAI bodies (openai.c)
+
+// Parse "router-<router>-<threshold>". Returns 1 and fills router/threshold for a router alias,
+// 0 when name does not start with "router-", RL_EINVAL for a malformed alias (why says how).
+int srv_parse_router_model(const char *name, char *router, size_t router_size, double *threshold,
+                           const char **why);
+
+// The routing prompt: the text of the last message whose role is "user" (string content, or the
+// "text" parts of a content array joined by newlines), cut to SRV_MAX_PROMPT bytes on a UTF-8
+// boundary. RL_EINVAL with *why when there is no such text.
+int srv_routing_prompt(const json_t *body, struct rl_buf *out, const char **why) RL_NODISCARD;
+
+// Copy body with the value of its top-level "model" member replaced by the JSON string `model`;
+// every other byte is kept. body must be a valid JSON object (already parsed by jansson).
+int srv_body_set_model(const char *body, size_t len, const char *model,
+                       struct rl_buf *out) RL_NODISCARD;
+
+// {"error": {"message", "type", "param", "code"}} into out (param and code may be NULL).
+int srv_error_body(struct rl_buf *out, const char *message, const char *type, const char *param,
+                   const char *code) RL_NODISCARD;
+
+// Token counts from a response's "usage" object; false when absent.
+bool srv_usage(const json_t *resp, long *prompt_tokens, long *completion_tokens);
+
+// Constant-time comparison of a presented key against the configured ones.
+bool srv_key_allowed(const struct srv_config *c, const char *presented);
+
+// ----------------------------------------------------------------------------
+// Event loop (loop.c): epoll watchers and one-shot timers, single-threaded.
+
+struct srv_loop;
+struct srv_watch {
+    int fd;
+    void (*cb)(struct srv_watch *w, uint32_t events);
+    void *data;
+};
+struct srv_timer {
+    uint64_t due_ns;
+    void (*cb)(struct srv_timer *t);
+    void *data;
+    struct srv_timer *next;
+    bool armed;
+};
+
+struct srv_loop *srv_loop_new(void); // NULL on failure (errno set)
+void srv_loop_free(struct srv_loop *l);
+int srv_loop_add(struct srv_loop *l, struct srv_watch *w, uint32_t events) RL_NODISCARD;
+int srv_loop_mod(struct srv_loop *l, struct srv_watch *w, uint32_t events) RL_NODISCARD;
+void srv_loop_del(struct srv_loop *l, struct srv_watch *w);
+void srv_timer_start(struct srv_loop *l, struct srv_timer *t, double delay_s);
+void srv_timer_stop(struct srv_loop *l, struct srv_timer *t);
+// Wait for events (at most max_wait_ms; -1 = until the next timer), then run watchers and due
+// timers. Returns RL_OK, or RL_EIO when epoll fails.
+int srv_loop_run_once(struct srv_loop *l, int max_wait_ms) RL_NODISCARD;
+uint64_t srv_now_ns(void); // CLOCK_MONOTONIC
+
+// ----------------------------------------------------------------------------
+// Upstream calls (upstream.c): libcurl multi transfers driven by the loop.
+
+struct srv_upstream;
+struct srv_call {
+    CURL *easy;  // non-NULL while the transfer runs
+    long status; // HTTP status of the latest status line
+    char content_type[128];
+    double retry_after_s; // Retry-After in seconds, 0 when absent
+    // Each piece of the body as it arrives: return n, CURL_WRITEFUNC_PAUSE, or 0 to abort.
+    size_t (*on_body)(struct srv_call *call, const char *data, size_t n);
+    // Once, after the transfer ends (not after srv_upstream_cancel).
+    void (*on_done)(struct srv_call *call, CURLcode rc);
+    void *data;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct srv_upstream *srv_upstream_new(struct srv_loop *loop); // NULL on failure
+void srv_upstream_free(struct srv_upstream *u);
+// POST body to url. The body and headers must live until on_done or cancel.
+int srv_upstream_start(struct srv_upstream *u, struct srv_call *call, const char *url,
+                       struct curl_slist *headers, const char *body, size_t len, double timeout_s,
+                       double connect_timeout_s) RL_NODISCARD;
+void srv_upstream_cancel(struct srv_upstream *u, struct srv_call *call); // no on_done; idempotent
+void srv_upstream_unpause(struct srv_upstream *u, struct srv_call *call);
+
+// ----------------------------------------------------------------------------
+// Embeddings (embed.c): an LRU cache of prompt -> embedding in front of a pool of encoder
+// threads that embed every queued prompt in one batched pass.
+
+struct srv_embedder;
+struct srv_embed_waiter {
+    // Called on the loop thread with the embedding (valid during the call) or a status < 0.
+    void (*cb)(struct srv_embed_waiter *w, const float *embedding, int status);
+    struct srv_embed_waiter *prev, *next;
+    void *entry;
+};
+
+struct srv_embed_stats {
+    uint64_t hits, misses, batches, prompts, errors;
+};
+
+struct srv_embedder *srv_embedder_new(const struct rl_encoder *enc, struct srv_loop *loop,
+                                      int workers, int batch_max, size_t cache_entries,
+                                      char *errbuf);
+void srv_embedder_free(struct srv_embedder *e); // joins the workers; NULL is a no-op
+// Look text up. Returns 1 with *embedding set (valid until the next embedder call) on a hit,
+// 0 when queued (w->cb runs later on the loop thread), or < 0 on failure.
+int srv_embedder_get(struct srv_embedder *e, const char *text, size_t len,
+                     struct srv_embed_waiter *w, const float **embedding);
+void srv_embedder_cancel(struct srv_embedder *e, struct srv_embed_waiter *w); // idempotent
+int srv_embedder_dim(const struct srv_embedder *e);
+struct srv_embed_stats srv_embedder_stats(const struct srv_embedder *e);
+
+// ----------------------------------------------------------------------------
+// Metrics (metrics.c), updated on the loop thread only.
+
+struct srv_metrics;
+struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *const *router_names,
+                                    size_t n_routers);
+void srv_metrics_free(struct srv_metrics *m);
+// router -1 means a request that named an upstream model directly (or was not routed).
+void srv_metrics_request(struct srv_metrics *m, int router, int model, int status);
+void srv_metrics_routing(struct srv_metrics *m, int router, int model, double seconds);
+void srv_metrics_attempt(struct srv_metrics *m, int model, const char *outcome, double seconds);
+void srv_metrics_fallback(struct srv_metrics *m, int from, int to);
+void srv_metrics_stream_error(struct srv_metrics *m, int model);
+// Tokens and cost of one answered request; `strong` is the routing pair's strong model.
+void srv_metrics_usage(struct srv_metrics *m, int model, int strong, long prompt_tokens,
+                       long completion_tokens);
+void srv_metrics_inflight(struct srv_metrics *m, int delta);
+int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats *emb,
+                       struct rl_buf *out) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// JSON-line logs (log.c) on stderr: one line per event, written with a single write(2).
+
+enum srv_log_level { SRV_LOG_DEBUG, SRV_LOG_INFO, SRV_LOG_WARN, SRV_LOG_ERROR };
+
+#define SRV_LOG_LINE_MAX 4096 // longer lines are cut (and stay valid JSON)
+
+struct srv_log {
+    char buf[SRV_LOG_LINE_MAX];
+    size_t len;
+    bool on;
+};
+void srv_log_set_level(enum srv_log_level min);
+// Start a line; the fields below append to it and srv_log_end writes it. Every call is a no-op
+// when the level is filtered out or an append failed.
+void srv_log_begin(struct srv_log *l, enum srv_log_level level, const char *msg);
+void srv_log_str(struct srv_log *l, const char *key, const char *value); // NULL value: skipped
+void srv_log_int(struct srv_log *l, const char *key, long long value);
+void srv_log_num(struct srv_log *l, const char *key, double value);
+void srv_log_end(struct srv_log *l);
+// One-field convenience: {"level", "msg", "detail"}.
+void srv_logf(enum srv_log_level level, const char *msg, const char *fmt, ...) RL_PRINTF(3, 4);
+// Append s to b as a JSON string literal (quotes included).
+int srv_json_quote(struct rl_buf *b, const char *s, size_t len) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// The server (server.c)
+
+struct srv_server;
+// Load routers and the encoder they need, bind the socket. NULL on failure, errbuf says why.
+struct srv_server *srv_server_new(struct srv_config *c, const char *home, char *errbuf);
+int srv_server_port(const struct srv_server *s); // the bound port (useful with port 0)
+// Serve until SIGTERM or SIGINT, then drain in-flight requests up to the drain deadline.
+int srv_server_run(struct srv_server *s);
+void srv_server_free(struct srv_server *s);
+
+#endif

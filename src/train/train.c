@@ -1,0 +1,243 @@
+// rl_train: checks, the default pair, the validation split, dispatch to the kind's trainer and
+// writing the router file with its provenance (hyper-parameters, metrics, data digest).
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "routers/router_impl.h"
+#include "train/train_impl.h"
+
+struct rl_train_params rl_train_params_default(enum rl_router_kind kind) {
+    struct rl_train_params p = {
+        .seed = 0,
+        .n_threads = 2,
+        .holdout = 0.05,
+        .epochs = 10,
+        .batch = 64,
+        .lr = 3e-4,
+        .weight_decay = 1e-5,
+        .noise = 0.1,
+        .hidden = 128,
+        .n_tiers = 10,
+        .sw_int8 = 0,
+    };
+    if (kind == RL_ROUTER_KIND_BERT) {
+        // A head on frozen pooled embeddings: a small MLP, trained longer with a larger step.
+        p.epochs = 20;
+        p.batch = 64;
+        p.lr = 1e-3;
+        p.weight_decay = 1e-4;
+        p.noise = 0;
+        p.hidden = 256;
+    }
+    return p;
+}
+
+// Held-out battles: a permutation of all battles from seed 42, the last fraction held out.
+static bool *holdout_split(size_t n, double frac) {
+    bool *held = calloc(n ? n : 1, sizeof *held);
+    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!held || !idx) {
+        free(held);
+        free(idx);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (uint32_t)i;
+    struct rl_rng rng;
+    rl__rng_seed(&rng, RL_TRAIN_SPLIT_SEED);
+    rl__rng_shuffle(&rng, idx, n);
+    size_t n_val = (size_t)floor(frac * (double)n);
+    for (size_t i = n - n_val; i < n; i++)
+        held[idx[i]] = true;
+    free(idx);
+    return held;
+}
+
+// ----------------------------------------------------------------------------
+// Aliases: extra model names that copy another model's parameters
+
+#define MAX_ALIASES 64
+
+struct aliases {
+    int n;
+    char name[MAX_ALIASES][RL_MODEL_NAME_MAX]; // canonical alias names
+    int model[MAX_ALIASES];                    // the model each one copies
+};
+
+static int parse_aliases(const struct rl_battles *b, const struct rl_train_params *p,
+                         struct aliases *a, char *errbuf) {
+    a->n = 0;
+    if (p->n_aliases > MAX_ALIASES)
+        return rl__errf(errbuf, RL_ETOOBIG, "more than %d aliases", MAX_ALIASES);
+    for (int i = 0; i < p->n_aliases; i++) {
+        const char *eq = strchr(p->aliases[i], '=');
+        char name[RL_MODEL_NAME_MAX];
+        if (!eq || (size_t)(eq - p->aliases[i]) >= sizeof name)
+            return rl__errf(errbuf, RL_EINVAL, "alias '%s' is not NAME=MODEL", p->aliases[i]);
+        memcpy(name, p->aliases[i], (size_t)(eq - p->aliases[i]));
+        name[eq - p->aliases[i]] = '\0';
+        if (rl_model_canon(name, a->name[a->n], RL_MODEL_NAME_MAX) != RL_OK)
+            return rl__errf(errbuf, RL_EINVAL, "alias '%s': bad name", p->aliases[i]);
+        a->model[a->n] = rl_battles_find_model(b, eq + 1);
+        if (a->model[a->n] < 0)
+            return rl__errf(errbuf, RL_EINVAL, "alias '%s': the data has no model '%s'",
+                            p->aliases[i], eq + 1);
+        if (rl_battles_find_model(b, a->name[a->n]) >= 0)
+            return rl__errf(errbuf, RL_EINVAL, "alias '%s': '%s' is already a model of the data",
+                            p->aliases[i], a->name[a->n]);
+        for (int j = 0; j < a->n; j++)
+            if (strcmp(a->name[j], a->name[a->n]) == 0)
+                return rl__errf(errbuf, RL_EINVAL, "alias '%s' given twice", a->name[j]);
+        a->n++;
+    }
+    return RL_OK;
+}
+
+// A default-pair name: a model of the data, or an alias (numbered after the models).
+static int resolve_model(const struct rl_battles *b, const struct aliases *a, const char *name,
+                         const char *role, char *errbuf) {
+    int id = rl_battles_find_model(b, name);
+    if (id >= 0)
+        return id;
+    char canon[RL_MODEL_NAME_MAX];
+    if (rl_model_canon(name, canon, sizeof canon) == RL_OK)
+        for (int i = 0; i < a->n; i++)
+            if (strcmp(canon, a->name[i]) == 0)
+                return (int)b->n_models + i;
+    return rl__errf(errbuf, RL_EINVAL,
+                    "the training data has no battles of the %s model '%s'; name the pair with "
+                    "--strong and --weak, or map it to a model of the data with --alias",
+                    role, name);
+}
+
+// The tensors with one row per model, in any kind's router file.
+static const char *const per_model[] = {"P.weight", "model_tier", "model_rating"};
+
+// Append one row per alias to each per-model tensor of out, copied from the aliased model's row.
+static int extend_per_model(struct rl_train_out *out, int M, const struct aliases *a) {
+    for (size_t i = 0; i < out->n; i++) {
+        struct rl_tensor *t = &out->t[i];
+        bool listed = false;
+        for (size_t k = 0; k < RL_COUNTOF(per_model); k++)
+            listed |= strcmp(t->name, per_model[k]) == 0;
+        if (!listed)
+            continue;
+        RL_ASSERT(t->n_dims >= 1 && t->shape[0] == M);
+        size_t row = t->nbytes / (size_t)M;
+        unsigned char *grown = realloc(out->owned[i], t->nbytes + row * (size_t)a->n);
+        if (!grown)
+            return RL_ENOMEM;
+        for (int k = 0; k < a->n; k++)
+            memcpy(grown + t->nbytes + row * (size_t)k, grown + row * (size_t)a->model[k], row);
+        out->owned[i] = grown;
+        t->data = grown;
+        t->nbytes += row * (size_t)a->n;
+        t->shape[0] += a->n;
+    }
+    return RL_OK;
+}
+
+static char *aliases_json(const struct rl_battles *b, const struct aliases *a) {
+    json_t *o = json_object();
+    for (int i = 0; o && i < a->n; i++)
+        json_object_set_new(o, a->name[i], json_string(b->models[a->model[i]]));
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return s;
+}
+
+int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *prompt_emb,
+             const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
+             char *errbuf) {
+    if (b->n == 0 || b->n_models < 2)
+        return rl__errf(errbuf, RL_EINVAL, "no battles to train on");
+    if (b->n > UINT32_MAX - 1)
+        return rl__errf(errbuf, RL_ETOOBIG, "more than %u battles", UINT32_MAX - 1);
+    if (!encoder || dim <= 0 || !prompt_emb)
+        return rl__errf(errbuf, RL_EINVAL, "no prompt embeddings");
+    if (!(p->holdout >= 0 && p->holdout < 0.5))
+        return rl__errf(errbuf, RL_EINVAL, "holdout %g is not in [0, 0.5)", p->holdout);
+    if (p->n_threads < 1)
+        return rl__errf(errbuf, RL_EINVAL, "n_threads must be at least 1");
+    struct aliases al;
+    int rc = parse_aliases(b, p, &al, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    int strong =
+        resolve_model(b, &al, p->strong ? p->strong : RL_MODEL_DEFAULT_STRONG, "strong", errbuf);
+    if (strong < 0)
+        return strong;
+    int weak = resolve_model(b, &al, p->weak ? p->weak : RL_MODEL_DEFAULT_WEAK, "weak", errbuf);
+    if (weak < 0)
+        return weak;
+    const int M = (int)b->n_models;
+    if ((strong >= M ? al.model[strong - M] : strong) == (weak >= M ? al.model[weak - M] : weak))
+        return rl__errf(errbuf, RL_EINVAL, "the strong and weak models are the same");
+    bool *held = holdout_split(b->n, p->holdout);
+    if (!held)
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    // The trainers see the pair as models of the data.
+    struct rl_train_ctx c = {b,
+                             prompt_emb,
+                             dim,
+                             p,
+                             strong >= M ? al.model[strong - M] : strong,
+                             weak >= M ? al.model[weak - M] : weak,
+                             held,
+                             errbuf};
+    struct rl_train_out out;
+    memset(&out, 0, sizeof out);
+    const char **names = NULL;
+    char *alias_text = NULL;
+    switch (kind) {
+    case RL_ROUTER_KIND_MF: rc = rl__train_mf(&c, &out); break;
+    case RL_ROUTER_KIND_SW_RANKING: rc = rl__train_swr(&c, &out); break;
+    case RL_ROUTER_KIND_BERT: rc = rl__train_bert(&c, &out); break;
+    default:
+        rc = rl__errf(errbuf, RL_EINVAL, "router kind '%s' is not trained",
+                      rl_router_kind_name(kind));
+    }
+    if (rc == RL_OK && al.n > 0) {
+        names = malloc(((size_t)M + (size_t)al.n) * sizeof *names);
+        alias_text = aliases_json(b, &al);
+        rc = names && alias_text ? extend_per_model(&out, M, &al) : RL_ENOMEM;
+        if (rc != RL_OK)
+            rl__errf(errbuf, rc, "out of memory");
+        for (int i = 0; names && i < M + al.n; i++)
+            names[i] = i < M ? b->models[i] : al.name[i - M];
+    }
+    char digest[65] = "";
+    if (rc == RL_OK) {
+        rc = rl_battles_digest(b, digest);
+        if (rc != RL_OK)
+            rl__errf(errbuf, rc, "cannot hash the training data");
+    }
+    if (rc == RL_OK) {
+        struct rl_router_meta m = {
+            .kind = kind,
+            .encoder = encoder,
+            .encoder_dim = dim,
+            .models = names ? names : (const char *const *)b->models,
+            .n_models = M + al.n,
+            .strong = strong,
+            .weak = weak,
+            .hyper = out.hyper,
+            .metrics = out.metrics,
+            .digest = digest,
+            .n_battles = b->n,
+            .source = p->source,
+            .aliases = alias_text,
+        };
+        rc = rl__router_write(out_path, &m, out.t, out.n, errbuf);
+    }
+    for (size_t i = 0; i < out.n; i++)
+        free(out.owned[i]);
+    free(names);
+    free(alias_text);
+    free(held);
+    return rc;
+}

@@ -1,0 +1,36 @@
+// A stub OpenAI-compatible upstream for the server's tests and benchmarks. It listens on
+// 127.0.0.1 (port 0 picks a free port) and behaves according to the first path segment of
+// POST /<mode>/v1/chat/completions, so one stub can play every upstream of a test config:
+//
+//   ok       answers a chat.completion (or, with "stream": true, an SSE stream ending in [DONE])
+//            whose "model" echoes the request's and whose content is "echo: <last user text>"
+//   slow     like ok, but waits stub_set_delay() ms before the answer and between SSE events
+//   e429     429 with an OpenAI error body        e500   500 with an OpenAI error body
+//   flaky    500 for the first stub_set_flaky() requests, then like ok
+//   cut      streams two events, then drops the connection (non-streaming: a short body)
+//   badjson  200 with a body that is not JSON     badsse  an SSE stream of garbage, no [DONE]
+//   hang     waits 5 s (or until stopped) before answering like ok
+//   big      200 with a 3 MiB JSON body
+//
+// Each mode counts its requests; the last request's body and Authorization header are kept.
+#ifndef RL_TEST_STUB_UPSTREAM_H
+#define RL_TEST_STUB_UPSTREAM_H
+
+#include <stdbool.h>
+
+struct stub_upstream;
+
+// threaded: one thread per connection (slow modes sleep freely); otherwise one epoll thread,
+// which is faster but must not be given the slow or hang modes.
+struct stub_upstream *stub_start(int port, bool threaded);
+void stub_stop(struct stub_upstream *s); // NULL is a no-op
+int stub_port(const struct stub_upstream *s);
+long stub_count(struct stub_upstream *s, const char *mode); // requests seen by a mode
+long stub_aborted(struct stub_upstream *s);    // requests whose connection broke before the end
+char *stub_last_body(struct stub_upstream *s); // malloc'd copy, or NULL
+char *stub_last_auth(struct stub_upstream *s); // malloc'd copy, or NULL
+void stub_set_delay(struct stub_upstream *s, int ms);
+void stub_set_flaky(struct stub_upstream *s, int failures);
+void stub_reset(struct stub_upstream *s); // counters and the last request
+
+#endif

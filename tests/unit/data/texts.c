@@ -1,0 +1,101 @@
+// Text lists (the evaluation prompts kept out of training) and the nearest-neighbour similarity
+// used to decontaminate training prompts.
+#include <stdlib.h>
+
+#include "rl/battle.h"
+#include "test.h"
+
+#define BATTLES RL_TEST_DATA "/battles/"
+
+TEST(texts_read_formats) {
+    char err[RL_ERRBUF_SIZE] = "", **t;
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.csv", &t, err), 2);
+    ASSERT_STR_EQ(t[1], "Explain \"quantum\" tunnelling.");
+    rl_texts_free(t, 2);
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.csv,column=other", &t, err), 2);
+    ASSERT_STR_EQ(t[0], "x");
+    rl_texts_free(t, 2);
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.jsonl", &t, err), 2);
+    ASSERT_STR_EQ(t[1], "Draft a professional email.");
+    ASSERT_STR_CONTAINS(t[0], "travel blog post about a recent trip to Hawaii.");
+    rl_texts_free(t, 2);
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.txt", &t, err), 2);
+    ASSERT_STR_EQ(t[1], "second line");
+    rl_texts_free(t, 2);
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.csv,column=nope", &t, err), RL_EFORMAT);
+    ASSERT_STR_CONTAINS(err, "texts.csv:1: no column 'nope'");
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.jsonl,field=category", &t, err), RL_EFORMAT);
+    ASSERT_STR_CONTAINS(err, "texts.jsonl:2: no text in member 'category'");
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.jsonl,field=question_id", &t, err), RL_EFORMAT);
+    ASSERT_STR_CONTAINS(err, "texts.jsonl:1:");
+    ASSERT_EQ(rl_texts_read(BATTLES "texts.txt,colour=red", &t, err), RL_EINVAL);
+    ASSERT_EQ(rl_texts_read("/nonexistent.txt", &t, err), RL_EIO);
+    return 0;
+}
+
+TEST(texts_max_similarity_and_drop) {
+    enum { NA = 1500, NB = 1100, D = 8 };
+    float *a = malloc((size_t)NA * D * sizeof *a), *b = malloc((size_t)NB * D * sizeof *b);
+    srand(3);
+    for (int i = 0; i < NA * D; i++)
+        a[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < NB * D; i++)
+        b[i] = (float)rand() / RAND_MAX - 0.5f;
+    float *mx = malloc(NA * sizeof *mx);
+    size_t *arg = malloc(NA * sizeof *arg);
+    ASSERT_OK(rl_max_similarity(a, NA, b, NB, D, mx, arg));
+    for (int i = 0; i < NA; i += 37) {
+        float best = -1e30f;
+        size_t at = 0;
+        for (int j = 0; j < NB; j++) {
+            float s = 0;
+            for (int d = 0; d < D; d++)
+                s += a[i * D + d] * b[j * D + d];
+            if (s > best) {
+                best = s;
+                at = (size_t)j;
+            }
+        }
+        ASSERT_NEAR(mx[i], best, 1e-5);
+        ASSERT_EQ(arg[i], at);
+    }
+    free(a);
+    free(b);
+    free(mx);
+    free(arg);
+
+    struct rl_battles *bs = rl_battles_new();
+    const char *p1 = "the first prompt, long enough", *p2 = "the second prompt, long enough";
+    ASSERT_EQ(rl_battles_add(bs, p1, strlen(p1), "m1", "m2", RL_OUTCOME_A_WINS, 1, 0), 1);
+    ASSERT_EQ(rl_battles_add(bs, p2, strlen(p2), "m1", "m2", RL_OUTCOME_A_WINS, 1, 0), 1);
+    ASSERT_EQ(rl_battles_add(bs, p1, strlen(p1), "m2", "m1", RL_OUTCOME_TIE, 1, 0), 1);
+    bool drop[2] = {true, false};
+    ASSERT_EQ(rl_battles_drop_prompts(bs, drop), 2);
+    ASSERT_EQ(bs->n, 1);
+    ASSERT_EQ(bs->items[0].prompt, 1);
+    rl_battles_free(bs);
+    return 0;
+}
+
+TEST(texts_prefix_match) {
+    static const char *const train[] = {
+        "Simplify $(5x+3) - 2(2x-4)$.",                                            // short: ignored
+        "How many positive integers are factors of 120 and also factors of 40?",   // quoted
+        "How  many positive integers are FACTORS of 120\nand also factors of 40?", // same, spaced
+        "How many positive integers are factors of 120 and also of 41?",           // different
+        "Zebras are striped animals that live in Africa and eat grass a lot.",     // after the last
+    };
+    static const char *const eval[] = {
+        "Simplify $(5x+3) - 2(2x-4)$.\nA. 10+x\nB. x+11\nAnswer:",
+        "How many positive integers are factors of 120 and also factors of 40?\nA. 1\nB. "
+        "3\nAnswer:",
+        "Another question entirely, long enough to matter here.",
+    };
+    bool hit[5];
+    ASSERT_EQ(rl_texts_prefix_match(train, 5, eval, 3, 32, hit), 2);
+    ASSERT(!hit[0] && hit[1] && hit[2] && !hit[3] && !hit[4]);
+    ASSERT_EQ(rl_texts_prefix_match(train, 5, eval, 3, 16, hit), 3);
+    ASSERT(hit[0]);
+    ASSERT_EQ(rl_texts_prefix_match(train, 5, eval, 0, 16, hit), 0);
+    return 0;
+}

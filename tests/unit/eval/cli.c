@@ -1,0 +1,230 @@
+// `routellm eval` and `routellm calibrate` end to end, through the built binary: the JSON
+// document's keys, CSV output on a user table, the plot files, and the error messages of bad
+// invocations. Only the random router is used, so no encoder or router file is needed.
+#include <jansson.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#ifndef RL_TEST_BIN
+#define RL_TEST_BIN "build/routellm"
+#endif
+
+// Run a shell command; returns its exit status and its stdout+stderr (caller frees).
+static int run(const char *cmd, char **out) {
+    FILE *p = popen(cmd, "r");
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    if (!p || !buf) {
+        free(buf);
+        *out = NULL;
+        return -1;
+    }
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *b = realloc(buf, cap * 2);
+            if (!b)
+                break;
+            buf = b;
+            cap *= 2;
+        }
+    }
+    buf[len] = '\0';
+    *out = buf;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(eval_cli_json) {
+    char *out;
+    int st = run(RL_TEST_BIN " eval --benchmark gsm8k --routers random --random-iters 3 "
+                             "--bootstrap 20 --format json 2>/dev/null",
+                 &out);
+    ASSERT_EQ(st, 0);
+    json_error_t err;
+    json_t *doc = json_loads(out, 0, &err);
+    free(out);
+    ASSERT_NOT_NULL(doc);
+    ASSERT_STR_EQ(json_string_value(json_object_get(doc, "benchmark")), "gsm8k");
+    ASSERT_EQ(json_integer_value(json_object_get(doc, "n_prompts")), 1307);
+    ASSERT_EQ(json_integer_value(json_object_get(doc, "n_contaminated")), 12);
+    json_t *routers = json_object_get(doc, "routers");
+    ASSERT_EQ(json_array_size(routers), 2);
+    json_t *r = json_array_get(routers, 0), *o = json_array_get(routers, 1);
+    ASSERT_STR_EQ(json_string_value(json_object_get(r, "name")), "random");
+    ASSERT_EQ(json_integer_value(json_object_get(r, "iters")), 3);
+    ASSERT_EQ(json_array_size(json_object_get(r, "points")), 11);
+    static const char *const keys[] = {"apgr",  "apgr_avg", "auc",      "cpt20",
+                                       "cpt50", "cpt80",    "saving50", "saving80"};
+    for (size_t k = 0; k < RL_COUNTOF(keys); k++) {
+        ASSERT(json_is_number(json_object_get(r, keys[k])));
+        ASSERT(json_is_number(json_object_get(o, keys[k])));
+    }
+    ASSERT(json_is_true(json_object_get(o, "oracle")));
+    json_t *ci = json_object_get(r, "apgr_ci");
+    ASSERT_EQ(json_array_size(ci), 2);
+    ASSERT(json_number_value(json_array_get(ci, 0)) < json_number_value(json_array_get(ci, 1)));
+    ASSERT(json_number_value(json_object_get(o, "apgr")) >
+           json_number_value(json_object_get(r, "apgr")));
+    json_t *p0 = json_array_get(json_object_get(r, "points"), 0);
+    ASSERT_NEAR(json_number_value(json_object_get(p0, "strong_pct")), 0, 0);
+    json_decref(doc);
+    return 0;
+}
+
+TEST(eval_cli_table_csv) {
+    char *out;
+    int st = run(RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/table.csv "
+                             "--prompt-column question --strong big --weak small "
+                             "--strong-cost big_cost --weak-cost small_cost --num-results 2 "
+                             "--format csv 2>&1",
+                 &out);
+    ASSERT_EQ(st, 0);
+    ASSERT_STR_CONTAINS(out, "router,n_prompts,n_train_contaminated,weak_quality,strong_quality,"
+                             "apgr,");
+    ASSERT_STR_CONTAINS(out, "\nrandom,4,,");
+    ASSERT_STR_CONTAINS(out, "\noracle,4,,");
+    free(out);
+    return 0;
+}
+
+TEST(eval_cli_plots) {
+    char dir[] = "/tmp/rl_eval_plot_XXXXXX", cmd[512], *out;
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " eval --benchmark mt-bench --random-iters 2 --output %s/out 2>&1", dir);
+    int st = run(cmd, &out);
+    ASSERT_EQ(st, 0);
+    ASSERT_STR_CONTAINS(out, "benchmark mt-bench: 72 prompts (80 in the source, 8 dropped");
+    free(out);
+    static const char *const files[] = {"mt-bench.csv", "mt-bench.png", "mt-bench.svg",
+                                        "mt-bench.gp"};
+    for (size_t i = 0; i < RL_COUNTOF(files); i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/out/%s", dir, files[i]);
+        FILE *f = fopen(path, "rb");
+        ASSERT_NOT_NULL(f);
+        char head[64] = "";
+        size_t n = fread(head, 1, sizeof head - 1, f);
+        fclose(f);
+        ASSERT(n > 8);
+        if (i == 0)
+            ASSERT_STR_CONTAINS(head, "router,edge,threshold,strong_pct,quality,pgr,cost");
+        if (i == 1)
+            ASSERT(memcmp(head, "\x89PNG", 4) == 0);
+        if (i == 2)
+            ASSERT_STR_CONTAINS(head, "<?xml");
+        remove(path);
+    }
+    snprintf(cmd, sizeof cmd, "%s/out", dir);
+    rmdir(cmd);
+    rmdir(dir);
+    return 0;
+}
+
+TEST(eval_cli_errors) {
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"eval", "--benchmark is required"},
+        {"eval --benchmark bogus", "unknown benchmark 'bogus'"},
+        {"eval --benchmark mmlu --format xml", "--format: 'xml'"},
+        {"eval --benchmark mmlu --strong x", "apply to --benchmark table:FILE only"},
+        {"eval --benchmark table:x.csv", "needs --strong COL and --weak COL"},
+        {"eval --benchmark mmlu --num-results 0", "--num-results: '0' is not an integer"},
+        {"eval --benchmark mmlu --routers oracle", "'oracle' is always reported"},
+        {"eval --benchmark mmlu --train-prompts mf=x", "no router named 'mf'"},
+        {"eval --benchmark mmlu --bogus 1", "unknown option '--bogus'"},
+        {"eval --benchmark gsm8k --data-dir /nonexistent", "/nonexistent/gsm8k"},
+        {"calibrate --router random", "--strong-model-pct are required"},
+        {"calibrate --router random --strong-model-pct 1.5", "1.5 is outside [0, 1]"},
+        {"calibrate --router random --strong-model-pct 30", "30 is outside [0, 1]"},
+        {"calibrate --router random --strong-model-pct x", "'x' is not a number"},
+        {"calibrate --router random --strong-model-pct 0.3 --prompts /dev/null",
+         "no prompts in the sample"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char cmd[512], *out;
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1", RL_TEST_BIN, cases[i].args);
+        int st = run(cmd, &out);
+        if (st == 0 || !out || !strstr(out, cases[i].want)) {
+            fprintf(stderr, "  '%s' exited %d with:\n%s\n  (want \"%s\")\n", cases[i].args, st,
+                    out ? out : "", cases[i].want);
+            free(out);
+            return 1;
+        }
+        free(out);
+    }
+    return 0;
+}
+
+TEST(calibrate_cli) {
+    char *out;
+    int st = run(RL_TEST_BIN " calibrate --router random --strong-model-pct 0.3 --json 2>&1", &out);
+    ASSERT_EQ(st, 0);
+    json_error_t err;
+    json_t *doc = json_loads(out, 0, &err);
+    free(out);
+    ASSERT_NOT_NULL(doc);
+    ASSERT_EQ(json_integer_value(json_object_get(doc, "n_prompts")), 1250);
+    long long k = json_integer_value(json_object_get(doc, "n_strong"));
+    ASSERT(k >= 374 && k <= 376);
+    double a = json_number_value(json_object_get(doc, "threshold"));
+    char want[64];
+    snprintf(want, sizeof want, "router-random-%.5f", a);
+    ASSERT_STR_EQ(json_string_value(json_object_get(doc, "model")), want);
+    json_decref(doc);
+
+    st = run(RL_TEST_BIN " calibrate --router random --strong-model-pct 0.5 2>&1", &out);
+    ASSERT_EQ(st, 0);
+    ASSERT_STR_CONTAINS(out, "threshold for 50.0% strong calls: 0.");
+    ASSERT_STR_CONTAINS(out, "model: router-random-0.");
+    free(out);
+    return 0;
+}
+
+// Decontamination against a router's own training prompts, end to end: a small mf router trained
+// (with the tiny test encoder) on tests/data/battles/table.csv, evaluated on a table holding two
+// of its training prompts verbatim; those two are dropped for that router only.
+TEST(eval_cli_train_prompts) {
+    char dir[] = "/tmp/rl_eval_mf_XXXXXX", cmd[1024], *out;
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " train mf --data table:" RL_TEST_DATA "/battles/table.csv --out "
+                         "%s/mf.safetensors --model-dir " RL_TEST_DATA "/encoder/tiny-bert "
+                         "--no-cache --epochs 1 2>&1",
+             dir);
+    int st = run(cmd, &out);
+    if (st != 0)
+        fprintf(stderr, "%s\n", out);
+    free(out);
+    ASSERT_EQ(st, 0);
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN
+             " eval --benchmark table:" RL_TEST_DATA "/eval/decontam.csv --strong "
+             "strong --weak weak --router-file mf=%s/mf.safetensors --model-dir " RL_TEST_DATA
+             "/encoder/tiny-bert --train-prompts mf=" RL_TEST_DATA "/battles/table.csv "
+             "--no-cache --num-results 2 --format json 2>/dev/null",
+             dir);
+    st = run(cmd, &out);
+    json_t *doc = st == 0 ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/mf.safetensors", dir);
+    remove(cmd);
+    rmdir(dir);
+    ASSERT_NOT_NULL(doc);
+    json_t *mf = json_array_get(json_object_get(doc, "routers"), 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(mf, "name")), "mf");
+    ASSERT_EQ(json_integer_value(json_object_get(mf, "n_train_contaminated")), 2);
+    ASSERT_EQ(json_integer_value(json_object_get(mf, "n_prompts")), 2);
+    ASSERT_NEAR(json_number_value(json_object_get(mf, "weak_quality")), 0.5, 1e-12);
+    json_t *oracle = json_array_get(json_object_get(doc, "routers"), 1);
+    ASSERT_EQ(json_integer_value(json_object_get(oracle, "n_prompts")), 4);
+    ASSERT(json_is_null(json_object_get(oracle, "n_train_contaminated")));
+    json_decref(doc);
+    return 0;
+}

@@ -1,0 +1,137 @@
+// `routellm route` and `routellm train` from the command line: the JSON decision, the pair
+// options, the error that lists the known models, and a small end-to-end training run.
+#include <jansson.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "rl/train.h"
+#include "test.h"
+
+// Run a shell command line, capturing stdout and stderr together; returns the exit status.
+static int run(const char *cmd, char *out, size_t out_size) {
+    char line[8192];
+    snprintf(line, sizeof line, "%s 2>&1", cmd);
+    FILE *f = popen(line, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(out, 1, out_size - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(route_cli_random_json) {
+    char out[4096];
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 0.5 --json "
+                              "'Write a haiku about autumn leaves.'",
+                  out, sizeof out),
+              0);
+    json_error_t err;
+    json_t *j = json_loads(out, 0, &err);
+    ASSERT_NOT_NULL(j);
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "router")), "random");
+    double p = json_number_value(json_object_get(j, "p_strong"));
+    ASSERT(p >= 0 && p < 1);
+    ASSERT_NEAR(json_number_value(json_object_get(j, "threshold")), 0.5, 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "model")),
+                  p >= 0.5 ? "gpt-4-1106-preview" : "mixtral-8x7b-instruct-v0.1");
+    json_decref(j);
+    // The random router takes any pair; the chosen name is the one given.
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 0 --strong gpt-4o --weak "
+                              "llama-3-8b 'Write a haiku about autumn leaves.'",
+                  out, sizeof out),
+              0);
+    ASSERT_STR_CONTAINS(out, "strong model gpt-4o");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 1.5 x", out, sizeof out), 1);
+    ASSERT_STR_CONTAINS(out, "--threshold: '1.5' is not a number in [0, 1]");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 0.5", out, sizeof out), 1);
+    ASSERT_STR_CONTAINS(out, "give the PROMPT");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router /nonexistent.safetensors --threshold 0.5 x", out,
+                  sizeof out),
+              1);
+    ASSERT_STR_CONTAINS(out, "/nonexistent.safetensors");
+    return 0;
+}
+
+// A router trained here on random 384-d embeddings under the real encoder's name, so that the
+// command embeds the prompt with the real encoder and scores it.
+TEST(route_cli_router_file) {
+    char path[256], cmd[1024], out[4096], err[RL_ERRBUF_SIZE] = "";
+    snprintf(path, sizeof path, "/tmp/rl_test_%ld_cli_mf.safetensors", (long)getpid());
+    enum { D = 384, N = 40 };
+    struct rl_battles *b = rl_battles_new();
+    float *emb = malloc((size_t)N * D * sizeof *emb);
+    srand(11);
+    for (int i = 0; i < N; i++) {
+        char p[64];
+        int n = snprintf(p, sizeof p, "command line prompt %d", i);
+        ASSERT_EQ(rl_battles_add(b, p, (size_t)n, "GPT-4-1106-preview",
+                                 "Mixtral-8x7B-Instruct-v0.1",
+                                 i % 3 ? RL_OUTCOME_A_WINS : RL_OUTCOME_B_WINS, 1, 0),
+                  1);
+        ASSERT_EQ(rl_battles_add(b, p, (size_t)n, "claude-2", "Mixtral-8x7B-Instruct-v0.1",
+                                 RL_OUTCOME_A_WINS, 1, 0),
+                  1);
+        for (int d = 0; d < D; d++)
+            emb[i * D + d] = ((float)rand() / RAND_MAX - 0.5f) / 10;
+    }
+    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    p.epochs = 2;
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "all-MiniLM-L6-v2", D, &p, path, err));
+    rl_battles_free(b);
+    free(emb);
+
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " route --router %s --threshold 0 --json --model-dir %s "
+                         "'How do I reverse a linked list?'",
+             path, RL_TEST_MODEL);
+    ASSERT_EQ(run(cmd, out, sizeof out), 0);
+    ASSERT_STR_CONTAINS(out, "\"router\":\"mf\"");
+    ASSERT_STR_CONTAINS(out, "\"model\":\"gpt-4-1106-preview\"");
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " route --router %s --threshold 1 --strong CLAUDE-2 --model-dir %s "
+                         "'How do I reverse a linked list?'",
+             path, RL_TEST_MODEL);
+    ASSERT_EQ(run(cmd, out, sizeof out), 0);
+    ASSERT_STR_CONTAINS(out, "weak model mixtral-8x7b-instruct-v0.1");
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " route --router %s --threshold 0.5 --strong gpt-4o --model-dir %s x",
+             path, RL_TEST_MODEL);
+    ASSERT_EQ(run(cmd, out, sizeof out), 1);
+    ASSERT_STR_CONTAINS(out, "does not know the model 'gpt-4o'; it knows: gpt-4-1106-preview, "
+                             "mixtral-8x7b-instruct-v0.1, claude-2");
+    unlink(path);
+    return 0;
+}
+
+TEST(train_cli_end_to_end) {
+    char dir[128], cmd[2048], out[8192];
+    snprintf(dir, sizeof dir, "/tmp/rl_test_%ld_train_cli", (long)getpid());
+    // A private home keeps the embedding cache of this run out of the project's.
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && ROUTELLM_HOME=%s " RL_TEST_BIN " train mf --data arena:" RL_TEST_DATA
+             "/battles/arena_conversations.jsonl --data " RL_TEST_DATA "/battles/alpaca/battles.csv"
+             " --data table:" RL_TEST_DATA "/battles/table.csv --out %s/mf.safetensors "
+             "--epochs 2 --seed 1 --model-dir %s --exclude " RL_TEST_DATA "/battles/texts.csv "
+             "--dropped %s/dropped.jsonl",
+             dir, dir, dir, RL_TEST_MODEL, dir);
+    ASSERT_EQ(run(cmd, out, sizeof out), 0);
+    ASSERT_STR_CONTAINS(out, "read 4 battles from arena:");
+    ASSERT_STR_CONTAINS(out, "epoch 2/2: train loss");
+    ASSERT_STR_CONTAINS(out, "excluded 0 of");
+    ASSERT_STR_CONTAINS(out, "default pair gpt-4-1106-preview / mixtral-8x7b-instruct-v0.1");
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " train mf --data arena:" RL_TEST_DATA
+                         "/battles/arena_bad.jsonl --strict --out %s/x.safetensors",
+             dir);
+    ASSERT_EQ(run(cmd, out, sizeof out), 1);
+    ASSERT_STR_CONTAINS(out, "arena_bad.jsonl:2:");
+    snprintf(cmd, sizeof cmd, RL_TEST_BIN " train causal_llm --data x --out y");
+    ASSERT_EQ(run(cmd, out, sizeof out), 1);
+    ASSERT_STR_CONTAINS(out, "unknown router kind 'causal_llm'");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_EQ(run(cmd, out, sizeof out), 0);
+    return 0;
+}

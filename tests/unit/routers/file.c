@@ -1,0 +1,116 @@
+// Router files as untrusted input: each malformed piece of metadata or tensor is refused with a
+// message naming the file and the problem.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "core/safetensors.h"
+#include "rl/router.h"
+#include "test.h"
+
+struct meta_case {
+    const char *key[12]; // input: metadata keys (NULL ends)
+    const char *value[12];
+    const char *want; // output: part of the error
+};
+
+static int write_router(const char *path, const char *const *keys, const char *const *values,
+                        int d) {
+    // A minimal valid MF router for 2 models, hidden 2, width d (tensor values are irrelevant).
+    static float p[4] = {1, 0, 0, 1}, w1[2 * 8] = {0}, w2[2] = {1, 1};
+    struct rl_tensor t[3] = {
+        {.name = "P.weight",
+         .dtype = RL_DTYPE_F32,
+         .n_dims = 2,
+         .shape = {2, 2},
+         .data = p,
+         .nbytes = sizeof p},
+        {.name = "text_proj.0.weight",
+         .dtype = RL_DTYPE_F32,
+         .n_dims = 2,
+         .shape = {2, d},
+         .data = w1,
+         .nbytes = 2 * (size_t)d * sizeof(float)},
+        {.name = "classifier.0.weight",
+         .dtype = RL_DTYPE_F32,
+         .n_dims = 2,
+         .shape = {1, 2},
+         .data = w2,
+         .nbytes = sizeof w2},
+    };
+    const char *meta[32];
+    int k = 0;
+    for (int i = 0; keys[i]; i++) {
+        meta[k++] = keys[i];
+        meta[k++] = values[i];
+    }
+    meta[k] = NULL;
+    return rl_safetensors_write(path, t, 3, meta, NULL);
+}
+
+#define GOOD_KEYS                                                                                  \
+    "format", "format_version", "kind", "encoder", "encoder_dim", "models", "default_strong",      \
+        "default_weak"
+
+TEST(router_file_good_and_bad_metadata) {
+    char path[256], err[RL_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "/tmp/rl_test_%ld_router.safetensors", (long)getpid());
+    const char *keys[] = {GOOD_KEYS, NULL};
+    const char *good[] = {"routellm-router", "1", "mf", "enc", "8", "[\"a\",\"b\"]", "a", "b"};
+    ASSERT_OK(write_router(path, keys, good, 8));
+    struct rl_router *r = rl_router_load(path, NULL, err);
+    ASSERT_NOT_NULL(r);
+    float e[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+    double p;
+    ASSERT_OK(rl_router_score(r, NULL, e, &p));
+    ASSERT_NEAR(p, 0.5, 1e-12); // W₁ is zero
+    ASSERT_NULL(rl_router_meta(r, "hyper"));
+    rl_router_free(r);
+
+    static const struct {
+        int key;           // input: which metadata value to replace
+        const char *value; // input: the replacement
+        const char *want;  // output: part of the error
+    } cases[] = {
+        {0, "something-else", "format 'something-else', expected 'routellm-router'"},
+        {1, "2", "router format version 2, this build reads 1"},
+        {2, "causal_llm", "router kind 'causal_llm' is not one this build reads"},
+        {2, "random", "router kind 'random'"},
+        {4, "-3", "encoder_dim '-3' is not a width"},
+        {5, "[\"a\"]", "'models' must be a JSON list of 2"},
+        {5, "not json", "'models' must be a JSON list"},
+        {5, "[\"a\",\"a\"]", "model 'a' listed twice"},
+        {5, "[\"a\",7]", "'models'[1] is not a model name"},
+        {6, "zzz", "default pair 'zzz' / 'b' is not two listed models"},
+        {7, "a", "default pair 'a' / 'a'"},
+        {4, "16", "text_proj.0.weight"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        const char *v[8];
+        memcpy(v, good, sizeof v);
+        v[cases[i].key] = cases[i].value;
+        ASSERT_OK(write_router(path, keys, v, 8));
+        err[0] = '\0';
+        ASSERT_NULL(rl_router_load(path, NULL, err));
+        ASSERT_STR_CONTAINS(err, cases[i].want);
+        ASSERT_STR_CONTAINS(err, path);
+    }
+    // A missing key is named.
+    for (int drop = 0; drop < 8; drop++) {
+        const char *k2[9], *v2[9];
+        int n = 0;
+        for (int i = 0; i < 8; i++)
+            if (i != drop) {
+                k2[n] = keys[i];
+                v2[n++] = good[i];
+            }
+        k2[n] = NULL;
+        ASSERT_OK(write_router(path, k2, v2, 8));
+        ASSERT_NULL(rl_router_load(path, NULL, err));
+        ASSERT_STR_CONTAINS(err, keys[drop]);
+    }
+    unlink(path);
+    ASSERT_NULL(rl_router_load("/nonexistent.safetensors", NULL, err));
+    ASSERT_STR_CONTAINS(err, "/nonexistent.safetensors");
+    return 0;
+}

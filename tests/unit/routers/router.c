@@ -1,0 +1,138 @@
+// Router dispatch, kind names, pair resolution and the random router.
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "rl/battle.h"
+#include "rl/router.h"
+#include "test.h"
+
+TEST(router_kind_names) {
+    ASSERT_STR_EQ(rl_router_kind_name(RL_ROUTER_KIND_MF), "mf");
+    ASSERT_STR_EQ(rl_router_kind_name(RL_ROUTER_KIND_SW_RANKING), "sw_ranking");
+    ASSERT_STR_EQ(rl_router_kind_name((enum rl_router_kind)99), "unknown");
+    ASSERT_EQ(rl_router_kind_parse("bert"), RL_ROUTER_KIND_BERT);
+    ASSERT_EQ(rl_router_kind_parse("random"), RL_ROUTER_KIND_RANDOM);
+    ASSERT_EQ(rl_router_kind_parse("causal_llm"), RL_EINVAL);
+    return 0;
+}
+
+TEST(router_random_deterministic) {
+    struct rl_router *a = rl_router_random_new(7), *b = rl_router_random_new(7);
+    struct rl_router *c = rl_router_random_new(8);
+    ASSERT_NOT_NULL(a);
+    ASSERT_NOT_NULL(b);
+    ASSERT_NOT_NULL(c);
+    ASSERT_NULL(rl_router_encoder_name(a));
+    ASSERT_EQ(rl_router_encoder_dim(a), 0);
+    int differ = 0;
+    double sum = 0;
+    for (int i = 0; i < 10000; i++) {
+        double pa, pb, pc;
+        ASSERT_OK(rl_router_score(a, NULL, NULL, &pa));
+        ASSERT_OK(rl_router_score(b, NULL, NULL, &pb));
+        ASSERT_OK(rl_router_score(c, NULL, NULL, &pc));
+        ASSERT(pa >= 0 && pa < 1);
+        ASSERT_EQ(pa == pb, 1);
+        differ += pa != pc;
+        sum += pa;
+    }
+    ASSERT(differ > 9990);
+    ASSERT_NEAR(sum / 10000, 0.5, 0.02);
+    rl_router_free(a);
+    rl_router_free(b);
+    rl_router_free(c);
+    return 0;
+}
+
+struct draw_job {
+    struct rl_router *r;
+    double sum;
+};
+
+static void *draw_many(void *arg) {
+    struct draw_job *j = arg;
+    for (int i = 0; i < 5000; i++) {
+        double p;
+        if (rl_router_score(j->r, NULL, NULL, &p) != RL_OK)
+            return NULL;
+        j->sum += p;
+    }
+    return arg;
+}
+
+// Two threads sharing one router draw exactly the draws one thread would have made.
+TEST(router_random_threads) {
+    struct rl_router *shared = rl_router_random_new(42), *serial = rl_router_random_new(42);
+    struct draw_job jobs[2] = {{shared, 0}, {shared, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(pthread_create(&t[i], NULL, draw_many, &jobs[i]), 0);
+    void *ret[2];
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], &ret[i]);
+    ASSERT_NOT_NULL(ret[0]);
+    ASSERT_NOT_NULL(ret[1]);
+    double want = 0;
+    for (int i = 0; i < 10000; i++) {
+        double p;
+        ASSERT_OK(rl_router_score(serial, NULL, NULL, &p));
+        want += p;
+    }
+    ASSERT_NEAR(jobs[0].sum + jobs[1].sum, want, 1e-9);
+    rl_router_free(shared);
+    rl_router_free(serial);
+    return 0;
+}
+
+TEST(router_random_pair_any_name) {
+    char err[RL_ERRBUF_SIZE];
+    struct rl_router *r = rl_router_load("random", NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_STR_EQ(rl_router_name(r), "random");
+    struct rl_router_pair p;
+    ASSERT_OK(rl_router_pair(r, NULL, NULL, &p, err));
+    ASSERT_STR_EQ(rl_router_model(r, p.strong), RL_MODEL_DEFAULT_STRONG);
+    ASSERT_STR_EQ(rl_router_model(r, p.weak), RL_MODEL_DEFAULT_WEAK);
+    ASSERT_OK(rl_router_pair(r, "GPT4_1106_preview", "mistralai/Mixtral-8x7B", &p, err));
+    ASSERT_EQ(p.strong, 0);
+    ASSERT_EQ(p.weak, 1);
+    ASSERT_OK(rl_router_pair(r, "gpt-4o", "llama-3-8b", &p, err));
+    ASSERT_NULL(rl_router_model(r, 2));
+    ASSERT_OK(rl_router_check_encoder(r, NULL, err));
+    rl_router_free(r);
+    rl_router_free(NULL);
+    return 0;
+}
+
+TEST(router_load_missing_file) {
+    char err[RL_ERRBUF_SIZE] = "";
+    ASSERT_NULL(rl_router_load("mf", "/nonexistent-home", err));
+    ASSERT_STR_CONTAINS(err, "/nonexistent-home/routers/mf.safetensors");
+    ASSERT_NULL(rl_router_load("", NULL, err));
+    return 0;
+}
+
+TEST(model_canon_aliases) {
+    static const struct {
+        const char *in;  // input
+        const char *out; // output
+    } cases[] = {
+        {"gpt4_1106_preview", "gpt-4-1106-preview"},
+        {"GPT-4-1106-Preview", "gpt-4-1106-preview"},
+        {"Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b-instruct-v0.1"},
+        {"anyscale/mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b-instruct-v0.1"},
+        {"Mixtral-8x7B", "mixtral-8x7b-instruct-v0.1"},
+        {"  llama-2-70b-chat-hf ", "llama-2-70b-chat"},
+        {"meta-llama/Meta-Llama-3-8B", "meta-llama-3-8b"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char out[RL_MODEL_NAME_MAX];
+        ASSERT_OK(rl_model_canon(cases[i].in, out, sizeof out));
+        ASSERT_STR_EQ(out, cases[i].out);
+    }
+    char small[4];
+    ASSERT_EQ(rl_model_canon("gpt-4", small, sizeof small), RL_ETOOBIG);
+    ASSERT_EQ(rl_model_canon("  ", small, sizeof small), RL_EINVAL);
+    ASSERT_EQ(rl_model_canon("org/", small, sizeof small), RL_EINVAL);
+    return 0;
+}

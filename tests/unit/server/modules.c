@@ -1,0 +1,333 @@
+// Unit tests of the server's self-contained modules, compiled in here (h2o style) because the
+// server is part of the binary rather than the library: router model names, the routing prompt,
+// the one-field body rewrite, error bodies, client keys, the YAML config reader and the
+// embedding cache with its batching encoder workers (on the real MiniLM weights).
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../../src/server/config.c"
+#include "../../../src/server/embed.c"
+#include "../../../src/server/log.c"
+#include "../../../src/server/loop.c"
+#include "../../../src/server/openai.c"
+#include "test.h"
+
+TEST(server_parse_router_model) {
+    static const struct {
+        const char *name; // input
+        int rc;           // output
+        const char *router;
+        double threshold;
+    } cases[] = {
+        {"router-mf-0.11593", 1, "mf", 0.11593}, {"router-sw_ranking-1", 1, "sw_ranking", 1},
+        {"router-random-0", 1, "random", 0},     {"router-random-.5", 1, "random", 0.5},
+        {"router-bert-1e-1", 1, "bert", 0.1},    {"gpt-4o", 0, NULL, 0},
+        {"Router-mf-0.1", 0, NULL, 0},           {"router-mf", RL_EINVAL, NULL, 0},
+        {"router-", RL_EINVAL, NULL, 0},         {"router--0.5", RL_EINVAL, NULL, 0},
+        {"router-mf-", RL_EINVAL, NULL, 0},      {"router-mf-1.0001", RL_EINVAL, NULL, 0},
+        {"router-mf--0.1", RL_EINVAL, NULL, 0},  {"router-mf-0.1-0.2", RL_EINVAL, NULL, 0},
+        {"router-mf-nan", RL_EINVAL, NULL, 0},   {"router-mf-inf", RL_EINVAL, NULL, 0},
+        {"router-mf-0x0.8", RL_EINVAL, NULL, 0}, {"router-mf- 0.5", RL_EINVAL, NULL, 0},
+        {"router-mf-1e999", RL_EINVAL, NULL, 0}, {"router-mf-.", RL_EINVAL, NULL, 0},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char router[SRV_NAME_MAX] = "";
+        double t = -1;
+        const char *why = NULL;
+        int rc = srv_parse_router_model(cases[i].name, router, sizeof router, &t, &why);
+        if (rc != cases[i].rc)
+            TEST_FAIL_("%s: rc %d, want %d", cases[i].name, rc, cases[i].rc);
+        if (rc == 1) {
+            ASSERT_STR_EQ(router, cases[i].router);
+            ASSERT_NEAR(t, cases[i].threshold, 1e-15);
+        }
+        if (rc < 0)
+            ASSERT_NOT_NULL(why);
+    }
+    return 0;
+}
+
+TEST(server_routing_prompt_is_last_user_text) {
+    static const struct {
+        const char *body; // input
+        const char *want; // output (NULL: an error)
+    } cases[] = {
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"first\"},{\"role\":\"assistant\","
+         "\"content\":\"a\"},{\"role\":\"user\",\"content\":\"second\"},{\"role\":\"assistant\","
+         "\"content\":\"last, but not the user's\"}]}",
+         "second"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"look\"},"
+         "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:...\"}},{\"type\":\"text\","
+         "\"text\":\"here\"}]}]}",
+         "look\nhere"},
+        {"{\"messages\":[{\"role\":\"system\",\"content\":\"s\"}]}", NULL},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", NULL},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}", NULL},
+        {"{\"messages\":\"hello\"}", NULL},
+        {"{}", NULL},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        json_t *j = json_loads(cases[i].body, 0, NULL);
+        ASSERT_NOT_NULL(j);
+        struct rl_buf out;
+        rl_buf_init(&out, SRV_MAX_PROMPT + 1);
+        const char *why = NULL;
+        int rc = srv_routing_prompt(j, &out, &why);
+        if (cases[i].want) {
+            ASSERT_OK(rc);
+            ASSERT_STR_EQ(out.data, cases[i].want);
+        } else {
+            ASSERT_EQ(rc, RL_EINVAL);
+            ASSERT_NOT_NULL(why);
+        }
+        rl_buf_free(&out);
+        json_decref(j);
+    }
+    // A long prompt is cut at SRV_MAX_PROMPT bytes, on a UTF-8 boundary ("é" is 2 bytes).
+    size_t n = SRV_MAX_PROMPT + 101;
+    char *text = malloc(n + 1);
+    text[0] = 'a';
+    for (size_t i = 1; i + 1 < n; i += 2)
+        memcpy(text + i, "\xc3\xa9", 2);
+    text[n] = '\0';
+    json_t *j = json_pack("{s:[{s:s,s:s}]}", "messages", "role", "user", "content", text);
+    struct rl_buf out;
+    rl_buf_init(&out, SRV_MAX_PROMPT + 1);
+    const char *why;
+    ASSERT_OK(srv_routing_prompt(j, &out, &why));
+    ASSERT_EQ(out.len, SRV_MAX_PROMPT - 1);
+    ASSERT(((unsigned char)out.data[out.len - 1] & 0xC0) == 0x80);
+    rl_buf_free(&out);
+    json_decref(j);
+    free(text);
+    return 0;
+}
+
+TEST(server_body_set_model_changes_one_value) {
+    static const struct {
+        const char *body; // input
+        const char *want; // output (NULL: RL_EFORMAT)
+    } cases[] = {
+        {"{\"model\":\"router-mf-0.1\",\"temperature\":0.1000000000000000055511151231257827}",
+         "{\"model\":\"gpt-4o\",\"temperature\":0.1000000000000000055511151231257827}"},
+        {" {\n \"n\" : 1 ,\n \"model\"\t:\n\"x\" }\n",
+         " {\n \"n\" : 1 ,\n \"model\"\t:\n\"gpt-4o\" }\n"},
+        {"{\"a\":{\"model\":\"inner\"},\"b\":[\"model\",{\"}\":\"]\"}],\"model\":\"x\"}",
+         "{\"a\":{\"model\":\"inner\"},\"b\":[\"model\",{\"}\":\"]\"}],\"model\":\"gpt-4o\"}"},
+        {"{\"s\":\"a \\\" \\\\\",\"model\":\"x\",\"z\":1}",
+         "{\"s\":\"a \\\" \\\\\",\"model\":\"gpt-4o\",\"z\":1}"},
+        {"{\"mod\\u0065l\":\"x\"}", "{\"mod\\u0065l\":\"gpt-4o\"}"},
+        {"{\"big\":123456789012345678901234567890,\"model\":\"x\"}",
+         "{\"big\":123456789012345678901234567890,\"model\":\"gpt-4o\"}"},
+        {"{\"models\":\"x\"}", NULL},
+        {"[]", NULL},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct rl_buf out;
+        rl_buf_init(&out, 1 << 16);
+        int rc = srv_body_set_model(cases[i].body, strlen(cases[i].body), "gpt-4o", &out);
+        if (cases[i].want) {
+            ASSERT_OK(rc);
+            ASSERT_STR_EQ(out.data, cases[i].want);
+        } else {
+            ASSERT_EQ(rc, RL_EFORMAT);
+        }
+        rl_buf_free(&out);
+    }
+    // The new id is JSON-escaped.
+    struct rl_buf out;
+    rl_buf_init(&out, 1 << 16);
+    ASSERT_OK(srv_body_set_model("{\"model\":\"x\"}", 13, "a\"b\\c\n", &out));
+    ASSERT_STR_EQ(out.data, "{\"model\":\"a\\\"b\\\\c\\n\"}");
+    rl_buf_free(&out);
+    return 0;
+}
+
+TEST(server_error_body_and_keys) {
+    struct rl_buf b;
+    rl_buf_init(&b, 1 << 12);
+    ASSERT_OK(srv_error_body(&b, "bad \"x\"", "invalid_request_error", "model", NULL));
+    ASSERT_STR_EQ(b.data, "{\"error\":{\"message\":\"bad \\\"x\\\"\",\"type\":"
+                          "\"invalid_request_error\",\"param\":\"model\",\"code\":null}}");
+    rl_buf_free(&b);
+
+    struct srv_config c;
+    srv_config_init(&c);
+    c.keys[0] = strdup("sk-alpha");
+    c.keys[1] = strdup("sk-beta-longer");
+    c.n_keys = 2;
+    static const struct {
+        const char *key; // input
+        bool ok;         // output
+    } cases[] = {{"sk-alpha", true}, {"sk-beta-longer", true},
+                 {"sk-alph", false}, {"sk-alphaa", false},
+                 {"", false},        {"sk-beta-longer ", false}};
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++)
+        ASSERT_EQ(srv_key_allowed(&c, cases[i].key), cases[i].ok);
+    srv_config_free(&c);
+    return 0;
+}
+
+TEST(server_config_reads_every_section) {
+    char dir[] = "/tmp/rl_cfg_XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    static const char text[] =
+        "# comment\n"
+        "server:\n"
+        "  host: 0.0.0.0\n"
+        "  port: 7070\n"
+        "  max_body_bytes: 1000\n"
+        "  idle_timeout_s: 9\n"
+        "  api_keys_env: RL_TEST_CFG_KEYS\n"
+        "  log_requests: no\n"
+        "models:\n"
+        "  - name: big\n"
+        "    base_url: https://api.example.com/v1\n"
+        "    model: gpt-4o\n"
+        "    api_key_env: RL_TEST_CFG_UP\n"
+        "    price_in: 2.5\n"
+        "    price_out: 10\n"
+        "  - {name: small, base_url: 'http://127.0.0.1:8000/v1'}\n"
+        "routing: {strong: big, weak: small, fallback: false, retries: 0, backoff_s: 0.5}\n"
+        "routers:\n"
+        "  mf: {checkpoint_path: routers/mf.safetensors, threshold: 0.116}\n"
+        "  random:\n"
+        "encoder: {model_dir: /m, workers: 2, batch_max: 8, cache_entries: 0}\n";
+    ASSERT_OK(rl_file_write(path, text, strlen(text), NULL));
+    setenv("RL_TEST_CFG_KEYS", "k1,,k2", 1);
+    setenv("RL_TEST_CFG_UP", "sk-up", 1);
+    struct srv_config c;
+    srv_config_init(&c);
+    char err[RL_ERRBUF_SIZE] = "";
+    int rc = srv_config_load(&c, path, err);
+    if (rc != RL_OK)
+        TEST_FAIL_("%s", err);
+    ASSERT_OK(srv_config_finish(&c, err));
+    ASSERT_STR_EQ(c.host, "0.0.0.0");
+    ASSERT_EQ(c.port, 7070);
+    ASSERT_EQ(c.max_body, 1000);
+    ASSERT_EQ(c.idle_timeout_s, 9);
+    ASSERT_EQ(c.log_requests, false);
+    ASSERT_EQ(c.n_keys, 2);
+    ASSERT_STR_EQ(c.keys[1], "k2");
+    ASSERT_EQ(c.n_models, 2);
+    ASSERT_STR_EQ(c.models[0].model, "gpt-4o");
+    ASSERT_STR_EQ(c.models[0].api_key, "sk-up");
+    ASSERT_NEAR(c.models[0].price_out, 10, 0);
+    ASSERT_STR_EQ(c.models[1].model, "small"); // the id defaults to the name
+    ASSERT_NULL(c.models[1].api_key);
+    ASSERT_STR_EQ(c.strong, "big");
+    ASSERT_EQ(c.fallback, false);
+    ASSERT_EQ(c.retries, 0);
+    ASSERT_EQ(c.routers_given, true);
+    ASSERT_EQ(c.n_routers, 2);
+    ASSERT_STR_EQ(c.routers[0].path, "routers/mf.safetensors");
+    ASSERT_NEAR(c.routers[0].threshold, 0.116, 0);
+    ASSERT_STR_EQ(c.routers[1].name, "random");
+    ASSERT_NEAR(c.routers[1].threshold, 0.5, 0);
+    ASSERT_EQ(c.encoder_workers, 2);
+    ASSERT_EQ(c.cache_entries, 0);
+    srv_config_free(&c);
+    unsetenv("RL_TEST_CFG_KEYS");
+    // The client keys' variable must be set when named.
+    srv_config_init(&c);
+    ASSERT_OK(srv_config_load(&c, path, err));
+    ASSERT_EQ(srv_config_finish(&c, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "RL_TEST_CFG_KEYS");
+    srv_config_free(&c);
+    unsetenv("RL_TEST_CFG_UP");
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Embeddings
+
+struct waiter_box {
+    struct srv_embed_waiter w;
+    float emb[384];
+    int status, calls;
+};
+
+static void on_embedded(struct srv_embed_waiter *w, const float *embedding, int status) {
+    struct waiter_box *b = (struct waiter_box *)w;
+    b->calls++;
+    b->status = status;
+    if (embedding)
+        memcpy(b->emb, embedding, sizeof b->emb);
+}
+
+TEST(server_embedder_batches_caches_and_evicts) {
+    char err[RL_ERRBUF_SIZE] = "";
+    struct rl_encoder *enc = rl_encoder_load(RL_TEST_MODEL, err);
+    if (!enc)
+        TEST_FAIL_("%s", err);
+    ASSERT_EQ(rl_encoder_dim(enc), 384);
+    struct srv_loop *loop = srv_loop_new();
+    struct srv_embedder *e = srv_embedder_new(enc, loop, 1, 32, 2, err);
+    ASSERT_NOT_NULL(e);
+    static const char *const texts[] = {
+        "What is the capital of France?", "Prove that there are infinitely many primes.",
+        "Write a haiku about routers.", "What is the capital of France?"};
+    struct waiter_box box[4];
+    memset(box, 0, sizeof box);
+    for (int i = 0; i < 4; i++) {
+        box[i].w.cb = on_embedded;
+        const float *emb = NULL;
+        ASSERT_EQ(srv_embedder_get(e, texts[i], strlen(texts[i]), &box[i].w, &emb), 0);
+    }
+    // A cancelled waiter is never called.
+    srv_embedder_cancel(e, &box[2].w);
+    for (int spins = 0; spins < 2000 && !(box[0].calls && box[1].calls && box[3].calls); spins++)
+        ASSERT_OK(srv_loop_run_once(loop, 10));
+    ASSERT_EQ(box[0].calls, 1);
+    ASSERT_EQ(box[1].calls, 1);
+    ASSERT_EQ(box[2].calls, 0);
+    ASSERT_EQ(box[3].calls, 1);
+    struct srv_embed_stats st = srv_embedder_stats(e);
+    ASSERT_EQ(st.misses, 3);
+    ASSERT_EQ(st.hits, 1); // the repeated prompt joined the first one's pass
+    ASSERT_EQ(st.prompts, 3);
+    ASSERT(st.batches <= 3);
+    // The same vectors as one direct encoder call.
+    float want[3 * 384];
+    const char *direct[3] = {texts[0], texts[1], texts[2]};
+    ASSERT_OK(rl_encoder_embed(enc, direct, 3, want, err));
+    double maxdiff = 0;
+    for (int k = 0; k < 384; k++) {
+        maxdiff = fmax(maxdiff, fabs(box[0].emb[k] - want[k]));
+        maxdiff = fmax(maxdiff, fabs(box[1].emb[k] - want[384 + k]));
+        maxdiff = fmax(maxdiff, fabs(box[3].emb[k] - want[k]));
+    }
+    ASSERT_NEAR(maxdiff, 0, 1e-5);
+    // The cancelled prompt is still embedded and cached; the cache keeps its capacity.
+    for (int spins = 0; spins < 2000 && (srv_embedder_stats(e).prompts < 3 || e->todo_head);
+         spins++)
+        ASSERT_OK(srv_loop_run_once(loop, 10));
+    ASSERT_OK(srv_loop_run_once(loop, 10));
+    ASSERT_EQ(e->n_ready, 2);
+    // A prompt fetched twice is a hit the second time; two newer prompts evict it (LRU).
+    struct waiter_box again = {.w.cb = on_embedded};
+    const float *emb = NULL;
+    const char *fresh[3] = {"alpha beta", "gamma delta", "epsilon zeta"};
+    for (int i = 0; i < 3; i++) {
+        if (srv_embedder_get(e, fresh[i], strlen(fresh[i]), &again.w, &emb) == 0)
+            for (int calls = again.calls, spins = 0; spins < 2000 && again.calls == calls; spins++)
+                ASSERT_OK(srv_loop_run_once(loop, 10));
+        if (i == 0) {
+            ASSERT_EQ(srv_embedder_get(e, fresh[0], strlen(fresh[0]), &again.w, &emb), 1);
+            ASSERT_NOT_NULL(emb);
+        }
+    }
+    ASSERT_EQ(e->n_ready, 2);
+    ASSERT_EQ(srv_embedder_get(e, fresh[0], strlen(fresh[0]), &again.w, &emb), 0);
+    srv_embedder_cancel(e, &again.w);
+    srv_embedder_free(e);
+    srv_loop_free(loop);
+    rl_encoder_free(enc);
+    return 0;
+}

@@ -1,0 +1,415 @@
+// Trainers: finite-difference gradient checks of MF and of the BERT head, determinism for a seed
+// whatever the thread count, router files that load back and score what the parameters say (the
+// collapsed MF vector against the full computation), and the encoder check.
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "core/safetensors.h"
+#include "rl/encoder.h"
+#include "rl/train.h"
+#include "routers/bert.h"
+#include "test.h"
+#include "train/train_impl.h"
+
+#define D_SYN 16
+#define N_SYN 300
+
+// A synthetic task: the strong model wins when the prompt's first coordinate exceeds -0.1, a third
+// model loses to both. Prompts i are interned in order, so prompt i has embedding emb[i]. Like
+// real sentence embeddings the vectors share a common direction (coordinate 1), which is what
+// lets the bias-free MF model express "m3 loses whatever the prompt".
+static struct rl_battles *synthetic(float **emb_out) {
+    struct rl_battles *b = rl_battles_new();
+    float *emb = malloc((size_t)N_SYN * D_SYN * sizeof *emb);
+    struct rl_rng rng;
+    rl__rng_seed(&rng, 99);
+    for (int i = 0; i < N_SYN; i++) {
+        float *e = emb + (size_t)i * D_SYN;
+        double ss = 0;
+        for (int d = 0; d < D_SYN; d++) {
+            e[d] = (float)(rl__rng_normal(&rng) + (d == 1 ? 2.0 : 0.0));
+            ss += (double)e[d] * e[d];
+        }
+        for (int d = 0; d < D_SYN; d++)
+            e[d] = (float)(e[d] / sqrt(ss));
+        char p[64];
+        int n = snprintf(p, sizeof p, "synthetic prompt number %d", i);
+        enum rl_outcome o = e[0] > -0.1f ? RL_OUTCOME_A_WINS : RL_OUTCOME_B_WINS;
+        if (rl_battles_add(b, p, (size_t)n, "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1", o,
+                           1, 0) != 1 ||
+            rl_battles_add(b, p, (size_t)n, "mixtral-8x7b-instruct-v0.1", "m3",
+                           i % 7 ? RL_OUTCOME_A_WINS : RL_OUTCOME_TIE, 1, 0) != 1 ||
+            rl_battles_add(b, p, (size_t)n, "m3", "gpt-4-1106-preview", RL_OUTCOME_B_WINS, 0.5f,
+                           0) != 1)
+            abort();
+    }
+    *emb_out = emb;
+    return b;
+}
+
+static char *tmp_path(const char *name) {
+    static char buf[8][256];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 256, "/tmp/rl_test_%ld_%s", (long)getpid(), name);
+    return p;
+}
+
+static int same_file(const char *a, const char *b) {
+    char *x, *y;
+    size_t nx, ny;
+    if (rl_file_read(a, 1 << 26, &x, &nx, NULL) != RL_OK)
+        return -1;
+    if (rl_file_read(b, 1 << 26, &y, &ny, NULL) != RL_OK) {
+        free(x);
+        return -1;
+    }
+    int same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+// ----------------------------------------------------------------------------
+// Gradient checks
+
+TEST(train_mf_gradient_check) {
+    enum { M = 4, H = 5, D = 6, N = 7 };
+    size_t n_params = rl__mf_n_params(M, H, D);
+    float theta[M * H + H * D + H], grad[M * H + H * D + H] = {0}, x[N * D];
+    struct rl_rng rng;
+    rl__rng_seed(&rng, 5);
+    for (size_t i = 0; i < n_params; i++)
+        theta[i] = (float)rl__rng_normal(&rng);
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)rl__rng_normal(&rng);
+    struct rl_mf_sample s[N];
+    for (int i = 0; i < N; i++)
+        s[i] = (struct rl_mf_sample){(uint32_t)(i % M), (uint32_t)((i + 1 + i / M) % M), 0,
+                                     0.5f + (float)i / N};
+    rl__mf_loss_grad(theta, M, H, D, s, N, x, grad);
+    double maxdiff = 0;
+    for (size_t i = 0; i < n_params; i++) {
+        const float h = 1e-2f;
+        float keep = theta[i];
+        theta[i] = keep + h;
+        double up = rl__mf_loss_grad(theta, M, H, D, s, N, x, NULL);
+        theta[i] = keep - h;
+        double down = rl__mf_loss_grad(theta, M, H, D, s, N, x, NULL);
+        theta[i] = keep;
+        double num = (up - down) / (2 * h);
+        maxdiff = fmax(maxdiff, fabs(num - grad[i]) / (1e-2 + fabs(num)));
+    }
+    printf("  maxdiff %.3g (relative)\n", maxdiff);
+    ASSERT(maxdiff < 2e-2);
+    return 0;
+}
+
+TEST(train_bert_gradient_check) {
+    enum { H = 5, D = 6, N = 7, C = RL_BERT_CLASSES };
+    size_t n_params = rl__bert_n_params(D, H);
+    float theta[H * D + H + C * H + C], grad[H * D + H + C * H + C] = {0}, x[N * D];
+    struct rl_rng rng;
+    rl__rng_seed(&rng, 6);
+    for (size_t i = 0; i < n_params; i++)
+        theta[i] = (float)rl__rng_normal(&rng);
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)rl__rng_normal(&rng);
+    struct rl_bert_sample s[N];
+    for (int i = 0; i < N; i++)
+        s[i] = (struct rl_bert_sample){0, (uint8_t)(i % C), 0.5f + (float)i / N};
+    rl__bert_loss_grad(theta, D, H, s, N, x, grad);
+    double maxdiff = 0;
+    for (size_t i = 0; i < n_params; i++) {
+        const float h = 1e-2f;
+        float keep = theta[i];
+        theta[i] = keep + h;
+        double up = rl__bert_loss_grad(theta, D, H, s, N, x, NULL);
+        theta[i] = keep - h;
+        double down = rl__bert_loss_grad(theta, D, H, s, N, x, NULL);
+        theta[i] = keep;
+        double num = (up - down) / (2 * h);
+        maxdiff = fmax(maxdiff, fabs(num - grad[i]) / (1e-2 + fabs(num)));
+    }
+    printf("  maxdiff %.3g (relative)\n", maxdiff);
+    ASSERT(maxdiff < 2e-2);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Training end to end
+
+struct last {
+    double val_acc;
+    int epochs_done;
+};
+
+static void keep_last(void *ctx, const struct rl_train_progress *p) {
+    struct last *l = ctx;
+    if (p->epoch_done) {
+        l->val_acc = p->val_acc;
+        l->epochs_done++;
+    }
+}
+
+static double mean_p(const struct rl_router *r, const float *emb, bool positive) {
+    double sum = 0;
+    int n = 0;
+    struct rl_router_pair pair;
+    if (rl_router_pair(r, NULL, NULL, &pair, NULL) != RL_OK)
+        return NAN;
+    for (int i = 0; i < N_SYN; i++) {
+        const float *e = emb + (size_t)i * D_SYN;
+        if ((e[0] > 0.2f) != positive || (e[0] < -0.3f) == positive)
+            continue;
+        double p;
+        if (rl_router_score(r, &pair, e, &p) != RL_OK || !(p >= 0 && p <= 1))
+            return NAN;
+        sum += p;
+        n++;
+    }
+    return sum / n;
+}
+
+TEST(train_mf_deterministic_and_learns) {
+    float *emb;
+    struct rl_battles *b = synthetic(&emb);
+    char err[RL_ERRBUF_SIZE] = "";
+    struct last l = {0};
+    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    p.epochs = 30;
+    p.lr = 1e-2;
+    p.noise = 0.02; // the paper's 0.1 is large against 16-d unit vectors
+    p.holdout = 0.1;
+    p.seed = 3;
+    p.n_threads = 1;
+    p.progress = keep_last;
+    p.progress_ctx = &l;
+    const char *f1 = tmp_path("mf1.safetensors"), *f2 = tmp_path("mf2.safetensors"),
+               *f3 = tmp_path("mf3.safetensors");
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "test-encoder", D_SYN, &p, f1, err));
+    ASSERT_EQ(l.epochs_done, 30);
+    printf("  validation accuracy %.3f\n", l.val_acc);
+    ASSERT(l.val_acc > 0.85);
+    p.n_threads = 2;
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "test-encoder", D_SYN, &p, f2, err));
+    ASSERT_EQ(same_file(f1, f2), 1);
+    p.seed = 4;
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "test-encoder", D_SYN, &p, f3, err));
+    ASSERT_EQ(same_file(f1, f3), 0);
+
+    struct rl_router *r = rl_router_load(f1, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_STR_EQ(rl_router_name(r), "mf");
+    ASSERT_STR_EQ(rl_router_encoder_name(r), "test-encoder");
+    ASSERT_EQ(rl_router_encoder_dim(r), D_SYN);
+    ASSERT_EQ(rl_router_n_models(r), 3);
+    ASSERT_STR_CONTAINS(rl_router_meta(r, "hyper"), "\"lr\":0.01");
+    ASSERT_EQ(strlen(rl_router_meta(r, "data_digest")), 64);
+    ASSERT(mean_p(r, emb, true) > 0.6);
+    ASSERT(mean_p(r, emb, false) < 0.4);
+
+    // The collapsed score equals σ(δ(s) − δ(w)) computed from the stored tensors in double.
+    struct rl_safetensors *st = rl_safetensors_open(f1, err);
+    ASSERT_NOT_NULL(st);
+    const float *P = rl_safetensors_find(st, "P.weight")->data;
+    const float *W1 = rl_safetensors_find(st, "text_proj.0.weight")->data;
+    const float *w2 = rl_safetensors_find(st, "classifier.0.weight")->data;
+    const int H = (int)rl_safetensors_find(st, "P.weight")->shape[1];
+    double maxdiff = 0;
+    struct rl_router_pair pairs[2];
+    ASSERT_OK(rl_router_pair(r, NULL, NULL, &pairs[0], err));
+    ASSERT_OK(rl_router_pair(r, "M3", "Mixtral-8x7B", &pairs[1], err));
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 50; i++) {
+            const float *e = emb + (size_t)i * D_SYN;
+            double delta[2];
+            int ms[2] = {pairs[k].strong, pairs[k].weak};
+            for (int j = 0; j < 2; j++) {
+                const float *pm = P + (size_t)ms[j] * H;
+                double norm = 0, acc = 0;
+                for (int h = 0; h < H; h++)
+                    norm += (double)pm[h] * pm[h];
+                norm = sqrt(norm);
+                for (int h = 0; h < H; h++) {
+                    double z = 0;
+                    for (int d = 0; d < D_SYN; d++)
+                        z += (double)W1[(size_t)h * D_SYN + d] * e[d];
+                    acc += w2[h] * (pm[h] / norm) * z;
+                }
+                delta[j] = acc;
+            }
+            double want = 1 / (1 + exp(-(delta[0] - delta[1]))), got;
+            ASSERT_OK(rl_router_score(r, &pairs[k], e, &got));
+            maxdiff = fmax(maxdiff, fabs(got - want));
+        }
+    }
+    printf("  collapsed vs full maxdiff %.3g\n", maxdiff);
+    ASSERT(maxdiff < 1e-5);
+    rl_safetensors_close(st);
+
+    // A router trained on another encoder is refused.
+    struct rl_encoder *enc = rl_encoder_load(RL_TEST_MODEL, err);
+    ASSERT_NOT_NULL(enc);
+    ASSERT_EQ(rl_router_check_encoder(r, enc, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "trained on encoder test-encoder (16-d)");
+    ASSERT_STR_CONTAINS(err, "all-MiniLM-L6-v2 (384-d)");
+    rl_encoder_free(enc);
+
+    // Unknown models are named with the list of known ones.
+    struct rl_router_pair pr;
+    ASSERT_EQ(rl_router_pair(r, "gpt-4o", NULL, &pr, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "'gpt-4o'");
+    ASSERT_STR_CONTAINS(err, "gpt-4-1106-preview, mixtral-8x7b-instruct-v0.1, m3");
+    ASSERT_EQ(rl_router_pair(r, "m3", "M3", &pr, err), RL_EINVAL);
+    ASSERT_EQ(rl_router_score(r, NULL, NULL, &maxdiff), RL_EINVAL);
+    rl_router_free(r);
+    unlink(f1);
+    unlink(f2);
+    unlink(f3);
+    rl_battles_free(b);
+    free(emb);
+    return 0;
+}
+
+TEST(train_sw_ranking) {
+    float *emb;
+    struct rl_battles *b = synthetic(&emb);
+    char err[RL_ERRBUF_SIZE] = "";
+    struct last l = {0};
+    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_SW_RANKING);
+    p.progress = keep_last;
+    p.progress_ctx = &l;
+    const char *f1 = tmp_path("sw1.safetensors"), *f2 = tmp_path("sw2.safetensors");
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_SW_RANKING, b, emb, "test-encoder", D_SYN, &p, f1, err));
+    printf("  validation accuracy %.3f\n", l.val_acc);
+    ASSERT(l.val_acc > 0.7);
+    struct rl_router *r = rl_router_load(f1, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_STR_EQ(rl_router_name(r), "sw_ranking");
+    ASSERT_STR_CONTAINS(rl_router_meta(r, "metrics"), "\"strong_tier\":0");
+    double hi = mean_p(r, emb, true), lo = mean_p(r, emb, false);
+    printf("  mean p: %.3f where the strong model wins, %.3f where it loses\n", hi, lo);
+    ASSERT(hi > lo + 0.05);
+    rl_router_free(r);
+    p.sw_int8 = 1;
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_SW_RANKING, b, emb, "test-encoder", D_SYN, &p, f2, err));
+    struct rl_router *r8 = rl_router_load(f2, NULL, err);
+    ASSERT_NOT_NULL(r8);
+    ASSERT_NEAR(mean_p(r8, emb, true), hi, 0.01);
+    rl_router_free(r8);
+    unlink(f1);
+    unlink(f2);
+    rl_battles_free(b);
+    free(emb);
+    return 0;
+}
+
+TEST(train_bert_head) {
+    float *emb;
+    struct rl_battles *b = synthetic(&emb);
+    char err[RL_ERRBUF_SIZE] = "";
+    struct last l = {0};
+    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_BERT);
+    p.hidden = 32;
+    p.epochs = 30;
+    p.holdout = 0.1;
+    p.progress = keep_last;
+    p.progress_ctx = &l;
+    const char *f1 = tmp_path("bert1.safetensors"), *f2 = tmp_path("bert2.safetensors");
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_BERT, b, emb, "test-encoder", D_SYN, &p, f1, err));
+    printf("  validation accuracy %.3f\n", l.val_acc);
+    ASSERT(l.val_acc > 0.8);
+    p.n_threads = 1;
+    ASSERT_OK(rl_train(RL_ROUTER_KIND_BERT, b, emb, "test-encoder", D_SYN, &p, f2, err));
+    ASSERT_EQ(same_file(f1, f2), 1);
+    struct rl_router *r = rl_router_load(f1, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_STR_EQ(rl_router_name(r), "bert");
+    // The classes are "the stronger model of a battle wins"; two of the three pairings are won
+    // by the stronger model on every prompt, so only the gap between the groups is tested.
+    double hi = mean_p(r, emb, true), lo = mean_p(r, emb, false);
+    printf("  mean p: %.3f where the strong model wins, %.3f where it loses\n", hi, lo);
+    ASSERT(hi > lo + 0.1);
+    rl_router_free(r);
+    unlink(f1);
+    unlink(f2);
+    rl_battles_free(b);
+    free(emb);
+    return 0;
+}
+
+TEST(train_rejects_bad_input) {
+    float *emb;
+    struct rl_battles *b = synthetic(&emb);
+    char err[RL_ERRBUF_SIZE] = "";
+    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    const char *f = tmp_path("bad.safetensors");
+    p.strong = "gpt-4o";
+    ASSERT_EQ(rl_train(RL_ROUTER_KIND_MF, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "no battles of the strong model 'gpt-4o'");
+    p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    p.holdout = 0.7;
+    ASSERT_EQ(rl_train(RL_ROUTER_KIND_MF, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    ASSERT_EQ(rl_train(RL_ROUTER_KIND_RANDOM, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    p.n_tiers = 1;
+    ASSERT_EQ(rl_train(RL_ROUTER_KIND_SW_RANKING, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    ASSERT(!rl_file_exists(f));
+    rl_battles_free(b);
+    free(emb);
+    return 0;
+}
+
+// An alias is one more model name with another model's parameters; the default pair may use it.
+TEST(train_aliases) {
+    float *emb;
+    struct rl_battles *b = synthetic(&emb);
+    char err[RL_ERRBUF_SIZE] = "";
+    const char *aliases[] = {"my-gpt4=gpt-4-1106-preview", "cheap=M3"};
+    const enum rl_router_kind kinds[2] = {RL_ROUTER_KIND_MF, RL_ROUTER_KIND_SW_RANKING};
+    for (int k = 0; k < 2; k++) {
+        struct rl_train_params p = rl_train_params_default(kinds[k]);
+        p.epochs = 2;
+        p.aliases = aliases;
+        p.n_aliases = 2;
+        p.strong = "My-GPT4";
+        p.weak = "cheap";
+        const char *f = tmp_path("alias.safetensors");
+        ASSERT_OK(rl_train(kinds[k], b, emb, "test-encoder", D_SYN, &p, f, err));
+        struct rl_router *r = rl_router_load(f, NULL, err);
+        ASSERT_NOT_NULL(r);
+        ASSERT_EQ(rl_router_n_models(r), 5);
+        ASSERT_STR_EQ(rl_router_model(r, 3), "my-gpt4");
+        ASSERT_STR_CONTAINS(rl_router_meta(r, "aliases"), "\"cheap\":\"m3\"");
+        struct rl_router_pair def, direct;
+        ASSERT_OK(rl_router_default_pair(r, &def));
+        ASSERT_EQ(def.strong, 3);
+        ASSERT_EQ(def.weak, 4);
+        ASSERT_OK(rl_router_pair(r, "gpt-4-1106-preview", "m3", &direct, err));
+        for (int i = 0; i < 20; i++) {
+            double a, c;
+            ASSERT_OK(rl_router_score(r, &def, emb + (size_t)i * D_SYN, &a));
+            ASSERT_OK(rl_router_score(r, &direct, emb + (size_t)i * D_SYN, &c));
+            ASSERT_NEAR(a, c, 1e-6);
+        }
+        rl_router_free(r);
+        unlink(f);
+    }
+    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    const char *bad[][1] = {{"x"}, {"x=nobody"}, {"m3=gpt-4-1106-preview"}};
+    const char *want[] = {"is not NAME=MODEL", "the data has no model 'nobody'",
+                          "'m3' is already a model of the data"};
+    for (int i = 0; i < 3; i++) {
+        p.aliases = bad[i];
+        p.n_aliases = 1;
+        ASSERT_EQ(rl_train(RL_ROUTER_KIND_MF, b, emb, "e", D_SYN, &p, tmp_path("x"), err),
+                  RL_EINVAL);
+        ASSERT_STR_CONTAINS(err, want[i]);
+    }
+    rl_battles_free(b);
+    free(emb);
+    return 0;
+}
