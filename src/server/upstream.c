@@ -208,8 +208,8 @@ static CURL *handle_new(void) {
 }
 
 int srv_upstream_start(struct srv_upstream *u, struct srv_call *call, const char *url,
-                       struct curl_slist *headers, const char *body, size_t len,
-                       double timeout_s, double connect_timeout_s) {
+                       struct curl_slist *headers, const char *body, size_t len, double timeout_s,
+                       double connect_timeout_s) {
     CURL *e = u->n_pool ? u->pool[--u->n_pool] : handle_new();
     if (!e)
         return RL_ENOMEM;

@@ -33,7 +33,7 @@ static int start(struct proxy *p, const char *strong_mode, const char *weak_mode
     stub_reset(stub);
     return proxy_start(
         p, env,
-        "server: {host: 127.0.0.1, port: 0, drain_timeout_s: 5%s}\n"
+        "server: {host: 127.0.0.1, port: 0%s}\n"
         "models:\n"
         "  - {name: strong, base_url: \"http://127.0.0.1:%d/%s/v1\", model: big-model,\n"
         "     price_in: 10, price_out: 30%s}\n"
@@ -568,6 +568,83 @@ TEST(serve_config_errors_name_line_and_key) {
     ASSERT_EQ(proxy_run_to_exit(&p, "", missing), 1);
     char *log = proxy_log(&p);
     ASSERT_STR_CONTAINS(log, "/nonexistent/serve.yaml");
+    free(log);
+    return 0;
+}
+
+// The learned routers embed the prompt on the encoder workers; their decisions must match
+// `routellm route`, which embeds and scores in-line, and a prompt is embedded once for all.
+TEST(serve_learned_routers_match_cli) {
+    struct proxy p;
+    int port = stub_port_or_start();
+    ASSERT_OK(proxy_start(&p, NULL,
+                          "models:\n"
+                          "  - {name: strong, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                          "  - {name: weak, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                          "routers: {mf: , sw_ranking: , bert: }\n",
+                          port, port));
+    static const char *const routers[] = {"mf", "sw_ranking", "bert"};
+    static const char *const prompts[] = {"What is the capital of France?",
+                                          "Prove that there are infinitely many primes."};
+    for (size_t k = 0; k < RL_COUNTOF(prompts); k++) {
+        for (size_t i = 0; i < RL_COUNTOF(routers); i++) {
+            char body[512], cmd[512];
+            snprintf(body, sizeof body,
+                     "{\"model\":\"router-%s-0.5\",\"messages\":[{\"role\":\"user\","
+                     "\"content\":\"%s\"}]}",
+                     routers[i], prompts[k]);
+            struct http_resp r;
+            ASSERT_OK(http_call(p.port, "/v1/route", body, NULL, 0, 0, &r));
+            ASSERT_EQ(r.status, 200);
+            json_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
+            double served = json_number_value(json_object_get(j, "p_strong"));
+            json_decref(j);
+            http_resp_free(&r);
+            snprintf(cmd, sizeof cmd, "%s route --router %s --threshold 0.5 --json '%s'",
+                     RL_TEST_BIN, routers[i], prompts[k]);
+            FILE *f = popen(cmd, "r");
+            ASSERT_NOT_NULL(f);
+            char line[512] = "";
+            ASSERT_NOT_NULL(fgets(line, sizeof line, f));
+            ASSERT_EQ(pclose(f), 0);
+            j = json_loads(line, 0, NULL);
+            double cli = json_number_value(json_object_get(j, "p_strong"));
+            json_decref(j);
+            ASSERT(served >= 0 && served <= 1);
+            ASSERT_NEAR(served, cli, 1e-6);
+        }
+    }
+    ASSERT_EQ(metric_value(p.port, "routellm_embedding_cache_total{result=\"miss\"}"), 2);
+    ASSERT_EQ(metric_value(p.port, "routellm_embedding_cache_total{result=\"hit\"}"), 4);
+    ASSERT_EQ(metric_value(p.port, "routellm_encoder_prompts_total"), 2);
+    ASSERT_EQ(proxy_stop(&p), 0);
+    return 0;
+}
+
+// Past drain_timeout_s, requests still running are cut and the server still exits cleanly.
+TEST(serve_sigterm_deadline_cuts_the_rest) {
+    struct proxy p;
+    ASSERT_OK(start(&p, "slow", "hang", ", drain_timeout_s: 0.3", NULL, NULL, NULL));
+    stub_set_delay(stub, 150);
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(200000);
+        kill(p.pid, SIGTERM);
+        _exit(0);
+    }
+    struct http_resp r;
+    http_call(p.port, "/v1/chat/completions", CHAT("strong", ",\"stream\":true"), NULL, 0, 0, &r);
+    stub_set_delay(stub, 0);
+    waitpid(child, NULL, 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body.data, "\"content\":\"one \"");
+    ASSERT(strstr(r.body.data, "[DONE]") == NULL); // cut at the deadline, 0.5 s into 0.9 s
+    ASSERT(r.t_total < 0.8);
+    http_resp_free(&r);
+    ASSERT_EQ(proxy_stop(&p), 0);
+    char *log = proxy_log(&p);
+    ASSERT_STR_CONTAINS(log, "\"msg\":\"drain deadline passed\"");
+    ASSERT_STR_CONTAINS(log, "\"msg\":\"stopped\"");
     free(log);
     return 0;
 }
