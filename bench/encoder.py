@@ -206,7 +206,7 @@ def run_engine(args, engine, threads, dump):
         cmd = [args.bin] + common
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, "--onnx", args.onnx] \
-            + common
+            + common + (["--prompts", ""] if not args.prompts else [])
     out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
     recs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     for r in recs:
@@ -226,6 +226,9 @@ def report(args, recs, checks):
                 r["kind"] == kind and (tokens is None or r.get("tokens") == tokens)]
         return statistics.median(vals) if vals else float("nan")
 
+    def fmt(x, digits):
+        return "-" if x != x else f"{x:.{digits}f}"
+
     names = {"c": "routellm (C)", "ort": "ONNX Runtime", "st": "sentence-transformers"}
     lines = []
     for threads in args.threads:
@@ -240,8 +243,8 @@ def report(args, recs, checks):
             for t in args.tokens:
                 row += f" {med(e, threads, 'latency', 'p50_ms', t):.2f} |" \
                        f" {med(e, threads, 'latency', 'p99_ms', t):.2f} |"
-            row += f" {med(e, threads, 'batch', 'texts_per_s'):.1f} |"
-            row += f" {med(e, threads, 'rss', 'peak_rss_mb'):.0f} |"
+            row += f" {fmt(med(e, threads, 'batch', 'texts_per_s'), 1)} |"
+            row += f" {fmt(med(e, threads, 'rss', 'peak_rss_mb'), 0)} |"
             lines.append(row)
         if "c" in args.engines:
             for other in (e for e in args.engines if e != "c"):
@@ -250,8 +253,8 @@ def report(args, recs, checks):
                     ratio.append(f"{t} tok {med(other, threads, 'latency', 'p50_ms', t) / med('c', threads, 'latency', 'p50_ms', t):.2f}x")
                 tp = med("c", threads, "batch", "texts_per_s") / \
                     med(other, threads, "batch", "texts_per_s")
-                lines.append(f"\nC vs {names[other]}: p50 latency speed-up {', '.join(ratio)}; "
-                             f"batch throughput {tp:.2f}x")
+                batch = f"; batch throughput {tp:.2f}x" if tp == tp else ""
+                lines.append(f"\nC vs {names[other]}: p50 latency speed-up {', '.join(ratio)}{batch}")
     lines.append("\nAgreement on the latency inputs (min cosine, max abs diff):")
     for (a, b), (cos, diff) in sorted(checks.items()):
         lines.append(f"- {names[a]} vs {names[b]}: {cos:.7f}, {diff:.2g}")

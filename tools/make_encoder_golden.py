@@ -33,9 +33,9 @@ OUT = "tests/data/encoder/minilm_golden.jsonl.gz"
 
 # Records per kind of the tokenizer corpus; the total token count keeps the C test near a second.
 PER_KIND = {
-    "handwritten": 80, "mt_bench": 20, "alpaca_eval": 30, "arena_hard_v0.1": 12,
-    "arena_hard_v2.0": 8, "random_ascii": 20, "random_unicode": 40, "random_bytes": 20,
-    "damaged_prompt": 15, "invalid_utf8": 20, "long": 2, "long_full": 2, "long_cjk": 1,
+    "handwritten": 110, "mt_bench": 20, "alpaca_eval": 30, "arena_hard_v0.1": 12,
+    "arena_hard_v2.0": 8, "random_ascii": 20, "random_unicode": 60, "random_bytes": 25,
+    "damaged_prompt": 15, "invalid_utf8": 25, "long": 2, "long_full": 2, "long_cjk": 1,
     "long_emoji": 1, "long_controls": 1,
 }
 SEED = 2

@@ -295,7 +295,9 @@ int cli_cmd_embed(int argc, char **argv) {
         rc = cli_fail("embed: out of memory");
         goto done;
     }
-    if (o.out && !(npy = rl_npy_writer_open(o.out, (size_t)dim, err))) {
+    if (o.out)
+        npy = rl_npy_writer_open(o.out, (size_t)dim, err);
+    if (o.out && !npy) {
         rc = cli_fail("embed: %s", err);
         goto done;
     }
@@ -314,18 +316,23 @@ int cli_cmd_embed(int argc, char **argv) {
         const char *text = next_text(&in, &read_err);
         if (!text)
             break;
-        if (!(b.texts[b.n] = strdup(text))) {
+        b.texts[b.n] = strdup(text);
+        if (!b.texts[b.n]) {
             rc = cli_fail("embed: out of memory");
             goto done;
         }
-        if (++b.n == (size_t)o.batch && (rc = flush(&b, enc, ws, npy, &progress)) != 0)
-            goto done;
+        if (++b.n == (size_t)o.batch) {
+            rc = flush(&b, enc, ws, npy, &progress);
+            if (rc != 0)
+                goto done;
+        }
     }
     if (read_err) {
         rc = read_err;
         goto done;
     }
-    if ((rc = flush(&b, enc, ws, npy, &progress)) != 0)
+    rc = flush(&b, enc, ws, npy, &progress);
+    if (rc != 0)
         goto done;
     cli_progress_finish(&progress);
     if (npy) {

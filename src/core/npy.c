@@ -271,7 +271,11 @@ static void make_preamble(unsigned char out[NPY_PREAMBLE], size_t rows, size_t c
 struct rl_npy_writer *rl_npy_writer_open(const char *path, size_t cols, char *errbuf) {
     struct rl_npy_writer *w = calloc(1, sizeof *w);
     size_t tmp_size = strlen(path) + 32;
-    if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(tmp_size))) {
+    if (w) {
+        w->path = strdup(path);
+        w->tmp = malloc(tmp_size);
+    }
+    if (!w || !w->path || !w->tmp) {
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
         goto fail;
     }

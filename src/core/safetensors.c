@@ -313,11 +313,14 @@ static uint64_t read_le64(const unsigned char *p) {
 
 struct rl_safetensors *rl_safetensors_open(const char *path, char *errbuf) {
     struct rl_safetensors *st = calloc(1, sizeof *st);
-    if (!st || !(st->path = strdup(path))) {
+    char *copy = strdup(path);
+    if (!st || !copy) {
         free(st);
+        free(copy);
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
         return NULL;
     }
+    st->path = copy;
     if (rl_mmap_open(&st->map, path, errbuf) != RL_OK)
         goto fail;
     const unsigned char *p = st->map.data;

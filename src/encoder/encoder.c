@@ -26,8 +26,12 @@
 // once per many tokens; small enough that activations stay in the L2/L3 caches.
 #define CHUNK_TOKENS 256
 
-// Items each thread claims per stage, on average, when several threads share a chunk.
-#define ITEMS_PER_THREAD 4
+// When several threads share a chunk, GEMM stages are split into single output panels and
+// attention into single (text, head) pairs, at most MAX_ITEMS_PER_THREAD per thread, so that the
+// threads' shares can be made equal (claims take runs of items, see forward()). Cheap row stages
+// get ROW_ITEMS_PER_THREAD items per thread.
+#define MAX_ITEMS_PER_THREAD 64
+#define ROW_ITEMS_PER_THREAD 2
 
 // Workspaces kept for rl_encoder_embed between calls: creating one costs a thread start and
 // fresh pages, about a millisecond, a third of a short prompt's forward pass.
@@ -85,11 +89,14 @@ static char *base_name(const char *dir) {
 
 struct rl_encoder *rl_encoder_load(const char *model_dir, char *errbuf) {
     struct rl_encoder *e = calloc(1, sizeof *e);
-    if (!e || !(e->name = base_name(model_dir))) {
+    char *name = base_name(model_dir);
+    if (!e || !name) {
         free(e);
+        free(name);
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", model_dir);
         return NULL;
     }
+    e->name = name;
     pthread_mutex_init(&e->pool_mu, NULL);
     char path[4096];
     if (!rl_file_exists(model_dir)) {
@@ -164,7 +171,9 @@ struct rl_encoder_ws *rl_encoder_ws_new(int n_threads) {
     if (!ws)
         return NULL;
     ws->n_threads = n_threads;
-    if (n_threads > 1 && !(ws->team = rl__team_new(n_threads))) {
+    if (n_threads > 1)
+        ws->team = rl__team_new(n_threads);
+    if (n_threads > 1 && !ws->team) {
         free(ws);
         return NULL;
     }
@@ -231,13 +240,13 @@ static int ws_reserve(struct rl_encoder_ws *ws, const struct rl_encoder *e, size
 // Forward pass
 
 // The forward pass of a chunk is a fixed sequence of stages, each a set of independent items:
-// embedding rows, then per layer the QKV GEMM (groups of output panels), attention ((text, head)
-// pairs), the output projection, LayerNorm (row blocks), FFN up, FFN down, LayerNorm, and last
-// pooling (texts). Items are numbered globally in that order and threads claim them from one
-// atomic ticket; an item may start once every item of the earlier stages is done, which a count
+// embedding rows, then per layer the QKV GEMM (output panels), attention ((text, head) pairs),
+// the output projection, LayerNorm (row blocks), FFN up, FFN down, LayerNorm, and last pooling
+// (texts). Items are numbered globally in that order and threads claim runs of them from one
+// atomic ticket; a run may start once every item of the earlier stages is done, which a count
 // of finished items tells (items are claimed in order, and none of a stage finishes before the
 // count reaches the stage's start). Unlike a static split with barriers, a thread that the OS
-// deschedules between items holds nobody up: the others take its share.
+// deschedules between claims holds nobody up: the others take its share.
 enum stage_kind {
     STAGE_QKV,
     STAGE_ATTENTION,
@@ -363,23 +372,28 @@ static void run_layer_item(const struct chunk *ch, int l, enum stage_kind kind, 
     }
 }
 
-// The first global item of the stage of item i: everything before it must be done first.
-static long stage_start(const struct chunk *ch, long i) {
-    if (i < ch->n_embed)
-        return 0;
+// The bounds [*start, *end) of the stage that global item i belongs to.
+static void stage_bounds(const struct chunk *ch, long i, long *start, long *end) {
+    if (i < ch->n_embed) {
+        *start = 0;
+        *end = ch->n_embed;
+        return;
+    }
     long j = i - ch->n_embed;
     int l = (int)(j / ch->n_layer_items);
     long base = ch->n_embed + (long)l * ch->n_layer_items;
-    if (l >= ch->e->cfg.n_layers)
-        return base;
-    int r = (int)(j % ch->n_layer_items);
-    for (int k = 0; k < N_LAYER_STAGES; k++) {
-        if (r < ch->items[k])
-            return base;
-        r -= ch->items[k];
-        base += ch->items[k];
+    if (l >= ch->e->cfg.n_layers) {
+        *start = base;
+        *end = base + ch->n_pool;
+        return;
     }
-    return base;
+    int r = (int)(j % ch->n_layer_items), k = 0;
+    while (r >= ch->items[k]) {
+        r -= ch->items[k];
+        base += ch->items[k++];
+    }
+    *start = base;
+    *end = base + ch->items[k];
 }
 
 static void run_item(const struct chunk *ch, long i, float *scratch) {
@@ -422,13 +436,21 @@ static void forward(void *arg, int tid, int nt) {
             run_item(ch, i, scratch);
         return;
     }
+    // Guided self-scheduling: a claim takes a share of what is left of the stage, so a stage
+    // costs a few claims, and the last claims, of single items, even out the threads' ends.
     for (;;) {
-        long i = atomic_fetch_add(&ch->ticket, 1);
-        if (i >= ch->n_items)
-            return;
-        wait_done(ch, stage_start(ch, i));
-        run_item(ch, i, scratch);
-        atomic_fetch_add_explicit(&ch->done, 1, memory_order_release);
+        long i = atomic_load(&ch->ticket), start, end, take;
+        do {
+            if (i >= ch->n_items)
+                return;
+            stage_bounds(ch, i, &start, &end);
+            take = (end - i) / (2 * nt);
+            take = take < 1 ? 1 : take;
+        } while (!atomic_compare_exchange_weak(&ch->ticket, &i, i + take));
+        wait_done(ch, start);
+        for (long j = i; j < i + take; j++)
+            run_item(ch, j, scratch);
+        atomic_fetch_add_explicit(&ch->done, take, memory_order_release);
     }
 }
 
@@ -436,16 +458,17 @@ static void run_chunk(const struct rl_encoder *e, struct rl_encoder_ws *ws, int 
                       int n_tokens, float *out) {
     const struct rl__bert_config *cfg = &e->cfg;
     int C = cfg->n_hidden, nt = ws->n_threads;
-    // A few items per thread and stage balance the load without many claims.
-    int per = nt == 1 ? 1 : ITEMS_PER_THREAD * nt;
+    // One thread runs each stage as a single item.
+    int per = nt == 1 ? 1 : MAX_ITEMS_PER_THREAD * nt,
+        rows = nt == 1 ? 1 : ROW_ITEMS_PER_THREAD * nt;
     struct chunk chunk = {.e = e, .ws = ws, .n_seqs = n_seqs, .n_tokens = n_tokens, .out = out};
     struct chunk *ch = &chunk;
-    ch->n_embed = min_int(n_tokens, per);
-    ch->n_pool = min_int(n_seqs, per);
+    ch->n_embed = min_int(n_tokens, rows);
+    ch->n_pool = min_int(n_seqs, rows);
     ch->items[STAGE_QKV] = min_int(rl__gemm_n_panels(3 * C), per);
     ch->items[STAGE_ATTENTION] = min_int(n_seqs * cfg->n_heads, per);
     ch->items[STAGE_OUT_PROJ] = min_int(rl__gemm_n_panels(C), per);
-    ch->items[STAGE_LN1] = ch->items[STAGE_LN2] = min_int(n_tokens, per);
+    ch->items[STAGE_LN1] = ch->items[STAGE_LN2] = min_int(n_tokens, rows);
     ch->items[STAGE_FFN_UP] = min_int(rl__gemm_n_panels(cfg->n_ffn), per);
     ch->items[STAGE_FFN_DOWN] = min_int(rl__gemm_n_panels(C), per);
     for (int k = 0; k < N_LAYER_STAGES; k++)
@@ -476,6 +499,12 @@ static int fill(const struct rl_encoder *e, const struct source *src, size_t i, 
                                     (size_t)e->cfg.max_seq);
         if (n < 0)
             return rl__errf(errbuf, n, "text %zu: tokenizer failed: %s", i, rl_strerror(n));
+        // An added token of tokenizer.json could carry an id past the embedding table.
+        for (int j = 0; j < n; j++)
+            if (dst[j] < 0 || dst[j] >= e->cfg.n_vocab)
+                return rl__errf(errbuf, RL_EFORMAT,
+                                "text %zu: the tokenizer gave id %d, outside vocab_size %d", i,
+                                dst[j], e->cfg.n_vocab);
         return n;
     }
     size_t n = src->n_ids[i];
@@ -532,19 +561,21 @@ static int embed_with(const struct rl_encoder *e, struct rl_encoder_ws *ws,
         return RL_OK;
     if (ws)
         return embed(e, ws, src, n, out, errbuf);
-    struct rl_encoder *pool = (struct rl_encoder *)e;
-    pthread_mutex_lock(&pool->pool_mu);
-    struct rl_encoder_ws *tmp = pool->n_pool ? pool->pool[--pool->n_pool] : NULL;
-    pthread_mutex_unlock(&pool->pool_mu);
-    if (!tmp && !(tmp = rl_encoder_ws_new(0)))
+    struct rl_encoder *mut = (struct rl_encoder *)e;
+    pthread_mutex_lock(&mut->pool_mu);
+    struct rl_encoder_ws *tmp = mut->n_pool ? mut->pool[--mut->n_pool] : NULL;
+    pthread_mutex_unlock(&mut->pool_mu);
+    if (!tmp)
+        tmp = rl_encoder_ws_new(0);
+    if (!tmp)
         return rl__errf(errbuf, RL_ENOMEM, "cannot create an encoder workspace");
     int rc = embed(e, tmp, src, n, out, errbuf);
-    pthread_mutex_lock(&pool->pool_mu);
-    if (pool->n_pool < WS_POOL) {
-        pool->pool[pool->n_pool++] = tmp;
+    pthread_mutex_lock(&mut->pool_mu);
+    if (mut->n_pool < WS_POOL) {
+        mut->pool[mut->n_pool++] = tmp;
         tmp = NULL;
     }
-    pthread_mutex_unlock(&pool->pool_mu);
+    pthread_mutex_unlock(&mut->pool_mu);
     rl_encoder_ws_free(tmp);
     return rc;
 }

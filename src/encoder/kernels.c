@@ -5,7 +5,7 @@
 // The GEMM is a register-tiled micro-kernel over packed weight panels (the layout of BLIS and
 // of OpenBLAS's packed B): for a tile of MR rows × NR outputs it broadcasts one x value per row
 // and multiplies it with one k-row of the panel, so each weight is loaded once per MR rows. At
-// the row counts of a single prompt (8-128 tokens) this is 1.2-3× faster than cblas_sgemm on the
+// the row counts of a single prompt (8-128 tokens) this is 1.1-2.6× faster than cblas_sgemm on the
 // same weights (bench/RESULTS.md), because it needs no per-call packing. exp and erf are
 // polynomial forms accurate to about 1e-7 relative, far below the encoder's golden tolerance.
 #include <math.h>
@@ -241,6 +241,7 @@ static void tile_rest(int mr, int k, const float *x, int ldx, const float *wp, c
 
 void rl__gemm(int m, int n, int k, const float *x, int ldx, const float *wp, const float *bias,
               float *y, int ldy, enum rl__epilogue epi, int p0, int p1) {
+    int n_panels = rl__gemm_n_panels(n);
     for (int p = p0; p < p1; p++) {
         const float *panel = wp + (size_t)p * k * NR;
         int nv = n - p * NR < NR ? n - p * NR : NR;
@@ -248,7 +249,9 @@ void rl__gemm(int m, int n, int k, const float *x, int ldx, const float *wp, con
         // Tiles after the first stream the next panel into the cache, a slice each, so that
         // its first tile does not wait for memory.
         size_t slice = n_tiles > 1 ? (size_t)k * NR * sizeof(float) / (size_t)(n_tiles - 1) : 0;
-        const char *next = p + 1 < p1 ? (const char *)(panel + (size_t)k * NR) : NULL;
+        // The next panel may be another thread's; reading it early still spares that thread a
+        // trip to memory, as caches share lines.
+        const char *next = p + 1 < n_panels ? (const char *)(panel + (size_t)k * NR) : NULL;
         for (int t = 0; i + MR <= m; i += MR, t++)
             tile(MR, k, x + (size_t)i * ldx, ldx, panel, bias + p * NR,
                  y + (size_t)i * ldy + p * NR, ldy, nv, epi,

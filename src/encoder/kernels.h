@@ -25,7 +25,8 @@ enum rl__epilogue {
     RL__EPI_BIAS_GELU,     // y = gelu(x·Wᵀ + b), exact erf form
 };
 
-// Compute panels [p0, p1) of y for all m rows. x has row stride ldx, y row stride ldy.
+// Compute panels [p0, p1) of y for all m rows. x has row stride ldx, y row stride ldy; bias holds
+// rl__gemm_n_panels(n) · rl__gemm_nr() floats (zero past n).
 void rl__gemm(int m, int n, int k, const float *x, int ldx, const float *wp, const float *bias,
               float *y, int ldy, enum rl__epilogue epi, int p0, int p1);
 

@@ -79,22 +79,32 @@ static int check_str(json_t *obj, const char *key, const char *want, const char 
 static int parse_config(json_t *root, struct rl__bert_config *cfg, const char *path, char *errbuf) {
     if (!json_is_object(root))
         return rl__errf(errbuf, RL_EFORMAT, "%s: not a JSON object", path);
-    int rc;
-    if ((rc = get_int(root, "vocab_size", 1, 1 << 20, &cfg->n_vocab, path, errbuf)) < 0 ||
-        (rc = get_int(root, "hidden_size", 1, 4096, &cfg->n_hidden, path, errbuf)) < 0 ||
-        (rc = get_int(root, "num_hidden_layers", 1, 64, &cfg->n_layers, path, errbuf)) < 0 ||
-        (rc = get_int(root, "num_attention_heads", 1, 128, &cfg->n_heads, path, errbuf)) < 0 ||
-        (rc = get_int(root, "intermediate_size", 1, 16384, &cfg->n_ffn, path, errbuf)) < 0 ||
-        (rc = get_int(root, "max_position_embeddings", 2, 8192, &cfg->n_positions, path, errbuf)) <
-            0 ||
-        (rc = get_int(root, "type_vocab_size", 1, 16, &cfg->n_types, path, errbuf)) < 0)
-        return rc;
+    const struct {
+        const char *key;
+        int lo, hi;
+        int *out;
+    } ints[] = {
+        {"vocab_size", 1, 1 << 20, &cfg->n_vocab},
+        {"hidden_size", 1, 4096, &cfg->n_hidden},
+        {"num_hidden_layers", 1, 64, &cfg->n_layers},
+        {"num_attention_heads", 1, 128, &cfg->n_heads},
+        {"intermediate_size", 1, 16384, &cfg->n_ffn},
+        {"max_position_embeddings", 2, 8192, &cfg->n_positions},
+        {"type_vocab_size", 1, 16, &cfg->n_types},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(ints); i++) {
+        int rc = get_int(root, ints[i].key, ints[i].lo, ints[i].hi, ints[i].out, path, errbuf);
+        if (rc < 0)
+            return rc;
+    }
     if (cfg->n_hidden % cfg->n_heads != 0)
         return rl__errf(errbuf, RL_EFORMAT,
                         "%s: hidden_size %d is not a multiple of num_attention_heads %d", path,
                         cfg->n_hidden, cfg->n_heads);
-    if ((rc = check_str(root, "hidden_act", "gelu", path, errbuf)) < 0 ||
-        (rc = check_str(root, "position_embedding_type", "absolute", path, errbuf)) < 0)
+    int rc = check_str(root, "hidden_act", "gelu", path, errbuf);
+    if (rc == RL_OK)
+        rc = check_str(root, "position_embedding_type", "absolute", path, errbuf);
+    if (rc < 0)
         return rc;
     if (!json_object_get(root, "hidden_act"))
         return rl__errf(errbuf, RL_EFORMAT, "%s: \"hidden_act\" is missing", path);
@@ -401,10 +411,12 @@ static int load_layer(struct loader *ld, int l, struct rl__bert_layer *L, float 
     float *qkv_b = (float *)L->qkv_b;
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "encoder.layer.%d.attention.self.%s.weight", l, qkv[i]);
-        if ((rc = load_mat(ld, name, C, C, tmp + (size_t)i * C * C)) < 0)
+        rc = load_mat(ld, name, C, C, tmp + (size_t)i * C * C);
+        if (rc < 0)
             return rc;
         snprintf(name, sizeof name, "encoder.layer.%d.attention.self.%s.bias", l, qkv[i]);
-        if ((rc = load_vec(ld, name, C, qkv_b + i * C, C)) < 0)
+        rc = load_vec(ld, name, C, qkv_b + i * C, C);
+        if (rc < 0)
             return rc;
     }
     memset(qkv_b + 3 * C, 0, (size_t)(pad3c - 3 * C) * sizeof(float));
@@ -423,11 +435,13 @@ static int load_layer(struct loader *ld, int l, struct rl__bert_layer *L, float 
     for (int i = 0; i < 3; i++) {
         int rows = mats[i].rows_is_ffn ? F : C, cols = mats[i].cols_is_ffn ? F : C;
         snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", l, mats[i].name);
-        if ((rc = load_mat(ld, name, rows, cols, tmp)) < 0)
+        rc = load_mat(ld, name, rows, cols, tmp);
+        if (rc < 0)
             return rc;
         rl__gemm_pack(tmp, rows, cols, wdst[i]);
         snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", l, mats[i].name);
-        if ((rc = load_vec(ld, name, rows, bdst[i], rows == F ? padf : padc)) < 0)
+        rc = load_vec(ld, name, rows, bdst[i], rows == F ? padf : padc);
+        if (rc < 0)
             return rc;
     }
     static const char *const lns[2] = {"attention.output.LayerNorm", "output.LayerNorm"};
@@ -435,10 +449,12 @@ static int load_layer(struct loader *ld, int l, struct rl__bert_layer *L, float 
     float *const lnb[2] = {(float *)L->ln1_b, (float *)L->ln2_b};
     for (int i = 0; i < 2; i++) {
         snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", l, lns[i]);
-        if ((rc = load_vec(ld, name, C, lnw[i], C)) < 0)
+        rc = load_vec(ld, name, C, lnw[i], C);
+        if (rc < 0)
             return rc;
         snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", l, lns[i]);
-        if ((rc = load_vec(ld, name, C, lnb[i], C)) < 0)
+        rc = load_vec(ld, name, C, lnb[i], C);
+        if (rc < 0)
             return rc;
     }
     return RL_OK;
@@ -456,12 +472,14 @@ static int load_embeddings(struct loader *ld, struct rl__bert_weights *w, float 
     if (word)
         to_f32(t, word);
     w->word = word ? word : t->data;
-    if ((rc = find(ld, "embeddings.position_embeddings.weight", cfg->n_positions, C, &t)) < 0)
+    rc = find(ld, "embeddings.position_embeddings.weight", cfg->n_positions, C, &t);
+    if (rc < 0)
         return rc;
     if (pos)
         to_f32(t, pos);
     w->pos = pos ? pos : t->data;
-    if ((rc = find(ld, "embeddings.token_type_embeddings.weight", cfg->n_types, C, &t)) < 0)
+    rc = find(ld, "embeddings.token_type_embeddings.weight", cfg->n_types, C, &t);
+    if (rc < 0)
         return rc;
     // Only type 0 is used: every text is a single segment.
     if (t->dtype == RL_DTYPE_F32) {
@@ -471,7 +489,8 @@ static int load_embeddings(struct loader *ld, struct rl__bert_weights *w, float 
         row.nbytes = (size_t)C * rl_dtype_size(t->dtype);
         to_f32(&row, (float *)w->type0);
     }
-    if ((rc = load_vec(ld, "embeddings.LayerNorm.weight", C, (float *)w->ln_w, C)) < 0)
+    rc = load_vec(ld, "embeddings.LayerNorm.weight", C, (float *)w->ln_w, C);
+    if (rc < 0)
         return rc;
     return load_vec(ld, "embeddings.LayerNorm.bias", C, (float *)w->ln_b, C);
 }
