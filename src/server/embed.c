@@ -1,7 +1,7 @@
 // Prompt embeddings for the routers that need them, kept off the network loop. The loop thread
 // owns an LRU cache (hash table + list) of prompt -> embedding; a miss creates a pending entry
 // that every later request for the same prompt waits on, and queues it for the encoder workers.
-// A worker takes everything queued (up to batch_max) and embeds it in one rl_encoder_embed call,
+// A worker takes everything queued (up to batch_max) and embeds it in one forward pass,
 // so concurrent prompts share one forward pass; it then hands the entries back through a second
 // queue and an eventfd, and the loop wakes the waiters. Workers only read an entry's text and
 // write its embedding while it is pending, which the loop never touches until it is handed back.
@@ -53,6 +53,7 @@ struct srv_embedder {
 
     pthread_t *threads;
     int n_threads;
+    int ws_threads; // forward-pass threads per worker: the CPUs shared out among the workers
 };
 
 // FNV-1a, 64-bit: prompts are short and the table checks the full text anyway.
@@ -71,6 +72,9 @@ static void *worker_main(void *arg) {
     const char **texts = calloc((size_t)e->batch_max, sizeof *texts);
     struct entry **batch = calloc((size_t)e->batch_max, sizeof *batch);
     float *out = malloc((size_t)e->batch_max * (size_t)e->dim * sizeof *out);
+    // Each worker owns a workspace sized to its share of the CPUs, so several workers never run
+    // more forward-pass threads than there are cores.
+    struct rl_encoder_ws *ws = rl_encoder_ws_new(e->ws_threads);
     for (;;) {
         pthread_mutex_lock(&e->mu);
         while (!e->stop && !e->todo_head)
@@ -89,11 +93,11 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&e->mu);
 
         int rc = RL_ENOMEM;
-        if (texts && batch && out) {
+        if (texts && batch && out && ws) {
             for (int i = 0; i < n; i++)
                 texts[i] = batch[i]->text;
             char err[RL_ERRBUF_SIZE] = "";
-            rc = rl_encoder_embed(e->enc, texts, (size_t)n, out, err);
+            rc = rl_encoder_embed_ws(e->enc, ws, texts, (size_t)n, out, err);
             if (rc != RL_OK)
                 srv_logf(SRV_LOG_ERROR, "encoder failed", "%s", err);
         }
@@ -117,6 +121,7 @@ static void *worker_main(void *arg) {
         ssize_t wr = write(e->wake.fd, &one, sizeof one);
         (void)wr;
     }
+    rl_encoder_ws_free(ws);
     free(texts);
     free(batch);
     free(out);
@@ -243,7 +248,11 @@ struct srv_embedder *srv_embedder_new(const struct rl_encoder *enc, struct srv_l
     while (e->n_buckets < cache_entries * 2 && e->n_buckets < (1u << 24))
         e->n_buckets *= 2;
     e->table = calloc(e->n_buckets, sizeof *e->table);
-    e->threads = calloc((size_t)(workers > 0 ? workers : 1), sizeof *e->threads);
+    if (workers < 1)
+        workers = 1;
+    long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    e->ws_threads = n_cpus > workers ? (int)(n_cpus / workers) : 1;
+    e->threads = calloc((size_t)workers, sizeof *e->threads);
     e->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->wake.cb = on_wake;
     e->wake.data = e;
@@ -255,7 +264,7 @@ struct srv_embedder *srv_embedder_new(const struct rl_encoder *enc, struct srv_l
         srv_embedder_free(e);
         return NULL;
     }
-    for (int i = 0; i < (workers > 0 ? workers : 1); i++) {
+    for (int i = 0; i < workers; i++) {
         if (pthread_create(&e->threads[i], NULL, worker_main, e) != 0) {
             rl__errf(errbuf, RL_ENOMEM, "embedder: cannot start encoder thread %d", i);
             srv_embedder_free(e);
