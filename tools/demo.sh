@@ -1,6 +1,23 @@
 #!/usr/bin/env bash
-# The main job, run by `make demo`: embed two prompts with the local encoder.
+# The main job, run by `make demo`: calibrate the shipped MF router for 50% strong calls on real
+# Arena prompts, route three prompts with that threshold, and measure the shipped routers on
+# MT-Bench with the paper's protocol. Everything runs locally; no LLM or API is called.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build/routellm embed "What is the capital of France?" \
-    "Prove that there are infinitely many primes." | cut -c1-160
+bin=build/routellm
+
+echo "== calibrate: the threshold for 50% strong calls"
+"$bin" calibrate --router mf --strong-model-pct 0.5 | tee build/demo_calibrate.txt
+alpha=$(sed -n 's/^model: router-mf-//p' build/demo_calibrate.txt)
+
+echo
+echo "== route: three prompts at threshold $alpha"
+for prompt in "What is the capital of France?" \
+              "Write a short poem about autumn leaves." \
+              "Prove that there are infinitely many primes p with p = 3 (mod 4)."; do
+    "$bin" route --router mf --threshold "$alpha" --json "$prompt"
+done
+
+echo
+echo "== eval: the shipped routers on MT-Bench"
+"$bin" eval --benchmark mt-bench --routers random,mf,sw_ranking,bert

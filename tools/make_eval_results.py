@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
-"""Run `routellm eval` on MT-Bench, MMLU and GSM8K and print the README's results table: each
-router's APGR (with its bootstrap 95% interval), CPT(50%) and CPT(80%) beside the paper's numbers
-for the same router kind (arXiv 2406.18665 Tables 1-3, the best-data rows; ROUTELLM.md §4).
+"""Run `routellm eval` on MT-Bench, MMLU and GSM8K and print the results tables of the README and
+docs/EVAL.md: each router's APGR with its bootstrap 95% interval, CPT(50%), CPT(80%) and the
+number of benchmark prompts dropped because the router trained on them ("removed"; the router
+files list their training prompts, docs/EVAL.md), beside the paper's numbers for the same router
+kind (arXiv 2406.18665 Tables 1-3, the best-data rows; ROUTELLM.md §4). A second table gives the
+in-domain 5-fold rows of tools/kfold_eval.py, which are never mixed with the first.
 
 Standard library only; run from the repository root after `make` (and `make routers`):
 
-    python3 tools/make_eval_results.py [--bin build/routellm] [--routers random,mf,sw_ranking,bert]
-        [--train-prompts FILE]... [--bootstrap 1000] [--plots DIR]
+    python3 tools/make_eval_results.py [--bin build/routellm]
+        [--routers random,mf,sw_ranking,bert] [--train-prompts FILE]... [--bootstrap 1000]
+        [--plots DIR] [--no-kfold]
 
---train-prompts FILE (repeatable) decontaminates every learned router against those training
-prompts (see docs/EVAL.md); the table then says how many evaluation prompts each router lost.
+--train-prompts FILE (repeatable) adds training prompts to check every learned router against,
+beyond the lists the router files name. The in-domain rows train 5 routers per kind and benchmark
+the first time (a few minutes; kept in .cache/kfold); --no-kfold skips them.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kfold_eval  # noqa: E402  (the in-domain rows)
 
 # The paper's numbers (APGR, CPT50 %, CPT80 %): MT-Bench and GSM8K "Arena + Judge" rows, MMLU
 # "Arena + Gold" rows; random is the paper's random row.
@@ -45,6 +54,11 @@ def run(args, bench):
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
+def cell_apgr(r):
+    ci = r.get("apgr_ci")
+    return f"{r['apgr']:.3f}" + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", default="build/routellm")
@@ -52,8 +66,10 @@ def main():
     p.add_argument("--train-prompts", action="append", default=[])
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--plots")
+    p.add_argument("--no-kfold", action="store_true")
     args = p.parse_args()
 
+    print("Out of domain (the shipped routers; no benchmark prompt in training):\n")
     print("| Benchmark | Router | APGR (95% CI) | CPT(50%) | CPT(80%) | removed | "
           "paper APGR | paper CPT(50%) | paper CPT(80%) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -61,15 +77,26 @@ def main():
         doc = run(args, bench)
         for r in doc["routers"]:
             name = r["name"]
-            ci = r.get("apgr_ci")
-            apgr = f"{r['apgr']:.3f}" + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
             removed = "" if r["n_train_contaminated"] is None else str(r["n_train_contaminated"])
             paper = PAPER[bench].get(name)
             ref = (f"{paper[0]:.3f} | {paper[1]:.2f}% | {paper[2]:.2f}%" if paper
                    else "— | — | —")
             label = "oracle (ceiling)" if r["oracle"] else name
-            print(f"| {NAMES[bench]} | {label} | {apgr} | {r['cpt50']:.2f}% | {r['cpt80']:.2f}% | "
-                  f"{removed} | {ref} |")
+            print(f"| {NAMES[bench]} | {label} | {cell_apgr(r)} | {r['cpt50']:.2f}% | "
+                  f"{r['cpt80']:.2f}% | {removed} | {ref} |", flush=True)
+    if args.no_kfold:
+        return
+
+    kargs = argparse.Namespace(bin=args.bin, k=5, bootstrap=args.bootstrap, work=".cache/kfold")
+    print("\nIn domain, 5-fold (trained on the other folds' labels of the same benchmark plus "
+          "the out-of-domain data; tools/kfold_eval.py):\n")
+    print("| Benchmark | Router | APGR (95% CI) | CPT(50%) | CPT(80%) | paper APGR (same kind) |")
+    print("|---|---|---|---|---|---|")
+    for bench in ("mmlu", "gsm8k"):
+        for kind in ("mf", "sw_ranking", "bert"):
+            r = kfold_eval.kfold(kargs, bench, kind)
+            print(f"| {NAMES[bench]} | {r['name']} | {cell_apgr(r)} | {r['cpt50']:.2f}% | "
+                  f"{r['cpt80']:.2f}% | {PAPER[bench][kind][0]:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

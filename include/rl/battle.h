@@ -100,7 +100,8 @@ int rl_battles_digest(const struct rl_battles *b, char hex[65]) RL_NODISCARD;
 //                strong= (default gpt-4-1106-preview) and weak= (default Mixtral-8x7B).
 //   alpaca_eval  AlpacaEval battles.csv(.gz): prompt_id, annotator, model_1, model_2, preference
 //                (1 = model_1, 2 = model_2, 1.5 or 0 = tie, fractional = weighted); the prompts
-//                come from prompts.jsonl(.gz) beside it (or prompts=PATH).
+//                come from prompts.jsonl(.gz) beside it (or prompts=PATH). annotators=a|b
+//                and models=a|b (both models of a row listed, names as in the file) filter.
 //   table        Per-prompt results, CSV or JSON/JSONL: a prompt column (prompt= names it,
 //                default "prompt", else "question") plus one numeric column per model; a
 //                RouterDC-style row {question, scores: {model: score}} is accepted too. Every
@@ -145,5 +146,15 @@ int rl_max_similarity(const float *a, size_t n_a, const float *b, size_t n_b, in
 // a training question and adds its choices, say). Returns the number marked, or RL_ENOMEM.
 long rl_texts_prefix_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
                            size_t min_len, bool *hit);
+
+// The reverse: mark hit[i] when normalised a[i] starts with some normalised b[j] of at least
+// min_len bytes (an evaluation prompt quoting a training question). Returns the number marked,
+// or RL_ENOMEM.
+long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
+                          size_t min_len, bool *hit);
+
+// Shortest quoted text that counts (shorter ones, such as "Solve for x.", start many unrelated
+// prompts).
+#define RL_TEXTS_MIN_QUOTED 32
 
 #endif

@@ -48,8 +48,15 @@ int rl_router_encoder_dim(const struct rl_router *r); // 0 when it needs none
 int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *enc, char *errbuf);
 
 // Training provenance stored in a router file: "hyper", "metrics" and "aliases" (JSON objects),
-// "data_digest", "n_battles", "source". NULL when absent; valid until rl_router_free.
+// "data_digest", "n_battles", "source", "train_prompts", "train_prompts_sha256",
+// "n_train_prompts". NULL when absent; valid until rl_router_free.
 const char *rl_router_meta(const struct rl_router *r, const char *key);
+
+// The prompts r was trained on, when its file records them: "train_prompts" names a gzipped JSONL
+// file (relative to the router file's folder) whose bytes must match "train_prompts_sha256".
+// Returns their count with the texts in *texts (free with rl_texts_free, rl/battle.h), 0 when
+// the file records none, or < 0 with errbuf naming the file (missing, changed, malformed).
+long rl_router_train_prompts(const struct rl_router *r, char ***texts, char *errbuf);
 
 int rl_router_n_models(const struct rl_router *r);
 const char *rl_router_model(const struct rl_router *r, int i); // NULL when out of range

@@ -33,6 +33,10 @@ struct rl_train_params {
     const char *strong; // default strong model (NULL: gpt-4-1106-preview)
     const char *weak;   // default weak model (NULL: mixtral-8x7b-instruct-v0.1)
     const char *source; // free text recorded in the file (e.g. the data specs), may be NULL
+    // Where to write the training-prompt list: every prompt of b with a battle, as gzipped JSONL.
+    // The router file names it (relative path and SHA-256) so that an evaluation can drop the
+    // benchmark prompts the router has seen. NULL writes none.
+    const char *prompts_out;
     // "NAME=MODEL" entries: the router also answers to NAME with MODEL's parameters (a proxy for
     // a model the data does not cover, or a deployment's own name for a model). strong and weak
     // may name an alias.

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "rl.h"
+#include "rl/battle.h"
 #include "rl/calibrate.h"
 #include "rl/embcache.h"
 #include "rl/eval.h"
@@ -211,6 +212,7 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
 struct router_spec {
     const char *label;                  // name shown in the results
     const char *spec;                   // kind name or router file
+    bool precomputed;                   // spec is a JSONL file of per-prompt scores (--scores)
     const char *train[MAX_TRAIN_FILES]; // prompt files of its training prompts
     int n_train;
 };
@@ -221,7 +223,9 @@ struct eval_opts {
     const char *format;
     const char *data_dir;
     const char *model_dir;
+    const char *scores_out; // --scores-out DIR
     bool no_cache;
+    bool no_decontam; // skip the routers' own training-prompt lists
     struct rl_bench_table_params table;
     struct rl_eval_prices prices;
     int num_results;
@@ -248,10 +252,15 @@ static void usage(FILE *f) {
         "  --benchmark B          mt-bench, mmlu, gsm8k, or table:FILE (CSV or JSONL)\n"
         "  --routers LIST         comma-separated router names or files (default random)\n"
         "  --router-file N=FILE   evaluate router file FILE under the name N\n"
-        "  --train-prompts N=FILE router N's training prompts (repeat for several files);\n"
-        "                         evaluation prompts within\n"
-        "                         cosine --decontaminate of one are dropped for N\n"
-        "  --decontaminate C      cosine threshold for --train-prompts (default 0.95)\n"
+        "  --scores N=FILE        evaluate precomputed scores under the name N: JSONL lines\n"
+        "                         {\"prompt\": ..., \"score\": ...} covering every prompt\n"
+        "  --scores-out DIR       write each router's scores as DIR/<benchmark>-<name>.jsonl\n"
+        "  --train-prompts N=FILE more training prompts of router N (repeat for several\n"
+        "                         files); a router file that lists its own is checked against\n"
+        "                         them by default. Evaluation prompts within cosine\n"
+        "                         --decontaminate of one, or quoting one, are dropped for N\n"
+        "  --decontaminate C      cosine threshold of that check (default 0.95)\n"
+        "  --no-decontaminate     do not check against the routers' own training prompts\n"
         "  --output DIR           write DIR/<benchmark>.{csv,png,svg,gp}\n"
         "  --num-results K        number of threshold bins (default 10)\n"
         "  --random-iters N       seeds averaged for the random router (default 10)\n"
@@ -342,6 +351,10 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
             o->no_cache = true;
             continue;
         }
+        if (strcmp(a, "--no-decontaminate") == 0) {
+            o->no_decontam = true;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
             usage(stderr);
             return cli_fail("eval: unexpected argument '%s'", a);
@@ -355,6 +368,14 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
         else if (strcmp(a, "--router-file") == 0) {
             char *name = NULL, *file = NULL;
             bad = split_pair(a, v, &name, &file) || add_router(o, name, file);
+        } else if (strcmp(a, "--scores") == 0) {
+            char *name = NULL, *file = NULL;
+            bad = split_pair(a, v, &name, &file) || add_router(o, name, file);
+            struct router_spec *r = bad ? NULL : find_router(o, name);
+            if (r)
+                r->precomputed = true;
+        } else if (strcmp(a, "--scores-out") == 0) {
+            o->scores_out = v;
         } else if (strcmp(a, "--train-prompts") == 0) {
             if (n_train == MAX_ROUTERS * 4)
                 return cli_fail("--train-prompts: at most %d", MAX_ROUTERS * 4);
@@ -426,15 +447,19 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
             return 1;
         tok = comma ? comma + 1 : NULL;
     }
-    for (int i = 0; i < n_files; i++)
+    for (int i = 0; i < n_files; i++) {
         if (add_router(o, files[i].label, files[i].spec))
             return 1;
+        find_router(o, files[i].label)->precomputed = files[i].precomputed;
+    }
     for (int i = 0; i < n_train; i++) {
         struct router_spec *r = find_router(o, train[i].name);
         if (!r)
             return cli_fail("--train-prompts: no router named '%s' in this run", train[i].name);
         if (r->n_train == MAX_TRAIN_FILES)
             return cli_fail("--train-prompts: at most %d files per router", MAX_TRAIN_FILES);
+        if (r->precomputed)
+            return cli_fail("--train-prompts: '%s' is a score file, not a router", r->label);
         r->train[r->n_train++] = train[i].file;
     }
     return 0;
@@ -530,52 +555,225 @@ static int eval_random(const struct rl_bench *b, const struct eval_opts *o, stru
     return rc;
 }
 
-// Drop the evaluation prompts that are near-duplicates of the router's training prompts.
-static int decontaminate(struct cli_scorer *s, const struct rl_bench *b,
-                         const struct router_spec *spec, double threshold, bool *keep,
-                         long *removed) {
-    struct rl_prompts train = {0};
-    char err[RL_ERRBUF_SIZE];
-    int rc = 0;
-    for (int f = 0; rc == 0 && f < spec->n_train; f++) {
-        struct rl_prompts part;
-        if (rl_prompts_load(spec->train[f], &part, err) != RL_OK) {
-            rc = cli_fail("%s", err);
+// ----------------------------------------------------------------------------
+// Score files: per-prompt scores written by --scores-out and read by --scores, so that routers
+// trained elsewhere (or on folds of the benchmark itself, tools/kfold_eval.py) go through the
+// same protocol.
+
+#define MAX_SCORE_FILE (1u << 30)
+
+static int write_scores(const struct eval_opts *o, const struct rl_bench *b, const char *label,
+                        const double *scores) {
+    if (!o->scores_out)
+        return 0;
+    char base[128], name[300], path[4096];
+    const char *bn = strrchr(b->name, '/') ? strrchr(b->name, '/') + 1 : b->name;
+    slug(bn, base, sizeof base);
+    char *dot = strchr(base, '.');
+    if (dot && dot != base)
+        *dot = '\0';
+    char sl[128];
+    slug(label, sl, sizeof sl);
+    snprintf(name, sizeof name, "%s-%s.jsonl", base, sl);
+    if (cli_mkdirs(o->scores_out) != RL_OK || rl_path_join(path, sizeof path, o->scores_out, name))
+        return cli_fail("%s: cannot create the folder", o->scores_out);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return cli_fail("%s: %s", path, strerror(errno));
+    for (size_t i = 0; i < b->n; i++) {
+        json_t *j = json_pack("{s:s,s:f}", "prompt", b->prompts[i], "score", scores[i]);
+        char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+        if (line)
+            fprintf(f, "%s\n", line);
+        free(line);
+        json_decref(j);
+    }
+    if (fclose(f) != 0)
+        return cli_fail("%s: write failed", path);
+    return 0;
+}
+
+struct score_entry {
+    uint64_t hash;
+    const char *prompt; // points into the parsed JSON, kept alive by the array
+    double score;
+};
+
+static int entry_cmp(const void *x, const void *y) {
+    const struct score_entry *a = x, *b = y;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return strcmp(a->prompt, b->prompt);
+}
+
+static uint64_t prompt_hash(const char *p) {
+    return rl_eval_digest(p, strlen(p), RL_EVAL_DIGEST_INIT);
+}
+
+// Look every benchmark prompt up in a score file (sorted by hash, then text).
+static int read_scores(const char *path, const struct rl_bench *b, double *scores) {
+    char *data, err[RL_ERRBUF_SIZE];
+    size_t len;
+    if (rl_file_read(path, MAX_SCORE_FILE, &data, &len, err) != RL_OK)
+        return cli_fail("%s", err);
+    json_t *keep = json_array();
+    struct score_entry *e = NULL;
+    size_t n = 0, cap = 0;
+    long line = 0;
+    int rc = keep ? 0 : cli_fail("out of memory");
+    for (char *p = data, *end = data + len; rc == 0 && p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *stop = nl ? nl : end;
+        line++;
+        bool blank = stop == p;
+        json_t *o = blank ? NULL : json_loadb(p, (size_t)(stop - p), 0, NULL);
+        p = nl ? nl + 1 : end;
+        if (blank)
+            continue;
+        json_t *jp = json_object_get(o, "prompt"), *js = json_object_get(o, "score");
+        if (!json_is_string(jp) || !json_is_number(js) || !isfinite(json_number_value(js))) {
+            json_decref(o);
+            rc = cli_fail("%s:%ld: expected {\"prompt\": \"...\", \"score\": number}", path, line);
             break;
         }
-        char **items = realloc(train.items, (train.n + part.n) * sizeof *items);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            struct score_entry *g = realloc(e, cap * sizeof *g);
+            if (!g) {
+                json_decref(o);
+                rc = cli_fail("out of memory");
+                break;
+            }
+            e = g;
+        }
+        e[n++] = (struct score_entry){prompt_hash(json_string_value(jp)), json_string_value(jp),
+                                      json_number_value(js)};
+        json_array_append_new(keep, o);
+    }
+    free(data);
+    if (rc == 0 && n > 1)
+        qsort(e, n, sizeof *e, entry_cmp);
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        struct score_entry key = {prompt_hash(b->prompts[i]), b->prompts[i], 0};
+        struct score_entry *hit = n ? bsearch(&key, e, n, sizeof *e, entry_cmp) : NULL;
+        if (!hit)
+            rc = cli_fail("%s: no score for prompt %zu of %s (\"%.60s...\")", path, i + 1, b->name,
+                          b->prompts[i]);
+        else
+            scores[i] = hit->score;
+    }
+    free(e);
+    json_decref(keep);
+    return rc;
+}
+
+static int eval_precomputed(const struct rl_bench *b, const struct router_spec *spec,
+                            const struct eval_opts *o, struct result *res) {
+    double *scores = malloc((b->n ? b->n : 1) * sizeof *scores);
+    int rc = scores ? read_scores(spec->spec, b, scores) : cli_fail("out of memory");
+    res->n_removed = -1;
+    if (rc == 0)
+        rc = write_scores(o, b, spec->label, scores);
+    if (rc == 0)
+        rc = finish(b, scores, o, res);
+    if (rc == 0)
+        rc = metrics(b, o, res);
+    if (rc == 0)
+        rc = interval(b, scores, 1, o, res);
+    free(scores);
+    return rc;
+}
+
+// The training prompts to check a router against: its own list (unless --no-decontaminate) and
+// the --train-prompts files. *n is 0 when there are none.
+static int gather_train(const struct rl_router *r, const struct router_spec *spec,
+                        const struct eval_opts *o, char ***texts, size_t *n) {
+    char err[RL_ERRBUF_SIZE];
+    *texts = NULL;
+    *n = 0;
+    if (!o->no_decontam) {
+        long k = rl_router_train_prompts(r, texts, err);
+        if (k < 0)
+            return cli_fail("%s (--no-decontaminate skips this check)", err);
+        *n = (size_t)k;
+    }
+    for (int f = 0; f < spec->n_train; f++) {
+        struct rl_prompts part;
+        if (rl_prompts_load(spec->train[f], &part, err) != RL_OK)
+            return cli_fail("%s", err);
+        char **items = realloc(*texts, (*n + part.n) * sizeof *items);
         if (!items) {
             rl_prompts_free(&part);
-            rc = cli_fail("out of memory");
-            break;
+            return cli_fail("out of memory");
         }
-        memcpy(items + train.n, part.items, part.n * sizeof *items);
-        train.items = items;
-        train.n += part.n;
-        free(part.items); // the strings now belong to train
+        memcpy(items + *n, part.items, part.n * sizeof *items);
+        *texts = items;
+        *n += part.n;
+        free(part.items); // the strings now belong to *texts
+    }
+    return 0;
+}
+
+// Flag the evaluation prompts that are near-duplicates of a training prompt (cosine >= the
+// threshold) or that quote one at their start, the two rules `routellm train --exclude` applies
+// the other way round. The flags are cached like scores, keyed by both prompt lists, the
+// threshold and the encoder, so a warm run neither embeds nor compares anything.
+static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **train,
+                        size_t n_train, double threshold, bool *flag, long *removed) {
+    uint64_t key = rl_eval_digest("decontaminate", 13, RL_EVAL_DIGEST_INIT);
+    key = rl_eval_digest_prompts((const char *const *)train, n_train, key);
+    key = rl_eval_digest_prompts((const char *const *)b->prompts, b->n, key);
+    key = rl_eval_digest(&threshold, sizeof threshold, key);
+    char dir[4096], file[256], path[4096], sl[64];
+    slug(b->name, sl, sizeof sl);
+    snprintf(file, sizeof file, "%s-decontaminate-%016llx.scores", sl, (unsigned long long)key);
+    bool cache = !s->no_cache &&
+                 rl_path_join(dir, sizeof dir, cli_home(), ".cache/eval") == RL_OK &&
+                 rl_path_join(path, sizeof path, dir, file) == RL_OK;
+    double *cached = malloc((b->n ? b->n : 1) * sizeof *cached);
+    if (!cached)
+        return cli_fail("out of memory");
+    if (cache && rl_eval_cache_load(path, key, cached, b->n) == RL_OK) {
+        *removed = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            flag[i] = cached[i] > 0.5;
+            *removed += flag[i];
+        }
+        free(cached);
+        return 0;
     }
     float *t_emb = NULL, *e_emb = NULL;
-    bool *flag = rc == 0 ? calloc(b->n ? b->n : 1, sizeof *flag) : NULL;
-    if (rc == 0 && !flag)
-        rc = cli_fail("out of memory");
-    if (rc == 0)
-        rc = cli_scorer_embed(s, (const char *const *)train.items, train.n, "training prompts",
-                              &t_emb);
+    int rc = cli_scorer_embed(s, (const char *const *)train, n_train, "training prompts", &t_emb);
     if (rc == 0)
         rc = cli_scorer_embed(s, (const char *const *)b->prompts, b->n, b->name, &e_emb);
+    long k = 0, q = 0;
     if (rc == 0) {
-        long k = rl_eval_contaminated(e_emb, b->n, t_emb, train.n, rl_encoder_dim(s->enc),
-                                      threshold, flag);
-        if (k < 0)
+        memset(flag, 0, b->n * sizeof *flag);
+        k = rl_eval_contaminated(e_emb, b->n, t_emb, n_train, rl_encoder_dim(s->enc), threshold,
+                                 flag);
+        bool *quoted = malloc((b->n ? b->n : 1) * sizeof *quoted);
+        q = quoted ? rl_texts_quote_match((const char *const *)b->prompts, b->n,
+                                          (const char *const *)train, n_train, RL_TEXTS_MIN_QUOTED,
+                                          quoted)
+                   : RL_ENOMEM;
+        for (size_t i = 0; q >= 0 && i < b->n; i++) {
+            k += quoted[i] && !flag[i];
+            flag[i] = flag[i] || quoted[i];
+        }
+        free(quoted);
+        if (k < 0 || q < 0)
             rc = cli_fail("out of memory");
+    }
+    if (rc == 0) {
         *removed = k;
         for (size_t i = 0; i < b->n; i++)
-            keep[i] = !flag[i];
+            cached[i] = flag[i];
+        if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_save(path, key, cached, b->n, NULL))
+            fprintf(stderr, "routellm: note: could not write the cache %s\n", path);
     }
-    free(flag);
+    free(cached);
     free(t_emb);
     free(e_emb);
-    rl_prompts_free(&train);
     return rc;
 }
 
@@ -595,21 +793,28 @@ static int eval_router(const struct rl_bench *b, const struct router_spec *spec,
                 spec->label, rl_router_model(r, pair.strong), rl_router_model(r, pair.weak));
     }
     double *scores = malloc((b->n ? b->n : 1) * sizeof *scores);
-    bool *keep = malloc((b->n ? b->n : 1) * sizeof *keep);
-    int rc = scores && keep ? 0 : cli_fail("out of memory");
+    bool *flag = malloc((b->n ? b->n : 1) * sizeof *flag);
+    char **train = NULL;
+    size_t n_train = 0;
+    int rc = scores && flag ? 0 : cli_fail("out of memory");
     if (rc == 0)
         rc = cli_scorer_score(s, r, spec->spec, spec->label, &pair, (const char *const *)b->prompts,
                               b->n, b->name, scores);
+    if (rc == 0)
+        rc = gather_train(r, spec, o, &train, &n_train);
     rl_router_free(r);
     res->n_removed = -1;
     struct rl_bench *sub = NULL;
-    if (rc == 0 && spec->n_train) {
-        rc = decontaminate(s, b, spec, o->decontam, keep, &res->n_removed);
+    if (rc == 0 && n_train > 0) {
+        rc = contaminated(s, b, train, n_train, o->decontam, flag, &res->n_removed);
         if (rc == 0 && res->n_removed > 0) {
+            bool *keep = flag; // reused: keep = !flag
             size_t j = 0;
-            for (size_t i = 0; i < b->n; i++)
+            for (size_t i = 0; i < b->n; i++) {
+                keep[i] = !flag[i];
                 if (keep[i])
                     scores[j++] = scores[i];
+            }
             sub = rl_bench_subset(b, keep);
             if (!sub)
                 rc = cli_fail("out of memory");
@@ -619,14 +824,17 @@ static int eval_router(const struct rl_bench *b, const struct router_spec *spec,
     }
     const struct rl_bench *eb = sub ? sub : b;
     if (rc == 0)
+        rc = write_scores(o, eb, spec->label, scores);
+    if (rc == 0)
         rc = finish(eb, scores, o, res);
     if (rc == 0)
         rc = metrics(eb, o, res);
     if (rc == 0)
         rc = interval(eb, scores, 1, o, res);
     rl_bench_free(sub);
+    rl_texts_free(train, n_train);
     free(scores);
-    free(keep);
+    free(flag);
     return rc;
 }
 
@@ -691,7 +899,7 @@ static void print_table(const struct rl_bench *b, const struct eval_opts *o,
     printf("\nAPGR: area under PGR over the share of strong calls (random = 0.5); APGR10: mean "
            "PGR at the\n%d thresholds with strong calls; CPT(x): %% strong calls to reach x%% "
            "PGR; save@x: cost of\nalways-strong / cost at CPT(x); removed: prompts dropped as "
-           "near-duplicates of the router's\ntraining prompts (- when none were given).\n",
+           "near-duplicates or quotes of\nthe router's training prompts (- when not checked).\n",
            o->num_results);
     if (o->bootstrap)
         printf("APGR 95%% CI: percentile bootstrap over %d resamples of the prompts.\n",
@@ -960,7 +1168,9 @@ int cli_cmd_eval(int argc, char **argv) {
         res[i].spec = sp->spec;
         res[i].iters = 1;
         res[i].n_removed = -1;
-        if (strcmp(sp->spec, "random") == 0) {
+        if (sp->precomputed) {
+            rc = eval_precomputed(b, sp, &o, &res[i]);
+        } else if (strcmp(sp->spec, "random") == 0) {
             if (sp->n_train)
                 rc = cli_fail("--train-prompts: the random router has no training prompts");
             else

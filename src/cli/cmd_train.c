@@ -16,9 +16,6 @@
 
 #define MAX_SPECS      64
 #define SHOWN_WARNINGS 10
-// Shortest training prompt that counts as quoted by an excluded text (shorter ones, such as
-// "Solve for x.", start many unrelated prompts).
-#define MIN_QUOTED 32
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -39,6 +36,9 @@ static void usage(FILE *f) {
             "\n"
             "training:\n"
             "  --out FILE             router file to write (.safetensors)\n"
+            "  --prompts-out FILE     where to list the training prompts (gzipped JSONL; default\n"
+            "                         beside --out: NAME.prompts.jsonl.gz); the router file names\n"
+            "                         it, and `routellm eval` decontaminates against it\n"
             "  --strong M --weak M    default pair (default gpt-4-1106-preview and\n"
             "                         mixtral-8x7b-instruct-v0.1)\n"
             "  --alias NAME=MODEL     the router also knows NAME, with MODEL's parameters (a\n"
@@ -58,7 +58,7 @@ struct train_opts {
     enum rl_router_kind kind;
     const char *data[MAX_SPECS], *exclude[MAX_SPECS], *alias[MAX_SPECS];
     int n_data, n_exclude, n_alias;
-    const char *out, *dropped, *model_dir;
+    const char *out, *dropped, *model_dir, *prompts_out;
     double exclude_threshold;
     bool strict, no_cache;
     struct rl_train_params p;
@@ -124,6 +124,8 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
             o->dropped = v;
         } else if (strcmp(a, "--out") == 0) {
             o->out = v;
+        } else if (strcmp(a, "--prompts-out") == 0) {
+            o->prompts_out = v;
         } else if (strcmp(a, "--alias") == 0) {
             if (o->n_alias >= MAX_SPECS)
                 return cli_fail("train: more than %d --alias options", MAX_SPECS);
@@ -275,8 +277,9 @@ static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, stru
         cli_fail("out of memory");
         goto done;
     }
-    long n_quoted = rl_texts_prefix_match((const char *const *)b->prompts, b->n_prompts,
-                                          (const char *const *)ex, n_ex, MIN_QUOTED, quoted);
+    long n_quoted =
+        rl_texts_prefix_match((const char *const *)b->prompts, b->n_prompts,
+                              (const char *const *)ex, n_ex, RL_TEXTS_MIN_QUOTED, quoted);
     if (n_quoted < 0) {
         cli_fail("out of memory");
         goto done;
@@ -336,6 +339,21 @@ static void on_progress(void *ctx, const struct rl_train_progress *p) {
                 p->epoch, p->n_epochs, p->train_loss, p->val_loss, p->val_acc);
 }
 
+// The training-prompt list goes beside the router file unless --prompts-out names it:
+// "dir/name.safetensors" lists its prompts in "dir/name.prompts.jsonl.gz".
+static int default_prompts_out(const struct train_opts *o, char *out, size_t out_size) {
+    const char *given = o->prompts_out;
+    size_t n = strlen(o->out);
+    const char *ext = ".safetensors";
+    if (!given && n > strlen(ext) && strcmp(o->out + n - strlen(ext), ext) == 0)
+        n -= strlen(ext);
+    int k = given ? snprintf(out, out_size, "%s", given)
+                  : snprintf(out, out_size, "%.*s.prompts.jsonl.gz", (int)n, o->out);
+    if (k < 0 || (size_t)k >= out_size)
+        return cli_fail("train: --out path too long");
+    return 0;
+}
+
 static char *source_text(const struct train_opts *o) {
     json_t *a = json_array();
     for (int i = 0; a && i < o->n_data; i++)
@@ -359,7 +377,7 @@ int cli_cmd_train(int argc, char **argv) {
     sc.model_dir = o.model_dir;
     sc.no_cache = o.no_cache;
     float *emb = NULL;
-    char *source = NULL;
+    char *source = NULL, prompts_out[4096];
     rc = read_data(&o, b);
     if (rc)
         goto done;
@@ -376,6 +394,11 @@ int cli_cmd_train(int argc, char **argv) {
     }
     source = source_text(&o);
     o.p.source = source;
+    if (default_prompts_out(&o, prompts_out, sizeof prompts_out)) {
+        rc = 1;
+        goto done;
+    }
+    o.p.prompts_out = prompts_out;
     struct train_view view = {.sw = o.kind == RL_ROUTER_KIND_SW_RANKING};
     o.p.progress = on_progress;
     o.p.progress_ctx = &view;
@@ -397,6 +420,7 @@ int cli_cmd_train(int argc, char **argv) {
            rl_router_meta(r, "metrics"));
     if (rl_router_meta(r, "aliases"))
         printf("aliases: %s\n", rl_router_meta(r, "aliases"));
+    printf("training prompts: %s in %s\n", rl_router_meta(r, "n_train_prompts"), o.p.prompts_out);
     rl_router_free(r);
 done:
     free(source);

@@ -117,3 +117,78 @@ done:
     free(sb);
     return rc;
 }
+
+// FNV-1a over a text one byte at a time, so that a pass over a text yields the hash of each of
+// its prefixes; a splitmix64 finaliser spreads the bits used as the table slot.
+#define FNV_INIT  0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv_mix(uint64_t h) {
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+// One pass per text probes a table of the normalised b strings at each prefix length >= min_len.
+long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
+                          size_t min_len, bool *hit) {
+    size_t cap = 16;
+    while (cap < 2 * n_b)
+        cap *= 2;
+    char **sb = calloc(n_b ? n_b : 1, sizeof *sb);
+    uint32_t *slot = calloc(cap, sizeof *slot); // index + 1, 0 = empty
+    uint64_t *hash = calloc(cap, sizeof *hash);
+    long rc = 0;
+    if (!sb || !slot || !hash) {
+        rc = RL_ENOMEM;
+        goto done;
+    }
+    for (size_t j = 0; j < n_b; j++) {
+        sb[j] = normalise(b[j]);
+        if (!sb[j]) {
+            rc = RL_ENOMEM;
+            goto done;
+        }
+        size_t len = strlen(sb[j]);
+        if (len < min_len)
+            continue;
+        uint64_t f = FNV_INIT;
+        for (size_t k = 0; k < len; k++)
+            f = (f ^ (unsigned char)sb[j][k]) * FNV_PRIME;
+        uint64_t h = fnv_mix(f);
+        size_t k = h & (cap - 1);
+        while (slot[k])
+            k = (k + 1) & (cap - 1);
+        slot[k] = (uint32_t)j + 1;
+        hash[k] = h;
+    }
+    for (size_t i = 0; i < n_a; i++) {
+        hit[i] = false;
+        char *t = normalise(a[i]);
+        if (!t) {
+            rc = RL_ENOMEM;
+            goto done;
+        }
+        size_t len = strlen(t);
+        uint64_t f = FNV_INIT;
+        for (size_t k = 1; k <= len && !hit[i]; k++) {
+            f = (f ^ (unsigned char)t[k - 1]) * FNV_PRIME;
+            if (k < min_len || n_b == 0)
+                continue;
+            uint64_t h = fnv_mix(f);
+            for (size_t q = h & (cap - 1); slot[q] && !hit[i]; q = (q + 1) & (cap - 1)) {
+                const char *c = sb[slot[q] - 1];
+                hit[i] = hash[q] == h && strlen(c) == k && memcmp(c, t, k) == 0;
+            }
+        }
+        rc += hit[i];
+        free(t);
+    }
+done:
+    for (size_t j = 0; sb && j < n_b; j++)
+        free(sb[j]);
+    free(sb);
+    free(slot);
+    free(hash);
+    return rc;
+}

@@ -171,6 +171,7 @@ struct rd {
         char **text; // (n) by prompt_id; NULL where missing
         long n;
         const char *annotators; // "a|b|c" or NULL for all
+        const char *models;     // "a|b|c": keep battles of two listed models; NULL for all
     } alpaca;
     struct {
         double margin;
@@ -534,6 +535,9 @@ enum { AE_ID, AE_ANNOTATOR, AE_MODEL_1, AE_MODEL_2, AE_PREF, AE_N };
 static int alpaca_row(struct rd *r, const struct rl__dcsv_row *row, const int *cols) {
     if (r->alpaca.annotators && !list_has(r->alpaca.annotators, row->field[cols[AE_ANNOTATOR]]))
         return RL_OK;
+    if (r->alpaca.models && !(list_has(r->alpaca.models, row->field[cols[AE_MODEL_1]]) &&
+                              list_has(r->alpaca.models, row->field[cols[AE_MODEL_2]])))
+        return RL_OK;
     double id, pref;
     if (parse_double(row->field[cols[AE_ID]], row->len[cols[AE_ID]], &id) != RL_OK || id < 0 ||
         id != floor(id) || id >= (double)r->alpaca.n || !r->alpaca.text[(long)id])
@@ -565,6 +569,7 @@ static int read_alpaca(struct rd *r, char *data, size_t len) {
     char ppath[4096];
     const char *given = spec_get(r->spec, "prompts");
     r->alpaca.annotators = spec_get(r->spec, "annotators");
+    r->alpaca.models = spec_get(r->spec, "models");
     if (given) {
         snprintf(ppath, sizeof ppath, "%s", given);
     } else {

@@ -13,8 +13,11 @@
 
 #define MAX_MODELS 4096
 
-static const char *const kept_keys[] = {"hyper",     "metrics", "data_digest",
-                                        "n_battles", "source",  "aliases"};
+static const char *const kept_keys[] = {
+    "hyper",   "metrics",       "data_digest",          "n_battles",      "source",
+    "aliases", "train_prompts", "train_prompts_sha256", "n_train_prompts"};
+_Static_assert(RL_COUNTOF(kept_keys) == RL_COUNTOF(((struct rl_router *)0)->meta),
+               "one copy per kept metadata key");
 
 int rl__router_write(const char *path, const struct rl_router_meta *m, const struct rl_tensor *t,
                      size_t n, char *errbuf) {
@@ -27,9 +30,10 @@ int rl__router_write(const char *path, const struct rl_router_meta *m, const str
     json_decref(models);
     if (!models_text)
         return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
-    char dim[32], n_battles[32];
+    char dim[32], n_battles[32], n_prompts[32];
     snprintf(dim, sizeof dim, "%d", m->encoder_dim);
     snprintf(n_battles, sizeof n_battles, "%zu", m->n_battles);
+    snprintf(n_prompts, sizeof n_prompts, "%zu", m->n_train_prompts);
     const char *meta[40];
     int k = 0;
     meta[k++] = "format";
@@ -65,6 +69,14 @@ int rl__router_write(const char *path, const struct rl_router_meta *m, const str
     if (m->aliases) {
         meta[k++] = "aliases";
         meta[k++] = m->aliases;
+    }
+    if (m->train_prompts) {
+        meta[k++] = "train_prompts";
+        meta[k++] = m->train_prompts;
+        meta[k++] = "train_prompts_sha256";
+        meta[k++] = m->train_prompts_sha256;
+        meta[k++] = "n_train_prompts";
+        meta[k++] = n_prompts;
     }
     meta[k] = NULL;
     int rc = rl_safetensors_write(path, t, n, meta, errbuf);
@@ -180,6 +192,10 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
     if (!models_text || parse_models(st, models_text, &models, &n_models, errbuf) != RL_OK)
         goto fail;
     r = rl__router_new((enum rl_router_kind)kind, (const char *const *)models, n_models);
+    if (r && !(r->path = strdup(path))) {
+        rl_router_free(r);
+        r = NULL;
+    }
     if (!r) {
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
         goto fail;

@@ -80,6 +80,7 @@ void rl_router_free(struct rl_router *r) {
         free(r->model_names[i]);
     free(r->model_names);
     free(r->encoder_name);
+    free(r->path);
     for (size_t i = 0; i < RL_COUNTOF(r->meta); i++)
         free(r->meta[i]);
     free(r);

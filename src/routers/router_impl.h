@@ -29,7 +29,8 @@ struct rl_router {
     struct rl_router_pair def_pair; // default strong/weak pair
     bool any_pair;                  // the score ignores the pair: any model name is accepted
 
-    char *meta[6]; // copies of the file's hyper, metrics, data_digest, n_battles, source, aliases
+    char *path;    // the file the router was loaded from, NULL for the random router
+    char *meta[9]; // copies of the file's provenance keys (file.c: kept_keys)
 
     uint64_t seed;            // random router: the seed
     _Atomic uint64_t counter; // random router: draws so far (shared by all threads)
@@ -50,7 +51,9 @@ int rl__router_find_model(const struct rl_router *r, const char *name);
 //   format = "routellm-router", format_version = "1", kind, encoder, encoder_dim,
 //   models (JSON list), default_strong, default_weak, hyper (JSON object), metrics (JSON
 //   object), data_digest (SHA-256 of the training battles), n_battles, source (free text),
-//   aliases (JSON object: names listed in models that copy another model's parameters).
+//   aliases (JSON object: names listed in models that copy another model's parameters),
+//   train_prompts (the training-prompt list, relative to the router file's folder),
+//   train_prompts_sha256 (SHA-256 of that file's bytes) and n_train_prompts.
 
 #define RL_ROUTER_FORMAT         "routellm-router"
 #define RL_ROUTER_FORMAT_VERSION "1"
@@ -69,8 +72,11 @@ struct rl_router_meta {
     const char *metrics; // JSON object text, or NULL
     const char *digest;  // 64 hex characters
     size_t n_battles;
-    const char *source;  // free text (data specs), or NULL
-    const char *aliases; // JSON object alias -> model, or NULL
+    const char *source;               // free text (data specs), or NULL
+    const char *aliases;              // JSON object alias -> model, or NULL
+    const char *train_prompts;        // reference to the training-prompt list, or NULL
+    const char *train_prompts_sha256; // its SHA-256 (64 hex digits) when train_prompts is set
+    size_t n_train_prompts;
 };
 
 // Write a router file atomically. RL_OK or < 0 with errbuf naming the path.
@@ -85,5 +91,18 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf);
 int rl__mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
 int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
 int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
+
+// ----------------------------------------------------------------------------
+// Training-prompt lists (train_prompts.c): gzipped JSONL, one {"prompt": "..."} per line.
+
+// Write texts to path atomically with fixed gzip headers (equal lists give equal bytes); sha256
+// receives the hex digest of the bytes written. Invalid UTF-8 bytes are written as U+FFFD.
+int rl__train_prompts_write(const char *path, const char *const *texts, size_t n, char sha256[65],
+                            char *errbuf) RL_NODISCARD;
+
+// How router_path's metadata names prompts_path (both files must exist or their folders must):
+// relative to the router's folder when it lies in or below it, else absolute. RL_OK or < 0.
+int rl__train_prompts_ref(const char *router_path, const char *prompts_path, char *out,
+                          size_t out_size, char *errbuf) RL_NODISCARD;
 
 #endif

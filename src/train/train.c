@@ -150,6 +150,39 @@ static char *aliases_json(const struct rl_battles *b, const struct aliases *a) {
     return s;
 }
 
+// ----------------------------------------------------------------------------
+// The training-prompt list
+
+// Every prompt that has a battle in b (held-out ones included: they are training data too), in
+// prompt order, written to path and referenced from the router file at out_path.
+static int write_prompt_list(const struct rl_battles *b, const char *path, const char *out_path,
+                             char *ref, size_t ref_size, char sha[65], size_t *n_listed,
+                             char *errbuf) {
+    bool *used = calloc(b->n_prompts ? b->n_prompts : 1, sizeof *used);
+    const char **texts = malloc((b->n_prompts ? b->n_prompts : 1) * sizeof *texts);
+    if (!used || !texts) {
+        free(used);
+        free(texts);
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < b->n; i++)
+        used[b->items[i].prompt] = true;
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_prompts; i++)
+        if (used[i])
+            texts[n++] = b->prompts[i];
+    int rc = rl__train_prompts_write(path, texts, n, sha, errbuf);
+    if (rc == RL_OK)
+        rc = rl__train_prompts_ref(out_path, path, ref, ref_size, errbuf);
+    *n_listed = n;
+    free(used);
+    free(texts);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Training
+
 int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *prompt_emb,
              const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) {
@@ -216,6 +249,11 @@ int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *
         if (rc != RL_OK)
             rl__errf(errbuf, rc, "cannot hash the training data");
     }
+    char list_sha[65] = "", list_ref[4096] = "";
+    size_t n_listed = 0;
+    if (rc == RL_OK && p->prompts_out)
+        rc = write_prompt_list(b, p->prompts_out, out_path, list_ref, sizeof list_ref, list_sha,
+                               &n_listed, errbuf);
     if (rc == RL_OK) {
         struct rl_router_meta m = {
             .kind = kind,
@@ -231,6 +269,9 @@ int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *
             .n_battles = b->n,
             .source = p->source,
             .aliases = alias_text,
+            .train_prompts = p->prompts_out ? list_ref : NULL,
+            .train_prompts_sha256 = list_sha,
+            .n_train_prompts = n_listed,
         };
         rc = rl__router_write(out_path, &m, out.t, out.n, errbuf);
     }

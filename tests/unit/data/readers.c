@@ -172,6 +172,16 @@ TEST(readers_alpaca_eval) {
     ASSERT_NEAR(b->items[0].weight, 2, 0);
     rl_battles_free(b);
 
+    // models= keeps the battles of the listed models only (names as the file spells them).
+    b = rl_battles_new();
+    ASSERT_EQ(read_lenient(b,
+                           "alpaca_eval:" BATTLES "alpaca/battles.csv,models=gpt4_1106_preview|"
+                           "Mixtral-8x7B-Instruct-v0.1",
+                           &w, err),
+              2);
+    ASSERT_STR_EQ(model(b, 1, 1), "mixtral-8x7b-instruct-v0.1");
+    rl_battles_free(b);
+
     b = rl_battles_new();
     w = (struct warnings){0};
     ASSERT_EQ(read_lenient(b, "alpaca_eval:" BATTLES "alpaca/battles_bad.csv", &w, err), 1);

@@ -99,3 +99,30 @@ TEST(texts_prefix_match) {
     ASSERT_EQ(rl_texts_prefix_match(train, 5, eval, 0, 16, hit), 0);
     return 0;
 }
+
+// The reverse direction, as `routellm eval` checks its prompts against a router's training list.
+TEST(texts_quote_match) {
+    // Evaluation prompts; each comment says whether it quotes a training prompt below.
+    static const char *const eval[] = {
+        "How many positive integers are factors of 120 and also factors of 40?\nA. 1\nB. "
+        "3\nAnswer:",                                                              // yes
+        "HOW many positive integers are factors of 120 and   also factors of 40?", // yes, equal
+        "How many positive integers are factors of 120 and also of 41?\nA. 2",     // no
+        "Simplify $(5x+3) - 2(2x-4)$.\nA. 10+x\nB. x+11\nAnswer:",                 // short quote
+        "A question no training prompt starts, long enough to count.",             // no
+    };
+    static const char *const train[] = {
+        "Simplify $(5x+3) - 2(2x-4)$.",
+        "How many positive integers are factors of 120 and also factors of 40?",
+        "A question no training prompt starts, long enough to count, and then some more.",
+    };
+    bool hit[5];
+    ASSERT_EQ(rl_texts_quote_match(eval, 5, train, 3, 32, hit), 2);
+    ASSERT(hit[0] && hit[1] && !hit[2] && !hit[3] && !hit[4]);
+    ASSERT_EQ(rl_texts_quote_match(eval, 5, train, 3, 16, hit), 3);
+    ASSERT(hit[3]);
+    ASSERT_EQ(rl_texts_quote_match(eval, 5, train, 0, 16, hit), 0);
+    ASSERT(!hit[0] && !hit[3]);
+    ASSERT_EQ(rl_texts_quote_match(eval, 0, train, 3, 16, hit), 0);
+    return 0;
+}

@@ -4,8 +4,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "rl/battle.h"
 #include "test.h"
 
 #ifndef RL_TEST_BIN
@@ -215,6 +217,8 @@ TEST(eval_cli_train_prompts) {
     free(out);
     snprintf(cmd, sizeof cmd, "%s/mf.safetensors", dir);
     remove(cmd);
+    snprintf(cmd, sizeof cmd, "%s/mf.prompts.jsonl.gz", dir);
+    remove(cmd);
     rmdir(dir);
     ASSERT_NOT_NULL(doc);
     json_t *mf = json_array_get(json_object_get(doc, "routers"), 0);
@@ -226,5 +230,164 @@ TEST(eval_cli_train_prompts) {
     ASSERT_EQ(json_integer_value(json_object_get(oracle, "n_prompts")), 4);
     ASSERT(json_is_null(json_object_get(oracle, "n_train_contaminated")));
     json_decref(doc);
+    return 0;
+}
+
+// Regression: the MMLU questions once reported as leaked from RouterDC's MATH split were never
+// trained on. They produce no gold battle (every model scored the same) or were dropped by
+// --exclude, and the check had been run against the raw question list, a superset of the
+// training prompts. A router now lists its own training prompts; the check uses that list.
+// Fixture (tests/data/battles/leak.json against tests/data/eval/leak.csv): question 1 has no
+// battle and is quoted by an evaluation prompt (cosine 0.995); question 2 has battles and is
+// quoted (cosine 0.936); question 3 has battles and a near-duplicate (cosine 0.998); questions
+// 4-6 are unrelated to the evaluation prompts.
+TEST(eval_cli_decontaminate_own_prompts) {
+    char dir[] = "/tmp/rl_eval_leak_XXXXXX", cmd[2048], *out;
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             "ROUTELLM_HOME=%s " RL_TEST_BIN " train mf --data table:" RL_TEST_DATA
+             "/battles/leak.json --exclude " RL_TEST_DATA "/eval/leak.csv --dropped "
+             "%s/dropped.jsonl --out %s/mf.safetensors --alias "
+             "gpt-4-1106-preview=meta-llama-3-8b --alias "
+             "mixtral-8x7b-instruct-v0.1=mistral-7b-v0.1 --model-dir " RL_TEST_MODEL
+             " --epochs 1 2>&1",
+             dir, dir, dir);
+    int st = run(cmd, &out);
+    if (st != 0)
+        fprintf(stderr, "%s\n", out);
+    ASSERT_EQ(st, 0);
+    ASSERT_STR_CONTAINS(out, "excluded 2 of 5 prompts");
+    ASSERT_STR_CONTAINS(out, "training prompts: 3 in");
+    free(out);
+
+    // The list holds exactly the prompts trained on: not the battle-less question 1, not the
+    // excluded questions 2 and 3.
+    char path[256], **texts;
+    snprintf(path, sizeof path, "%s/mf.prompts.jsonl.gz", dir);
+    long n = rl_texts_read(path, &texts, NULL);
+    ASSERT_EQ(n, 3);
+    ASSERT_STR_EQ(texts[0], "Which gas do green plants absorb from the air during photosynthesis?");
+    ASSERT_STR_EQ(texts[2], "Explain why the sky appears blue during a clear day.");
+    rl_texts_free(texts, (size_t)n);
+
+    static const struct {
+        const char *extra; // input: more options
+        long removed;      // output: n_train_contaminated, -1 for null
+    } cases[] = {
+        {"", 0},
+        {"--train-prompts mf=" RL_TEST_DATA "/battles/leak.json", 3},
+        {"--no-decontaminate", -1},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        snprintf(cmd, sizeof cmd,
+                 "ROUTELLM_HOME=%s " RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA
+                 "/eval/leak.csv --strong strong --weak weak --router-file mf=%s/mf.safetensors "
+                 "--model-dir " RL_TEST_MODEL " --num-results 2 --format json %s 2>/dev/null",
+                 dir, dir, cases[i].extra);
+        st = run(cmd, &out);
+        json_t *doc = st == 0 ? json_loads(out, 0, NULL) : NULL;
+        free(out);
+        ASSERT_NOT_NULL(doc);
+        json_t *mf = json_array_get(json_object_get(doc, "routers"), 0);
+        json_t *removed = json_object_get(mf, "n_train_contaminated");
+        if (cases[i].removed < 0)
+            ASSERT(json_is_null(removed));
+        else
+            ASSERT_EQ(json_integer_value(removed), cases[i].removed);
+        ASSERT_EQ(json_integer_value(json_object_get(mf, "n_prompts")),
+                  6 - (cases[i].removed > 0 ? cases[i].removed : 0));
+        json_decref(doc);
+    }
+
+    // A list that changed since training, or that is gone, is an error, not a silent skip.
+    snprintf(cmd, sizeof cmd, "echo >> %s", path);
+    ASSERT_EQ(run(cmd, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "ROUTELLM_HOME=%s " RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA
+             "/eval/leak.csv --strong strong --weak weak --router-file mf=%s/mf.safetensors "
+             "--model-dir " RL_TEST_MODEL " 2>&1",
+             dir, dir);
+    ASSERT_EQ(run(cmd, &out), 1);
+    ASSERT_STR_CONTAINS(out, "changed since the router was trained");
+    free(out);
+    remove(path);
+    ASSERT_EQ(run(cmd, &out), 1);
+    ASSERT_STR_CONTAINS(out, "cannot read the router's training prompts");
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_EQ(run(cmd, &out), 0);
+    free(out);
+    return 0;
+}
+
+// Precomputed scores go through the same protocol: the worked example of docs/EVAL.md (APGR
+// 0.55, APGR10 0.75, CPT(50%) 60%) from a score file in another order with an extra line, and
+// --scores-out writes them back in benchmark order.
+TEST(eval_cli_scores_files) {
+    char dir[] = "/tmp/rl_eval_scores_XXXXXX", cmd[1024], *out;
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/worked.csv --strong s "
+                         "--weak w --scores ex=" RL_TEST_DATA "/eval/worked_scores.jsonl "
+                         "--num-results 4 --price-strong 10 --price-weak 1 --format json "
+                         "--scores-out %s 2>&1",
+             dir);
+    int st = run(cmd, &out);
+    json_t *doc = st == 0 ? json_loads(out, 0, NULL) : NULL;
+    if (!doc)
+        fprintf(stderr, "%s\n", out);
+    free(out);
+    ASSERT_NOT_NULL(doc);
+    json_t *r = json_array_get(json_object_get(doc, "routers"), 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(r, "name")), "ex");
+    ASSERT_NEAR(json_number_value(json_object_get(r, "apgr")), 0.55, 1e-12);
+    ASSERT_NEAR(json_number_value(json_object_get(r, "apgr_avg")), 0.75, 1e-12);
+    ASSERT_NEAR(json_number_value(json_object_get(r, "cpt50")), 60, 1e-9);
+    ASSERT(json_is_null(json_object_get(r, "n_train_contaminated")));
+    json_decref(doc);
+
+    char path[256], **texts;
+    snprintf(path, sizeof path, "%s/worked-ex.jsonl", dir);
+    long n = rl_texts_read(path, &texts, NULL);
+    ASSERT_EQ(n, 5);
+    ASSERT_STR_EQ(texts[0], "prompt zero");
+    ASSERT_STR_EQ(texts[4], "prompt four");
+    rl_texts_free(texts, (size_t)n);
+    snprintf(cmd, sizeof cmd,
+             RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/worked.csv --strong s "
+                         "--weak w --scores back=%s --num-results 4 --format csv 2>&1",
+             path);
+    ASSERT_EQ(run(cmd, &out), 0);
+    ASSERT_STR_CONTAINS(out, "\nback,5,,0.4,0.8,0.55,");
+    free(out);
+
+    // Every benchmark prompt needs a score, and every line must be an object with both members.
+    static const struct {
+        const char *content; // input: the score file
+        const char *want;    // output: part of the error
+    } bad[] = {
+        {"{\"prompt\": \"prompt zero\", \"score\": 0.9}\n", "no score for prompt 2 of"},
+        {"{\"prompt\": \"prompt zero\", \"score\": 0.9}\n{\"prompt\": \"prompt one\"}\n",
+         "bad.jsonl:2: expected {\"prompt\""},
+        {"not json\n", "bad.jsonl:1: expected"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(bad); i++) {
+        snprintf(path, sizeof path, "%s/bad.jsonl", dir);
+        FILE *f = fopen(path, "w");
+        ASSERT_NOT_NULL(f);
+        fputs(bad[i].content, f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/worked.csv --strong "
+                             "s --weak w --scores x=%s 2>&1",
+                 path);
+        ASSERT_EQ(run(cmd, &out), 1);
+        ASSERT_STR_CONTAINS(out, bad[i].want);
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_EQ(run(cmd, &out), 0);
+    free(out);
     return 0;
 }

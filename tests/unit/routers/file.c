@@ -1,11 +1,15 @@
 // Router files as untrusted input: each malformed piece of metadata or tensor is refused with a
 // message naming the file and the problem.
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/core.h"
 #include "core/safetensors.h"
+#include "rl/battle.h"
 #include "rl/router.h"
+#include "routers/router_impl.h"
 #include "test.h"
 
 struct meta_case {
@@ -112,5 +116,64 @@ TEST(router_file_good_and_bad_metadata) {
     unlink(path);
     ASSERT_NULL(rl_router_load("/nonexistent.safetensors", NULL, err));
     ASSERT_STR_CONTAINS(err, "/nonexistent.safetensors");
+    return 0;
+}
+
+// Training-prompt lists: equal lists give equal bytes (the digest in the router file must not
+// depend on the time of writing), bytes that are not UTF-8 survive as U+FFFD, the reference is
+// relative to the router's folder when it can be, and the reader checks the digest.
+TEST(router_train_prompts_list) {
+    char dir[] = "/tmp/rl_train_prompts_XXXXXX", sub[128], a[160], b[160], router[160];
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(sub, sizeof sub, "%s/lists", dir);
+    ASSERT_EQ(mkdir(sub, 0700), 0);
+    snprintf(a, sizeof a, "%s/a.jsonl.gz", dir);
+    snprintf(b, sizeof b, "%s/b.jsonl.gz", sub);
+    snprintf(router, sizeof router, "%s/r.safetensors", dir);
+    const char *texts[] = {"first prompt, \"quoted\"\nwith a new line", "bad byte \xff here"};
+    char sha_a[65], sha_b[65], ref[256];
+    ASSERT_OK(rl__train_prompts_write(a, texts, 2, sha_a, NULL));
+    ASSERT_OK(rl__train_prompts_write(b, texts, 2, sha_b, NULL));
+    ASSERT_STR_EQ(sha_a, sha_b);
+    ASSERT_OK(rl__train_prompts_ref(router, a, ref, sizeof ref, NULL));
+    ASSERT_STR_EQ(ref, "a.jsonl.gz");
+    ASSERT_OK(rl__train_prompts_ref(router, b, ref, sizeof ref, NULL));
+    ASSERT_STR_EQ(ref, "lists/b.jsonl.gz");
+    ASSERT_OK(rl__train_prompts_ref(b, a, ref, sizeof ref, NULL));
+    ASSERT(ref[0] == '/' && strstr(ref, "/a.jsonl.gz"));
+
+    // A router file naming the list: read back through the library, then with a wrong digest.
+    const char *keys[] = {
+        "format", "format_version", "kind",         "encoder",       "encoder_dim",
+        "models", "default_strong", "default_weak", "train_prompts", "train_prompts_sha256",
+        NULL};
+    const char *values[] = {"routellm-router",  "1",  "mf", "enc", "8", "[\"a\",\"b\"]", "a", "b",
+                            "lists/b.jsonl.gz", sha_b};
+    ASSERT_OK(write_router(router, keys, values, 8));
+    char err[RL_ERRBUF_SIZE] = "", **got;
+    struct rl_router *r = rl_router_load(router, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ(rl_router_train_prompts(r, &got, err), 2);
+    ASSERT_STR_EQ(got[0], texts[0]);
+    ASSERT_STR_EQ(got[1], "bad byte \xef\xbf\xbd here");
+    rl_texts_free(got, 2);
+    rl_router_free(r);
+    values[9] = "0000000000000000000000000000000000000000000000000000000000000000";
+    ASSERT_OK(write_router(router, keys, values, 8));
+    r = rl_router_load(router, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT(rl_router_train_prompts(r, &got, err) < 0);
+    ASSERT_NULL(got);
+    ASSERT_STR_CONTAINS(err, "lists/b.jsonl.gz changed since the router was trained");
+    rl_router_free(r);
+    keys[8] = NULL; // a file that lists none
+    ASSERT_OK(write_router(router, keys, values, 8));
+    r = rl_router_load(router, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ(rl_router_train_prompts(r, &got, err), 0);
+    rl_router_free(r);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_EQ(system(cmd), 0);
     return 0;
 }
