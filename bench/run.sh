@@ -27,8 +27,9 @@ run_encoder() {
 }
 
 run_tokenizer() {
+    need_python
     echo "## Tokenizer"
-    "$BUILD/bench/bench_tokenizer"
+    "$BENCH_PYTHON" bench/tokenizer.py --bin "$BUILD/bench/bench_tokenizer"
 }
 
 run_router() {

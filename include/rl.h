@@ -2,9 +2,14 @@
 #ifndef RL_H
 #define RL_H
 
+#include "rl/battle.h"
+#include "rl/calibrate.h"
 #include "rl/core.h"
+#include "rl/embcache.h"
 #include "rl/encoder.h"
+#include "rl/eval.h"
 #include "rl/router.h"
 #include "rl/tokenizer.h"
+#include "rl/train.h"
 
 #endif

@@ -12,9 +12,9 @@ alpha=$(sed -n 's/^model: router-mf-//p' build/demo_calibrate.txt)
 
 echo
 echo "== route: three prompts at threshold $alpha"
-for prompt in "What is the capital of France?" \
-              "Write a short poem about autumn leaves." \
-              "Prove that there are infinitely many primes p with p = 3 (mod 4)."; do
+for prompt in "Translate 'good morning' into French." \
+              "hi, how are you?" \
+              "Write a Python function that merges two sorted lists in linear time."; do
     "$bin" route --router mf --threshold "$alpha" --json "$prompt"
 done
 

@@ -4,21 +4,23 @@
 #
 #   tools/make_routers.sh [ROUTELLM_BINARY]      (default build/routellm)
 #
-# The data of each router kind is the variant that tools/select_routers.py chose on validation
-# data that never touches MT-Bench, MMLU test or GSM8K test (docs/TRAINING.md has the protocol
-# and every variant's figures; keep SHIPPED there in step with this file):
-#   mf          gold battles from data/train/routerdc + every AlpacaEval judge battle
+# The data of each router kind is the variant that tools/select_routers.py chose by its rule
+# (docs/TRAINING.md has the rule and every variant's figures; keep SHIPPED there in step with
+# this file): a variant replaces the baseline, gold battles alone, only if it beats it on
+# validation data that never touches MT-Bench, MMLU test or GSM8K test by more than two standard
+# errors. Only sw_ranking's smaller margin did:
+#   mf          gold battles from data/train/routerdc
 #   sw_ranking  gold battles with margin 0.25 (the per-question scores of ARC, C-Eval and CMMLU
 #               are probabilities, so a smaller margin keeps more of them)
-#   bert        gold battles + the AlpacaEval battles of gpt-4-1106-preview against Mixtral
+#   bert        gold battles
 # Gold battles: per-question correctness of 7 open 7-8B models on training splits of ARC, MATH,
 # GSM8K, C-Eval, CMMLU and code benchmarks (data/train/routerdc). Training prompts within cosine
 # 0.95 of an evaluation prompt (data/evals), or quoted by one, are dropped first and listed in
 # data/train/dropped-<kind>.jsonl.gz. Each router lists the prompts it was trained on beside it
 # (routers/<kind>.prompts.jsonl.gz), which `routellm eval` decontaminates against.
 #
-# Where the data has no battle of GPT-4 or Mixtral (sw_ranking), the router names the RouteLLM
-# pair through aliases: gpt-4-1106-preview stands for the strongest model of the gold data by
+# The data has no battle of GPT-4 or Mixtral, so every router names the RouteLLM pair through
+# aliases: gpt-4-1106-preview stands for the strongest model of the gold data by
 # Bradley-Terry rating (dolphin-2.9-llama3-8b) and mixtral-8x7b-instruct-v0.1 for the weakest
 # (chinese-mistral-7b-v0.1). Embeddings come from the local encoder through the cache in
 # .cache/embeddings, so a second run only trains.
@@ -32,9 +34,6 @@ for f in data/train/routerdc/*.json.gz; do
     gold+=(--data "table:$f")
     gold_m25+=(--data "table:$f,margin=0.25")
 done
-alpaca=alpaca_eval:data/train/alpaca_eval/battles.csv.gz
-alpaca_pair="$alpaca,annotators=alpaca_eval_gpt4_turbo_fn|alpaca_eval_cot_gpt4_turbo_fn"
-alpaca_pair+=",models=gpt4_1106_preview|Mixtral-8x7B-Instruct-v0.1"
 exclude=(--exclude data/evals/mt_bench/question.jsonl.gz
          --exclude data/evals/gsm8k/gsm8k_responses.csv.gz)
 for f in data/evals/mmlu/responses/*.csv.gz; do
@@ -44,10 +43,10 @@ stand_in=(--alias gpt-4-1106-preview=dolphin-2.9-llama3-8b
           --alias mixtral-8x7b-instruct-v0.1=chinese-mistral-7b-v0.1)
 
 mkdir -p routers
-"$bin" train mf "${gold[@]}" --data "$alpaca" "${exclude[@]}" \
+"$bin" train mf "${gold[@]}" "${exclude[@]}" "${stand_in[@]}" \
     --dropped data/train/dropped-mf.jsonl --seed 1 --epochs 10 --out routers/mf.safetensors
 "$bin" train sw_ranking "${gold_m25[@]}" "${exclude[@]}" "${stand_in[@]}" \
     --dropped data/train/dropped-sw_ranking.jsonl --out routers/sw_ranking.safetensors
-"$bin" train bert "${gold[@]}" --data "$alpaca_pair" "${exclude[@]}" \
+"$bin" train bert "${gold[@]}" "${exclude[@]}" "${stand_in[@]}" \
     --dropped data/train/dropped-bert.jsonl --seed 1 --out routers/bert.safetensors
 gzip -n -9 -f data/train/dropped-{mf,sw_ranking,bert}.jsonl

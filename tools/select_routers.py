@@ -8,6 +8,7 @@ Standard library only; run from the repository root after `make` and `make model
 
     python3 tools/select_routers.py [--bin build/routellm] [--kinds mf,sw_ranking,bert]
         [--variants gold,gold+alpaca,...] [--test] [--work .cache/select]
+        [--bootstrap 10000] [--seed 0]
 
 Validation (all training runs also exclude every evaluation prompt, as `make routers` does):
 
@@ -23,20 +24,42 @@ Validation (all training runs also exclude every evaluation prompt, as `make rou
   prompts are excluded from training) whose held-out scores are pooled into one curve.
 
 Each router is scored by APGR with RouteLLM's protocol (`routellm eval --benchmark table:...`).
-The selection score of a variant is the mean of the five APGRs (four domains, the exact pair);
-the variant with the highest score is chosen, per router kind. Every figure is printed, so the
-choice can be checked. With --test, every variant is also trained on all its data and evaluated
-on MT-Bench, MMLU and GSM8K (these numbers play no part in the choice).
+The selection score of a variant is the mean of the five APGRs (four domains, the exact pair).
+
+Rule (one-standard-error rule for selection under noisy validation): per router kind the
+baseline is `gold`, the simplest variant (one data source, default hyper-parameters). Another
+variant replaces it only if its selection score exceeds the baseline's by more than two standard
+errors of the difference; of the variants that clear that bar the highest-scoring one ships, and
+if none does the baseline ships. The standard error comes from a paired bootstrap over the
+validation prompts: each resample draws, independently per validation set, its prompts with
+replacement, and every variant of the kind is evaluated on the same resampled prompts with the
+whole protocol (its own decile edges, its own weak and strong quality), from the per-prompt
+score files `routellm eval --scores-out` writes; the standard error of a difference is the
+standard deviation of the resampled differences of the two selection scores. The APGR computed
+here from those files must equal `routellm eval`'s on the full sets (checked to 1e-9), so the
+bootstrap measures the same number the table reports. It captures the sampling noise of the
+validation prompts only, not the variation between training seeds. This rule replaced "the
+highest selection score ships" after that rule's benchmark figures were known (docs/TRAINING.md
+says so and shows every variant's benchmark figures for that reason).
+
+Every figure is printed, so the choice can be checked. With --test, every variant is also
+trained on all its data and evaluated on MT-Bench, MMLU and GSM8K (these numbers play no part
+in the choice).
 
 Runs take long (each variant trains 5 to 10 routers per kind); every trained router and score
 file is kept under --work and reused, so an interrupted run resumes where it stopped.
 """
 import argparse
+import bisect
 import csv
 import glob
 import gzip
+import itertools
 import json
+import operator
 import os
+import random
+import statistics
 import subprocess
 import sys
 
@@ -86,14 +109,19 @@ VARIANTS = {
     "gold-mf30": (lambda skip: gold(skip=skip), False, ["--epochs", "30"]),
 }
 KIND_OPTS = {"mf": ["--seed", "1"], "sw_ranking": [], "bert": ["--seed", "1"]}
-# What the validation chose (the table in docs/TRAINING.md); tools/make_routers.sh trains these.
-SHIPPED = {"mf": "gold+alpaca", "sw_ranking": "gold-margin0.25", "bert": "gold+alpaca-pair"}
+# The variant every other one must beat by more than two standard errors (the module docstring).
+BASELINE = "gold"
+# What the rule chose (the table in docs/TRAINING.md); tools/make_routers.sh trains these.
+SHIPPED = {"mf": "gold", "sw_ranking": "gold-margin0.25", "bert": "gold"}
+SETS = list(GROUPS) + ["alpaca"]
 
 
 def options(variant, aliases=True):
     """`routellm train` options of a variant; the stand-in aliases when it has no GPT-4 data."""
     _, uses_alpaca, extra = VARIANTS[variant]
     return list(extra) + (ALIASES if aliases and not uses_alpaca else [])
+
+
 BENCHMARKS = ("mt-bench", "mmlu", "gsm8k")
 
 
@@ -170,48 +198,49 @@ def train_run(args, kind, variant, tag, skip=(), extra=()):
     return out
 
 
-def apgr(args, table, router, scores_out=None):
-    cmd = [args.bin, "eval", "--benchmark", f"table:{table}", "--strong", STRONG, "--weak", WEAK,
-           "--router-file", f"r={router}", "--format", "json"]
-    if scores_out:
-        cmd += ["--scores-out", scores_out]
-    doc = json.loads(run(cmd))
-    return doc["routers"][0]["apgr"]
+def eval_table(args, table, router, scores_out):
+    """`routellm eval` of one router on one table; its per-prompt scores go to scores_out."""
+    doc = json.loads(run([args.bin, "eval", "--benchmark", f"table:{table}", "--strong", STRONG,
+                          "--weak", WEAK, "--router-file", f"r={router}", "--format", "json",
+                          "--scores-out", scores_out]))
+    stem = os.path.basename(table)[:-len(".csv")]
+    return doc["routers"][0], f"{scores_out}/{stem}-r.jsonl"
 
 
-def pooled_apgr(args, table, score_files, where):
-    pooled = f"{where}/pooled.jsonl"
+def pooled_eval(args, table, score_files, pooled):
     with open(pooled, "w", encoding="utf-8") as out:
         for f in score_files:
             with open(f, encoding="utf-8") as inp:
                 out.write(inp.read())
     doc = json.loads(run([args.bin, "eval", "--benchmark", f"table:{table}", "--strong", STRONG,
                           "--weak", WEAK, "--scores", f"r={pooled}", "--format", "json"]))
-    return doc["routers"][0]["apgr"]
+    return doc["routers"][0]
 
 
 def validate(args, kind, variant):
-    """The five validation APGRs of one kind and variant."""
-    res = {}
+    """The five validation APGRs of one kind and variant, and the per-prompt score file behind
+    each (for the bootstrap)."""
+    apgr, files = {}, {}
+    base = f"{args.work}/{variant}/{kind}"
     for g, names in GROUPS.items():
         r = train_run(args, kind, variant, f"no-{g}", skip=names)
-        res[g] = apgr(args, f"{args.work}/val-{g}.csv", r)
+        doc, files[g] = eval_table(args, f"{args.work}/val-{g}.csv", r, f"{base}-no-{g}-scores")
+        apgr[g] = doc["apgr"]
     uses_alpaca = VARIANTS[variant][1]
     if not uses_alpaca:
         r = train_run(args, kind, variant, "all")
-        res["alpaca"] = apgr(args, f"{args.work}/val-alpaca.csv", r)
+        doc, files["alpaca"] = eval_table(args, f"{args.work}/val-alpaca.csv", r,
+                                          f"{base}-all-scores")
     else:
-        files = []
+        fold_files = []
         for k in range(FOLDS):
             fold = f"{args.work}/val-alpaca-{k}.csv"
             r = train_run(args, kind, variant, f"fold{k}", extra=["--exclude", fold])
-            where = f"{args.work}/{variant}/{kind}-fold{k}-scores"
-            apgr(args, fold, r, scores_out=where)
-            files.append(f"{where}/val-alpaca-{k}-r.jsonl")
-        res["alpaca"] = pooled_apgr(args, f"{args.work}/val-alpaca.csv", files,
-                                    f"{args.work}/{variant}")
-    res["score"] = sum(res[g] for g in list(GROUPS) + ["alpaca"]) / (len(GROUPS) + 1)
-    return res
+            fold_files.append(eval_table(args, fold, r, f"{base}-fold{k}-scores")[1])
+        files["alpaca"] = f"{base}-pooled.jsonl"
+        doc = pooled_eval(args, f"{args.work}/val-alpaca.csv", fold_files, files["alpaca"])
+    apgr["alpaca"] = doc["apgr"]
+    return {"apgr": apgr, "files": files, "score": sum(apgr[s] for s in SETS) / len(SETS)}
 
 
 def test(args, kind, variant):
@@ -224,37 +253,179 @@ def test(args, kind, variant):
     return out
 
 
+# ----------------------------------------------------------------------------
+# Paired bootstrap of the selection scores
+
+def read_table(path):
+    """(prompt, strong quality, weak quality) rows of a validation table, in file order."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [(r[0], float(r[1]), float(r[2])) for r in list(csv.reader(f))[1:]]
+
+
+def read_scores(path):
+    scores = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                scores[row["prompt"]] = row["score"]
+    return scores
+
+
+def lerp(a, b, t):
+    """numpy's _lerp, as src/eval/curve.c computes the qcut edges."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def trapz(y, x):
+    return sum((x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2.0 for i in range(1, len(x)))
+
+
+class Curve:
+    """One router's scores on one validation table, sorted once, so that the APGR of any
+    resample (a count per table row) costs a few cumulative sums and bisections."""
+
+    def __init__(self, table, scores, path):
+        prompts = {r[0] for r in table}
+        missing = [p for p in scores if p not in prompts]
+        if missing:
+            sys.exit(f"{path}: prompt not in its table: {missing[0][:80]!r}")
+        kept = [i for i, r in enumerate(table) if r[0] in scores]
+        self.order = sorted(kept, key=lambda i: scores[table[i][0]])
+        self.score = [scores[table[i][0]] for i in self.order]
+        self.q_weak = [table[i][2] for i in self.order]
+        self.gain = [table[i][1] - table[i][2] for i in self.order]
+
+    def apgr(self, counts, num_results=10):
+        """APGR of the protocol on the prompts drawn counts[i] times each; None when the two
+        models tie on the resample (`routellm eval --bootstrap` skips those too)."""
+        cnt = [counts[i] for i in self.order]
+        cum = [0] + list(itertools.accumulate(cnt))
+        cum_gain = [0.0] + list(itertools.accumulate(map(operator.mul, cnt, self.gain)))
+        n = cum[-1]
+        weak = sum(map(operator.mul, cnt, self.q_weak))
+        r_w, r_s = weak / n, (weak + cum_gain[-1]) / n
+        if r_w == r_s:
+            return None
+
+        def nth(pos):  # the pos-th smallest score of the resample
+            return self.score[bisect.bisect_right(cum, pos) - 1]
+
+        x, y = [], []
+        for e in range(num_results, -1, -1):
+            lo, rem = divmod((n - 1) * e, num_results)
+            edge = nth(lo) if rem == 0 else lerp(nth(lo), nth(lo + 1), rem / num_results)
+            k = (bisect.bisect_right if e == num_results else bisect.bisect_left)(self.score, edge)
+            x.append((n - cum[k]) / n * 100 / 100)  # via the percentage, as curve.c does
+            y.append((weak + cum_gain[-1] - cum_gain[k]) / n)
+        auc = trapz(y, x)
+        weak_auc, strong_auc = trapz([r_w] * len(x), x), trapz([r_s] * len(x), x)
+        return (auc - weak_auc) / (strong_auc - weak_auc)
+
+
+def bootstrap(args, results):
+    """Resampled selection scores of every variant in results (one kind), paired: replicate b
+    of every variant is evaluated on the same resampled prompts."""
+    tables = {s: read_table(f"{args.work}/val-{s}.csv") for s in SETS}
+    curves = {}
+    for v, res in results.items():
+        for s in SETS:
+            c = curves[v, s] = Curve(tables[s], read_scores(res["files"][s]), res["files"][s])
+            full = c.apgr([1] * len(tables[s]))
+            if abs(full - res["apgr"][s]) > 1e-9:
+                sys.exit(f"{v} on {s}: APGR {full!r} from {res['files'][s]} differs from "
+                         f"routellm eval's {res['apgr'][s]!r}")
+    rng = random.Random(args.seed)
+    reps = {v: [] for v in results}
+    for _ in range(10 * args.bootstrap):
+        if len(reps[BASELINE]) == args.bootstrap:
+            break
+        rep = {v: 0.0 for v in results}
+        for s in SETS:
+            n = len(tables[s])
+            counts = [0] * n
+            for i in rng.choices(range(n), k=n):
+                counts[i] += 1
+            vals = {v: curves[v, s].apgr(counts) for v in results}
+            if any(a is None for a in vals.values()):
+                rep = None
+                break
+            for v, a in vals.items():
+                rep[v] += a / len(SETS)
+        if rep is not None:
+            for v in results:
+                reps[v].append(rep[v])
+    if len(reps[BASELINE]) < args.bootstrap:
+        sys.exit("the two models tie on most resamples of the validation sets: no bootstrap")
+    return reps
+
+
+def choose(results, reps):
+    """Apply the rule: per variant its margin over the baseline, the standard error of that
+    margin and whether it clears two of them; returns the chosen variant."""
+    base = results[BASELINE]
+    base["se"] = statistics.stdev(reps[BASELINE])
+    for v, res in results.items():
+        res["se"] = statistics.stdev(reps[v])
+        if v == BASELINE:
+            continue
+        res["margin"] = res["score"] - base["score"]
+        res["margin_se"] = statistics.stdev(a - b for a, b in zip(reps[v], reps[BASELINE]))
+        res["clears"] = res["margin"] > 2 * res["margin_se"]
+    cleared = [v for v, res in results.items() if res.get("clears")]
+    return max(cleared, key=lambda v: results[v]["score"]) if cleared else BASELINE
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", default="build/routellm")
     p.add_argument("--kinds", default="mf,sw_ranking,bert")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--work", default=".cache/select")
+    p.add_argument("--bootstrap", type=int, default=10000, help="paired resamples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resamples (default 0)")
     p.add_argument("--test", action="store_true",
                    help="also report each variant on MT-Bench, MMLU and GSM8K (not used to choose)")
     args = p.parse_args()
+    variants = args.variants.split(",")
+    if BASELINE not in variants:
+        sys.exit(f"--variants must include the baseline, {BASELINE}")
+    if args.bootstrap < 2:
+        sys.exit("--bootstrap must be at least 2")
     prepare(args.work)
-    cols = list(GROUPS) + ["alpaca"]
     print("Validation APGR (held-out RouterDC domains with the stand-in pair; AlpacaEval "
-          "gpt-4-1106-preview vs Mixtral):\n")
-    print("| router | variant | " + " | ".join(cols) + " | mean (selection) |"
+          "gpt-4-1106-preview vs Mixtral). Selection score = mean of the five, ± its bootstrap "
+          f"standard error; margin = score − {BASELINE}'s, ± the paired bootstrap standard "
+          f"error of that difference ({args.bootstrap} resamples, seed {args.seed}); a variant "
+          f"replaces {BASELINE} only if margin > 2 SE.\n")
+    print("| router | variant | " + " | ".join(SETS) + " | selection score | margin over "
+          f"{BASELINE} | 2 SE (bar) | clears |"
           + (" MT-Bench | MMLU | GSM8K |" if args.test else ""))
-    print("|---|---|" + "---|" * (len(cols) + 1) + ("---|---|---|" if args.test else ""))
+    print("|---|---|" + "---|" * (len(SETS) + 4) + ("---|---|---|" if args.test else ""))
+    chosen = {}
     for kind in args.kinds.split(","):
-        results = {}
-        for variant in args.variants.split(","):
-            if variant == "gold-mf30" and kind != "mf":
-                continue
-            results[variant] = validate(args, kind, variant)
-        best = max(results, key=lambda v: results[v]["score"])
-        for variant, res in results.items():
-            mark = " **(chosen)**" if variant == best else ""
-            line = (f"| {kind} | {variant}{mark} | " + " | ".join(f"{res[c]:.3f}" for c in cols)
-                    + f" | {res['score']:.3f} |")
+        results = {v: validate(args, kind, v) for v in variants
+                   if v != "gold-mf30" or kind == "mf"}
+        reps = bootstrap(args, results)
+        chosen[kind] = best = choose(results, reps)
+        for v, res in results.items():
+            name = f"**{v} (shipped)**" if v == best else v
+            if v == BASELINE:
+                margin = "— (baseline) | — | —"
+            else:
+                margin = (f"{res['margin']:+.4f} ± {res['margin_se']:.4f} | "
+                          f"{2 * res['margin_se']:.4f} | {'yes' if res['clears'] else 'no'}")
+            line = (f"| {kind} | {name} | " + " | ".join(f"{res['apgr'][s]:.3f}" for s in SETS)
+                    + f" | {res['score']:.4f} ± {res['se']:.4f} | {margin} |")
             if args.test:
-                t = test(args, kind, variant)
+                t = test(args, kind, v)
                 line += " " + " | ".join(f"{t[b]:.3f}" for b in BENCHMARKS) + " |"
             print(line, flush=True)
+    for kind, v in chosen.items():
+        if SHIPPED.get(kind) != v:
+            log(f"note: the rule chose {v} for {kind}, but SHIPPED says {SHIPPED.get(kind)}: "
+                "update SHIPPED and tools/make_routers.sh")
 
 
 if __name__ == "__main__":

@@ -14,29 +14,19 @@
 // ----------------------------------------------------------------------------
 // Quantiles
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 // np.quantile(x, q) with method "linear": virtual index (n - 1)·q, floor and fraction, and
 // numpy's _lerp (from the nearer end), so results match pandas' Series.quantile.
 int rl_calibrate_quantile(const double *scores, size_t n, double q, double *out) {
-    if (n == 0 || !(q >= 0 && q <= 1))
+    if (!(q >= 0 && q <= 1))
         return RL_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(scores[i]))
-            return RL_EINVAL;
-    double *s = malloc(n * sizeof *s);
-    if (!s)
-        return RL_ENOMEM;
-    memcpy(s, scores, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
+    double *s;
+    int rc = rl__sorted_scores(scores, n, &s);
+    if (rc != RL_OK)
+        return rc;
     double v = (double)(n - 1) * q;
     double lo = floor(v);
     size_t i = (size_t)lo, j = i + 1 < n ? i + 1 : n - 1;
-    double t = v - lo, a = s[i], b = s[j], diff = b - a;
-    *out = t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+    *out = rl__lerp(s[i], s[j], v - lo);
     free(s);
     return RL_OK;
 }
@@ -81,11 +71,6 @@ void rl_prompts_free(struct rl_prompts *p) {
     free(p->items);
     p->items = NULL;
     p->n = 0;
-}
-
-static bool has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 // The first string of a JSON array, or NULL.
@@ -155,23 +140,16 @@ static int csv_prompts(struct rl_prompts *p, const char *path, char *data, size_
     int col = -1, rc;
     for (;;) {
         long line = c.line;
-        rc = rl__dcsv_next(&c, row);
-        if (rc < 0) {
-            rc = rl__errf(errbuf, RL_EFORMAT,
-                          "%s:%ld: malformed CSV row (a quote never closed, or more than %d "
-                          "fields)",
-                          path, line, RL_DCSV_MAX_FIELDS);
+        rc = rl__dcsv_read(&c, row, path, errbuf);
+        if (rc < 0)
             break;
-        }
         if (rc == 0) {
             if (col < 0)
                 rc = rl__errf(errbuf, RL_EFORMAT, "%s: empty file (expected a header line)", path);
             break;
         }
         if (col < 0) {
-            for (int i = 0; i < row->n && col < 0; i++)
-                if (strcmp(row->field[i], "prompt") == 0)
-                    col = i;
+            col = rl__dcsv_column(row, "prompt");
             if (col < 0) {
                 rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: no \"prompt\" column in the header",
                               path, line);
@@ -236,11 +214,11 @@ int rl_prompts_load(const char *path, struct rl_prompts *out, char *errbuf) {
         return rc;
     if (memchr(data, '\0', len))
         rc = rl__errf(errbuf, RL_EFORMAT, "%s: binary data (a NUL byte) in a prompt file", path);
-    else if (has_suffix(path, ".jsonl") || has_suffix(path, ".jsonl.gz"))
+    else if (rl_has_suffix(path, ".jsonl") || rl_has_suffix(path, ".jsonl.gz"))
         rc = rl__jsonl_each(path, data, len, jsonl_prompt, out, errbuf);
-    else if (has_suffix(path, ".json") || has_suffix(path, ".json.gz"))
+    else if (rl_has_suffix(path, ".json") || rl_has_suffix(path, ".json.gz"))
         rc = json_prompts(out, path, data, len, errbuf);
-    else if (has_suffix(path, ".csv") || has_suffix(path, ".csv.gz"))
+    else if (rl_has_suffix(path, ".csv") || rl_has_suffix(path, ".csv.gz"))
         rc = csv_prompts(out, path, data, len, errbuf);
     else
         rc = text_prompts(out, path, data, len, errbuf);

@@ -1,7 +1,11 @@
-// Helpers shared by the subcommands: error lines, default paths, the progress bar.
+// Helpers shared by the subcommands: error lines, option values, paths and file names, the
+// progress bar.
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +25,44 @@ int cli_fail(const char *fmt, ...) {
     return 1;
 }
 
+// ----------------------------------------------------------------------------
+// Options
+
+bool cli_is_help(const char *arg) {
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+bool cli_to_double(const char *v, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno)
+        return false;
+    *out = x;
+    return true;
+}
+
+int cli_parse_double(const char *opt, const char *v, double lo, double hi, double *out) {
+    double x;
+    if (!cli_to_double(v, &x) || !(x >= lo && x <= hi))
+        return cli_fail("%s: '%s' is not a number in [%g, %g]", opt, v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int cli_parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return cli_fail("%s: '%s' is not an integer in [%ld, %ld]", opt, v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Paths
+
 const char *cli_home(void) {
     const char *home = getenv("ROUTELLM_HOME");
     return (home && *home) ? home : RL_DATA_DIR;
@@ -29,6 +71,38 @@ const char *cli_home(void) {
 int cli_default_model_dir(char *out, size_t out_size) {
     return rl_path_join(out, out_size, cli_home(), "models/all-MiniLM-L6-v2");
 }
+
+int cli_mkdirs(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return RL_EINVAL;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return RL_EIO;
+        buf[i] = c;
+    }
+    return RL_OK;
+}
+
+void cli_slug(const char *in, char *out, size_t out_size) {
+    size_t j = 0;
+    for (size_t i = 0; in[i] && j + 1 < out_size; i++) {
+        char c = in[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        out[j++] = ok ? c : '_';
+    }
+    out[j] = '\0';
+}
+
+// ----------------------------------------------------------------------------
+// Progress bar
 
 static double now_seconds(void) {
     struct timespec ts;

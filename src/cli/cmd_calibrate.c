@@ -2,7 +2,6 @@
 // computed as RouteLLM's calibrate_threshold does (ROUTELLM.md §1.5) but over a prompt sample
 // scored locally: the shipped Arena prompts by default, or the user's own. Prints α to five
 // decimals and the model string router-<name>-<α> to put in requests.
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +42,9 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
     memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (cli_is_help(a)) {
             usage(stdout);
-            exit(0);
+            return -1;
         }
         if (strcmp(a, "--json") == 0) {
             o->json = true;
@@ -63,10 +62,7 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
         if (strcmp(a, "--router") == 0 || strcmp(a, "--routers") == 0) {
             o->router = v;
         } else if (strcmp(a, "--strong-model-pct") == 0) {
-            char *end;
-            errno = 0;
-            o->pct = strtod(v, &end);
-            if (end == v || *end || errno)
+            if (!cli_to_double(v, &o->pct))
                 return cli_fail("--strong-model-pct: '%s' is not a number", v);
             if (!(o->pct >= 0 && o->pct <= 1))
                 return cli_fail("--strong-model-pct: %s is outside [0, 1]; give the share of "
@@ -95,8 +91,9 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
 
 int cli_cmd_calibrate(int argc, char **argv) {
     struct calib_opts o;
-    if (parse_args(argc, argv, &o))
-        return 1;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     char err[RL_ERRBUF_SIZE], def[4096];
     const char *file = o.prompts;
     if (!file) {
@@ -107,20 +104,16 @@ int cli_cmd_calibrate(int argc, char **argv) {
     struct rl_prompts sample;
     if (rl_prompts_load(file, &sample, err) != RL_OK)
         return cli_fail("%s", err);
-    struct rl_router *r = rl_router_load(o.router, cli_home(), err);
-    if (!r) {
+    struct rl_router *r;
+    struct rl_router_pair pair;
+    if (cli_router_open(o.router, o.strong, o.weak, &r, &pair)) {
         rl_prompts_free(&sample);
-        return cli_fail("%s", err);
+        return 1;
     }
     struct cli_scorer s;
-    cli_scorer_init(&s);
-    s.model_dir = o.model_dir;
-    s.no_cache = o.no_cache;
+    cli_scorer_init(&s, o.model_dir, o.no_cache);
     double *scores = malloc(sample.n * sizeof *scores);
-    struct rl_router_pair pair;
-    int rc = scores ? 0 : cli_fail("out of memory");
-    if (rc == 0 && rl_router_pair(r, o.strong, o.weak, &pair, err) != RL_OK)
-        rc = cli_fail("%s", err);
+    rc = scores ? 0 : cli_fail("out of memory");
     const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     if (rc == 0)
         rc = cli_scorer_score(&s, r, o.router, o.router, &pair, (const char *const *)sample.items,

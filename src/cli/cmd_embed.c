@@ -45,16 +45,6 @@ struct embed_opts {
     int first_text; // index in argv of the first TEXT; argc when none
 };
 
-static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi)
-        return cli_fail("%s: '%s' is not an integer in [%ld, %ld]", opt, v, lo, hi);
-    *out = x;
-    return 0;
-}
-
 // Returns 0, 1 (error, already reported) or -1 (--help printed: exit 0).
 static int parse_args(int argc, char **argv, struct embed_opts *o) {
     memset(o, 0, sizeof *o);
@@ -62,7 +52,7 @@ static int parse_args(int argc, char **argv, struct embed_opts *o) {
     o->first_text = argc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (cli_is_help(a)) {
             usage(stdout);
             return -1;
         }
@@ -94,9 +84,9 @@ static int parse_args(int argc, char **argv, struct embed_opts *o) {
             o->model = v;
         else if (IS("--out"))
             o->out = v;
-        else if (IS("--batch") && parse_long("--batch", v, 1, MAX_BATCH, &o->batch))
+        else if (IS("--batch") && cli_parse_long("--batch", v, 1, MAX_BATCH, &o->batch))
             return 1;
-        else if (IS("--threads") && parse_long("--threads", v, 0, 256, &o->threads))
+        else if (IS("--threads") && cli_parse_long("--threads", v, 0, 256, &o->threads))
             return 1;
 #undef IS
     }
@@ -273,15 +263,10 @@ int cli_cmd_embed(int argc, char **argv) {
     if (rc)
         return rc < 0 ? 0 : 2;
 
-    char model_dir[4096], err[RL_ERRBUF_SIZE];
-    if (!o.model) {
-        if (cli_default_model_dir(model_dir, sizeof model_dir) != RL_OK)
-            return cli_fail("embed: model path too long");
-        o.model = model_dir;
-    }
-    struct rl_encoder *enc = rl_encoder_load(o.model, err);
+    char err[RL_ERRBUF_SIZE];
+    struct rl_encoder *enc = cli_encoder_load(o.model);
     if (!enc)
-        return cli_fail("%s", err);
+        return 1;
     int dim = rl_encoder_dim(enc);
     struct rl_encoder_ws *ws = rl_encoder_ws_new((int)o.threads);
     struct batch b = {

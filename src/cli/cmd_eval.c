@@ -1,9 +1,8 @@
 // `routellm eval`: the RouteLLM evaluation protocol (ROUTELLM.md §1.6, §4) on MT-Bench, MMLU,
 // GSM8K or a user table, for any set of routers plus the oracle; prints a metrics table (or JSON
 // or CSV) and, with --output, writes the curve data as CSV and plots it with gnuplot (PNG and
-// SVG). Also home of the scoring helpers shared with `routellm calibrate` (cache, encoder,
-// progress). The arithmetic lives in the library (rl/eval.h); this file only orchestrates,
-// prints and writes files.
+// SVG). Prompts are scored through the shared scorer (scorer.c); the arithmetic lives in the
+// library (rl/eval.h); this file only orchestrates, prints and writes files.
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -11,200 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "cli/cli.h"
 #include "rl.h"
 #include "rl/battle.h"
 #include "rl/calibrate.h"
-#include "rl/embcache.h"
 #include "rl/eval.h"
 
 extern char **environ;
 
 #define MAX_ROUTERS     32
 #define MAX_TRAIN_FILES 64
-
-// ----------------------------------------------------------------------------
-// Shared scoring helpers (also used by cmd_calibrate.c)
-
-static void on_progress(void *ctx, size_t done, size_t total) {
-    struct cli_progress *p = ctx;
-    (void)total;
-    if (done > p->done)
-        cli_progress_add(p, done - p->done);
-}
-
-int cli_mkdirs(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return RL_EINVAL;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return RL_EIO;
-        buf[i] = c;
-    }
-    return RL_OK;
-}
-
-void cli_scorer_init(struct cli_scorer *s) {
-    memset(s, 0, sizeof *s);
-}
-
-void cli_scorer_free(struct cli_scorer *s) {
-    rl_embcache_free(s->cache);
-    rl_encoder_free(s->enc);
-    memset(s, 0, sizeof *s);
-}
-
-static int scorer_encoder(struct cli_scorer *s) {
-    if (s->enc)
-        return 0;
-    char dir[4096], err[RL_ERRBUF_SIZE];
-    const char *model_dir = s->model_dir;
-    if (!model_dir) {
-        if (cli_default_model_dir(dir, sizeof dir) != RL_OK)
-            return cli_fail("model folder path too long");
-        model_dir = dir;
-    }
-    s->enc = rl_encoder_load(model_dir, err);
-    if (!s->enc)
-        return cli_fail("%s", err);
-    // The embedding cache is an optimisation: without one, prompts are embedded directly.
-    char root[4096];
-    if (!s->no_cache && rl_path_join(root, sizeof root, cli_home(), ".cache/embeddings") == RL_OK)
-        s->cache = rl_embcache_open(root, rl_encoder_name(s->enc), rl_encoder_dim(s->enc), err);
-    return 0;
-}
-
-int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n, const char *what,
-                     float **emb) {
-    *emb = NULL;
-    if (scorer_encoder(s))
-        return 1;
-    size_t dim = (size_t)rl_encoder_dim(s->enc);
-    float *e = malloc((n ? n : 1) * dim * sizeof *e);
-    if (!e)
-        return cli_fail("out of memory for %zu embeddings", n);
-    char err[RL_ERRBUF_SIZE], label[128];
-    snprintf(label, sizeof label, "embedding %s", what);
-    struct cli_progress p;
-    cli_progress_start(&p, label, n);
-    int rc;
-    if (s->cache) {
-        long got = rl_embcache_get(s->cache, s->enc, prompts, n, e, on_progress, &p, err);
-        rc = got < 0 ? (int)got : RL_OK;
-    } else {
-        rc = RL_OK;
-        for (size_t i = 0; i < n && rc == RL_OK; i += 32) {
-            size_t k = n - i < 32 ? n - i : 32;
-            rc = rl_encoder_embed(s->enc, prompts + i, k, e + i * dim, err);
-            cli_progress_add(&p, k);
-        }
-    }
-    // The cache reports only the prompts it had to embed; the bar ends full either way.
-    if (rc == RL_OK && p.done < n)
-        cli_progress_add(&p, n - p.done);
-    cli_progress_finish(&p);
-    if (rc != RL_OK) {
-        free(e);
-        return cli_fail("embedding %s: %s", what, err);
-    }
-    *emb = e;
-    return 0;
-}
-
-// A router file's bytes identify its scores; a kind name is resolved the way rl_router_load
-// resolves it.
-static int router_digest(const char *spec, uint64_t *h) {
-    char path[4096], rel[128];
-    const char *file = spec;
-    if (rl_router_kind_parse(spec) >= 0) {
-        snprintf(rel, sizeof rel, "routers/%s.safetensors", spec);
-        if (rl_path_join(path, sizeof path, cli_home(), rel) != RL_OK)
-            return cli_fail("router path too long");
-        file = path;
-    }
-    struct rl_mmap m = {0};
-    char err[RL_ERRBUF_SIZE];
-    if (rl_mmap_open(&m, file, err) != RL_OK)
-        return cli_fail("%s", err);
-    *h = rl_eval_digest(m.data, m.len, *h);
-    rl_mmap_close(&m);
-    return 0;
-}
-
-static void slug(const char *in, char *out, size_t out_size) {
-    size_t j = 0;
-    for (size_t i = 0; in[i] && j + 1 < out_size; i++) {
-        char c = in[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
-        out[j++] = ok ? c : '_';
-    }
-    out[j] = '\0';
-}
-
-int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char *spec,
-                     const char *label, const struct rl_router_pair *pair,
-                     const char *const *prompts, size_t n, const char *what, double *scores) {
-    char err[RL_ERRBUF_SIZE];
-    // The random router has no file and costs nothing to rerun: it is never cached.
-    if (rl_router_kind(r) == RL_ROUTER_KIND_RANDOM) {
-        if (rl_eval_score(r, pair, NULL, NULL, prompts, n, scores, NULL, NULL, err) != RL_OK)
-            return cli_fail("%s", err);
-        return 0;
-    }
-    uint64_t key = RL_EVAL_DIGEST_INIT;
-    if (router_digest(spec, &key))
-        return 1;
-    struct rl_router_pair p = *pair;
-    key = rl_eval_digest(&p, sizeof p, key);
-    const char *enc_name = rl_router_encoder_name(r);
-    if (enc_name)
-        key = rl_eval_digest(enc_name, strlen(enc_name), key);
-    key = rl_eval_digest_prompts(prompts, n, key);
-
-    char dir[4096], file[256], path[4096], sl_what[64], sl_label[64];
-    slug(what, sl_what, sizeof sl_what);
-    slug(label, sl_label, sizeof sl_label);
-    snprintf(file, sizeof file, "%s-%s-%016llx.scores", sl_what, sl_label, (unsigned long long)key);
-    bool cache = !s->no_cache &&
-                 rl_path_join(dir, sizeof dir, cli_home(), ".cache/eval") == RL_OK &&
-                 rl_path_join(path, sizeof path, dir, file) == RL_OK;
-    if (cache && rl_eval_cache_load(path, key, scores, n) == RL_OK)
-        return 0;
-
-    float *emb = NULL;
-    if (rl_router_encoder_dim(r) > 0) {
-        if (scorer_encoder(s))
-            return 1;
-        if (rl_router_check_encoder(r, s->enc, err) != RL_OK)
-            return cli_fail("%s", err);
-        if (cli_scorer_embed(s, prompts, n, what, &emb))
-            return 1;
-    }
-    char plabel[128];
-    snprintf(plabel, sizeof plabel, "scoring %s with %s", what, label);
-    struct cli_progress prog;
-    cli_progress_start(&prog, plabel, n);
-    int rc = rl_eval_score(r, pair, s->enc, emb, prompts, n, scores, on_progress, &prog, err);
-    cli_progress_finish(&prog);
-    free(emb);
-    if (rc != RL_OK)
-        return cli_fail("%s", err);
-    // A cache that cannot be written only costs time on the next run.
-    if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_save(path, key, scores, n, NULL))
-        fprintf(stderr, "routellm: note: could not write the score cache %s\n", path);
-    return 0;
-}
 
 // ----------------------------------------------------------------------------
 // Options
@@ -275,22 +92,10 @@ static void usage(FILE *f) {
         "  --no-cache             recompute embeddings and scores\n");
 }
 
-static int parse_double(const char *opt, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno || !(x >= lo && x <= hi))
-        return cli_fail("%s: '%s' is not a number in [%g, %g]", opt, v, lo, hi);
-    *out = x;
-    return 0;
-}
-
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi)
-        return cli_fail("%s: '%s' is not an integer in [%d, %d]", opt, v, lo, hi);
+    long x;
+    if (cli_parse_long(opt, v, lo, hi, &x))
+        return 1;
     *out = (int)x;
     return 0;
 }
@@ -343,9 +148,9 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
     int n_train = 0;
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (cli_is_help(a)) {
             usage(stdout);
-            exit(0);
+            return -1;
         }
         if (strcmp(a, "--no-cache") == 0) {
             o->no_cache = true;
@@ -382,7 +187,7 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
             bad = split_pair(a, v, &train[n_train].name, &train[n_train].file);
             n_train++;
         } else if (strcmp(a, "--decontaminate") == 0)
-            bad = parse_double(a, v, 0, 1, &o->decontam);
+            bad = cli_parse_double(a, v, 0, 1, &o->decontam);
         else if (strcmp(a, "--output") == 0)
             o->output = v;
         else if (strcmp(a, "--format") == 0)
@@ -404,9 +209,9 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
         else if (strcmp(a, "--weak-cost") == 0)
             o->table.cost_weak = v;
         else if (strcmp(a, "--price-strong") == 0)
-            bad = parse_double(a, v, 0, 1e9, &o->prices.strong);
+            bad = cli_parse_double(a, v, 0, 1e9, &o->prices.strong);
         else if (strcmp(a, "--price-weak") == 0)
-            bad = parse_double(a, v, 0, 1e9, &o->prices.weak);
+            bad = cli_parse_double(a, v, 0, 1e9, &o->prices.weak);
         else if (strcmp(a, "--data-dir") == 0)
             o->data_dir = v;
         else if (strcmp(a, "--model-dir") == 0)
@@ -517,6 +322,17 @@ static int metrics(const struct rl_bench *b, const struct eval_opts *o, struct r
     return 0;
 }
 
+// The curve, the metrics and the bootstrap interval of one router's scores.
+static int evaluate(const struct rl_bench *b, const double *scores, const struct eval_opts *o,
+                    struct result *res) {
+    int rc = finish(b, scores, o, res);
+    if (rc == 0)
+        rc = metrics(b, o, res);
+    if (rc == 0)
+        rc = interval(b, scores, 1, o, res);
+    return rc;
+}
+
 static int eval_random(const struct rl_bench *b, const struct eval_opts *o, struct result *res) {
     size_t n_pts = (size_t)o->num_results + 1, n = b->n;
     struct rl_eval_point *runs = malloc((size_t)o->random_iters * n_pts * sizeof *runs);
@@ -562,18 +378,23 @@ static int eval_random(const struct rl_bench *b, const struct eval_opts *o, stru
 
 #define MAX_SCORE_FILE (1u << 30)
 
+// The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
+static void bench_base(const struct rl_bench *b, char *base, size_t size) {
+    const char *name = strrchr(b->name, '/') ? strrchr(b->name, '/') + 1 : b->name;
+    cli_slug(name, base, size);
+    char *dot = strchr(base, '.');
+    if (dot && dot != base)
+        *dot = '\0';
+}
+
 static int write_scores(const struct eval_opts *o, const struct rl_bench *b, const char *label,
                         const double *scores) {
     if (!o->scores_out)
         return 0;
     char base[128], name[300], path[4096];
-    const char *bn = strrchr(b->name, '/') ? strrchr(b->name, '/') + 1 : b->name;
-    slug(bn, base, sizeof base);
-    char *dot = strchr(base, '.');
-    if (dot && dot != base)
-        *dot = '\0';
+    bench_base(b, base, sizeof base);
     char sl[128];
-    slug(label, sl, sizeof sl);
+    cli_slug(label, sl, sizeof sl);
     snprintf(name, sizeof name, "%s-%s.jsonl", base, sl);
     if (cli_mkdirs(o->scores_out) != RL_OK || rl_path_join(path, sizeof path, o->scores_out, name))
         return cli_fail("%s: cannot create the folder", o->scores_out);
@@ -675,11 +496,7 @@ static int eval_precomputed(const struct rl_bench *b, const struct router_spec *
     if (rc == 0)
         rc = write_scores(o, b, spec->label, scores);
     if (rc == 0)
-        rc = finish(b, scores, o, res);
-    if (rc == 0)
-        rc = metrics(b, o, res);
-    if (rc == 0)
-        rc = interval(b, scores, 1, o, res);
+        rc = evaluate(b, scores, o, res);
     free(scores);
     return rc;
 }
@@ -725,11 +542,9 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **t
     key = rl_eval_digest_prompts((const char *const *)b->prompts, b->n, key);
     key = rl_eval_digest(&threshold, sizeof threshold, key);
     char dir[4096], file[256], path[4096], sl[64];
-    slug(b->name, sl, sizeof sl);
+    cli_slug(b->name, sl, sizeof sl);
     snprintf(file, sizeof file, "%s-decontaminate-%016llx.scores", sl, (unsigned long long)key);
-    bool cache = !s->no_cache &&
-                 rl_path_join(dir, sizeof dir, cli_home(), ".cache/eval") == RL_OK &&
-                 rl_path_join(path, sizeof path, dir, file) == RL_OK;
+    bool cache = !s->no_cache && cli_eval_cache_path(file, dir, path, sizeof path);
     double *cached = malloc((b->n ? b->n : 1) * sizeof *cached);
     if (!cached)
         return cli_fail("out of memory");
@@ -826,11 +641,7 @@ static int eval_router(const struct rl_bench *b, const struct router_spec *spec,
     if (rc == 0)
         rc = write_scores(o, eb, spec->label, scores);
     if (rc == 0)
-        rc = finish(eb, scores, o, res);
-    if (rc == 0)
-        rc = metrics(eb, o, res);
-    if (rc == 0)
-        rc = interval(eb, scores, 1, o, res);
+        rc = evaluate(eb, scores, o, res);
     rl_bench_free(sub);
     rl_texts_free(train, n_train);
     free(scores);
@@ -844,11 +655,7 @@ static int eval_oracle(const struct rl_bench *b, const struct eval_opts *o, stru
     if (rc == 0 && rl_eval_oracle_scores(b, scores) != RL_OK)
         rc = cli_fail("out of memory");
     if (rc == 0)
-        rc = finish(b, scores, o, res);
-    if (rc == 0)
-        rc = metrics(b, o, res);
-    if (rc == 0)
-        rc = interval(b, scores, 1, o, res);
+        rc = evaluate(b, scores, o, res);
     free(scores);
     return rc;
 }
@@ -1052,11 +859,7 @@ static int out_path(char *out, size_t size, const char *dir, const char *base, c
 static int write_output(const struct rl_bench *b, const struct eval_opts *o,
                         const struct result *res, int n_res) {
     char base[256], csv[4096], gp[4096], drv[4096], png[4096], svg[4096];
-    const char *name = strrchr(b->name, '/') ? strrchr(b->name, '/') + 1 : b->name;
-    slug(name, base, sizeof base);
-    char *dot = strchr(base, '.');
-    if (dot && dot != base)
-        *dot = '\0';
+    bench_base(b, base, sizeof base);
     if (cli_mkdirs(o->output) != RL_OK)
         return cli_fail("%s: cannot create the output folder: %s", o->output, strerror(errno));
     if (out_path(csv, sizeof csv, o->output, base, ".csv") ||
@@ -1140,8 +943,9 @@ static int write_output(const struct rl_bench *b, const struct eval_opts *o,
 
 int cli_cmd_eval(int argc, char **argv) {
     struct eval_opts o;
-    if (parse_args(argc, argv, &o))
-        return 1;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     char err[RL_ERRBUF_SIZE], data_dir[4096];
     struct rl_bench *b;
     if (strncmp(o.benchmark, "table:", 6) == 0) {
@@ -1155,10 +959,8 @@ int cli_cmd_eval(int argc, char **argv) {
         return cli_fail("%s", err);
 
     struct cli_scorer s;
-    cli_scorer_init(&s);
-    s.model_dir = o.model_dir;
-    s.no_cache = o.no_cache;
-    int n_res = o.n_routers + 1, rc = 0;
+    cli_scorer_init(&s, o.model_dir, o.no_cache);
+    int n_res = o.n_routers + 1;
     struct result *res = calloc((size_t)n_res, sizeof *res);
     if (!res)
         rc = cli_fail("out of memory");

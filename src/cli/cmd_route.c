@@ -1,7 +1,6 @@
 // `routellm route`: score one prompt with a router and print p_strong and the decision (strong
 // when p_strong >= the threshold, RouteLLM §1.1). Loads the encoder only when the router needs
 // embeddings; calls no LLM.
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,7 @@ struct route_opts {
 static int parse_args(int argc, char **argv, struct route_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (cli_is_help(a)) {
             usage(stdout);
             return -1;
         }
@@ -65,11 +64,8 @@ static int parse_args(int argc, char **argv, struct route_opts *o) {
         if (strcmp(a, "--router") == 0) {
             o->router = v;
         } else if (strcmp(a, "--threshold") == 0) {
-            char *end;
-            errno = 0;
-            o->threshold = strtod(v, &end);
-            if (end == v || *end || errno || !(o->threshold >= 0 && o->threshold <= 1))
-                return cli_fail("--threshold: '%s' is not a number in [0, 1]", v);
+            if (cli_parse_double(a, v, 0, 1, &o->threshold))
+                return 1;
             o->have_threshold = true;
         } else if (strcmp(a, "--strong") == 0) {
             o->strong = v;
@@ -119,23 +115,18 @@ int cli_cmd_route(int argc, char **argv) {
             return cli_fail("route: stdin holds more than %u bytes", MAX_STDIN_PROMPT);
         prompt = owned;
     }
-    struct rl_router *r = rl_router_load(o.router, cli_home(), err);
-    if (!r) {
+    struct rl_router *r;
+    struct rl_router_pair pair;
+    if (cli_router_open(o.router, o.strong, o.weak, &r, &pair)) {
         free(owned);
-        return cli_fail("%s", err);
+        return 1;
     }
     struct cli_scorer sc;
-    cli_scorer_init(&sc);
-    sc.model_dir = o.model_dir;
-    sc.no_cache = true; // one prompt: the cache would cost more than it saves
+    // One prompt: the cache would cost more than it saves.
+    cli_scorer_init(&sc, o.model_dir, true);
     float *emb = NULL;
-    struct rl_router_pair pair;
     double p = 0;
     rc = 1;
-    if (rl_router_pair(r, o.strong, o.weak, &pair, err) != RL_OK) {
-        cli_fail("%s", err);
-        goto done;
-    }
     if (rl_router_encoder_dim(r) > 0) {
         if (cli_scorer_embed(&sc, &prompt, 1, "prompt", &emb))
             goto done;

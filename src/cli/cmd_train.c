@@ -64,18 +64,8 @@ struct train_opts {
     struct rl_train_params p;
 };
 
-static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno || !(x >= lo && x <= hi))
-        return cli_fail("%s: '%s' is not a number in [%g, %g]", flag, v, lo, hi);
-    *out = x;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct train_opts *o) {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (argc < 2 || cli_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : -1;
     }
@@ -87,7 +77,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
     o->exclude_threshold = 0.95;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (cli_is_help(a)) {
             usage(stdout);
             return -1;
         }
@@ -119,7 +109,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
                 return cli_fail("train: more than %d --exclude specs", MAX_SPECS);
             o->exclude[o->n_exclude++] = v;
         } else if (strcmp(a, "--exclude-threshold") == 0) {
-            rc = parse_num(a, v, -1, 1, &o->exclude_threshold);
+            rc = cli_parse_double(a, v, -1, 1, &o->exclude_threshold);
         } else if (strcmp(a, "--dropped") == 0) {
             o->dropped = v;
         } else if (strcmp(a, "--out") == 0) {
@@ -137,30 +127,30 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         } else if (strcmp(a, "--model-dir") == 0) {
             o->model_dir = v;
         } else if (strcmp(a, "--epochs") == 0) {
-            rc = parse_num(a, v, 1, 100000, &x);
+            rc = cli_parse_double(a, v, 1, 100000, &x);
             o->p.epochs = (int)x;
         } else if (strcmp(a, "--seed") == 0) {
-            rc = parse_num(a, v, 0, 9007199254740992.0, &x);
+            rc = cli_parse_double(a, v, 0, 9007199254740992.0, &x);
             o->p.seed = (uint64_t)x;
         } else if (strcmp(a, "--lr") == 0) {
-            rc = parse_num(a, v, 1e-12, 10, &o->p.lr);
+            rc = cli_parse_double(a, v, 1e-12, 10, &o->p.lr);
         } else if (strcmp(a, "--batch") == 0) {
-            rc = parse_num(a, v, 2, 1 << 20, &x);
+            rc = cli_parse_double(a, v, 2, 1 << 20, &x);
             o->p.batch = (int)x;
         } else if (strcmp(a, "--weight-decay") == 0) {
-            rc = parse_num(a, v, 0, 10, &o->p.weight_decay);
+            rc = cli_parse_double(a, v, 0, 10, &o->p.weight_decay);
         } else if (strcmp(a, "--noise") == 0) {
-            rc = parse_num(a, v, 0, 10, &o->p.noise);
+            rc = cli_parse_double(a, v, 0, 10, &o->p.noise);
         } else if (strcmp(a, "--hidden") == 0) {
-            rc = parse_num(a, v, 1, 4096, &x);
+            rc = cli_parse_double(a, v, 1, 4096, &x);
             o->p.hidden = (int)x;
         } else if (strcmp(a, "--holdout") == 0) {
-            rc = parse_num(a, v, 0, 0.49, &o->p.holdout);
+            rc = cli_parse_double(a, v, 0, 0.49, &o->p.holdout);
         } else if (strcmp(a, "--tiers") == 0) {
-            rc = parse_num(a, v, 2, 16, &x);
+            rc = cli_parse_double(a, v, 2, 16, &x);
             o->p.n_tiers = (int)x;
         } else if (strcmp(a, "--threads") == 0) {
-            rc = parse_num(a, v, 1, 2, &x);
+            rc = cli_parse_double(a, v, 1, 2, &x);
             o->p.n_threads = (int)x;
         } else {
             usage(stderr);
@@ -373,9 +363,7 @@ int cli_cmd_train(int argc, char **argv) {
     if (!b)
         return cli_fail("out of memory");
     struct cli_scorer sc;
-    cli_scorer_init(&sc);
-    sc.model_dir = o.model_dir;
-    sc.no_cache = o.no_cache;
+    cli_scorer_init(&sc, o.model_dir, o.no_cache);
     float *emb = NULL;
     char *source = NULL, prompts_out[4096];
     rc = read_data(&o, b);

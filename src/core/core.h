@@ -68,4 +68,6 @@ bool rl_file_exists(const char *path);
 // Join dir and name into out (size out_size); RL_ETOOBIG when it does not fit.
 int rl_path_join(char *out, size_t out_size, const char *dir, const char *name) RL_NODISCARD;
 
+bool rl_has_suffix(const char *s, const char *suffix); // s ends with suffix (".jsonl.gz", say)
+
 #endif

@@ -12,11 +12,6 @@
 
 #include "core/core.h"
 
-static bool has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
 static int read_gz(const char *path, size_t max_len, struct rl_buf *b, char *errbuf) {
     gzFile gz = gzopen(path, "rb");
     if (!gz)
@@ -69,8 +64,8 @@ static int read_plain(const char *path, size_t max_len, struct rl_buf *b, char *
 int rl_file_read(const char *path, size_t max_len, char **data, size_t *len, char *errbuf) {
     struct rl_buf b;
     rl_buf_init(&b, max_len);
-    int rc = has_suffix(path, ".gz") ? read_gz(path, max_len, &b, errbuf)
-                                     : read_plain(path, max_len, &b, errbuf);
+    int rc = rl_has_suffix(path, ".gz") ? read_gz(path, max_len, &b, errbuf)
+                                        : read_plain(path, max_len, &b, errbuf);
     if (rc < 0)
         return rc;
     *data = rl_buf_take(&b, len);
@@ -130,6 +125,11 @@ void rl_mmap_close(struct rl_mmap *m) {
 bool rl_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+bool rl_has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
 int rl_path_join(char *out, size_t out_size, const char *dir, const char *name) {

@@ -46,5 +46,9 @@ void rl__dcsv_init(struct rl__dcsv *c, char *data, size_t len);
 // Parse the next row: 1 when a row was read, 0 at the end, RL_EFORMAT for an unterminated quote
 // or more than RL_DCSV_MAX_FIELDS fields (c then points past the bad row's line).
 int rl__dcsv_next(struct rl__dcsv *c, struct rl__dcsv_row *row);
+// rl__dcsv_next with the message of a malformed row in errbuf, naming path and line.
+int rl__dcsv_read(struct rl__dcsv *c, struct rl__dcsv_row *row, const char *path, char *errbuf);
+// Index of the first field equal to name (a header row's column), or -1.
+int rl__dcsv_column(const struct rl__dcsv_row *row, const char *name);
 
 #endif

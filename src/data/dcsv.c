@@ -85,3 +85,21 @@ int rl__dcsv_next(struct rl__dcsv *c, struct rl__dcsv_row *row) {
         return 1;
     }
 }
+
+int rl__dcsv_read(struct rl__dcsv *c, struct rl__dcsv_row *row, const char *path, char *errbuf) {
+    long line = c->line;
+    int rc = rl__dcsv_next(c, row);
+    if (rc < 0)
+        return rl__errf(errbuf, RL_EFORMAT,
+                        "%s:%ld: malformed CSV row (a quote never closed, or more than %d "
+                        "fields)",
+                        path, line, RL_DCSV_MAX_FIELDS);
+    return rc;
+}
+
+int rl__dcsv_column(const struct rl__dcsv_row *row, const char *name) {
+    for (int i = 0; i < row->n; i++)
+        if (strcmp(row->field[i], name) == 0)
+            return i;
+    return -1;
+}

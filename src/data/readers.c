@@ -223,13 +223,6 @@ static int load(const char *path, char **data, size_t *len, char *errbuf) {
 // ----------------------------------------------------------------------------
 // CSV helpers
 
-static int csv_col(const struct rl__dcsv_row *h, const char *name) {
-    for (int i = 0; i < h->n; i++)
-        if (strcmp(h->field[i], name) == 0)
-            return i;
-    return -1;
-}
-
 static int csv_header(struct rd *r, struct rl__dcsv *c, struct rl__dcsv_row *h) {
     int rc = rl__dcsv_next(c, h);
     if (rc == 0)
@@ -242,7 +235,7 @@ static int csv_header(struct rd *r, struct rl__dcsv *c, struct rl__dcsv_row *h) 
 static int need_cols(struct rd *r, const struct rl__dcsv_row *h, const char *const *names, int n,
                      int *cols) {
     for (int i = 0; i < n; i++) {
-        cols[i] = csv_col(h, names[i]);
+        cols[i] = rl__dcsv_column(h, names[i]);
         if (cols[i] < 0)
             return rl__errf(r->errbuf, RL_EFORMAT, "%s:1: no column '%s' in the header", r->path,
                             names[i]);
@@ -660,8 +653,10 @@ static int read_table_csv(struct rd *r, char *data, size_t len, const char *prom
     int rc = csv_header(r, &c, &h);
     if (rc != RL_OK)
         return rc;
-    const char *pc = prompt_col ? prompt_col : csv_col(&h, "prompt") >= 0 ? "prompt" : "question";
-    r->table.cols[0] = csv_col(&h, pc);
+    const char *pc = prompt_col                           ? prompt_col
+                     : rl__dcsv_column(&h, "prompt") >= 0 ? "prompt"
+                                                          : "question";
+    r->table.cols[0] = rl__dcsv_column(&h, pc);
     if (r->table.cols[0] < 0)
         return rl__errf(r->errbuf, RL_EFORMAT, "%s:1: no prompt column '%s'", r->path, pc);
     r->table.n_models = 0;
@@ -915,7 +910,7 @@ long rl_texts_read(const char *spec_text, char ***out, char *errbuf) {
         struct rl__dcsv_row h, row;
         rl__dcsv_init(&c, data, len);
         rc = csv_header(&r, &c, &h);
-        int col = rc == RL_OK ? csv_col(&h, t.column ? t.column : "prompt") : -1;
+        int col = rc == RL_OK ? rl__dcsv_column(&h, t.column ? t.column : "prompt") : -1;
         if (rc == RL_OK && col < 0)
             rc = rl__errf(errbuf, RL_EFORMAT, "%s:1: no column '%s'", spec.path,
                           t.column ? t.column : "prompt");

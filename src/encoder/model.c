@@ -125,11 +125,6 @@ static bool safe_relative(const char *p) {
     return p[0] != '/' && strstr(p, "..") == NULL;
 }
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static int parse_pooling(json_t *root, struct rl__bert_config *cfg, const char *path,
                          char *errbuf) {
     if (!json_is_object(root))
@@ -196,11 +191,11 @@ static int parse_modules(const char *dir, struct rl__bert_config *cfg, char *err
                           path, i);
             goto done;
         }
-        if (ends_with(type, ".Transformer") && mpath[0] == '\0' && !has_transformer) {
+        if (rl_has_suffix(type, ".Transformer") && mpath[0] == '\0' && !has_transformer) {
             has_transformer = true;
-        } else if (ends_with(type, ".Pooling") && !pooling_dir) {
+        } else if (rl_has_suffix(type, ".Pooling") && !pooling_dir) {
             pooling_dir = mpath;
-        } else if (ends_with(type, ".Normalize")) {
+        } else if (rl_has_suffix(type, ".Normalize")) {
             cfg->has_normalize = true;
         } else {
             rc = rl__errf(errbuf, RL_EUNSUPPORTED,

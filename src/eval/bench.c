@@ -204,13 +204,7 @@ static int add_contaminated(void *ctx, json_t *obj, const char *path, size_t lin
 
 int rl__strset_load_contaminated(struct rl__strset *s, const char *path, char *errbuf) {
     memset(s, 0, sizeof *s);
-    char *data;
-    size_t len;
-    int rc = rl_file_read(path, RL_EVAL_MAX_FILE, &data, &len, errbuf);
-    if (rc != RL_OK)
-        return rc;
-    rc = rl__jsonl_each(path, data, len, add_contaminated, s, errbuf);
-    free(data);
+    int rc = rl__jsonl_read(path, add_contaminated, s, errbuf);
     if (rc != RL_OK) {
         rl__strset_free(s);
         return rc;
@@ -320,17 +314,6 @@ static void mt_free(struct mt_state *st) {
     free(st->q);
 }
 
-static int read_jsonl(const char *path, rl__jsonl_fn fn, void *ctx, char *errbuf) {
-    char *data;
-    size_t len;
-    int rc = rl_file_read(path, RL_EVAL_MAX_FILE, &data, &len, errbuf);
-    if (rc != RL_OK)
-        return rc;
-    rc = rl__jsonl_each(path, data, len, fn, ctx, errbuf);
-    free(data);
-    return rc;
-}
-
 static struct rl_bench *load_mt_bench(const char *dir, char *errbuf) {
     struct mt_state st = {0};
     struct rl__strset bad = {0};
@@ -338,11 +321,11 @@ static struct rl_bench *load_mt_bench(const char *dir, char *errbuf) {
     char path[4096];
     int rc = find_file(dir, "mt_bench/question.jsonl", path, sizeof path, errbuf);
     if (rc == RL_OK)
-        rc = read_jsonl(path, mt_add_question, &st, errbuf);
+        rc = rl__jsonl_read(path, mt_add_question, &st, errbuf);
     if (rc == RL_OK)
         rc = find_file(dir, "mt_bench/judgements.jsonl", path, sizeof path, errbuf);
     if (rc == RL_OK)
-        rc = read_jsonl(path, mt_add_judgment, &st, errbuf);
+        rc = rl__jsonl_read(path, mt_add_judgment, &st, errbuf);
     if (rc == RL_OK)
         rc = find_file(dir, "mt_bench/contaminated_prompts.jsonl", path, sizeof path, errbuf);
     if (rc == RL_OK)
@@ -392,16 +375,9 @@ struct table_cols {
     int prompt, strong, weak, c_strong, c_weak;
 };
 
-static int column(const struct rl__dcsv_row *row, const char *name) {
-    for (int i = 0; i < row->n; i++)
-        if (strcmp(row->field[i], name) == 0)
-            return i;
-    return -1;
-}
-
 static int find_col(const char *path, const struct rl__dcsv_row *header, const char *name, int *col,
                     char *errbuf) {
-    *col = name ? column(header, name) : -1;
+    *col = name ? rl__dcsv_column(header, name) : -1;
     if (name && *col < 0)
         return rl__errf(errbuf, RL_EFORMAT, "%s:%ld: no column \"%s\" in the header", path,
                         header->line, name);
@@ -421,17 +397,6 @@ static int cell_number(const char *path, const struct rl__dcsv_row *row, int col
     return RL_OK;
 }
 
-static int csv_row(struct rl__dcsv *c, struct rl__dcsv_row *row, const char *path, char *errbuf) {
-    long line = c->line;
-    int rc = rl__dcsv_next(c, row);
-    if (rc < 0)
-        return rl__errf(errbuf, RL_EFORMAT,
-                        "%s:%ld: malformed CSV row (a quote never closed, or more than %d "
-                        "fields)",
-                        path, line, RL_DCSV_MAX_FIELDS);
-    return rc;
-}
-
 // Append every row of one CSV file to bb, skipping prompts in `bad` (counted in *dropped).
 static int add_csv(struct rl__bench_builder *bb, const char *path,
                    const struct rl_bench_table_params *p, const struct rl__strset *bad,
@@ -443,13 +408,13 @@ static int add_csv(struct rl__bench_builder *bb, const char *path,
         return rc;
     struct rl__dcsv c;
     struct rl__dcsv_row *row = malloc(sizeof *row);
-    struct table_cols col;
+    struct table_cols col = {0};
     if (!row) {
         free(data);
         return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
     }
     rl__dcsv_init(&c, data, len);
-    rc = csv_row(&c, row, path, errbuf);
+    rc = rl__dcsv_read(&c, row, path, errbuf);
     if (rc == 0)
         rc = rl__errf(errbuf, RL_EFORMAT, "%s: empty file (expected a header line)", path);
     if (rc == 1)
@@ -463,7 +428,7 @@ static int add_csv(struct rl__bench_builder *bb, const char *path,
     if (rc == RL_OK)
         rc = find_col(path, row, p->cost_weak, &col.c_weak, errbuf);
     while (rc == RL_OK) {
-        int more = csv_row(&c, row, path, errbuf);
+        int more = rl__dcsv_read(&c, row, path, errbuf);
         if (more <= 0) {
             rc = more;
             break;
@@ -613,11 +578,6 @@ struct rl_bench *rl_bench_load(const char *name, const char *data_dir, char *err
 // ----------------------------------------------------------------------------
 // User tables
 
-static bool has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 struct jsonl_table {
     struct rl__bench_builder *bb;
     const struct rl_bench_table_params *p;
@@ -685,9 +645,9 @@ struct rl_bench *rl_bench_load_table(const char *path, const struct rl_bench_tab
     }
     size_t total = 0, dropped = 0;
     int rc;
-    if (has_suffix(path, ".jsonl") || has_suffix(path, ".jsonl.gz")) {
+    if (rl_has_suffix(path, ".jsonl") || rl_has_suffix(path, ".jsonl.gz")) {
         struct jsonl_table t = {&bb, p, 0};
-        rc = read_jsonl(path, jsonl_table_row, &t, errbuf);
+        rc = rl__jsonl_read(path, jsonl_table_row, &t, errbuf);
         total = t.total;
     } else {
         rc = add_csv(&bb, path, p, NULL, &total, &dropped, errbuf);

@@ -8,16 +8,36 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "eval/eval_impl.h"
 #include "rl/calibrate.h"
 #include "rl/eval.h"
 
 // ----------------------------------------------------------------------------
 // numpy primitives
 
-// numpy's _lerp: a + (b - a)·t, computed from the nearer end so that t = 1 gives b exactly.
-static double lerp(double a, double b, double t) {
+double rl__lerp(double a, double b, double t) {
     double diff = b - a;
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int rl__sorted_scores(const double *scores, size_t n, double **sorted) {
+    if (n == 0)
+        return RL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(scores[i]))
+            return RL_EINVAL;
+    double *s = malloc(n * sizeof *s);
+    if (!s)
+        return RL_ENOMEM;
+    memcpy(s, scores, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    *sorted = s;
+    return RL_OK;
 }
 
 // Index i with xp[i] <= key < xp[i + 1] by numpy's search (numpy/core/src/multiarray/
@@ -99,11 +119,6 @@ double rl_eval_trapz(const double *y, const double *x, size_t n) {
 // ----------------------------------------------------------------------------
 // Thresholds
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 // pandas.qcut(x, q) takes the quantiles at np.linspace(0, 1, q + 1) with linear interpolation:
 // position (n - 1)·i/q in the sorted scores. The position is split into an exact integer part
 // and fraction here, where pandas computes it in floating point; the two differ only when the
@@ -112,21 +127,17 @@ static int cmp_double(const void *a, const void *b) {
 // whole evaluation for a router with many tied scores): they give repeated points, which add
 // nothing to the areas.
 int rl_eval_edges(const double *scores, size_t n, int num_results, double *edges) {
-    if (n == 0 || num_results < 1 || num_results > RL_EVAL_MAX_RESULTS)
+    if (num_results < 1 || num_results > RL_EVAL_MAX_RESULTS)
         return RL_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(scores[i]))
-            return RL_EINVAL;
-    double *s = malloc(n * sizeof *s);
-    if (!s)
-        return RL_ENOMEM;
-    memcpy(s, scores, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
+    double *s;
+    int rc = rl__sorted_scores(scores, n, &s);
+    if (rc != RL_OK)
+        return rc;
     uint64_t q = (uint64_t)num_results;
     for (uint64_t i = 0; i <= q; i++) {
         uint64_t pos = (uint64_t)(n - 1) * i;
         uint64_t lo = pos / q, rem = pos % q;
-        edges[i] = rem == 0 ? s[lo] : lerp(s[lo], s[lo + 1], (double)rem / (double)q);
+        edges[i] = rem == 0 ? s[lo] : rl__lerp(s[lo], s[lo + 1], (double)rem / (double)q);
     }
     free(s);
     return RL_OK;

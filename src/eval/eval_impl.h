@@ -1,6 +1,7 @@
-// Internal interface of the evaluation harness: a JSONL object iterator, a growable benchmark
-// under construction and contamination lists (CSV rows come from data/data.h). Shared by the
-// benchmark loaders and the calibration's prompt reader; not part of the public API.
+// Internal interface of the evaluation harness: a JSONL object iterator, the numpy primitives
+// behind quantiles, a growable benchmark under construction and contamination lists (CSV rows
+// come from data/data.h). Shared by the benchmark loaders, the curves and the calibration; not
+// part of the public API.
 #ifndef RL_SRC_EVAL_IMPL_H
 #define RL_SRC_EVAL_IMPL_H
 
@@ -23,6 +24,18 @@
 typedef int (*rl__jsonl_fn)(void *ctx, json_t *obj, const char *path, size_t line, char *errbuf);
 int rl__jsonl_each(const char *path, const char *data, size_t len, rl__jsonl_fn fn, void *ctx,
                    char *errbuf) RL_NODISCARD;
+// The same over the file at path (at most RL_EVAL_MAX_FILE bytes, gzip-aware: rl_file_read).
+int rl__jsonl_read(const char *path, rl__jsonl_fn fn, void *ctx, char *errbuf) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// numpy primitives (curve.c), shared with the calibration's quantiles
+
+// numpy's _lerp: a + (b - a)·t, computed from the nearer end so that t = 1 gives b exactly.
+double rl__lerp(double a, double b, double t);
+
+// A sorted copy of n scores in *sorted (the caller frees it). RL_OK, RL_EINVAL when n is 0 or a
+// score is not finite, or RL_ENOMEM.
+int rl__sorted_scores(const double *scores, size_t n, double **sorted) RL_NODISCARD;
 
 // ----------------------------------------------------------------------------
 // Cell values

@@ -1,6 +1,8 @@
-// JSONL reading for the evaluation data: every non-blank line of an in-memory file is one JSON
-// object. (CSV rows come from the data layer's in-place parser, data/data.h.)
+// JSONL reading for the evaluation data: every non-blank line of a file (in memory, or read
+// whole first) is one JSON object. (CSV rows come from the data layer's in-place parser,
+// data/data.h.)
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "eval/eval_impl.h"
@@ -37,4 +39,15 @@ int rl__jsonl_each(const char *path, const char *data, size_t len, rl__jsonl_fn 
         p = nl ? nl + 1 : end;
     }
     return RL_OK;
+}
+
+int rl__jsonl_read(const char *path, rl__jsonl_fn fn, void *ctx, char *errbuf) {
+    char *data;
+    size_t len;
+    int rc = rl_file_read(path, RL_EVAL_MAX_FILE, &data, &len, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    rc = rl__jsonl_each(path, data, len, fn, ctx, errbuf);
+    free(data);
+    return rc;
 }

@@ -6,7 +6,6 @@
 // stronger versus the weaker model, so the score does not depend on which known pair is asked.
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/core.h"
 #include "core/safetensors.h"
@@ -37,33 +36,20 @@ void rl__bert_forward(const struct rl_bert_head *h, const float *e, float *hidde
     }
 }
 
-struct bert_impl {
-    struct rl_bert_head h;
-    float *block;
-};
-
 static int bert_score(const struct rl_router *r, const struct rl_router_pair *pair, const float *e,
                       double *p_strong) {
     (void)pair;
-    const struct bert_impl *b = r->impl;
     float hidden[MAX_HIDDEN];
     double z[RL_BERT_CLASSES];
-    rl__bert_forward(&b->h, e, hidden, z);
+    rl__bert_forward(r->impl, e, hidden, z);
     double mx = fmax(z[0], fmax(z[1], z[2]));
     double s = exp(z[0] - mx) + exp(z[1] - mx) + exp(z[2] - mx);
     *p_strong = exp(z[0] - mx) / s;
     return RL_OK;
 }
 
-static void bert_free(void *p) {
-    struct bert_impl *b = p;
-    if (!b)
-        return;
-    free(b->block);
-    free(b);
-}
-
-static const struct rl_router_ops bert_ops = {bert_score, bert_free};
+// The head and its parameters are one allocation (rl__router_impl_new).
+static const struct rl_router_ops bert_ops = {bert_score, free};
 
 int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
     const int D = r->encoder_dim;
@@ -84,32 +70,20 @@ int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *er
         rc = rl_safetensors_expect(st, "head.2.bias", RL_DTYPE_F32, 1, sb2, &b2, errbuf);
     if (rc != RL_OK)
         return rc;
-    struct bert_impl *b = calloc(1, sizeof *b);
-    size_t n = rl__bert_n_params(D, H);
-    float *block = malloc(n * sizeof *block);
-    if (!b || !block) {
-        free(b);
-        free(block);
-        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    }
-    r->ops = &bert_ops;
-    r->impl = b;
-    b->block = block;
     const struct rl_tensor *parts[] = {w1, b1, w2, b2};
-    float *at = block;
+    void *at[RL_COUNTOF(parts)];
+    struct rl_bert_head *h = rl__router_impl_new(sizeof *h, parts, RL_COUNTOF(parts), at);
+    if (!h)
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    r->ops = &bert_ops;
+    r->impl = h;
     for (size_t i = 0; i < RL_COUNTOF(parts); i++) {
-        memcpy(at, parts[i]->data, parts[i]->nbytes);
-        at += parts[i]->nbytes / sizeof *at;
+        const float *x = at[i];
+        for (size_t k = 0; k < parts[i]->nbytes / sizeof *x; k++)
+            if (!isfinite(x[k]))
+                return rl__errf(errbuf, RL_EFORMAT, "%s: head parameters are not finite",
+                                rl_safetensors_path(st));
     }
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(block[i]))
-            return rl__errf(errbuf, RL_EFORMAT, "%s: head parameters are not finite",
-                            rl_safetensors_path(st));
-    b->h = (struct rl_bert_head){D,
-                                 H,
-                                 block,
-                                 block + (size_t)H * D,
-                                 block + (size_t)H * D + H,
-                                 block + (size_t)H * D + H + (size_t)RL_BERT_CLASSES * H};
+    *h = (struct rl_bert_head){D, H, at[0], at[1], at[2], at[3]};
     return RL_OK;
 }

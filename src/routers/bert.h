@@ -5,7 +5,7 @@
 
 #define RL_BERT_CLASSES 3
 
-// Head parameters in one block: W₁ (H, D), b₁ (H), W₂ (3, H), b₂ (3).
+// Head parameters W₁ (H, D), b₁ (H), W₂ (3, H), b₂ (3); rl__bert_n_params counts them all.
 struct rl_bert_head {
     int dim, hidden;
     const float *w1, *b1, *w2, *b2;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/core.h"
+#include "core/safetensors.h"
 #include "rl/battle.h"
 #include "routers/router_impl.h"
 
@@ -59,6 +60,32 @@ struct rl_router *rl__router_new(enum rl_router_kind kind, const char *const *mo
 fail:
     rl_router_free(r);
     return NULL;
+}
+
+static size_t align8(size_t n) {
+    return (n + 7) & ~(size_t)7;
+}
+
+void *rl__router_impl_new(size_t impl_size, const struct rl_tensor *const *parts, size_t n,
+                          void **dst) {
+    size_t total = align8(impl_size);
+    for (size_t i = 0; i < n; i++)
+        if (parts[i])
+            total += align8(parts[i]->nbytes);
+    unsigned char *block = malloc(total);
+    if (!block)
+        return NULL;
+    memset(block, 0, impl_size);
+    size_t at = align8(impl_size);
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = NULL;
+        if (!parts[i])
+            continue;
+        dst[i] = block + at;
+        memcpy(dst[i], parts[i]->data, parts[i]->nbytes);
+        at += align8(parts[i]->nbytes);
+    }
+    return block;
 }
 
 int rl__router_set_encoder(struct rl_router *r, const char *name, int dim) {

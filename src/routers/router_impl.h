@@ -9,6 +9,8 @@
 
 #include "rl/router.h"
 
+struct rl_tensor;
+
 struct rl_router_ops {
     // Score with validated pair indices (or any pair for kinds that ignore it).
     int (*score)(const struct rl_router *r, const struct rl_router_pair *pair,
@@ -40,6 +42,12 @@ struct rl_router {
 // sets ops, impl, encoder fields and the default pair.
 struct rl_router *rl__router_new(enum rl_router_kind kind, const char *const *models, int n_models);
 
+// A kind's state in one allocation: an impl struct of impl_size bytes (zeroed) followed by copies
+// of the tensors parts[0..n), each 8-byte aligned; dst[i] receives where parts[i] went (NULL for
+// a NULL part). Release it with free(); NULL on ENOMEM.
+void *rl__router_impl_new(size_t impl_size, const struct rl_tensor *const *parts, size_t n,
+                          void **dst);
+
 // Set the encoder the router was trained on (copied). RL_OK or RL_ENOMEM.
 int rl__router_set_encoder(struct rl_router *r, const char *name, int dim) RL_NODISCARD;
 
@@ -59,7 +67,6 @@ int rl__router_find_model(const struct rl_router *r, const char *name);
 #define RL_ROUTER_FORMAT_VERSION "1"
 
 struct rl_safetensors;
-struct rl_tensor;
 
 struct rl_router_meta {
     enum rl_router_kind kind;

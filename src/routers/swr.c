@@ -176,43 +176,23 @@ double rl__swr_p(const struct rl_swr *s, const double *beta, int strong, int wea
 // ----------------------------------------------------------------------------
 // Router
 
-struct swr_impl {
-    struct rl_swr s;
-    void *block; // one allocation holding every array
-};
-
 static int swr_score(const struct rl_router *r, const struct rl_router_pair *pair, const float *e,
                      double *p_strong) {
-    const struct swr_impl *impl = r->impl;
-    float *sims = malloc((size_t)(impl->s.n_prompts ? impl->s.n_prompts : 1) * sizeof *sims);
+    const struct rl_swr *s = r->impl;
+    float *sims = malloc((size_t)(s->n_prompts ? s->n_prompts : 1) * sizeof *sims);
     if (!sims)
         return RL_ENOMEM;
     double beta[RL_SWR_MAX_TIERS];
-    int rc = rl__swr_tier_beta(&impl->s, e, sims, beta);
+    int rc = rl__swr_tier_beta(s, e, sims, beta);
     free(sims);
     if (rc != RL_OK)
         return rc;
-    *p_strong = rl__swr_p(&impl->s, beta, pair->strong, pair->weak);
+    *p_strong = rl__swr_p(s, beta, pair->strong, pair->weak);
     return RL_OK;
 }
 
-static void swr_free(void *p) {
-    struct swr_impl *impl = p;
-    if (!impl)
-        return;
-    free(impl->block);
-    free(impl);
-}
-
-static const struct rl_router_ops swr_ops = {swr_score, swr_free};
-
-// Copy a tensor into the block at *off (8-byte aligned) and return where it went.
-static void *take(unsigned char *block, size_t *off, const struct rl_tensor *t) {
-    void *dst = block + *off;
-    memcpy(dst, t->data, t->nbytes);
-    *off += (t->nbytes + 7) & ~(size_t)7;
-    return dst;
-}
+// The state and every array it points to are one allocation (rl__router_impl_new).
+static const struct rl_router_ops swr_ops = {swr_score, free};
 
 int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
     const char *path = rl_safetensors_path(st);
@@ -284,38 +264,25 @@ int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *err
     if (!(g > 1 && g < 1e6))
         return rl__errf(errbuf, RL_EFORMAT, "%s: gamma %g is not in (1, 1e6)", path, g);
 
-    struct swr_impl *impl = calloc(1, sizeof *impl);
-    if (!impl)
+    const struct rl_tensor *parts[] = {e16, e8, sc, tier, off, cell, cw};
+    void *at[RL_COUNTOF(parts)];
+    struct rl_swr *s = rl__router_impl_new(sizeof *s, parts, RL_COUNTOF(parts), at);
+    if (!s)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    size_t total = 0;
-    const struct rl_tensor *parts[] = {e16 ? e16 : e8, sc, tier, off, cell, cw};
-    for (size_t i = 0; i < RL_COUNTOF(parts); i++)
-        if (parts[i])
-            total += (parts[i]->nbytes + 7) & ~(size_t)7;
-    impl->block = malloc(total ? total : 1);
-    if (!impl->block) {
-        free(impl);
-        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    }
     r->ops = &swr_ops;
-    r->impl = impl;
-    size_t at = 0;
-    struct rl_swr *s = &impl->s;
+    r->impl = s;
     s->n_prompts = (int)N;
     s->dim = D;
     s->n_tiers = T;
     s->n_models = M;
     s->gamma = g;
-    if (e16)
-        s->emb16 = take(impl->block, &at, e16);
-    else
-        s->emb8 = take(impl->block, &at, e8);
-    if (sc)
-        s->scale8 = take(impl->block, &at, sc);
-    s->model_tier = take(impl->block, &at, tier);
-    s->offsets = take(impl->block, &at, off);
-    s->cell = take(impl->block, &at, cell);
-    s->cell_weight = take(impl->block, &at, cw);
+    s->emb16 = at[0];
+    s->emb8 = at[1];
+    s->scale8 = at[2];
+    s->model_tier = at[3];
+    s->offsets = at[4];
+    s->cell = at[5];
+    s->cell_weight = at[6];
     s->simd = rl__swr_simd_supported();
     return RL_OK;
 }

@@ -2,6 +2,8 @@
 // counter lives in plain memory owned by the loop thread, so updates are increments with no
 // locks or atomics. Labels are model and router names, which srv_config_finish restricts to a
 // safe alphabet, so they need no escaping. It does not keep per-client or per-key series.
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,22 +163,20 @@ void srv_metrics_stream_error(struct srv_metrics *m, int model) {
         m->stream_errors[model]++;
 }
 
+// Prices are per million tokens (RouteLLM Appendix D prices the same way).
+static double cost_usd(const struct srv_model *a, long prompt_tokens, long completion_tokens) {
+    return ((double)prompt_tokens * a->price_in + (double)completion_tokens * a->price_out) / 1e6;
+}
+
 void srv_metrics_usage(struct srv_metrics *m, int model, int strong, long prompt_tokens,
                        long completion_tokens) {
     if (!model_ok(m, model))
         return;
     m->tokens_in[model] += (uint64_t)prompt_tokens;
     m->tokens_out[model] += (uint64_t)completion_tokens;
-    // Prices are per million tokens (RouteLLM Appendix D prices the same way).
-    const struct srv_model *a = &m->cfg[model];
-    double cost =
-        ((double)prompt_tokens * a->price_in + (double)completion_tokens * a->price_out) / 1e6;
-    double if_strong = cost;
-    if (model_ok(m, strong)) {
-        const struct srv_model *s = &m->cfg[strong];
-        if_strong =
-            ((double)prompt_tokens * s->price_in + (double)completion_tokens * s->price_out) / 1e6;
-    }
+    double cost = cost_usd(&m->cfg[model], prompt_tokens, completion_tokens);
+    double if_strong =
+        model_ok(m, strong) ? cost_usd(&m->cfg[strong], prompt_tokens, completion_tokens) : cost;
     m->cost[model] += cost;
     m->cost_strong += if_strong;
     m->saving += if_strong - cost;
@@ -191,6 +191,36 @@ void srv_metrics_inflight(struct srv_metrics *m, int delta) {
 
 static int header(struct rl_buf *b, const char *name, const char *type, const char *help) {
     return rl_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+// A family with one unlabelled sample, whose value fmt formats.
+static int single(struct rl_buf *b, const char *name, const char *type, const char *help,
+                  const char *fmt, ...) RL_PRINTF(5, 6);
+static int single(struct rl_buf *b, const char *name, const char *type, const char *help,
+                  const char *fmt, ...) {
+    char value[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    int rc = header(b, name, type, help);
+    if (rc == RL_OK)
+        rc = rl_buf_appendf(b, "%s %s\n", name, value);
+    return rc;
+}
+
+// A counter family over pairs of labels: counts[i * n_b + j] is the sample of la = a[i] and
+// lb = bv[j]. With skip_same the pairs i == j are left out (a model does not fall back to itself).
+static int pair_counts(struct rl_buf *b, const char *name, const char *help, const char *la,
+                       const char *const *a, size_t n_a, const char *lb, const char *const *bv,
+                       size_t n_b, const uint64_t *counts, bool skip_same) {
+    int rc = header(b, name, "counter", help);
+    for (size_t i = 0; rc == RL_OK && i < n_a; i++)
+        for (size_t j = 0; rc == RL_OK && j < n_b; j++)
+            if (!skip_same || i != j)
+                rc = rl_buf_appendf(b, "%s{%s=\"%s\",%s=\"%s\"} %llu\n", name, la, a[i], lb, bv[j],
+                                    (unsigned long long)counts[i * n_b + j]);
+    return rc;
 }
 
 static int hist_render(struct rl_buf *b, const char *name, const char *label, const char *value,
@@ -231,13 +261,10 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                             (unsigned long long)r->n);
     }
     if (rc == RL_OK)
-        rc = header(b, "routellm_routed_total", "counter",
-                    "Routing decisions, by router and chosen model.");
-    for (size_t r = 0; rc == RL_OK && r < m->n_routers; r++)
-        for (size_t i = 0; rc == RL_OK && i < nm; i++)
-            rc = rl_buf_appendf(b, "routellm_routed_total{router=\"%s\",model=\"%s\"} %llu\n",
-                                m->routers[r], m->models[i],
-                                (unsigned long long)m->routed[r * nm + i]);
+        rc = pair_counts(b, "routellm_routed_total",
+                         "Routing decisions, by router and chosen model.", "router",
+                         (const char *const *)m->routers, m->n_routers, "model", m->models, nm,
+                         m->routed, false);
     if (rc == RL_OK)
         rc = header(b, "routellm_routing_seconds", "histogram",
                     "Time to decide a route, embedding included.");
@@ -260,14 +287,9 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                     b, "routellm_upstream_attempts_total{model=\"%s\",outcome=\"%s\"} %llu\n",
                     m->models[i], outcomes[k], (unsigned long long)m->attempts[i * N_OUTCOMES + k]);
     if (rc == RL_OK)
-        rc = header(b, "routellm_fallbacks_total", "counter",
-                    "Requests moved to the other model after their model failed.");
-    for (size_t i = 0; rc == RL_OK && i < nm; i++)
-        for (size_t j = 0; rc == RL_OK && j < nm; j++)
-            if (i != j)
-                rc = rl_buf_appendf(b, "routellm_fallbacks_total{from=\"%s\",to=\"%s\"} %llu\n",
-                                    m->models[i], m->models[j],
-                                    (unsigned long long)m->fallbacks[i * nm + j]);
+        rc = pair_counts(b, "routellm_fallbacks_total",
+                         "Requests moved to the other model after their model failed.", "from",
+                         m->models, nm, "to", m->models, nm, m->fallbacks, true);
     if (rc == RL_OK)
         rc = header(b, "routellm_stream_errors_total", "counter",
                     "Streams that ended with an error event after they had begun.");
@@ -290,19 +312,16 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
         rc = rl_buf_appendf(b, "routellm_cost_usd_total{model=\"%s\"} %.9g\n", m->models[i],
                             m->cost[i]);
     if (rc == RL_OK)
-        rc = header(b, "routellm_cost_always_strong_usd_total", "counter",
-                    "Estimated spend had every answered request gone to the strong model.");
+        rc = single(b, "routellm_cost_always_strong_usd_total", "counter",
+                    "Estimated spend had every answered request gone to the strong model.", "%.9g",
+                    m->cost_strong);
     if (rc == RL_OK)
-        rc = rl_buf_appendf(b, "routellm_cost_always_strong_usd_total %.9g\n", m->cost_strong);
+        rc = single(b, "routellm_saving_usd_total", "counter",
+                    "Estimated saving against always-strong (always-strong minus actual).", "%.9g",
+                    m->saving);
     if (rc == RL_OK)
-        rc = header(b, "routellm_saving_usd_total", "counter",
-                    "Estimated saving against always-strong (always-strong minus actual).");
-    if (rc == RL_OK)
-        rc = rl_buf_appendf(b, "routellm_saving_usd_total %.9g\n", m->saving);
-    if (rc == RL_OK)
-        rc = header(b, "routellm_in_flight_requests", "gauge", "Requests being handled now.");
-    if (rc == RL_OK)
-        rc = rl_buf_appendf(b, "routellm_in_flight_requests %ld\n", m->inflight);
+        rc = single(b, "routellm_in_flight_requests", "gauge", "Requests being handled now.", "%ld",
+                    m->inflight);
     if (rc == RL_OK && emb) {
         rc = header(b, "routellm_embedding_cache_total", "counter",
                     "Embedding look-ups, by result (hit includes joining one in progress).");
@@ -312,22 +331,16 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                                 "routellm_embedding_cache_total{result=\"miss\"} %llu\n",
                                 (unsigned long long)emb->hits, (unsigned long long)emb->misses);
         if (rc == RL_OK)
-            rc = header(b, "routellm_encoder_batches_total", "counter",
-                        "Encoder passes; prompts_total / batches_total is the mean batch size.");
+            rc = single(b, "routellm_encoder_batches_total", "counter",
+                        "Encoder passes; prompts_total / batches_total is the mean batch size.",
+                        "%llu", (unsigned long long)emb->batches);
         if (rc == RL_OK)
-            rc = rl_buf_appendf(b, "routellm_encoder_batches_total %llu\n",
-                                (unsigned long long)emb->batches);
+            rc = single(b, "routellm_encoder_prompts_total", "counter", "Prompts embedded.", "%llu",
+                        (unsigned long long)emb->prompts);
         if (rc == RL_OK)
-            rc = header(b, "routellm_encoder_prompts_total", "counter", "Prompts embedded.");
-        if (rc == RL_OK)
-            rc = rl_buf_appendf(b, "routellm_encoder_prompts_total %llu\n",
-                                (unsigned long long)emb->prompts);
-        if (rc == RL_OK)
-            rc = header(b, "routellm_encoder_errors_total", "counter",
-                        "Prompts whose encoder pass failed.");
-        if (rc == RL_OK)
-            rc = rl_buf_appendf(b, "routellm_encoder_errors_total %llu\n",
-                                (unsigned long long)emb->errors);
+            rc = single(b, "routellm_encoder_errors_total", "counter",
+                        "Prompts whose encoder pass failed.", "%llu",
+                        (unsigned long long)emb->errors);
     }
     return rc;
 }

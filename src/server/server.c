@@ -79,6 +79,7 @@ struct request {
     enum state state;
     uint64_t t0;
     struct rl_buf body;
+    size_t body_seen; // bytes of body received, kept or not
     bool too_big;
     bool suspended, cancelled;
     struct srv_watch hup;
@@ -197,6 +198,12 @@ static void answer_error(struct request *q, int status, const char *message, con
     if (srv_error_body(&b, message, type, param, code) != RL_OK)
         rl_buf_init(&b, 0); // out of memory: an empty body still carries the status
     answer(q, status, &b, "application/json");
+}
+
+static void refuse_too_large(struct request *q) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "the body exceeds the limit of %zu bytes", q->s->c->max_body);
+    answer_error(q, 413, msg, "invalid_request_error", NULL, "body_too_large");
 }
 
 static void answer_json(struct request *q, int status, const char *text) {
@@ -782,9 +789,7 @@ static void begin(struct request *q, const char *method) {
     }
     const char *cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > s->c->max_body) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "the body exceeds the limit of %zu bytes", s->c->max_body);
-        answer_error(q, 413, msg, "invalid_request_error", NULL, "body_too_large");
+        refuse_too_large(q);
         return;
     }
     rl_buf_init(&q->body, s->c->max_body);
@@ -842,13 +847,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (q->cancelled)
         return MHD_NO;
     if (*upload_data_size) {
-        if (!q->too_big && rl_buf_append(&q->body, upload_data, *upload_data_size) != RL_OK)
+        q->body_seen += *upload_data_size;
+        if (!q->too_big && rl_buf_append(&q->body, upload_data, *upload_data_size) != RL_OK) {
             q->too_big = true;
+            rl_buf_free(&q->body);
+        }
         *upload_data_size = 0;
-        // A chunked body over the limit cannot be refused before it is read; closing the
-        // connection stops a client that would otherwise stream without end.
-        return q->too_big ? MHD_NO : MHD_YES;
+        // A chunked body announces no length, so one over the limit is read to its end and
+        // dropped, and then refused with 413; a client still sending after SRV_DRAIN_FACTOR times
+        // the limit is disconnected instead.
+        return q->too_big && q->body_seen / SRV_DRAIN_FACTOR > s->c->max_body ? MHD_NO : MHD_YES;
     }
+    if (q->too_big && !q->reply_ready)
+        refuse_too_large(q);
     if (q->state == S_RECEIVING && !q->reply_ready)
         dispatch(q);
     if (q->reply_ready)

@@ -2,12 +2,11 @@
 // between two tiers becomes a sample "stronger model wins / tie / weaker model wins", with the
 // stronger side given by the global tiers. Samples of one prompt and label are merged (their
 // weights add up), which leaves the loss unchanged and makes an epoch over the AlpacaEval battles
-// (805 prompts, 100k battles) a few thousand samples. Loss: weighted cross-entropy; optimiser:
-// Adam; parallelism: the same fixed two-halves split as MF, so threads do not change the bits.
+// (805 prompts, 100k battles) a few thousand samples. Loss: weighted cross-entropy; optimiser and
+// loop: the minibatch loop shared with MF (minibatch.c), so threads do not change the bits.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/core.h"
 #include "routers/bert.h"
@@ -128,41 +127,35 @@ static size_t make_samples(const struct rl_train_ctx *c, const int32_t *tier, bo
 }
 
 // ----------------------------------------------------------------------------
-// Training loop
+// Training
 
-struct half {
-    const float *theta;
+struct bert_model {
     int D, H;
-    const struct rl_bert_sample *s;
-    size_t n;
-    const float *emb;
-    double noise;
-    uint64_t noise_seed;
-    float *x;
-    float *grad;
-    size_t n_params;
-    double loss;
+    const struct rl_bert_sample *val; // (n_val) held-out samples
+    size_t n_val;
+    const float *emb; // (n_prompts, D) clean embeddings
 };
 
-static void half_run(void *arg) {
-    struct half *w = arg;
-    struct rl_rng rng;
-    rl__rng_seed(&rng, w->noise_seed);
-    for (size_t i = 0; i < w->n; i++) {
-        const float *e = w->emb + (size_t)w->s[i].prompt * w->D;
-        float *xi = w->x + i * (size_t)w->D;
-        for (int d = 0; d < w->D; d++)
-            xi[d] = e[d] + (w->noise > 0 ? (float)(w->noise * rl__rng_normal(&rng)) : 0.0f);
-    }
-    memset(w->grad, 0, w->n_params * sizeof *w->grad);
-    w->loss = rl__bert_loss_grad(w->theta, w->D, w->H, w->s, w->n, w->x, w->grad);
+static uint32_t bert_prompt(const void *s) {
+    return ((const struct rl_bert_sample *)s)->prompt;
+}
+
+static float bert_weight(const void *s) {
+    return ((const struct rl_bert_sample *)s)->weight;
+}
+
+static double bert_loss_grad(const void *model, const float *theta, const void *s, size_t n,
+                             const float *x, float *grad) {
+    const struct bert_model *m = model;
+    return rl__bert_loss_grad(theta, m->D, m->H, s, n, x, grad);
 }
 
 // Held-out figures: weighted cross-entropy, and the accuracy of softmax₀ > softmax₂ on the
 // samples with a winner (ties excluded), counted by weight.
-static void validate(const float *theta, int D, int H, const struct rl_bert_sample *s, size_t n,
-                     const float *emb, double *loss, double *acc) {
-    const int C = RL_BERT_CLASSES;
+static void bert_validate(const void *model, const float *theta, double *loss, double *acc) {
+    const struct bert_model *m = model;
+    const int D = m->D, H = m->H, C = RL_BERT_CLASSES;
+    const struct rl_bert_sample *s = m->val;
     struct rl_bert_head head = {D,
                                 H,
                                 theta,
@@ -171,9 +164,9 @@ static void validate(const float *theta, int D, int H, const struct rl_bert_samp
                                 theta + (size_t)H * D + H + (size_t)C * H};
     float hidden[MAX_H];
     double l = 0, w = 0, right = 0, decisive = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < m->n_val; i++) {
         double z[RL_BERT_CLASSES];
-        rl__bert_forward(&head, emb + (size_t)s[i].prompt * D, hidden, z);
+        rl__bert_forward(&head, m->emb + (size_t)s[i].prompt * D, hidden, z);
         double mx = fmax(z[0], fmax(z[1], z[2]));
         double lse = mx + log(exp(z[0] - mx) + exp(z[1] - mx) + exp(z[2] - mx));
         l += s[i].weight * (lse - z[s[i].label]);
@@ -193,10 +186,10 @@ int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) {
     const int M = (int)b->n_models, D = c->dim, H = p->hidden, C = RL_BERT_CLASSES;
     if (H < 1 || H > MAX_H)
         return rl__errf(c->errbuf, RL_EINVAL, "bert: head width %d is not in 1..%d", H, MAX_H);
-    if (p->batch <= 1 || p->epochs <= 0 || !(p->lr > 0) || !(p->weight_decay >= 0) ||
-        !(p->noise >= 0))
-        return rl__errf(c->errbuf, RL_EINVAL, "bert: bad hyper-parameters");
-    int rc = RL_OK, iters = 0;
+    int rc = rl__minibatch_check(p, "bert", c->errbuf);
+    if (rc != RL_OK)
+        return rc;
+    int iters = 0;
     size_t n_params = rl__bert_n_params(D, H);
     float *rating = malloc((size_t)M * sizeof *rating);
     int32_t *tier = malloc((size_t)M * sizeof *tier);
@@ -204,16 +197,7 @@ int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) {
     struct rl_bert_sample *val = malloc((b->n + 1) * sizeof *val);
     struct merge_key *keys = malloc((b->n + 1) * sizeof *keys);
     float *theta = malloc(n_params * sizeof *theta);
-    float *g0 = malloc(n_params * sizeof *g0), *g1 = malloc(n_params * sizeof *g1);
-    size_t half_max = (size_t)(p->batch + 1) / 2;
-    float *x0 = malloc(half_max * D * sizeof *x0), *x1 = malloc(half_max * D * sizeof *x1);
-    struct rl_bert_sample *batch = malloc((size_t)p->batch * sizeof *batch);
-    uint32_t *order = NULL;
-    struct rl_adam adam = {0};
-    struct rl_par2 par;
-    bool par_ok = false;
-    if (!rating || !tier || !train || !val || !keys || !theta || !g0 || !g1 || !x0 || !x1 ||
-        !batch || rl__adam_init(&adam, n_params) != RL_OK) {
+    if (!rating || !tier || !train || !val || !keys || !theta) {
         rc = rl__errf(c->errbuf, RL_ENOMEM, "bert: out of memory");
         goto done;
     }
@@ -228,17 +212,6 @@ int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) {
         rc = rl__errf(c->errbuf, RL_EINVAL, "bert: no training battle between two tiers");
         goto done;
     }
-    order = malloc(n_train * sizeof *order);
-    if (!order) {
-        rc = rl__errf(c->errbuf, RL_ENOMEM, "bert: out of memory");
-        goto done;
-    }
-    rc = rl__par2_init(&par, p->n_threads);
-    if (rc != RL_OK) {
-        rl__errf(c->errbuf, rc, "bert: cannot start a thread");
-        goto done;
-    }
-    par_ok = true;
 
     // torch.nn.Linear initialisation: weights and biases U(±1/√fan_in).
     struct rl_rng rng;
@@ -247,57 +220,27 @@ int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) {
         int fan_in = i < (size_t)H * D + (size_t)H ? D : H;
         theta[i] = (float)((2 * rl__rng_uniform(&rng) - 1) / sqrt((double)fan_in));
     }
-    for (size_t i = 0; i < n_train; i++)
-        order[i] = (uint32_t)i;
-    size_t n_steps = (n_train + (size_t)p->batch - 1) / (size_t)p->batch;
-    struct rl_train_progress prog = {.n_epochs = p->epochs, .n_steps = n_steps};
-    double val_loss = NAN, val_acc = NAN;
-    for (int ep = 1; ep <= p->epochs; ep++) {
-        struct rl_rng er;
-        rl__rng_seed(&er, p->seed ^ (0x5bd1e995ull * (uint64_t)ep));
-        rl__rng_shuffle(&er, order, n_train);
-        double ep_loss = 0, ep_w = 0;
-        for (size_t step = 0; step < n_steps; step++) {
-            size_t lo = step * (size_t)p->batch;
-            size_t n = n_train - lo < (size_t)p->batch ? n_train - lo : (size_t)p->batch;
-            double wsum = 0;
-            for (size_t i = 0; i < n; i++) {
-                batch[i] = train[order[lo + i]];
-                wsum += batch[i].weight;
-            }
-            size_t n0 = (n + 1) / 2;
-            uint64_t ns = p->seed * 0x9e3779b97f4a7c15ull + (uint64_t)ep * 1000003u + step * 2;
-            struct half h0 = {theta, D, H, batch, n0, c->emb, p->noise, ns, x0, g0, n_params, 0};
-            struct half h1 = {theta,    D,      H,  batch + n0, n - n0,   c->emb,
-                              p->noise, ns + 1, x1, g1,         n_params, 0};
-            rl__par2_run(&par, half_run, &h0, &h1);
-            // Merged samples carry very different weights: normalise by the batch's weight.
-            float inv = (float)(1.0 / wsum);
-            for (size_t i = 0; i < n_params; i++)
-                g0[i] = (g0[i] + g1[i]) * inv;
-            rl__adam_step(&adam, theta, g0, n_params, p->lr, p->weight_decay);
-            ep_loss += h0.loss + h1.loss;
-            ep_w += wsum;
-            prog.epoch = ep;
-            prog.step = step + 1;
-            prog.epoch_done = false;
-            prog.train_loss = ep_loss / ep_w;
-            if (p->progress)
-                p->progress(p->progress_ctx, &prog);
-        }
-        validate(theta, D, H, val, n_val, c->emb, &val_loss, &val_acc);
-        prog.epoch_done = true;
-        prog.val_loss = val_loss;
-        prog.val_acc = val_acc;
-        if (p->progress)
-            p->progress(p->progress_ctx, &prog);
-        for (size_t i = 0; i < n_params; i++) {
-            if (!isfinite(theta[i])) {
-                rc = rl__errf(c->errbuf, RL_EINVAL, "bert: training diverged in epoch %d", ep);
-                goto done;
-            }
-        }
-    }
+    struct bert_model model = {D, H, val, n_val, c->emb};
+    struct rl_minibatch mb = {
+        .c = c,
+        .kind = "bert",
+        .theta = theta,
+        .n_params = n_params,
+        .train = train,
+        .n_train = n_train,
+        .sample_size = sizeof *train,
+        // Merged samples carry very different weights: normalise by the batch's weight.
+        .mean_by_weight = true,
+        .prompt = bert_prompt,
+        .weight = bert_weight,
+        .model = &model,
+        .loss_grad = bert_loss_grad,
+        .validate = bert_validate,
+    };
+    double val_loss, val_acc;
+    rc = rl__minibatch_train(&mb, &val_loss, &val_acc);
+    if (rc != RL_OK)
+        goto done;
     snprintf(out->hyper, sizeof out->hyper,
              "{\"head\":\"mlp-gelu\",\"hidden\":%d,\"encoder\":\"frozen\",\"epochs\":%d,"
              "\"batch\":%d,\"lr\":%g,\"weight_decay\":%g,\"noise\":%g,\"seed\":%llu,"
@@ -309,39 +252,19 @@ int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) {
              "\"val_loss\":%.6f,\"val_acc\":%.6f}",
              n_train, n_val, tier[c->strong], tier[c->weak], isnan(val_loss) ? -1 : val_loss,
              isnan(val_acc) ? -1 : val_acc);
-    const size_t sizes[4] = {(size_t)H * D, (size_t)H, (size_t)C * H, (size_t)C};
-    static const char *const names[4] = {"head.0.weight", "head.0.bias", "head.2.weight",
-                                         "head.2.bias"};
-    const int64_t shapes[4][2] = {{H, D}, {H, 0}, {C, H}, {C, 0}};
-    const int dims[4] = {2, 1, 2, 1};
-    const float *at = theta;
-    for (int i = 0; i < 4 && rc == RL_OK; i++) {
-        float *t = malloc(sizes[i] * sizeof *t);
-        if (!t) {
-            rc = rl__errf(c->errbuf, RL_ENOMEM, "bert: out of memory");
-            break;
-        }
-        memcpy(t, at, sizes[i] * sizeof *t);
-        at += sizes[i];
-        rc = rl__train_out_add(out, names[i], RL_DTYPE_F32, dims[i], shapes[i], t);
-        if (rc != RL_OK)
-            rl__errf(c->errbuf, rc, "bert: cannot collect the tensors");
-    }
+    const struct rl_train_tensor t[] = {
+        {"head.0.weight", RL_DTYPE_F32, 2, {H, D}, NULL},
+        {"head.0.bias", RL_DTYPE_F32, 1, {H, 0}, NULL},
+        {"head.2.weight", RL_DTYPE_F32, 2, {C, H}, NULL},
+        {"head.2.bias", RL_DTYPE_F32, 1, {C, 0}, NULL},
+    };
+    rc = rl__train_out_slices(out, theta, t, RL_COUNTOF(t), "bert", c->errbuf);
 done:
-    if (par_ok)
-        rl__par2_free(&par);
     free(rating);
     free(tier);
     free(train);
     free(val);
     free(keys);
     free(theta);
-    free(g0);
-    free(g1);
-    free(x0);
-    free(x1);
-    free(batch);
-    free(order);
-    rl__adam_free(&adam);
     return rc;
 }

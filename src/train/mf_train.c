@@ -2,12 +2,11 @@
 // samples are decisive battles (winner, loser, prompt), the logit is δ(win) − δ(lose) with
 // δ(m, x) = w₂ · (P̂[m] ⊙ W₁x) on the prompt embedding plus N(0, noise²) noise, the loss is
 // BCE-with-logits against 1, and Adam (L2 weight decay added to the gradient, as torch.optim.Adam
-// does) updates all parameters. Each batch is cut into two fixed halves whose gradients are
-// summed in a fixed order, so one or two threads give the same bits. Ties are not used.
+// does) updates all parameters through the shared minibatch loop (minibatch.c), whose fixed
+// two-halves split makes one or two threads give the same bits. Ties are not used.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/core.h"
 #include "train/train_impl.h"
@@ -93,39 +92,34 @@ double rl__mf_loss_grad(const float *theta, int M, int H, int D, const struct rl
 }
 
 // ----------------------------------------------------------------------------
-// One half of a batch: make the noisy inputs, then loss and gradient into this half's buffer.
+// Training
 
-struct half {
-    const float *theta;
+struct mf_model {
     int M, H, D;
-    const struct rl_mf_sample *s;
-    size_t n;
-    const float *emb;
-    double noise;
-    uint64_t noise_seed; // a function of (seed, epoch, step, half): independent of threads
-    float *x;            // (n, D) scratch
-    float *grad;         // (n_params) zeroed by the worker
-    size_t n_params;
-    double loss;
+    const struct rl_mf_sample *val; // (n_val) held-out samples
+    size_t n_val;
+    const float *emb; // (n_prompts, D) clean embeddings
 };
 
-static void half_run(void *arg) {
-    struct half *w = arg;
-    struct rl_rng rng;
-    rl__rng_seed(&rng, w->noise_seed);
-    for (size_t i = 0; i < w->n; i++) {
-        const float *e = w->emb + (size_t)w->s[i].prompt * w->D;
-        float *xi = w->x + i * (size_t)w->D;
-        for (int d = 0; d < w->D; d++)
-            xi[d] = e[d] + (float)(w->noise * rl__rng_normal(&rng));
-    }
-    memset(w->grad, 0, w->n_params * sizeof *w->grad);
-    w->loss = rl__mf_loss_grad(w->theta, w->M, w->H, w->D, w->s, w->n, w->x, w->grad);
+static uint32_t mf_prompt(const void *s) {
+    return ((const struct rl_mf_sample *)s)->prompt;
+}
+
+static float mf_weight(const void *s) {
+    return ((const struct rl_mf_sample *)s)->weight;
+}
+
+static double mf_loss_grad(const void *model, const float *theta, const void *s, size_t n,
+                           const float *x, float *grad) {
+    const struct mf_model *m = model;
+    return rl__mf_loss_grad(theta, m->M, m->H, m->D, s, n, x, grad);
 }
 
 // Validation: mean weighted loss and accuracy (logit > 0) on the clean embeddings.
-static void mf_validate(const float *theta, int M, int H, int D, const struct rl_mf_sample *s,
-                        size_t n, const float *emb, double *loss, double *acc) {
+static void mf_validate(const void *model, const float *theta, double *loss, double *acc) {
+    const struct mf_model *m = model;
+    const struct rl_mf_sample *s = m->val;
+    const size_t n = m->n_val;
     if (n == 0) {
         *loss = *acc = NAN;
         return;
@@ -135,7 +129,8 @@ static void mf_validate(const float *theta, int M, int H, int D, const struct rl
     for (size_t i = 0; i < n; i++) {
         struct rl_mf_sample one = s[i];
         one.weight = 1;
-        double li = rl__mf_loss_grad(theta, M, H, D, &one, 1, emb + (size_t)s[i].prompt * D, NULL);
+        double li = rl__mf_loss_grad(theta, m->M, m->H, m->D, &one, 1,
+                                     m->emb + (size_t)s[i].prompt * m->D, NULL);
         // softplus(−logit) < ln 2 exactly when logit > 0.
         right += li < log(2.0);
         l += s[i].weight * li;
@@ -151,9 +146,9 @@ int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) {
     const int M = (int)b->n_models, H = p->hidden, D = c->dim;
     if (H <= 0 || H > MAX_H)
         return rl__errf(c->errbuf, RL_EINVAL, "mf: hidden width %d is not in 1..%d", H, MAX_H);
-    if (p->batch <= 1 || p->epochs <= 0 || !(p->lr > 0) || !(p->weight_decay >= 0) ||
-        !(p->noise >= 0))
-        return rl__errf(c->errbuf, RL_EINVAL, "mf: bad hyper-parameters");
+    int rc = rl__minibatch_check(p, "mf", c->errbuf);
+    if (rc != RL_OK)
+        return rc;
 
     // Decisive battles only, as the original (ties carry no winner for BCE against 1).
     size_t n_train = 0, n_val = 0;
@@ -161,16 +156,7 @@ int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) {
     struct rl_mf_sample *val = malloc((b->n + 1) * sizeof *val);
     size_t n_params = rl__mf_n_params(M, H, D);
     float *theta = calloc(n_params, sizeof *theta);
-    float *g0 = malloc(n_params * sizeof *g0), *g1 = malloc(n_params * sizeof *g1);
-    struct rl_adam adam = {0};
-    bool adam_ok = rl__adam_init(&adam, n_params) == RL_OK;
-    size_t half_max = (size_t)(p->batch + 1) / 2;
-    float *x0 = malloc(half_max * D * sizeof *x0), *x1 = malloc(half_max * D * sizeof *x1);
-    uint32_t *order = malloc((b->n + 1) * sizeof *order);
-    struct rl_par2 par;
-    bool par_ok = false;
-    int rc = RL_OK;
-    if (!train || !val || !theta || !g0 || !g1 || !adam_ok || !x0 || !x1 || !order) {
+    if (!train || !val || !theta) {
         rc = rl__errf(c->errbuf, RL_ENOMEM, "mf: out of memory");
         goto done;
     }
@@ -192,12 +178,6 @@ int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) {
         rc = rl__errf(c->errbuf, RL_EINVAL, "mf: no decisive battles to train on");
         goto done;
     }
-    rc = rl__par2_init(&par, p->n_threads);
-    if (rc != RL_OK) {
-        rl__errf(c->errbuf, rc, "mf: cannot start a thread");
-        goto done;
-    }
-    par_ok = true;
 
     // Initialisation as torch: nn.Embedding ~ N(0, 1); nn.Linear ~ U(±1/√fan_in).
     struct rl_rng rng;
@@ -210,62 +190,26 @@ int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) {
     for (int i = 0; i < H; i++)
         w2[i] = (float)((2 * rl__rng_uniform(&rng) - 1) / sqrt((double)H));
 
-    size_t n_steps = (n_train + (size_t)p->batch - 1) / (size_t)p->batch;
-    struct rl_train_progress prog = {.n_epochs = p->epochs, .n_steps = n_steps};
-    double val_loss = NAN, val_acc = NAN;
-    for (size_t i = 0; i < n_train; i++)
-        order[i] = (uint32_t)i;
-    struct rl_mf_sample *batch = malloc((size_t)p->batch * sizeof *batch);
-    if (!batch) {
-        rc = rl__errf(c->errbuf, RL_ENOMEM, "mf: out of memory");
+    struct mf_model model = {M, H, D, val, n_val, c->emb};
+    struct rl_minibatch mb = {
+        .c = c,
+        .kind = "mf",
+        .theta = theta,
+        .n_params = n_params,
+        .train = train,
+        .n_train = n_train,
+        .sample_size = sizeof *train,
+        .mean_by_weight = false,
+        .prompt = mf_prompt,
+        .weight = mf_weight,
+        .model = &model,
+        .loss_grad = mf_loss_grad,
+        .validate = mf_validate,
+    };
+    double val_loss, val_acc;
+    rc = rl__minibatch_train(&mb, &val_loss, &val_acc);
+    if (rc != RL_OK)
         goto done;
-    }
-    for (int ep = 1; ep <= p->epochs; ep++) {
-        struct rl_rng er;
-        rl__rng_seed(&er, p->seed ^ (0x5bd1e995ull * (uint64_t)ep));
-        rl__rng_shuffle(&er, order, n_train);
-        double ep_loss = 0, ep_w = 0;
-        for (size_t step = 0; step < n_steps; step++) {
-            size_t lo = step * (size_t)p->batch;
-            size_t n = n_train - lo < (size_t)p->batch ? n_train - lo : (size_t)p->batch;
-            for (size_t i = 0; i < n; i++)
-                batch[i] = train[order[lo + i]];
-            size_t n0 = (n + 1) / 2;
-            uint64_t ns = p->seed * 0x9e3779b97f4a7c15ull + (uint64_t)ep * 1000003u + step * 2;
-            struct half h0 = {theta, M, H, D, batch, n0, c->emb, p->noise, ns, x0, g0, n_params, 0};
-            struct half h1 = {theta,    M,      H,  D,  batch + n0, n - n0, c->emb,
-                              p->noise, ns + 1, x1, g1, n_params,   0};
-            rl__par2_run(&par, half_run, &h0, &h1);
-            // Mean over the batch, as BCEWithLogitsLoss(reduction="mean").
-            float inv = 1.0f / (float)n;
-            for (size_t i = 0; i < n_params; i++)
-                g0[i] = (g0[i] + g1[i]) * inv;
-            rl__adam_step(&adam, theta, g0, n_params, p->lr, p->weight_decay);
-            ep_loss += h0.loss + h1.loss;
-            for (size_t i = 0; i < n; i++)
-                ep_w += batch[i].weight;
-            prog.epoch = ep;
-            prog.step = step + 1;
-            prog.epoch_done = false;
-            prog.train_loss = ep_w > 0 ? ep_loss / ep_w : NAN;
-            if (p->progress)
-                p->progress(p->progress_ctx, &prog);
-        }
-        mf_validate(theta, M, H, D, val, n_val, c->emb, &val_loss, &val_acc);
-        prog.epoch_done = true;
-        prog.val_loss = val_loss;
-        prog.val_acc = val_acc;
-        if (p->progress)
-            p->progress(p->progress_ctx, &prog);
-        for (size_t i = 0; i < n_params; i++) {
-            if (!isfinite(theta[i])) {
-                free(batch);
-                rc = rl__errf(c->errbuf, RL_EINVAL, "mf: training diverged in epoch %d", ep);
-                goto done;
-            }
-        }
-    }
-    free(batch);
 
     snprintf(out->hyper, sizeof out->hyper,
              "{\"hidden\":%d,\"epochs\":%d,\"batch\":%d,\"lr\":%g,\"weight_decay\":%g,"
@@ -275,42 +219,16 @@ int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) {
     snprintf(out->metrics, sizeof out->metrics,
              "{\"train_battles\":%zu,\"val_battles\":%zu,\"val_loss\":%.6f,\"val_acc\":%.6f}",
              n_train, n_val, isnan(val_loss) ? -1 : val_loss, isnan(val_acc) ? -1 : val_acc);
-    // Copy the three tensors out of θ so that each has its own buffer.
-    float *tP = malloc((size_t)M * H * sizeof *tP), *tW1 = malloc((size_t)H * D * sizeof *tW1);
-    float *tw2 = malloc((size_t)H * sizeof *tw2);
-    if (!tP || !tW1 || !tw2) {
-        free(tP);
-        free(tW1);
-        free(tw2);
-        rc = rl__errf(c->errbuf, RL_ENOMEM, "mf: out of memory");
-        goto done;
-    }
-    memcpy(tP, P, (size_t)M * H * sizeof *tP);
-    memcpy(tW1, W1, (size_t)H * D * sizeof *tW1);
-    memcpy(tw2, w2, (size_t)H * sizeof *tw2);
-    int64_t sP[2] = {M, H}, sW1[2] = {H, D}, sw2[2] = {1, H};
-    rc = rl__train_out_add(out, "P.weight", RL_DTYPE_F32, 2, sP, tP);
-    if (rc == RL_OK)
-        rc = rl__train_out_add(out, "text_proj.0.weight", RL_DTYPE_F32, 2, sW1, tW1);
-    else
-        free(tW1);
-    if (rc == RL_OK)
-        rc = rl__train_out_add(out, "classifier.0.weight", RL_DTYPE_F32, 2, sw2, tw2);
-    else
-        free(tw2);
-    if (rc != RL_OK)
-        rl__errf(c->errbuf, rc, "mf: cannot collect the tensors");
+    // The three tensors are consecutive in θ; each gets its own buffer.
+    const struct rl_train_tensor t[] = {
+        {"P.weight", RL_DTYPE_F32, 2, {M, H}, NULL},
+        {"text_proj.0.weight", RL_DTYPE_F32, 2, {H, D}, NULL},
+        {"classifier.0.weight", RL_DTYPE_F32, 2, {1, H}, NULL},
+    };
+    rc = rl__train_out_slices(out, theta, t, RL_COUNTOF(t), "mf", c->errbuf);
 done:
-    if (par_ok)
-        rl__par2_free(&par);
     free(train);
     free(val);
     free(theta);
-    free(g0);
-    free(g1);
-    rl__adam_free(&adam);
-    free(x0);
-    free(x1);
-    free(order);
     return rc;
 }

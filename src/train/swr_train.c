@@ -226,36 +226,28 @@ int rl__train_swr(const struct rl_train_ctx *c, struct rl_train_out *out) {
     if (!gamma)
         goto oom;
     *gamma = GAMMA;
-    int64_t sM[1] = {M}, sE[2] = {(int64_t)n_store, D}, sN[1] = {(int64_t)n_store},
-            sO[1] = {(int64_t)n_store + 1}, sC[1] = {(int64_t)nnz}, sW[2] = {(int64_t)nnz, 2},
-            s1[1] = {1};
-    // Ownership passes to out one buffer at a time (it frees a buffer it could not take).
-    rc = rl__train_out_add(out, "model_tier", RL_DTYPE_I32, 1, sM, model_tier);
+    const int64_t N = (int64_t)n_store, NNZ = (int64_t)nnz;
+    const struct rl_train_tensor t[] = {
+        {"model_tier", RL_DTYPE_I32, 1, {M}, model_tier},
+        {"model_rating", RL_DTYPE_F32, 1, {M}, model_rating},
+        {"gamma", RL_DTYPE_F32, 1, {1}, gamma},
+        {"prompt_emb", RL_DTYPE_F16, 2, {N, D}, emb16},
+        {"prompt_emb_i8", RL_DTYPE_I8, 2, {N, D}, emb8},
+        {"prompt_scale", RL_DTYPE_F32, 1, {N}, scale8},
+        {"cell_offsets", RL_DTYPE_I32, 1, {N + 1}, offsets},
+        {"cell_index", RL_DTYPE_U8, 1, {NNZ}, cell},
+        {"cell_weight", RL_DTYPE_F32, 2, {NNZ, 2}, cell_weight},
+    };
+    // Every buffer passes to out, whether or not it can hold them all.
+    rc = rl__train_out_take(out, t, RL_COUNTOF(t));
     model_tier = NULL;
-    if (rc == RL_OK)
-        rc = rl__train_out_add(out, "model_rating", RL_DTYPE_F32, 1, sM, model_rating);
     model_rating = NULL;
-    if (rc == RL_OK)
-        rc = rl__train_out_add(out, "gamma", RL_DTYPE_F32, 1, s1, gamma);
     gamma = NULL;
-    if (rc == RL_OK && emb16)
-        rc = rl__train_out_add(out, "prompt_emb", RL_DTYPE_F16, 2, sE, emb16);
     emb16 = NULL;
-    if (rc == RL_OK && emb8) {
-        rc = rl__train_out_add(out, "prompt_emb_i8", RL_DTYPE_I8, 2, sE, emb8);
-        emb8 = NULL;
-        if (rc == RL_OK)
-            rc = rl__train_out_add(out, "prompt_scale", RL_DTYPE_F32, 1, sN, scale8);
-        scale8 = NULL;
-    }
-    if (rc == RL_OK)
-        rc = rl__train_out_add(out, "cell_offsets", RL_DTYPE_I32, 1, sO, offsets);
+    emb8 = NULL;
+    scale8 = NULL;
     offsets = NULL;
-    if (rc == RL_OK)
-        rc = rl__train_out_add(out, "cell_index", RL_DTYPE_U8, 1, sC, cell);
     cell = NULL;
-    if (rc == RL_OK)
-        rc = rl__train_out_add(out, "cell_weight", RL_DTYPE_F32, 2, sW, cell_weight);
     cell_weight = NULL;
     if (rc != RL_OK)
         rl__errf(c->errbuf, rc, "sw_ranking: cannot collect the tensors");

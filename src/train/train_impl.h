@@ -1,6 +1,6 @@
 // Internal interface of the trainers: the context every kind's trainer gets, what it hands back
 // to train.c (tensors and metadata for the router file), and shared helpers (a seeded RNG, the
-// hold-out split, a two-way parallel runner).
+// hold-out split, a two-way parallel runner, the minibatch loop).
 #ifndef RL_SRC_TRAIN_IMPL_H
 #define RL_SRC_TRAIN_IMPL_H
 
@@ -45,18 +45,6 @@ void rl__par2_run(struct rl_par2 *p, void (*fn)(void *), void *arg0, void *arg1)
 void rl__par2_free(struct rl_par2 *p);
 
 // ----------------------------------------------------------------------------
-// Adam as torch.optim.Adam (β = 0.9, 0.999, ε = 1e-8, L2 weight decay added to the gradient)
-
-struct rl_adam {
-    float *m, *v;
-    long t;
-};
-
-int rl__adam_init(struct rl_adam *a, size_t n) RL_NODISCARD;
-void rl__adam_step(struct rl_adam *a, float *theta, const float *g, size_t n, double lr, double wd);
-void rl__adam_free(struct rl_adam *a);
-
-// ----------------------------------------------------------------------------
 // Trainer plumbing
 
 #define RL_TRAIN_MAX_TENSORS 8
@@ -81,9 +69,30 @@ struct rl_train_out {
     char metrics[1024];                // JSON object
 };
 
-// Add a tensor of dtype F32/F16/I32/U8... whose buffer out now owns.
+// Add a tensor of dtype F32/F16/I32/U8... whose buffer out now owns (freed when out cannot hold
+// it: RL_ETOOBIG).
 int rl__train_out_add(struct rl_train_out *o, const char *name, enum rl_dtype dtype, int n_dims,
                       const int64_t *shape, void *data) RL_NODISCARD;
+
+// A tensor for rl__train_out_take (data NULL: none) or a slice for rl__train_out_slices.
+struct rl_train_tensor {
+    const char *name;
+    enum rl_dtype dtype;
+    int n_dims;
+    int64_t shape[2];
+    void *data;
+};
+
+// Add the tensors t[0..n) with a buffer, in order. out takes every buffer whatever happens: after
+// a failure (RL_ETOOBIG) the ones it could not hold are freed.
+int rl__train_out_take(struct rl_train_out *o, const struct rl_train_tensor *t,
+                       size_t n) RL_NODISCARD;
+
+// Add consecutive slices of the F32 parameters theta as tensors t[0..n) (data unused), each a
+// copy. RL_OK, or < 0 with errbuf saying "<kind>: out of memory" or "cannot collect the tensors".
+int rl__train_out_slices(struct rl_train_out *o, const float *theta,
+                         const struct rl_train_tensor *t, size_t n, const char *kind,
+                         char *errbuf) RL_NODISCARD;
 
 // The Arena convention (RouteLLM's compute_elo_mle_with_tie): this model is anchored at 1082.
 #define RL_TRAIN_ANCHOR_MODEL  "llama-2-70b-chat"
@@ -96,6 +105,44 @@ int rl__train_out_add(struct rl_train_out *o, const char *name, enum rl_dtype dt
 // (0 = best). rating and tier have b->n_models entries. Returns the number of tiers or < 0.
 int rl__train_tiers(const struct rl_train_ctx *c, int n_tiers, float *rating, int32_t *tier,
                     int *elo_iterations);
+
+// ----------------------------------------------------------------------------
+// The minibatch loop of the gradient-trained kinds (minibatch.c)
+
+// The trainer's side: its samples, parameters and model. Each sample names its prompt and
+// weight through the accessors; the model's loss_grad returns the weighted loss sum of n samples
+// on inputs x (n, dim) and adds its gradient to grad.
+struct rl_minibatch {
+    const struct rl_train_ctx *c;
+    const char *kind; // "mf", "bert": starts error messages
+    float *theta;     // (n_params) initialised by the trainer, trained in place
+    size_t n_params;
+    const void *train; // (n_train) training samples of sample_size bytes
+    size_t n_train;
+    size_t sample_size;
+    bool mean_by_weight; // gradient / batch weight, else / batch size
+    uint32_t (*prompt)(const void *sample);
+    float (*weight)(const void *sample);
+    const void *model; // passed to loss_grad and validate
+    double (*loss_grad)(const void *model, const float *theta, const void *samples, size_t n,
+                        const float *x, float *grad);
+    void (*validate)(const void *model, const float *theta, double *loss, double *acc);
+};
+
+// RL_OK, or RL_EINVAL ("<kind>: bad hyper-parameters") when the batch, epochs, learning rate,
+// weight decay or noise of p cannot train.
+int rl__minibatch_check(const struct rl_train_params *p, const char *kind,
+                        char *errbuf) RL_NODISCARD;
+
+// c->p->epochs epochs of Adam on shuffled batches of c->p->batch samples with Gaussian input
+// noise c->p->noise, reporting progress through c->p->progress and validating after each epoch
+// (*val_loss, *val_acc: the last epoch's figures). RL_OK, or < 0 with c->errbuf saying why
+// (RL_EINVAL when the parameters stop being finite).
+int rl__minibatch_train(const struct rl_minibatch *mb, double *val_loss,
+                        double *val_acc) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// The kinds' trainers
 
 int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 int rl__train_swr(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;

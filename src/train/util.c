@@ -160,37 +160,35 @@ int rl__train_out_add(struct rl_train_out *o, const char *name, enum rl_dtype dt
     return RL_OK;
 }
 
-// ----------------------------------------------------------------------------
-// Adam
+int rl__train_out_take(struct rl_train_out *o, const struct rl_train_tensor *t, size_t n) {
+    int rc = RL_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i].data)
+            continue;
+        if (rc == RL_OK)
+            rc = rl__train_out_add(o, t[i].name, t[i].dtype, t[i].n_dims, t[i].shape, t[i].data);
+        else
+            free(t[i].data);
+    }
+    return rc;
+}
 
-int rl__adam_init(struct rl_adam *a, size_t n) {
-    a->m = calloc(n ? n : 1, sizeof *a->m);
-    a->v = calloc(n ? n : 1, sizeof *a->v);
-    a->t = 0;
-    if (!a->m || !a->v) {
-        rl__adam_free(a);
-        return RL_ENOMEM;
+int rl__train_out_slices(struct rl_train_out *o, const float *theta,
+                         const struct rl_train_tensor *t, size_t n, const char *kind,
+                         char *errbuf) {
+    const float *at = theta;
+    for (size_t i = 0; i < n; i++) {
+        size_t count = 1;
+        for (int d = 0; d < t[i].n_dims; d++)
+            count *= (size_t)t[i].shape[d];
+        float *copy = malloc(count * sizeof *copy);
+        if (!copy)
+            return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", kind);
+        memcpy(copy, at, count * sizeof *copy);
+        at += count;
+        int rc = rl__train_out_add(o, t[i].name, RL_DTYPE_F32, t[i].n_dims, t[i].shape, copy);
+        if (rc != RL_OK)
+            return rl__errf(errbuf, rc, "%s: cannot collect the tensors", kind);
     }
     return RL_OK;
-}
-
-// g ← g + λθ; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; θ ← θ − lr · m̂ / (√v̂ + ε).
-void rl__adam_step(struct rl_adam *a, float *theta, const float *g, size_t n, double lr,
-                   double wd) {
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    a->t++;
-    double c1 = 1 - pow(b1, (double)a->t), c2 = 1 - pow(b2, (double)a->t);
-    for (size_t i = 0; i < n; i++) {
-        double gi = g[i] + wd * theta[i];
-        a->m[i] = (float)(b1 * a->m[i] + (1 - b1) * gi);
-        a->v[i] = (float)(b2 * a->v[i] + (1 - b2) * gi * gi);
-        double mh = a->m[i] / c1, vh = a->v[i] / c2;
-        theta[i] -= (float)(lr * mh / (sqrt(vh) + eps));
-    }
-}
-
-void rl__adam_free(struct rl_adam *a) {
-    free(a->m);
-    free(a->v);
-    a->m = a->v = NULL;
 }

@@ -8,17 +8,8 @@
 #include "rl/calibrate.h"
 #include "rl/eval.h"
 #include "rl/router.h"
+#include "support/ref_uniform.h"
 #include "test.h"
-
-static void uniform(uint64_t seed, size_t n, double *out) {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        out[i] = (double)(z >> 11) * 0x1.0p-53;
-    }
-}
 
 TEST(calibrate_quantile_pandas) {
     json_error_t jerr;
@@ -27,7 +18,7 @@ TEST(calibrate_quantile_pandas) {
     json_t *q = json_object_get(ref, "quantile");
     size_t n = (size_t)json_integer_value(json_object_get(q, "n"));
     double *s = malloc(n * sizeof *s);
-    uniform((uint64_t)json_integer_value(json_object_get(q, "seed")), n, s);
+    ref_uniform((uint64_t)json_integer_value(json_object_get(q, "seed")), n, s);
     json_t *cases = json_object_get(q, "cases");
     int rc = json_array_size(cases) >= 8 ? 0 : 1;
     for (size_t i = 0; rc == 0 && i < json_array_size(cases); i++) {

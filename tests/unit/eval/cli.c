@@ -41,15 +41,21 @@ static int run(const char *cmd, char **out) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-TEST(eval_cli_json) {
+// Run a shell command that prints one JSON document: the document (caller decrefs), or NULL
+// when the command fails or prints anything else (its output then goes to stderr).
+static json_t *run_json(const char *cmd) {
     char *out;
-    int st = run(RL_TEST_BIN " eval --benchmark gsm8k --routers random --random-iters 3 "
-                             "--bootstrap 20 --format json 2>/dev/null",
-                 &out);
-    ASSERT_EQ(st, 0);
-    json_error_t err;
-    json_t *doc = json_loads(out, 0, &err);
+    int st = run(cmd, &out);
+    json_t *doc = st == 0 && out ? json_loads(out, 0, NULL) : NULL;
+    if (!doc)
+        fprintf(stderr, "  '%s' exited %d with:\n%s\n", cmd, st, out ? out : "");
     free(out);
+    return doc;
+}
+
+TEST(eval_cli_json) {
+    json_t *doc = run_json(RL_TEST_BIN " eval --benchmark gsm8k --routers random --random-iters 3 "
+                                       "--bootstrap 20 --format json 2>/dev/null");
     ASSERT_NOT_NULL(doc);
     ASSERT_STR_EQ(json_string_value(json_object_get(doc, "benchmark")), "gsm8k");
     ASSERT_EQ(json_integer_value(json_object_get(doc, "n_prompts")), 1307);
@@ -165,12 +171,8 @@ TEST(eval_cli_errors) {
 }
 
 TEST(calibrate_cli) {
-    char *out;
-    int st = run(RL_TEST_BIN " calibrate --router random --strong-model-pct 0.3 --json 2>&1", &out);
-    ASSERT_EQ(st, 0);
-    json_error_t err;
-    json_t *doc = json_loads(out, 0, &err);
-    free(out);
+    json_t *doc =
+        run_json(RL_TEST_BIN " calibrate --router random --strong-model-pct 0.3 --json 2>&1");
     ASSERT_NOT_NULL(doc);
     ASSERT_EQ(json_integer_value(json_object_get(doc, "n_prompts")), 1250);
     long long k = json_integer_value(json_object_get(doc, "n_strong"));
@@ -181,7 +183,8 @@ TEST(calibrate_cli) {
     ASSERT_STR_EQ(json_string_value(json_object_get(doc, "model")), want);
     json_decref(doc);
 
-    st = run(RL_TEST_BIN " calibrate --router random --strong-model-pct 0.5 2>&1", &out);
+    char *out;
+    int st = run(RL_TEST_BIN " calibrate --router random --strong-model-pct 0.5 2>&1", &out);
     ASSERT_EQ(st, 0);
     ASSERT_STR_CONTAINS(out, "threshold for 50.0% strong calls: 0.");
     ASSERT_STR_CONTAINS(out, "model: router-random-0.");
@@ -212,9 +215,7 @@ TEST(eval_cli_train_prompts) {
              "/encoder/tiny-bert --train-prompts mf=" RL_TEST_DATA "/battles/table.csv "
              "--no-cache --num-results 2 --format json 2>/dev/null",
              dir);
-    st = run(cmd, &out);
-    json_t *doc = st == 0 ? json_loads(out, 0, NULL) : NULL;
-    free(out);
+    json_t *doc = run_json(cmd);
     snprintf(cmd, sizeof cmd, "%s/mf.safetensors", dir);
     remove(cmd);
     snprintf(cmd, sizeof cmd, "%s/mf.prompts.jsonl.gz", dir);
@@ -284,9 +285,7 @@ TEST(eval_cli_decontaminate_own_prompts) {
                  "/eval/leak.csv --strong strong --weak weak --router-file mf=%s/mf.safetensors "
                  "--model-dir " RL_TEST_MODEL " --num-results 2 --format json %s 2>/dev/null",
                  dir, dir, cases[i].extra);
-        st = run(cmd, &out);
-        json_t *doc = st == 0 ? json_loads(out, 0, NULL) : NULL;
-        free(out);
+        json_t *doc = run_json(cmd);
         ASSERT_NOT_NULL(doc);
         json_t *mf = json_array_get(json_object_get(doc, "routers"), 0);
         json_t *removed = json_object_get(mf, "n_train_contaminated");
@@ -333,11 +332,7 @@ TEST(eval_cli_scores_files) {
                          "--num-results 4 --price-strong 10 --price-weak 1 --format json "
                          "--scores-out %s 2>&1",
              dir);
-    int st = run(cmd, &out);
-    json_t *doc = st == 0 ? json_loads(out, 0, NULL) : NULL;
-    if (!doc)
-        fprintf(stderr, "%s\n", out);
-    free(out);
+    json_t *doc = run_json(cmd);
     ASSERT_NOT_NULL(doc);
     json_t *r = json_array_get(json_object_get(doc, "routers"), 0);
     ASSERT_STR_EQ(json_string_value(json_object_get(r, "name")), "ex");

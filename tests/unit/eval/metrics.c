@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "rl/eval.h"
+#include "support/ref_uniform.h"
 #include "test.h"
 
 #define REF_PATH RL_TEST_DATA "/eval/ref_eval.json"
@@ -153,17 +154,6 @@ static double *array(json_t *a, size_t *n) {
     return x;
 }
 
-// splitmix64 draws in [0, 1), the same sequence as tools/ref_eval.py's uniform().
-static void uniform(uint64_t seed, size_t n, double *out) {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        out[i] = (double)(z >> 11) * 0x1.0p-53;
-    }
-}
-
 // Compare a curve and its metrics with a reference case; tol is relative to the quantities.
 static int check_case(json_t *c, const struct rl_eval_point *pts, int n_pts, double r_w,
                       double r_s) {
@@ -222,7 +212,7 @@ TEST(eval_metrics_reference_cases) {
             struct rl_eval_point all[5 * 11];
             double *s = malloc(n * sizeof *s);
             for (int r = 0; r < runs && r < 5; r++) {
-                uniform((uint64_t)json_integer_value(json_array_get(seeds, (size_t)r)), n, s);
+                ref_uniform((uint64_t)json_integer_value(json_array_get(seeds, (size_t)r)), n, s);
                 if (rl_eval_curve(&b, s, 10, &prices, all + r * 11) != RL_OK)
                     rc = 1;
             }
@@ -272,7 +262,7 @@ TEST(eval_metrics_reference_benchmarks) {
         struct rl_eval_point pts[11];
         rc = (size_t)json_integer_value(json_object_get(c, "n")) == b->n ? 0 : 1;
         // The reference's scores: (u + [strong is better]) / 2.
-        uniform((uint64_t)json_integer_value(json_object_get(c, "seed")), b->n, s);
+        ref_uniform((uint64_t)json_integer_value(json_object_get(c, "seed")), b->n, s);
         for (size_t i = 0; i < b->n; i++)
             s[i] = (s[i] + (b->q_strong[i] > b->q_weak[i])) / 2;
         if (rc == 0 && (rl_eval_edges(s, b->n, 10, edges) != RL_OK ||

@@ -204,7 +204,26 @@ TEST(serve_client_errors) {
     ASSERT_EQ(r.status, 413);
     ASSERT_STR_CONTAINS(r.body.data, "body_too_large");
     http_resp_free(&r);
+    // A chunked body announces no length: it is read, dropped and refused the same way.
+    ASSERT_OK(
+        http_call(p.port, "/v1/chat/completions", big, "Transfer-Encoding: chunked", 0, 0, &r));
+    ASSERT_EQ(r.status, 413);
+    ASSERT_STR_CONTAINS(r.body.data, "body_too_large");
+    http_resp_free(&r);
+    // One that goes on past SRV_DRAIN_FACTOR times the limit is cut off.
+    char huge[20000];
+    memset(huge, ' ', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    ASSERT(http_call(p.port, "/v1/chat/completions", huge, "Transfer-Encoding: chunked", 0, 0,
+                     &r) != RL_OK);
+    http_resp_free(&r);
     ASSERT_EQ(stub_count(stub, "ok"), 0);
+    // A chunked body within the limit is served.
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("weak", ""),
+                        "Transfer-Encoding: chunked", 0, 0, &r));
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(stub_count(stub, "ok"), 1);
     // The two requests without a user message had a router but no model.
     ASSERT_EQ(metric_value(p.port, "routellm_requests_total{router=\"none\",model=\"none\","
                                    "status=\"400\"}"),

@@ -75,64 +75,93 @@ static int same_file(const char *a, const char *b) {
 // ----------------------------------------------------------------------------
 // Gradient checks
 
-TEST(train_mf_gradient_check) {
-    enum { M = 4, H = 5, D = 6, N = 7 };
-    size_t n_params = rl__mf_n_params(M, H, D);
-    float theta[M * H + H * D + H], grad[M * H + H * D + H] = {0}, x[N * D];
-    struct rl_rng rng;
-    rl__rng_seed(&rng, 5);
-    for (size_t i = 0; i < n_params; i++)
-        theta[i] = (float)rl__rng_normal(&rng);
-    for (int i = 0; i < N * D; i++)
-        x[i] = (float)rl__rng_normal(&rng);
-    struct rl_mf_sample s[N];
-    for (int i = 0; i < N; i++)
-        s[i] = (struct rl_mf_sample){(uint32_t)(i % M), (uint32_t)((i + 1 + i / M) % M), 0,
-                                     0.5f + (float)i / N};
-    rl__mf_loss_grad(theta, M, H, D, s, N, x, grad);
+// A loss over parameters theta that adds its gradient to grad (NULL: loss only).
+typedef double (*loss_fn)(const void *ctx, const float *theta, float *grad);
+
+// Largest relative gap, |num − grad| / (1e-2 + |num|), between the analytic gradient and
+// central differences of step 1e-2 over every parameter. theta is restored.
+static double gradient_maxdiff(loss_fn loss, const void *ctx, float *theta, size_t n_params) {
+    float *grad = calloc(n_params, sizeof *grad);
+    if (!grad)
+        return INFINITY;
+    loss(ctx, theta, grad);
     double maxdiff = 0;
     for (size_t i = 0; i < n_params; i++) {
         const float h = 1e-2f;
         float keep = theta[i];
         theta[i] = keep + h;
-        double up = rl__mf_loss_grad(theta, M, H, D, s, N, x, NULL);
+        double up = loss(ctx, theta, NULL);
         theta[i] = keep - h;
-        double down = rl__mf_loss_grad(theta, M, H, D, s, N, x, NULL);
+        double down = loss(ctx, theta, NULL);
         theta[i] = keep;
         double num = (up - down) / (2 * h);
         maxdiff = fmax(maxdiff, fabs(num - grad[i]) / (1e-2 + fabs(num)));
     }
+    free(grad);
+    return maxdiff;
+}
+
+static void normals(struct rl_rng *rng, float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)rl__rng_normal(rng);
+}
+
+struct mf_case {
+    int M, H, D;
+    const struct rl_mf_sample *s;
+    size_t n;
+    const float *x;
+};
+
+static double mf_loss(const void *ctx, const float *theta, float *grad) {
+    const struct mf_case *c = ctx;
+    return rl__mf_loss_grad(theta, c->M, c->H, c->D, c->s, c->n, c->x, grad);
+}
+
+TEST(train_mf_gradient_check) {
+    enum { M = 4, H = 5, D = 6, N = 7 };
+    float theta[M * H + H * D + H], x[N * D];
+    struct rl_rng rng;
+    rl__rng_seed(&rng, 5);
+    normals(&rng, theta, RL_COUNTOF(theta));
+    normals(&rng, x, RL_COUNTOF(x));
+    struct rl_mf_sample s[N];
+    for (int i = 0; i < N; i++)
+        s[i] = (struct rl_mf_sample){(uint32_t)(i % M), (uint32_t)((i + 1 + i / M) % M), 0,
+                                     0.5f + (float)i / N};
+    ASSERT_EQ(rl__mf_n_params(M, H, D), RL_COUNTOF(theta));
+    struct mf_case c = {M, H, D, s, N, x};
+    double maxdiff = gradient_maxdiff(mf_loss, &c, theta, RL_COUNTOF(theta));
     printf("  maxdiff %.3g (relative)\n", maxdiff);
     ASSERT(maxdiff < 2e-2);
     return 0;
 }
 
+struct bert_case {
+    int H, D;
+    const struct rl_bert_sample *s;
+    size_t n;
+    const float *x;
+};
+
+static double bert_loss(const void *ctx, const float *theta, float *grad) {
+    const struct bert_case *c = ctx;
+    return rl__bert_loss_grad(theta, c->D, c->H, c->s, c->n, c->x, grad);
+}
+
 TEST(train_bert_gradient_check) {
     enum { H = 5, D = 6, N = 7, C = RL_BERT_CLASSES };
-    size_t n_params = rl__bert_n_params(D, H);
-    float theta[H * D + H + C * H + C], grad[H * D + H + C * H + C] = {0}, x[N * D];
+    float theta[H * D + H + C * H + C], x[N * D];
     struct rl_rng rng;
     rl__rng_seed(&rng, 6);
-    for (size_t i = 0; i < n_params; i++)
-        theta[i] = (float)rl__rng_normal(&rng);
-    for (int i = 0; i < N * D; i++)
-        x[i] = (float)rl__rng_normal(&rng);
+    normals(&rng, theta, RL_COUNTOF(theta));
+    normals(&rng, x, RL_COUNTOF(x));
     struct rl_bert_sample s[N];
     for (int i = 0; i < N; i++)
         s[i] = (struct rl_bert_sample){0, (uint8_t)(i % C), 0.5f + (float)i / N};
-    rl__bert_loss_grad(theta, D, H, s, N, x, grad);
-    double maxdiff = 0;
-    for (size_t i = 0; i < n_params; i++) {
-        const float h = 1e-2f;
-        float keep = theta[i];
-        theta[i] = keep + h;
-        double up = rl__bert_loss_grad(theta, D, H, s, N, x, NULL);
-        theta[i] = keep - h;
-        double down = rl__bert_loss_grad(theta, D, H, s, N, x, NULL);
-        theta[i] = keep;
-        double num = (up - down) / (2 * h);
-        maxdiff = fmax(maxdiff, fabs(num - grad[i]) / (1e-2 + fabs(num)));
-    }
+    ASSERT_EQ(rl__bert_n_params(D, H), RL_COUNTOF(theta));
+    struct bert_case c = {H, D, s, N, x};
+    double maxdiff = gradient_maxdiff(bert_loss, &c, theta, RL_COUNTOF(theta));
     printf("  maxdiff %.3g (relative)\n", maxdiff);
     ASSERT(maxdiff < 2e-2);
     return 0;
@@ -152,6 +181,14 @@ static void keep_last(void *ctx, const struct rl_train_progress *p) {
         l->val_acc = p->val_acc;
         l->epochs_done++;
     }
+}
+
+// The defaults of kind, with each epoch's figures kept in *l.
+static struct rl_train_params watched_params(enum rl_router_kind kind, struct last *l) {
+    struct rl_train_params p = rl_train_params_default(kind);
+    p.progress = keep_last;
+    p.progress_ctx = l;
+    return p;
 }
 
 static double mean_p(const struct rl_router *r, const float *emb, bool positive) {
@@ -178,15 +215,13 @@ TEST(train_mf_deterministic_and_learns) {
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
     struct last l = {0};
-    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    struct rl_train_params p = watched_params(RL_ROUTER_KIND_MF, &l);
     p.epochs = 30;
     p.lr = 1e-2;
     p.noise = 0.02; // the paper's 0.1 is large against 16-d unit vectors
     p.holdout = 0.1;
     p.seed = 3;
     p.n_threads = 1;
-    p.progress = keep_last;
-    p.progress_ctx = &l;
     const char *f1 = tmp_path("mf1.safetensors"), *f2 = tmp_path("mf2.safetensors"),
                *f3 = tmp_path("mf3.safetensors");
     ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "test-encoder", D_SYN, &p, f1, err));
@@ -279,9 +314,7 @@ TEST(train_sw_ranking) {
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
     struct last l = {0};
-    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_SW_RANKING);
-    p.progress = keep_last;
-    p.progress_ctx = &l;
+    struct rl_train_params p = watched_params(RL_ROUTER_KIND_SW_RANKING, &l);
     const char *f1 = tmp_path("sw1.safetensors"), *f2 = tmp_path("sw2.safetensors");
     ASSERT_OK(rl_train(RL_ROUTER_KIND_SW_RANKING, b, emb, "test-encoder", D_SYN, &p, f1, err));
     printf("  validation accuracy %.3f\n", l.val_acc);
@@ -312,12 +345,10 @@ TEST(train_bert_head) {
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
     struct last l = {0};
-    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_BERT);
+    struct rl_train_params p = watched_params(RL_ROUTER_KIND_BERT, &l);
     p.hidden = 32;
     p.epochs = 30;
     p.holdout = 0.1;
-    p.progress = keep_last;
-    p.progress_ctx = &l;
     const char *f1 = tmp_path("bert1.safetensors"), *f2 = tmp_path("bert2.safetensors");
     ASSERT_OK(rl_train(RL_ROUTER_KIND_BERT, b, emb, "test-encoder", D_SYN, &p, f1, err));
     printf("  validation accuracy %.3f\n", l.val_acc);

@@ -1,0 +1,196 @@
+// Loading what the scoring subcommands need (the encoder, a router and its pair) and scoring
+// prompts with them: embeddings through the embedding cache, scores through the score cache, with
+// progress bars on stderr. Shared by `eval`, `calibrate`, `route` and `train`; the arithmetic is
+// the library's (rl_eval_score), this file only loads, caches and reports.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "rl.h"
+#include "rl/embcache.h"
+#include "rl/eval.h"
+
+// ----------------------------------------------------------------------------
+// Loading
+
+struct rl_encoder *cli_encoder_load(const char *model_dir) {
+    char dir[4096], err[RL_ERRBUF_SIZE];
+    if (!model_dir) {
+        if (cli_default_model_dir(dir, sizeof dir) != RL_OK) {
+            cli_fail("model folder path too long");
+            return NULL;
+        }
+        model_dir = dir;
+    }
+    struct rl_encoder *enc = rl_encoder_load(model_dir, err);
+    if (!enc)
+        cli_fail("%s", err);
+    return enc;
+}
+
+int cli_router_open(const char *spec, const char *strong, const char *weak, struct rl_router **r,
+                    struct rl_router_pair *pair) {
+    char err[RL_ERRBUF_SIZE];
+    *r = rl_router_load(spec, cli_home(), err);
+    if (!*r)
+        return cli_fail("%s", err);
+    if (rl_router_pair(*r, strong, weak, pair, err) != RL_OK) {
+        rl_router_free(*r);
+        *r = NULL;
+        return cli_fail("%s", err);
+    }
+    return 0;
+}
+
+bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size) {
+    return rl_path_join(dir, size, cli_home(), ".cache/eval") == RL_OK &&
+           rl_path_join(path, size, dir, file) == RL_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Embedding
+
+static void on_progress(void *ctx, size_t done, size_t total) {
+    struct cli_progress *p = ctx;
+    (void)total;
+    if (done > p->done)
+        cli_progress_add(p, done - p->done);
+}
+
+void cli_scorer_init(struct cli_scorer *s, const char *model_dir, bool no_cache) {
+    memset(s, 0, sizeof *s);
+    s->model_dir = model_dir;
+    s->no_cache = no_cache;
+}
+
+void cli_scorer_free(struct cli_scorer *s) {
+    rl_embcache_free(s->cache);
+    rl_encoder_free(s->enc);
+    memset(s, 0, sizeof *s);
+}
+
+static int scorer_encoder(struct cli_scorer *s) {
+    if (s->enc)
+        return 0;
+    s->enc = cli_encoder_load(s->model_dir);
+    if (!s->enc)
+        return 1;
+    // The embedding cache is an optimisation: without one, prompts are embedded directly.
+    char root[4096], err[RL_ERRBUF_SIZE];
+    if (!s->no_cache && rl_path_join(root, sizeof root, cli_home(), ".cache/embeddings") == RL_OK)
+        s->cache = rl_embcache_open(root, rl_encoder_name(s->enc), rl_encoder_dim(s->enc), err);
+    return 0;
+}
+
+int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n, const char *what,
+                     float **emb) {
+    *emb = NULL;
+    if (scorer_encoder(s))
+        return 1;
+    size_t dim = (size_t)rl_encoder_dim(s->enc);
+    float *e = malloc((n ? n : 1) * dim * sizeof *e);
+    if (!e)
+        return cli_fail("out of memory for %zu embeddings", n);
+    char err[RL_ERRBUF_SIZE], label[128];
+    snprintf(label, sizeof label, "embedding %s", what);
+    struct cli_progress p;
+    cli_progress_start(&p, label, n);
+    int rc;
+    if (s->cache) {
+        long got = rl_embcache_get(s->cache, s->enc, prompts, n, e, on_progress, &p, err);
+        rc = got < 0 ? (int)got : RL_OK;
+    } else {
+        rc = RL_OK;
+        for (size_t i = 0; i < n && rc == RL_OK; i += 32) {
+            size_t k = n - i < 32 ? n - i : 32;
+            rc = rl_encoder_embed(s->enc, prompts + i, k, e + i * dim, err);
+            cli_progress_add(&p, k);
+        }
+    }
+    // The cache reports only the prompts it had to embed; the bar ends full either way.
+    if (rc == RL_OK && p.done < n)
+        cli_progress_add(&p, n - p.done);
+    cli_progress_finish(&p);
+    if (rc != RL_OK) {
+        free(e);
+        return cli_fail("embedding %s: %s", what, err);
+    }
+    *emb = e;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Scoring
+
+// A router file's bytes identify its scores; a kind name is resolved the way rl_router_load
+// resolves it.
+static int router_digest(const char *spec, uint64_t *h) {
+    char path[4096], rel[128];
+    const char *file = spec;
+    if (rl_router_kind_parse(spec) >= 0) {
+        snprintf(rel, sizeof rel, "routers/%s.safetensors", spec);
+        if (rl_path_join(path, sizeof path, cli_home(), rel) != RL_OK)
+            return cli_fail("router path too long");
+        file = path;
+    }
+    struct rl_mmap m = {0};
+    char err[RL_ERRBUF_SIZE];
+    if (rl_mmap_open(&m, file, err) != RL_OK)
+        return cli_fail("%s", err);
+    *h = rl_eval_digest(m.data, m.len, *h);
+    rl_mmap_close(&m);
+    return 0;
+}
+
+int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char *spec,
+                     const char *label, const struct rl_router_pair *pair,
+                     const char *const *prompts, size_t n, const char *what, double *scores) {
+    char err[RL_ERRBUF_SIZE];
+    // The random router has no file and costs nothing to rerun: it is never cached.
+    if (rl_router_kind(r) == RL_ROUTER_KIND_RANDOM) {
+        if (rl_eval_score(r, pair, NULL, NULL, prompts, n, scores, NULL, NULL, err) != RL_OK)
+            return cli_fail("%s", err);
+        return 0;
+    }
+    uint64_t key = RL_EVAL_DIGEST_INIT;
+    if (router_digest(spec, &key))
+        return 1;
+    struct rl_router_pair p = *pair;
+    key = rl_eval_digest(&p, sizeof p, key);
+    const char *enc_name = rl_router_encoder_name(r);
+    if (enc_name)
+        key = rl_eval_digest(enc_name, strlen(enc_name), key);
+    key = rl_eval_digest_prompts(prompts, n, key);
+
+    char dir[4096], file[256], path[4096], sl_what[64], sl_label[64];
+    cli_slug(what, sl_what, sizeof sl_what);
+    cli_slug(label, sl_label, sizeof sl_label);
+    snprintf(file, sizeof file, "%s-%s-%016llx.scores", sl_what, sl_label, (unsigned long long)key);
+    bool cache = !s->no_cache && cli_eval_cache_path(file, dir, path, sizeof path);
+    if (cache && rl_eval_cache_load(path, key, scores, n) == RL_OK)
+        return 0;
+
+    float *emb = NULL;
+    if (rl_router_encoder_dim(r) > 0) {
+        if (scorer_encoder(s))
+            return 1;
+        if (rl_router_check_encoder(r, s->enc, err) != RL_OK)
+            return cli_fail("%s", err);
+        if (cli_scorer_embed(s, prompts, n, what, &emb))
+            return 1;
+    }
+    char plabel[128];
+    snprintf(plabel, sizeof plabel, "scoring %s with %s", what, label);
+    struct cli_progress prog;
+    cli_progress_start(&prog, plabel, n);
+    int rc = rl_eval_score(r, pair, s->enc, emb, prompts, n, scores, on_progress, &prog, err);
+    cli_progress_finish(&prog);
+    free(emb);
+    if (rc != RL_OK)
+        return cli_fail("%s", err);
+    // A cache that cannot be written only costs time on the next run.
+    if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_save(path, key, scores, n, NULL))
+        fprintf(stderr, "routellm: note: could not write the score cache %s\n", path);
+    return 0;
+}
