@@ -10,6 +10,8 @@
 #   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
 #   make bench      benchmarks against reference implementations (bench/README.md)
 #   make lint       clang-format check and banned-function scan
+#   make fuzz       libFuzzer targets (fuzz/) under ASan + UBSan, FUZZ_SECONDS each
+#   make fuzz-regress  replay the committed fuzz corpora once (CI)
 #
 # WERROR=1 adds -Werror (CI sets it).
 
@@ -39,16 +41,19 @@ APP_SRC     := $(wildcard src/cli/*.c src/server/*.c)
 TEST_SRC    := $(wildcard tests/unit/*/*.c)
 TEST_HELPER := $(wildcard tests/support/*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
+FUZZ_SRC    := $(wildcard fuzz/*.c)
 
 LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 APP_OBJ     := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/obj/%.o) $(TEST_HELPER:%.c=$(BUILD)/obj/%.o) \
                $(BUILD)/obj/tests/run.o
 BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 
-.PHONY: all deps demo check test test-e2e asan bench bench-serve lint models routers clean
+.PHONY: all deps demo check test test-e2e asan fuzz fuzz-regress fuzz-build bench bench-serve lint \
+        models routers clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/libroutellm.a $(BUILD)/routellm
@@ -116,6 +121,22 @@ test-e2e: all models
 asan:
 	$(MAKE) BUILD=build/asan OPT='-O1 -g' KERNEL_OPT='-O1 -march=native' \
 	        SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
+
+# Fuzz targets: each fuzz/<name>.c is a libFuzzer program, built with clang under ASan and UBSan
+# with the library and the server instrumented for coverage (build/fuzz). tools/fuzz.sh runs
+# them from their committed corpora, fuzz/corpus/<name>/ (docs/FUZZING.md).
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+fuzz fuzz-regress:
+	$(MAKE) BUILD=build/fuzz CC=clang WERROR= OPT='-O1 -g' KERNEL_OPT='-O1 -march=native' \
+	        SAN='$(FUZZ_SAN) -fsanitize=fuzzer-no-link' fuzz-build
+	bash tools/fuzz.sh $@ build/fuzz $(FUZZ_SECONDS)
+
+fuzz-build: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(filter-out %/main.o,$(APP_OBJ)) $(BUILD)/libroutellm.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 bench: all $(BENCH_BIN) models
 	BUILD=$(BUILD) bash bench/run.sh

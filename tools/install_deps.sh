@@ -9,6 +9,7 @@ packages=(
     libutf8proc-dev zlib1g-dev libssl-dev
     python3 python3-pip python3-venv
     gnuplot-nox
+    clang libclang-rt-14-dev # make fuzz, make fuzz-regress (libFuzzer)
     cmake # builds llama-cpp-python for make test-e2e
 )
 

@@ -158,6 +158,15 @@ int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
                   size_t n, double *scores, rl_eval_progress_fn progress, void *ctx,
                   char *errbuf) RL_NODISCARD;
 
+// Largest score file rl_eval_scores_read accepts, once decompressed.
+#define RL_EVAL_MAX_SCORE_FILE (1u << 30)
+
+// Read the score of every prompt of b from a score file (JSONL lines {"prompt": "...", "score":
+// number}, as `eval --scores-out` writes) into scores (b->n entries). RL_OK; RL_EFORMAT naming
+// the file and line of a malformed line; RL_EINVAL naming a prompt of b that has no score.
+int rl_eval_scores_read(const char *path, const struct rl_bench *b, double *scores,
+                        char *errbuf) RL_NODISCARD;
+
 // 64-bit FNV-1a digest of len bytes continued from h (start with RL_EVAL_DIGEST_INIT).
 // For cache keys only, not for security.
 #define RL_EVAL_DIGEST_INIT 0xcbf29ce484222325ull

@@ -69,7 +69,8 @@ int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pai
 
 // Score one prompt. `embedding` holds rl_router_encoder_dim(r) floats from the router's encoder
 // (NULL when the router needs none). pair NULL means the default pair. Writes p_strong in
-// [0, 1]; RL_EINVAL when the pair is out of range or a needed embedding is missing. Only
+// [0, 1]; RL_EINVAL when the pair is out of range or a needed embedding is missing; RL_EFORMAT
+// when the router's parameters overflow on this embedding (no probability comes out). Only
 // sw_ranking allocates (4 bytes per stored prompt, freed before it returns; RL_ENOMEM).
 int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
                     const float *embedding, double *p_strong) RL_NODISCARD;

@@ -376,8 +376,6 @@ static int eval_random(const struct rl_bench *b, const struct eval_opts *o, stru
 // trained elsewhere (or on folds of the benchmark itself, tools/kfold_eval.py) go through the
 // same protocol.
 
-#define MAX_SCORE_FILE (1u << 30)
-
 // The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
 static void bench_base(const struct rl_bench *b, char *base, size_t size) {
     const char *name = strrchr(b->name, '/') ? strrchr(b->name, '/') + 1 : b->name;
@@ -414,84 +412,13 @@ static int write_scores(const struct eval_opts *o, const struct rl_bench *b, con
     return 0;
 }
 
-struct score_entry {
-    uint64_t hash;
-    const char *prompt; // points into the parsed JSON, kept alive by the array
-    double score;
-};
-
-static int entry_cmp(const void *x, const void *y) {
-    const struct score_entry *a = x, *b = y;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    return strcmp(a->prompt, b->prompt);
-}
-
-static uint64_t prompt_hash(const char *p) {
-    return rl_eval_digest(p, strlen(p), RL_EVAL_DIGEST_INIT);
-}
-
-// Look every benchmark prompt up in a score file (sorted by hash, then text).
-static int read_scores(const char *path, const struct rl_bench *b, double *scores) {
-    char *data, err[RL_ERRBUF_SIZE];
-    size_t len;
-    if (rl_file_read(path, MAX_SCORE_FILE, &data, &len, err) != RL_OK)
-        return cli_fail("%s", err);
-    json_t *keep = json_array();
-    struct score_entry *e = NULL;
-    size_t n = 0, cap = 0;
-    long line = 0;
-    int rc = keep ? 0 : cli_fail("out of memory");
-    for (char *p = data, *end = data + len; rc == 0 && p < end;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *stop = nl ? nl : end;
-        line++;
-        bool blank = stop == p;
-        json_t *o = blank ? NULL : json_loadb(p, (size_t)(stop - p), 0, NULL);
-        p = nl ? nl + 1 : end;
-        if (blank)
-            continue;
-        json_t *jp = json_object_get(o, "prompt"), *js = json_object_get(o, "score");
-        if (!json_is_string(jp) || !json_is_number(js) || !isfinite(json_number_value(js))) {
-            json_decref(o);
-            rc = cli_fail("%s:%ld: expected {\"prompt\": \"...\", \"score\": number}", path, line);
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            struct score_entry *g = realloc(e, cap * sizeof *g);
-            if (!g) {
-                json_decref(o);
-                rc = cli_fail("out of memory");
-                break;
-            }
-            e = g;
-        }
-        e[n++] = (struct score_entry){prompt_hash(json_string_value(jp)), json_string_value(jp),
-                                      json_number_value(js)};
-        json_array_append_new(keep, o);
-    }
-    free(data);
-    if (rc == 0 && n > 1)
-        qsort(e, n, sizeof *e, entry_cmp);
-    for (size_t i = 0; rc == 0 && i < b->n; i++) {
-        struct score_entry key = {prompt_hash(b->prompts[i]), b->prompts[i], 0};
-        struct score_entry *hit = n ? bsearch(&key, e, n, sizeof *e, entry_cmp) : NULL;
-        if (!hit)
-            rc = cli_fail("%s: no score for prompt %zu of %s (\"%.60s...\")", path, i + 1, b->name,
-                          b->prompts[i]);
-        else
-            scores[i] = hit->score;
-    }
-    free(e);
-    json_decref(keep);
-    return rc;
-}
-
 static int eval_precomputed(const struct rl_bench *b, const struct router_spec *spec,
                             const struct eval_opts *o, struct result *res) {
     double *scores = malloc((b->n ? b->n : 1) * sizeof *scores);
-    int rc = scores ? read_scores(spec->spec, b, scores) : cli_fail("out of memory");
+    char err[RL_ERRBUF_SIZE];
+    int rc = !scores                                               ? cli_fail("out of memory")
+             : rl_eval_scores_read(spec->spec, b, scores, err) < 0 ? cli_fail("%s", err)
+                                                                   : 0;
     res->n_removed = -1;
     if (rc == 0)
         rc = write_scores(o, b, spec->label, scores);

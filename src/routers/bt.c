@@ -2,6 +2,7 @@
 // The log-likelihood of the tie-duplicated logistic regression is concave with a flat direction
 // along the all-ones vector; adding a multiple of 11ᵀ to the negated Hessian removes it while
 // leaving the Newton step orthogonal to 1, so iterates keep sum zero as lbfgs from zero does.
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,9 @@ int rl__bt_fit(int n, const double *win, const double *loss, double *beta, doubl
         }
         // A = H + c·11ᵀ, plus a ridge that grows until A factorises (a model with no battles,
         // or a group disconnected from the rest, leaves H singular beyond the ones direction).
+        // The ridge starts at DBL_MIN or more, since 1e-10·c is 0 once the Hessian sinks to
+        // subnormals (tiny weights, a one-sided fit driven outwards), and a ridge that overflows
+        // means A holds no number (weights near the top of the range): no ridge would do.
         double c = scale > 0 ? scale / n : 1;
         double ridge = 0;
         for (;;) {
@@ -109,7 +113,9 @@ int rl__bt_fit(int n, const double *win, const double *loss, double *beta, doubl
                 A[i * n + i] += ridge;
             if (chol_solve(n, A, g, step))
                 break;
-            ridge = ridge > 0 ? ridge * 10 : 1e-10 * c;
+            ridge = ridge > 0 ? ridge * 10 : fmax(1e-10 * c, DBL_MIN);
+            if (!isfinite(ridge))
+                return RL_EINVAL;
         }
         // Step halving keeps the likelihood rising when the quadratic model overshoots.
         double t = 1, new_ll = ll;

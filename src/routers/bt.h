@@ -14,7 +14,7 @@
 // a tie is one row of each). Writes beta (n) with sum zero, the solution that lbfgs started from
 // zero converges to. Ratings are RL_BT_SCALE·beta + RL_BT_INIT. scratch holds
 // rl__bt_scratch_size(n) doubles. Returns the Newton iterations used, or RL_EINVAL when a weight is
-// negative or not finite.
+// negative or not finite, or so large that the Hessian overflows.
 int rl__bt_fit(int n, const double *win, const double *loss, double *beta, double *scratch);
 static inline int rl__bt_scratch_size(int n) {
     return 3 * n * n + 4 * n;

@@ -102,6 +102,11 @@ int rl__mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errb
     if (!mf->v || !mf->u_def)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     rl__mf_collapse(tp->data, tw1->data, tw2->data, M, H, D, mf->v);
+    // Every model's vector is checked, not only the default pair's: any known pair may be asked.
+    for (size_t i = 0; i < (size_t)M * D; i++)
+        if (!isfinite(mf->v[i]))
+            return rl__errf(errbuf, RL_EFORMAT, "%s: parameters are not finite",
+                            rl_safetensors_path(st));
     for (int d = 0; d < D; d++) {
         mf->u_def[d] =
             mf->v[(size_t)r->def_pair.strong * D + d] - mf->v[(size_t)r->def_pair.weak * D + d];

@@ -257,5 +257,10 @@ int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair
         return RL_EINVAL;
     if (r->encoder_dim > 0 && !embedding)
         return RL_EINVAL;
-    return r->ops->score(r, &p, embedding, p_strong);
+    int rc = r->ops->score(r, &p, embedding, p_strong);
+    // Finite parameters from a router file can still be large enough to overflow a score; that
+    // prompt gets an error rather than a NaN, which would route it as if it were weak.
+    if (rc == RL_OK && !(*p_strong >= 0 && *p_strong <= 1))
+        return RL_EFORMAT;
+    return rc;
 }

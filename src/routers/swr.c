@@ -6,6 +6,7 @@
 // within one tier are left out of the tier fit (the original's feature row degenerates to a
 // single -ln 10 there, which rewards whichever side was listed first), and two models in the same
 // tier get p = 0.5. Scoring allocates one buffer of N floats per call for the similarities.
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -127,9 +128,11 @@ __attribute__((target("avx2,fma,f16c"))) static void scan_avx2(const struct rl_s
 }
 
 bool rl__swr_simd_supported(void) {
+    // F16C comes from CPUID rather than __builtin_cpu_supports, which clang 14 lacks for it.
+    unsigned eax, ebx, ecx, edx;
+    bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 // ----------------------------------------------------------------------------
@@ -202,8 +205,8 @@ int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *err
                         "%s: sw_ranking needs a width that is a "
                         "multiple of 16, not %d",
                         path, D);
-    const struct rl_tensor *tier, *rating, *off, *cell, *cw, *gamma, *e16 = NULL, *e8 = NULL,
-                                                                     *sc = NULL;
+    const struct rl_tensor *tier = NULL, *rating = NULL, *off = NULL, *cell = NULL, *cw = NULL,
+                           *gamma = NULL, *e16 = NULL, *e8 = NULL, *sc = NULL;
     int64_t sm[1] = {M}, s1[1] = {1};
     int rc = rl_safetensors_expect(st, "model_tier", RL_DTYPE_I32, 1, sm, &tier, errbuf);
     if (rc == RL_OK)
@@ -260,6 +263,18 @@ int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *err
         if (cells[k] >= T * T || ta == tb || !(cws[2 * k] >= 0) || !(cws[2 * k + 1] >= 0) ||
             !isfinite(cws[2 * k]) || !isfinite(cws[2 * k + 1]))
             return rl__errf(errbuf, RL_EFORMAT, "%s: cell %lld is invalid", path, (long long)k);
+    }
+    // Stored prompts and their scales must be finite, or every similarity scan yields NaN.
+    if (e16) {
+        const uint16_t *h = e16->data;
+        for (size_t i = 0; i < e16->nbytes / sizeof *h; i++)
+            if ((h[i] & 0x7c00) == 0x7c00)
+                return rl__errf(errbuf, RL_EFORMAT, "%s: prompt_emb is not finite", path);
+    } else {
+        const float *x = sc->data;
+        for (int64_t i = 0; i < N; i++)
+            if (!isfinite(x[i]))
+                return rl__errf(errbuf, RL_EFORMAT, "%s: prompt_scale is not finite", path);
     }
     if (!(g > 1 && g < 1e6))
         return rl__errf(errbuf, RL_EFORMAT, "%s: gamma %g is not in (1, 1e6)", path, g);

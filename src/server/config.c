@@ -129,7 +129,7 @@ struct ynode {
     char *value;         // scalars
     int line;            // 1-based
     struct ynode **kids; // maps: key, value, key, value, ...; sequences: items
-    size_t n_kids;
+    size_t n_kids, cap_kids;
 };
 
 static void ynode_free(struct ynode *n) {
@@ -155,11 +155,16 @@ static int yerr(struct yreader *y, int line, const char *fmt, const char *a, con
     return rl__errf(y->errbuf, RL_EFORMAT, "%s:%d: %s", y->path, line, msg);
 }
 
+// The array doubles, so that a collection of CONFIG_MAX_NODES items costs linear time.
 static int add_kid(struct ynode *parent, struct ynode *kid) {
-    struct ynode **grown = realloc(parent->kids, (parent->n_kids + 1) * sizeof *grown);
-    if (!grown)
-        return RL_ENOMEM;
-    parent->kids = grown;
+    if (parent->n_kids == parent->cap_kids) {
+        size_t cap = parent->cap_kids ? 2 * parent->cap_kids : 8;
+        struct ynode **grown = realloc(parent->kids, cap * sizeof *grown);
+        if (!grown)
+            return RL_ENOMEM;
+        parent->kids = grown;
+        parent->cap_kids = cap;
+    }
     parent->kids[parent->n_kids++] = kid;
     return RL_OK;
 }
@@ -259,6 +264,19 @@ static int read_document(struct yreader *y, const char *text, size_t len, struct
         rc = read_node(y, 0, root);
     if (rc == RL_OK && (!*root || (*root)->type != Y_MAP))
         rc = yerr(y, *root ? (*root)->line : 1, "the top level must be a mapping%s%s", "", "");
+    // A second document would otherwise be ignored without a word.
+    for (int expect = 0; expect < 2 && rc == RL_OK; expect++) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&y->parser, &ev)) {
+            rc = yerr(y, (int)y->parser.problem_mark.line + 1, "YAML syntax error: %s%s",
+                      y->parser.problem ? y->parser.problem : "unknown problem", "");
+            break;
+        }
+        if (ev.type != (expect == 0 ? YAML_DOCUMENT_END_EVENT : YAML_STREAM_END_EVENT))
+            rc = yerr(y, (int)ev.start_mark.line + 1,
+                      "the file holds more than one YAML document%s%s", "", "");
+        yaml_event_delete(&ev);
+    }
     if (rc != RL_OK) {
         ynode_free(*root);
         *root = NULL;
@@ -426,6 +444,8 @@ static int read_model(struct walk *w, const struct ynode *map, size_t idx) {
     int rc = want_map(w, map, where);
     if (rc == RL_OK)
         rc = check_keys(w, map, where, known);
+    if (rc == RL_OK && w->c->n_models == SRV_MAX_MODELS)
+        rc = bad(w, map, where, "more than 64 models");
     if (rc == RL_OK)
         rc = srv_config_add_model(w->c, NULL, NULL, NULL, NULL);
     if (rc != RL_OK)
@@ -500,6 +520,8 @@ static int read_routers(struct walk *w, const struct ynode *map) {
         const struct ynode *kn = map->kids[i], *v = map->kids[i + 1];
         char where[96];
         snprintf(where, sizeof where, "routers.%.60s", kn->value);
+        if (i / 2 == SRV_MAX_ROUTERS)
+            rc = bad(w, kn, "routers", "more than 64 routers");
         for (size_t j = 0; j < i && rc == RL_OK; j += 2)
             if (strcmp(kn->value, map->kids[j]->value) == 0)
                 rc = bad(w, kn, where, "duplicate router");

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include "server/server.h"
 
 static enum srv_log_level min_level = SRV_LOG_INFO;
@@ -23,26 +25,51 @@ void srv_log_set_level(enum srv_log_level min) {
 
 static const char hex[] = "0123456789abcdef";
 
+// How many bytes at s[0..len) go into a JSON string as they are: a whole UTF-8 character other
+// than a control character, '"' or '\\'; 0 when s[0] must be escaped. Bytes that are not UTF-8
+// are escaped as U+FFFD, because JSON text must be UTF-8 (RFC 8259 §8.1) and the strings quoted
+// here come from clients and get cut to a byte count (error messages, request paths).
+static size_t verbatim(const char *s, size_t len) {
+    unsigned char c = (unsigned char)s[0];
+    if (c < 0x80)
+        return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &cp);
+    return n > 0 ? (size_t)n : 0;
+}
+
+// The escape of the byte c (which verbatim() refused) into esc; returns its length.
+static size_t escape(unsigned char c, char esc[6]) {
+    if (c >= 0x80) {
+        memcpy(esc, "\\ufffd", 6);
+        return 6;
+    }
+    esc[0] = '\\';
+    if (c == '"' || c == '\\' || c == '\n') {
+        esc[1] = c == '\n' ? 'n' : (char)c;
+        return 2;
+    }
+    memcpy(esc + 1, "u00", 3);
+    esc[4] = hex[c >> 4];
+    esc[5] = hex[c & 15];
+    return 6;
+}
+
 int srv_json_quote(struct rl_buf *b, const char *s, size_t len) {
     int rc = rl_buf_append(b, "\"", 1);
-    size_t run = 0; // bytes copied verbatim in one append
-    for (size_t i = 0; rc == RL_OK && i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+    size_t run = 0; // start of the bytes copied verbatim in one append
+    for (size_t i = 0; rc == RL_OK && i < len;) {
+        size_t n = verbatim(s + i, len - i);
+        if (n) {
+            i += n;
             continue;
-        rc = rl_buf_append(b, s + run, i - run);
-        run = i + 1;
-        if (rc != RL_OK)
-            break;
-        char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-        if (c == '"' || c == '\\') {
-            esc[1] = (char)c;
-            rc = rl_buf_append(b, esc, 2);
-        } else if (c == '\n') {
-            rc = rl_buf_append(b, "\\n", 2);
-        } else {
-            rc = rl_buf_append(b, esc, 6);
         }
+        rc = rl_buf_append(b, s + run, i - run);
+        char esc[6];
+        size_t k = escape((unsigned char)s[i], esc);
+        if (rc == RL_OK)
+            rc = rl_buf_append(b, esc, k);
+        run = ++i;
     }
     if (rc == RL_OK)
         rc = rl_buf_append(b, s + run, len - run);
@@ -61,7 +88,7 @@ static void put(struct srv_log *l, const char *s, size_t n) {
     l->len += n;
 }
 
-// Append s as a JSON string, cut (on a byte boundary) when it does not fit.
+// Append s as a JSON string, cut (between characters) when it does not fit.
 static void put_quoted(struct srv_log *l, const char *s) {
     if (!l->on)
         return;
@@ -73,18 +100,15 @@ static void put_quoted(struct srv_log *l, const char *s) {
         return;
     }
     out[k++] = '"';
-    for (; *s && k + 7 < room; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-            out[k++] = (char)c;
-        } else if (c == '"' || c == '\\') {
-            out[k++] = '\\';
-            out[k++] = (char)c;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len && k + 7 < room;) {
+        size_t n = verbatim(s + i, len - i);
+        if (n) {
+            memcpy(out + k, s + i, n);
+            k += n;
+            i += n;
         } else {
-            memcpy(out + k, "\\u00", 4);
-            out[k + 4] = hex[c >> 4];
-            out[k + 5] = hex[c & 15];
-            k += 6;
+            k += escape((unsigned char)s[i++], out + k);
         }
     }
     out[k++] = '"';

@@ -4,10 +4,36 @@
 // the value of "model" spliced in, so numbers, key order and unknown fields travel unchanged.
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/server.h"
+
+// ----------------------------------------------------------------------------
+// Request bodies
+
+json_t *srv_body_parse(const char *body, size_t len, char *msg, size_t msg_size) {
+    // JSON text has no raw NUL byte anywhere, but jansson skips one that follows a number or a
+    // literal, and the body rewrite (srv_body_set_model) would then stop at it.
+    if (memchr(body, '\0', len)) {
+        snprintf(msg, msg_size, "the body is not valid JSON: it contains a NUL byte");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        snprintf(msg, msg_size, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(msg, msg_size, "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
 
 // ----------------------------------------------------------------------------
 // Model names
@@ -229,11 +255,14 @@ bool srv_usage(const json_t *resp, long *prompt_tokens, long *completion_tokens)
     const json_t *u = json_object_get(resp, "usage");
     const json_t *p = json_object_get(u, "prompt_tokens");
     const json_t *c = json_object_get(u, "completion_tokens");
-    if (!json_is_integer(p) || !json_is_integer(c))
+    // The counts are stored only when both are valid: a stream may carry several usage chunks,
+    // and a bad one must not overwrite the counts of a good one.
+    if (!json_is_integer(p) || !json_is_integer(c) || json_integer_value(p) < 0 ||
+        json_integer_value(c) < 0)
         return false;
     *prompt_tokens = (long)json_integer_value(p);
     *completion_tokens = (long)json_integer_value(c);
-    return *prompt_tokens >= 0 && *completion_tokens >= 0;
+    return true;
 }
 
 // Compare every configured key in full, without an early exit, so that the time taken does not
@@ -250,4 +279,56 @@ bool srv_key_allowed(const struct srv_config *c, const char *presented) {
         ok |= diff == 0;
     }
     return ok != 0;
+}
+
+// ----------------------------------------------------------------------------
+// Streamed answers
+
+void srv_sse_init(struct srv_sse *s) {
+    memset(s, 0, sizeof *s);
+    rl_buf_init(&s->line, SRV_SSE_LINE_MAX);
+}
+
+void srv_sse_free(struct srv_sse *s) {
+    rl_buf_free(&s->line);
+}
+
+// Look at one complete line: "[DONE]" marks a clean end, and a chunk with a usage object gives
+// the token counts.
+static void sse_line(struct srv_sse *s, const char *line, size_t n) {
+    if (n && line[n - 1] == '\r')
+        n--;
+    if (n < 5 || memcmp(line, "data:", 5) != 0)
+        return;
+    const char *p = line + 5;
+    size_t k = n - 5;
+    while (k && *p == ' ')
+        p++, k--;
+    if (k == 6 && memcmp(p, "[DONE]", 6) == 0) {
+        s->saw_done = true;
+        return;
+    }
+    if (!memmem(p, k, "\"usage\"", 7))
+        return;
+    json_t *j = json_loadb(p, k, 0, NULL);
+    if (j && srv_usage(j, &s->prompt_tokens, &s->completion_tokens))
+        s->have_usage = true;
+    json_decref(j);
+}
+
+void srv_sse_scan(struct srv_sse *s, const char *data, size_t n) {
+    while (n) {
+        const char *nl = memchr(data, '\n', n);
+        size_t take = nl ? (size_t)(nl - data) : n;
+        if (!s->line_skip && rl_buf_append(&s->line, data, take) != RL_OK)
+            s->line_skip = true; // an over-long line is relayed but not inspected
+        if (!nl)
+            return;
+        if (!s->line_skip)
+            sse_line(s, s->line.data ? s->line.data : "", s->line.len);
+        rl_buf_reset(&s->line);
+        s->line_skip = false;
+        data = nl + 1;
+        n -= take + 1;
+    }
 }

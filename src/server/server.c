@@ -44,7 +44,7 @@ struct srv_server {
     struct srv_loop *loop;
     struct MHD_Daemon *mhd;
     struct srv_watch mhd_watch;
-    bool mhd_kick; // a connection was resumed: run MHD before sleeping again
+    bool mhd_kick; // a connection was resumed or closed: run MHD before sleeping again
     struct srv_upstream *up;
     struct rl_encoder *enc;
     struct srv_embedder *emb;
@@ -113,10 +113,9 @@ struct request {
     char *ring;
     size_t ring_head, ring_len;
     bool sse; // the upstream answered text/event-stream (else the stream is relayed opaquely)
-    bool up_paused, up_done, reader_waiting, error_sent, saw_done;
+    bool up_paused, up_done, reader_waiting, error_sent;
     CURLcode up_rc;
-    struct rl_buf line;
-    bool line_skip;
+    struct srv_sse events; // what the relayed event stream said: [DONE], usage
 
     // Answer.
     int status;
@@ -263,46 +262,6 @@ static size_t ring_free(const struct request *q) {
     return SRV_STREAM_RING - q->ring_len;
 }
 
-// Look at one complete SSE line: "[DONE]" marks a clean end, and a chunk with a usage object
-// (stream_options.include_usage) gives the token counts.
-static void sse_line(struct request *q, const char *line, size_t n) {
-    if (n && line[n - 1] == '\r')
-        n--;
-    if (n < 5 || memcmp(line, "data:", 5) != 0)
-        return;
-    const char *p = line + 5;
-    size_t k = n - 5;
-    while (k && *p == ' ')
-        p++, k--;
-    if (k == 6 && memcmp(p, "[DONE]", 6) == 0) {
-        q->saw_done = true;
-        return;
-    }
-    if (!memmem(p, k, "\"usage\"", 7))
-        return;
-    json_t *j = json_loadb(p, k, 0, NULL);
-    if (j && srv_usage(j, &q->prompt_tokens, &q->completion_tokens))
-        q->have_usage = true;
-    json_decref(j);
-}
-
-static void sse_scan(struct request *q, const char *data, size_t n) {
-    while (n) {
-        const char *nl = memchr(data, '\n', n);
-        size_t take = nl ? (size_t)(nl - data) : n;
-        if (!q->line_skip && rl_buf_append(&q->line, data, take) != RL_OK)
-            q->line_skip = true; // an over-long line is relayed but not inspected
-        if (!nl)
-            return;
-        if (!q->line_skip)
-            sse_line(q, q->line.data ? q->line.data : "", q->line.len);
-        rl_buf_reset(&q->line);
-        q->line_skip = false;
-        data = nl + 1;
-        n -= take + 1;
-    }
-}
-
 static size_t ring_push(struct request *q, const char *data, size_t n) {
     if (n > SRV_STREAM_RING)
         return 0; // cannot happen with curl's 16 KiB pieces; abort rather than stall
@@ -315,8 +274,14 @@ static size_t ring_push(struct request *q, const char *data, size_t n) {
     memcpy(q->ring + tail, data, first);
     memcpy(q->ring, data + first, n - first);
     q->ring_len += n;
-    if (q->sse)
-        sse_scan(q, data, n);
+    if (q->sse) {
+        srv_sse_scan(&q->events, data, n);
+        if (q->events.have_usage) {
+            q->have_usage = true;
+            q->prompt_tokens = q->events.prompt_tokens;
+            q->completion_tokens = q->events.completion_tokens;
+        }
+    }
     if (q->reader_waiting) {
         q->reader_waiting = false;
         resume(q);
@@ -351,7 +316,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
     if (!q->sse)
         return q->up_rc == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
                                     : MHD_CONTENT_READER_END_WITH_ERROR;
-    if (!q->error_sent && (q->up_rc != CURLE_OK || !q->saw_done)) {
+    if (!q->error_sent && (q->up_rc != CURLE_OK || !q->events.saw_done)) {
         // The stream broke after it began: end it with an error event, never silently.
         q->error_sent = true;
         srv_metrics_stream_error(s->metrics, q->model);
@@ -451,7 +416,6 @@ static size_t on_body(struct srv_call *call, const char *data, size_t n) {
         snprintf(q->ctype, sizeof q->ctype, "%s",
                  call->content_type[0] ? call->content_type : "text/event-stream");
         q->sse = strncasecmp(q->ctype, "text/event-stream", 17) == 0;
-        rl_buf_init(&q->line, SRV_SSE_LINE_MAX);
         q->reply_stream = true;
         q->reply_ready = true;
         q->state = S_ANSWERED;
@@ -610,19 +574,10 @@ static void on_embedding(struct srv_embed_waiter *w, const float *embedding, int
 // Parse the body and decide where the request goes.
 static void dispatch(struct request *q) {
     struct srv_server *s = q->s;
-    json_error_t jerr;
-    q->json =
-        json_loadb(q->body.data ? q->body.data : "", q->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    char msg[400];
+    q->json = srv_body_parse(q->body.data ? q->body.data : "", q->body.len, msg, sizeof msg);
     if (!q->json) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
-                 jerr.line, jerr.column);
         answer_error(q, 400, msg, "invalid_request_error", NULL, "invalid_json");
-        return;
-    }
-    if (!json_is_object(q->json)) {
-        answer_error(q, 400, "the body must be a JSON object", "invalid_request_error", NULL,
-                     "invalid_json");
         return;
     }
     const char *name = json_string_value(json_object_get(q->json, "model"));
@@ -635,7 +590,6 @@ static void dispatch(struct request *q) {
     char router[SRV_NAME_MAX];
     const char *why = NULL;
     int rc = srv_parse_router_model(name, router, sizeof router, &q->threshold, &why);
-    char msg[400];
     if (rc < 0) {
         snprintf(msg, sizeof msg, "invalid model '%.100s': %s", name, why);
         answer_error(q, 400, msg, "invalid_request_error", "model", "invalid_model");
@@ -816,7 +770,7 @@ static struct request *request_new(struct srv_server *s, struct MHD_Connection *
     rl_buf_init(&q->resp, 0);
     rl_buf_init(&q->up_body, 0);
     rl_buf_init(&q->prompt, 0);
-    rl_buf_init(&q->line, 0);
+    srv_sse_init(&q->events);
     make_id(q, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-request-id"));
     q->next = s->live;
     if (s->live)
@@ -936,7 +890,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     rl_buf_free(&q->resp);
     rl_buf_free(&q->up_body);
     rl_buf_free(&q->prompt);
-    rl_buf_free(&q->line);
+    srv_sse_free(&q->events);
     free(q->ring);
     free(q);
 }
@@ -953,6 +907,18 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
 
 // ----------------------------------------------------------------------------
 // Start-up
+
+// At max_connections libmicrohttpd takes its listening socket out of its epoll set, and puts it
+// back only at the start of its next run. When the last connections close, nothing else would
+// wake the loop for that run and the server would never accept again: so every close asks for
+// one more run.
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    (void)conn;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        ((struct srv_server *)cls)->mhd_kick = true;
+}
 
 static void on_mhd(struct srv_watch *w, uint32_t events) {
     (void)events;
@@ -1135,7 +1101,8 @@ static int start_http(struct srv_server *s, char *errbuf) {
         NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->max_header, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->mhd)
         return rl__errf(errbuf, RL_EIO, "cannot listen on %s:%d: %s", c->host, c->port,

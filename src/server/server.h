@@ -32,6 +32,8 @@
 #define SRV_SSE_LINE_MAX    (64u << 10)  // longest SSE line inspected for usage
 #define SRV_MAX_PROMPT      (32u << 10)  // routing prompt bytes handed to the encoder
 #define SRV_MAX_KEYS        64
+#define SRV_MAX_MODELS      64 // upstream models in a config file (metrics hold models^2 cells)
+#define SRV_MAX_ROUTERS     64 // entries of a config file's routers: section
 #define SRV_NAME_MAX        64 // model and router names
 
 // ----------------------------------------------------------------------------
@@ -114,6 +116,10 @@ int srv_config_model_index(const struct srv_config *c, const char *name); // -1 
 // ----------------------------------------------------------------------------
 // OpenAI bodies (openai.c)
 
+// Parse a request body as the proxy accepts it: one JSON object, no duplicate keys, no NUL byte.
+// NULL when it is not, with msg (for a 400 answer) saying why.
+json_t *srv_body_parse(const char *body, size_t len, char *msg, size_t msg_size);
+
 // Parse "router-<router>-<threshold>". Returns 1 and fills router/threshold for a router alias,
 // 0 when name does not start with "router-", RL_EINVAL for a malformed alias (why says how).
 int srv_parse_router_model(const char *name, char *router, size_t router_size, double *threshold,
@@ -133,11 +139,27 @@ int srv_body_set_model(const char *body, size_t len, const char *model,
 int srv_error_body(struct rl_buf *out, const char *message, const char *type, const char *param,
                    const char *code) RL_NODISCARD;
 
-// Token counts from a response's "usage" object; false when absent.
+// Token counts from a response's "usage" object; false (outputs untouched) when absent or negative.
 bool srv_usage(const json_t *resp, long *prompt_tokens, long *completion_tokens);
 
 // Constant-time comparison of a presented key against the configured ones.
 bool srv_key_allowed(const struct srv_config *c, const char *presented);
+
+// What the relay learns from an upstream text/event-stream as it passes through: whether the
+// final "data: [DONE]" event came, and the token counts of the last chunk carrying a valid
+// "usage" (stream_options.include_usage). Lines over SRV_SSE_LINE_MAX are not inspected.
+struct srv_sse {
+    struct rl_buf line; // the unfinished line, capped at SRV_SSE_LINE_MAX
+    bool line_skip;     // the unfinished line is over the cap
+    bool saw_done;
+    bool have_usage; // prompt_tokens and completion_tokens hold valid counts (>= 0)
+    long prompt_tokens, completion_tokens;
+};
+void srv_sse_init(struct srv_sse *s);
+void srv_sse_free(struct srv_sse *s); // frees the line buffer
+// Scan the next piece of the stream; pieces may split lines anywhere. Buffers at most one line
+// of SRV_SSE_LINE_MAX bytes, and never fails: an unreadable line is skipped.
+void srv_sse_scan(struct srv_sse *s, const char *data, size_t n);
 
 // ----------------------------------------------------------------------------
 // Event loop (loop.c): epoll watchers and one-shot timers, single-threaded.

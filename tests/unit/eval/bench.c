@@ -167,6 +167,39 @@ TEST(eval_bench_tables) {
     return 0;
 }
 
+// Score files (`eval --scores`): each benchmark prompt is looked up by its text; blank lines are
+// skipped; a malformed line names the file and line; a prompt without a score is named.
+TEST(eval_bench_scores_file) {
+    struct scratch s;
+    ASSERT_EQ(scratch_init(&s), 0);
+    char err[RL_ERRBUF_SIZE];
+    struct rl_bench_table_params p = {NULL, "big", "small", NULL, NULL};
+    struct rl_bench *b = rl_bench_load_table(RL_TEST_DATA "/eval/table.jsonl", &p, err);
+    ASSERT_NOT_NULL(b);
+    const char *good = scratch_file(&s, "good.jsonl",
+                                    "{\"prompt\": \"third prompt\", \"score\": 0.25}\n\n"
+                                    "{\"prompt\": \"first prompt\", \"score\": 1}\n"
+                                    "{\"prompt\": \"second prompt\", \"score\": 0}\n"
+                                    "{\"prompt\": \"not asked\", \"score\": 0.5}");
+    double scores[3];
+    ASSERT_OK(rl_eval_scores_read(good, b, scores, err));
+    ASSERT_NEAR(scores[0], 1, 0);
+    ASSERT_NEAR(scores[1], 0, 0);
+    ASSERT_NEAR(scores[2], 0.25, 0);
+    const char *bad = scratch_file(&s, "bad.jsonl",
+                                   "{\"prompt\": \"first prompt\", \"score\": 1}\n"
+                                   "{\"prompt\": \"second prompt\", \"score\": \"high\"}\n");
+    ASSERT_EQ(rl_eval_scores_read(bad, b, scores, err), RL_EFORMAT);
+    ASSERT_STR_CONTAINS(err, "bad.jsonl:2: expected");
+    const char *few =
+        scratch_file(&s, "few.jsonl", "{\"prompt\": \"first prompt\", \"score\": 1}\n");
+    ASSERT_EQ(rl_eval_scores_read(few, b, scores, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "no score for prompt 2");
+    rl_bench_free(b);
+    scratch_free(&s);
+    return 0;
+}
+
 // Each malformed input gives NULL and a message naming the file, the line and the problem.
 TEST(eval_bench_malformed) {
     struct scratch s;

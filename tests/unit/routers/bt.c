@@ -1,6 +1,7 @@
 // Bradley-Terry fits against scikit-learn (fixture from tools/ref_bt.py), the tier programme
 // against brute force, and the SW-ranking per-query fit against the same reference.
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "routers/bt.h"
@@ -10,6 +11,20 @@
 static json_t *fixture(void) {
     json_error_t err;
     return json_load_file(RL_TEST_DATA "/routers/bt_fixture.json", 0, &err);
+}
+
+// Found by fuzz/router_file.c (a sw_ranking file whose similarity weights came out near 1e-292):
+// as Newton drives the one-sided fit outwards the Hessian sinks to subnormals, c = scale / n
+// rounds to 0, the ridge 1e-10·c stays 0 and the fit looped forever. Weights near the top of the
+// range overflow the Hessian, which no ridge repairs. Both now end: a fit, and RL_EINVAL.
+TEST(bt_fit_extreme_weights_end) {
+    double beta[2], scratch[3 * 2 * 2 + 4 * 2];
+    double win[4] = {0}, loss[4] = {0, 0, 1.5e-292, 0};
+    ASSERT(rl__bt_fit(2, win, loss, beta, scratch) > 0);
+    ASSERT(isfinite(beta[0]) && isfinite(beta[1]));
+    double big_win[4] = {0, 1e308, 0, 0}, big_loss[4] = {0, 1e308, 0, 0};
+    ASSERT_EQ(rl__bt_fit(2, big_win, big_loss, beta, scratch), RL_EINVAL);
+    return 0;
 }
 
 TEST(bt_fit_matches_sklearn) {

@@ -1,5 +1,6 @@
 // Router files as untrusted input: each malformed piece of metadata or tensor is refused with a
 // message naming the file and the problem.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,29 +19,25 @@ struct meta_case {
     const char *want; // output: part of the error
 };
 
+// One tensor of a test file: n_dims 1 (shape {d0}) or 2 (shape {d0, d1}).
+static struct rl_tensor tensor(const char *name, enum rl_dtype dtype, int n_dims, int64_t d0,
+                               int64_t d1, const void *data, size_t nbytes) {
+    return (struct rl_tensor){.name = name,
+                              .dtype = dtype,
+                              .n_dims = n_dims,
+                              .shape = {d0, d1},
+                              .data = data,
+                              .nbytes = nbytes};
+}
+
 static int write_router(const char *path, const char *const *keys, const char *const *values,
                         int d) {
     // A minimal valid MF router for 2 models, hidden 2, width d (tensor values are irrelevant).
     static float p[4] = {1, 0, 0, 1}, w1[2 * 8] = {0}, w2[2] = {1, 1};
     struct rl_tensor t[3] = {
-        {.name = "P.weight",
-         .dtype = RL_DTYPE_F32,
-         .n_dims = 2,
-         .shape = {2, 2},
-         .data = p,
-         .nbytes = sizeof p},
-        {.name = "text_proj.0.weight",
-         .dtype = RL_DTYPE_F32,
-         .n_dims = 2,
-         .shape = {2, d},
-         .data = w1,
-         .nbytes = 2 * (size_t)d * sizeof(float)},
-        {.name = "classifier.0.weight",
-         .dtype = RL_DTYPE_F32,
-         .n_dims = 2,
-         .shape = {1, 2},
-         .data = w2,
-         .nbytes = sizeof w2},
+        tensor("P.weight", RL_DTYPE_F32, 2, 2, 2, p, sizeof p),
+        tensor("text_proj.0.weight", RL_DTYPE_F32, 2, 2, d, w1, 2 * (size_t)d * sizeof(float)),
+        tensor("classifier.0.weight", RL_DTYPE_F32, 2, 1, 2, w2, sizeof w2),
     };
     const char *meta[32];
     int k = 0;
@@ -116,6 +113,115 @@ TEST(router_file_good_and_bad_metadata) {
     unlink(path);
     ASSERT_NULL(rl_router_load("/nonexistent.safetensors", NULL, err));
     ASSERT_STR_CONTAINS(err, "/nonexistent.safetensors");
+    return 0;
+}
+
+// Write a router file of the given kind, encoder "enc" of width dim, over models (a JSON list)
+// whose first two are the default pair.
+static int write_with_meta(const char *path, const struct rl_tensor *t, size_t n, const char *kind,
+                           const char *dim, const char *models) {
+    const char *meta[] = {"format",
+                          "routellm-router",
+                          "format_version",
+                          "1",
+                          "kind",
+                          kind,
+                          "encoder",
+                          "enc",
+                          "encoder_dim",
+                          dim,
+                          "models",
+                          models,
+                          "default_strong",
+                          "a",
+                          "default_weak",
+                          "b",
+                          NULL};
+    return rl_safetensors_write(path, t, n, meta, NULL);
+}
+
+// An MF router over models a, b, c (default pair a / b), hidden 2, width 2, with the given P and
+// W₁ (w₂ is ones).
+static int write_mf3(const char *path, const float *p, const float *w1) {
+    static const float w2[2] = {1, 1};
+    struct rl_tensor t[3] = {
+        tensor("P.weight", RL_DTYPE_F32, 2, 3, 2, p, 6 * sizeof(float)),
+        tensor("text_proj.0.weight", RL_DTYPE_F32, 2, 2, 2, w1, 4 * sizeof(float)),
+        tensor("classifier.0.weight", RL_DTYPE_F32, 2, 1, 2, w2, sizeof w2),
+    };
+    return write_with_meta(path, t, RL_COUNTOF(t), "mf", "2", "[\"a\",\"b\",\"c\"]");
+}
+
+// Found by fuzz/router_file.c: a NaN in the row of a model outside the default pair passed the
+// load (only the default pair was checked) and gave p_strong = NaN for pairs with that model;
+// finite but huge parameters can overflow a score the same way.
+TEST(router_file_mf_parameters_finite) {
+    char path[256], err[RL_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "/tmp/rl_test_%ld_mf3.safetensors", (long)getpid());
+    const float w1[4] = {1, 0, 0, 1};
+    const float nan_row[6] = {1, 0, 0, 1, NAN, 0};
+    ASSERT_OK(write_mf3(path, nan_row, w1));
+    ASSERT_NULL(rl_router_load(path, NULL, err));
+    ASSERT_STR_CONTAINS(err, "parameters are not finite");
+    ASSERT_STR_CONTAINS(err, path);
+
+    // a and b share a row (the default pair scores 0.5); c is a's opposite, so a / c overflows
+    // to +inf in one dimension and -inf in the other.
+    const float rows[6] = {1, 0, 1, 0, -1, 0}, big[4] = {3e38f, -3e38f, 0, 0};
+    ASSERT_OK(write_mf3(path, rows, big));
+    struct rl_router *r = rl_router_load(path, NULL, err);
+    ASSERT_NOT_NULL(r);
+    const float e[2] = {0.6f, 0.8f};
+    double p = -1;
+    ASSERT_OK(rl_router_score(r, NULL, e, &p));
+    ASSERT_NEAR(p, 0.5, 1e-12);
+    struct rl_router_pair pair;
+    ASSERT_OK(rl_router_pair(r, "a", "c", &pair, err));
+    ASSERT_EQ(rl_router_score(r, &pair, e, &p), RL_EFORMAT);
+    rl_router_free(r);
+    unlink(path);
+    return 0;
+}
+
+// A sw_ranking router over a (tier 1) and b (tier 0), width 16, one stored prompt whose first
+// fp16 component is half0 and whose battle has a win for a's tier.
+static int write_swr1(const char *path, uint16_t half0) {
+    static const int32_t tier[2] = {1, 0}, offsets[2] = {0, 1};
+    static const float rating[2] = {1, 0}, gamma[1] = {10}, weight[2] = {0, 1};
+    static const uint8_t cell[1] = {1};
+    uint16_t emb[16] = {half0, 0x3c00};
+    struct rl_tensor t[] = {
+        tensor("model_tier", RL_DTYPE_I32, 1, 2, 0, tier, sizeof tier),
+        tensor("model_rating", RL_DTYPE_F32, 1, 2, 0, rating, sizeof rating),
+        tensor("gamma", RL_DTYPE_F32, 1, 1, 0, gamma, sizeof gamma),
+        tensor("prompt_emb", RL_DTYPE_F16, 2, 1, 16, emb, sizeof emb),
+        tensor("cell_offsets", RL_DTYPE_I32, 1, 2, 0, offsets, sizeof offsets),
+        tensor("cell_index", RL_DTYPE_U8, 1, 1, 0, cell, sizeof cell),
+        tensor("cell_weight", RL_DTYPE_F32, 2, 1, 2, weight, sizeof weight),
+    };
+    return write_with_meta(path, t, RL_COUNTOF(t), "sw_ranking", "16", "[\"a\",\"b\"]");
+}
+
+// A stored prompt embedding that is inf or NaN would make every similarity scan NaN; the load
+// refuses it.
+TEST(router_file_swr_embeddings_finite) {
+    char path[256], err[RL_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "/tmp/rl_test_%ld_swr1.safetensors", (long)getpid());
+    ASSERT_OK(write_swr1(path, 0x3c00)); // 1.0
+    struct rl_router *r = rl_router_load(path, NULL, err);
+    ASSERT_NOT_NULL(r);
+    float e[16] = {1};
+    double p = -1;
+    ASSERT_OK(rl_router_score(r, NULL, e, &p));
+    ASSERT(p >= 0 && p <= 1);
+    rl_router_free(r);
+    static const uint16_t bad[] = {0x7c00, 0xfc00, 0x7e00}; // +inf, -inf, NaN
+    for (size_t i = 0; i < RL_COUNTOF(bad); i++) {
+        ASSERT_OK(write_swr1(path, bad[i]));
+        ASSERT_NULL(rl_router_load(path, NULL, err));
+        ASSERT_STR_CONTAINS(err, "prompt_emb is not finite");
+    }
+    unlink(path);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 // Unit tests of the server's self-contained modules, compiled in here (h2o style) because the
 // server is part of the binary rather than the library: router model names, the routing prompt,
-// the one-field body rewrite, error bodies, client keys, the YAML config reader and the
-// embedding cache with its batching encoder workers (on the real MiniLM weights).
+// the body parse and one-field rewrite, error bodies and JSON quoting, client keys, upstream
+// usage and the SSE scan, the YAML config reader and its limits, and the embedding cache with
+// its batching encoder workers (on the real MiniLM weights).
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -104,6 +105,40 @@ TEST(server_routing_prompt_is_last_user_text) {
     return 0;
 }
 
+// The body parse of the proxy: an object, no duplicate keys, and no raw NUL byte, which jansson
+// skips after a number but the body rewrite cannot (found by fuzz/serve_request).
+TEST(server_body_parse) {
+    static const struct {
+        const char *body; // input
+        size_t len;
+        const char *why; // output: part of the message (NULL: accepted)
+    } cases[] = {
+        {"{\"model\":\"m\",\"n\":1}", 19, NULL},
+        {"{\"model\":\"m\",\"n\":1\0}", 20, "NUL byte"},
+        {"{\"n\":256\0,\t\"model\":\"m\"}", 23, "NUL byte"},
+        {"{\"model\":\"a\",\"model\":\"b\"}", 25, "duplicate"},
+        {"{\"model\":", 9, "line 1"},
+        {"[1]", 3, "must be a JSON object"},
+        {"", 0, "not valid JSON"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char msg[400] = "";
+        json_t *j = srv_body_parse(cases[i].body, cases[i].len, msg, sizeof msg);
+        if (!cases[i].why) {
+            ASSERT_NOT_NULL(j);
+            struct rl_buf out;
+            rl_buf_init(&out, 1 << 10);
+            ASSERT_OK(srv_body_set_model(cases[i].body, cases[i].len, "x", &out));
+            rl_buf_free(&out);
+        } else {
+            ASSERT_NULL(j);
+            ASSERT_STR_CONTAINS(msg, cases[i].why);
+        }
+        json_decref(j);
+    }
+    return 0;
+}
+
 TEST(server_body_set_model_changes_one_value) {
     static const struct {
         const char *body; // input
@@ -166,6 +201,149 @@ TEST(server_error_body_and_keys) {
     for (size_t i = 0; i < RL_COUNTOF(cases); i++)
         ASSERT_EQ(srv_key_allowed(&c, cases[i].key), cases[i].ok);
     srv_config_free(&c);
+    return 0;
+}
+
+// Error bodies and log lines quote client-supplied text, and messages cut it to a byte count:
+// whatever the bytes, the result must be valid JSON (UTF-8), so bytes that are not UTF-8 become
+// U+FFFD and whole characters are kept.
+TEST(server_json_quote_is_valid_json) {
+    static const struct {
+        const char *in;   // input
+        const char *want; // output
+    } cases[] = {
+        {"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x9a\x80",
+         "\"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x9a\x80\""},
+        {"a\"b\\c\nd\x01\x7f", "\"a\\\"b\\\\c\\nd\\u0001\\u007f\""},
+        {"caf\xe9", "\"caf\\ufffd\""},                            // Latin-1
+        {"x\xc3", "\"x\\ufffd\""},                                // a character cut by "%.100s"
+        {"\xe2\x82", "\"\\ufffd\\ufffd\""},                       // likewise, three bytes long
+        {"\xc0\x80", "\"\\ufffd\\ufffd\""},                       // overlong NUL
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},            // UTF-16 surrogate
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, // above U+10FFFF
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct rl_buf b;
+        rl_buf_init(&b, 1 << 10);
+        ASSERT_OK(srv_json_quote(&b, cases[i].in, strlen(cases[i].in)));
+        ASSERT_STR_EQ(b.data, cases[i].want);
+        json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+        ASSERT_NOT_NULL(j);
+        json_decref(j);
+        rl_buf_free(&b);
+    }
+    // The server's "invalid model '%.100s'" cut inside an "é" (the fuzz input that found this).
+    char name[128], msg[160];
+    memset(name, 'x', 99);
+    memcpy(name + 99, "\xc3\xa9\xc3\xa9", 5);
+    snprintf(msg, sizeof msg, "invalid model '%.100s': why", name);
+    struct rl_buf b;
+    rl_buf_init(&b, 1 << 12);
+    ASSERT_OK(srv_error_body(&b, msg, "invalid_request_error", "model", "invalid_model"));
+    json_t *j = json_loadb(b.data, b.len, 0, NULL);
+    ASSERT_NOT_NULL(j);
+    ASSERT_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                        "x\xef\xbf\xbd'"); // U+FFFD
+    json_decref(j);
+    rl_buf_free(&b);
+    // A log line with a request path of raw bytes, and one cut at SRV_LOG_LINE_MAX between "é"s.
+    char *long_value = malloc(2 * SRV_LOG_LINE_MAX + 2);
+    ASSERT_NOT_NULL(long_value);
+    for (size_t k = 0; k < SRV_LOG_LINE_MAX; k++)
+        memcpy(long_value + 2 * k + 1, "\xc3\xa9", 2);
+    long_value[0] = 'a';
+    long_value[2 * SRV_LOG_LINE_MAX + 1] = '\0';
+    const char *values[] = {"/v1/\xff\xc3", long_value};
+    for (size_t k = 0; k < 2; k++) {
+        struct srv_log l;
+        srv_log_begin(&l, SRV_LOG_ERROR, "request");
+        srv_log_str(&l, "path", values[k]);
+        ASSERT(l.on && l.len + 1 < sizeof l.buf);
+        l.buf[l.len] = '}'; // what srv_log_end closes the line with
+        json_t *line = json_loadb(l.buf, l.len + 1, 0, NULL);
+        ASSERT_NOT_NULL(line);
+        const char *path = json_string_value(json_object_get(line, "path"));
+        ASSERT_NOT_NULL(path);
+        if (k == 0)
+            ASSERT_STR_EQ(path, "/v1/\xef\xbf\xbd\xef\xbf\xbd");
+        else
+            ASSERT(strlen(path) > SRV_LOG_LINE_MAX / 2 && strlen(path) < SRV_LOG_LINE_MAX);
+        json_decref(line);
+    }
+    free(long_value);
+    return 0;
+}
+
+// Upstream token counts, buffered and streamed. A stream is scanned in pieces that split lines
+// anywhere; a usage chunk with negative counts must not overwrite an earlier good one (found by
+// fuzz/serve_upstream), and a line over SRV_SSE_LINE_MAX is skipped, not cut.
+TEST(server_usage_and_sse_scan) {
+    long p = 7, c = 8;
+    json_t *j = json_loads("{\"usage\":{\"prompt_tokens\":-3,\"completion_tokens\":2}}", 0, NULL);
+    ASSERT_EQ(srv_usage(j, &p, &c), false);
+    ASSERT_EQ(p, 7); // untouched
+    ASSERT_EQ(c, 8);
+    json_decref(j);
+    j = json_loads("{\"usage\":{\"prompt_tokens\":14,\"completion_tokens\":2}}", 0, NULL);
+    ASSERT_EQ(srv_usage(j, &p, &c), true);
+    ASSERT_EQ(p, 14);
+    ASSERT_EQ(c, 2);
+    json_decref(j);
+
+    static const char chunk[] = "data: {\"choices\":[{\"delta\":{\"content\":\"Paris\"}}]}\n\n";
+    static const char usage[] =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":14,\"completion_tokens\":3}}\n\n";
+    static const char bad_usage[] =
+        "data: {\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1}}\n\n";
+    static const struct {
+        const char *a, *b, *c; // input: the stream, in three parts
+        bool done, have;       // output
+        long prompt, completion;
+    } cases[] = {
+        {chunk, usage, "data: [DONE]\n\n", true, true, 14, 3},
+        {chunk, usage, bad_usage, false, true, 14, 3},
+        {"data:[DONE]\r\n", "", "", true, false, 0, 0},
+        {"data: [DONE]x\n", ": comment\n", "event: done\n", false, false, 0, 0},
+        {chunk, "data: {\"usage\":{\"prompt_tokens\":1.5,\"completion_tokens\":1}}\n", "", false,
+         false, 0, 0},
+        {chunk, usage, "data: [DONE]", false, true, 14, 3}, // no newline: the line never ends
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct rl_buf text;
+        rl_buf_init(&text, 1 << 12);
+        ASSERT_OK(rl_buf_appendf(&text, "%s%s%s", cases[i].a, cases[i].b, cases[i].c));
+        for (size_t piece = 1; piece <= text.len; piece = piece * 3 + 1) {
+            struct srv_sse s;
+            srv_sse_init(&s);
+            for (size_t at = 0; at < text.len; at += piece)
+                srv_sse_scan(&s, text.data + at, piece < text.len - at ? piece : text.len - at);
+            if (s.saw_done != cases[i].done || s.have_usage != cases[i].have)
+                TEST_FAIL_("case %zu, pieces of %zu: done %d usage %d", i, piece, s.saw_done,
+                           s.have_usage);
+            if (cases[i].have) {
+                ASSERT_EQ(s.prompt_tokens, cases[i].prompt);
+                ASSERT_EQ(s.completion_tokens, cases[i].completion);
+            }
+            srv_sse_free(&s);
+        }
+        rl_buf_free(&text);
+    }
+    // An over-long usage line is not read; the next line is.
+    size_t n = SRV_SSE_LINE_MAX + 64;
+    char *line = malloc(n);
+    ASSERT_NOT_NULL(line);
+    memset(line, ' ', n);
+    memcpy(line, usage, sizeof usage - 3); // without its newlines
+    line[n - 1] = '\n';
+    struct srv_sse s;
+    srv_sse_init(&s);
+    srv_sse_scan(&s, line, n);
+    ASSERT_EQ(s.have_usage, false);
+    srv_sse_scan(&s, usage, sizeof usage - 1);
+    ASSERT_EQ(s.have_usage, true);
+    ASSERT_EQ(s.prompt_tokens, 14);
+    srv_sse_free(&s);
+    free(line);
     return 0;
 }
 
@@ -239,6 +417,74 @@ TEST(server_config_reads_every_section) {
     ASSERT_STR_CONTAINS(err, "RL_TEST_CFG_KEYS");
     srv_config_free(&c);
     unsetenv("RL_TEST_CFG_UP");
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+// The config reader is bounded: at most SRV_MAX_MODELS models and SRV_MAX_ROUTERS routers (the
+// metrics hold models^2 cells), CONFIG_MAX_NODES nodes read in linear time (each collection grew
+// one element per realloc before, minutes under ASan for a 20000-node list), CONFIG_MAX_DEPTH
+// levels, no aliases, so "billion laughs" cannot expand, and one document (a second one was
+// ignored without a word).
+TEST(server_config_limits) {
+    char dir[] = "/tmp/rl_cfg_XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    struct rl_buf models, routers, nodes, deep;
+    rl_buf_init(&models, 1 << 20);
+    rl_buf_init(&routers, 1 << 20);
+    rl_buf_init(&nodes, 1 << 20);
+    rl_buf_init(&deep, 1 << 20);
+    ASSERT_OK(rl_buf_appendf(&models, "models:\n"));
+    for (int i = 0; i <= SRV_MAX_MODELS; i++)
+        ASSERT_OK(rl_buf_appendf(&models, "  - {name: m%d, base_url: http://x}\n", i));
+    ASSERT_OK(rl_buf_appendf(&routers, "routers:\n"));
+    for (int i = 0; i <= SRV_MAX_ROUTERS; i++)
+        ASSERT_OK(rl_buf_appendf(&routers, "  r%d:\n", i));
+    ASSERT_OK(rl_buf_appendf(&nodes, "models: [1"));
+    for (int i = 0; i < 19990; i++)
+        ASSERT_OK(rl_buf_appendf(&nodes, ",1"));
+    ASSERT_OK(rl_buf_appendf(&nodes, "]\n"));
+    ASSERT_OK(rl_buf_appendf(&deep, "server: %s%s\n", "[[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]]"));
+    const struct {
+        const char *yaml;          // input
+        const char *want1, *want2; // output: pieces of the message
+    } cases[] = {
+        {models.data, "c.yaml:66:", "more than 64 models"},
+        {routers.data, "c.yaml:66:", "more than 64 routers"},
+        {nodes.data, "c.yaml:1:", "models[0]: expected a mapping"},
+        {deep.data, "c.yaml:1:", "nested too deeply or is too large"},
+        {"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n",
+         "c.yaml:2:", "aliases are not supported"},
+        {"server: {host: \"a\\0b\"}\n", "c.yaml:1:", "NUL byte"},
+        {"server: {port: 1}\n---\nserver: {port: 2}\n", "c.yaml:2:", "more than one YAML document"},
+        {"server: {port: 1}\n...\n--- {}\n", "c.yaml:3:", "more than one YAML document"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        ASSERT_OK(rl_file_write(path, cases[i].yaml, strlen(cases[i].yaml), NULL));
+        struct srv_config c;
+        srv_config_init(&c);
+        char err[RL_ERRBUF_SIZE] = "";
+        int rc = srv_config_load(&c, path, err);
+        if (rc == RL_OK || !strstr(err, cases[i].want1) || !strstr(err, cases[i].want2))
+            TEST_FAIL_("case %zu: rc %d, message '%s'", i, rc, err);
+        srv_config_free(&c);
+    }
+    // Past CONFIG_MAX_NODES (end events count too), the file is refused.
+    ASSERT_OK(rl_buf_appendf(&nodes, "x: [1,1,1,1,1,1,1,1,1,1,1,1]\n"));
+    ASSERT_OK(rl_file_write(path, nodes.data, nodes.len, NULL));
+    struct srv_config c;
+    srv_config_init(&c);
+    char err[RL_ERRBUF_SIZE] = "";
+    ASSERT_EQ(srv_config_load(&c, path, err), RL_EFORMAT);
+    ASSERT_STR_CONTAINS(err, "too large");
+    srv_config_free(&c);
+    rl_buf_free(&models);
+    rl_buf_free(&routers);
+    rl_buf_free(&nodes);
+    rl_buf_free(&deep);
     unlink(path);
     rmdir(dir);
     return 0;

@@ -1,10 +1,14 @@
 // Integration tests of `routellm serve`: the real binary in front of the C stub upstream
 // (tests/support/stub_upstream.c), checked through HTTP the way a client sees it: routing and
 // pass-through, streaming, errors, keys, retries and fallback, upstream failures before and
-// after the first byte, client hang-ups, metrics, SIGTERM draining and config errors.
+// after the first byte, client hang-ups, the connection limit, metrics, SIGTERM draining and
+// config errors.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,6 +143,31 @@ TEST(serve_route_models_health) {
     ASSERT_OK(http_call(p.port, "/health", NULL, NULL, 0, 0, &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_STR_EQ(r.body.data, "{\"status\":\"online\"}");
+    http_resp_free(&r);
+    ASSERT_EQ(proxy_stop(&p), 0);
+    return 0;
+}
+
+// At max_connections libmicrohttpd stops watching the listening socket and watches it again only
+// when it next runs; once every connection had closed nothing ran it, and the server never
+// accepted again (found by a storm of idle connections against the real server).
+TEST(serve_accepts_again_after_connection_limit) {
+    struct proxy p;
+    ASSERT_OK(start(&p, "ok", "ok", ", max_connections: 4", NULL, NULL, NULL));
+    int fds[12];
+    for (int i = 0; i < 12; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT(fds[i] >= 0);
+        ASSERT_EQ(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    usleep(200 * 1000);
+    for (int i = 0; i < 12; i++)
+        close(fds[i]);
+    struct http_resp r;
+    ASSERT_OK(http_call(p.port, "/health", NULL, NULL, 0, 3000, &r));
+    ASSERT_EQ(r.status, 200);
     http_resp_free(&r);
     ASSERT_EQ(proxy_stop(&p), 0);
     return 0;

@@ -1,0 +1,62 @@
+// Fuzz target: the evaluation harness's readers of user files: rl_bench_load_table (`eval
+// --benchmark table:FILE`, CSV or JSONL) and rl_eval_scores_read (`eval --scores N=FILE`). The
+// first input byte picks the reader and its options: bit 0 the table's kind (.csv or .jsonl),
+// bit 1 cost columns, bit 2 a named prompt column, bit 3 the score-file reader instead (looked up
+// against a fixed three-prompt benchmark). A benchmark it loads is walked in full.
+#include "fuzz.h"
+#include "rl/eval.h"
+
+static void walk(const struct rl_bench *b) {
+    uint8_t sum = (uint8_t)strlen(b->name) ^ (uint8_t)strlen(b->strong) ^ (uint8_t)strlen(b->weak);
+    for (size_t i = 0; i < b->n; i++) {
+        sum ^= (uint8_t)strlen(b->prompts[i]);
+        sum ^= (uint8_t)(b->q_strong[i] > b->q_weak[i]);
+        if (b->c_strong)
+            sum ^= (uint8_t)(b->c_strong[i] > b->c_weak[i]);
+    }
+    fuzz_sink = sum;
+}
+
+// The benchmark a score file is matched against: a table of the three prompts the seeds score.
+static struct rl_bench *scored_bench(void) {
+    static const char table[] = "prompt,s,w\n"
+                                "What is 2 + 2?,1,0\n"
+                                "Name a prime number.,1,1\n"
+                                "\"Say \"\"hi\"\".\",0,1\n";
+    char path[160], err[RL_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "%s", fuzz_file((const uint8_t *)table, sizeof table - 1, ".csv"));
+    struct rl_bench_table_params p = {.strong = "s", .weak = "w"};
+    struct rl_bench *b = rl_bench_load_table(path, &p, err);
+    if (!b)
+        abort();
+    return b;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1)
+        return 0;
+    uint8_t mode = data[0];
+    data++, size--;
+    char err[RL_ERRBUF_SIZE];
+    if (mode & 8) {
+        struct rl_bench *b = scored_bench();
+        double scores[3];
+        if (rl_eval_scores_read(fuzz_file(data, size, ".scores.jsonl"), b, scores, err) == RL_OK)
+            fuzz_sink ^= (uint8_t)(scores[0] + scores[1] + scores[2] > 0);
+        rl_bench_free(b);
+        return 0;
+    }
+    struct rl_bench_table_params p = {
+        .prompt = mode & 4 ? "question" : NULL,
+        .strong = "gpt-4",
+        .weak = "mixtral",
+        .cost_strong = mode & 2 ? "cost_gpt-4" : NULL,
+        .cost_weak = mode & 2 ? "cost_mixtral" : NULL,
+    };
+    struct rl_bench *b =
+        rl_bench_load_table(fuzz_file(data, size, mode & 1 ? ".jsonl" : ".csv"), &p, err);
+    if (b)
+        walk(b);
+    rl_bench_free(b);
+    return 0;
+}
