@@ -2,6 +2,7 @@
 // a single write(2) so that lines from different threads never interleave. Values are escaped
 // here; callers never pass secrets (upstream keys stay in struct srv_model and curl's headers).
 // It does not rotate files or buffer: a supervisor (systemd, docker) collects stderr.
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,7 +165,9 @@ void srv_log_int(struct srv_log *l, const char *key, long long value) {
 
 void srv_log_num(struct srv_log *l, const char *key, double value) {
     char num[40];
-    int n = snprintf(num, sizeof num, "%.6g", value);
+    // JSON has no NaN or infinity; such a value is logged as null.
+    int n = isfinite(value) ? snprintf(num, sizeof num, "%.6g", value)
+                            : snprintf(num, sizeof num, "null");
     put_key(l, key);
     put(l, num, (size_t)n);
 }

@@ -3,6 +3,7 @@
 // the body parse and one-field rewrite, error bodies and JSON quoting, client keys, upstream
 // usage and the SSE scan, the YAML config reader and its limits, and the embedding cache with
 // its batching encoder workers (on the real MiniLM weights).
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -271,6 +272,20 @@ TEST(server_json_quote_is_valid_json) {
         json_decref(line);
     }
     free(long_value);
+    // JSON has no NaN or infinity: such numbers are logged as null.
+    struct srv_log l;
+    srv_log_begin(&l, SRV_LOG_ERROR, "request");
+    srv_log_num(&l, "ok", 0.25);
+    srv_log_num(&l, "nan", NAN);
+    srv_log_num(&l, "inf", -INFINITY);
+    ASSERT(l.on && l.len + 1 < sizeof l.buf);
+    l.buf[l.len] = '}';
+    json_t *line = json_loadb(l.buf, l.len + 1, 0, NULL);
+    ASSERT_NOT_NULL(line);
+    ASSERT_NEAR(json_real_value(json_object_get(line, "ok")), 0.25, 1e-12);
+    ASSERT(json_is_null(json_object_get(line, "nan")));
+    ASSERT(json_is_null(json_object_get(line, "inf")));
+    json_decref(line);
     return 0;
 }
 
