@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 // Scratch files written so far, removed when the process exits.
@@ -40,6 +42,31 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size, const char
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
         abort();
     return fuzz_scratch[slot];
+}
+
+static char fuzz_dir_path[128];
+
+static int fuzz_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void fuzz_remove_dir(void) {
+    nftw(fuzz_dir_path, fuzz_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+// This process's scratch folder /dev/shm/rl-fuzz-<pid>-<tag> (one per process), created on the
+// first call and removed with its contents at exit.
+static inline const char *fuzz_dir(const char *tag) {
+    if (!fuzz_dir_path[0]) {
+        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "/dev/shm/rl-fuzz-%ld-%s", (long)getpid(),
+                 tag);
+        if (mkdir(fuzz_dir_path, 0700) != 0)
+            abort();
+        atexit(fuzz_remove_dir);
+    }
+    return fuzz_dir_path;
 }
 
 // A NUL-terminated copy of the input (malloc'd; the caller frees it).
