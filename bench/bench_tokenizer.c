@@ -8,19 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/core.h"
 #include "rl/tokenizer.h"
 
 #define MAX_PROMPTS 4096
 #define FULL_IDS    65536
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static bool is_prompt_kind(const char *kind) {
     return kind && (strcmp(kind, "mt_bench") == 0 || strncmp(kind, "arena_hard", 10) == 0 ||
@@ -59,7 +52,7 @@ static void run(const struct rl_tokenizer *t, char **texts, size_t *lens, size_t
                 const char *label, size_t max_bytes, size_t max_ids, int32_t *ids) {
     size_t bytes = 0, tokens = 0, n = 0;
     int reps = 0;
-    double t0 = now(), t1;
+    double t0 = rl_now_s(), t1;
     do {
         n = 0;
         for (size_t i = 0; i < n_all; i++) {
@@ -75,7 +68,7 @@ static void run(const struct rl_tokenizer *t, char **texts, size_t *lens, size_t
             bytes += lens[i];
         }
         reps++;
-        t1 = now();
+        t1 = rl_now_s();
     } while (t1 - t0 < 1.0);
     double per = (t1 - t0) / ((double)n * reps);
     printf("tokenize %-26s %4zu prompts, max_ids %5zu: %6.2f us/prompt, %.1f M ids/s, "
@@ -88,13 +81,13 @@ int main(int argc, char **argv) {
     const char *model = argc > 1 ? argv[1] : "models/all-MiniLM-L6-v2";
     const char *golden = argc > 2 ? argv[2] : "tests/data/tokenizer/golden.jsonl.gz";
     char err[RL_ERRBUF_SIZE];
-    double t0 = now();
+    double t0 = rl_now_s();
     struct rl_tokenizer *t = rl_tokenizer_load(model, err);
     if (!t) {
         fprintf(stderr, "bench_tokenizer: %s\n", err);
         return 1;
     }
-    printf("load %s: %.1f ms\n", model, (now() - t0) * 1e3);
+    printf("load %s: %.1f ms\n", model, (rl_now_s() - t0) * 1e3);
     static char *texts[MAX_PROMPTS];
     static size_t lens[MAX_PROMPTS];
     size_t n = read_prompts(golden, texts, lens);

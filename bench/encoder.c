@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "core/core.h"
 #include "core/npy.h"
@@ -29,12 +28,6 @@
 #include "rl/encoder.h"
 
 #define MAX_TOKEN_COUNTS 16
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static _Noreturn void die(const char *fmt, const char *arg) {
     fprintf(stderr, "bench/encoder: ");
@@ -119,13 +112,13 @@ static double time_gemm(int kind, int reps, int m, int n, int k, const float *x,
     if (!t)
         die("%s", "out of memory");
     for (int r = 0; r < reps; r++) {
-        double s = now();
+        double s = rl_now_s();
         if (kind == 0)
             rl__gemm(m, n, k, x, k, wp, bias, y, n, RL__EPI_BIAS, 0, rl__gemm_n_panels(n));
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y,
                         n);
-        t[r] = now() - s;
+        t[r] = rl_now_s() - s;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
     double med = t[(reps - 1) / 2];
@@ -218,11 +211,11 @@ int main(int argc, char **argv) {
         die("%s", "--iters and --repeat must be at least 1");
 
     char err[RL_ERRBUF_SIZE];
-    double t0 = now();
+    double t0 = rl_now_s();
     struct rl_encoder *e = rl_encoder_load(model, err);
     if (!e)
         die("%s", err);
-    double load_s = now() - t0;
+    double load_s = rl_now_s() - t0;
     struct rl_encoder_ws *ws = rl_encoder_ws_new((int)threads);
     if (!ws)
         die("%s", "cannot create the workspace");
@@ -259,10 +252,10 @@ int main(int argc, char **argv) {
             if (rl_encoder_embed_ids(e, ws, &seq, &n_ids, 1, dumped + (size_t)c * dim, err))
                 die("%s", err);
         for (long i = 0; i < iters; i++) {
-            double s = now();
+            double s = rl_now_s();
             if (rl_encoder_embed_ids(e, ws, &seq, &n_ids, 1, dumped + (size_t)c * dim, err))
                 die("%s", err);
-            times[i] = (now() - s) * 1e3;
+            times[i] = (rl_now_s() - s) * 1e3;
         }
         double mean = 0;
         for (long i = 0; i < iters; i++)
@@ -295,10 +288,10 @@ int main(int argc, char **argv) {
                                             (size_t)rl_encoder_max_tokens(e));
         free(ids);
         for (long r = 0; r < repeat; r++) {
-            double s = now();
+            double s = rl_now_s();
             if (rl_encoder_embed_ws(e, ws, (const char *const *)texts, n, out, err) != RL_OK)
                 die("%s", err);
-            runs[r] = now() - s;
+            runs[r] = rl_now_s() - s;
         }
         qsort(runs, (size_t)repeat, sizeof *runs, cmp_double);
         double med = runs[(repeat - 1) / 2];

@@ -21,8 +21,9 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "core/core.h"
 
 #define MAX_CONNS 256
 #define BUF_SIZE  65536
@@ -34,12 +35,6 @@ struct conn {
     char buf[BUF_SIZE];
     size_t len;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -112,9 +107,9 @@ int main(int argc, char **argv) {
     size_t total = (size_t)(rate * seconds);
     double *lat = malloc(total * sizeof *lat);
     size_t sent = 0, done = 0, errors = 0;
-    double start = now_s() + 0.01;
+    double start = rl_now_s() + 0.01;
     while (done + errors < total) {
-        double now = now_s();
+        double now = rl_now_s();
         if (now > start + seconds + 2)
             break;
         // Send every request whose time has come, on any idle connection.
@@ -138,7 +133,7 @@ int main(int argc, char **argv) {
         int wait_ms = next > now ? (int)((next - now) * 1000) : 0;
         struct epoll_event evs[64];
         int n = epoll_wait(ep, evs, 64, wait_ms);
-        double t = now_s();
+        double t = rl_now_s();
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             ssize_t r = read(c->fd, c->buf + c->len, BUF_SIZE - c->len);
@@ -159,7 +154,7 @@ int main(int argc, char **argv) {
             }
         }
     }
-    double elapsed = now_s() - start;
+    double elapsed = rl_now_s() - start;
     qsort(lat, done, sizeof *lat, cmp_double);
     if (!done) {
         printf("rate=0 p50_us=0 p90_us=0 p99_us=0 max_us=0 errors=%zu late=%zu\n", errors,

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/core.h"
 #include "core/npy.h"
@@ -25,12 +24,6 @@
 #include "rl/train.h"
 
 #define D 384
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static _Noreturn void die(const char *msg, const char *arg) {
     fprintf(stderr, "bench/router: %s%s\n", msg, arg ? arg : "");
@@ -193,10 +186,10 @@ static int train(int argc, char **argv) {
     p.progress = count_epochs;
     p.progress_ctx = &acc;
     char err[RL_ERRBUF_SIZE];
-    double t0 = now();
+    double t0 = rl_now_s();
     if (rl_train((enum rl_router_kind)kind, b, emb, "synthetic", D, &p, out, err) != RL_OK)
         die(err, NULL);
-    double t = now() - t0;
+    double t = rl_now_s() - t0;
     // JSON has no NaN: a run without held-out battles reports val_acc -1.
     printf("{\"mode\":\"train-%s\",\"battles\":%zu,\"seconds\":%.3f,\"per_epoch\":%.3f,"
            "\"val_acc\":%.4f,\"threads\":%d}\n",
@@ -232,10 +225,10 @@ static int score(int argc, char **argv) {
     if (rl_router_default_pair(r, &pair) != RL_OK)
         die("no default pair", NULL);
     for (size_t i = 0; i < n; i++) {
-        double p, t0 = now();
+        double p, t0 = rl_now_s();
         if (rl_router_score(r, &pair, q + i * D, &p) != RL_OK)
             die("scoring failed", NULL);
-        t[i] = now() - t0;
+        t[i] = rl_now_s() - t0;
         s[i] = (float)p;
     }
     if (out && rl_npy_write_f32(out, s, 1, n, err) != RL_OK)

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -104,14 +103,8 @@ void cli_slug(const char *in, char *out, size_t out_size) {
 // ----------------------------------------------------------------------------
 // Progress bar
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void progress_draw(struct cli_progress *p) {
-    double elapsed = now_seconds() - p->start;
+    double elapsed = rl_now_s() - p->start;
     double frac = p->total ? (double)p->done / (double)p->total : 1.0;
     int width = 30, filled = (int)(frac * width);
     double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
@@ -127,7 +120,7 @@ void cli_progress_start(struct cli_progress *p, const char *label, size_t total)
     p->total = total;
     p->done = 0;
     p->enabled = total >= 16 && isatty(STDERR_FILENO);
-    p->start = now_seconds();
+    p->start = rl_now_s();
     p->last_draw = 0;
 }
 
@@ -135,7 +128,7 @@ void cli_progress_add(struct cli_progress *p, size_t n) {
     p->done += n;
     if (!p->enabled)
         return;
-    double t = now_seconds();
+    double t = rl_now_s();
     if (t - p->last_draw >= 0.1 || p->done >= p->total) {
         p->last_draw = t;
         progress_draw(p);

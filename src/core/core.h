@@ -1,5 +1,6 @@
 // Internal helpers shared across the library (and by src/cli and src/server): error-buffer
-// formatting, invariant checks, capped growable buffers, whole-file and mapped-file access.
+// formatting, invariant checks, capped growable buffers, whole-file and mapped-file access, a
+// monotonic clock.
 // Nothing here prints or exits except rl__abort, which is reserved for broken invariants.
 #ifndef RL_SRC_CORE_H
 #define RL_SRC_CORE_H
@@ -69,5 +70,10 @@ bool rl_file_exists(const char *path);
 int rl_path_join(char *out, size_t out_size, const char *dir, const char *name) RL_NODISCARD;
 
 bool rl_has_suffix(const char *s, const char *suffix); // s ends with suffix (".jsonl.gz", say)
+
+// ----------------------------------------------------------------------------
+// Time
+
+double rl_now_s(void); // seconds on CLOCK_MONOTONIC, for measuring durations
 
 #endif

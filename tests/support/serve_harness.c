@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -18,12 +17,6 @@
 #ifndef RL_TEST_BIN
 #define RL_TEST_BIN "build/routellm"
 #endif
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 // Every temporary folder made, removed at exit (tests read the logs after the server stops).
 static char (*made)[64];
@@ -189,7 +182,7 @@ struct call_state {
 static size_t on_body(char *data, size_t size, size_t n, void *userp) {
     struct call_state *cs = userp;
     if (cs->r->body.len == 0 && size * n > 0)
-        cs->r->t_first = now_s() - cs->t0;
+        cs->r->t_first = rl_now_s() - cs->t0;
     if (rl_buf_append(&cs->r->body, data, size * n) != RL_OK)
         return 0;
     if (cs->abort_after > 0 && (long)cs->r->body.len >= cs->abort_after)
@@ -216,7 +209,7 @@ int http_call(int port, const char *path, const char *body, const char *header,
     h = curl_slist_append(h, "Expect:");
     if (header)
         h = curl_slist_append(h, header);
-    struct call_state cs = {r, now_s(), abort_after_bytes};
+    struct call_state cs = {r, rl_now_s(), abort_after_bytes};
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -230,7 +223,7 @@ int http_call(int port, const char *path, const char *body, const char *header,
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 20000L);
     CURLcode rc = curl_easy_perform(e);
-    r->t_total = now_s() - cs.t0;
+    r->t_total = rl_now_s() - cs.t0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(h);
     curl_easy_cleanup(e);
