@@ -71,6 +71,26 @@ static char *normalise(const char *s) {
     return out;
 }
 
+static void free_all(char **s, size_t n) {
+    for (size_t j = 0; s && j < n; j++)
+        free(s[j]);
+    free(s);
+}
+
+// The normalised copies of n strings (calloc'd array; free with free_all), or NULL when out of
+// memory.
+static char **normalise_all(const char *const *s, size_t n) {
+    char **out = calloc(n ? n : 1, sizeof *out);
+    for (size_t j = 0; out && j < n; j++) {
+        out[j] = normalise(s[j]);
+        if (!out[j]) {
+            free_all(out, j);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 static int cmp_str(const void *x, const void *y) {
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
@@ -79,17 +99,10 @@ static int cmp_str(const void *x, const void *y) {
 // so one binary search per training text finds a match if there is one.
 long rl_texts_prefix_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
                            size_t min_len, bool *hit) {
-    char **sb = calloc(n_b ? n_b : 1, sizeof *sb);
+    char **sb = normalise_all(b, n_b);
     long rc = 0;
     if (!sb)
         return RL_ENOMEM;
-    for (size_t j = 0; j < n_b; j++) {
-        sb[j] = normalise(b[j]);
-        if (!sb[j]) {
-            rc = RL_ENOMEM;
-            goto done;
-        }
-    }
     if (n_b > 1)
         qsort(sb, n_b, sizeof *sb, cmp_str);
     for (size_t i = 0; i < n_a; i++) {
@@ -112,9 +125,7 @@ long rl_texts_prefix_match(const char *const *a, size_t n_a, const char *const *
         free(t);
     }
 done:
-    for (size_t j = 0; j < n_b; j++)
-        free(sb[j]);
-    free(sb);
+    free_all(sb, n_b);
     return rc;
 }
 
@@ -135,7 +146,7 @@ long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b
     size_t cap = 16;
     while (cap < 2 * n_b)
         cap *= 2;
-    char **sb = calloc(n_b ? n_b : 1, sizeof *sb);
+    char **sb = normalise_all(b, n_b);
     uint32_t *slot = calloc(cap, sizeof *slot); // index + 1, 0 = empty
     uint64_t *hash = calloc(cap, sizeof *hash);
     long rc = 0;
@@ -144,11 +155,6 @@ long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b
         goto done;
     }
     for (size_t j = 0; j < n_b; j++) {
-        sb[j] = normalise(b[j]);
-        if (!sb[j]) {
-            rc = RL_ENOMEM;
-            goto done;
-        }
         size_t len = strlen(sb[j]);
         if (len < min_len)
             continue;
@@ -185,9 +191,7 @@ long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b
         free(t);
     }
 done:
-    for (size_t j = 0; sb && j < n_b; j++)
-        free(sb[j]);
-    free(sb);
+    free_all(sb, n_b);
     free(slot);
     free(hash);
     return rc;
