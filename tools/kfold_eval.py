@@ -28,25 +28,13 @@ import gzip
 import hashlib
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import select_routers  # noqa: E402  (the shipped recipes)
 
 STRONG, WEAK = select_routers.STRONG, select_routers.WEAK
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def run(cmd):
-    log("$ " + " ".join(cmd))
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-3000:]}")
-    return r.stdout
+run = select_routers.run  # logs the command; exits with its stderr when it fails
 
 
 def contaminated(path):

@@ -19,11 +19,11 @@ the first time (a few minutes; kept in .cache/kfold); --no-kfold skips them.
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kfold_eval  # noqa: E402  (the in-domain rows)
+import select_routers  # noqa: E402  (run: logs a command, exits with its stderr when it fails)
 
 # The paper's numbers (APGR, CPT50 %, CPT80 %): MT-Bench and GSM8K "Arena + Judge" rows, MMLU
 # "Arena + Gold" rows; random is the paper's random row.
@@ -50,8 +50,7 @@ def run(args, bench):
         for r in args.routers.split(","):
             if r != "random":
                 cmd += ["--train-prompts", f"{r}={f}"]
-    print("$ " + " ".join(cmd), file=sys.stderr)
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return json.loads(select_routers.run(cmd))
 
 
 def cell_apgr(r):
