@@ -1,0 +1,83 @@
+// The parts of `routellm eval` (ROUTELLM.md §1.6, §4): the options and the command
+// (cmd_eval.c), the evaluation of each router and of the oracle (eval_run.c), and the reports on
+// stdout and in files (eval_report.c). Each function prints its own error and returns the exit
+// status (0 or 1).
+#ifndef RL_CLI_CMD_EVAL_H
+#define RL_CLI_CMD_EVAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli/cli.h"
+#include "rl/eval.h"
+
+#define MAX_ROUTERS     32
+#define MAX_TRAIN_FILES 64
+
+struct router_spec {
+    const char *label;                  // name shown in the results
+    const char *spec;                   // kind name or router file
+    bool precomputed;                   // spec is a JSONL file of per-prompt scores (--scores)
+    const char *train[MAX_TRAIN_FILES]; // prompt files of its training prompts
+    int n_train;
+};
+
+struct eval_opts {
+    const char *benchmark;
+    const char *output;
+    const char *format;
+    const char *data_dir;
+    const char *model_dir;
+    const char *scores_out; // --scores-out DIR
+    bool no_cache;
+    bool no_decontam; // skip the routers' own training-prompt lists
+    struct rl_bench_table_params table;
+    struct rl_eval_prices prices;
+    int num_results;
+    int random_iters;
+    int bootstrap; // resamples for the APGR interval, 0 for none
+    double decontam;
+    struct router_spec routers[MAX_ROUTERS];
+    int n_routers;
+};
+
+// What one router (or the oracle) scored.
+struct result {
+    const char *label;
+    const char *spec; // NULL for the oracle
+    int iters;        // seeds averaged (random router), else 1
+    size_t n_prompts; // prompts evaluated
+    long n_removed;   // dropped by --train-prompts decontamination, or -1 when not checked
+    int n_pts;
+    struct rl_eval_point *pts; // (n_pts)
+    struct rl_eval_metrics m;
+    bool has_ci;
+    double apgr_lo, apgr_hi; // percentile bootstrap interval of APGR (--bootstrap)
+};
+
+// ----------------------------------------------------------------------------
+// Evaluation (eval_run.c): each fills res (its pts are the caller's to free).
+
+int cli_eval_random(const struct rl_bench *b, const struct eval_opts *o, struct result *res);
+int cli_eval_precomputed(const struct rl_bench *b, const struct router_spec *spec,
+                         const struct eval_opts *o, struct result *res);
+int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
+                    const struct eval_opts *o, struct cli_scorer *s, struct result *res);
+int cli_eval_oracle(const struct rl_bench *b, const struct eval_opts *o, struct result *res);
+
+// The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
+void cli_eval_bench_base(const struct rl_bench *b, char *base, size_t size);
+
+// ----------------------------------------------------------------------------
+// Reports (eval_report.c) of n_res results, the oracle last.
+
+void cli_eval_print_table(const struct rl_bench *b, const struct eval_opts *o,
+                          const struct result *res, int n_res);
+int cli_eval_print_json(const struct rl_bench *b, const struct eval_opts *o,
+                        const struct result *res, int n_res);
+void cli_eval_print_csv(const struct result *res, int n_res);
+// --output: DIR/<benchmark>.csv with the curves, and their plots (.gp, .png, .svg) by gnuplot.
+int cli_eval_write_output(const struct rl_bench *b, const struct eval_opts *o,
+                          const struct result *res, int n_res);
+
+#endif
