@@ -1,4 +1,4 @@
-// Shared pieces of the command-line tool: the subcommand table, error reporting, option values,
+// Shared pieces of the command-line tool: the subcommands, error reporting, option tables,
 // default paths, a progress bar, and the loading and scoring helpers of the subcommands that
 // score prompts. The CLI is a client of libroutellm; only it prints and exits.
 #ifndef RL_CLI_H
@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "core/core.h"
 
@@ -19,6 +21,138 @@ int cli_cmd_route(int argc, char **argv);
 
 // Print "routellm: <message>" on stderr and return 1 (the exit status of a failed command).
 int cli_fail(const char *fmt, ...) RL_PRINTF(1, 2);
+
+// ----------------------------------------------------------------------------
+// Options from tables (options.c)
+//
+// A subcommand lists its options once, in an array of struct cli_opt (name, value type, range,
+// where the value goes, help), and describes itself in a struct cli_spec. cli_parse reads argv
+// against it, --help is written from it, and every mistake is a usage error: one line
+// "routellm: <command>: <what>" on stderr (an unknown option names the closest one), then the
+// usage line, and exit status 2. A failure while running is status 1 (cli_fail), success 0.
+
+#define CLI_EXIT_USAGE 2    // exit status of a usage error
+#define CLI_HELP       (-1) // cli_parse's answer when it printed --help (exit status 0)
+#define CLI_LIST_MAX   128  // values of one repeatable option
+#define CLI_MAX_OPTS   64   // entries of one table
+
+enum cli_opt_type {
+    CLI_OPT_FLAG,    // no value: *dest.flag = true
+    CLI_OPT_STRING,  // *dest.str = the value (borrowed from argv)
+    CLI_OPT_DOUBLE,  // *dest.num = a number in [lo, hi] (strtod)
+    CLI_OPT_INT,     // *dest.integer = a base-10 integer in [lo, hi]
+    CLI_OPT_U64,     // *dest.u64 = a base-10 integer in [lo, hi]
+    CLI_OPT_CHOICE,  // *dest.integer = the index of the value among choices
+    CLI_OPT_LIST,    // the value is appended to *dest.list; the option may be repeated
+    CLI_OPT_SECTION, // not an option: starts a group titled `help` in --help
+};
+
+// The values of repeatable options, in command-line order. Several options may share one list;
+// opt[i] says which one gave value[i].
+struct cli_list {
+    int n;
+    char *value[CLI_LIST_MAX];     // borrowed from argv
+    const char *opt[CLI_LIST_MAX]; // the option's name in its table
+};
+
+#define CLI_REQUIRED 1u // the option must be given (a usage error otherwise)
+
+struct cli_opt {
+    const char *name; // "--threshold"
+    enum cli_opt_type type;
+    union {
+        bool *flag;
+        const char **str;
+        double *num;
+        int *integer;
+        uint64_t *u64;
+        struct cli_list *list;
+    } dest;
+    double lo, hi;              // accepted range of a number
+    const char *const *choices; // CLI_OPT_CHOICE: the accepted words, NULL-terminated
+    const char *metavar;        // the value's name in help: "A" in "--threshold A"
+    unsigned flags;             // CLI_REQUIRED
+    const char *help;           // wrapped to the terminal width by --help
+};
+
+// Table entries. dst must point to a variable of the option's type.
+#define CLI_FLAG(nm, dst, hlp)                                                                     \
+    { .name = nm, .type = CLI_OPT_FLAG, .dest.flag = (dst), .help = hlp }
+#define CLI_STR(nm, dst, mv, fl, hlp)                                                              \
+    {                                                                                              \
+        .name = nm, .type = CLI_OPT_STRING, .dest.str = (dst), .metavar = mv, .flags = fl,         \
+        .help = hlp                                                                                \
+    }
+#define CLI_NUM(nm, dst, l, h, mv, fl, hlp)                                                        \
+    {                                                                                              \
+        .name = nm, .type = CLI_OPT_DOUBLE, .dest.num = (dst), .lo = l, .hi = h, .metavar = mv,    \
+        .flags = fl, .help = hlp                                                                   \
+    }
+#define CLI_INT(nm, dst, l, h, mv, hlp)                                                            \
+    {                                                                                              \
+        .name = nm, .type = CLI_OPT_INT, .dest.integer = (dst), .lo = l, .hi = h, .metavar = mv,   \
+        .help = hlp                                                                                \
+    }
+#define CLI_U64(nm, dst, l, h, mv, hlp)                                                            \
+    {                                                                                              \
+        .name = nm, .type = CLI_OPT_U64, .dest.u64 = (dst), .lo = l, .hi = h, .metavar = mv,       \
+        .help = hlp                                                                                \
+    }
+#define CLI_CHOICE(nm, dst, words, mv, hlp)                                                        \
+    {                                                                                              \
+        .name = nm, .type = CLI_OPT_CHOICE, .dest.integer = (dst), .choices = words,               \
+        .metavar = mv, .help = hlp                                                                 \
+    }
+#define CLI_LIST(nm, dst, mv, fl, hlp)                                                             \
+    {                                                                                              \
+        .name = nm, .type = CLI_OPT_LIST, .dest.list = (dst), .metavar = mv, .flags = fl,          \
+        .help = hlp                                                                                \
+    }
+#define CLI_SECTION(title)                                                                         \
+    { .type = CLI_OPT_SECTION, .help = title }
+
+// Options that several subcommands share.
+#define CLI_MODEL_DIR(dst)                                                                         \
+    CLI_STR("--model-dir", dst, "DIR", 0, "encoder folder (default <home>/models/all-MiniLM-L6-v2)")
+#define CLI_NO_CACHE(dst) CLI_FLAG("--no-cache", dst, "recompute embeddings and scores")
+
+// A subcommand: its options and what --help says about it.
+struct cli_spec {
+    const char *name;           // as typed after `routellm`
+    const char *args;           // the positional arguments in the usage line, NULL for none
+    int min_args, max_args;     // how many positional arguments; max_args -1 for any number
+    bool args_first;            // the usage line names the arguments before the options
+    bool args_end_options;      // the first positional argument ends the options (embed's texts)
+    const char *about;          // the paragraph under the usage line
+    const struct cli_opt *opts; // (n_opts)
+    size_t n_opts;
+    const char *notes; // text after the options, or NULL
+};
+#define CLI_OPTS(table) .opts = (table), .n_opts = RL_COUNTOF(table)
+
+// Read the options in argv[1..argc) into their destinations (which keep their values when an
+// option is not given): `--opt value` and `--opt=value`, `--` ends the options, `-` is an
+// argument. The positional arguments are moved to argv[1..*n_args], in order (n_args may be
+// NULL when spec takes none). Returns 0,
+// CLI_HELP after printing --help on stdout, or CLI_EXIT_USAGE after reporting a usage error.
+int cli_parse(const struct cli_spec *spec, int argc, char **argv, int *n_args);
+
+// The --help text of spec: usage line, about, the options by section, notes.
+void cli_help(const struct cli_spec *spec, FILE *f);
+
+// Report a usage error found after parsing ("routellm: <command>: <message>" and the usage line
+// on stderr); returns CLI_EXIT_USAGE.
+int cli_usage(const struct cli_spec *spec, const char *fmt, ...) RL_PRINTF(2, 3);
+
+// "Did you mean": feed the candidates one by one; the closest to word by edit distance (ignoring
+// leading dashes and case) is kept, if it is close enough to be a likely typo.
+struct cli_suggest {
+    const char *word;
+    const char *best; // NULL while no candidate is close enough
+    size_t dist;
+};
+void cli_suggest_init(struct cli_suggest *s, const char *word);
+void cli_suggest_add(struct cli_suggest *s, const char *candidate);
 
 // ----------------------------------------------------------------------------
 // Options (cli.c)
