@@ -1,5 +1,5 @@
-// Helpers shared by the subcommands: error lines, option values, paths and file names, the
-// progress bar.
+// Helpers shared by the subcommands: error lines, paths and file names, the progress bar. Options
+// are read by options.c.
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,41 +22,6 @@ int cli_fail(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     return 1;
-}
-
-// ----------------------------------------------------------------------------
-// Options
-
-bool cli_is_help(const char *arg) {
-    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
-
-bool cli_to_double(const char *v, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno)
-        return false;
-    *out = x;
-    return true;
-}
-
-int cli_parse_double(const char *opt, const char *v, double lo, double hi, double *out) {
-    double x;
-    if (!cli_to_double(v, &x) || !(x >= lo && x <= hi))
-        return cli_fail("%s: '%s' is not a number in [%g, %g]", opt, v, lo, hi);
-    *out = x;
-    return 0;
-}
-
-int cli_parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi)
-        return cli_fail("%s: '%s' is not an integer in [%ld, %ld]", opt, v, lo, hi);
-    *out = x;
-    return 0;
 }
 
 // ----------------------------------------------------------------------------

@@ -155,18 +155,6 @@ void cli_suggest_init(struct cli_suggest *s, const char *word);
 void cli_suggest_add(struct cli_suggest *s, const char *candidate);
 
 // ----------------------------------------------------------------------------
-// Options (cli.c)
-
-bool cli_is_help(const char *arg); // "--help" or "-h"
-// The whole of v read as a number by strtod (no trailing characters, no range error).
-bool cli_to_double(const char *v, double *out);
-// The value v of option opt as a number in [lo, hi] (strtod), or as a base-10 integer in
-// [lo, hi] (strtol). On failure prints "<opt>: '<v>' is not a number in [lo, hi]" (or "an
-// integer") and returns 1, leaving *out alone; else 0.
-int cli_parse_double(const char *opt, const char *v, double lo, double hi, double *out);
-int cli_parse_long(const char *opt, const char *v, long lo, long hi, long *out);
-
-// ----------------------------------------------------------------------------
 // Paths (cli.c)
 
 // The project's home: $ROUTELLM_HOME, else the source tree the binary was built from. Shipped

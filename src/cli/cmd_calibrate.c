@@ -12,88 +12,47 @@
 #include "rl/calibrate.h"
 #include "rl/eval.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: routellm calibrate --router NAME|FILE --strong-model-pct P [--prompts FILE]\n"
-            "                          [--strong M --weak M] [--json]\n"
-            "\n"
-            "Print the threshold that routes a fraction P (0 to 1) of the prompt sample to the\n"
-            "strong model, and the model string router-NAME-<threshold> to use in requests.\n"
-            "\n"
-            "options:\n"
-            "  --router R            router name (random, mf, sw_ranking, bert) or router file\n"
-            "  --strong-model-pct P  fraction of strong calls wanted, e.g. 0.3 for 30%%\n"
-            "  --prompts FILE        prompt sample: .jsonl (\"prompt\"), .csv (prompt column) or\n"
-            "                        text, one prompt per line (default: the shipped Arena\n"
-            "                        prompts, <home>/data/prompts/arena_hard.jsonl.gz)\n"
-            "  --strong M --weak M   the pair to score (default: the router's default pair)\n"
-            "  --json                one JSON object on stdout\n"
-            "  --model-dir DIR       encoder folder (default <home>/models/all-MiniLM-L6-v2)\n"
-            "  --no-cache            recompute embeddings and scores\n");
-}
-
 struct calib_opts {
     const char *router, *prompts, *strong, *weak, *model_dir;
     double pct;
-    bool have_pct, json, no_cache;
+    bool json, no_cache;
 };
 
+// Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct calib_opts *o) {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strcmp(a, "--no-cache") == 0) {
-            o->no_cache = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
-            usage(stderr);
-            return cli_fail("calibrate: unexpected argument '%s'", a);
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--router") == 0 || strcmp(a, "--routers") == 0) {
-            o->router = v;
-        } else if (strcmp(a, "--strong-model-pct") == 0) {
-            if (!cli_to_double(v, &o->pct))
-                return cli_fail("--strong-model-pct: '%s' is not a number", v);
-            if (!(o->pct >= 0 && o->pct <= 1))
-                return cli_fail("--strong-model-pct: %s is outside [0, 1]; give the share of "
-                                "strong calls as a fraction (0.3 for 30%%)",
-                                v);
-            o->have_pct = true;
-        } else if (strcmp(a, "--prompts") == 0) {
-            o->prompts = v;
-        } else if (strcmp(a, "--strong") == 0) {
-            o->strong = v;
-        } else if (strcmp(a, "--weak") == 0) {
-            o->weak = v;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o->model_dir = v;
-        } else {
-            usage(stderr);
-            return cli_fail("calibrate: unknown option '%s'", a);
-        }
-    }
-    if (!o->router || !o->have_pct) {
-        usage(stderr);
-        return cli_fail("calibrate: --router and --strong-model-pct are required");
-    }
-    return 0;
+    const struct cli_opt opts[] = {
+        CLI_STR("--router", &o->router, "R", CLI_REQUIRED,
+                "router name (random, mf, sw_ranking, bert) or router file"),
+        CLI_STR("--routers", &o->router, "R", 0, "the same as --router"),
+        CLI_NUM("--strong-model-pct", &o->pct, 0, 1, "P", CLI_REQUIRED,
+                "fraction of strong calls wanted, e.g. 0.3 for 30%"),
+        CLI_STR("--prompts", &o->prompts, "FILE", 0,
+                "prompt sample: .jsonl (\"prompt\"), .csv (prompt column) or text, one prompt per "
+                "line (default: the shipped Arena prompts, "
+                "<home>/data/prompts/arena_hard.jsonl.gz)"),
+        CLI_STR("--strong", &o->strong, "M", 0,
+                "the strong model of the pair to score (default: the router's default pair)"),
+        CLI_STR("--weak", &o->weak, "M", 0, "the weak model of the pair"),
+        CLI_FLAG("--json", &o->json, "one JSON object on stdout"),
+        CLI_MODEL_DIR(&o->model_dir),
+        CLI_NO_CACHE(&o->no_cache),
+    };
+    const struct cli_spec spec = {
+        .name = "calibrate",
+        .about = "Print the threshold that routes a fraction P (0 to 1) of the prompt sample to "
+                 "the strong model, and the model string router-NAME-<threshold> to use in "
+                 "requests.",
+        CLI_OPTS(opts),
+    };
+    return cli_parse(&spec, argc, argv, NULL);
 }
 
 int cli_cmd_calibrate(int argc, char **argv) {
     struct calib_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
-        return rc < 0 ? 0 : rc;
+        return rc == CLI_HELP ? 0 : rc;
     char err[RL_ERRBUF_SIZE], def[4096];
     const char *file = o.prompts;
     if (!file) {

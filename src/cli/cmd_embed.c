@@ -19,78 +19,42 @@
 #define DEFAULT_BATCH 64
 #define MAX_BATCH     4096
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: routellm embed [--model DIR] [--out FILE.npy] [--batch N] [--threads N]\n"
-            "                      [--] [TEXT ...]\n"
-            "\n"
-            "Embed each TEXT, or each line of stdin when no TEXT is given, with the local\n"
-            "sentence encoder. Embeddings are unit-length (L2-normalised) float32 vectors.\n"
-            "\n"
-            "options:\n"
-            "  --model DIR    encoder folder (default <home>/models/all-MiniLM-L6-v2;\n"
-            "                 fetch it with `make models`)\n"
-            "  --out FILE     write an N x D float32 NumPy array (.npy) instead of JSON lines\n"
-            "  --batch N      texts per forward pass (default %d, at most %d)\n"
-            "  --threads N    threads per forward pass (default: one per CPU)\n"
-            "\n"
-            "Without --out, each text gives one line on stdout:\n"
-            "  {\"text\": \"...\", \"embedding\": [0.0123, ...]}\n",
-            DEFAULT_BATCH, MAX_BATCH);
-}
-
 struct embed_opts {
     const char *model, *out;
-    long batch, threads;
-    int first_text; // index in argv of the first TEXT; argc when none
+    int batch, threads;
+    int n_texts; // TEXT arguments, now argv[1..n_texts]; 0 reads stdin
 };
 
-// Returns 0, 1 (error, already reported) or -1 (--help printed: exit 0).
+// Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct embed_opts *o) {
     memset(o, 0, sizeof *o);
     o->batch = DEFAULT_BATCH;
-    o->first_text = argc;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--") == 0) {
-            o->first_text = i + 1;
-            return 0;
-        }
-        if (a[0] != '-' || a[1] == '\0') {
-            o->first_text = i;
-            return 0;
-        }
-        const char *eq = strchr(a, '=');
-        size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
-#define IS(name) (name_len == strlen(name) && strncmp(a, name, name_len) == 0)
-        if (!IS("--model") && !IS("--model-dir") && !IS("--out") && !IS("--batch") &&
-            !IS("--threads")) {
-            usage(stderr);
-            cli_fail("embed: unknown option '%s'", a);
-            return 1;
-        }
-        if (!v) {
-            cli_fail("embed: %s needs a value", a);
-            return 1;
-        }
-        if (!eq)
-            i++;
-        if (IS("--model") || IS("--model-dir"))
-            o->model = v;
-        else if (IS("--out"))
-            o->out = v;
-        else if (IS("--batch") && cli_parse_long("--batch", v, 1, MAX_BATCH, &o->batch))
-            return 1;
-        else if (IS("--threads") && cli_parse_long("--threads", v, 0, 256, &o->threads))
-            return 1;
-#undef IS
-    }
-    return 0;
+    char batch_help[96];
+    snprintf(batch_help, sizeof batch_help, "texts per forward pass (default %d, at most %d)",
+             DEFAULT_BATCH, MAX_BATCH);
+    const struct cli_opt opts[] = {
+        CLI_STR("--model", &o->model, "DIR", 0,
+                "encoder folder (default <home>/models/all-MiniLM-L6-v2; fetch it with `make "
+                "models`)"),
+        CLI_STR("--model-dir", &o->model, "DIR", 0, "the same as --model"),
+        CLI_STR("--out", &o->out, "FILE", 0,
+                "write an N x D float32 NumPy array (.npy) instead of JSON lines"),
+        CLI_INT("--batch", &o->batch, 1, MAX_BATCH, "N", batch_help),
+        CLI_INT("--threads", &o->threads, 0, 256, "N",
+                "threads per forward pass (default: one per CPU)"),
+    };
+    const struct cli_spec spec = {
+        .name = "embed",
+        .args = "[--] [TEXT ...]",
+        .max_args = -1,
+        .args_end_options = true,
+        .about = "Embed each TEXT, or each line of stdin when no TEXT is given, with the local "
+                 "sentence encoder. Embeddings are unit-length (L2-normalised) float32 vectors.",
+        CLI_OPTS(opts),
+        .notes = "Without --out, each text gives one line on stdout:\n"
+                 "  {\"text\": \"...\", \"embedding\": [0.0123, ...]}",
+    };
+    return cli_parse(&spec, argc, argv, &o->n_texts);
 }
 
 // ----------------------------------------------------------------------------
@@ -261,14 +225,14 @@ int cli_cmd_embed(int argc, char **argv) {
     struct embed_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
-        return rc < 0 ? 0 : 2;
+        return rc == CLI_HELP ? 0 : rc;
 
     char err[RL_ERRBUF_SIZE];
     struct rl_encoder *enc = cli_encoder_load(o.model);
     if (!enc)
         return 1;
     int dim = rl_encoder_dim(enc);
-    struct rl_encoder_ws *ws = rl_encoder_ws_new((int)o.threads);
+    struct rl_encoder_ws *ws = rl_encoder_ws_new(o.threads);
     struct batch b = {
         .texts = calloc((size_t)o.batch, sizeof(char *)),
         .emb = malloc((size_t)o.batch * dim * sizeof(float)),
@@ -287,9 +251,9 @@ int cli_cmd_embed(int argc, char **argv) {
         goto done;
     }
     size_t total = 0;
-    if (o.first_text < argc) {
-        in.argv = argv + o.first_text;
-        in.argc = argc - o.first_text;
+    if (o.n_texts > 0) {
+        in.argv = argv + 1;
+        in.argc = o.n_texts;
         total = (size_t)in.argc;
     } else {
         total = count_stdin_lines();

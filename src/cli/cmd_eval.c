@@ -13,52 +13,8 @@
 // ----------------------------------------------------------------------------
 // Options
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: routellm eval --benchmark {mt-bench,mmlu,gsm8k,table:FILE}\n"
-        "                     [--routers random,mf,sw_ranking,bert] [--router-file NAME=FILE]...\n"
-        "                     [--output DIR] [--num-results 10] [--random-iters 10]\n"
-        "                     [--format table|json|csv]\n"
-        "\n"
-        "Measure routers with RouteLLM's protocol: thresholds at the deciles of each router's\n"
-        "scores, quality against the share of strong-model calls, and APGR, CPT(20/50/80%%),\n"
-        "AUC and the cost saving against always-strong. The oracle row is the ceiling.\n"
-        "\n"
-        "options:\n"
-        "  --benchmark B          mt-bench, mmlu, gsm8k, or table:FILE (CSV or JSONL)\n"
-        "  --routers LIST         comma-separated router names or files (default random)\n"
-        "  --router-file N=FILE   evaluate router file FILE under the name N\n"
-        "  --scores N=FILE        evaluate precomputed scores under the name N: JSONL lines\n"
-        "                         {\"prompt\": ..., \"score\": ...} covering every prompt\n"
-        "  --scores-out DIR       write each router's scores as DIR/<benchmark>-<name>.jsonl\n"
-        "  --train-prompts N=FILE more training prompts of router N (repeat for several\n"
-        "                         files); a router file that lists its own is checked against\n"
-        "                         them by default. Evaluation prompts within cosine\n"
-        "                         --decontaminate of one, or quoting one, are dropped for N\n"
-        "  --decontaminate C      cosine threshold of that check (default 0.95)\n"
-        "  --no-decontaminate     do not check against the routers' own training prompts\n"
-        "  --output DIR           write DIR/<benchmark>.{csv,png,svg,gp}\n"
-        "  --num-results K        number of threshold bins (default 10)\n"
-        "  --random-iters N       seeds averaged for the random router (default 10)\n"
-        "  --bootstrap N          95%% interval of APGR from N resamples of the prompts\n"
-        "  --format F             table (default), json or csv on stdout\n"
-        "  --strong COL --weak COL  quality columns of a table benchmark\n"
-        "  --prompt-column COL    prompt column of a table benchmark (default prompt)\n"
-        "  --strong-cost COL --weak-cost COL  per-prompt cost columns of a table\n"
-        "  --price-strong P --price-weak P  $ per million tokens (default 24.7, 0.24)\n"
-        "  --data-dir DIR         evaluation data (default <home>/data/evals)\n"
-        "  --model-dir DIR        encoder folder (default <home>/models/all-MiniLM-L6-v2)\n"
-        "  --no-cache             recompute embeddings and scores\n");
-}
-
-static int parse_int(const char *opt, const char *v, int lo, int hi, int *out) {
-    long x;
-    if (cli_parse_long(opt, v, lo, hi, &x))
-        return 1;
-    *out = (int)x;
-    return 0;
-}
+static const char *const formats[] = {"table", "json", "csv", NULL}; // enum eval_format
+static const char *const benchmarks[] = {"mt-bench", "mmlu", "gsm8k", NULL};
 
 static struct router_spec *find_router(struct eval_opts *o, const char *label) {
     for (int i = 0; i < o->n_routers; i++)
@@ -67,167 +23,166 @@ static struct router_spec *find_router(struct eval_opts *o, const char *label) {
     return NULL;
 }
 
-static int add_router(struct eval_opts *o, const char *label, const char *spec) {
+// Add a router, or give a new spec to the one of that label.
+static int add_router(const struct cli_spec *cs, struct eval_opts *o, const char *label,
+                      const char *spec, bool precomputed) {
     if (!*label || !*spec)
-        return cli_fail("--routers: empty router name");
+        return cli_usage(cs, "--routers: empty router name");
     if (strcmp(label, "oracle") == 0)
-        return cli_fail("'oracle' is always reported; it is not a router to evaluate");
+        return cli_usage(cs, "'oracle' is always reported; it is not a router to evaluate");
     struct router_spec *r = find_router(o, label);
-    if (r) {
-        r->spec = spec;
-        return 0;
-    }
-    if (o->n_routers == MAX_ROUTERS)
-        return cli_fail("at most %d routers per run", MAX_ROUTERS);
-    o->routers[o->n_routers++] = (struct router_spec){.label = label, .spec = spec};
+    if (!r && o->n_routers == MAX_ROUTERS)
+        return cli_usage(cs, "at most %d routers per run", MAX_ROUTERS);
+    if (!r)
+        r = &o->routers[o->n_routers++];
+    *r = (struct router_spec){.label = label, .spec = spec, .precomputed = precomputed};
     return 0;
 }
 
 // Split "NAME=FILE" in place.
-static int split_pair(const char *opt, char *arg, char **name, char **file) {
+static int split_pair(const struct cli_spec *cs, const char *opt, char *arg, char **name,
+                      char **file) {
     char *eq = strchr(arg, '=');
     if (!eq || eq == arg || !eq[1])
-        return cli_fail("%s: expected NAME=FILE, got '%s'", opt, arg);
+        return cli_usage(cs, "%s: expected NAME=FILE, got '%s'", opt, arg);
     *eq = '\0';
     *name = arg;
     *file = eq + 1;
     return 0;
 }
 
-static int parse_args(int argc, char **argv, struct eval_opts *o) {
-    memset(o, 0, sizeof *o);
-    o->format = "table";
-    o->num_results = 10;
-    o->random_iters = 10;
-    o->decontam = 0.95;
-    o->prices = (struct rl_eval_prices){RL_EVAL_PRICE_STRONG, RL_EVAL_PRICE_WEAK};
-    char *routers = NULL;
-    struct {
-        char *name, *file;
-    } train[MAX_ROUTERS * 4];
-    int n_train = 0;
-    for (int i = 1; i < argc; i++) {
-        char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--no-cache") == 0) {
-            o->no_cache = true;
-            continue;
-        }
-        if (strcmp(a, "--no-decontaminate") == 0) {
-            o->no_decontam = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
-            usage(stderr);
-            return cli_fail("eval: unexpected argument '%s'", a);
-        }
-        char *v = argv[++i];
-        int bad = 0;
-        if (strcmp(a, "--benchmark") == 0)
-            o->benchmark = v;
-        else if (strcmp(a, "--routers") == 0)
-            routers = v;
-        else if (strcmp(a, "--router-file") == 0) {
-            char *name = NULL, *file = NULL;
-            bad = split_pair(a, v, &name, &file) || add_router(o, name, file);
-        } else if (strcmp(a, "--scores") == 0) {
-            char *name = NULL, *file = NULL;
-            bad = split_pair(a, v, &name, &file) || add_router(o, name, file);
-            struct router_spec *r = bad ? NULL : find_router(o, name);
-            if (r)
-                r->precomputed = true;
-        } else if (strcmp(a, "--scores-out") == 0) {
-            o->scores_out = v;
-        } else if (strcmp(a, "--train-prompts") == 0) {
-            if (n_train == MAX_ROUTERS * 4)
-                return cli_fail("--train-prompts: at most %d", MAX_ROUTERS * 4);
-            bad = split_pair(a, v, &train[n_train].name, &train[n_train].file);
-            n_train++;
-        } else if (strcmp(a, "--decontaminate") == 0)
-            bad = cli_parse_double(a, v, 0, 1, &o->decontam);
-        else if (strcmp(a, "--output") == 0)
-            o->output = v;
-        else if (strcmp(a, "--format") == 0)
-            o->format = v;
-        else if (strcmp(a, "--num-results") == 0)
-            bad = parse_int(a, v, 1, RL_EVAL_MAX_RESULTS, &o->num_results);
-        else if (strcmp(a, "--random-iters") == 0)
-            bad = parse_int(a, v, 1, 10000, &o->random_iters);
-        else if (strcmp(a, "--bootstrap") == 0)
-            bad = parse_int(a, v, 0, 100000, &o->bootstrap);
-        else if (strcmp(a, "--strong") == 0)
-            o->table.strong = v;
-        else if (strcmp(a, "--weak") == 0)
-            o->table.weak = v;
-        else if (strcmp(a, "--prompt-column") == 0)
-            o->table.prompt = v;
-        else if (strcmp(a, "--strong-cost") == 0)
-            o->table.cost_strong = v;
-        else if (strcmp(a, "--weak-cost") == 0)
-            o->table.cost_weak = v;
-        else if (strcmp(a, "--price-strong") == 0)
-            bad = cli_parse_double(a, v, 0, 1e9, &o->prices.strong);
-        else if (strcmp(a, "--price-weak") == 0)
-            bad = cli_parse_double(a, v, 0, 1e9, &o->prices.weak);
-        else if (strcmp(a, "--data-dir") == 0)
-            o->data_dir = v;
-        else if (strcmp(a, "--model-dir") == 0)
-            o->model_dir = v;
-        else {
-            usage(stderr);
-            return cli_fail("eval: unknown option '%s'", a);
-        }
-        if (bad)
-            return 1;
-    }
-    if (!o->benchmark) {
-        usage(stderr);
-        return cli_fail("eval: --benchmark is required");
-    }
-    if (strcmp(o->format, "table") != 0 && strcmp(o->format, "json") != 0 &&
-        strcmp(o->format, "csv") != 0)
-        return cli_fail("--format: '%s' (expected table, json or csv)", o->format);
-    bool table = strncmp(o->benchmark, "table:", 6) == 0;
-    if (!table && (o->table.strong || o->table.weak || o->table.prompt || o->table.cost_strong ||
-                   o->table.cost_weak))
-        return cli_fail("--strong, --weak, --prompt-column and the cost columns apply to "
-                        "--benchmark table:FILE only (the built-in benchmarks fix the pair)");
-    if (table && (!o->table.strong || !o->table.weak))
-        return cli_fail("--benchmark %s needs --strong COL and --weak COL", o->benchmark);
-    // --routers first, then --router-file entries not already named, in command-line order.
-    struct router_spec files[MAX_ROUTERS];
-    int n_files = o->n_routers;
-    memcpy(files, o->routers, sizeof files);
-    o->n_routers = 0;
-    if (!routers && n_files == 0)
+// The routers in command-line order: --routers (default random when no file is named), then
+// the --router-file and --scores entries (a name given twice keeps the last file), then the
+// --train-prompts files of each.
+static int gather_routers(const struct cli_spec *cs, struct eval_opts *o, char *routers,
+                          struct cli_list *files, struct cli_list *train) {
+    if (!routers && files->n == 0)
         routers = "random";
     for (char *tok = routers; tok && *tok;) {
         char *comma = strchr(tok, ',');
         if (comma)
             *comma = '\0';
-        if (add_router(o, tok, tok))
-            return 1;
+        if (add_router(cs, o, tok, tok, false))
+            return CLI_EXIT_USAGE;
         tok = comma ? comma + 1 : NULL;
     }
-    for (int i = 0; i < n_files; i++) {
-        if (add_router(o, files[i].label, files[i].spec))
-            return 1;
-        find_router(o, files[i].label)->precomputed = files[i].precomputed;
-    }
-    for (int i = 0; i < n_train; i++) {
-        struct router_spec *r = find_router(o, train[i].name);
+    char *name = NULL, *file = NULL;
+    for (int i = 0; i < files->n; i++)
+        if (split_pair(cs, files->opt[i], files->value[i], &name, &file) ||
+            add_router(cs, o, name, file, strcmp(files->opt[i], "--scores") == 0))
+            return CLI_EXIT_USAGE;
+    for (int i = 0; i < train->n; i++) {
+        if (split_pair(cs, "--train-prompts", train->value[i], &name, &file))
+            return CLI_EXIT_USAGE;
+        struct router_spec *r = find_router(o, name);
         if (!r)
-            return cli_fail("--train-prompts: no router named '%s' in this run", train[i].name);
+            return cli_usage(cs, "--train-prompts: no router named '%s' in this run", name);
         if (r->n_train == MAX_TRAIN_FILES)
-            return cli_fail("--train-prompts: at most %d files per router", MAX_TRAIN_FILES);
+            return cli_usage(cs, "--train-prompts: at most %d files per router", MAX_TRAIN_FILES);
         if (r->precomputed)
-            return cli_fail("--train-prompts: '%s' is a score file, not a router", r->label);
-        r->train[r->n_train++] = train[i].file;
+            return cli_usage(cs, "--train-prompts: '%s' is a score file, not a router", name);
+        if (strcmp(r->spec, "random") == 0)
+            return cli_usage(cs, "--train-prompts: the random router has no training prompts");
+        r->train[r->n_train++] = file;
     }
     return 0;
+}
+
+// The benchmark and the table options agree.
+static int check_benchmark(const struct cli_spec *cs, const struct eval_opts *o) {
+    bool table = strncmp(o->benchmark, "table:", 6) == 0;
+    if (table && (!o->table.strong || !o->table.weak))
+        return cli_usage(cs, "--benchmark %s needs --strong COL and --weak COL", o->benchmark);
+    if (!table && (o->table.strong || o->table.weak || o->table.prompt || o->table.cost_strong ||
+                   o->table.cost_weak))
+        return cli_usage(cs, "--strong, --weak, --prompt-column and the cost columns apply to "
+                             "--benchmark table:FILE only (the built-in benchmarks fix the pair)");
+    if (table)
+        return 0;
+    struct cli_suggest s;
+    cli_suggest_init(&s, o->benchmark);
+    for (int i = 0; benchmarks[i]; i++) {
+        if (strcmp(o->benchmark, benchmarks[i]) == 0)
+            return 0;
+        cli_suggest_add(&s, benchmarks[i]);
+    }
+    if (s.best)
+        return cli_usage(cs, "unknown benchmark '%s' (did you mean '%s'?)", o->benchmark, s.best);
+    return cli_usage(cs, "unknown benchmark '%s' (mt-bench, mmlu, gsm8k or table:FILE)",
+                     o->benchmark);
+}
+
+// Returns 0, CLI_HELP or CLI_EXIT_USAGE.
+static int parse_args(int argc, char **argv, struct eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->num_results = 10;
+    o->random_iters = 10;
+    o->decontam = 0.95;
+    o->prices = (struct rl_eval_prices){RL_EVAL_PRICE_STRONG, RL_EVAL_PRICE_WEAK};
+    char *routers = NULL;
+    struct cli_list files = {0}, train = {0};
+    const struct cli_opt opts[] = {
+        CLI_STR("--benchmark", &o->benchmark, "B", CLI_REQUIRED,
+                "mt-bench, mmlu, gsm8k, or table:FILE (CSV or JSONL)"),
+        CLI_SECTION("routers:"),
+        CLI_STR("--routers", (const char **)&routers, "LIST", 0,
+                "comma-separated router names or files (default random)"),
+        CLI_LIST("--router-file", &files, "N=FILE", 0,
+                 "evaluate router file FILE under the name N (repeatable)"),
+        CLI_LIST("--scores", &files, "N=FILE", 0,
+                 "evaluate precomputed scores under the name N: JSONL lines {\"prompt\": ..., "
+                 "\"score\": ...} covering every prompt (repeatable)"),
+        CLI_STR("--scores-out", &o->scores_out, "DIR", 0,
+                "write each router's scores as DIR/<benchmark>-<name>.jsonl"),
+        CLI_LIST("--train-prompts", &train, "N=FILE", 0,
+                 "more training prompts of router N (repeat for several files); a router file "
+                 "that lists its own is checked against them by default. Evaluation prompts "
+                 "within cosine --decontaminate of one, or quoting one, are dropped for N"),
+        CLI_NUM("--decontaminate", &o->decontam, 0, 1, "C", 0,
+                "cosine threshold of that check (default 0.95)"),
+        CLI_FLAG("--no-decontaminate", &o->no_decontam,
+                 "do not check against the routers' own training prompts"),
+        CLI_SECTION("measurement and output:"),
+        CLI_STR("--output", &o->output, "DIR", 0, "write DIR/<benchmark>.{csv,png,svg,gp}"),
+        CLI_INT("--num-results", &o->num_results, 1, RL_EVAL_MAX_RESULTS, "K",
+                "number of threshold bins (default 10)"),
+        CLI_INT("--random-iters", &o->random_iters, 1, 10000, "N",
+                "seeds averaged for the random router (default 10)"),
+        CLI_INT("--bootstrap", &o->bootstrap, 0, 100000, "N",
+                "95% interval of APGR from N resamples of the prompts"),
+        CLI_CHOICE("--format", &o->format, formats, "F", "table (default), json or csv on stdout"),
+        CLI_NUM("--price-strong", &o->prices.strong, 0, 1e9, "P", 0,
+                "$ per million tokens of the strong model (default 24.7)"),
+        CLI_NUM("--price-weak", &o->prices.weak, 0, 1e9, "P", 0,
+                "$ per million tokens of the weak model (default 0.24)"),
+        CLI_SECTION("table benchmarks (--benchmark table:FILE):"),
+        CLI_STR("--strong", &o->table.strong, "COL", 0, "quality column of the strong model"),
+        CLI_STR("--weak", &o->table.weak, "COL", 0, "quality column of the weak model"),
+        CLI_STR("--prompt-column", &o->table.prompt, "COL", 0, "prompt column (default prompt)"),
+        CLI_STR("--strong-cost", &o->table.cost_strong, "COL", 0,
+                "per-prompt cost column of the strong model (instead of the prices)"),
+        CLI_STR("--weak-cost", &o->table.cost_weak, "COL", 0,
+                "per-prompt cost column of the weak model"),
+        CLI_SECTION("files:"),
+        CLI_STR("--data-dir", &o->data_dir, "DIR", 0,
+                "evaluation data (default <home>/data/evals)"),
+        CLI_MODEL_DIR(&o->model_dir),
+        CLI_NO_CACHE(&o->no_cache),
+    };
+    const struct cli_spec spec = {
+        .name = "eval",
+        .about = "Measure routers with RouteLLM's protocol: thresholds at the deciles of each "
+                 "router's scores, quality against the share of strong-model calls, and APGR, "
+                 "CPT(20/50/80%), AUC and the cost saving against always-strong. The oracle row "
+                 "is the ceiling.",
+        CLI_OPTS(opts),
+    };
+    int rc = cli_parse(&spec, argc, argv, NULL);
+    if (rc == 0)
+        rc = check_benchmark(&spec, o);
+    if (rc == 0)
+        rc = gather_routers(&spec, o, routers, &files, &train);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------
@@ -237,7 +192,7 @@ int cli_cmd_eval(int argc, char **argv) {
     struct eval_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
-        return rc < 0 ? 0 : rc;
+        return rc == CLI_HELP ? 0 : rc;
     char err[RL_ERRBUF_SIZE], data_dir[4096];
     struct rl_bench *b;
     if (strncmp(o.benchmark, "table:", 6) == 0) {
@@ -265,10 +220,7 @@ int cli_cmd_eval(int argc, char **argv) {
         if (sp->precomputed) {
             rc = cli_eval_precomputed(b, sp, &o, &res[i]);
         } else if (strcmp(sp->spec, "random") == 0) {
-            if (sp->n_train)
-                rc = cli_fail("--train-prompts: the random router has no training prompts");
-            else
-                rc = cli_eval_random(b, &o, &res[i]);
+            rc = cli_eval_random(b, &o, &res[i]);
         } else {
             rc = cli_eval_router(b, sp, &o, &s, &res[i]);
         }
@@ -281,9 +233,9 @@ int cli_cmd_eval(int argc, char **argv) {
         rc = cli_eval_oracle(b, &o, orc);
     }
     if (rc == 0) {
-        if (strcmp(o.format, "json") == 0)
+        if (o.format == EVAL_FORMAT_JSON)
             rc = cli_eval_print_json(b, &o, res, n_res);
-        else if (strcmp(o.format, "csv") == 0)
+        else if (o.format == EVAL_FORMAT_CSV)
             cli_eval_print_csv(res, n_res);
         else
             cli_eval_print_table(b, &o, res, n_res);

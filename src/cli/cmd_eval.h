@@ -22,10 +22,12 @@ struct router_spec {
     int n_train;
 };
 
+enum eval_format { EVAL_FORMAT_TABLE, EVAL_FORMAT_JSON, EVAL_FORMAT_CSV };
+
 struct eval_opts {
     const char *benchmark;
     const char *output;
-    const char *format;
+    int format; // enum eval_format
     const char *data_dir;
     const char *model_dir;
     const char *scores_out; // --scores-out DIR

@@ -11,80 +11,39 @@
 
 #define MAX_STDIN_PROMPT (1u << 20)
 
-static void usage(FILE *f) {
-    fprintf(
-        f, "usage: routellm route --router NAME|FILE --threshold A [--strong M --weak M]\n"
-           "                      [--json] [--model-dir DIR] PROMPT\n"
-           "\n"
-           "Print the router's estimate that the strong model wins on PROMPT and the model the\n"
-           "prompt goes to: the strong one when p_strong >= A. PROMPT '-' reads stdin.\n"
-           "\n"
-           "options:\n"
-           "  --router R           random, mf, sw_ranking, bert (the shipped routers) or a router\n"
-           "                       file\n"
-           "  --threshold A        cost threshold in [0, 1]\n"
-           "  --strong M --weak M  the pair to compare, among the models the router knows\n"
-           "                       (names are case-insensitive; default: the router's pair)\n"
-           "  --json               print {\"router\", \"p_strong\", \"threshold\", \"model\"}\n"
-           "  --model-dir DIR      encoder folder (default <home>/models/all-MiniLM-L6-v2)\n");
-}
-
 struct route_opts {
     const char *router, *strong, *weak, *model_dir, *prompt;
     double threshold;
-    bool have_threshold, json;
+    bool json;
 };
 
+// Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct route_opts *o) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strcmp(a, "--") == 0 && i + 1 < argc) {
-            o->prompt = argv[++i];
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            if (o->prompt)
-                return cli_fail("route: give one PROMPT (quote it); '%s' is extra", a);
-            o->prompt = a;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            usage(stderr);
-            return cli_fail("route: %s needs a value", a);
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--router") == 0) {
-            o->router = v;
-        } else if (strcmp(a, "--threshold") == 0) {
-            if (cli_parse_double(a, v, 0, 1, &o->threshold))
-                return 1;
-            o->have_threshold = true;
-        } else if (strcmp(a, "--strong") == 0) {
-            o->strong = v;
-        } else if (strcmp(a, "--weak") == 0) {
-            o->weak = v;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o->model_dir = v;
-        } else {
-            usage(stderr);
-            return cli_fail("route: unknown option '%s'", a);
-        }
-    }
-    if (!o->router)
-        return cli_fail("route: give --router NAME|FILE");
-    if (!o->have_threshold)
-        return cli_fail("route: give --threshold A (e.g. from 'routellm calibrate')");
-    if (!o->prompt)
-        return cli_fail("route: give the PROMPT to route ('-' reads stdin)");
-    return 0;
+    const struct cli_opt opts[] = {
+        CLI_STR("--router", &o->router, "R", CLI_REQUIRED,
+                "random, mf, sw_ranking, bert (the shipped routers) or a router file"),
+        CLI_NUM("--threshold", &o->threshold, 0, 1, "A", CLI_REQUIRED,
+                "cost threshold in [0, 1] (e.g. from 'routellm calibrate')"),
+        CLI_STR("--strong", &o->strong, "M", 0,
+                "the strong model of the pair to compare, among the models the router knows "
+                "(names are case-insensitive; default: the router's pair)"),
+        CLI_STR("--weak", &o->weak, "M", 0, "the weak model of the pair"),
+        CLI_FLAG("--json", &o->json, "print {\"router\", \"p_strong\", \"threshold\", \"model\"}"),
+        CLI_MODEL_DIR(&o->model_dir),
+    };
+    const struct cli_spec spec = {
+        .name = "route",
+        .args = "PROMPT",
+        .min_args = 1,
+        .max_args = 1,
+        .about = "Print the router's estimate that the strong model wins on PROMPT and the model "
+                 "the prompt goes to: the strong one when p_strong >= A. PROMPT '-' reads stdin.",
+        CLI_OPTS(opts),
+    };
+    int rc = cli_parse(&spec, argc, argv, NULL);
+    if (rc == 0)
+        o->prompt = argv[1]; // the one PROMPT
+    return rc;
 }
 
 static char *read_stdin(void) {
@@ -105,7 +64,7 @@ int cli_cmd_route(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     int rc = parse_args(argc, argv, &o);
     if (rc)
-        return rc < 0 ? 0 : rc;
+        return rc == CLI_HELP ? 0 : rc;
     char err[RL_ERRBUF_SIZE];
     char *owned = NULL;
     const char *prompt = o.prompt;

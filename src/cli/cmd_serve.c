@@ -1,34 +1,12 @@
 // `routellm serve`: read the YAML config and/or the flags of the original RouteLLM server
 // (--routers, --strong-model, --weak-model, --base-url, --api-key, --port), then run the
 // OpenAI-compatible routing proxy in src/server until SIGTERM. See docs/SERVER.md.
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "server/server.h"
-
-static void serve_usage(FILE *f) {
-    fprintf(
-        f, "usage: routellm serve [--config FILE] [options]\n\n"
-           "Run the OpenAI-compatible routing proxy. Send requests with\n"
-           "model=\"router-<router>-<threshold>\" (e.g. router-mf-0.116) to route them, or with\n"
-           "an upstream model's name to call it directly. docs/SERVER.md has the details.\n\n"
-           "  --config FILE        YAML configuration (server, models, routing, routers, encoder)\n"
-           "  --host HOST          address to listen on (default 127.0.0.1)\n"
-           "  --port N             port to listen on (default 6060; 0 picks a free one)\n"
-           "  --routers A,B        routers to offer (default: every shipped router)\n"
-           "without --config, one upstream per model, sharing a base URL and key:\n"
-           "  --strong-model ID    strong model id (default gpt-4-1106-preview)\n"
-           "  --weak-model ID      weak model id (default mixtral-8x7b-instruct-v0.1)\n"
-           "  --base-url URL       OpenAI-compatible base URL (default https://api.openai.com/v1)\n"
-           "  --api-key-env NAME   variable holding the upstream key (default OPENAI_API_KEY, "
-           "if set)\n"
-           "  --api-key KEY        the key itself (prefer --api-key-env: flags show in ps)\n"
-           "  --encoder DIR        encoder folder (default <home>/models/all-MiniLM-L6-v2)\n"
-           "  --log-level LEVEL    debug, info, warn or error (default info)\n");
-}
 
 // Add each comma-separated router name in list.
 static int add_routers(struct srv_config *c, const char *list) {
@@ -51,75 +29,46 @@ static int add_routers(struct srv_config *c, const char *list) {
 }
 
 int cli_cmd_serve(int argc, char **argv) {
-    enum {
-        O_CONFIG = 256,
-        O_HOST,
-        O_PORT,
-        O_ROUTERS,
-        O_STRONG,
-        O_WEAK,
-        O_BASE,
-        O_KEY,
-        O_KEYENV,
-        O_ENCODER,
-        O_LOG
-    };
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, O_CONFIG},
-        {"host", required_argument, NULL, O_HOST},
-        {"port", required_argument, NULL, O_PORT},
-        {"routers", required_argument, NULL, O_ROUTERS},
-        {"strong-model", required_argument, NULL, O_STRONG},
-        {"weak-model", required_argument, NULL, O_WEAK},
-        {"base-url", required_argument, NULL, O_BASE},
-        {"api-key", required_argument, NULL, O_KEY},
-        {"api-key-env", required_argument, NULL, O_KEYENV},
-        {"encoder", required_argument, NULL, O_ENCODER},
-        {"log-level", required_argument, NULL, O_LOG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
     const char *config = NULL, *host = NULL, *routers = NULL, *strong = NULL, *weak = NULL;
     const char *base = NULL, *key = NULL, *key_env = NULL, *encoder = NULL;
-    long port = -1;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (opt) {
-        case O_CONFIG: config = optarg; break;
-        case O_HOST: host = optarg; break;
-        case O_PORT: {
-            char *end;
-            port = strtol(optarg, &end, 10);
-            if (*end || port < 0 || port > 65535)
-                return cli_fail("--port: expected 0..65535, got '%s'", optarg);
-            break;
-        }
-        case O_ROUTERS: routers = optarg; break;
-        case O_STRONG: strong = optarg; break;
-        case O_WEAK: weak = optarg; break;
-        case O_BASE: base = optarg; break;
-        case O_KEY: key = optarg; break;
-        case O_KEYENV: key_env = optarg; break;
-        case O_ENCODER: encoder = optarg; break;
-        case O_LOG: {
-            static const char *const levels[] = {"debug", "info", "warn", "error"};
-            int found = -1;
-            for (int i = 0; i < 4; i++)
-                if (strcmp(optarg, levels[i]) == 0)
-                    found = i;
-            if (found < 0)
-                return cli_fail("--log-level: expected debug, info, warn or error, got '%s'",
-                                optarg);
-            srv_log_set_level((enum srv_log_level)found);
-            break;
-        }
-        case 'h': serve_usage(stdout); return 0;
-        default: serve_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc)
-        return cli_fail("serve: unexpected argument '%s'", argv[optind]);
+    int port = -1, level = -1;
+    const struct cli_opt opts[] = {
+        CLI_STR("--config", &config, "FILE", 0,
+                "YAML configuration (server, models, routing, routers, encoder)"),
+        CLI_STR("--host", &host, "HOST", 0, "address to listen on (default 127.0.0.1)"),
+        CLI_INT("--port", &port, 0, 65535, "N",
+                "port to listen on (default 6060; 0 picks a free one)"),
+        CLI_STR("--routers", &routers, "A,B", 0,
+                "routers to offer (default: every shipped router)"),
+        CLI_STR("--encoder", &encoder, "DIR", 0,
+                "encoder folder (default <home>/models/all-MiniLM-L6-v2)"),
+        CLI_CHOICE("--log-level", &level, levels, "LEVEL",
+                   "debug, info, warn or error (default info)"),
+        CLI_SECTION("without --config, one upstream per model, sharing a base URL and key:"),
+        CLI_STR("--strong-model", &strong, "ID", 0, "strong model id (default gpt-4-1106-preview)"),
+        CLI_STR("--weak-model", &weak, "ID", 0,
+                "weak model id (default mixtral-8x7b-instruct-v0.1)"),
+        CLI_STR("--base-url", &base, "URL", 0,
+                "OpenAI-compatible base URL (default https://api.openai.com/v1)"),
+        CLI_STR("--api-key-env", &key_env, "NAME", 0,
+                "variable holding the upstream key (default OPENAI_API_KEY, if set)"),
+        CLI_STR("--api-key", &key, "KEY", 0,
+                "the key itself (prefer --api-key-env: flags show in ps)"),
+    };
+    const struct cli_spec spec = {
+        .name = "serve",
+        .about = "Run the OpenAI-compatible routing proxy. Send requests with "
+                 "model=\"router-<router>-<threshold>\" (e.g. router-mf-0.116) to route them, or "
+                 "with an upstream model's name to call it directly. docs/SERVER.md has the "
+                 "details.",
+        CLI_OPTS(opts),
+    };
+    int parsed = cli_parse(&spec, argc, argv, NULL);
+    if (parsed)
+        return parsed == CLI_HELP ? 0 : parsed;
+    if (level >= 0)
+        srv_log_set_level((enum srv_log_level)level);
 
     char errbuf[RL_ERRBUF_SIZE];
     struct srv_config c;
@@ -128,8 +77,8 @@ int cli_cmd_serve(int argc, char **argv) {
     if (config) {
         if (strong || weak || base || key || key_env) {
             srv_config_free(&c);
-            return cli_fail("serve: --strong-model, --weak-model, --base-url and --api-key* "
-                            "apply without --config; put upstreams in the file's models:");
+            return cli_usage(&spec, "--strong-model, --weak-model, --base-url and --api-key* "
+                                    "apply without --config; put upstreams in the file's models:");
         }
         rc = srv_config_load(&c, config, errbuf);
         if (rc != RL_OK) {

@@ -14,157 +14,91 @@
 #include "rl/battle.h"
 #include "rl/train.h"
 
-#define MAX_SPECS      64
 #define SHOWN_WARNINGS 10
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: routellm train {mf,sw_ranking,bert} --data SPEC [--data SPEC ...] --out FILE\n"
-            "                      [options]\n"
-            "\n"
-            "Train a router from pairwise battles and write it as a router file.\n"
-            "\n"
-            "data (SPEC is FORMAT:PATH[,key=value...], see docs/TRAINING.md):\n"
-            "  --data SPEC            arena55k:, arena:, judge:, alpaca_eval:, table: files\n"
-            "  --strict               reject a file at its first malformed row (default: skip\n"
-            "                         the row and report it)\n"
-            "  --exclude SPEC         texts to keep out of training (e.g. evaluation prompts):\n"
-            "                         PATH[,column=NAME]; training prompts with cosine >= the\n"
-            "                         threshold to any of them are dropped\n"
-            "  --exclude-threshold X  cosine threshold (default 0.95)\n"
-            "  --dropped FILE         write the dropped prompts as JSONL\n"
-            "\n"
-            "training:\n"
-            "  --out FILE             router file to write (.safetensors)\n"
-            "  --prompts-out FILE     where to list the training prompts (gzipped JSONL; default\n"
-            "                         beside --out: NAME.prompts.jsonl.gz); the router file names\n"
-            "                         it, and `routellm eval` decontaminates against it\n"
-            "  --strong M --weak M    default pair (default gpt-4-1106-preview and\n"
-            "                         mixtral-8x7b-instruct-v0.1)\n"
-            "  --alias NAME=MODEL     the router also knows NAME, with MODEL's parameters (a\n"
-            "                         stand-in for a model the data does not cover)\n"
-            "  --epochs N --seed S --lr X --batch N --weight-decay X --noise X --hidden N\n"
-            "                         gradient training (mf, bert); mf defaults are the paper's:\n"
-            "                         lr 3e-4, weight decay 1e-5, batch 64, noise 0.1, hidden 128\n"
-            "  --holdout F            validation fraction (default 0.05)\n"
-            "  --tiers N              sw_ranking and bert: number of tiers (default 10)\n"
-            "  --int8                 sw_ranking: store prompt embeddings as int8, not fp16\n"
-            "  --threads N            1 or 2 (default 2); the result does not depend on it\n"
-            "  --model-dir DIR        encoder folder (default <home>/models/all-MiniLM-L6-v2)\n"
-            "  --no-cache             do not use the embedding cache\n");
-}
 
 struct train_opts {
     enum rl_router_kind kind;
-    const char *data[MAX_SPECS], *exclude[MAX_SPECS], *alias[MAX_SPECS];
-    int n_data, n_exclude, n_alias;
+    struct cli_list data, exclude, alias;
     const char *out, *dropped, *model_dir, *prompts_out;
     double exclude_threshold;
-    bool strict, no_cache;
+    bool strict, no_cache, int8;
     struct rl_train_params p;
 };
 
+// The kind comes first, so that its defaults are in place before the options change them.
+// Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct train_opts *o) {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : -1;
-    }
-    int kind = rl_router_kind_parse(argv[1]);
-    if (kind < 0 || kind == RL_ROUTER_KIND_RANDOM)
-        return cli_fail("train: unknown router kind '%s' (mf, sw_ranking or bert)", argv[1]);
-    o->kind = (enum rl_router_kind)kind;
+    const char *first = argc > 1 ? argv[1] : "";
+    int kind = rl_router_kind_parse(first);
+    bool known = kind >= 0 && kind != RL_ROUTER_KIND_RANDOM;
+    o->kind = known ? (enum rl_router_kind)kind : RL_ROUTER_KIND_MF;
     o->p = rl_train_params_default(o->kind);
     o->exclude_threshold = 0.95;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--strict") == 0) {
-            o->strict = true;
-            continue;
-        }
-        if (strcmp(a, "--int8") == 0) {
-            o->p.sw_int8 = 1;
-            continue;
-        }
-        if (strcmp(a, "--no-cache") == 0) {
-            o->no_cache = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
-            usage(stderr);
-            return cli_fail("train: unexpected argument '%s'", a);
-        }
-        const char *v = argv[++i];
-        double x = 0;
-        int rc = 0;
-        if (strcmp(a, "--data") == 0) {
-            if (o->n_data >= MAX_SPECS)
-                return cli_fail("train: more than %d --data specs", MAX_SPECS);
-            o->data[o->n_data++] = v;
-        } else if (strcmp(a, "--exclude") == 0) {
-            if (o->n_exclude >= MAX_SPECS)
-                return cli_fail("train: more than %d --exclude specs", MAX_SPECS);
-            o->exclude[o->n_exclude++] = v;
-        } else if (strcmp(a, "--exclude-threshold") == 0) {
-            rc = cli_parse_double(a, v, -1, 1, &o->exclude_threshold);
-        } else if (strcmp(a, "--dropped") == 0) {
-            o->dropped = v;
-        } else if (strcmp(a, "--out") == 0) {
-            o->out = v;
-        } else if (strcmp(a, "--prompts-out") == 0) {
-            o->prompts_out = v;
-        } else if (strcmp(a, "--alias") == 0) {
-            if (o->n_alias >= MAX_SPECS)
-                return cli_fail("train: more than %d --alias options", MAX_SPECS);
-            o->alias[o->n_alias++] = v;
-        } else if (strcmp(a, "--strong") == 0) {
-            o->p.strong = v;
-        } else if (strcmp(a, "--weak") == 0) {
-            o->p.weak = v;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o->model_dir = v;
-        } else if (strcmp(a, "--epochs") == 0) {
-            rc = cli_parse_double(a, v, 1, 100000, &x);
-            o->p.epochs = (int)x;
-        } else if (strcmp(a, "--seed") == 0) {
-            rc = cli_parse_double(a, v, 0, 9007199254740992.0, &x);
-            o->p.seed = (uint64_t)x;
-        } else if (strcmp(a, "--lr") == 0) {
-            rc = cli_parse_double(a, v, 1e-12, 10, &o->p.lr);
-        } else if (strcmp(a, "--batch") == 0) {
-            rc = cli_parse_double(a, v, 2, 1 << 20, &x);
-            o->p.batch = (int)x;
-        } else if (strcmp(a, "--weight-decay") == 0) {
-            rc = cli_parse_double(a, v, 0, 10, &o->p.weight_decay);
-        } else if (strcmp(a, "--noise") == 0) {
-            rc = cli_parse_double(a, v, 0, 10, &o->p.noise);
-        } else if (strcmp(a, "--hidden") == 0) {
-            rc = cli_parse_double(a, v, 1, 4096, &x);
-            o->p.hidden = (int)x;
-        } else if (strcmp(a, "--holdout") == 0) {
-            rc = cli_parse_double(a, v, 0, 0.49, &o->p.holdout);
-        } else if (strcmp(a, "--tiers") == 0) {
-            rc = cli_parse_double(a, v, 2, 16, &x);
-            o->p.n_tiers = (int)x;
-        } else if (strcmp(a, "--threads") == 0) {
-            rc = cli_parse_double(a, v, 1, 2, &x);
-            o->p.n_threads = (int)x;
-        } else {
-            usage(stderr);
-            return cli_fail("train: unknown option '%s'", a);
-        }
-        if (rc)
-            return rc;
-    }
-    o->p.aliases = o->alias;
-    o->p.n_aliases = o->n_alias;
-    if (o->n_data == 0)
-        return cli_fail("train: give at least one --data SPEC");
-    if (!o->out)
-        return cli_fail("train: give --out FILE");
+    const struct cli_opt opts[] = {
+        CLI_SECTION("data (SPEC is FORMAT:PATH[,key=value...], see docs/TRAINING.md):"),
+        CLI_LIST("--data", &o->data, "SPEC", CLI_REQUIRED,
+                 "arena55k:, arena:, judge:, alpaca_eval:, table: files (repeat for several)"),
+        CLI_FLAG("--strict", &o->strict,
+                 "reject a file at its first malformed row (default: skip the row and report "
+                 "it)"),
+        CLI_LIST("--exclude", &o->exclude, "SPEC", 0,
+                 "texts to keep out of training (e.g. evaluation prompts): PATH[,column=NAME]; "
+                 "training prompts with cosine >= the threshold to any of them are dropped"),
+        CLI_NUM("--exclude-threshold", &o->exclude_threshold, -1, 1, "X", 0,
+                "cosine threshold (default 0.95)"),
+        CLI_STR("--dropped", &o->dropped, "FILE", 0, "write the dropped prompts as JSONL"),
+        CLI_SECTION("training (mf and bert by gradient descent; mf's defaults are the paper's):"),
+        CLI_STR("--out", &o->out, "FILE", CLI_REQUIRED, "router file to write (.safetensors)"),
+        CLI_STR("--prompts-out", &o->prompts_out, "FILE", 0,
+                "where to list the training prompts (gzipped JSONL; default beside --out: "
+                "NAME.prompts.jsonl.gz); the router file names it, and `routellm eval` "
+                "decontaminates against it"),
+        CLI_STR("--strong", &o->p.strong, "M", 0,
+                "default strong model (default gpt-4-1106-preview)"),
+        CLI_STR("--weak", &o->p.weak, "M", 0,
+                "default weak model (default mixtral-8x7b-instruct-v0.1)"),
+        CLI_LIST("--alias", &o->alias, "NAME=MODEL", 0,
+                 "the router also knows NAME, with MODEL's parameters (a stand-in for a model "
+                 "the data does not cover)"),
+        CLI_INT("--epochs", &o->p.epochs, 1, 100000, "N", "passes over the data (mf 10, bert 20)"),
+        CLI_U64("--seed", &o->p.seed, 0, 9007199254740992.0, "S",
+                "seed of the initialisation, the noise and the batch order (default 0)"),
+        CLI_NUM("--lr", &o->p.lr, 1e-12, 10, "X", 0, "learning rate (mf 3e-4, bert 1e-3)"),
+        CLI_INT("--batch", &o->p.batch, 2, 1 << 20, "N", "battles per step (default 64)"),
+        CLI_NUM("--weight-decay", &o->p.weight_decay, 0, 10, "X", 0,
+                "AdamW weight decay (mf 1e-5, bert 1e-4)"),
+        CLI_NUM("--noise", &o->p.noise, 0, 10, "X", 0,
+                "std of the noise added to the prompt embeddings (mf 0.1, bert 0)"),
+        CLI_INT("--hidden", &o->p.hidden, 1, 4096, "N",
+                "mf: model-embedding width (128); bert: hidden units of the head (256)"),
+        CLI_NUM("--holdout", &o->p.holdout, 0, 0.49, "F", 0, "validation fraction (default 0.05)"),
+        CLI_INT("--tiers", &o->p.n_tiers, 2, 16, "N",
+                "sw_ranking and bert: number of tiers (default 10)"),
+        CLI_FLAG("--int8", &o->int8, "sw_ranking: store prompt embeddings as int8, not fp16"),
+        CLI_INT("--threads", &o->p.n_threads, 1, 2, "N",
+                "1 or 2 (default 2); the result does not depend on it"),
+        CLI_MODEL_DIR(&o->model_dir),
+        CLI_FLAG("--no-cache", &o->no_cache, "do not use the embedding cache"),
+    };
+    const struct cli_spec spec = {
+        .name = "train",
+        .args = "{mf,sw_ranking,bert}",
+        .min_args = 1,
+        .max_args = 1,
+        .args_first = true,
+        .about = "Train a router from pairwise battles and write it as a router file.",
+        CLI_OPTS(opts),
+    };
+    int rc = cli_parse(&spec, argc, argv, NULL);
+    if (rc)
+        return rc;
+    if (!known && argv[1] != first && rl_router_kind_parse(argv[1]) >= 0)
+        return cli_usage(&spec, "give the router kind first: routellm train %s ...", argv[1]);
+    if (!known)
+        return cli_usage(&spec, "unknown router kind '%s' (mf, sw_ranking or bert)", argv[1]);
+    o->p.sw_int8 = o->int8;
+    o->p.aliases = (const char *const *)o->alias.value;
+    o->p.n_aliases = o->alias.n;
     return 0;
 }
 
@@ -186,11 +120,11 @@ static int read_data(const struct train_opts *o, struct rl_battles *b) {
     struct warn_state w = {0};
     struct rl_battles_read_opts ro = {.strict = o->strict, .warn = on_warning, .warn_ctx = &w};
     char err[RL_ERRBUF_SIZE];
-    for (int i = 0; i < o->n_data; i++) {
-        long n = rl_battles_read(b, o->data[i], &ro, err);
+    for (int i = 0; i < o->data.n; i++) {
+        long n = rl_battles_read(b, o->data.value[i], &ro, err);
         if (n < 0)
             return cli_fail("%s", err);
-        fprintf(stderr, "read %ld battles from %s\n", n, o->data[i]);
+        fprintf(stderr, "read %ld battles from %s\n", n, o->data.value[i]);
     }
     if (w.n > SHOWN_WARNINGS)
         fprintf(stderr, "routellm: warning: %ld malformed rows skipped in all\n", w.n);
@@ -235,9 +169,9 @@ static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, stru
                          const float *emb, int dim) {
     char **ex = NULL, err[RL_ERRBUF_SIZE];
     size_t n_ex = 0;
-    for (int i = 0; i < o->n_exclude; i++) {
+    for (int i = 0; i < o->exclude.n; i++) {
         char **t;
-        long n = rl_texts_read(o->exclude[i], &t, err);
+        long n = rl_texts_read(o->exclude.value[i], &t, err);
         if (n < 0) {
             rl_texts_free(ex, n_ex);
             return cli_fail("%s", err);
@@ -346,8 +280,8 @@ static int default_prompts_out(const struct train_opts *o, char *out, size_t out
 
 static char *source_text(const struct train_opts *o) {
     json_t *a = json_array();
-    for (int i = 0; a && i < o->n_data; i++)
-        json_array_append_new(a, json_string(o->data[i]));
+    for (int i = 0; a && i < o->data.n; i++)
+        json_array_append_new(a, json_string(o->data.value[i]));
     char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
     json_decref(a);
     return s;
@@ -358,7 +292,7 @@ int cli_cmd_train(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     int rc = parse_args(argc, argv, &o);
     if (rc)
-        return rc < 0 ? 0 : rc;
+        return rc == CLI_HELP ? 0 : rc;
     struct rl_battles *b = rl_battles_new();
     if (!b)
         return cli_fail("out of memory");
@@ -375,7 +309,7 @@ int cli_cmd_train(int argc, char **argv) {
         goto done;
     const char *enc_name = rl_encoder_name(sc.enc);
     int dim = rl_encoder_dim(sc.enc);
-    if (o.n_exclude > 0) {
+    if (o.exclude.n > 0) {
         rc = decontaminate(&o, &sc, b, emb, dim);
         if (rc)
             goto done;

@@ -1,4 +1,6 @@
-// Entry point of the routellm tool: global flags and dispatch to the subcommands.
+// Entry point of the routellm tool: global flags and dispatch to the subcommands. Each
+// subcommand reads its own options (options.c) and returns the exit status: 0 on success, 1 for
+// a failure while running, 2 for a usage error.
 #include <stdio.h>
 #include <string.h>
 
@@ -27,10 +29,24 @@ static void usage(FILE *f) {
     fprintf(f, "\nRun 'routellm <command> --help' for the options of a command.\n");
 }
 
+// An unknown command is a usage error, with the closest command when it looks like a typo.
+static int unknown_command(const char *cmd) {
+    struct cli_suggest s;
+    cli_suggest_init(&s, cmd);
+    for (size_t i = 0; i < RL_COUNTOF(commands); i++)
+        cli_suggest_add(&s, commands[i].name);
+    bool option = cmd[0] == '-';
+    if (s.best && !option)
+        cli_fail("unknown command '%s' (did you mean '%s'?)", cmd, s.best);
+    else
+        cli_fail("unknown %s '%s' (see 'routellm --help')", option ? "option" : "command", cmd);
+    return CLI_EXIT_USAGE;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
@@ -44,6 +60,5 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < RL_COUNTOF(commands); i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    cli_fail("unknown command '%s' (see 'routellm --help')", cmd);
-    return 2;
+    return unknown_command(cmd);
 }

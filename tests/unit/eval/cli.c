@@ -134,34 +134,46 @@ TEST(eval_cli_plots) {
     return 0;
 }
 
+// Option mistakes are usage errors (status 2); a failure while running is status 1.
 TEST(eval_cli_errors) {
     static const struct {
-        const char *args, *want;
+        /* input */
+        const char *args;
+        /* output */
+        int status;
+        const char *want;
     } cases[] = {
-        {"eval", "--benchmark is required"},
-        {"eval --benchmark bogus", "unknown benchmark 'bogus'"},
-        {"eval --benchmark mmlu --format xml", "--format: 'xml'"},
-        {"eval --benchmark mmlu --strong x", "apply to --benchmark table:FILE only"},
-        {"eval --benchmark table:x.csv", "needs --strong COL and --weak COL"},
-        {"eval --benchmark mmlu --num-results 0", "--num-results: '0' is not an integer"},
-        {"eval --benchmark mmlu --routers oracle", "'oracle' is always reported"},
-        {"eval --benchmark mmlu --train-prompts mf=x", "no router named 'mf'"},
-        {"eval --benchmark mmlu --bogus 1", "unknown option '--bogus'"},
-        {"eval --benchmark gsm8k --data-dir /nonexistent", "/nonexistent/gsm8k"},
-        {"calibrate --router random", "--strong-model-pct are required"},
-        {"calibrate --router random --strong-model-pct 1.5", "1.5 is outside [0, 1]"},
-        {"calibrate --router random --strong-model-pct 30", "30 is outside [0, 1]"},
-        {"calibrate --router random --strong-model-pct x", "'x' is not a number"},
-        {"calibrate --router random --strong-model-pct 0.3 --prompts /dev/null",
+        {"eval", 2, "--benchmark B is required"},
+        {"eval --benchmark bogus", 2, "unknown benchmark 'bogus'"},
+        {"eval --benchmark gsm8 --routers mf", 2, "(did you mean 'gsm8k'?)"},
+        {"eval --benchmark mmlu --format xml", 2, "--format: 'xml'"},
+        {"eval --benchmark mmlu --strong x", 2, "apply to --benchmark table:FILE only"},
+        {"eval --benchmark table:x.csv", 2, "needs --strong COL and --weak COL"},
+        {"eval --benchmark mmlu --num-results 0", 2, "--num-results: '0' is not an integer"},
+        {"eval --benchmark mmlu --num-results=x", 2, "--num-results: 'x' is not an integer"},
+        {"eval --benchmark mmlu --routers oracle", 2, "'oracle' is always reported"},
+        {"eval --benchmark mmlu --router-file mf", 2, "--router-file: expected NAME=FILE"},
+        {"eval --benchmark mmlu --train-prompts mf=x", 2, "no router named 'mf'"},
+        {"eval --benchmark mmlu --train-prompts random=x", 2, "the random router has no"},
+        {"eval --benchmark mmlu --bogus 1", 2, "unknown option '--bogus'"},
+        {"eval --benchmark mmlu --bootstrp 1", 2, "(did you mean '--bootstrap'?)"},
+        {"eval --benchmark mmlu extra", 2, "unexpected argument 'extra'"},
+        {"eval --benchmark gsm8k --data-dir /nonexistent", 1, "/nonexistent/gsm8k"},
+        {"calibrate --router random", 2, "--strong-model-pct P is required"},
+        {"calibrate --routers random", 2, "--strong-model-pct P is required"},
+        {"calibrate --router random --strong-model-pct 1.5", 2, "'1.5' is not a number in [0, 1]"},
+        {"calibrate --router random --strong-model-pct 30", 2, "e.g. 0.3 for 30%"},
+        {"calibrate --router random --strong-model-pct x", 2, "'x' is not a number"},
+        {"calibrate --router random --strong-model-pct 0.3 --prompts /dev/null", 1,
          "no prompts in the sample"},
     };
     for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
         char cmd[512], *out;
         snprintf(cmd, sizeof cmd, "%s %s 2>&1", RL_TEST_BIN, cases[i].args);
         int st = run(cmd, &out);
-        if (st == 0 || !out || !strstr(out, cases[i].want)) {
-            fprintf(stderr, "  '%s' exited %d with:\n%s\n  (want \"%s\")\n", cases[i].args, st,
-                    out ? out : "", cases[i].want);
+        if (st != cases[i].status || !out || !strstr(out, cases[i].want)) {
+            fprintf(stderr, "  '%s' exited %d (want %d) with:\n%s\n  (want \"%s\")\n",
+                    cases[i].args, st, cases[i].status, out ? out : "", cases[i].want);
             free(out);
             return 1;
         }

@@ -44,10 +44,23 @@ TEST(route_cli_random_json) {
                   out, sizeof out),
               0);
     ASSERT_STR_CONTAINS(out, "strong model gpt-4o");
-    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 1.5 x", out, sizeof out), 1);
+    // `--opt=value` as well as `--opt value`; option mistakes are usage errors (status 2).
+    ASSERT_EQ(
+        run(RL_TEST_BIN " route --router=random --threshold=0 --json -- --x", out, sizeof out), 0);
+    ASSERT_STR_CONTAINS(out, "\"threshold\":0");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 1.5 x", out, sizeof out), 2);
     ASSERT_STR_CONTAINS(out, "--threshold: '1.5' is not a number in [0, 1]");
-    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 0.5", out, sizeof out), 1);
-    ASSERT_STR_CONTAINS(out, "give the PROMPT");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 0.5", out, sizeof out), 2);
+    ASSERT_STR_CONTAINS(out, "missing PROMPT");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random x", out, sizeof out), 2);
+    ASSERT_STR_CONTAINS(out, "--threshold A is required");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router mf --treshold=0.5 x", out, sizeof out), 2);
+    ASSERT_STR_CONTAINS(out, "routellm: route: unknown option '--treshold' (did you mean "
+                             "'--threshold'?)");
+    ASSERT_EQ(run(RL_TEST_BIN " route --router random --threshold 0.5 x y", out, sizeof out), 2);
+    ASSERT_STR_CONTAINS(out, "unexpected argument 'y'");
+    ASSERT_EQ(run(RL_TEST_BIN " rout --help", out, sizeof out), 2);
+    ASSERT_STR_CONTAINS(out, "unknown command 'rout' (did you mean 'route'?)");
     ASSERT_EQ(run(RL_TEST_BIN " route --router /nonexistent.safetensors --threshold 0.5 x", out,
                   sizeof out),
               1);
@@ -128,9 +141,21 @@ TEST(train_cli_end_to_end) {
              dir);
     ASSERT_EQ(run(cmd, out, sizeof out), 1);
     ASSERT_STR_CONTAINS(out, "arena_bad.jsonl:2:");
-    snprintf(cmd, sizeof cmd, RL_TEST_BIN " train causal_llm --data x --out y");
-    ASSERT_EQ(run(cmd, out, sizeof out), 1);
-    ASSERT_STR_CONTAINS(out, "unknown router kind 'causal_llm'");
+    // Option mistakes are usage errors (status 2).
+    static const struct {
+        const char *args, *want; // input: train's arguments; output: part of the message
+    } usage[] = {
+        {"causal_llm --data x --out y", "unknown router kind 'causal_llm'"},
+        {"--data x mf --out y", "give the router kind first"},
+        {"mf --data x", "--out FILE is required"},
+        {"mf --data x --out y --epochs 2.5", "--epochs: '2.5' is not an integer in [1, 100000]"},
+        {"mf --data x --out y --wieght-decay 0", "(did you mean '--weight-decay'?)"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(usage); i++) {
+        snprintf(cmd, sizeof cmd, RL_TEST_BIN " train %s", usage[i].args);
+        ASSERT_EQ(run(cmd, out, sizeof out), 2);
+        ASSERT_STR_CONTAINS(out, usage[i].want);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ASSERT_EQ(run(cmd, out, sizeof out), 0);
     return 0;
