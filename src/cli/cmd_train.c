@@ -55,7 +55,7 @@ static void usage(FILE *f) {
 }
 
 struct train_opts {
-    enum rl_router_kind kind;
+    const struct rl_router_kind *kind;
     const char *data[MAX_SPECS], *exclude[MAX_SPECS], *alias[MAX_SPECS];
     int n_data, n_exclude, n_alias;
     const char *out, *dropped, *model_dir, *prompts_out;
@@ -69,10 +69,9 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : -1;
     }
-    int kind = rl_router_kind_parse(argv[1]);
-    if (kind < 0 || kind == RL_ROUTER_KIND_RANDOM)
+    o->kind = rl_router_kind_find(argv[1], NULL);
+    if (!o->kind || !rl_router_kind_trainable(o->kind))
         return cli_fail("train: unknown router kind '%s' (mf, sw_ranking or bert)", argv[1]);
-    o->kind = (enum rl_router_kind)kind;
     o->p = rl_train_params_default(o->kind);
     o->exclude_threshold = 0.95;
     for (int i = 2; i < argc; i++) {
@@ -387,7 +386,7 @@ int cli_cmd_train(int argc, char **argv) {
         goto done;
     }
     o.p.prompts_out = prompts_out;
-    struct train_view view = {.sw = o.kind == RL_ROUTER_KIND_SW_RANKING};
+    struct train_view view = {.sw = strcmp(rl_router_kind_name(o.kind), "sw_ranking") == 0};
     o.p.progress = on_progress;
     o.p.progress_ctx = &view;
     char err[RL_ERRBUF_SIZE];
