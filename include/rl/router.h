@@ -98,4 +98,24 @@ int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pai
 int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
                     const float *embedding, double *p_strong) RL_NODISCARD;
 
+// ----------------------------------------------------------------------------
+// Decisions (RouteLLM §1.1): the strong model when p_strong >= the threshold α.
+
+// The routing rule itself: true when p_strong goes to the strong model at threshold.
+bool rl_router_goes_strong(double p_strong, double threshold);
+
+struct rl_router_decision {
+    double p_strong;  // the router's score for the pair
+    bool strong;      // rl_router_goes_strong(p_strong, threshold)
+    int model;        // the chosen model: pair.strong when strong, else pair.weak
+    const char *name; // its name in r's list (rl_router_model; NULL when model is outside it, as
+                      // any-pair kinds allow): valid until rl_router_free
+};
+
+// Score one prompt for pair (NULL: the default pair) as rl_router_score does and decide at
+// threshold. RL_OK with *d filled, or rl_router_score's error with *d untouched.
+int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
+                     const float *embedding, double threshold,
+                     struct rl_router_decision *d) RL_NODISCARD;
+
 #endif

@@ -1,6 +1,6 @@
-// The router object shared by every kind: construction, model lists, pair resolution and
-// dispatch of rl_router_score. The kind-specific arithmetic lives in random.c, mf.c, swr.c and
-// bert.c; the table of kinds in registry.c; reading router files in file.c.
+// The router object shared by every kind: construction, model lists, pair resolution, dispatch
+// of rl_router_score and the routing decision. The kind-specific arithmetic lives in random.c,
+// mf.c, swr.c and bert.c; the table of kinds in registry.c; reading router files in file.c.
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -211,3 +211,24 @@ int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair
     return rc;
 }
 
+// ----------------------------------------------------------------------------
+// Decisions
+
+// RouteLLM §1.1: the strong model when p_strong >= α. This is the only place the rule is written.
+bool rl_router_goes_strong(double p_strong, double threshold) {
+    return p_strong >= threshold;
+}
+
+int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
+                     const float *embedding, double threshold, struct rl_router_decision *d) {
+    struct rl_router_pair p = pair ? *pair : r->def_pair;
+    double p_strong;
+    int rc = rl_router_score(r, &p, embedding, &p_strong);
+    if (rc != RL_OK)
+        return rc;
+    d->p_strong = p_strong;
+    d->strong = rl_router_goes_strong(p_strong, threshold);
+    d->model = d->strong ? p.strong : p.weak;
+    d->name = rl_router_model(r, d->model);
+    return RL_OK;
+}
