@@ -146,9 +146,9 @@ static void count_epochs(void *ctx, const struct rl_train_progress *p) {
 
 static int train(int argc, char **argv) {
     const char *kind_name = argc > 2 ? argv[2] : "";
-    int kind = rl_router_kind_parse(kind_name);
+    const struct rl_router_kind *kind = rl_router_kind_find(kind_name, NULL);
     const char *dir = opt(argc, argv, "--dir", NULL), *out = opt(argc, argv, "--out", NULL);
-    if (kind < 0 || !dir || !out)
+    if (!kind || !dir || !out)
         die("train needs a kind, --dir and --out", NULL);
     size_t np, nb, c;
     float *emb = load(dir, "emb.npy", &np, &c), *rows = load(dir, "battles.npy", &nb, &c);
@@ -172,12 +172,12 @@ static int train(int argc, char **argv) {
                            rows[i * 4 + 2] == 0 ? RL_OUTCOME_A_WINS : RL_OUTCOME_B_WINS, 1, 0) != 1)
             die("cannot add a battle", NULL);
     }
-    struct rl_train_params p = rl_train_params_default((enum rl_router_kind)kind);
+    struct rl_train_params p = rl_train_params_default(kind);
     p.epochs = (int)opt_long(argc, argv, "--epochs", 1);
     p.n_threads = (int)opt_long(argc, argv, "--threads", 2);
     p.strong = names[63];
     p.weak = names[0];
-    if (kind == RL_ROUTER_KIND_SW_RANKING)
+    if (strcmp(kind_name, "sw_ranking") == 0)
         p.holdout = 0; // every battle is stored
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--int8") == 0)
@@ -187,7 +187,7 @@ static int train(int argc, char **argv) {
     p.progress_ctx = &acc;
     char err[RL_ERRBUF_SIZE];
     double t0 = rl_now_s();
-    if (rl_train((enum rl_router_kind)kind, b, emb, "synthetic", D, &p, out, err) != RL_OK)
+    if (rl_train(kind, b, emb, "synthetic", D, &p, out, err) != RL_OK)
         die(err, NULL);
     double t = rl_now_s() - t0;
     // JSON has no NaN: a run without held-out battles reports val_acc -1.

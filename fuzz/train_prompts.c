@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
 
     static const char *const models[] = {"strong-model", "weak-model"};
-    struct rl_router *r = rl__router_new(RL_ROUTER_KIND_MF, models, 2);
+    struct rl_router *r = rl__router_new(&rl__router_kind_mf, models, 2);
     char router_path[160];
     snprintf(router_path, sizeof router_path, "/dev/shm/rl-fuzz-%ld.safetensors", (long)getpid());
     // meta[] follows file.c's kept_keys: 6 is "train_prompts", 7 its SHA-256.

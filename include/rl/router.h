@@ -5,18 +5,12 @@
 #ifndef RL_ROUTER_H
 #define RL_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "rl/core.h"
 #include "rl/encoder.h"
-
-enum rl_router_kind {
-    RL_ROUTER_KIND_RANDOM,
-    RL_ROUTER_KIND_MF,
-    RL_ROUTER_KIND_SW_RANKING,
-    RL_ROUTER_KIND_BERT,
-};
 
 struct rl_router;
 
@@ -26,8 +20,40 @@ struct rl_router_pair {
     int weak;
 };
 
-// Load a router file (safetensors with __metadata__), or, when name_or_path is a kind name
-// ("random", "mf", "sw_ranking", "bert"), the default router shipped in <home>/routers/ (home
+// ----------------------------------------------------------------------------
+// Router kinds: one registry lists them all ("random", "mf", "sw_ranking", "bert"). An entry is
+// static: valid for the life of the program, the same pointer for the same kind.
+
+struct rl_router_kind;
+
+size_t rl_router_kind_count(void);
+const struct rl_router_kind *rl_router_kind_at(size_t i); // NULL when i >= the count
+// The kind called `name` (exact spelling), or NULL with errbuf listing the kinds (errbuf may be
+// NULL).
+const struct rl_router_kind *rl_router_kind_find(const char *name, char *errbuf);
+const struct rl_router_kind *rl_router_kind(const struct rl_router *r); // the kind of r
+
+// What a kind is: its name ("unknown" for NULL); whether it scores the prompt's embedding;
+// whether it scores any two model names rather than only those of its file; whether rl_train
+// trains it; whether its routers are built without a file (random).
+const char *rl_router_kind_name(const struct rl_router_kind *k);
+bool rl_router_kind_needs_encoder(const struct rl_router_kind *k);
+bool rl_router_kind_any_pair(const struct rl_router_kind *k);
+bool rl_router_kind_trainable(const struct rl_router_kind *k);
+bool rl_router_kind_builtin(const struct rl_router_kind *k);
+// rl_router_load(name) gives a default router of the kind: built in, or the file
+// <home>/routers/<name>.safetensors shipped with the library.
+bool rl_router_kind_shipped(const struct rl_router_kind *k);
+// The path of the kind's shipped router file under home (NULL: as rl_router_load). RL_OK;
+// RL_EINVAL when the kind ships no file (built in, or no default); RL_ETOOBIG when path is short.
+int rl_router_kind_file(const struct rl_router_kind *k, const char *home, char *path,
+                        size_t size) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// Routers
+
+// Load a router file (safetensors with __metadata__), or, when name_or_path names a shipped kind
+// (rl_router_kind_shipped), its default router: built in, or read from <home>/routers/ (home
 // NULL: $ROUTELLM_HOME, else the source tree the library was built from).
 // NULL on failure, errbuf says why.
 struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf);
@@ -35,10 +61,7 @@ struct rl_router *rl_router_load(const char *name_or_path, const char *home, cha
 struct rl_router *rl_router_random_new(uint64_t seed);
 void rl_router_free(struct rl_router *r); // NULL is a no-op
 
-enum rl_router_kind rl_router_kind(const struct rl_router *r);
-const char *rl_router_kind_name(enum rl_router_kind kind); // "mf", ...; "unknown" if invalid
-const char *rl_router_name(const struct rl_router *r);     // the kind name of r
-int rl_router_kind_parse(const char *name);                // the kind called `name`, or RL_EINVAL
+const char *rl_router_name(const struct rl_router *r); // the kind name of r
 
 // Name of the encoder whose embeddings the router consumes, or NULL when it needs none.
 const char *rl_router_encoder_name(const struct rl_router *r);
@@ -74,5 +97,25 @@ int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pai
 // sw_ranking allocates (4 bytes per stored prompt, freed before it returns; RL_ENOMEM).
 int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
                     const float *embedding, double *p_strong) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// Decisions (RouteLLM §1.1): the strong model when p_strong >= the threshold α.
+
+// The routing rule itself: true when p_strong goes to the strong model at threshold.
+bool rl_router_goes_strong(double p_strong, double threshold);
+
+struct rl_router_decision {
+    double p_strong;  // the router's score for the pair
+    bool strong;      // rl_router_goes_strong(p_strong, threshold)
+    int model;        // the chosen model: pair.strong when strong, else pair.weak
+    const char *name; // its name in r's list (rl_router_model; NULL when model is outside it, as
+                      // any-pair kinds allow): valid until rl_router_free
+};
+
+// Score one prompt for pair (NULL: the default pair) as rl_router_score does and decide at
+// threshold. RL_OK with *d filled, or rl_router_score's error with *d untouched.
+int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
+                     const float *embedding, double threshold,
+                     struct rl_router_decision *d) RL_NODISCARD;
 
 #endif

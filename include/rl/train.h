@@ -59,14 +59,15 @@ struct rl_train_params {
     void *progress_ctx;
 };
 
-// Defaults for a kind (the paper's hyper-parameters where it gives them).
-struct rl_train_params rl_train_params_default(enum rl_router_kind kind);
+// Defaults for a kind (the paper's hyper-parameters where it gives them); kind NULL gives the
+// common ones.
+struct rl_train_params rl_train_params_default(const struct rl_router_kind *kind);
 
-// Train a router of `kind` on battles b whose prompts have embeddings prompt_emb
-// (b->n_prompts × dim, from the encoder named `encoder`) and write it to out_path.
-// Returns RL_OK or < 0 with errbuf saying why. Metrics of the run are written to the file's
-// "metrics" metadata.
-int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *prompt_emb,
+// Train a router of `kind` (rl_router_kind_find; rl_router_kind_trainable) on battles b whose
+// prompts have embeddings prompt_emb (b->n_prompts × dim, from the encoder named `encoder`) and
+// write it to out_path. Returns RL_OK or < 0 with errbuf saying why (RL_EINVAL for a kind that is
+// not trained). Metrics of the run are written to the file's "metrics" metadata.
+int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
              const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) RL_NODISCARD;
 

@@ -8,6 +8,7 @@
 #include "data/data.h"
 #include "eval/eval_impl.h"
 #include "rl/calibrate.h"
+#include "rl/router.h"
 
 #define MAX_PROMPTS (16u << 20)
 
@@ -40,7 +41,7 @@ int rl_calibrate_threshold(const double *scores, size_t n, double strong_frac, d
 size_t rl_calibrate_count_strong(const double *scores, size_t n, double alpha) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        k += scores[i] >= alpha;
+        k += rl_router_goes_strong(scores[i], alpha);
     return k;
 }
 

@@ -84,7 +84,7 @@ int cli_cmd_route(int argc, char **argv) {
     // One prompt: the cache would cost more than it saves.
     cli_scorer_init(&sc, o.model_dir, true);
     float *emb = NULL;
-    double p = 0;
+    struct rl_router_decision d;
     rc = 1;
     if (rl_router_encoder_dim(r) > 0) {
         if (cli_scorer_embed(&sc, &prompt, 1, "prompt", &emb))
@@ -94,17 +94,16 @@ int cli_cmd_route(int argc, char **argv) {
             goto done;
         }
     }
-    if (rl_router_score(r, &pair, emb, &p) != RL_OK) {
+    if (rl_router_decide(r, &pair, emb, o.threshold, &d) != RL_OK) {
         cli_fail("route: scoring failed");
         goto done;
     }
-    bool strong = p >= o.threshold;
     // The names the user gave win (the random router accepts any); else the router's own.
-    const char *model = strong ? (o.strong ? o.strong : rl_router_model(r, pair.strong))
-                               : (o.weak ? o.weak : rl_router_model(r, pair.weak));
+    const char *given = d.strong ? o.strong : o.weak;
+    const char *model = given ? given : d.name;
     if (o.json) {
-        json_t *j = json_pack("{s:s, s:f, s:f, s:s}", "router", rl_router_name(r), "p_strong", p,
-                              "threshold", o.threshold, "model", model);
+        json_t *j = json_pack("{s:s, s:f, s:f, s:s}", "router", rl_router_name(r), "p_strong",
+                              d.p_strong, "threshold", o.threshold, "model", model);
         char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
         json_decref(j);
         if (!text) {
@@ -114,8 +113,8 @@ int cli_cmd_route(int argc, char **argv) {
         printf("%s\n", text);
         free(text);
     } else {
-        printf("p_strong %.6f (threshold %.6f): %s model %s\n", p, o.threshold,
-               strong ? "strong" : "weak", model);
+        printf("p_strong %.6f (threshold %.6f): %s model %s\n", d.p_strong, o.threshold,
+               d.strong ? "strong" : "weak", model);
     }
     rc = 0;
 done:

@@ -17,7 +17,7 @@
 #define SHOWN_WARNINGS 10
 
 struct train_opts {
-    enum rl_router_kind kind;
+    const struct rl_router_kind *kind;
     struct cli_list data, exclude, alias;
     const char *out, *dropped, *model_dir, *prompts_out;
     double exclude_threshold;
@@ -25,15 +25,40 @@ struct train_opts {
     struct rl_train_params p;
 };
 
+// The kind called `name` when it can be trained, else NULL.
+static const struct rl_router_kind *trainable_kind(const char *name) {
+    const struct rl_router_kind *k = rl_router_kind_find(name, NULL);
+    return k && rl_router_kind_trainable(k) ? k : NULL;
+}
+
+// The trainable kinds from the registry, joined by `sep` into out.
+static void trainable_kinds(char *out, size_t size, const char *sep) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < rl_router_kind_count(); i++) {
+        const struct rl_router_kind *k = rl_router_kind_at(i);
+        if (!rl_router_kind_trainable(k) || len >= size)
+            continue;
+        int n = snprintf(out + len, size - len, "%s%s", len ? sep : "", rl_router_kind_name(k));
+        len += n > 0 ? (size_t)n : 0;
+    }
+}
+
 // The kind comes first, so that its defaults are in place before the options change them.
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct train_opts *o) {
     const char *first = argc > 1 ? argv[1] : "";
-    int kind = rl_router_kind_parse(first);
-    bool known = kind >= 0 && kind != RL_ROUTER_KIND_RANDOM;
-    o->kind = known ? (enum rl_router_kind)kind : RL_ROUTER_KIND_MF;
+    o->kind = trainable_kind(first);
+    bool known = o->kind != NULL;
+    if (!known)
+        o->kind = trainable_kind("mf");
     o->p = rl_train_params_default(o->kind);
     o->exclude_threshold = 0.95;
+    char kinds[256], args[256];
+    trainable_kinds(kinds, sizeof kinds, ", ");
+    trainable_kinds(args + 1, sizeof args - 2, ",");
+    args[0] = '{';
+    snprintf(args + strlen(args), sizeof args - strlen(args), "}");
     const struct cli_opt opts[] = {
         CLI_SECTION("data (SPEC is FORMAT:PATH[,key=value...], see docs/TRAINING.md):"),
         CLI_LIST("--data", &o->data, "SPEC", CLI_REQUIRED,
@@ -82,7 +107,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
     };
     const struct cli_spec spec = {
         .name = "train",
-        .args = "{mf,sw_ranking,bert}",
+        .args = args,
         .min_args = 1,
         .max_args = 1,
         .args_first = true,
@@ -92,10 +117,10 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc)
         return rc;
-    if (!known && argv[1] != first && rl_router_kind_parse(argv[1]) >= 0)
+    if (!known && argv[1] != first && trainable_kind(argv[1]))
         return cli_usage(&spec, "give the router kind first: routellm train %s ...", argv[1]);
     if (!known)
-        return cli_usage(&spec, "unknown router kind '%s' (mf, sw_ranking or bert)", argv[1]);
+        return cli_usage(&spec, "unknown router kind '%s' (%s)", argv[1], kinds);
     o->p.sw_int8 = o->int8;
     o->p.aliases = (const char *const *)o->alias.value;
     o->p.n_aliases = o->alias.n;
@@ -321,7 +346,7 @@ int cli_cmd_train(int argc, char **argv) {
         goto done;
     }
     o.p.prompts_out = prompts_out;
-    struct train_view view = {.sw = o.kind == RL_ROUTER_KIND_SW_RANKING};
+    struct train_view view = {.sw = strcmp(rl_router_kind_name(o.kind), "sw_ranking") == 0};
     o.p.progress = on_progress;
     o.p.progress_ctx = &view;
     char err[RL_ERRBUF_SIZE];

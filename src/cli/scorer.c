@@ -128,7 +128,7 @@ int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n,
 static int router_digest(const char *spec, uint64_t *h) {
     char path[4096], rel[128];
     const char *file = spec;
-    if (rl_router_kind_parse(spec) >= 0) {
+    if (rl_router_kind_find(spec, NULL)) {
         snprintf(rel, sizeof rel, "routers/%s.safetensors", spec);
         if (rl_path_join(path, sizeof path, cli_home(), rel) != RL_OK)
             return cli_fail("router path too long");
@@ -148,7 +148,7 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
                      const char *const *prompts, size_t n, const char *what, double *scores) {
     char err[RL_ERRBUF_SIZE];
     // The random router has no file and costs nothing to rerun: it is never cached.
-    if (rl_router_kind(r) == RL_ROUTER_KIND_RANDOM) {
+    if (rl_router_kind_builtin(rl_router_kind(r))) {
         if (rl_eval_score(r, pair, NULL, NULL, prompts, n, scores, NULL, NULL, err) != RL_OK)
             return cli_fail("%s", err);
         return 0;

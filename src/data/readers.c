@@ -1,12 +1,11 @@
 // Dataset readers: turn the public preference and correctness datasets into battles (formats in
 // include/rl/battle.h). Every reader bounds its input, validates each row and reports a bad row
 // as "file:line: reason"; in lenient mode it skips the row and goes on, in strict mode it stops.
-// They never print. They do not embed prompts or deduplicate battles.
+// They never print. They do not embed prompts or deduplicate battles. The shared plumbing (specs,
+// row loops) is reader.c.
 #include <ctype.h>
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,360 +13,23 @@
 
 #include "core/core.h"
 #include "data/data.h"
+#include "data/reader.h"
 #include "rl/battle.h"
 
-// Largest dataset file read, once decompressed (the Arena 55k CSV is about 180 MB).
-#define MAX_FILE_BYTES   (2ull << 30)
-#define MAX_OPTS         16
-#define MAX_PROMPT_ID    10000000L
-#define TABLE_MAX_MODELS 64
+#define MAX_PROMPT_ID 10000000L
 
-// ----------------------------------------------------------------------------
-// Specs: "FORMAT:PATH[,key=value...]"
-
-struct spec {
-    char format[16];
-    char path[4096];
-    int n_opts;
-    char key[MAX_OPTS][32];
-    char value[MAX_OPTS][1024];
-    unsigned used; // bit i: key i was consumed by the reader
-};
-
-static const char *const formats[] = {"arena55k", "arena", "judge", "alpaca_eval", "table"};
-
-// Without a format prefix, guess from the file name.
-static const char *guess_format(const char *path) {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (strstr(base, "alpaca") || strncmp(base, "battles.csv", 11) == 0)
-        return "alpaca_eval";
-    if (strstr(base, "arena-human-preference") || strstr(base, "55k"))
-        return "arena55k";
-    if (strstr(base, "conversations"))
-        return "arena";
-    if (strstr(base, "gpt4_dataset") || strstr(base, "judge"))
-        return "judge";
-    return "table";
-}
-
-static int spec_parse(const char *text, struct spec *s, char *errbuf) {
-    memset(s, 0, sizeof *s);
-    const char *colon = strchr(text, ':');
-    const char *rest = text;
-    if (colon && (size_t)(colon - text) < sizeof s->format) {
-        for (size_t i = 0; i < RL_COUNTOF(formats); i++) {
-            if (strlen(formats[i]) == (size_t)(colon - text) &&
-                strncmp(text, formats[i], (size_t)(colon - text)) == 0) {
-                snprintf(s->format, sizeof s->format, "%s", formats[i]);
-                rest = colon + 1;
-            }
-        }
-    }
-    const char *comma = strchr(rest, ',');
-    size_t path_len = comma ? (size_t)(comma - rest) : strlen(rest);
-    if (path_len == 0)
-        return rl__errf(errbuf, RL_EINVAL, "data spec '%s': no path", text);
-    if (path_len >= sizeof s->path)
-        return rl__errf(errbuf, RL_ETOOBIG, "data spec '%s': path too long", text);
-    memcpy(s->path, rest, path_len);
-    if (!s->format[0])
-        snprintf(s->format, sizeof s->format, "%s", guess_format(s->path));
-    while (comma) {
-        const char *item = comma + 1;
-        comma = strchr(item, ',');
-        size_t n = comma ? (size_t)(comma - item) : strlen(item);
-        const char *eq = memchr(item, '=', n);
-        if (!eq || eq == item)
-            return rl__errf(errbuf, RL_EINVAL, "data spec '%s': '%.*s' is not key=value", text,
-                            (int)n, item);
-        size_t kn = (size_t)(eq - item), vn = n - kn - 1;
-        if (s->n_opts >= MAX_OPTS || kn >= sizeof s->key[0] || vn >= sizeof s->value[0])
-            return rl__errf(errbuf, RL_ETOOBIG, "data spec '%s': too many or too long options",
-                            text);
-        memcpy(s->key[s->n_opts], item, kn);
-        memcpy(s->value[s->n_opts], eq + 1, vn);
-        s->n_opts++;
-    }
-    return RL_OK;
-}
-
-static const char *spec_get(struct spec *s, const char *key) {
-    for (int i = 0; i < s->n_opts; i++) {
-        if (strcmp(s->key[i], key) == 0) {
-            s->used |= 1u << i;
-            return s->value[i];
-        }
-    }
-    return NULL;
-}
-
-static int parse_double(const char *s, size_t len, double *out) {
-    char tmp[64];
-    while (len > 0 && isspace((unsigned char)*s)) {
-        s++;
-        len--;
-    }
-    while (len > 0 && isspace((unsigned char)s[len - 1]))
-        len--;
-    if (len == 0 || len >= sizeof tmp)
-        return RL_EFORMAT;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    if (strcasecmp(tmp, "true") == 0) {
-        *out = 1;
-        return RL_OK;
-    }
-    if (strcasecmp(tmp, "false") == 0) {
-        *out = 0;
-        return RL_OK;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(tmp, &end);
-    if (end == tmp || *end != '\0' || errno == ERANGE || !isfinite(v))
-        return RL_EFORMAT;
-    *out = v;
-    return RL_OK;
-}
-
-static int spec_double(struct spec *s, const char *key, double def, double lo, double hi,
-                       double *out, char *errbuf) {
-    const char *v = spec_get(s, key);
-    *out = def;
-    if (!v)
-        return RL_OK;
-    if (parse_double(v, strlen(v), out) != RL_OK || *out < lo || *out > hi)
-        return rl__errf(errbuf, RL_EINVAL, "%s: option %s=%s: expected a number in [%g, %g]",
-                        s->path, key, v, lo, hi);
-    return RL_OK;
-}
-
-// ----------------------------------------------------------------------------
-// Reader context and row reporting
-
-struct texts;
-
-struct rd {
-    struct rl_battles *b;
-    const struct rl_battles_read_opts *opts;
-    struct spec *spec;
-    const char *path;
-    char *errbuf;
-    int source;
-    float weight;
-    long limit;          // rows to read, < 0 for all
-    long rows;           // rows seen
-    long added;          // battles added
-    long bad;            // rows skipped as malformed
-    struct texts *texts; // rl_texts_read: where the texts go (b is NULL then)
-
-    // Per-format state (the reader is reentrant: nothing lives in globals).
-    struct {
-        const char *strong, *weak;
-        double min_weak_win;
-    } judge;
-    struct {
-        char **text; // (n) by prompt_id; NULL where missing
-        long n;
-        const char *annotators; // "a|b|c" or NULL for all
-        const char *models;     // "a|b|c": keep battles of two listed models; NULL for all
-    } alpaca;
-    struct {
-        double margin;
-        bool ties;
-        const char *models;     // "a|b|c" or NULL
-        const char *prompt_key; // JSON rows: the prompt member, NULL for prompt/question
-        int n_models;
-        int cols[TABLE_MAX_MODELS + 1]; // CSV: [0] prompt, then the model columns
-        const char *names[TABLE_MAX_MODELS];
-    } table;
-};
-
-// A malformed row: in strict mode fail with the message, else report it and go on (returns 0).
-static int row_fail(struct rd *r, long line, const char *fmt, ...) RL_PRINTF(3, 4);
-static int row_fail(struct rd *r, long line, const char *fmt, ...) {
-    char msg[RL_ERRBUF_SIZE];
-    int n = snprintf(msg, sizeof msg, "%s:%ld: ", r->path, line);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < sizeof msg)
-        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
-    va_end(ap);
-    r->bad++;
-    if (r->opts && r->opts->strict)
-        return rl__errf(r->errbuf, RL_EFORMAT, "%s", msg);
-    if (r->opts && r->opts->warn)
-        r->opts->warn(r->opts->warn_ctx, msg);
-    return 0;
-}
-
-static int rd_add(struct rd *r, long line, const char *prompt, size_t len, const char *ma,
+// Add a row's battle, weighted by the spec's weight; a bad prompt or model name is a failed row.
+static int rd_add(struct rl__reader *r, long line, const char *prompt, size_t len, const char *ma,
                   const char *mb, enum rl_outcome o, float w) {
     if (memchr(prompt, '\0', len))
-        return row_fail(r, line, "prompt contains a NUL byte");
+        return rl__row_fail(r, line, "prompt contains a NUL byte");
     int rc = rl_battles_add(r->b, prompt, len, ma, mb, o, w * r->weight, r->source);
     if (rc == RL_EINVAL || rc == RL_ETOOBIG)
-        return row_fail(r, line, "bad model name '%s' or '%s'", ma, mb);
+        return rl__row_fail(r, line, "bad model name '%s' or '%s'", ma, mb);
     if (rc < 0)
         return rl__errf(r->errbuf, rc, "%s:%ld: %s", r->path, line, rl_strerror(rc));
     r->added += rc;
     return RL_OK;
-}
-
-// The whole file (decompressed when it ends in .gz), NUL-terminated.
-static int load(const char *path, char **data, size_t *len, char *errbuf) {
-    return rl_file_read(path, MAX_FILE_BYTES, data, len, errbuf);
-}
-
-// ----------------------------------------------------------------------------
-// CSV helpers
-
-static int csv_header(struct rd *r, struct rl__dcsv *c, struct rl__dcsv_row *h) {
-    int rc = rl__dcsv_next(c, h);
-    if (rc == 0)
-        return rl__errf(r->errbuf, RL_EFORMAT, "%s: empty file", r->path);
-    if (rc < 0)
-        return rl__errf(r->errbuf, RL_EFORMAT, "%s:1: malformed CSV header", r->path);
-    return RL_OK;
-}
-
-static int need_cols(struct rd *r, const struct rl__dcsv_row *h, const char *const *names, int n,
-                     int *cols) {
-    for (int i = 0; i < n; i++) {
-        cols[i] = rl__dcsv_column(h, names[i]);
-        if (cols[i] < 0)
-            return rl__errf(r->errbuf, RL_EFORMAT, "%s:1: no column '%s' in the header", r->path,
-                            names[i]);
-    }
-    return RL_OK;
-}
-
-// Iterate the data rows of a CSV file, calling fn on each well-formed one.
-typedef int (*csv_row_fn)(struct rd *r, const struct rl__dcsv_row *row, const int *cols);
-
-static int csv_rows(struct rd *r, struct rl__dcsv *c, int n_cols, const int *cols, csv_row_fn fn) {
-    struct rl__dcsv_row row;
-    for (;;) {
-        if (r->limit >= 0 && r->rows >= r->limit)
-            return RL_OK;
-        long line = c->line;
-        int rc = rl__dcsv_next(c, &row);
-        if (rc == 0)
-            return RL_OK;
-        r->rows++;
-        if (rc < 0) {
-            rc = row_fail(r, line, "malformed CSV (unterminated quote or too many fields)");
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        int max_col = 0;
-        for (int i = 0; i < n_cols; i++)
-            max_col = cols[i] > max_col ? cols[i] : max_col;
-        if (row.n <= max_col) {
-            rc = row_fail(r, row.line, "%d fields, expected at least %d", row.n, max_col + 1);
-        } else {
-            rc = fn(r, &row, cols);
-        }
-        if (rc < 0)
-            return rc;
-    }
-}
-
-// ----------------------------------------------------------------------------
-// JSON helpers
-
-// A prompt given as a JSON list of turns: the first turn. NULL when it is not such a list.
-static const char *first_turn(json_t *turns, size_t *len) {
-    if (!json_is_array(turns) || json_array_size(turns) == 0)
-        return NULL;
-    json_t *t = json_array_get(turns, 0);
-    if (json_is_object(t))
-        t = json_object_get(t, "content");
-    if (!json_is_string(t))
-        return NULL;
-    *len = json_string_length(t);
-    return json_string_value(t);
-}
-
-// Iterate a JSON array of objects or a JSONL file, calling fn(r, object, line).
-typedef int (*json_row_fn)(struct rd *r, json_t *obj, long line);
-
-static int json_rows(struct rd *r, char *data, size_t len, json_row_fn fn) {
-    json_error_t err;
-    const char *p = data;
-    while (p < data + len && isspace((unsigned char)*p))
-        p++;
-    if (p < data + len && *p == '[') {
-        json_t *arr = json_loadb(data, len, 0, &err);
-        if (!arr)
-            return rl__errf(r->errbuf, RL_EFORMAT, "%s:%d: invalid JSON: %s", r->path, err.line,
-                            err.text);
-        int rc = RL_OK;
-        for (size_t i = 0; i < json_array_size(arr) && rc >= 0; i++) {
-            if (r->limit >= 0 && r->rows >= r->limit)
-                break;
-            r->rows++;
-            json_t *o = json_array_get(arr, i);
-            // For an array the "line" reported is the element number, counted from 1.
-            rc = json_is_object(o) ? fn(r, o, (long)i + 1)
-                                   : row_fail(r, (long)i + 1, "element is not an object");
-        }
-        json_decref(arr);
-        return rc < 0 ? rc : RL_OK;
-    }
-    long line = 0;
-    char *q = data, *end = data + len;
-    while (q < end) {
-        char *nl = memchr(q, '\n', (size_t)(end - q));
-        char *stop = nl ? nl : end;
-        line++;
-        char *s = q;
-        q = nl ? nl + 1 : end;
-        while (s < stop && isspace((unsigned char)*s))
-            s++;
-        if (s == stop)
-            continue;
-        if (r->limit >= 0 && r->rows >= r->limit)
-            break;
-        r->rows++;
-        json_t *o = json_loadb(s, (size_t)(stop - s), 0, &err);
-        int rc;
-        if (!o)
-            rc = row_fail(r, line, "invalid JSON: %s", err.text);
-        else if (!json_is_object(o))
-            rc = row_fail(r, line, "not a JSON object");
-        else
-            rc = fn(r, o, line);
-        json_decref(o);
-        if (rc < 0)
-            return rc;
-    }
-    return RL_OK;
-}
-
-static const char *json_str(json_t *o, const char *key, size_t *len) {
-    json_t *v = json_object_get(o, key);
-    if (!json_is_string(v))
-        return NULL;
-    if (len)
-        *len = json_string_length(v);
-    return json_string_value(v);
-}
-
-static int json_num(json_t *v, double *out) {
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
-        return isfinite(*out) ? RL_OK : RL_EFORMAT;
-    }
-    if (json_is_boolean(v)) {
-        *out = json_is_true(v) ? 1 : 0;
-        return RL_OK;
-    }
-    if (json_is_string(v))
-        return parse_double(json_string_value(v), json_string_length(v), out);
-    return RL_EFORMAT;
 }
 
 // ----------------------------------------------------------------------------
@@ -385,49 +47,50 @@ static int flag01(const char *s, int *out) {
     return RL_OK;
 }
 
-static int arena55k_row(struct rd *r, const struct rl__dcsv_row *row, const int *cols) {
+static int arena55k_row(struct rl__reader *r, const struct rl__dcsv_row *row, const int *cols) {
     int w[3];
     for (int i = 0; i < 3; i++)
         if (flag01(row->field[cols[A55_WIN_A + i]], &w[i]) != RL_OK)
-            return row_fail(r, row->line, "winner flag '%s' is not 0 or 1",
-                            row->field[cols[A55_WIN_A + i]]);
+            return rl__row_fail(r, row->line, "winner flag '%s' is not 0 or 1",
+                                row->field[cols[A55_WIN_A + i]]);
     if (w[0] + w[1] + w[2] != 1)
-        return row_fail(r, row->line, "exactly one of winner_model_a/b/tie must be 1");
+        return rl__row_fail(r, row->line, "exactly one of winner_model_a/b/tie must be 1");
     enum rl_outcome o = w[0] ? RL_OUTCOME_A_WINS : w[1] ? RL_OUTCOME_B_WINS : RL_OUTCOME_TIE;
     json_error_t err;
     json_t *turns = json_loadb(row->field[cols[A55_PROMPT]], row->len[cols[A55_PROMPT]], 0, &err);
     size_t len = 0;
-    const char *p = first_turn(turns, &len);
-    int rc = p ? rd_add(r, row->line, p, len, row->field[cols[A55_MODEL_A]],
-                        row->field[cols[A55_MODEL_B]], o, 1.0f)
-               : row_fail(r, row->line, "prompt is not a JSON list whose first turn is a string");
+    const char *p = rl__json_first_turn(turns, &len);
+    int rc =
+        p ? rd_add(r, row->line, p, len, row->field[cols[A55_MODEL_A]],
+                   row->field[cols[A55_MODEL_B]], o, 1.0f)
+          : rl__row_fail(r, row->line, "prompt is not a JSON list whose first turn is a string");
     json_decref(turns);
     return rc;
 }
 
-static int read_arena55k(struct rd *r, char *data, size_t len) {
+static int read_arena55k(struct rl__reader *r, char *data, size_t len) {
     static const char *const names[] = {"model_a",        "model_b",        "prompt",
                                         "winner_model_a", "winner_model_b", "winner_tie"};
     struct rl__dcsv c;
     struct rl__dcsv_row h;
     int cols[A55_N];
     rl__dcsv_init(&c, data, len);
-    int rc = csv_header(r, &c, &h);
+    int rc = rl__csv_header(r, &c, &h);
     if (rc == RL_OK)
-        rc = need_cols(r, &h, names, A55_N, cols);
+        rc = rl__csv_need_cols(r, &h, names, A55_N, cols);
     if (rc == RL_OK)
-        rc = csv_rows(r, &c, A55_N, cols, arena55k_row);
+        rc = rl__csv_rows(r, &c, A55_N, cols, arena55k_row);
     return rc;
 }
 
 // ----------------------------------------------------------------------------
 // Arena conversations (lmsys/chatbot_arena_conversations and the later arena dumps)
 
-static int arena_row(struct rd *r, json_t *o, long line) {
-    const char *ma = json_str(o, "model_a", NULL), *mb = json_str(o, "model_b", NULL);
-    const char *winner = json_str(o, "winner", NULL);
+static int arena_row(struct rl__reader *r, json_t *o, long line) {
+    const char *ma = rl__json_str(o, "model_a", NULL), *mb = rl__json_str(o, "model_b", NULL);
+    const char *winner = rl__json_str(o, "winner", NULL);
     if (!ma || !mb || !winner)
-        return row_fail(r, line, "model_a, model_b and winner must be strings");
+        return rl__row_fail(r, line, "model_a, model_b and winner must be strings");
     enum rl_outcome o_;
     if (strcmp(winner, "model_a") == 0)
         o_ = RL_OUTCOME_A_WINS;
@@ -438,62 +101,63 @@ static int arena_row(struct rd *r, json_t *o, long line) {
     else if (strcmp(winner, "tie (bothbad)") == 0)
         o_ = RL_OUTCOME_BOTH_BAD;
     else
-        return row_fail(r, line, "winner '%s' is not model_a, model_b, tie or tie (bothbad)",
-                        winner);
+        return rl__row_fail(r, line, "winner '%s' is not model_a, model_b, tie or tie (bothbad)",
+                            winner);
     // The first user turn of conversation_a (both conversations share the user turns).
     json_t *conv = json_object_get(o, "conversation_a");
     const char *p = NULL;
     size_t len = 0;
     for (size_t i = 0; json_is_array(conv) && i < json_array_size(conv) && !p; i++) {
         json_t *m = json_array_get(conv, i);
-        const char *role = json_str(m, "role", NULL);
+        const char *role = rl__json_str(m, "role", NULL);
         if (role && strcmp(role, "user") == 0)
-            p = json_str(m, "content", &len);
+            p = rl__json_str(m, "content", &len);
     }
     if (!p)
-        return row_fail(r, line, "conversation_a has no user turn with string content");
+        return rl__row_fail(r, line, "conversation_a has no user turn with string content");
     return rd_add(r, line, p, len, ma, mb, o_, 1.0f);
 }
 
 // ----------------------------------------------------------------------------
 // RouteLLM's GPT-4-judge set (routellm/gpt4_dataset): prompt, mixtral_score 1-5
 
-static int judge_add(struct rd *r, long line, const char *p, size_t len, double score) {
+static int judge_add(struct rl__reader *r, long line, const char *p, size_t len, double score) {
     if (!(score >= 1 && score <= 5))
-        return row_fail(r, line, "mixtral_score %g is not in 1..5", score);
+        return rl__row_fail(r, line, "mixtral_score %g is not in 1..5", score);
     enum rl_outcome o = score >= r->judge.min_weak_win ? RL_OUTCOME_B_WINS : RL_OUTCOME_A_WINS;
     return rd_add(r, line, p, len, r->judge.strong, r->judge.weak, o, 1.0f);
 }
 
-static int judge_row(struct rd *r, json_t *o, long line) {
+static int judge_row(struct rl__reader *r, json_t *o, long line) {
     size_t len = 0;
-    const char *p = json_str(o, "prompt", &len);
+    const char *p = rl__json_str(o, "prompt", &len);
     double score;
     if (!p)
-        return row_fail(r, line, "prompt must be a string");
-    if (json_num(json_object_get(o, "mixtral_score"), &score) != RL_OK)
-        return row_fail(r, line, "mixtral_score must be a number");
+        return rl__row_fail(r, line, "prompt must be a string");
+    if (rl__json_num(json_object_get(o, "mixtral_score"), &score) != RL_OK)
+        return rl__row_fail(r, line, "mixtral_score must be a number");
     return judge_add(r, line, p, len, score);
 }
 
-static int judge_csv_row(struct rd *r, const struct rl__dcsv_row *row, const int *cols) {
+static int judge_csv_row(struct rl__reader *r, const struct rl__dcsv_row *row, const int *cols) {
     double score;
-    if (parse_double(row->field[cols[1]], row->len[cols[1]], &score) != RL_OK)
-        return row_fail(r, row->line, "mixtral_score '%s' is not a number", row->field[cols[1]]);
+    if (rl__parse_double(row->field[cols[1]], row->len[cols[1]], &score) != RL_OK)
+        return rl__row_fail(r, row->line, "mixtral_score '%s' is not a number",
+                            row->field[cols[1]]);
     return judge_add(r, row->line, row->field[cols[0]], row->len[cols[0]], score);
 }
 
 // ----------------------------------------------------------------------------
 // AlpacaEval annotations (battles.csv: prompt_id, annotator, model_1, model_2, preference)
 
-static int alpaca_prompt_row(struct rd *r, json_t *o, long line) {
+static int alpaca_prompt_row(struct rl__reader *r, json_t *o, long line) {
     json_t *id = json_object_get(o, "prompt_id");
     size_t len = 0;
-    const char *text = json_str(o, "instruction", &len);
+    const char *text = rl__json_str(o, "instruction", &len);
     if (!json_is_integer(id) || json_integer_value(id) < 0 ||
         json_integer_value(id) >= MAX_PROMPT_ID || !text)
-        return row_fail(r, line, "expected {prompt_id: 0..%ld, instruction: string}",
-                        MAX_PROMPT_ID - 1);
+        return rl__row_fail(r, line, "expected {prompt_id: 0..%ld, instruction: string}",
+                            MAX_PROMPT_ID - 1);
     long k = (long)json_integer_value(id);
     if (k >= r->alpaca.n) {
         long n = k + 1 > 2 * r->alpaca.n ? k + 1 : 2 * r->alpaca.n;
@@ -525,23 +189,23 @@ enum { AE_ID, AE_ANNOTATOR, AE_MODEL_1, AE_MODEL_2, AE_PREF, AE_N };
 
 // A fractional preference p (weighted annotators) is P(model_2 better) + 1; it becomes two
 // battles weighted 1 - (p - 1) and p - 1, which is the soft label in Bradley-Terry and BCE terms.
-static int alpaca_row(struct rd *r, const struct rl__dcsv_row *row, const int *cols) {
+static int alpaca_row(struct rl__reader *r, const struct rl__dcsv_row *row, const int *cols) {
     if (r->alpaca.annotators && !list_has(r->alpaca.annotators, row->field[cols[AE_ANNOTATOR]]))
         return RL_OK;
     if (r->alpaca.models && !(list_has(r->alpaca.models, row->field[cols[AE_MODEL_1]]) &&
                               list_has(r->alpaca.models, row->field[cols[AE_MODEL_2]])))
         return RL_OK;
     double id, pref;
-    if (parse_double(row->field[cols[AE_ID]], row->len[cols[AE_ID]], &id) != RL_OK || id < 0 ||
+    if (rl__parse_double(row->field[cols[AE_ID]], row->len[cols[AE_ID]], &id) != RL_OK || id < 0 ||
         id != floor(id) || id >= (double)r->alpaca.n || !r->alpaca.text[(long)id])
-        return row_fail(r, row->line, "prompt_id '%s' is not a known prompt",
-                        row->field[cols[AE_ID]]);
+        return rl__row_fail(r, row->line, "prompt_id '%s' is not a known prompt",
+                            row->field[cols[AE_ID]]);
     if (row->len[cols[AE_PREF]] == 0)
         return RL_OK; // the judge failed on this example: no label, not a malformed row
-    if (parse_double(row->field[cols[AE_PREF]], row->len[cols[AE_PREF]], &pref) != RL_OK ||
+    if (rl__parse_double(row->field[cols[AE_PREF]], row->len[cols[AE_PREF]], &pref) != RL_OK ||
         !(pref == 0 || (pref >= 1 && pref <= 2)))
-        return row_fail(r, row->line, "preference '%s' is not 0 or in [1, 2]",
-                        row->field[cols[AE_PREF]]);
+        return rl__row_fail(r, row->line, "preference '%s' is not 0 or in [1, 2]",
+                            row->field[cols[AE_PREF]]);
     const char *p = r->alpaca.text[(long)id];
     const char *m1 = row->field[cols[AE_MODEL_1]], *m2 = row->field[cols[AE_MODEL_2]];
     size_t len = strlen(p);
@@ -556,13 +220,13 @@ static int alpaca_row(struct rd *r, const struct rl__dcsv_row *row, const int *c
     return rc;
 }
 
-static int read_alpaca(struct rd *r, char *data, size_t len) {
+static int read_alpaca(struct rl__reader *r, char *data, size_t len) {
     static const char *const names[] = {"prompt_id", "annotator", "model_1", "model_2",
                                         "preference"};
     char ppath[4096];
-    const char *given = spec_get(r->spec, "prompts");
-    r->alpaca.annotators = spec_get(r->spec, "annotators");
-    r->alpaca.models = spec_get(r->spec, "models");
+    const char *given = rl__spec_get(r->spec, "prompts");
+    r->alpaca.annotators = rl__spec_get(r->spec, "annotators");
+    r->alpaca.models = rl__spec_get(r->spec, "models");
     if (given) {
         snprintf(ppath, sizeof ppath, "%s", given);
     } else {
@@ -575,13 +239,13 @@ static int read_alpaca(struct rd *r, char *data, size_t len) {
     }
     char *pdata = NULL;
     size_t plen = 0;
-    int rc = load(ppath, &pdata, &plen, r->errbuf);
+    int rc = rl__data_load(ppath, &pdata, &plen, r->errbuf);
     if (rc != RL_OK)
         return rc;
     // The prompts file is read strictly: a bad prompt table is not a row-level problem.
     struct rl_battles_read_opts strict = {.strict = true};
-    struct rd pr = {.opts = &strict, .path = ppath, .errbuf = r->errbuf, .limit = -1};
-    rc = json_rows(&pr, pdata, plen, alpaca_prompt_row);
+    struct rl__reader pr = {.opts = &strict, .path = ppath, .errbuf = r->errbuf, .limit = -1};
+    rc = rl__json_rows(&pr, pdata, plen, alpaca_prompt_row);
     free(pdata);
     r->alpaca.text = pr.alpaca.text;
     r->alpaca.n = pr.alpaca.n;
@@ -593,11 +257,11 @@ static int read_alpaca(struct rd *r, char *data, size_t len) {
     int cols[AE_N];
     rl__dcsv_init(&c, data, len);
     if (rc == RL_OK)
-        rc = csv_header(r, &c, &h);
+        rc = rl__csv_header(r, &c, &h);
     if (rc == RL_OK)
-        rc = need_cols(r, &h, names, AE_N, cols);
+        rc = rl__csv_need_cols(r, &h, names, AE_N, cols);
     if (rc == RL_OK)
-        rc = csv_rows(r, &c, AE_N, cols, alpaca_row);
+        rc = rl__csv_rows(r, &c, AE_N, cols, alpaca_row);
     for (long i = 0; i < r->alpaca.n; i++)
         free(r->alpaca.text[i]);
     free(r->alpaca.text);
@@ -611,7 +275,7 @@ static int read_alpaca(struct rd *r, char *data, size_t len) {
 
 // Every pair of scored models gives a battle: the higher score wins when the gap is at least the
 // margin; equal scores give a tie (both good) or a both-bad tie when ties are on.
-static int table_battles(struct rd *r, long line, const char *p, size_t len,
+static int table_battles(struct rl__reader *r, long line, const char *p, size_t len,
                          const char *const *names, const double *scores, const bool *have, int n) {
     for (int i = 0; i < n; i++) {
         for (int j = i + 1; j < n; j++) {
@@ -632,25 +296,25 @@ static int table_battles(struct rd *r, long line, const char *p, size_t len,
     return RL_OK;
 }
 
-static int table_csv_row(struct rd *r, const struct rl__dcsv_row *row, const int *cols) {
-    double scores[TABLE_MAX_MODELS];
-    bool have[TABLE_MAX_MODELS];
+static int table_csv_row(struct rl__reader *r, const struct rl__dcsv_row *row, const int *cols) {
+    double scores[RL_TABLE_MAX_MODELS];
+    bool have[RL_TABLE_MAX_MODELS];
     for (int i = 0; i < r->table.n_models; i++) {
         int c = cols[i + 1];
         have[i] = row->len[c] > 0;
-        if (have[i] && parse_double(row->field[c], row->len[c], &scores[i]) != RL_OK)
-            return row_fail(r, row->line, "column '%s': '%.40s' is not a number or boolean",
-                            r->table.names[i], row->field[c]);
+        if (have[i] && rl__parse_double(row->field[c], row->len[c], &scores[i]) != RL_OK)
+            return rl__row_fail(r, row->line, "column '%s': '%.40s' is not a number or boolean",
+                                r->table.names[i], row->field[c]);
     }
     return table_battles(r, row->line, row->field[cols[0]], row->len[cols[0]], r->table.names,
                          scores, have, r->table.n_models);
 }
 
-static int read_table_csv(struct rd *r, char *data, size_t len, const char *prompt_col) {
+static int read_table_csv(struct rl__reader *r, char *data, size_t len, const char *prompt_col) {
     struct rl__dcsv c;
     struct rl__dcsv_row h;
     rl__dcsv_init(&c, data, len);
-    int rc = csv_header(r, &c, &h);
+    int rc = rl__csv_header(r, &c, &h);
     if (rc != RL_OK)
         return rc;
     const char *pc = prompt_col                           ? prompt_col
@@ -663,27 +327,27 @@ static int read_table_csv(struct rd *r, char *data, size_t len, const char *prom
     for (int i = 0; i < h.n; i++) {
         if (i == r->table.cols[0] || (r->table.models && !list_has(r->table.models, h.field[i])))
             continue;
-        if (r->table.n_models >= TABLE_MAX_MODELS)
+        if (r->table.n_models >= RL_TABLE_MAX_MODELS)
             return rl__errf(r->errbuf, RL_ETOOBIG, "%s:1: more than %d model columns", r->path,
-                            TABLE_MAX_MODELS);
+                            RL_TABLE_MAX_MODELS);
         r->table.names[r->table.n_models] = h.field[i];
         r->table.cols[++r->table.n_models] = i;
     }
     if (r->table.n_models < 2)
         return rl__errf(r->errbuf, RL_EFORMAT, "%s:1: need at least two model columns", r->path);
-    return csv_rows(r, &c, r->table.n_models + 1, r->table.cols, table_csv_row);
+    return rl__csv_rows(r, &c, r->table.n_models + 1, r->table.cols, table_csv_row);
 }
 
-static int table_json_row(struct rd *r, json_t *o, long line) {
+static int table_json_row(struct rl__reader *r, json_t *o, long line) {
     size_t len = 0;
-    const char *p = r->table.prompt_key ? json_str(o, r->table.prompt_key, &len) : NULL;
+    const char *p = r->table.prompt_key ? rl__json_str(o, r->table.prompt_key, &len) : NULL;
     if (!r->table.prompt_key) {
-        p = json_str(o, "prompt", &len);
+        p = rl__json_str(o, "prompt", &len);
         if (!p)
-            p = json_str(o, "question", &len);
+            p = rl__json_str(o, "question", &len);
     }
     if (!p)
-        return row_fail(r, line, "no string prompt/question member");
+        return rl__row_fail(r, line, "no string prompt/question member");
     json_t *scores = json_object_get(o, "scores");
     json_t *owned = NULL;
     if (json_is_string(scores)) {
@@ -693,11 +357,11 @@ static int table_json_row(struct rd *r, json_t *o, long line) {
     json_t *src = json_is_object(scores) ? scores : o;
     if (src == o && !r->table.models) {
         json_decref(owned);
-        return row_fail(r, line, "no scores object (give models=a|b|... to read members)");
+        return rl__row_fail(r, line, "no scores object (give models=a|b|... to read members)");
     }
-    const char *names[TABLE_MAX_MODELS];
-    double vals[TABLE_MAX_MODELS];
-    bool have[TABLE_MAX_MODELS];
+    const char *names[RL_TABLE_MAX_MODELS];
+    double vals[RL_TABLE_MAX_MODELS];
+    bool have[RL_TABLE_MAX_MODELS];
     int n = 0, rc = RL_OK;
     const char *key;
     json_t *v;
@@ -705,41 +369,41 @@ static int table_json_row(struct rd *r, json_t *o, long line) {
         if (r->table.models ? !list_has(r->table.models, key)
                             : (src == o && (key == p || strcmp(key, "prompt") == 0)))
             continue;
-        if (n >= TABLE_MAX_MODELS) {
-            rc = row_fail(r, line, "more than %d models", TABLE_MAX_MODELS);
+        if (n >= RL_TABLE_MAX_MODELS) {
+            rc = rl__row_fail(r, line, "more than %d models", RL_TABLE_MAX_MODELS);
             break;
         }
         names[n] = key;
         have[n] = !json_is_null(v);
-        if (have[n] && json_num(v, &vals[n]) != RL_OK) {
-            rc = row_fail(r, line, "score of '%s' is not a number or boolean", key);
+        if (have[n] && rl__json_num(v, &vals[n]) != RL_OK) {
+            rc = rl__row_fail(r, line, "score of '%s' is not a number or boolean", key);
             break;
         }
         n++;
     }
     if (rc == RL_OK)
-        rc = n < 2 ? row_fail(r, line, "fewer than two model scores")
+        rc = n < 2 ? rl__row_fail(r, line, "fewer than two model scores")
                    : table_battles(r, line, p, len, names, vals, have, n);
     json_decref(owned);
     return rc;
 }
 
-static int read_table(struct rd *r, char *data, size_t len) {
-    int rc = spec_double(r->spec, "margin", 0.5, 0, 1e300, &r->table.margin, r->errbuf);
+static int read_table(struct rl__reader *r, char *data, size_t len) {
+    int rc = rl__spec_double(r->spec, "margin", 0.5, 0, 1e300, &r->table.margin, r->errbuf);
     if (rc != RL_OK)
         return rc;
     if (r->table.margin <= 0)
         return rl__errf(r->errbuf, RL_EINVAL, "%s: margin must be > 0", r->path);
-    const char *ties = spec_get(r->spec, "ties");
+    const char *ties = rl__spec_get(r->spec, "ties");
     r->table.ties = ties && strcmp(ties, "1") == 0;
-    r->table.models = spec_get(r->spec, "models");
-    const char *prompt_col = spec_get(r->spec, "prompt");
+    r->table.models = rl__spec_get(r->spec, "models");
+    const char *prompt_col = rl__spec_get(r->spec, "prompt");
     const char *p = data;
     while (p < data + len && isspace((unsigned char)*p))
         p++;
     if (p < data + len && (*p == '[' || *p == '{')) {
         r->table.prompt_key = prompt_col;
-        return json_rows(r, data, len, table_json_row);
+        return rl__json_rows(r, data, len, table_json_row);
     }
     return read_table_csv(r, data, len, prompt_col);
 }
@@ -749,62 +413,62 @@ static int read_table(struct rd *r, char *data, size_t len) {
 
 long rl_battles_read(struct rl_battles *b, const char *spec_text,
                      const struct rl_battles_read_opts *opts, char *errbuf) {
-    struct spec spec;
-    int rc = spec_parse(spec_text, &spec, errbuf);
+    struct rl__spec spec;
+    int rc = rl__spec_parse(spec_text, &spec, errbuf);
     if (rc != RL_OK)
         return rc;
-    struct rd r = {
+    struct rl__reader r = {
         .b = b, .opts = opts, .spec = &spec, .path = spec.path, .errbuf = errbuf, .limit = -1};
-    const char *src = spec_get(&spec, "source");
+    const char *src = rl__spec_get(&spec, "source");
     char label[4200];
     snprintf(label, sizeof label, "%s:%s", spec.format, spec.path);
     r.source = rl_battles_source(b, src ? src : label);
     if (r.source < 0)
         return rl__errf(errbuf, r.source, "%s: too many data sources", spec.path);
     double w, limit;
-    rc = spec_double(&spec, "weight", 1, 0, 1e6, &w, errbuf);
+    rc = rl__spec_double(&spec, "weight", 1, 0, 1e6, &w, errbuf);
     if (rc == RL_OK)
-        rc = spec_double(&spec, "limit", -1, -1, 1e12, &limit, errbuf);
+        rc = rl__spec_double(&spec, "limit", -1, -1, 1e12, &limit, errbuf);
     if (rc != RL_OK)
         return rc;
     r.weight = (float)w;
     r.limit = (long)limit;
 
     if (strcmp(spec.format, "judge") == 0) {
-        const char *s = spec_get(&spec, "strong"), *wk = spec_get(&spec, "weak");
+        const char *s = rl__spec_get(&spec, "strong"), *wk = rl__spec_get(&spec, "weak");
         r.judge.strong = s ? s : RL_MODEL_DEFAULT_STRONG;
         r.judge.weak = wk ? wk : RL_MODEL_DEFAULT_WEAK;
-        rc = spec_double(&spec, "min_weak_win", 4, 1, 5, &r.judge.min_weak_win, errbuf);
+        rc = rl__spec_double(&spec, "min_weak_win", 4, 1, 5, &r.judge.min_weak_win, errbuf);
         if (rc != RL_OK)
             return rc;
     }
     char *data = NULL;
     size_t len = 0;
-    rc = load(spec.path, &data, &len, errbuf);
+    rc = rl__data_load(spec.path, &data, &len, errbuf);
     if (rc != RL_OK)
         return rc;
     size_t before = b->n;
     if (strcmp(spec.format, "arena55k") == 0) {
         rc = read_arena55k(&r, data, len);
     } else if (strcmp(spec.format, "arena") == 0) {
-        rc = json_rows(&r, data, len, arena_row);
+        rc = rl__json_rows(&r, data, len, arena_row);
     } else if (strcmp(spec.format, "judge") == 0) {
         const char *p = data;
         while (p < data + len && isspace((unsigned char)*p))
             p++;
         if (p < data + len && (*p == '[' || *p == '{')) {
-            rc = json_rows(&r, data, len, judge_row);
+            rc = rl__json_rows(&r, data, len, judge_row);
         } else {
             static const char *const names[] = {"prompt", "mixtral_score"};
             struct rl__dcsv c;
             struct rl__dcsv_row h;
             int cols[2];
             rl__dcsv_init(&c, data, len);
-            rc = csv_header(&r, &c, &h);
+            rc = rl__csv_header(&r, &c, &h);
             if (rc == RL_OK)
-                rc = need_cols(&r, &h, names, 2, cols);
+                rc = rl__csv_need_cols(&r, &h, names, 2, cols);
             if (rc == RL_OK)
-                rc = csv_rows(&r, &c, 2, cols, judge_csv_row);
+                rc = rl__csv_rows(&r, &c, 2, cols, judge_csv_row);
         }
     } else if (strcmp(spec.format, "alpaca_eval") == 0) {
         rc = read_alpaca(&r, data, len);
@@ -821,126 +485,4 @@ long rl_battles_read(struct rl_battles *b, const char *spec_text,
     if (r.rows > 0 && r.rows == r.bad)
         return rl__errf(errbuf, RL_EFORMAT, "%s: no valid row (%ld malformed)", spec.path, r.bad);
     return (long)(b->n - before);
-}
-
-// ----------------------------------------------------------------------------
-// Text lists
-
-struct texts {
-    char **v;
-    size_t n, cap;
-    const char *column; // CSV column or JSON member, NULL for the defaults
-};
-
-static int texts_push(struct texts *t, const char *s, size_t len) {
-    const char *start;
-    len = rl__prompt_clean(s, len, &start);
-    if (len == 0)
-        return RL_OK;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 256;
-        char **v = realloc(t->v, cap * sizeof *v);
-        if (!v)
-            return RL_ENOMEM;
-        t->v = v;
-        t->cap = cap;
-    }
-    t->v[t->n] = strndup(start, len);
-    if (!t->v[t->n])
-        return RL_ENOMEM;
-    t->n++;
-    return RL_OK;
-}
-
-static int texts_json_row(struct rd *r, json_t *o, long line) {
-    struct texts *t = r->texts;
-    static const char *const defaults[] = {"prompt", "question", "turns"};
-    json_t *v = NULL;
-    if (t->column) {
-        v = json_object_get(o, t->column);
-    } else {
-        for (size_t i = 0; i < RL_COUNTOF(defaults) && !v; i++)
-            v = json_object_get(o, defaults[i]);
-    }
-    size_t len = 0;
-    const char *s = json_is_string(v) ? json_string_value(v) : first_turn(v, &len);
-    if (json_is_string(v))
-        len = json_string_length(v);
-    if (!s)
-        return row_fail(r, line, "no text in member '%s'", t->column ? t->column : "prompt");
-    return texts_push(t, s, len);
-}
-
-void rl_texts_free(char **texts, size_t n) {
-    if (!texts)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
-}
-
-long rl_texts_read(const char *spec_text, char ***out, char *errbuf) {
-    *out = NULL;
-    struct spec spec;
-    int rc = spec_parse(spec_text, &spec, errbuf);
-    if (rc != RL_OK)
-        return rc;
-    struct texts t = {0};
-    t.column = spec_get(&spec, "column");
-    if (!t.column)
-        t.column = spec_get(&spec, "field");
-    for (int i = 0; i < spec.n_opts; i++)
-        if (!(spec.used & (1u << i)))
-            return rl__errf(errbuf, RL_EINVAL, "%s: unknown option '%s' for a text list", spec.path,
-                            spec.key[i]);
-    char *data = NULL;
-    size_t len = 0;
-    rc = load(spec.path, &data, &len, errbuf);
-    if (rc != RL_OK)
-        return rc;
-    struct rl_battles_read_opts strict = {.strict = true};
-    struct rd r = {.texts = &t,
-                   .opts = &strict,
-                   .spec = &spec,
-                   .path = spec.path,
-                   .errbuf = errbuf,
-                   .limit = -1};
-    if (strstr(spec.path, ".csv")) {
-        struct rl__dcsv c;
-        struct rl__dcsv_row h, row;
-        rl__dcsv_init(&c, data, len);
-        rc = csv_header(&r, &c, &h);
-        int col = rc == RL_OK ? rl__dcsv_column(&h, t.column ? t.column : "prompt") : -1;
-        if (rc == RL_OK && col < 0)
-            rc = rl__errf(errbuf, RL_EFORMAT, "%s:1: no column '%s'", spec.path,
-                          t.column ? t.column : "prompt");
-        while (rc == RL_OK) {
-            long line = c.line;
-            int k = rl__dcsv_next(&c, &row);
-            if (k == 0)
-                break;
-            if (k < 0 || row.n <= col)
-                rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: malformed CSV row", spec.path, line);
-            else
-                rc = texts_push(&t, row.field[col], row.len[col]);
-        }
-    } else if (strstr(spec.path, ".json")) {
-        rc = json_rows(&r, data, len, texts_json_row);
-    } else {
-        for (char *p = data, *end = data + len; p < end && rc == RL_OK;) {
-            char *nl = memchr(p, '\n', (size_t)(end - p));
-            char *stop = nl ? nl : end;
-            rc = texts_push(&t, p, (size_t)(stop - p));
-            p = nl ? nl + 1 : end;
-        }
-    }
-    free(data);
-    if (rc == RL_ENOMEM)
-        rl__errf(errbuf, rc, "%s: out of memory", spec.path);
-    if (rc != RL_OK) {
-        rl_texts_free(t.v, t.n);
-        return rc;
-    }
-    *out = t.v;
-    return (long)t.n;
 }

@@ -11,6 +11,7 @@
 #include "eval/eval_impl.h"
 #include "rl/calibrate.h"
 #include "rl/eval.h"
+#include "rl/router.h"
 
 // ----------------------------------------------------------------------------
 // numpy primitives
@@ -159,7 +160,7 @@ int rl_eval_curve(const struct rl_bench *b, const double *scores, int num_result
         double edge = edges[e], quality = 0, cost = 0;
         size_t strong = 0;
         for (size_t i = 0; i < b->n; i++) {
-            bool s = e < num_results ? scores[i] >= edge : scores[i] > edge;
+            bool s = e < num_results ? rl_router_goes_strong(scores[i], edge) : scores[i] > edge;
             strong += s;
             quality += s ? b->q_strong[i] : b->q_weak[i];
             if (b->c_strong)

@@ -11,6 +11,7 @@
 #include "core/safetensors.h"
 #include "routers/bert.h"
 #include "routers/router_impl.h"
+#include "train/train_impl.h"
 
 #define MAX_HIDDEN 4096
 
@@ -48,10 +49,7 @@ static int bert_score(const struct rl_router *r, const struct rl_router_pair *pa
     return RL_OK;
 }
 
-// The head and its parameters are one allocation (rl__router_impl_new).
-static const struct rl_router_ops bert_ops = {bert_score, free};
-
-int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+static int bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
     const int D = r->encoder_dim;
     const struct rl_tensor *w1, *b1, *w2, *b2;
     int64_t s1[2] = {-1, D};
@@ -75,7 +73,6 @@ int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *er
     struct rl_bert_head *h = rl__router_impl_new(sizeof *h, parts, RL_COUNTOF(parts), at);
     if (!h)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    r->ops = &bert_ops;
     r->impl = h;
     for (size_t i = 0; i < RL_COUNTOF(parts); i++) {
         const float *x = at[i];
@@ -87,3 +84,15 @@ int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *er
     *h = (struct rl_bert_head){D, H, at[0], at[1], at[2], at[3]};
     return RL_OK;
 }
+
+// The head and its parameters are one allocation (rl__router_impl_new).
+const struct rl_router_kind rl__router_kind_bert = {
+    .name = "bert",
+    .needs_encoder = true,
+    .shipped = true,
+    .load = bert_load,
+    .score = bert_score,
+    .free = free,
+    .train = rl__train_bert,
+    .train_defaults = rl__train_bert_defaults,
+};

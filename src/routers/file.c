@@ -41,7 +41,7 @@ int rl__router_write(const char *path, const struct rl_router_meta *m, const str
     meta[k++] = "format_version";
     meta[k++] = RL_ROUTER_FORMAT_VERSION;
     meta[k++] = "kind";
-    meta[k++] = rl_router_kind_name(m->kind);
+    meta[k++] = m->kind->name;
     if (m->encoder) {
         meta[k++] = "encoder";
         meta[k++] = m->encoder;
@@ -156,6 +156,71 @@ static int find_exact(struct rl_router *r, const char *name) {
     return -1;
 }
 
+// format, format_version and kind: the kind the file is, or NULL with errbuf saying why.
+static const struct rl_router_kind *read_kind(const struct rl_safetensors *st, char *errbuf) {
+    const char *path = rl_safetensors_path(st);
+    const char *format = need_meta(st, "format", errbuf);
+    if (!format)
+        return NULL;
+    if (strcmp(format, RL_ROUTER_FORMAT) != 0) {
+        rl__errf(errbuf, RL_EFORMAT, "%s: format '%.40s', expected '%s'", path, format,
+                 RL_ROUTER_FORMAT);
+        return NULL;
+    }
+    const char *version = need_meta(st, "format_version", errbuf);
+    if (!version)
+        return NULL;
+    if (strcmp(version, RL_ROUTER_FORMAT_VERSION) != 0) {
+        rl__errf(errbuf, RL_EUNSUPPORTED, "%s: router format version %.20s, this build reads %s",
+                 path, version, RL_ROUTER_FORMAT_VERSION);
+        return NULL;
+    }
+    const char *kind_name = need_meta(st, "kind", errbuf);
+    if (!kind_name)
+        return NULL;
+    const struct rl_router_kind *kind = rl_router_kind_find(kind_name, NULL);
+    if (!kind || !kind->load) {
+        rl__errf(errbuf, RL_EUNSUPPORTED, "%s: router kind '%.40s' is not one this build reads",
+                 path, kind_name);
+        return NULL;
+    }
+    return kind;
+}
+
+// encoder and encoder_dim, for the kinds that score embeddings.
+static int read_encoder(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    if (!r->kind->needs_encoder)
+        return RL_OK;
+    const char *path = rl_safetensors_path(st);
+    const char *enc = need_meta(st, "encoder", errbuf);
+    const char *dim_text = enc ? need_meta(st, "encoder_dim", errbuf) : NULL;
+    if (!dim_text)
+        return RL_EFORMAT;
+    char *end;
+    long dim = strtol(dim_text, &end, 10);
+    if (*end || dim <= 0 || dim > 65536)
+        return rl__errf(errbuf, RL_EFORMAT, "%s: encoder_dim '%.20s' is not a width", path,
+                        dim_text);
+    if (rl__router_set_encoder(r, enc, (int)dim) != RL_OK)
+        return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
+    return RL_OK;
+}
+
+// default_strong and default_weak: two distinct models of r's list.
+static int read_default_pair(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    const char *s = need_meta(st, "default_strong", errbuf);
+    const char *w = s ? need_meta(st, "default_weak", errbuf) : NULL;
+    if (!w)
+        return RL_EFORMAT;
+    r->def_pair.strong = find_exact(r, s);
+    r->def_pair.weak = find_exact(r, w);
+    if (r->def_pair.strong < 0 || r->def_pair.weak < 0 || r->def_pair.strong == r->def_pair.weak)
+        return rl__errf(errbuf, RL_EFORMAT,
+                        "%s: default pair '%.40s' / '%.40s' is not two listed models",
+                        rl_safetensors_path(st), s, w);
+    return RL_OK;
+}
+
 struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
     struct rl_safetensors *st = rl_safetensors_open(path, errbuf);
     if (!st)
@@ -163,35 +228,13 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
     struct rl_router *r = NULL;
     char **models = NULL;
     int n_models = 0;
-    const char *format = need_meta(st, "format", errbuf);
-    if (!format)
+    const struct rl_router_kind *kind = read_kind(st, errbuf);
+    if (!kind)
         goto fail;
-    if (strcmp(format, RL_ROUTER_FORMAT) != 0) {
-        rl__errf(errbuf, RL_EFORMAT, "%s: format '%.40s', expected '%s'", path, format,
-                 RL_ROUTER_FORMAT);
-        goto fail;
-    }
-    const char *version = need_meta(st, "format_version", errbuf);
-    if (!version)
-        goto fail;
-    if (strcmp(version, RL_ROUTER_FORMAT_VERSION) != 0) {
-        rl__errf(errbuf, RL_EUNSUPPORTED, "%s: router format version %.20s, this build reads %s",
-                 path, version, RL_ROUTER_FORMAT_VERSION);
-        goto fail;
-    }
-    const char *kind_name = need_meta(st, "kind", errbuf);
-    if (!kind_name)
-        goto fail;
-    int kind = rl_router_kind_parse(kind_name);
-    if (kind < 0 || kind == RL_ROUTER_KIND_RANDOM) {
-        rl__errf(errbuf, RL_EUNSUPPORTED, "%s: router kind '%.40s' is not one this build reads",
-                 path, kind_name);
-        goto fail;
-    }
     const char *models_text = need_meta(st, "models", errbuf);
     if (!models_text || parse_models(st, models_text, &models, &n_models, errbuf) != RL_OK)
         goto fail;
-    r = rl__router_new((enum rl_router_kind)kind, (const char *const *)models, n_models);
+    r = rl__router_new(kind, (const char *const *)models, n_models);
     if (r && !(r->path = strdup(path))) {
         rl_router_free(r);
         r = NULL;
@@ -200,31 +243,8 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-    const char *enc = need_meta(st, "encoder", errbuf);
-    const char *dim_text = enc ? need_meta(st, "encoder_dim", errbuf) : NULL;
-    if (!dim_text)
+    if (read_encoder(r, st, errbuf) != RL_OK || read_default_pair(r, st, errbuf) != RL_OK)
         goto fail;
-    char *end;
-    long dim = strtol(dim_text, &end, 10);
-    if (*end || dim <= 0 || dim > 65536) {
-        rl__errf(errbuf, RL_EFORMAT, "%s: encoder_dim '%.20s' is not a width", path, dim_text);
-        goto fail;
-    }
-    if (rl__router_set_encoder(r, enc, (int)dim) != RL_OK) {
-        rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    const char *s = need_meta(st, "default_strong", errbuf);
-    const char *w = s ? need_meta(st, "default_weak", errbuf) : NULL;
-    if (!w)
-        goto fail;
-    r->def_pair.strong = find_exact(r, s);
-    r->def_pair.weak = find_exact(r, w);
-    if (r->def_pair.strong < 0 || r->def_pair.weak < 0 || r->def_pair.strong == r->def_pair.weak) {
-        rl__errf(errbuf, RL_EFORMAT, "%s: default pair '%.40s' / '%.40s' is not two listed models",
-                 path, s, w);
-        goto fail;
-    }
     for (size_t i = 0; i < RL_COUNTOF(kept_keys); i++) {
         const char *v = rl_safetensors_meta(st, kept_keys[i]);
         if (v && !(r->meta[i] = strdup(v))) {
@@ -232,23 +252,17 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
             goto fail;
         }
     }
-    int rc = kind == RL_ROUTER_KIND_MF           ? rl__mf_load(r, st, errbuf)
-             : kind == RL_ROUTER_KIND_SW_RANKING ? rl__swr_load(r, st, errbuf)
-                                                 : rl__bert_load(r, st, errbuf);
-    if (rc != RL_OK)
-        goto fail;
+    if (kind->load(r, st, errbuf) == RL_OK)
+        goto done;
+fail:
+    rl_router_free(r);
+    r = NULL;
+done:
     for (int i = 0; i < n_models; i++)
         free(models[i]);
     free(models);
     rl_safetensors_close(st);
     return r;
-fail:
-    for (int i = 0; i < n_models; i++)
-        free(models[i]);
-    free(models);
-    rl_router_free(r);
-    rl_safetensors_close(st);
-    return NULL;
 }
 
 const char *rl_router_meta(const struct rl_router *r, const char *key) {

@@ -13,6 +13,7 @@
 #include "core/safetensors.h"
 #include "routers/mf.h"
 #include "routers/router_impl.h"
+#include "train/train_impl.h"
 
 struct mf {
     int n_models, dim;
@@ -71,9 +72,7 @@ static void mf_free(void *impl) {
     free(mf);
 }
 
-static const struct rl_router_ops mf_ops = {mf_score, mf_free};
-
-int rl__mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+static int mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
     const int M = r->n_models, D = r->encoder_dim;
     const struct rl_tensor *tp, *tw1, *tw2;
     int64_t sp[2] = {M, -1};
@@ -93,7 +92,6 @@ int rl__mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errb
     struct mf *mf = calloc(1, sizeof *mf);
     if (!mf)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    r->ops = &mf_ops;
     r->impl = mf;
     mf->n_models = M;
     mf->dim = D;
@@ -116,3 +114,16 @@ int rl__mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errb
     }
     return RL_OK;
 }
+
+static const char *const per_model[] = {"P.weight", NULL};
+
+const struct rl_router_kind rl__router_kind_mf = {
+    .name = "mf",
+    .needs_encoder = true,
+    .shipped = true,
+    .load = mf_load,
+    .score = mf_score,
+    .free = mf_free,
+    .train = rl__train_mf,
+    .per_model = per_model,
+};

@@ -3,12 +3,18 @@
 // splitmix64(s + k·golden), k taken from an atomic counter, so threads may share the router and
 // a given seed gives a reproducible sequence (in call order). It needs no embedding and accepts
 // any model names, since the pair does not affect the draw.
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "rl/battle.h"
 #include "routers/router_impl.h"
 
 #define GOLDEN 0x9e3779b97f4a7c15ull
+
+struct random_state {
+    uint64_t seed;
+    _Atomic uint64_t counter; // draws so far (shared by all threads)
+};
 
 // splitmix64's finaliser (Steele, Lea and Flood, 2014).
 static uint64_t mix64(uint64_t z) {
@@ -21,24 +27,39 @@ static int random_score(const struct rl_router *r, const struct rl_router_pair *
                         const float *embedding, double *p_strong) {
     (void)pair;
     (void)embedding;
+    struct random_state *st = r->impl;
     // The counter is the router's only mutable state; relaxed order is enough for a ticket.
-    uint64_t k =
-        atomic_fetch_add_explicit(&((struct rl_router *)r)->counter, 1, memory_order_relaxed);
-    uint64_t x = mix64(r->seed + (k + 1) * GOLDEN);
+    uint64_t k = atomic_fetch_add_explicit(&st->counter, 1, memory_order_relaxed);
+    uint64_t x = mix64(st->seed + (k + 1) * GOLDEN);
     *p_strong = (double)(x >> 11) * 0x1.0p-53;
     return RL_OK;
 }
 
-static const struct rl_router_ops random_ops = {random_score, NULL};
-
 static const char *const default_models[] = {RL_MODEL_DEFAULT_STRONG, RL_MODEL_DEFAULT_WEAK};
 
 struct rl_router *rl_router_random_new(uint64_t seed) {
-    struct rl_router *r = rl__router_new(RL_ROUTER_KIND_RANDOM, default_models, 2);
-    if (!r)
+    struct rl_router *r = rl__router_new(&rl__router_kind_random, default_models, 2);
+    struct random_state *st = r ? malloc(sizeof *st) : NULL;
+    if (!st) {
+        rl_router_free(r);
         return NULL;
-    r->ops = &random_ops;
-    r->seed = seed;
-    r->any_pair = true;
+    }
+    st->seed = seed;
+    atomic_init(&st->counter, 0);
+    r->impl = st;
     return r;
 }
+
+// rl_router_load("random"): the seed 0.
+static struct rl_router *random_build(void) {
+    return rl_router_random_new(0);
+}
+
+const struct rl_router_kind rl__router_kind_random = {
+    .name = "random",
+    .any_pair = true,
+    .shipped = true,
+    .build = random_build,
+    .score = random_score,
+    .free = free,
+};

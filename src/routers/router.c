@@ -1,6 +1,6 @@
-// The router object shared by every kind: construction, kind names, model lists, pair
-// resolution and dispatch of rl_router_score. The kind-specific arithmetic lives in random.c,
-// mf.c, swr.c and bert.c; reading router files lives in file.c.
+// The router object shared by every kind: construction, model lists, pair resolution, dispatch
+// of rl_router_score and the routing decision. The kind-specific arithmetic lives in random.c,
+// mf.c, swr.c and bert.c; the table of kinds in registry.c; reading router files in file.c.
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,34 +10,10 @@
 #include "rl/battle.h"
 #include "routers/router_impl.h"
 
-#ifndef RL_DATA_DIR
-#define RL_DATA_DIR "."
-#endif
-
-static const char *const kind_names[] = {
-    [RL_ROUTER_KIND_RANDOM] = "random",
-    [RL_ROUTER_KIND_MF] = "mf",
-    [RL_ROUTER_KIND_SW_RANKING] = "sw_ranking",
-    [RL_ROUTER_KIND_BERT] = "bert",
-};
-
-const char *rl_router_kind_name(enum rl_router_kind kind) {
-    if ((unsigned)kind >= RL_COUNTOF(kind_names))
-        return "unknown";
-    return kind_names[kind];
-}
-
-int rl_router_kind_parse(const char *name) {
-    for (size_t i = 0; i < RL_COUNTOF(kind_names); i++)
-        if (strcmp(name, kind_names[i]) == 0)
-            return (int)i;
-    return RL_EINVAL;
-}
-
 // ----------------------------------------------------------------------------
 // Construction
 
-struct rl_router *rl__router_new(enum rl_router_kind kind, const char *const *models,
+struct rl_router *rl__router_new(const struct rl_router_kind *kind, const char *const *models,
                                  int n_models) {
     struct rl_router *r = calloc(1, sizeof *r);
     if (!r)
@@ -55,7 +31,6 @@ struct rl_router *rl__router_new(enum rl_router_kind kind, const char *const *mo
         }
     }
     r->def_pair = (struct rl_router_pair){0, n_models > 1 ? 1 : 0};
-    atomic_init(&r->counter, 0);
     return r;
 fail:
     rl_router_free(r);
@@ -101,8 +76,7 @@ int rl__router_set_encoder(struct rl_router *r, const char *name, int dim) {
 void rl_router_free(struct rl_router *r) {
     if (!r)
         return;
-    if (r->ops && r->ops->free)
-        r->ops->free(r->impl);
+    r->kind->free(r->impl);
     for (int i = 0; i < r->n_models; i++)
         free(r->model_names[i]);
     free(r->model_names);
@@ -113,43 +87,15 @@ void rl_router_free(struct rl_router *r) {
     free(r);
 }
 
-// A kind name resolves to the default router shipped in <home>/routers/<kind>.safetensors;
-// "random" needs no file. Anything else is a path.
-struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf) {
-    if (!name_or_path || !*name_or_path) {
-        rl__errf(errbuf, RL_EINVAL, "no router named");
-        return NULL;
-    }
-    if (strcmp(name_or_path, "random") == 0) {
-        struct rl_router *r = rl_router_random_new(0);
-        if (!r)
-            rl__errf(errbuf, RL_ENOMEM, "random router: out of memory");
-        return r;
-    }
-    if (rl_router_kind_parse(name_or_path) < 0)
-        return rl__router_load_file(name_or_path, errbuf);
-    if (!home) {
-        const char *env = getenv("ROUTELLM_HOME");
-        home = (env && *env) ? env : RL_DATA_DIR;
-    }
-    char rel[64], path[4096];
-    snprintf(rel, sizeof rel, "routers/%s.safetensors", name_or_path);
-    if (rl_path_join(path, sizeof path, home, rel) != RL_OK) {
-        rl__errf(errbuf, RL_ETOOBIG, "%s: home path too long", home);
-        return NULL;
-    }
-    return rl__router_load_file(path, errbuf);
-}
-
 // ----------------------------------------------------------------------------
 // Accessors
 
-enum rl_router_kind rl_router_kind(const struct rl_router *r) {
+const struct rl_router_kind *rl_router_kind(const struct rl_router *r) {
     return r->kind;
 }
 
 const char *rl_router_name(const struct rl_router *r) {
-    return rl_router_kind_name(r->kind);
+    return r->kind->name;
 }
 
 const char *rl_router_encoder_name(const struct rl_router *r) {
@@ -220,7 +166,7 @@ static int resolve(const struct rl_router *r, const char *name, int fallback, in
         return RL_OK;
     }
     int i = rl__router_find_model(r, name);
-    if (i < 0 && !r->any_pair)
+    if (i < 0 && !r->kind->any_pair)
         return unknown_model(r, name, errbuf);
     *out = i < 0 ? fallback : i;
     return RL_OK;
@@ -234,7 +180,7 @@ int rl_router_pair(const struct rl_router *r, const char *strong, const char *we
         rc = resolve(r, weak, r->def_pair.weak, &p.weak, errbuf);
     if (rc != RL_OK)
         return rc;
-    if (p.strong == p.weak && !r->any_pair)
+    if (p.strong == p.weak && !r->kind->any_pair)
         return rl__errf(errbuf, RL_EINVAL, "router %s: the strong and weak models are both %s",
                         rl_router_name(r), r->model_names[p.strong]);
     *pair = p;
@@ -252,15 +198,37 @@ int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pai
 int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
                     const float *embedding, double *p_strong) {
     struct rl_router_pair p = pair ? *pair : r->def_pair;
-    if (!r->any_pair &&
+    if (!r->kind->any_pair &&
         (p.strong < 0 || p.strong >= r->n_models || p.weak < 0 || p.weak >= r->n_models))
         return RL_EINVAL;
     if (r->encoder_dim > 0 && !embedding)
         return RL_EINVAL;
-    int rc = r->ops->score(r, &p, embedding, p_strong);
+    int rc = r->kind->score(r, &p, embedding, p_strong);
     // Finite parameters from a router file can still be large enough to overflow a score; that
     // prompt gets an error rather than a NaN, which would route it as if it were weak.
     if (rc == RL_OK && !(*p_strong >= 0 && *p_strong <= 1))
         return RL_EFORMAT;
     return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Decisions
+
+// RouteLLM §1.1: the strong model when p_strong >= α. This is the only place the rule is written.
+bool rl_router_goes_strong(double p_strong, double threshold) {
+    return p_strong >= threshold;
+}
+
+int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
+                     const float *embedding, double threshold, struct rl_router_decision *d) {
+    struct rl_router_pair p = pair ? *pair : r->def_pair;
+    double p_strong;
+    int rc = rl_router_score(r, &p, embedding, &p_strong);
+    if (rc != RL_OK)
+        return rc;
+    d->p_strong = p_strong;
+    d->strong = rl_router_goes_strong(p_strong, threshold);
+    d->model = d->strong ? p.strong : p.weak;
+    d->name = rl_router_model(r, d->model);
+    return RL_OK;
 }

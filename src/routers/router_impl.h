@@ -1,27 +1,69 @@
-// Internal interface of the routers: the common router object and the per-kind operations that
-// router.c dispatches to. Each kind lives in its own file (random.c, mf.c, swr.c, bert.c) and
-// fills in a struct rl_router through rl__router_new.
+// Internal interface of the routers: the table of kinds (registry.c), the common router object
+// and the helpers the kinds share. Each kind lives in its own file (random.c, mf.c, swr.c, bert.c)
+// and defines its entry, rl__router_kind_<name>, which RL_ROUTER_KINDS lists.
 #ifndef RL_SRC_ROUTER_IMPL_H
 #define RL_SRC_ROUTER_IMPL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "rl/router.h"
 
 struct rl_tensor;
+struct rl_safetensors;
+struct rl_train_ctx;
+struct rl_train_out;
+struct rl_train_params;
 
-struct rl_router_ops {
-    // Score with validated pair indices (or any pair for kinds that ignore it).
+// ----------------------------------------------------------------------------
+// The registry (registry.c). Adding a kind: one file that defines its entry
+//     const struct rl_router_kind rl__router_kind_<name> = {.name = "<name>", ...};
+// and one line X(<name>) here; the order is the listing order (rl_router_kind_at).
+
+#define RL_ROUTER_KINDS(X)                                                                         \
+    X(random)                                                                                      \
+    X(mf)                                                                                          \
+    X(sw_ranking)                                                                                  \
+    X(bert)
+
+// One kind of router: what it is called, what it needs and the operations on its routers.
+struct rl_router_kind {
+    const char *name;   // the "kind" of router files and the name on the command line
+    bool needs_encoder; // scores the prompt's embedding (its files name the encoder)
+    bool any_pair;      // the score ignores the pair: any model name is accepted
+    bool shipped;       // rl_router_load(name) gives a default router (build, or a shipped file)
+
+    // Read the kind's tensors from st into r, whose models, encoder and default pair are set,
+    // and set r->impl. RL_OK or < 0 with errbuf naming the file and tensor. NULL: the kind has
+    // no files.
+    int (*load)(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
+    // The kind's default router, built without a file; NULL on ENOMEM. NULL for file kinds.
+    struct rl_router *(*build)(void);
+    // Score with a pair rl_router_score has checked (any pair for any_pair kinds) and, when the
+    // kind needs the encoder, an embedding of r->encoder_dim floats.
     int (*score)(const struct rl_router *r, const struct rl_router_pair *pair,
                  const float *embedding, double *p_strong);
-    void (*free)(void *impl); // releases impl; NULL impl is allowed
+    void (*free)(void *impl); // releases r->impl; NULL is a no-op
+
+    // Fit a router of the kind (train.c has checked the data and set the context) and hand its
+    // tensors and metadata to out. NULL: the kind is not trained.
+    int (*train)(const struct rl_train_ctx *c, struct rl_train_out *out);
+    // Change the common defaults of rl_train_params_default where the kind's differ; may be NULL.
+    void (*train_defaults)(struct rl_train_params *p);
+    // The tensors of the kind's files with one row per model, NULL-terminated: rl_train appends
+    // a copy of a row for each alias. NULL: none.
+    const char *const *per_model;
 };
 
+#define RL_ROUTER_KIND_DECLARE_(name) extern const struct rl_router_kind rl__router_kind_##name;
+RL_ROUTER_KINDS(RL_ROUTER_KIND_DECLARE_)
+#undef RL_ROUTER_KIND_DECLARE_
+
+// ----------------------------------------------------------------------------
+// The router object
+
 struct rl_router {
-    enum rl_router_kind kind;
-    const struct rl_router_ops *ops;
-    void *impl; // kind-specific state, owned
+    const struct rl_router_kind *kind;
+    void *impl; // kind-specific state, owned (released by kind->free)
 
     char *encoder_name; // NULL when the router needs no embedding
     int encoder_dim;    // 0 when the router needs no embedding
@@ -29,18 +71,15 @@ struct rl_router {
     int n_models;
     char **model_names;             // (n_models) canonical names, owned
     struct rl_router_pair def_pair; // default strong/weak pair
-    bool any_pair;                  // the score ignores the pair: any model name is accepted
 
-    char *path;    // the file the router was loaded from, NULL for the random router
+    char *path;    // the file the router was loaded from, NULL for a built-in kind
     char *meta[9]; // copies of the file's provenance keys (file.c: kept_keys)
-
-    uint64_t seed;            // random router: the seed
-    _Atomic uint64_t counter; // random router: draws so far (shared by all threads)
 };
 
 // Allocate a router of `kind` owning copies of the model names; NULL on ENOMEM. The caller
-// sets ops, impl, encoder fields and the default pair.
-struct rl_router *rl__router_new(enum rl_router_kind kind, const char *const *models, int n_models);
+// sets impl, the encoder fields and the default pair.
+struct rl_router *rl__router_new(const struct rl_router_kind *kind, const char *const *models,
+                                 int n_models);
 
 // A kind's state in one allocation: an impl struct of impl_size bytes (zeroed) followed by copies
 // of the tensors parts[0..n), each 8-byte aligned; dst[i] receives where parts[i] went (NULL for
@@ -66,10 +105,8 @@ int rl__router_find_model(const struct rl_router *r, const char *name);
 #define RL_ROUTER_FORMAT         "routellm-router"
 #define RL_ROUTER_FORMAT_VERSION "1"
 
-struct rl_safetensors;
-
 struct rl_router_meta {
-    enum rl_router_kind kind;
+    const struct rl_router_kind *kind;
     const char *encoder; // NULL for kinds without an embedding
     int encoder_dim;
     const char *const *models;
@@ -92,12 +129,6 @@ int rl__router_write(const char *path, const struct rl_router_meta *m, const str
 
 // Load a router file written by the trainers; NULL on failure with errbuf naming the file.
 struct rl_router *rl__router_load_file(const char *path, char *errbuf);
-
-// Per-kind loaders: read the kind's tensors from st into r (r's models, encoder and default pair
-// are set). RL_OK or < 0 with errbuf naming the file and tensor.
-int rl__mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
-int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
-int rl__bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
 
 // ----------------------------------------------------------------------------
 // Training-prompt lists (train_prompts.c): gzipped JSONL, one {"prompt": "..."} per line.

@@ -17,6 +17,7 @@
 #include "routers/bt.h"
 #include "routers/router_impl.h"
 #include "routers/swr.h"
+#include "train/train_impl.h"
 
 // ----------------------------------------------------------------------------
 // Half precision
@@ -194,56 +195,56 @@ static int swr_score(const struct rl_router *r, const struct rl_router_pair *pai
     return RL_OK;
 }
 
-// The state and every array it points to are one allocation (rl__router_impl_new).
-static const struct rl_router_ops swr_ops = {swr_score, free};
+// The tensors of a sw_ranking file.
+struct swr_tensors {
+    const struct rl_tensor *tier, *rating, *gamma; // (M), (M), (1)
+    const struct rl_tensor *e16, *e8, *scale;      // (N, D) F16, or (N, D) I8 and (N)
+    const struct rl_tensor *off, *cell, *cw;       // (N + 1), (nnz), (nnz, 2)
+};
 
-int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
-    const char *path = rl_safetensors_path(st);
-    const int M = r->n_models, D = r->encoder_dim;
-    if (D % 16 != 0)
-        return rl__errf(errbuf, RL_EUNSUPPORTED,
-                        "%s: sw_ranking needs a width that is a "
-                        "multiple of 16, not %d",
-                        path, D);
-    const struct rl_tensor *tier = NULL, *rating = NULL, *off = NULL, *cell = NULL, *cw = NULL,
-                           *gamma = NULL, *e16 = NULL, *e8 = NULL, *sc = NULL;
+// Find every tensor with its dtype and shape.
+static int swr_expect(const struct rl_safetensors *st, int M, int D, struct swr_tensors *t,
+                      char *errbuf) {
     int64_t sm[1] = {M}, s1[1] = {1};
-    int rc = rl_safetensors_expect(st, "model_tier", RL_DTYPE_I32, 1, sm, &tier, errbuf);
+    int rc = rl_safetensors_expect(st, "model_tier", RL_DTYPE_I32, 1, sm, &t->tier, errbuf);
     if (rc == RL_OK)
-        rc = rl_safetensors_expect(st, "model_rating", RL_DTYPE_F32, 1, sm, &rating, errbuf);
+        rc = rl_safetensors_expect(st, "model_rating", RL_DTYPE_F32, 1, sm, &t->rating, errbuf);
     if (rc == RL_OK)
-        rc = rl_safetensors_expect(st, "gamma", RL_DTYPE_F32, 1, s1, &gamma, errbuf);
+        rc = rl_safetensors_expect(st, "gamma", RL_DTYPE_F32, 1, s1, &t->gamma, errbuf);
     if (rc != RL_OK)
         return rc;
     int64_t se[2] = {-1, D};
     if (rl_safetensors_find(st, "prompt_emb_i8")) {
-        rc = rl_safetensors_expect(st, "prompt_emb_i8", RL_DTYPE_I8, 2, se, &e8, errbuf);
-        int64_t ss[1] = {e8 ? e8->shape[0] : 0};
+        rc = rl_safetensors_expect(st, "prompt_emb_i8", RL_DTYPE_I8, 2, se, &t->e8, errbuf);
+        int64_t ss[1] = {t->e8 ? t->e8->shape[0] : 0};
         if (rc == RL_OK)
-            rc = rl_safetensors_expect(st, "prompt_scale", RL_DTYPE_F32, 1, ss, &sc, errbuf);
+            rc = rl_safetensors_expect(st, "prompt_scale", RL_DTYPE_F32, 1, ss, &t->scale, errbuf);
     } else {
-        rc = rl_safetensors_expect(st, "prompt_emb", RL_DTYPE_F16, 2, se, &e16, errbuf);
+        rc = rl_safetensors_expect(st, "prompt_emb", RL_DTYPE_F16, 2, se, &t->e16, errbuf);
     }
     if (rc != RL_OK)
         return rc;
-    int64_t N = e16 ? e16->shape[0] : e8->shape[0];
+    int64_t N = t->e16 ? t->e16->shape[0] : t->e8->shape[0];
     if (N < 1 || N > INT32_MAX - 1)
-        return rl__errf(errbuf, RL_EFORMAT, "%s: %lld stored prompts", path, (long long)N);
+        return rl__errf(errbuf, RL_EFORMAT, "%s: %lld stored prompts", rl_safetensors_path(st),
+                        (long long)N);
     int64_t so[1] = {N + 1}, sx[1] = {-1};
-    rc = rl_safetensors_expect(st, "cell_offsets", RL_DTYPE_I32, 1, so, &off, errbuf);
+    rc = rl_safetensors_expect(st, "cell_offsets", RL_DTYPE_I32, 1, so, &t->off, errbuf);
     if (rc == RL_OK)
-        rc = rl_safetensors_expect(st, "cell_index", RL_DTYPE_U8, 1, sx, &cell, errbuf);
-    int64_t sw[2] = {cell ? cell->shape[0] : 0, 2};
+        rc = rl_safetensors_expect(st, "cell_index", RL_DTYPE_U8, 1, sx, &t->cell, errbuf);
+    int64_t sw[2] = {t->cell ? t->cell->shape[0] : 0, 2};
     if (rc == RL_OK)
-        rc = rl_safetensors_expect(st, "cell_weight", RL_DTYPE_F32, 2, sw, &cw, errbuf);
-    if (rc != RL_OK)
-        return rc;
+        rc = rl_safetensors_expect(st, "cell_weight", RL_DTYPE_F32, 2, sw, &t->cw, errbuf);
+    return rc;
+}
 
-    // Validate everything the scan will index.
-    const int32_t *tiers = tier->data, *offs = off->data;
-    const uint8_t *cells = cell->data;
-    const float *cws = cw->data;
-    float g = *(const float *)gamma->data;
+// Validate everything the scan will index; *n_tiers receives T.
+static int swr_check(const char *path, int M, const struct swr_tensors *t, int *n_tiers,
+                     char *errbuf) {
+    const int32_t *tiers = t->tier->data, *offs = t->off->data;
+    const uint8_t *cells = t->cell->data;
+    const float *cws = t->cw->data;
+    const int64_t N = t->off->shape[0] - 1, nnz = t->cell->shape[0];
     int T = 0;
     for (int m = 0; m < M; m++) {
         if (tiers[m] < 0 || tiers[m] >= RL_SWR_MAX_TIERS)
@@ -251,7 +252,6 @@ int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *err
                             tiers[m]);
         T = tiers[m] + 1 > T ? tiers[m] + 1 : T;
     }
-    int64_t nnz = cell->shape[0];
     if (offs[0] != 0 || offs[N] != nnz)
         return rl__errf(errbuf, RL_EFORMAT, "%s: cell_offsets do not span cell_index", path);
     for (int64_t i = 0; i < N; i++)
@@ -265,32 +265,51 @@ int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *err
             return rl__errf(errbuf, RL_EFORMAT, "%s: cell %lld is invalid", path, (long long)k);
     }
     // Stored prompts and their scales must be finite, or every similarity scan yields NaN.
-    if (e16) {
-        const uint16_t *h = e16->data;
-        for (size_t i = 0; i < e16->nbytes / sizeof *h; i++)
+    if (t->e16) {
+        const uint16_t *h = t->e16->data;
+        for (size_t i = 0; i < t->e16->nbytes / sizeof *h; i++)
             if ((h[i] & 0x7c00) == 0x7c00)
                 return rl__errf(errbuf, RL_EFORMAT, "%s: prompt_emb is not finite", path);
     } else {
-        const float *x = sc->data;
+        const float *x = t->scale->data;
         for (int64_t i = 0; i < N; i++)
             if (!isfinite(x[i]))
                 return rl__errf(errbuf, RL_EFORMAT, "%s: prompt_scale is not finite", path);
     }
+    float g = *(const float *)t->gamma->data;
     if (!(g > 1 && g < 1e6))
         return rl__errf(errbuf, RL_EFORMAT, "%s: gamma %g is not in (1, 1e6)", path, g);
+    *n_tiers = T;
+    return RL_OK;
+}
 
-    const struct rl_tensor *parts[] = {e16, e8, sc, tier, off, cell, cw};
+// The state and every array it points to are one allocation (rl__router_impl_new).
+static int swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    const char *path = rl_safetensors_path(st);
+    const int M = r->n_models, D = r->encoder_dim;
+    if (D % 16 != 0)
+        return rl__errf(errbuf, RL_EUNSUPPORTED,
+                        "%s: sw_ranking needs a width that is a "
+                        "multiple of 16, not %d",
+                        path, D);
+    struct swr_tensors t = {0};
+    int T = 0;
+    int rc = swr_expect(st, M, D, &t, errbuf);
+    if (rc == RL_OK)
+        rc = swr_check(path, M, &t, &T, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    const struct rl_tensor *parts[] = {t.e16, t.e8, t.scale, t.tier, t.off, t.cell, t.cw};
     void *at[RL_COUNTOF(parts)];
     struct rl_swr *s = rl__router_impl_new(sizeof *s, parts, RL_COUNTOF(parts), at);
     if (!s)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    r->ops = &swr_ops;
     r->impl = s;
-    s->n_prompts = (int)N;
+    s->n_prompts = (int)(t.off->shape[0] - 1);
     s->dim = D;
     s->n_tiers = T;
     s->n_models = M;
-    s->gamma = g;
+    s->gamma = *(const float *)t.gamma->data;
     s->emb16 = at[0];
     s->emb8 = at[1];
     s->scale8 = at[2];
@@ -301,3 +320,16 @@ int rl__swr_load(struct rl_router *r, const struct rl_safetensors *st, char *err
     s->simd = rl__swr_simd_supported();
     return RL_OK;
 }
+
+static const char *const per_model[] = {"model_tier", "model_rating", NULL};
+
+const struct rl_router_kind rl__router_kind_sw_ranking = {
+    .name = "sw_ranking",
+    .needs_encoder = true,
+    .shipped = true,
+    .load = swr_load,
+    .score = swr_score,
+    .free = free,
+    .train = rl__train_swr,
+    .per_model = per_model,
+};

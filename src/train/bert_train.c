@@ -180,6 +180,16 @@ static void bert_validate(const void *model, const float *theta, double *loss, d
     *acc = decisive > 0 ? right / decisive : NAN;
 }
 
+// A head on frozen pooled embeddings: a small MLP, trained longer with a larger step than mf.
+void rl__train_bert_defaults(struct rl_train_params *p) {
+    p->epochs = 20;
+    p->batch = 64;
+    p->lr = 1e-3;
+    p->weight_decay = 1e-4;
+    p->noise = 0;
+    p->hidden = 256;
+}
+
 int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) {
     const struct rl_battles *b = c->b;
     const struct rl_train_params *p = c->p;

@@ -10,7 +10,7 @@
 #include "routers/router_impl.h"
 #include "train/train_impl.h"
 
-struct rl_train_params rl_train_params_default(enum rl_router_kind kind) {
+struct rl_train_params rl_train_params_default(const struct rl_router_kind *kind) {
     struct rl_train_params p = {
         .seed = 0,
         .n_threads = 2,
@@ -24,15 +24,8 @@ struct rl_train_params rl_train_params_default(enum rl_router_kind kind) {
         .n_tiers = 10,
         .sw_int8 = 0,
     };
-    if (kind == RL_ROUTER_KIND_BERT) {
-        // A head on frozen pooled embeddings: a small MLP, trained longer with a larger step.
-        p.epochs = 20;
-        p.batch = 64;
-        p.lr = 1e-3;
-        p.weight_decay = 1e-4;
-        p.noise = 0;
-        p.hidden = 256;
-    }
+    if (kind && kind->train_defaults)
+        kind->train_defaults(&p);
     return p;
 }
 
@@ -114,15 +107,14 @@ static int resolve_model(const struct rl_battles *b, const struct aliases *a, co
                     role, name);
 }
 
-// The tensors with one row per model, in any kind's router file.
-static const char *const per_model[] = {"P.weight", "model_tier", "model_rating"};
-
-// Append one row per alias to each per-model tensor of out, copied from the aliased model's row.
-static int extend_per_model(struct rl_train_out *out, int M, const struct aliases *a) {
+// Append one row per alias to each per-model tensor of out (the kind's list, NULL-terminated),
+// copied from the aliased model's row.
+static int extend_per_model(struct rl_train_out *out, const char *const *per_model, int M,
+                            const struct aliases *a) {
     for (size_t i = 0; i < out->n; i++) {
         struct rl_tensor *t = &out->t[i];
         bool listed = false;
-        for (size_t k = 0; k < RL_COUNTOF(per_model); k++)
+        for (size_t k = 0; per_model && per_model[k]; k++)
             listed |= strcmp(t->name, per_model[k]) == 0;
         if (!listed)
             continue;
@@ -183,7 +175,7 @@ static int write_prompt_list(const struct rl_battles *b, const char *path, const
 // ----------------------------------------------------------------------------
 // Training
 
-int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *prompt_emb,
+int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
              const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) {
     if (b->n == 0 || b->n_models < 2)
@@ -226,18 +218,15 @@ int rl_train(enum rl_router_kind kind, const struct rl_battles *b, const float *
     memset(&out, 0, sizeof out);
     const char **names = NULL;
     char *alias_text = NULL;
-    switch (kind) {
-    case RL_ROUTER_KIND_MF: rc = rl__train_mf(&c, &out); break;
-    case RL_ROUTER_KIND_SW_RANKING: rc = rl__train_swr(&c, &out); break;
-    case RL_ROUTER_KIND_BERT: rc = rl__train_bert(&c, &out); break;
-    default:
+    if (kind && kind->train)
+        rc = kind->train(&c, &out);
+    else
         rc = rl__errf(errbuf, RL_EINVAL, "router kind '%s' is not trained",
                       rl_router_kind_name(kind));
-    }
     if (rc == RL_OK && al.n > 0) {
         names = malloc(((size_t)M + (size_t)al.n) * sizeof *names);
         alias_text = aliases_json(b, &al);
-        rc = names && alias_text ? extend_per_model(&out, M, &al) : RL_ENOMEM;
+        rc = names && alias_text ? extend_per_model(&out, kind->per_model, M, &al) : RL_ENOMEM;
         if (rc != RL_OK)
             rl__errf(errbuf, rc, "out of memory");
         for (int i = 0; names && i < M + al.n; i++)

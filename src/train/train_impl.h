@@ -142,11 +142,12 @@ int rl__minibatch_train(const struct rl_minibatch *mb, double *val_loss,
                         double *val_acc) RL_NODISCARD;
 
 // ----------------------------------------------------------------------------
-// The kinds' trainers
+// The kinds' trainers: the train and train_defaults entries of their kinds (router_impl.h)
 
 int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 int rl__train_swr(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
+void rl__train_bert_defaults(struct rl_train_params *p);
 
 // ----------------------------------------------------------------------------
 // MF internals, exposed for the gradient check

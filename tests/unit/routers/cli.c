@@ -90,9 +90,10 @@ TEST(route_cli_router_file) {
         for (int d = 0; d < D; d++)
             emb[i * D + d] = ((float)rand() / RAND_MAX - 0.5f) / 10;
     }
-    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    const struct rl_router_kind *mf = rl_router_kind_find("mf", NULL);
+    struct rl_train_params p = rl_train_params_default(mf);
     p.epochs = 2;
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "all-MiniLM-L6-v2", D, &p, path, err));
+    ASSERT_OK(rl_train(mf, b, emb, "all-MiniLM-L6-v2", D, &p, path, err));
     rl_battles_free(b);
     free(emb);
 

@@ -1,20 +1,10 @@
-// Router dispatch, kind names, pair resolution and the random router.
+// Router dispatch, pair resolution and the random router.
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "rl/battle.h"
 #include "rl/router.h"
 #include "test.h"
-
-TEST(router_kind_names) {
-    ASSERT_STR_EQ(rl_router_kind_name(RL_ROUTER_KIND_MF), "mf");
-    ASSERT_STR_EQ(rl_router_kind_name(RL_ROUTER_KIND_SW_RANKING), "sw_ranking");
-    ASSERT_STR_EQ(rl_router_kind_name((enum rl_router_kind)99), "unknown");
-    ASSERT_EQ(rl_router_kind_parse("bert"), RL_ROUTER_KIND_BERT);
-    ASSERT_EQ(rl_router_kind_parse("random"), RL_ROUTER_KIND_RANDOM);
-    ASSERT_EQ(rl_router_kind_parse("causal_llm"), RL_EINVAL);
-    return 0;
-}
 
 TEST(router_random_deterministic) {
     struct rl_router *a = rl_router_random_new(7), *b = rl_router_random_new(7);

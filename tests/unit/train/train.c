@@ -16,6 +16,10 @@
 #define D_SYN 16
 #define N_SYN 300
 
+static const struct rl_router_kind *kind_of(const char *name) {
+    return rl_router_kind_find(name, NULL);
+}
+
 // A synthetic task: the strong model wins when the prompt's first coordinate exceeds -0.1, a third
 // model loses to both. Prompts i are interned in order, so prompt i has embedding emb[i]. Like
 // real sentence embeddings the vectors share a common direction (coordinate 1), which is what
@@ -184,7 +188,7 @@ static void keep_last(void *ctx, const struct rl_train_progress *p) {
 }
 
 // The defaults of kind, with each epoch's figures kept in *l.
-static struct rl_train_params watched_params(enum rl_router_kind kind, struct last *l) {
+static struct rl_train_params watched_params(const struct rl_router_kind *kind, struct last *l) {
     struct rl_train_params p = rl_train_params_default(kind);
     p.progress = keep_last;
     p.progress_ctx = l;
@@ -215,7 +219,7 @@ TEST(train_mf_deterministic_and_learns) {
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
     struct last l = {0};
-    struct rl_train_params p = watched_params(RL_ROUTER_KIND_MF, &l);
+    struct rl_train_params p = watched_params(kind_of("mf"), &l);
     p.epochs = 30;
     p.lr = 1e-2;
     p.noise = 0.02; // the paper's 0.1 is large against 16-d unit vectors
@@ -224,15 +228,15 @@ TEST(train_mf_deterministic_and_learns) {
     p.n_threads = 1;
     const char *f1 = tmp_path("mf1.safetensors"), *f2 = tmp_path("mf2.safetensors"),
                *f3 = tmp_path("mf3.safetensors");
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "test-encoder", D_SYN, &p, f1, err));
+    ASSERT_OK(rl_train(kind_of("mf"), b, emb, "test-encoder", D_SYN, &p, f1, err));
     ASSERT_EQ(l.epochs_done, 30);
     printf("  validation accuracy %.3f\n", l.val_acc);
     ASSERT(l.val_acc > 0.85);
     p.n_threads = 2;
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "test-encoder", D_SYN, &p, f2, err));
+    ASSERT_OK(rl_train(kind_of("mf"), b, emb, "test-encoder", D_SYN, &p, f2, err));
     ASSERT_EQ(same_file(f1, f2), 1);
     p.seed = 4;
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_MF, b, emb, "test-encoder", D_SYN, &p, f3, err));
+    ASSERT_OK(rl_train(kind_of("mf"), b, emb, "test-encoder", D_SYN, &p, f3, err));
     ASSERT_EQ(same_file(f1, f3), 0);
 
     struct rl_router *r = rl_router_load(f1, NULL, err);
@@ -314,9 +318,9 @@ TEST(train_sw_ranking) {
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
     struct last l = {0};
-    struct rl_train_params p = watched_params(RL_ROUTER_KIND_SW_RANKING, &l);
+    struct rl_train_params p = watched_params(kind_of("sw_ranking"), &l);
     const char *f1 = tmp_path("sw1.safetensors"), *f2 = tmp_path("sw2.safetensors");
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_SW_RANKING, b, emb, "test-encoder", D_SYN, &p, f1, err));
+    ASSERT_OK(rl_train(kind_of("sw_ranking"), b, emb, "test-encoder", D_SYN, &p, f1, err));
     printf("  validation accuracy %.3f\n", l.val_acc);
     ASSERT(l.val_acc > 0.7);
     struct rl_router *r = rl_router_load(f1, NULL, err);
@@ -328,7 +332,7 @@ TEST(train_sw_ranking) {
     ASSERT(hi > lo + 0.05);
     rl_router_free(r);
     p.sw_int8 = 1;
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_SW_RANKING, b, emb, "test-encoder", D_SYN, &p, f2, err));
+    ASSERT_OK(rl_train(kind_of("sw_ranking"), b, emb, "test-encoder", D_SYN, &p, f2, err));
     struct rl_router *r8 = rl_router_load(f2, NULL, err);
     ASSERT_NOT_NULL(r8);
     ASSERT_NEAR(mean_p(r8, emb, true), hi, 0.01);
@@ -345,16 +349,16 @@ TEST(train_bert_head) {
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
     struct last l = {0};
-    struct rl_train_params p = watched_params(RL_ROUTER_KIND_BERT, &l);
+    struct rl_train_params p = watched_params(kind_of("bert"), &l);
     p.hidden = 32;
     p.epochs = 30;
     p.holdout = 0.1;
     const char *f1 = tmp_path("bert1.safetensors"), *f2 = tmp_path("bert2.safetensors");
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_BERT, b, emb, "test-encoder", D_SYN, &p, f1, err));
+    ASSERT_OK(rl_train(kind_of("bert"), b, emb, "test-encoder", D_SYN, &p, f1, err));
     printf("  validation accuracy %.3f\n", l.val_acc);
     ASSERT(l.val_acc > 0.8);
     p.n_threads = 1;
-    ASSERT_OK(rl_train(RL_ROUTER_KIND_BERT, b, emb, "test-encoder", D_SYN, &p, f2, err));
+    ASSERT_OK(rl_train(kind_of("bert"), b, emb, "test-encoder", D_SYN, &p, f2, err));
     ASSERT_EQ(same_file(f1, f2), 1);
     struct rl_router *r = rl_router_load(f1, NULL, err);
     ASSERT_NOT_NULL(r);
@@ -376,18 +380,18 @@ TEST(train_rejects_bad_input) {
     float *emb;
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
-    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    struct rl_train_params p = rl_train_params_default(kind_of("mf"));
     const char *f = tmp_path("bad.safetensors");
     p.strong = "gpt-4o";
-    ASSERT_EQ(rl_train(RL_ROUTER_KIND_MF, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    ASSERT_EQ(rl_train(kind_of("mf"), b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
     ASSERT_STR_CONTAINS(err, "no battles of the strong model 'gpt-4o'");
-    p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    p = rl_train_params_default(kind_of("mf"));
     p.holdout = 0.7;
-    ASSERT_EQ(rl_train(RL_ROUTER_KIND_MF, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
-    p = rl_train_params_default(RL_ROUTER_KIND_MF);
-    ASSERT_EQ(rl_train(RL_ROUTER_KIND_RANDOM, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    ASSERT_EQ(rl_train(kind_of("mf"), b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    p = rl_train_params_default(kind_of("mf"));
+    ASSERT_EQ(rl_train(kind_of("random"), b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
     p.n_tiers = 1;
-    ASSERT_EQ(rl_train(RL_ROUTER_KIND_SW_RANKING, b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
+    ASSERT_EQ(rl_train(kind_of("sw_ranking"), b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
     ASSERT(!rl_file_exists(f));
     rl_battles_free(b);
     free(emb);
@@ -400,7 +404,7 @@ TEST(train_aliases) {
     struct rl_battles *b = synthetic(&emb);
     char err[RL_ERRBUF_SIZE] = "";
     const char *aliases[] = {"my-gpt4=gpt-4-1106-preview", "cheap=M3"};
-    const enum rl_router_kind kinds[2] = {RL_ROUTER_KIND_MF, RL_ROUTER_KIND_SW_RANKING};
+    const struct rl_router_kind *kinds[2] = {kind_of("mf"), kind_of("sw_ranking")};
     for (int k = 0; k < 2; k++) {
         struct rl_train_params p = rl_train_params_default(kinds[k]);
         p.epochs = 2;
@@ -429,15 +433,14 @@ TEST(train_aliases) {
         rl_router_free(r);
         unlink(f);
     }
-    struct rl_train_params p = rl_train_params_default(RL_ROUTER_KIND_MF);
+    struct rl_train_params p = rl_train_params_default(kind_of("mf"));
     const char *bad[][1] = {{"x"}, {"x=nobody"}, {"m3=gpt-4-1106-preview"}};
     const char *want[] = {"is not NAME=MODEL", "the data has no model 'nobody'",
                           "'m3' is already a model of the data"};
     for (int i = 0; i < 3; i++) {
         p.aliases = bad[i];
         p.n_aliases = 1;
-        ASSERT_EQ(rl_train(RL_ROUTER_KIND_MF, b, emb, "e", D_SYN, &p, tmp_path("x"), err),
-                  RL_EINVAL);
+        ASSERT_EQ(rl_train(kind_of("mf"), b, emb, "e", D_SYN, &p, tmp_path("x"), err), RL_EINVAL);
         ASSERT_STR_CONTAINS(err, want[i]);
     }
     rl_battles_free(b);
