@@ -110,12 +110,7 @@ struct request {
 
     // Streaming relay.
     bool committed;
-    char *ring;
-    size_t ring_head, ring_len;
-    bool sse; // the upstream answered text/event-stream (else the stream is relayed opaquely)
-    bool up_paused, up_done, reader_waiting, error_sent;
-    CURLcode up_rc;
-    struct srv_sse events; // what the relayed event stream said: [DONE], usage
+    struct srv_relay relay;
 
     // Answer.
     int status;
@@ -229,7 +224,6 @@ static void add_route_headers(struct request *q, struct MHD_Response *r) {
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
-
 static enum MHD_Result send_answer(struct request *q) {
     struct MHD_Response *r;
     if (q->reply_stream) {
@@ -258,88 +252,41 @@ static enum MHD_Result send_answer(struct request *q) {
 // ----------------------------------------------------------------------------
 // Streaming relay
 
-static size_t ring_free(const struct request *q) {
-    return SRV_STREAM_RING - q->ring_len;
-}
-
-static size_t ring_push(struct request *q, const char *data, size_t n) {
-    if (n > SRV_STREAM_RING)
-        return 0; // cannot happen with curl's 16 KiB pieces; abort rather than stall
-    if (n > ring_free(q)) {
-        q->up_paused = true;
-        return CURL_WRITEFUNC_PAUSE;
-    }
-    size_t tail = (q->ring_head + q->ring_len) % SRV_STREAM_RING;
-    size_t first = n < SRV_STREAM_RING - tail ? n : SRV_STREAM_RING - tail;
-    memcpy(q->ring + tail, data, first);
-    memcpy(q->ring, data + first, n - first);
-    q->ring_len += n;
-    if (q->sse) {
-        srv_sse_scan(&q->events, data, n);
-        if (q->events.have_usage) {
-            q->have_usage = true;
-            q->prompt_tokens = q->events.prompt_tokens;
-            q->completion_tokens = q->events.completion_tokens;
-        }
-    }
-    if (q->reader_waiting) {
-        q->reader_waiting = false;
-        resume(q);
-    }
-    return n;
-}
-
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     struct request *q = cls;
-    struct srv_server *s = q->s;
     if (q->cancelled)
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    if (q->ring_len) {
-        size_t n = q->ring_len < max ? q->ring_len : max;
-        size_t first = n < SRV_STREAM_RING - q->ring_head ? n : SRV_STREAM_RING - q->ring_head;
-        memcpy(buf, q->ring + q->ring_head, first);
-        memcpy(buf + first, q->ring, n - first);
-        q->ring_head = (q->ring_head + n) % SRV_STREAM_RING;
-        q->ring_len -= n;
-        if (q->up_paused && ring_free(q) >= SRV_STREAM_RING / 2) {
-            q->up_paused = false;
-            srv_upstream_unpause(s->up, &q->call);
-        }
-        return (ssize_t)n;
-    }
-    if (!q->up_done) {
-        q->reader_waiting = true;
+    ssize_t n = srv_relay_read(&q->relay, buf, max);
+    if (n == SRV_RELAY_WAIT)
         suspend(q);
-        return 0;
-    }
-    if (!q->sse)
-        return q->up_rc == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
-                                    : MHD_CONTENT_READER_END_WITH_ERROR;
-    if (!q->error_sent && (q->up_rc != CURLE_OK || !q->events.saw_done)) {
-        // The stream broke after it began: end it with an error event, never silently.
-        q->error_sent = true;
-        srv_metrics_stream_error(s->metrics, q->model);
-        char msg[256];
-        snprintf(msg, sizeof msg, "upstream model '%s' ended the stream early: %s",
-                 s->c->models[q->model].name,
-                 q->up_rc != CURLE_OK ? curl_easy_strerror(q->up_rc)
-                                      : "it closed without the final event");
-        struct rl_buf b;
-        rl_buf_init(&b, max);
-        int rc = rl_buf_append(&b, "data: ", 6);
-        if (rc == RL_OK)
-            rc = srv_error_body(&b, msg, "upstream_error", NULL, "stream_interrupted");
-        if (rc == RL_OK)
-            rc = rl_buf_append(&b, "\n\n", 2);
-        if (rc != RL_OK)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        memcpy(buf, b.data, b.len);
-        size_t n = b.len;
-        rl_buf_free(&b);
-        return (ssize_t)n;
-    }
-    return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n == SRV_RELAY_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n == SRV_RELAY_BROKEN)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n;
+}
+
+static void relay_wake(struct srv_relay *r) {
+    resume(r->data);
+}
+
+static void relay_unpause(struct srv_relay *r) {
+    struct request *q = r->data;
+    srv_upstream_unpause(q->s->up, &q->call);
+}
+
+static void relay_broken(struct srv_relay *r) {
+    struct request *q = r->data;
+    srv_metrics_stream_error(q->s->metrics, q->model);
+}
+
+static const struct srv_relay_ops relay_ops = {relay_wake, relay_unpause, relay_broken};
+
+// Hand each piece of a streamed answer to the relay, in libcurl's terms.
+static size_t relay_push(struct request *q, const char *data, size_t n) {
+    int rc = srv_relay_push(&q->relay, data, n);
+    return rc == RL_OK ? n : rc == SRV_RELAY_FULL ? CURL_WRITEFUNC_PAUSE : 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -406,21 +353,21 @@ static void upstream_failed(struct request *q, const char *detail) {
 static size_t on_body(struct srv_call *call, const char *data, size_t n) {
     struct request *q = call->data;
     if (q->committed)
-        return ring_push(q, data, n);
+        return relay_push(q, data, n);
     if (q->stream && call->status >= 200 && call->status < 300) {
-        q->ring = malloc(SRV_STREAM_RING);
-        if (!q->ring)
+        snprintf(q->ctype, sizeof q->ctype, "%s",
+                 call->content_type[0] ? call->content_type : "text/event-stream");
+        bool sse = strncasecmp(q->ctype, "text/event-stream", 17) == 0;
+        if (srv_relay_init(&q->relay, SRV_STREAM_RING, sse, q->s->c->models[q->model].name,
+                           &relay_ops, q) != RL_OK)
             return 0;
         q->committed = true;
         q->status = (int)call->status;
-        snprintf(q->ctype, sizeof q->ctype, "%s",
-                 call->content_type[0] ? call->content_type : "text/event-stream");
-        q->sse = strncasecmp(q->ctype, "text/event-stream", 17) == 0;
         q->reply_stream = true;
         q->reply_ready = true;
         q->state = S_ANSWERED;
         resume(q);
-        return ring_push(q, data, n);
+        return relay_push(q, data, n);
     }
     if (rl_buf_append(&q->resp, data, n) != RL_OK) {
         q->resp_too_big = true;
@@ -434,15 +381,10 @@ static void on_done(struct srv_call *call, CURLcode rc) {
     struct srv_server *s = q->s;
     double secs = (double)(srv_now_ns() - q->t_attempt) * 1e-9;
     if (q->committed) {
-        q->up_done = true;
-        q->up_rc = rc;
         bool retry, timeout;
         q->outcome = rc == CURLE_OK ? "ok" : classify(rc, &retry, &timeout);
         srv_metrics_attempt(s->metrics, q->model, q->outcome, secs);
-        if (q->reader_waiting) {
-            q->reader_waiting = false;
-            resume(q);
-        }
+        srv_relay_end(&q->relay, rc == CURLE_OK ? NULL : curl_easy_strerror(rc));
         return;
     }
     char detail[300];
@@ -770,7 +712,6 @@ static struct request *request_new(struct srv_server *s, struct MHD_Connection *
     rl_buf_init(&q->resp, 0);
     rl_buf_init(&q->up_body, 0);
     rl_buf_init(&q->prompt, 0);
-    srv_sse_init(&q->events);
     make_id(q, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-request-id"));
     q->next = s->live;
     if (s->live)
@@ -840,6 +781,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     cancel_work(q);
     if (q->hup_watched)
         srv_loop_del(s->loop, &q->hup);
+    if (q->committed && q->relay.events.have_usage) {
+        q->have_usage = true;
+        q->prompt_tokens = q->relay.events.prompt_tokens;
+        q->completion_tokens = q->relay.events.completion_tokens;
+    }
     int status = status_of(q, toe);
     bool stream_cut = q->committed && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
     if (q->kind != K_OTHER)
@@ -866,9 +812,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             srv_log_str(&l, "fallback_from", s->c->models[q->first_model].name);
         if (q->stream)
             srv_log_str(&l, "stream",
-                        stream_cut      ? "client_closed"
-                        : q->error_sent ? "error"
-                                        : "ok");
+                        stream_cut            ? "client_closed"
+                        : q->relay.error_sent ? "error"
+                                              : "ok");
         if (q->have_usage) {
             srv_log_int(&l, "prompt_tokens", q->prompt_tokens);
             srv_log_int(&l, "completion_tokens", q->completion_tokens);
@@ -890,8 +836,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     rl_buf_free(&q->resp);
     rl_buf_free(&q->up_body);
     rl_buf_free(&q->prompt);
-    srv_sse_free(&q->events);
-    free(q->ring);
+    srv_relay_free(&q->relay);
     free(q);
 }
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -160,6 +161,51 @@ void srv_sse_free(struct srv_sse *s); // frees the line buffer
 // Scan the next piece of the stream; pieces may split lines anywhere. Buffers at most one line
 // of SRV_SSE_LINE_MAX bytes, and never fails: an unreadable line is skipped.
 void srv_sse_scan(struct srv_sse *s, const char *data, size_t n);
+
+// ----------------------------------------------------------------------------
+// Stream relay (relay.c): a streamed answer passes from the upstream transfer to the client
+// through a bounded ring. The writer is paused when the ring is full, never buffered further;
+// an event stream that breaks after it began ends with an error event, never silently.
+
+#define SRV_RELAY_FULL   1    // push: nothing taken; the writer waits for ops->unpause
+#define SRV_RELAY_WAIT   0    // read: nothing to read yet; ops->wake follows when there is
+#define SRV_RELAY_END    (-1) // read: the stream is over
+#define SRV_RELAY_BROKEN (-2) // read: the stream is over and broken; end the response with an error
+
+struct srv_relay;
+// What the relay tells its owner (who finds itself in srv_relay.data).
+struct srv_relay_ops {
+    void (*wake)(struct srv_relay *r);    // a reader told SRV_RELAY_WAIT may read again
+    void (*unpause)(struct srv_relay *r); // a writer told SRV_RELAY_FULL may push again
+    void (*broken)(struct srv_relay *r);  // an event stream broke: its error event is read next
+};
+
+struct srv_relay {
+    char *ring;
+    size_t cap, head, len; // ring size; start and length of the unread bytes
+    bool sse;              // text/event-stream: scanned, and a broken one ends with an error event
+    bool writer_paused, reader_waiting;
+    bool ended, failed, error_sent; // srv_relay_end was called; with an error; the event was read
+    char error[128];                // why the transfer failed
+    char model[SRV_NAME_MAX];       // the upstream named in the error event
+    struct srv_sse events;          // what the event stream said: [DONE], usage
+    const struct srv_relay_ops *ops;
+    void *data;
+};
+
+// Allocate a ring of cap bytes. A zeroed srv_relay may be freed without init. RL_ENOMEM on failure.
+int srv_relay_init(struct srv_relay *r, size_t cap, bool sse, const char *model,
+                   const struct srv_relay_ops *ops, void *data) RL_NODISCARD;
+void srv_relay_free(struct srv_relay *r);
+// Take all n bytes (RL_OK), none (SRV_RELAY_FULL: push them again after ops->unpause), or
+// refuse a piece larger than the ring (RL_ETOOBIG). Wakes a waiting reader.
+int srv_relay_push(struct srv_relay *r, const char *data, size_t n);
+// The writer is done: error is NULL for a complete transfer, else why it failed (copied).
+void srv_relay_end(struct srv_relay *r, const char *error);
+// Copy up to max bytes into buf: returns the count (> 0) or one of SRV_RELAY_WAIT, _END and
+// _BROKEN. A broken event stream reads as one error event before _END (_BROKEN when the event
+// does not fit in max bytes).
+ssize_t srv_relay_read(struct srv_relay *r, char *buf, size_t max);
 
 // ----------------------------------------------------------------------------
 // Event loop (loop.c): epoll watchers and one-shot timers, single-threaded.

@@ -2,7 +2,8 @@
 // server is part of the binary rather than the library: router model names, the routing prompt,
 // the body parse and one-field rewrite, error bodies and JSON quoting, client keys, upstream
 // usage and the SSE scan, the YAML config reader and its limits, and the embedding cache with
-// its batching encoder workers (on the real MiniLM weights).
+// its batching encoder workers (on the real MiniLM weights). The stream relay is compiled in here
+// too, and tested through its interface in relay.c.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "../../../src/server/log.c"
 #include "../../../src/server/loop.c"
 #include "../../../src/server/openai.c"
+#include "../../../src/server/relay.c"
 #include "test.h"
 
 TEST(server_parse_router_model) {
