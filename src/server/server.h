@@ -115,6 +115,28 @@ int srv_config_finish(struct srv_config *c, char *errbuf) RL_NODISCARD;
 int srv_config_model_index(const struct srv_config *c, const char *name); // -1 when unknown
 
 // ----------------------------------------------------------------------------
+// YAML documents (yaml.c), as config.c reads them
+
+#define SRV_YAML_MAX_DEPTH 16    // levels of nesting
+#define SRV_YAML_MAX_NODES 20000 // nodes, end events included
+
+enum srv_ynode_type { SRV_YAML_SCALAR, SRV_YAML_MAP, SRV_YAML_SEQ };
+
+struct srv_ynode {
+    enum srv_ynode_type type;
+    char *value;             // scalars
+    int line;                // 1-based
+    struct srv_ynode **kids; // maps: key, value, key, value, ...; sequences: items
+    size_t n_kids, cap_kids;
+};
+
+// Read text, one YAML document whose top level is a mapping (an empty text gives an empty one),
+// into *root. RL_EFORMAT with errbuf naming path and line, or RL_ENOMEM.
+int srv_yaml_parse(const char *path, const char *text, size_t len, struct srv_ynode **root,
+                   char *errbuf) RL_NODISCARD;
+void srv_ynode_free(struct srv_ynode *n); // the whole tree; NULL is a no-op
+
+// ----------------------------------------------------------------------------
 // OpenAI bodies (openai.c)
 
 // Parse a request body as the proxy accepts it: one JSON object, no duplicate keys, no NUL byte.

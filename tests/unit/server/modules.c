@@ -15,6 +15,7 @@
 #include "../../../src/server/loop.c"
 #include "../../../src/server/openai.c"
 #include "../../../src/server/relay.c"
+#include "../../../src/server/yaml.c"
 #include "test.h"
 
 TEST(server_parse_router_model) {
@@ -439,9 +440,33 @@ TEST(server_config_reads_every_section) {
     return 0;
 }
 
+// Each section's keys are written once, in its table; docs/SERVER.md documents each of them.
+TEST(server_config_keys_are_documented) {
+    char *doc = NULL;
+    size_t len = 0;
+    char err[RL_ERRBUF_SIZE] = "";
+    ASSERT_OK(rl_file_read(RL_DATA_DIR "/docs/SERVER.md", 1 << 20, &doc, &len, err));
+    for (size_t i = 0; i < RL_COUNTOF(sections); i++) {
+        const struct section *sec = &sections[i];
+        char want[96];
+        snprintf(want, sizeof want, "`%s", sec->name);
+        ASSERT_STR_CONTAINS(doc, want);
+        for (size_t j = 0; j < sec->n_keys; j++) {
+            const struct key *k = &sec->keys[j];
+            ASSERT(k->help && *k->help);
+            ASSERT(k->type == KEY_STR || k->type == KEY_BOOL || k->lo <= k->hi);
+            snprintf(want, sizeof want, "%s`", k->name);
+            if (!strstr(doc, want))
+                TEST_FAIL_("docs/SERVER.md does not document %s.%s", sec->name, k->name);
+        }
+    }
+    free(doc);
+    return 0;
+}
+
 // The config reader is bounded: at most SRV_MAX_MODELS models and SRV_MAX_ROUTERS routers (the
-// metrics hold models^2 cells), CONFIG_MAX_NODES nodes read in linear time (each collection grew
-// one element per realloc before, minutes under ASan for a 20000-node list), CONFIG_MAX_DEPTH
+// metrics hold models^2 cells), SRV_YAML_MAX_NODES nodes read in linear time (each collection grew
+// one element per realloc before, minutes under ASan for a 20000-node list), SRV_YAML_MAX_DEPTH
 // levels, no aliases, so "billion laughs" cannot expand, and one document (a second one was
 // ignored without a word).
 TEST(server_config_limits) {
@@ -489,7 +514,7 @@ TEST(server_config_limits) {
             TEST_FAIL_("case %zu: rc %d, message '%s'", i, rc, err);
         srv_config_free(&c);
     }
-    // Past CONFIG_MAX_NODES (end events count too), the file is refused.
+    // Past SRV_YAML_MAX_NODES (end events count too), the file is refused.
     ASSERT_OK(rl_buf_appendf(&nodes, "x: [1,1,1,1,1,1,1,1,1,1,1,1]\n"));
     ASSERT_OK(rl_file_write(path, nodes.data, nodes.len, NULL));
     struct srv_config c;
