@@ -2,7 +2,8 @@
 // (yaml.c), then checked against one table of keys per section (name, type, range, field, help:
 // the schema of docs/SERVER.md), so each accepted key is written once. Every error names the
 // file, the line and the key. Secrets are never read from the file: upstream and client keys
-// come from environment variables the file names. Flags are merged by src/cli/cmd_serve.c.
+// come from environment variables the file names. The flags of src/cli/cmd_serve.c set values
+// through the same tables (srv_config_set).
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -469,6 +470,93 @@ int srv_config_load(struct srv_config *c, const char *path, char *errbuf) {
     srv_ynode_free(root);
     free(text);
     return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Setting values without a file
+
+// The key "<section>.<name>" of a section read straight into the config. NULL when there is
+// none, with errbuf listing what there is.
+static const struct key *find_setting(const char *key, char *errbuf) {
+    const char *dot = strchr(key, '.');
+    size_t n = dot ? (size_t)(dot - key) : strlen(key);
+    const char *names[RL_COUNTOF(sections) + 1];
+    size_t n_names = 0;
+    char msg[300];
+    for (size_t i = 0; i < RL_COUNTOF(sections); i++) {
+        const struct section *sec = &sections[i];
+        if (sec->read != read_plain)
+            continue;
+        names[n_names++] = sec->name;
+        if (!dot || strlen(sec->name) != n || strncmp(sec->name, key, n) != 0)
+            continue;
+        const struct key *k = find_key(sec->keys, sec->n_keys, dot + 1);
+        if (k)
+            return k;
+        const char *known[MAX_KEYS];
+        unknown_key(msg, sizeof msg, dot + 1, known, key_names(sec->keys, sec->n_keys, known));
+        rl__errf(errbuf, RL_EINVAL, "%s: %s", sec->name, msg);
+        return NULL;
+    }
+    names[n_names++] = "routers";
+    unknown_key(msg, sizeof msg, key, names, n_names);
+    rl__errf(errbuf, RL_EINVAL, "%s", msg);
+    return NULL;
+}
+
+// Replace the routers: section with the comma-separated names in list, each with its defaults.
+static int set_routers(struct srv_config *c, const char *list, char *errbuf) {
+    for (size_t i = 0; i < c->n_routers; i++)
+        router_cfg_free(&c->routers[i]);
+    c->n_routers = 0;
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n >= SRV_NAME_MAX)
+            return rl__errf(errbuf, RL_EINVAL, "routers: the name '%.40s...' is over %d bytes", p,
+                            SRV_NAME_MAX - 1);
+        char name[SRV_NAME_MAX];
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (n > 0 && srv_config_add_router(c, name) != RL_OK)
+            return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+        p += n + (end ? 1 : 0);
+    }
+    return RL_OK;
+}
+
+int srv_config_set(struct srv_config *c, const char *key, const char *value, char *errbuf) {
+    if (strcmp(key, "routers") == 0)
+        return set_routers(c, value, errbuf);
+    const struct key *k = find_setting(key, errbuf);
+    if (!k)
+        return RL_EINVAL;
+    char want[96];
+    int rc = store_text(k, c, value, want, sizeof want);
+    if (rc == RL_EINVAL)
+        return rl__errf(errbuf, rc, "%s: expected %s, got '%.60s'", key, want, value);
+    return rc == RL_OK ? RL_OK : rl__errf(errbuf, rc, "out of memory");
+}
+
+int srv_config_set_num(struct srv_config *c, const char *key, double value, char *errbuf) {
+    const struct key *k = find_setting(key, errbuf);
+    if (!k)
+        return RL_EINVAL;
+    char want[96];
+    int rc = RL_EINVAL;
+    if (k->type == KEY_STR || k->type == KEY_BOOL)
+        describe(k, WANT_TYPE, want, sizeof want);
+    else
+        rc = store_num(k, c, value, want, sizeof want);
+    return rc == RL_OK ? RL_OK
+                       : rl__errf(errbuf, rc, "%s: expected %s, got %.17g", key, want, value);
+}
+
+int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) {
+    for (size_t i = 0; i < c->n_models; i++)
+        if (set_str(&c->models[i].api_key, key) != RL_OK)
+            return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    return RL_OK;
 }
 
 // ----------------------------------------------------------------------------

@@ -103,6 +103,20 @@ void srv_config_free(struct srv_config *c);
 // Read a YAML file into c (which holds defaults). On error errbuf names file:line and the key.
 int srv_config_load(struct srv_config *c, const char *path, char *errbuf) RL_NODISCARD;
 
+// Set one value from text as a file would give it, checked against the same table as the file:
+// `key` is "<section>.<key>" of the server, routing or encoder section ("server.port",
+// "encoder.model_dir"), or "routers": comma-separated router names that replace the routers:
+// section, each with its defaults. For the flags of `routellm serve`, which set these rather
+// than fields. RL_EINVAL (errbuf names the key, the value and what it must be) or RL_ENOMEM.
+int srv_config_set(struct srv_config *c, const char *key, const char *value,
+                   char *errbuf) RL_NODISCARD;
+// The same for a value already parsed as a number (checked against the key's range).
+int srv_config_set_num(struct srv_config *c, const char *key, double value,
+                       char *errbuf) RL_NODISCARD;
+// Send `key` to every upstream (the --api-key flag: the file can only name variables). Call it
+// after srv_config_finish, which sets each model's key from its api_key_env. RL_ENOMEM on failure.
+int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) RL_NODISCARD;
+
 // Append a model or a router; strings are copied.
 int srv_config_add_model(struct srv_config *c, const char *name, const char *base_url,
                          const char *model, const char *api_key_env) RL_NODISCARD;
