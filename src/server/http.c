@@ -208,15 +208,16 @@ static void get_model(struct srv_request *q) {
     srv__answer_error(q, 404, "no such model", "invalid_request_error", "model", "model_not_found");
 }
 
-// Every method but one answers 405 on a known path. An endpoint that takes a body gets it
-// whole, at most server.max_body_bytes; the others are answered from their headers.
+// The endpoints, looked up by path: an unknown path gets 404, and a known one answers 405 to any
+// method but its own. The handler runs once the headers are in, or, for an endpoint that takes
+// a body, once the whole body (at most server.max_body_bytes) is.
 struct srv_endpoint {
     const char *method;
     const char *path; // a path ending in '/' matches every path below it
     enum srv_kind kind;
     bool public; // answered without a client key
     bool takes_body;
-    void (*handler)(struct srv_request *q);
+    void (*handler)(struct srv_request *q); // answers, or passes the request on to route.c
 };
 
 static const struct srv_endpoint endpoints[] = {

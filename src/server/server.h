@@ -1,8 +1,10 @@
 // Internal interface of `routellm serve`, the OpenAI-compatible routing proxy. The server is a
-// client of libroutellm: it reads its configuration (config.c), parses and rewrites OpenAI
-// request bodies (openai.c), batches prompts into encoder passes behind an LRU cache (embed.c),
-// runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c, upstream.c,
-// server.c), and keeps Prometheus metrics (metrics.c) and JSON-line logs (log.c).
+// client of libroutellm: it reads its configuration (yaml.c, config.c), parses and rewrites
+// OpenAI request bodies (openai.c), batches prompts into encoder passes behind an LRU cache
+// (embed.c), runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c,
+// upstream.c), relays streamed answers through a bounded ring (relay.c), and keeps Prometheus
+// metrics (metrics.c) and JSON-line logs (log.c). The proxy's request stages (http.c, route.c,
+// attempt.c) and its set-up (server.c) share server_impl.h besides this header.
 //
 // Threading: everything here runs on the loop thread except the encoder workers in embed.c,
 // which share nothing with the loop but the job queues and an eventfd.
@@ -103,11 +105,13 @@ void srv_config_free(struct srv_config *c);
 // Read a YAML file into c (which holds defaults). On error errbuf names file:line and the key.
 int srv_config_load(struct srv_config *c, const char *path, char *errbuf) RL_NODISCARD;
 
-// Set one value from text as a file would give it, checked against the same table as the file:
-// `key` is "<section>.<key>" of the server, routing or encoder section ("server.port",
-// "encoder.model_dir"), or "routers": comma-separated router names that replace the routers:
-// section, each with its defaults. For the flags of `routellm serve`, which set these rather
-// than fields. RL_EINVAL (errbuf names the key, the value and what it must be) or RL_ENOMEM.
+// Set one value from text, as a file would give it, through the file's own key tables: `key` is
+// "<section>.<key>" of the server, routing or encoder section ("server.port",
+// "encoder.model_dir"), or "routers", comma-separated router names that replace the routers:
+// section (each router with its defaults). The CLI sets its flags this way rather than writing
+// fields: keyed like the file, rather than one function per field, a flag is checked exactly as
+// the file's key is, and a new key needs no new function. RL_EINVAL (errbuf names the key, the
+// value and what it must be) or RL_ENOMEM.
 int srv_config_set(struct srv_config *c, const char *key, const char *value,
                    char *errbuf) RL_NODISCARD;
 // The same for a value already parsed as a number (checked against the key's range).
