@@ -1,10 +1,10 @@
-// Fuzz target: what the proxy does with a client's request body (dispatch() and start_attempt()
-// in src/server/server.c): parse it with srv_body_parse as the server does, read "model", split a
-// router alias with srv_parse_router_model, take the routing prompt with srv_routing_prompt,
-// splice upstream ids into the body with srv_body_set_model, and word the error answers with
-// srv_error_body. Each result is checked against what the server promises its clients: the
-// prompt is non-empty UTF-8 within SRV_MAX_PROMPT, the rewritten body is the same JSON object
-// with only "model" changed, and every error body is valid JSON.
+// Fuzz target: what the proxy does with a client's request body (srv__route() in
+// src/server/route.c, start_attempt() in attempt.c): parse it with srv_body_parse as the server
+// does, read "model", split a router alias with srv_parse_router_model, take the routing prompt
+// with srv_routing_prompt, splice upstream ids into the body with srv_body_set_model, and word
+// the error answers with srv_error_body. Each result is checked against what the server promises
+// its clients: the prompt is non-empty UTF-8 within SRV_MAX_PROMPT, the rewritten body is the
+// same JSON object with only "model" changed, and every error body is valid JSON.
 #include <stdbool.h>
 
 #include "fuzz.h"

@@ -1,5 +1,5 @@
 // Fuzz target: what the proxy reads from an upstream's answer. The bytes are taken both as a
-// buffered (non-streaming) response, parsed as on_done() in src/server/server.c parses it and
+// buffered (non-streaming) response, parsed as answered() in src/server/attempt.c parses it and
 // read by srv_usage, and as a text/event-stream relayed through srv_sse_scan. The stream is
 // scanned whole, in uneven pieces (as curl hands them over), and after an over-long line: the
 // three scans must agree, and reported token counts are never negative.

@@ -8,25 +8,6 @@
 #include "cli/cli.h"
 #include "server/server.h"
 
-// Add each comma-separated router name in list.
-static int add_routers(struct srv_config *c, const char *list) {
-    const char *p = list;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > 0 && n < SRV_NAME_MAX) {
-            char name[SRV_NAME_MAX];
-            memcpy(name, p, n);
-            name[n] = '\0';
-            if (srv_config_add_router(c, name) != RL_OK)
-                return RL_ENOMEM;
-        } else if (n > 0) {
-            return RL_EINVAL;
-        }
-        p += n + (end ? 1 : 0);
-    }
-    return RL_OK;
-}
 
 int cli_cmd_serve(int argc, char **argv) {
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
@@ -70,7 +51,7 @@ int cli_cmd_serve(int argc, char **argv) {
     if (level >= 0)
         srv_log_set_level((enum srv_log_level)level);
 
-    char errbuf[RL_ERRBUF_SIZE];
+    char errbuf[RL_ERRBUF_SIZE] = "";
     struct srv_config c;
     srv_config_init(&c);
     int rc = RL_OK;
@@ -96,39 +77,25 @@ int cli_cmd_serve(int argc, char **argv) {
         if (rc == RL_OK && strcmp(strong, weak) != 0)
             rc = srv_config_add_model(&c, weak, base, weak, key_env);
     }
-    if (rc == RL_OK && routers) {
-        for (size_t i = 0; i < c.n_routers; i++) {
-            free(c.routers[i].name);
-            free(c.routers[i].path);
-            free(c.routers[i].strong);
-            free(c.routers[i].weak);
-        }
-        c.n_routers = 0;
-        rc = add_routers(&c, routers);
-    }
-    if (rc == RL_OK && host) {
-        free(c.host);
-        c.host = strdup(host);
-        rc = c.host ? RL_OK : RL_ENOMEM;
-    }
-    if (port >= 0)
-        c.port = (int)port;
+    if (rc == RL_OK && routers)
+        rc = srv_config_set(&c, "routers", routers, errbuf);
+    if (rc == RL_OK && host)
+        rc = srv_config_set(&c, "server.host", host, errbuf);
+    if (rc == RL_OK && port >= 0)
+        rc = srv_config_set_num(&c, "server.port", (double)port, errbuf);
     char model_dir[4096];
     if (rc == RL_OK && !c.encoder_dir) {
         rc = encoder ? RL_OK : cli_default_model_dir(model_dir, sizeof model_dir);
-        c.encoder_dir = rc == RL_OK ? strdup(encoder ? encoder : model_dir) : NULL;
-        rc = c.encoder_dir ? RL_OK : RL_ENOMEM;
+        if (rc == RL_OK)
+            rc = srv_config_set(&c, "encoder.model_dir", encoder ? encoder : model_dir, errbuf);
     }
     if (rc != RL_OK) {
         srv_config_free(&c);
-        return cli_fail("serve: %s", rl_strerror(rc));
+        return cli_fail("serve: %s", errbuf[0] ? errbuf : rl_strerror(rc));
     }
     rc = srv_config_finish(&c, errbuf);
-    for (size_t i = 0; rc == RL_OK && key && i < c.n_models; i++) {
-        free(c.models[i].api_key);
-        c.models[i].api_key = strdup(key);
-        rc = c.models[i].api_key ? RL_OK : rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    }
+    if (rc == RL_OK && key)
+        rc = srv_config_set_api_key(&c, key, errbuf);
     if (rc != RL_OK) {
         srv_config_free(&c);
         return cli_fail("%s", errbuf);

@@ -1,20 +1,18 @@
-// The server's configuration: a YAML file read with libyaml into a small tree (keeping each
-// node's line), then checked key by key against the schema in docs/SERVER.md. Every error names
-// the file, the line and the key. Secrets are never read from the file: upstream and client keys
-// come from environment variables the file names. Flags are merged by src/cli/cmd_serve.c.
+// The server's configuration: a YAML file read into a tree of nodes that keep their line
+// (yaml.c), then checked against one table of keys per section (name, type, range, field, help:
+// the schema of docs/SERVER.md), so each accepted key is written once. Every error names the
+// file, the line and the key. Secrets are never read from the file: upstream and client keys
+// come from environment variables the file names. The flags of src/cli/cmd_serve.c set values
+// through the same tables (srv_config_set).
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "server/server.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
-#define CONFIG_MAX_DEPTH 16
-#define CONFIG_MAX_NODES 20000
 
 // ----------------------------------------------------------------------------
 // Defaults
@@ -45,6 +43,13 @@ static void model_free(struct srv_model *m) {
     free(m->api_key);
 }
 
+static void router_cfg_free(struct srv_router_cfg *r) {
+    free(r->name);
+    free(r->path);
+    free(r->strong);
+    free(r->weak);
+}
+
 void srv_config_free(struct srv_config *c) {
     free(c->path);
     free(c->host);
@@ -56,12 +61,8 @@ void srv_config_free(struct srv_config *c) {
     free(c->models);
     free(c->strong);
     free(c->weak);
-    for (size_t i = 0; i < c->n_routers; i++) {
-        free(c->routers[i].name);
-        free(c->routers[i].path);
-        free(c->routers[i].strong);
-        free(c->routers[i].weak);
-    }
+    for (size_t i = 0; i < c->n_routers; i++)
+        router_cfg_free(&c->routers[i]);
     free(c->routers);
     free(c->encoder_dir);
     memset(c, 0, sizeof *c);
@@ -120,172 +121,170 @@ int srv_config_model_index(const struct srv_config *c, const char *name) {
 }
 
 // ----------------------------------------------------------------------------
-// YAML to a tree of nodes with line numbers
+// The accepted keys, one table per section
 
-enum ynode_type { Y_SCALAR, Y_MAP, Y_SEQ };
+enum key_type { KEY_STR, KEY_BOOL, KEY_NUM, KEY_INT, KEY_UNSIGNED, KEY_SIZE };
 
-struct ynode {
-    enum ynode_type type;
-    char *value;         // scalars
-    int line;            // 1-based
-    struct ynode **kids; // maps: key, value, key, value, ...; sequences: items
-    size_t n_kids, cap_kids;
+// One key of a section. Numbers must lie in [lo, hi]; KEY_INT, KEY_UNSIGNED and KEY_SIZE must
+// also be whole. The value is stored at `offset` in the section's struct.
+struct key {
+    const char *name;
+    enum key_type type;
+    double lo, hi;
+    size_t offset;
+    const char *help;
 };
 
-static void ynode_free(struct ynode *n) {
-    if (!n)
-        return;
-    for (size_t i = 0; i < n->n_kids; i++)
-        ynode_free(n->kids[i]);
-    free(n->kids);
-    free(n->value);
-    free(n);
-}
+#define CFG(field)    offsetof(struct srv_config, field)
+#define MODEL(field)  offsetof(struct srv_model, field)
+#define ROUTER(field) offsetof(struct srv_router_cfg, field)
 
-struct yreader {
-    yaml_parser_t parser;
-    const char *path;
-    char *errbuf;
-    size_t n_nodes;
+static const struct key server_keys[] = {
+    {"host", KEY_STR, 0, 0, CFG(host), "address to listen on (IPv4 or IPv6)"},
+    {"port", KEY_INT, 0, 65535, CFG(port), "port to listen on; 0 picks a free one"},
+    {"max_body_bytes", KEY_SIZE, 1, 1 << 30, CFG(max_body), "largest request body"},
+    {"max_response_bytes", KEY_SIZE, 1024, 1 << 30, CFG(max_response),
+     "largest non-streaming upstream answer held in memory"},
+    {"max_header_bytes", KEY_SIZE, 4096, 1 << 24, CFG(max_header), "request line plus headers"},
+    {"max_connections", KEY_UNSIGNED, 1, 1 << 20, CFG(max_connections),
+     "concurrent client connections"},
+    {"idle_timeout_s", KEY_UNSIGNED, 1, 86400, CFG(idle_timeout_s),
+     "a client connection silent this long is closed"},
+    {"drain_timeout_s", KEY_NUM, 0, 3600, CFG(drain_timeout_s),
+     "after SIGTERM, how long in-flight requests may take to finish"},
+    {"api_keys_env", KEY_STR, 0, 0, CFG(api_keys_env),
+     "environment variable holding comma-separated client keys"},
+    {"log_requests", KEY_BOOL, 0, 0, CFG(log_requests), "one JSON log line per request"},
 };
 
-static int yerr(struct yreader *y, int line, const char *fmt, const char *a, const char *b) {
-    char msg[RL_ERRBUF_SIZE];
-    snprintf(msg, sizeof msg, fmt, a, b);
-    return rl__errf(y->errbuf, RL_EFORMAT, "%s:%d: %s", y->path, line, msg);
+static const struct key model_keys[] = {
+    {"name", KEY_STR, 0, 0, MODEL(name), "what clients and logs call the model"},
+    {"base_url", KEY_STR, 0, 0, MODEL(base_url), "OpenAI-compatible base URL"},
+    {"model", KEY_STR, 0, 0, MODEL(model), "the id sent upstream (default: the name)"},
+    {"api_key_env", KEY_STR, 0, 0, MODEL(api_key_env),
+     "environment variable holding the upstream key"},
+    {"timeout_s", KEY_NUM, 0.001, 86400, MODEL(timeout_s), "limit on one attempt"},
+    {"connect_timeout_s", KEY_NUM, 0.001, 3600, MODEL(connect_timeout_s), "limit on connecting"},
+    {"price_in", KEY_NUM, 0, 1e6, MODEL(price_in), "USD per million prompt tokens"},
+    {"price_out", KEY_NUM, 0, 1e6, MODEL(price_out), "USD per million completion tokens"},
+};
+
+static const struct key routing_keys[] = {
+    {"strong", KEY_STR, 0, 0, CFG(strong), "the strong model of the routed pair"},
+    {"weak", KEY_STR, 0, 0, CFG(weak), "the weak model of the routed pair"},
+    {"fallback", KEY_BOOL, 0, 0, CFG(fallback), "after a routed model fails, try the other"},
+    {"retries", KEY_INT, 0, 10, CFG(retries), "retries per model"},
+    {"backoff_s", KEY_NUM, 0, 60, CFG(backoff_s), "first retry delay, doubled each time"},
+};
+
+static const struct key router_keys[] = {
+    {"checkpoint_path", KEY_STR, 0, 0, ROUTER(path), "router file"},
+    {"strong_model", KEY_STR, 0, 0, ROUTER(strong), "the router's own name for the strong model"},
+    {"weak_model", KEY_STR, 0, 0, ROUTER(weak), "the router's own name for the weak model"},
+    {"threshold", KEY_NUM, 0, 1, ROUTER(threshold), "the threshold /v1/models advertises"},
+};
+
+static const struct key encoder_keys[] = {
+    {"model_dir", KEY_STR, 0, 0, CFG(encoder_dir), "the local sentence encoder"},
+    {"workers", KEY_INT, 1, 64, CFG(encoder_workers), "encoder threads"},
+    {"batch_max", KEY_INT, 1, 1024, CFG(batch_max), "most prompts embedded in one pass"},
+    {"cache_entries", KEY_SIZE, 0, 10000000, CFG(cache_entries), "prompt embeddings kept (LRU)"},
+};
+
+// How much a message says about the number a key wants.
+enum want { WANT_TYPE, WANT_RANGE, WANT_WHOLE };
+
+// What the key's value must be, for messages.
+static void describe(const struct key *k, enum want what, char *want, size_t size) {
+    if (k->type == KEY_STR)
+        snprintf(want, size, "a non-empty string");
+    else if (k->type == KEY_BOOL)
+        snprintf(want, size, "true or false");
+    else if (what == WANT_TYPE)
+        snprintf(want, size, "a number");
+    else
+        snprintf(want, size, "a %snumber in [%g, %g]", what == WANT_WHOLE ? "whole " : "", k->lo,
+                 k->hi);
 }
 
-// The array doubles, so that a collection of CONFIG_MAX_NODES items costs linear time.
-static int add_kid(struct ynode *parent, struct ynode *kid) {
-    if (parent->n_kids == parent->cap_kids) {
-        size_t cap = parent->cap_kids ? 2 * parent->cap_kids : 8;
-        struct ynode **grown = realloc(parent->kids, cap * sizeof *grown);
-        if (!grown)
-            return RL_ENOMEM;
-        parent->kids = grown;
-        parent->cap_kids = cap;
+// Store the number v in the key's field when it is in range (and whole where it must be);
+// otherwise RL_EINVAL with want saying what was expected.
+static int store_num(const struct key *k, void *base, double v, char *want, size_t want_size) {
+    char *field = (char *)base + k->offset;
+    if (!isfinite(v) || v < k->lo || v > k->hi) {
+        describe(k, WANT_RANGE, want, want_size);
+        return RL_EINVAL;
     }
-    parent->kids[parent->n_kids++] = kid;
+    if (k->type != KEY_NUM && v != floor(v)) {
+        describe(k, WANT_WHOLE, want, want_size);
+        return RL_EINVAL;
+    }
+    switch (k->type) {
+    case KEY_INT: *(int *)field = (int)v; break;
+    case KEY_UNSIGNED: *(unsigned *)field = (unsigned)v; break;
+    case KEY_SIZE: *(size_t *)field = (size_t)v; break;
+    default: *(double *)field = v; break;
+    }
     return RL_OK;
 }
 
-// Read the node that starts with the next event (recursively for collections).
-static int read_node(struct yreader *y, int depth, struct ynode **out) {
-    yaml_event_t ev;
-    *out = NULL;
-    if (!yaml_parser_parse(&y->parser, &ev))
-        return yerr(y, (int)y->parser.problem_mark.line + 1, "YAML syntax error: %s%s",
-                    y->parser.problem ? y->parser.problem : "unknown problem", "");
-    int line = (int)ev.start_mark.line + 1;
-    int rc = RL_OK;
-    if (++y->n_nodes > CONFIG_MAX_NODES || depth > CONFIG_MAX_DEPTH) {
-        yaml_event_delete(&ev);
-        return yerr(y, line, "the file is nested too deeply or is too large%s%s", "", "");
-    }
-    struct ynode *n = calloc(1, sizeof *n);
-    if (!n) {
-        yaml_event_delete(&ev);
-        return RL_ENOMEM;
-    }
-    n->line = line;
-    switch (ev.type) {
-    case YAML_SCALAR_EVENT:
-        n->type = Y_SCALAR;
-        n->value = strndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
-        if (!n->value)
-            rc = RL_ENOMEM;
-        else if (strlen(n->value) != ev.data.scalar.length)
-            rc = yerr(y, line, "a value contains a NUL byte%s%s", "", "");
-        break;
-    case YAML_MAPPING_START_EVENT:
-    case YAML_SEQUENCE_START_EVENT: {
-        bool map = ev.type == YAML_MAPPING_START_EVENT;
-        n->type = map ? Y_MAP : Y_SEQ;
-        for (;;) {
-            struct ynode *kid;
-            rc = read_node(y, depth + 1, &kid);
-            if (rc != RL_OK || !kid)
-                break;
-            if (map && n->n_kids % 2 == 0 && kid->type != Y_SCALAR) {
-                rc = yerr(y, kid->line, "keys must be plain strings%s%s", "", "");
-                ynode_free(kid);
-                break;
-            }
-            rc = add_kid(n, kid);
-            if (rc != RL_OK) {
-                ynode_free(kid);
-                break;
+// Store the text of a scalar in the key's field, converted to its type. RL_EINVAL with want
+// saying what was expected, or RL_ENOMEM.
+static int store_text(const struct key *k, void *base, const char *text, char *want,
+                      size_t want_size) {
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    char *field = (char *)base + k->offset;
+    if (k->type == KEY_STR) {
+        if (*text)
+            return set_str((char **)field, text);
+    } else if (k->type == KEY_BOOL) {
+        for (size_t i = 0; i < RL_COUNTOF(yes); i++) {
+            if (strcmp(text, yes[i]) == 0 || strcmp(text, no[i]) == 0) {
+                *(bool *)field = strcmp(text, yes[i]) == 0;
+                return RL_OK;
             }
         }
-        break;
+    } else {
+        char *end;
+        errno = 0;
+        double v = strtod(text, &end);
+        if (*text && !*end && !errno)
+            return store_num(k, base, v, want, want_size);
+        describe(k, WANT_RANGE, want, want_size);
+        return RL_EINVAL;
     }
-    case YAML_MAPPING_END_EVENT:
-    case YAML_SEQUENCE_END_EVENT:
-        free(n);
-        n = NULL; // the end of the enclosing collection
-        break;
-    case YAML_ALIAS_EVENT: rc = yerr(y, line, "YAML aliases are not supported%s%s", "", ""); break;
-    default: rc = yerr(y, line, "unexpected YAML event%s%s", "", ""); break;
-    }
-    yaml_event_delete(&ev);
-    if (rc != RL_OK) {
-        ynode_free(n);
-        return rc;
-    }
-    *out = n;
-    return RL_OK;
+    describe(k, WANT_TYPE, want, want_size);
+    return RL_EINVAL;
 }
 
-// Parse a whole document; an empty file gives an empty map.
-static int read_document(struct yreader *y, const char *text, size_t len, struct ynode **root) {
-    *root = NULL;
-    yaml_parser_set_input_string(&y->parser, (const unsigned char *)text, len);
-    int rc = RL_OK;
-    for (int expect = 0; expect < 2 && rc == RL_OK; expect++) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&y->parser, &ev))
-            return yerr(y, (int)y->parser.problem_mark.line + 1, "YAML syntax error: %s%s",
-                        y->parser.problem ? y->parser.problem : "unknown problem", "");
-        bool ok = ev.type == (expect == 0 ? YAML_STREAM_START_EVENT : YAML_DOCUMENT_START_EVENT);
-        bool empty = expect == 1 && ev.type == YAML_STREAM_END_EVENT;
-        yaml_event_delete(&ev);
-        if (empty) {
-            *root = calloc(1, sizeof **root);
-            if (!*root)
-                return RL_ENOMEM;
-            (*root)->type = Y_MAP;
-            (*root)->line = 1;
-            return RL_OK;
-        }
-        if (!ok)
-            rc = yerr(y, 1, "expected a YAML document%s%s", "", "");
-    }
-    if (rc == RL_OK)
-        rc = read_node(y, 0, root);
-    if (rc == RL_OK && (!*root || (*root)->type != Y_MAP))
-        rc = yerr(y, *root ? (*root)->line : 1, "the top level must be a mapping%s%s", "", "");
-    // A second document would otherwise be ignored without a word.
-    for (int expect = 0; expect < 2 && rc == RL_OK; expect++) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&y->parser, &ev)) {
-            rc = yerr(y, (int)y->parser.problem_mark.line + 1, "YAML syntax error: %s%s",
-                      y->parser.problem ? y->parser.problem : "unknown problem", "");
-            break;
-        }
-        if (ev.type != (expect == 0 ? YAML_DOCUMENT_END_EVENT : YAML_STREAM_END_EVENT))
-            rc = yerr(y, (int)ev.start_mark.line + 1,
-                      "the file holds more than one YAML document%s%s", "", "");
-        yaml_event_delete(&ev);
-    }
-    if (rc != RL_OK) {
-        ynode_free(*root);
-        *root = NULL;
-    }
-    return rc;
+static const struct key *find_key(const struct key *keys, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+#define MAX_KEYS 16 // in one table
+
+// The names of a table's keys, in its order; returns how many.
+static size_t key_names(const struct key *keys, size_t n, const char **names) {
+    RL_ASSERT(n <= MAX_KEYS);
+    for (size_t i = 0; i < n; i++)
+        names[i] = keys[i].name;
+    return n;
+}
+
+static void unknown_key(char *msg, size_t size, const char *name, const char *const *known,
+                        size_t n) {
+    char list[200] = "";
+    size_t used = 0;
+    for (size_t j = 0; j < n && used < sizeof list; j++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", j ? ", " : "", known[j]);
+    snprintf(msg, size, "unknown key '%.40s' (known: %s)", name, list);
 }
 
 // ----------------------------------------------------------------------------
-// Schema checks
+// Reading a file's sections
 
 struct walk {
     struct srv_config *c;
@@ -293,35 +292,34 @@ struct walk {
     char *errbuf;
 };
 
-static int bad(struct walk *w, const struct ynode *n, const char *key, const char *what) {
+static int bad(struct walk *w, const struct srv_ynode *n, const char *key, const char *what) {
     return rl__errf(w->errbuf, RL_EINVAL, "%s:%d: %s: %s", w->path, n->line, key, what);
 }
 
-static int bad_value(struct walk *w, const struct ynode *n, const char *key, const char *want) {
-    char msg[160];
+static int bad_value(struct walk *w, const struct srv_ynode *n, const char *key, const char *want) {
+    char msg[200];
     snprintf(msg, sizeof msg, "expected %s, got '%.60s'", want,
-             n->type == Y_SCALAR ? n->value
-             : n->type == Y_MAP  ? "a mapping"
-                                 : "a list");
+             n->type == SRV_YAML_SCALAR ? n->value
+             : n->type == SRV_YAML_MAP  ? "a mapping"
+                                        : "a list");
     return bad(w, n, key, msg);
 }
 
-// Every key of map must be in `known` (a NULL-terminated list).
-static int check_keys(struct walk *w, const struct ynode *map, const char *where,
-                      const char *const *known) {
+static int want_map(struct walk *w, const struct srv_ynode *n, const char *key) {
+    return n->type == SRV_YAML_MAP ? RL_OK : bad_value(w, n, key, "a mapping");
+}
+
+// Every key of map must be one of the n names in `known`, once.
+static int check_keys(struct walk *w, const struct srv_ynode *map, const char *where,
+                      const char *const *known, size_t n) {
     for (size_t i = 0; i < map->n_kids; i += 2) {
         const char *k = map->kids[i]->value;
         bool found = false;
-        for (size_t j = 0; known[j] && !found; j++)
+        for (size_t j = 0; j < n && !found; j++)
             found = strcmp(k, known[j]) == 0;
         if (!found) {
-            char list[200] = "";
-            size_t used = 0;
-            for (size_t j = 0; known[j] && used < sizeof list; j++)
-                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", j ? ", " : "",
-                                         known[j]);
             char msg[300];
-            snprintf(msg, sizeof msg, "unknown key '%.40s' (known: %s)", k, list);
+            unknown_key(msg, sizeof msg, k, known, n);
             return bad(w, map->kids[i], where, msg);
         }
         for (size_t j = 0; j < i; j += 2)
@@ -331,193 +329,85 @@ static int check_keys(struct walk *w, const struct ynode *map, const char *where
     return RL_OK;
 }
 
-static int get_str(struct walk *w, const struct ynode *n, const char *key, char **dst) {
-    if (n->type != Y_SCALAR || !*n->value)
-        return bad_value(w, n, key, "a non-empty string");
-    return set_str(dst, n->value);
-}
-
-static int get_num(struct walk *w, const struct ynode *n, const char *key, double lo, double hi,
-                   double *out) {
-    if (n->type != Y_SCALAR)
-        return bad_value(w, n, key, "a number");
-    char *end;
-    errno = 0;
-    double v = strtod(n->value, &end);
-    if (!*n->value || *end || errno || !isfinite(v) || v < lo || v > hi) {
-        char want[96];
-        snprintf(want, sizeof want, "a number in [%g, %g]", lo, hi);
-        return bad_value(w, n, key, want);
-    }
-    *out = v;
-    return RL_OK;
-}
-
-static int get_uint(struct walk *w, const struct ynode *n, const char *key, double lo, double hi,
-                    double *out) {
-    int rc = get_num(w, n, key, lo, hi, out);
-    if (rc == RL_OK && *out != floor(*out)) {
-        char want[96];
-        snprintf(want, sizeof want, "a whole number in [%g, %g]", lo, hi);
-        return bad_value(w, n, key, want);
-    }
-    return rc;
-}
-
-static int get_bool(struct walk *w, const struct ynode *n, const char *key, bool *out) {
-    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
-    for (size_t i = 0; n->type == Y_SCALAR && i < 3; i++) {
-        if (strcmp(n->value, yes[i]) == 0 || strcmp(n->value, no[i]) == 0) {
-            *out = strcmp(n->value, yes[i]) == 0;
-            return RL_OK;
-        }
-    }
-    return bad_value(w, n, key, "true or false");
-}
-
-static int want_map(struct walk *w, const struct ynode *n, const char *key) {
-    return n->type == Y_MAP ? RL_OK : bad_value(w, n, key, "a mapping");
-}
-
-// ----------------------------------------------------------------------------
-// Sections
-
-static int read_server(struct walk *w, const struct ynode *map) {
-    static const char *const known[] = {"host",
-                                        "port",
-                                        "max_body_bytes",
-                                        "max_response_bytes",
-                                        "max_header_bytes",
-                                        "max_connections",
-                                        "idle_timeout_s",
-                                        "drain_timeout_s",
-                                        "api_keys_env",
-                                        "log_requests",
-                                        NULL};
-    struct srv_config *c = w->c;
-    int rc = want_map(w, map, "server");
-    if (rc == RL_OK)
-        rc = check_keys(w, map, "server", known);
-    for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
-        const char *k = map->kids[i]->value;
-        const struct ynode *v = map->kids[i + 1];
-        char key[64];
-        snprintf(key, sizeof key, "server.%s", k);
-        double d = 0;
-        if (strcmp(k, "host") == 0) {
-            rc = get_str(w, v, key, &c->host);
-        } else if (strcmp(k, "port") == 0) {
-            rc = get_uint(w, v, key, 0, 65535, &d);
-            c->port = (int)d;
-        } else if (strcmp(k, "max_body_bytes") == 0) {
-            rc = get_uint(w, v, key, 1, 1 << 30, &d);
-            c->max_body = (size_t)d;
-        } else if (strcmp(k, "max_response_bytes") == 0) {
-            rc = get_uint(w, v, key, 1024, 1 << 30, &d);
-            c->max_response = (size_t)d;
-        } else if (strcmp(k, "max_header_bytes") == 0) {
-            rc = get_uint(w, v, key, 4096, 1 << 24, &d);
-            c->max_header = (size_t)d;
-        } else if (strcmp(k, "max_connections") == 0) {
-            rc = get_uint(w, v, key, 1, 1 << 20, &d);
-            c->max_connections = (unsigned)d;
-        } else if (strcmp(k, "idle_timeout_s") == 0) {
-            rc = get_uint(w, v, key, 1, 86400, &d);
-            c->idle_timeout_s = (unsigned)d;
-        } else if (strcmp(k, "drain_timeout_s") == 0) {
-            rc = get_num(w, v, key, 0, 3600, &c->drain_timeout_s);
-        } else if (strcmp(k, "api_keys_env") == 0) {
-            rc = get_str(w, v, key, &c->api_keys_env);
-        } else {
-            rc = get_bool(w, v, key, &c->log_requests);
-        }
-    }
-    return rc;
-}
-
-static int read_model(struct walk *w, const struct ynode *map, size_t idx) {
-    static const char *const known[] = {"name",        "base_url",  "model",
-                                        "api_key_env", "timeout_s", "connect_timeout_s",
-                                        "price_in",    "price_out", NULL};
-    char where[48];
-    snprintf(where, sizeof where, "models[%zu]", idx);
+// The mapping `map`, called `where` in messages, holds only keys of the table, each once.
+static int check_map(struct walk *w, const struct srv_ynode *map, const char *where,
+                     const struct key *keys, size_t n_keys) {
+    const char *names[MAX_KEYS];
     int rc = want_map(w, map, where);
-    if (rc == RL_OK)
-        rc = check_keys(w, map, where, known);
-    if (rc == RL_OK && w->c->n_models == SRV_MAX_MODELS)
-        rc = bad(w, map, where, "more than 64 models");
-    if (rc == RL_OK)
-        rc = srv_config_add_model(w->c, NULL, NULL, NULL, NULL);
-    if (rc != RL_OK)
-        return rc;
-    struct srv_model *m = &w->c->models[w->c->n_models - 1];
-    m->line = map->line;
-    for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
-        const char *k = map->kids[i]->value;
-        const struct ynode *v = map->kids[i + 1];
-        char key[96];
-        snprintf(key, sizeof key, "%s.%s", where, k);
-        if (strcmp(k, "name") == 0)
-            rc = get_str(w, v, key, &m->name);
-        else if (strcmp(k, "base_url") == 0)
-            rc = get_str(w, v, key, &m->base_url);
-        else if (strcmp(k, "model") == 0)
-            rc = get_str(w, v, key, &m->model);
-        else if (strcmp(k, "api_key_env") == 0)
-            rc = get_str(w, v, key, &m->api_key_env);
-        else if (strcmp(k, "timeout_s") == 0)
-            rc = get_num(w, v, key, 0.001, 86400, &m->timeout_s);
-        else if (strcmp(k, "connect_timeout_s") == 0)
-            rc = get_num(w, v, key, 0.001, 3600, &m->connect_timeout_s);
-        else if (strcmp(k, "price_in") == 0)
-            rc = get_num(w, v, key, 0, 1e6, &m->price_in);
-        else
-            rc = get_num(w, v, key, 0, 1e6, &m->price_out);
-    }
-    if (rc == RL_OK && !m->name)
-        rc = bad(w, map, where, "missing 'name'");
-    if (rc == RL_OK && !m->base_url)
-        rc = bad(w, map, where, "missing 'base_url'");
-    if (rc == RL_OK && !m->model)
-        rc = set_str(&m->model, m->name);
-    return rc;
+    return rc == RL_OK ? check_keys(w, map, where, names, key_names(keys, n_keys, names)) : rc;
 }
 
-static int read_routing(struct walk *w, const struct ynode *map) {
-    static const char *const known[] = {"strong", "weak", "fallback", "retries", "backoff_s", NULL};
-    struct srv_config *c = w->c;
-    int rc = want_map(w, map, "routing");
-    if (rc == RL_OK)
-        rc = check_keys(w, map, "routing", known);
+// Store the values of a checked mapping into the struct at base, each converted to its type.
+static int store_keys(struct walk *w, const struct srv_ynode *map, const char *where,
+                      const struct key *keys, size_t n_keys, void *base) {
+    int rc = RL_OK;
     for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
-        const char *k = map->kids[i]->value;
-        const struct ynode *v = map->kids[i + 1];
-        char key[64];
-        snprintf(key, sizeof key, "routing.%s", k);
-        double d = 0;
-        if (strcmp(k, "strong") == 0) {
-            rc = get_str(w, v, key, &c->strong);
-        } else if (strcmp(k, "weak") == 0) {
-            rc = get_str(w, v, key, &c->weak);
-        } else if (strcmp(k, "fallback") == 0) {
-            rc = get_bool(w, v, key, &c->fallback);
-        } else if (strcmp(k, "retries") == 0) {
-            rc = get_uint(w, v, key, 0, 10, &d);
-            c->retries = (int)d;
+        const struct key *k = find_key(keys, n_keys, map->kids[i]->value);
+        const struct srv_ynode *v = map->kids[i + 1];
+        char key[160], want[96];
+        snprintf(key, sizeof key, "%s.%s", where, k->name);
+        if (v->type != SRV_YAML_SCALAR) {
+            describe(k, WANT_TYPE, want, sizeof want);
+            rc = RL_EINVAL;
         } else {
-            rc = get_num(w, v, key, 0, 60, &c->backoff_s);
+            rc = store_text(k, base, v->value, want, sizeof want);
         }
+        if (rc == RL_EINVAL)
+            rc = bad_value(w, v, key, want);
     }
     return rc;
 }
 
-static int read_routers(struct walk *w, const struct ynode *map) {
-    static const char *const known[] = {"checkpoint_path", "strong_model", "weak_model",
-                                        "threshold", NULL};
+struct section;
+typedef int (*section_reader)(struct walk *w, const struct section *sec, const struct srv_ynode *n);
+
+// A top-level section: a mapping of keys for the whole server, or the list of models or the
+// map of routers, whose items each take the keys of the table.
+struct section {
+    const char *name;
+    section_reader read;
+    const struct key *keys;
+    size_t n_keys;
+};
+
+static int read_plain(struct walk *w, const struct section *sec, const struct srv_ynode *map) {
+    int rc = check_map(w, map, sec->name, sec->keys, sec->n_keys);
+    return rc == RL_OK ? store_keys(w, map, sec->name, sec->keys, sec->n_keys, w->c) : rc;
+}
+
+static int read_models(struct walk *w, const struct section *sec, const struct srv_ynode *list) {
+    if (list->type != SRV_YAML_SEQ)
+        return bad_value(w, list, "models", "a list of upstream models");
+    int rc = RL_OK;
+    for (size_t i = 0; rc == RL_OK && i < list->n_kids; i++) {
+        const struct srv_ynode *map = list->kids[i];
+        char where[48];
+        snprintf(where, sizeof where, "models[%zu]", i);
+        rc = check_map(w, map, where, sec->keys, sec->n_keys);
+        if (rc == RL_OK && w->c->n_models == SRV_MAX_MODELS)
+            rc = bad(w, map, where, "more than 64 models");
+        if (rc == RL_OK)
+            rc = srv_config_add_model(w->c, NULL, NULL, NULL, NULL);
+        if (rc != RL_OK)
+            break;
+        struct srv_model *m = &w->c->models[w->c->n_models - 1];
+        m->line = map->line;
+        rc = store_keys(w, map, where, sec->keys, sec->n_keys, m);
+        if (rc == RL_OK && !m->name)
+            rc = bad(w, map, where, "missing 'name'");
+        if (rc == RL_OK && !m->base_url)
+            rc = bad(w, map, where, "missing 'base_url'");
+        if (rc == RL_OK && !m->model)
+            rc = set_str(&m->model, m->name);
+    }
+    return rc;
+}
+
+static int read_routers(struct walk *w, const struct section *sec, const struct srv_ynode *map) {
     int rc = want_map(w, map, "routers");
     w->c->routers_given = true;
     for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
-        const struct ynode *kn = map->kids[i], *v = map->kids[i + 1];
+        const struct srv_ynode *kn = map->kids[i], *v = map->kids[i + 1];
         char where[96];
         snprintf(where, sizeof where, "routers.%.60s", kn->value);
         if (i / 2 == SRV_MAX_ROUTERS)
@@ -532,100 +422,141 @@ static int read_routers(struct walk *w, const struct ynode *map) {
         struct srv_router_cfg *r = &w->c->routers[w->c->n_routers - 1];
         r->line = kn->line;
         // `mf:` with nothing after it (a YAML null) takes every default.
-        if (v->type == Y_SCALAR &&
+        if (v->type == SRV_YAML_SCALAR &&
             (!*v->value || strcmp(v->value, "~") == 0 || strcmp(v->value, "null") == 0))
             continue;
-        rc = want_map(w, v, where);
+        rc = check_map(w, v, where, sec->keys, sec->n_keys);
         if (rc == RL_OK)
-            rc = check_keys(w, v, where, known);
-        for (size_t j = 0; rc == RL_OK && j < v->n_kids; j += 2) {
-            const char *k = v->kids[j]->value;
-            const struct ynode *val = v->kids[j + 1];
-            char key[160];
-            snprintf(key, sizeof key, "%s.%s", where, k);
-            if (strcmp(k, "checkpoint_path") == 0)
-                rc = get_str(w, val, key, &r->path);
-            else if (strcmp(k, "strong_model") == 0)
-                rc = get_str(w, val, key, &r->strong);
-            else if (strcmp(k, "weak_model") == 0)
-                rc = get_str(w, val, key, &r->weak);
-            else
-                rc = get_num(w, val, key, 0, 1, &r->threshold);
-        }
+            rc = store_keys(w, v, where, sec->keys, sec->n_keys, r);
     }
     return rc;
 }
 
-static int read_encoder(struct walk *w, const struct ynode *map) {
-    static const char *const known[] = {"model_dir", "workers", "batch_max", "cache_entries", NULL};
-    struct srv_config *c = w->c;
-    int rc = want_map(w, map, "encoder");
-    if (rc == RL_OK)
-        rc = check_keys(w, map, "encoder", known);
-    for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
-        const char *k = map->kids[i]->value;
-        const struct ynode *v = map->kids[i + 1];
-        char key[64];
-        snprintf(key, sizeof key, "encoder.%s", k);
-        double d = 0;
-        if (strcmp(k, "model_dir") == 0) {
-            rc = get_str(w, v, key, &c->encoder_dir);
-        } else if (strcmp(k, "workers") == 0) {
-            rc = get_uint(w, v, key, 1, 64, &d);
-            c->encoder_workers = (int)d;
-        } else if (strcmp(k, "batch_max") == 0) {
-            rc = get_uint(w, v, key, 1, 1024, &d);
-            c->batch_max = (int)d;
-        } else {
-            rc = get_uint(w, v, key, 0, 10000000, &d);
-            c->cache_entries = (size_t)d;
-        }
-    }
-    return rc;
+static const struct section sections[] = {
+    {"server", read_plain, server_keys, RL_COUNTOF(server_keys)},
+    {"models", read_models, model_keys, RL_COUNTOF(model_keys)},
+    {"routing", read_plain, routing_keys, RL_COUNTOF(routing_keys)},
+    {"routers", read_routers, router_keys, RL_COUNTOF(router_keys)},
+    {"encoder", read_plain, encoder_keys, RL_COUNTOF(encoder_keys)},
+};
+
+static const struct section *find_section(const char *name) {
+    for (size_t i = 0; i < RL_COUNTOF(sections); i++)
+        if (strcmp(sections[i].name, name) == 0)
+            return &sections[i];
+    return NULL;
 }
 
 int srv_config_load(struct srv_config *c, const char *path, char *errbuf) {
-    static const char *const known[] = {"server", "models", "routing", "routers", "encoder", NULL};
     char *text = NULL;
     size_t len = 0;
     int rc = rl_file_read(path, CONFIG_MAX_BYTES, &text, &len, errbuf);
     if (rc != RL_OK)
         return rc;
     rc = set_str(&c->path, path);
-    struct yreader y = {.path = path, .errbuf = errbuf};
-    struct ynode *root = NULL;
-    if (rc == RL_OK && !yaml_parser_initialize(&y.parser))
-        rc = RL_ENOMEM;
-    else if (rc == RL_OK) {
-        rc = read_document(&y, text, len, &root);
-        yaml_parser_delete(&y.parser);
-    }
-    struct walk w = {c, path, errbuf};
+    struct srv_ynode *root = NULL;
     if (rc == RL_OK)
-        rc = check_keys(&w, root, "top level", known);
+        rc = srv_yaml_parse(path, text, len, &root, errbuf);
+    struct walk w = {c, path, errbuf};
+    const char *names[RL_COUNTOF(sections)];
+    for (size_t i = 0; i < RL_COUNTOF(sections); i++)
+        names[i] = sections[i].name;
+    if (rc == RL_OK)
+        rc = check_keys(&w, root, "top level", names, RL_COUNTOF(sections));
     for (size_t i = 0; rc == RL_OK && i < root->n_kids; i += 2) {
-        const char *k = root->kids[i]->value;
-        const struct ynode *v = root->kids[i + 1];
-        if (strcmp(k, "server") == 0) {
-            rc = read_server(&w, v);
-        } else if (strcmp(k, "models") == 0) {
-            if (v->type != Y_SEQ) {
-                rc = bad_value(&w, v, "models", "a list of upstream models");
-                break;
-            }
-            for (size_t j = 0; rc == RL_OK && j < v->n_kids; j++)
-                rc = read_model(&w, v->kids[j], j);
-        } else if (strcmp(k, "routing") == 0) {
-            rc = read_routing(&w, v);
-        } else if (strcmp(k, "routers") == 0) {
-            rc = read_routers(&w, v);
-        } else {
-            rc = read_encoder(&w, v);
-        }
+        const struct section *sec = find_section(root->kids[i]->value);
+        rc = sec->read(&w, sec, root->kids[i + 1]);
     }
-    ynode_free(root);
+    srv_ynode_free(root);
     free(text);
     return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Setting values without a file
+
+// The key "<section>.<name>" of a section read straight into the config. NULL when there is
+// none, with errbuf listing what there is.
+static const struct key *find_setting(const char *key, char *errbuf) {
+    const char *dot = strchr(key, '.');
+    size_t n = dot ? (size_t)(dot - key) : strlen(key);
+    const char *names[RL_COUNTOF(sections) + 1];
+    size_t n_names = 0;
+    char msg[300];
+    for (size_t i = 0; i < RL_COUNTOF(sections); i++) {
+        const struct section *sec = &sections[i];
+        if (sec->read != read_plain)
+            continue;
+        names[n_names++] = sec->name;
+        if (!dot || strlen(sec->name) != n || strncmp(sec->name, key, n) != 0)
+            continue;
+        const struct key *k = find_key(sec->keys, sec->n_keys, dot + 1);
+        if (k)
+            return k;
+        const char *known[MAX_KEYS];
+        unknown_key(msg, sizeof msg, dot + 1, known, key_names(sec->keys, sec->n_keys, known));
+        rl__errf(errbuf, RL_EINVAL, "%s: %s", sec->name, msg);
+        return NULL;
+    }
+    names[n_names++] = "routers";
+    unknown_key(msg, sizeof msg, key, names, n_names);
+    rl__errf(errbuf, RL_EINVAL, "%s", msg);
+    return NULL;
+}
+
+// Replace the routers: section with the comma-separated names in list, each with its defaults.
+static int set_routers(struct srv_config *c, const char *list, char *errbuf) {
+    for (size_t i = 0; i < c->n_routers; i++)
+        router_cfg_free(&c->routers[i]);
+    c->n_routers = 0;
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n >= SRV_NAME_MAX)
+            return rl__errf(errbuf, RL_EINVAL, "routers: the name '%.40s...' is over %d bytes", p,
+                            SRV_NAME_MAX - 1);
+        char name[SRV_NAME_MAX];
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (n > 0 && srv_config_add_router(c, name) != RL_OK)
+            return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+        p += n + (end ? 1 : 0);
+    }
+    return RL_OK;
+}
+
+int srv_config_set(struct srv_config *c, const char *key, const char *value, char *errbuf) {
+    if (strcmp(key, "routers") == 0)
+        return set_routers(c, value, errbuf);
+    const struct key *k = find_setting(key, errbuf);
+    if (!k)
+        return RL_EINVAL;
+    char want[96];
+    int rc = store_text(k, c, value, want, sizeof want);
+    if (rc == RL_EINVAL)
+        return rl__errf(errbuf, rc, "%s: expected %s, got '%.60s'", key, want, value);
+    return rc == RL_OK ? RL_OK : rl__errf(errbuf, rc, "out of memory");
+}
+
+int srv_config_set_num(struct srv_config *c, const char *key, double value, char *errbuf) {
+    const struct key *k = find_setting(key, errbuf);
+    if (!k)
+        return RL_EINVAL;
+    char want[96];
+    int rc = RL_EINVAL;
+    if (k->type == KEY_STR || k->type == KEY_BOOL)
+        describe(k, WANT_TYPE, want, sizeof want);
+    else
+        rc = store_num(k, c, value, want, sizeof want);
+    return rc == RL_OK ? RL_OK
+                       : rl__errf(errbuf, rc, "%s: expected %s, got %.17g", key, want, value);
+}
+
+int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) {
+    for (size_t i = 0; i < c->n_models; i++)
+        if (set_str(&c->models[i].api_key, key) != RL_OK)
+            return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    return RL_OK;
 }
 
 // ----------------------------------------------------------------------------

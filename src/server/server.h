@@ -1,8 +1,10 @@
 // Internal interface of `routellm serve`, the OpenAI-compatible routing proxy. The server is a
-// client of libroutellm: it reads its configuration (config.c), parses and rewrites OpenAI
-// request bodies (openai.c), batches prompts into encoder passes behind an LRU cache (embed.c),
-// runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c, upstream.c,
-// server.c), and keeps Prometheus metrics (metrics.c) and JSON-line logs (log.c).
+// client of libroutellm: it reads its configuration (yaml.c, config.c), parses and rewrites
+// OpenAI request bodies (openai.c), batches prompts into encoder passes behind an LRU cache
+// (embed.c), runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c,
+// upstream.c), relays streamed answers through a bounded ring (relay.c), and keeps Prometheus
+// metrics (metrics.c) and JSON-line logs (log.c). The proxy's request stages (http.c, route.c,
+// attempt.c) and its set-up (server.c) share server_impl.h besides this header.
 //
 // Threading: everything here runs on the loop thread except the encoder workers in embed.c,
 // which share nothing with the loop but the job queues and an eventfd.
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -102,6 +105,22 @@ void srv_config_free(struct srv_config *c);
 // Read a YAML file into c (which holds defaults). On error errbuf names file:line and the key.
 int srv_config_load(struct srv_config *c, const char *path, char *errbuf) RL_NODISCARD;
 
+// Set one value from text, as a file would give it, through the file's own key tables: `key` is
+// "<section>.<key>" of the server, routing or encoder section ("server.port",
+// "encoder.model_dir"), or "routers", comma-separated router names that replace the routers:
+// section (each router with its defaults). The CLI sets its flags this way rather than writing
+// fields: keyed like the file, rather than one function per field, a flag is checked exactly as
+// the file's key is, and a new key needs no new function. RL_EINVAL (errbuf names the key, the
+// value and what it must be) or RL_ENOMEM.
+int srv_config_set(struct srv_config *c, const char *key, const char *value,
+                   char *errbuf) RL_NODISCARD;
+// The same for a value already parsed as a number (checked against the key's range).
+int srv_config_set_num(struct srv_config *c, const char *key, double value,
+                       char *errbuf) RL_NODISCARD;
+// Send `key` to every upstream (the --api-key flag: the file can only name variables). Call it
+// after srv_config_finish, which sets each model's key from its api_key_env. RL_ENOMEM on failure.
+int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) RL_NODISCARD;
+
 // Append a model or a router; strings are copied.
 int srv_config_add_model(struct srv_config *c, const char *name, const char *base_url,
                          const char *model, const char *api_key_env) RL_NODISCARD;
@@ -112,6 +131,28 @@ int srv_config_add_router(struct srv_config *c, const char *name) RL_NODISCARD;
 int srv_config_finish(struct srv_config *c, char *errbuf) RL_NODISCARD;
 
 int srv_config_model_index(const struct srv_config *c, const char *name); // -1 when unknown
+
+// ----------------------------------------------------------------------------
+// YAML documents (yaml.c), as config.c reads them
+
+#define SRV_YAML_MAX_DEPTH 16    // levels of nesting
+#define SRV_YAML_MAX_NODES 20000 // nodes, end events included
+
+enum srv_ynode_type { SRV_YAML_SCALAR, SRV_YAML_MAP, SRV_YAML_SEQ };
+
+struct srv_ynode {
+    enum srv_ynode_type type;
+    char *value;             // scalars
+    int line;                // 1-based
+    struct srv_ynode **kids; // maps: key, value, key, value, ...; sequences: items
+    size_t n_kids, cap_kids;
+};
+
+// Read text, one YAML document whose top level is a mapping (an empty text gives an empty one),
+// into *root. RL_EFORMAT with errbuf naming path and line, or RL_ENOMEM.
+int srv_yaml_parse(const char *path, const char *text, size_t len, struct srv_ynode **root,
+                   char *errbuf) RL_NODISCARD;
+void srv_ynode_free(struct srv_ynode *n); // the whole tree; NULL is a no-op
 
 // ----------------------------------------------------------------------------
 // OpenAI bodies (openai.c)
@@ -160,6 +201,51 @@ void srv_sse_free(struct srv_sse *s); // frees the line buffer
 // Scan the next piece of the stream; pieces may split lines anywhere. Buffers at most one line
 // of SRV_SSE_LINE_MAX bytes, and never fails: an unreadable line is skipped.
 void srv_sse_scan(struct srv_sse *s, const char *data, size_t n);
+
+// ----------------------------------------------------------------------------
+// Stream relay (relay.c): a streamed answer passes from the upstream transfer to the client
+// through a bounded ring. The writer is paused when the ring is full, never buffered further;
+// an event stream that breaks after it began ends with an error event, never silently.
+
+#define SRV_RELAY_FULL   1    // push: nothing taken; the writer waits for ops->unpause
+#define SRV_RELAY_WAIT   0    // read: nothing to read yet; ops->wake follows when there is
+#define SRV_RELAY_END    (-1) // read: the stream is over
+#define SRV_RELAY_BROKEN (-2) // read: the stream is over and broken; end the response with an error
+
+struct srv_relay;
+// What the relay tells its owner (who finds itself in srv_relay.data).
+struct srv_relay_ops {
+    void (*wake)(struct srv_relay *r);    // a reader told SRV_RELAY_WAIT may read again
+    void (*unpause)(struct srv_relay *r); // a writer told SRV_RELAY_FULL may push again
+    void (*broken)(struct srv_relay *r);  // an event stream broke: its error event is read next
+};
+
+struct srv_relay {
+    char *ring;
+    size_t cap, head, len; // ring size; start and length of the unread bytes
+    bool sse;              // text/event-stream: scanned, and a broken one ends with an error event
+    bool writer_paused, reader_waiting;
+    bool ended, failed, error_sent; // srv_relay_end was called; with an error; the event was read
+    char error[128];                // why the transfer failed
+    char model[SRV_NAME_MAX];       // the upstream named in the error event
+    struct srv_sse events;          // what the event stream said: [DONE], usage
+    const struct srv_relay_ops *ops;
+    void *data;
+};
+
+// Allocate a ring of cap bytes. A zeroed srv_relay may be freed without init. RL_ENOMEM on failure.
+int srv_relay_init(struct srv_relay *r, size_t cap, bool sse, const char *model,
+                   const struct srv_relay_ops *ops, void *data) RL_NODISCARD;
+void srv_relay_free(struct srv_relay *r);
+// Take all n bytes (RL_OK), none (SRV_RELAY_FULL: push them again after ops->unpause), or
+// refuse a piece larger than the ring (RL_ETOOBIG). Wakes a waiting reader.
+int srv_relay_push(struct srv_relay *r, const char *data, size_t n);
+// The writer is done: error is NULL for a complete transfer, else why it failed (copied).
+void srv_relay_end(struct srv_relay *r, const char *error);
+// Copy up to max bytes into buf: returns the count (> 0) or one of SRV_RELAY_WAIT, _END and
+// _BROKEN. A broken event stream reads as one error event before _END (_BROKEN when the event
+// does not fit in max bytes).
+ssize_t srv_relay_read(struct srv_relay *r, char *buf, size_t max);
 
 // ----------------------------------------------------------------------------
 // Event loop (loop.c): epoll watchers and one-shot timers, single-threaded.

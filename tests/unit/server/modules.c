@@ -2,7 +2,8 @@
 // server is part of the binary rather than the library: router model names, the routing prompt,
 // the body parse and one-field rewrite, error bodies and JSON quoting, client keys, upstream
 // usage and the SSE scan, the YAML config reader and its limits, and the embedding cache with
-// its batching encoder workers (on the real MiniLM weights).
+// its batching encoder workers (on the real MiniLM weights). The stream relay is compiled in here
+// too, and tested through its interface in relay.c.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "../../../src/server/log.c"
 #include "../../../src/server/loop.c"
 #include "../../../src/server/openai.c"
+#include "../../../src/server/relay.c"
+#include "../../../src/server/yaml.c"
 #include "test.h"
 
 TEST(server_parse_router_model) {
@@ -437,9 +440,137 @@ TEST(server_config_reads_every_section) {
     return 0;
 }
 
+// The flags of `routellm serve` set values through the same key tables as the file, so a value
+// the file refuses is refused with the same words, without the file and line.
+TEST(server_config_set_checks_like_the_file) {
+    static const struct {
+        const char *key, *value; // input
+        int rc;                  // output
+        const char *msg;         // a piece of the message (rc != RL_OK)
+    } cases[] = {
+        {"server.port", "8080", RL_OK, NULL},
+        {"server.port", "70000", RL_EINVAL, "server.port: expected a number in [0, 65535], got"},
+        {"server.port", "1.5", RL_EINVAL, "expected a whole number in [0, 65535], got '1.5'"},
+        {"server.port", "", RL_EINVAL, "server.port: expected a number in [0, 65535], got ''"},
+        {"server.host", "0.0.0.0", RL_OK, NULL},
+        {"server.host", "", RL_EINVAL, "server.host: expected a non-empty string, got ''"},
+        {"server.log_requests", "maybe", RL_EINVAL, "expected true or false, got 'maybe'"},
+        {"routing.retries", "3", RL_OK, NULL},
+        {"encoder.model_dir", "/m", RL_OK, NULL},
+        {"encoder.workers", "0", RL_EINVAL, "encoder.workers: expected a number in [1, 64]"},
+        {"server.prot", "1", RL_EINVAL, "server: unknown key 'prot' (known: host, port,"},
+        {"models.name", "a", RL_EINVAL,
+         "unknown key 'models.name' (known: server, routing, encoder, routers)"},
+        {"port", "1", RL_EINVAL, "unknown key 'port' (known: server, routing, encoder, routers)"},
+    };
+    char dir[] = "/tmp/rl_cfg_XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct srv_config c;
+        srv_config_init(&c);
+        char err[RL_ERRBUF_SIZE] = "";
+        int rc = srv_config_set(&c, cases[i].key, cases[i].value, err);
+        if (rc != cases[i].rc || (cases[i].msg && !strstr(err, cases[i].msg)))
+            TEST_FAIL_("case %zu: rc %d, message '%s'", i, rc, err);
+        srv_config_free(&c);
+        const char *dot = strchr(cases[i].key, '.');
+        if (rc != RL_EINVAL || !dot || strstr(err, "unknown key"))
+            continue;
+        // The file says the same after "c.yaml:2: ".
+        char yaml[256], file_err[RL_ERRBUF_SIZE] = "";
+        snprintf(yaml, sizeof yaml, "%.*s:\n  %s: '%s'\n", (int)(dot - cases[i].key), cases[i].key,
+                 dot + 1, cases[i].value);
+        ASSERT_OK(rl_file_write(path, yaml, strlen(yaml), NULL));
+        srv_config_init(&c);
+        ASSERT_EQ(srv_config_load(&c, path, file_err), RL_EINVAL);
+        srv_config_free(&c);
+        char *tail = strstr(file_err, ".yaml:2: ");
+        ASSERT_NOT_NULL(tail);
+        ASSERT_STR_EQ(tail + strlen(".yaml:2: "), err);
+    }
+    unlink(path);
+    rmdir(dir);
+    // Numbers the caller has parsed meet the same ranges.
+    struct srv_config c;
+    srv_config_init(&c);
+    char err[RL_ERRBUF_SIZE] = "";
+    ASSERT_OK(srv_config_set_num(&c, "server.port", 0, err));
+    ASSERT_EQ(c.port, 0);
+    ASSERT_EQ(srv_config_set_num(&c, "server.port", 65536, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "server.port: expected a number in [0, 65535], got 65536");
+    ASSERT_EQ(srv_config_set_num(&c, "routing.retries", 2.5, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "a whole number");
+    ASSERT_EQ(srv_config_set_num(&c, "server.host", 1, err), RL_EINVAL);
+    ASSERT_EQ(c.port, 0);
+    ASSERT_OK(srv_config_set_num(&c, "server.drain_timeout_s", 2.5, err));
+    ASSERT_NEAR(c.drain_timeout_s, 2.5, 0);
+    ASSERT_OK(srv_config_set(&c, "routing.fallback", "off", err));
+    ASSERT_EQ(c.fallback, false);
+    srv_config_free(&c);
+    return 0;
+}
+
+TEST(server_config_set_routers_and_key) {
+    struct srv_config c;
+    srv_config_init(&c);
+    char err[RL_ERRBUF_SIZE] = "";
+    ASSERT_EQ(c.routers_given, false);
+    ASSERT_OK(srv_config_set(&c, "routers", "mf,,random", err));
+    ASSERT_EQ(c.routers_given, true);
+    ASSERT_EQ(c.n_routers, 2);
+    ASSERT_STR_EQ(c.routers[1].name, "random");
+    ASSERT_NEAR(c.routers[1].threshold, 0.5, 0);
+    c.routers[0].threshold = 0.2;
+    // A new list replaces the old one, entries and their settings.
+    ASSERT_OK(srv_config_set(&c, "routers", "bert,mf", err));
+    ASSERT_EQ(c.n_routers, 2);
+    ASSERT_STR_EQ(c.routers[0].name, "bert");
+    ASSERT_NEAR(c.routers[1].threshold, 0.5, 0);
+    char long_list[200];
+    memset(long_list, 'r', sizeof long_list - 1);
+    long_list[sizeof long_list - 1] = '\0';
+    ASSERT_EQ(srv_config_set(&c, "routers", long_list, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "routers: the name 'rrrr");
+    // The one upstream key reaches every model, over the key from api_key_env.
+    ASSERT_OK(srv_config_add_model(&c, "a", "http://x", "a", NULL));
+    ASSERT_OK(srv_config_add_model(&c, "b", "http://y", "b", NULL));
+    ASSERT_OK(srv_config_finish(&c, err));
+    ASSERT_OK(srv_config_set_api_key(&c, "sk-flag", err));
+    ASSERT_STR_EQ(c.models[0].api_key, "sk-flag");
+    ASSERT_STR_EQ(c.models[1].api_key, "sk-flag");
+    srv_config_free(&c);
+    return 0;
+}
+
+// Each section's keys are written once, in its table; docs/SERVER.md documents each of them.
+TEST(server_config_keys_are_documented) {
+    char *doc = NULL;
+    size_t len = 0;
+    char err[RL_ERRBUF_SIZE] = "";
+    ASSERT_OK(rl_file_read(RL_DATA_DIR "/docs/SERVER.md", 1 << 20, &doc, &len, err));
+    for (size_t i = 0; i < RL_COUNTOF(sections); i++) {
+        const struct section *sec = &sections[i];
+        char want[96];
+        snprintf(want, sizeof want, "`%s", sec->name);
+        ASSERT_STR_CONTAINS(doc, want);
+        for (size_t j = 0; j < sec->n_keys; j++) {
+            const struct key *k = &sec->keys[j];
+            ASSERT(k->help && *k->help);
+            ASSERT(k->type == KEY_STR || k->type == KEY_BOOL || k->lo <= k->hi);
+            snprintf(want, sizeof want, "%s`", k->name);
+            if (!strstr(doc, want))
+                TEST_FAIL_("docs/SERVER.md does not document %s.%s", sec->name, k->name);
+        }
+    }
+    free(doc);
+    return 0;
+}
+
 // The config reader is bounded: at most SRV_MAX_MODELS models and SRV_MAX_ROUTERS routers (the
-// metrics hold models^2 cells), CONFIG_MAX_NODES nodes read in linear time (each collection grew
-// one element per realloc before, minutes under ASan for a 20000-node list), CONFIG_MAX_DEPTH
+// metrics hold models^2 cells), SRV_YAML_MAX_NODES nodes read in linear time (each collection grew
+// one element per realloc before, minutes under ASan for a 20000-node list), SRV_YAML_MAX_DEPTH
 // levels, no aliases, so "billion laughs" cannot expand, and one document (a second one was
 // ignored without a word).
 TEST(server_config_limits) {
@@ -487,7 +618,7 @@ TEST(server_config_limits) {
             TEST_FAIL_("case %zu: rc %d, message '%s'", i, rc, err);
         srv_config_free(&c);
     }
-    // Past CONFIG_MAX_NODES (end events count too), the file is refused.
+    // Past SRV_YAML_MAX_NODES (end events count too), the file is refused.
     ASSERT_OK(rl_buf_appendf(&nodes, "x: [1,1,1,1,1,1,1,1,1,1,1,1]\n"));
     ASSERT_OK(rl_file_write(path, nodes.data, nodes.len, NULL));
     struct srv_config c;

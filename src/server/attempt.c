@@ -1,0 +1,262 @@
+// Upstream attempts: the request body, with its `model` rewritten for the chosen upstream, is
+// POSTed there (upstream.c). Until the first byte of an answer reaches the client, a failure can
+// still be hidden: connection errors, timeouts, 429 and 5xx are retried with exponential
+// back-off (a Retry-After of up to 10 s is honoured), then a routed request falls back to the
+// other model of the pair. An upstream's own 4xx goes back as it is, since neither a retry nor
+// another model would help. A non-streaming answer is held, bounded, until it is complete and
+// known to be JSON; a streamed one is committed at its first byte and handed to the relay.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/server_impl.h"
+
+static void start_attempt(struct srv_request *q);
+
+// ----------------------------------------------------------------------------
+// Streamed answers: the relay between libcurl and the client
+
+static void relay_wake(struct srv_relay *r) {
+    srv__resume(r->data);
+}
+
+static void relay_unpause(struct srv_relay *r) {
+    struct srv_request *q = r->data;
+    srv_upstream_unpause(q->s->up, &q->up.call);
+}
+
+static void relay_broken(struct srv_relay *r) {
+    struct srv_request *q = r->data;
+    srv_metrics_stream_error(q->s->metrics, q->model);
+}
+
+static const struct srv_relay_ops relay_ops = {relay_wake, relay_unpause, relay_broken};
+
+// Hand a piece of a streamed answer to the relay, in libcurl's terms.
+static size_t relay_push(struct srv_request *q, const char *data, size_t n) {
+    int rc = srv_relay_push(&q->relay, data, n);
+    return rc == RL_OK ? n : rc == SRV_RELAY_FULL ? CURL_WRITEFUNC_PAUSE : 0;
+}
+
+// The first byte of a successful streamed answer: from here on the client has the status, so
+// nothing can be retried any more. Returns false when the relay cannot be started.
+static bool commit(struct srv_request *q, const struct srv_call *call) {
+    const char *ctype = call->content_type[0] ? call->content_type : "text/event-stream";
+    bool sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
+    if (srv_relay_init(&q->relay, SRV_STREAM_RING, sse, q->s->c->models[q->model].name, &relay_ops,
+                       q) != RL_OK)
+        return false;
+    q->up.committed = true;
+    srv__answer_stream(q, (int)call->status, ctype);
+    return true;
+}
+
+// ----------------------------------------------------------------------------
+// Retries and fallback
+
+// What a failed transfer was, as the outcome label of routellm_upstream_attempts_total.
+static const char *classify(CURLcode rc) {
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SSL_CONNECT_ERROR: return "connect_error";
+    default: return "error";
+    }
+}
+
+static void on_backoff(struct srv_timer *t) {
+    start_attempt(t->data);
+}
+
+// A retryable failure: wait and try the same model again while retries are left, then the other
+// model of the pair (routed requests only, once), then give up with 502, or 504 after a timeout.
+static void retry_or_fall_back(struct srv_request *q, const char *detail) {
+    struct srv_server *s = q->s;
+    struct srv_attempts *up = &q->up;
+    if (up->retries_left > 0) {
+        up->retries_left--;
+        int doublings = up->n_model - 1 < 6 ? up->n_model - 1 : 6;
+        double delay = s->c->backoff_s * (double)(1u << doublings);
+        if (up->call.retry_after_s > delay && up->call.retry_after_s <= 10)
+            delay = up->call.retry_after_s;
+        q->state = SRV_BACKOFF;
+        up->backoff.cb = on_backoff;
+        up->backoff.data = q;
+        srv_timer_start(s->loop, &up->backoff, delay);
+        return;
+    }
+    int other = q->model == s->strong ? s->weak : s->strong;
+    bool routed = q->routing.route >= 0;
+    if (s->c->fallback && routed && !up->fell_back && other != q->model) {
+        srv_metrics_fallback(s->metrics, q->model, other);
+        struct srv_log l;
+        srv_log_begin(&l, SRV_LOG_WARN, "fallback");
+        srv_log_str(&l, "id", q->id);
+        srv_log_str(&l, "from", s->c->models[q->model].name);
+        srv_log_str(&l, "to", s->c->models[other].name);
+        srv_log_str(&l, "reason", detail);
+        srv_log_end(&l);
+        up->fell_back = true;
+        q->model = other;
+        up->n_model = 0;
+        up->retries_left = s->c->retries;
+        start_attempt(q);
+        return;
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg, "upstream model '%s' failed after %d attempt%s: %s",
+             s->c->models[q->model].name, up->n, up->n == 1 ? "" : "s", detail);
+    srv__answer_error(q, up->last_timeout ? 504 : 502, msg, "upstream_error", NULL,
+                      up->last_timeout ? "upstream_timeout" : "upstream_failed");
+}
+
+// ----------------------------------------------------------------------------
+// One attempt
+
+static size_t on_body(struct srv_call *call, const char *data, size_t n) {
+    struct srv_request *q = call->data;
+    if (q->up.committed)
+        return relay_push(q, data, n);
+    if (q->routing.stream && call->status >= 200 && call->status < 300)
+        return commit(q, call) ? relay_push(q, data, n) : 0;
+    if (rl_buf_append(&q->up.resp, data, n) != RL_OK) {
+        q->up.too_big = true;
+        return 0;
+    }
+    return n;
+}
+
+// A complete 2xx answer is passed on when it is JSON, else it is a 502.
+static void answered(struct srv_request *q, const struct srv_call *call, const char *ctype,
+                     double secs) {
+    struct srv_server *s = q->s;
+    struct rl_buf *resp = &q->up.resp;
+    json_error_t jerr;
+    json_t *j = resp->len ? json_loadb(resp->data, resp->len, 0, &jerr) : NULL;
+    if (!j) {
+        srv_metrics_attempt(s->metrics, q->model, "malformed", secs);
+        char detail[300];
+        snprintf(detail, sizeof detail, "upstream model '%s' returned %s",
+                 s->c->models[q->model].name,
+                 resp->len ? "a body that is not valid JSON" : "an empty body");
+        srv__answer_error(q, 502, detail, "upstream_error", NULL, "upstream_malformed");
+        return;
+    }
+    struct srv_reply *a = &q->reply;
+    a->have_usage = srv_usage(j, &a->prompt_tokens, &a->completion_tokens);
+    json_decref(j);
+    srv_metrics_attempt(s->metrics, q->model, "ok", secs);
+    srv__answer(q, (int)call->status, resp, ctype);
+}
+
+static void on_done(struct srv_call *call, CURLcode rc) {
+    struct srv_request *q = call->data;
+    struct srv_server *s = q->s;
+    struct srv_attempts *up = &q->up;
+    double secs = (double)(srv_now_ns() - up->t0) * 1e-9;
+    const char *ctype = call->content_type[0] ? call->content_type : "application/json";
+    long status = call->status;
+    if (up->committed) {
+        srv_metrics_attempt(s->metrics, q->model, rc == CURLE_OK ? "ok" : classify(rc), secs);
+        srv_relay_end(&q->relay, rc == CURLE_OK ? NULL : curl_easy_strerror(rc));
+        return;
+    }
+    if (rc == CURLE_OK && status >= 200 && status < 300) {
+        answered(q, call, ctype, secs);
+        return;
+    }
+    if (rc == CURLE_OK && status != 429 && status < 500) {
+        // The upstream refused the request itself (400, 401, 404, ...): retrying or another
+        // model would not help, so its answer goes back as it is.
+        srv_metrics_attempt(s->metrics, q->model, "http_4xx", secs);
+        srv__answer(q, status >= 100 ? (int)status : 502, &up->resp, ctype);
+        return;
+    }
+    char detail[300];
+    const char *outcome;
+    bool retry = true;
+    up->last_timeout = rc == CURLE_OPERATION_TIMEDOUT;
+    if (rc == CURLE_OK) {
+        outcome = status == 429 ? "http_429" : "http_5xx";
+        snprintf(detail, sizeof detail, "HTTP %ld", status);
+    } else if (up->too_big) {
+        // An answer too large to hold would be as large again.
+        outcome = "too_large";
+        retry = false;
+        snprintf(detail, sizeof detail, "the response exceeds server.max_response_bytes (%zu)",
+                 s->c->max_response);
+    } else {
+        outcome = classify(rc);
+        snprintf(detail, sizeof detail, "%s",
+                 call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
+    }
+    srv_metrics_attempt(s->metrics, q->model, outcome, secs);
+    struct srv_log l;
+    srv_log_begin(&l, SRV_LOG_WARN, "upstream attempt failed");
+    srv_log_str(&l, "id", q->id);
+    srv_log_str(&l, "model", s->c->models[q->model].name);
+    srv_log_str(&l, "outcome", outcome);
+    srv_log_str(&l, "detail", detail);
+    srv_log_int(&l, "attempt", up->n);
+    srv_log_end(&l);
+    if (!retry)
+        srv__answer_error(q, 502, detail, "upstream_error", NULL, "upstream_failed");
+    else
+        retry_or_fall_back(q, detail);
+}
+
+static void start_attempt(struct srv_request *q) {
+    struct srv_server *s = q->s;
+    struct srv_attempts *up = &q->up;
+    const struct srv_model *m = &s->c->models[q->model];
+    if (up->body_model != q->model) {
+        rl_buf_free(&up->body);
+        rl_buf_init(&up->body, s->c->max_body + 256);
+        const struct rl_buf *in = &q->client.body;
+        if (srv_body_set_model(in->data, in->len, m->model, &up->body) != RL_OK) {
+            srv__answer_error(q, 500, "could not rewrite the request body", "server_error", NULL,
+                              NULL);
+            return;
+        }
+        up->body_model = q->model;
+    }
+    rl_buf_free(&up->resp);
+    rl_buf_init(&up->resp, s->c->max_response);
+    up->too_big = false;
+    up->n++;
+    up->n_model++;
+    up->t0 = srv_now_ns();
+    q->state = SRV_UPSTREAM;
+    up->call.on_body = on_body;
+    up->call.on_done = on_done;
+    up->call.data = q;
+    if (srv_upstream_start(s->up, &up->call, s->urls[q->model], s->headers[q->model], up->body.data,
+                           up->body.len, m->timeout_s, m->connect_timeout_s) != RL_OK)
+        srv__answer_error(q, 500, "could not start the upstream request", "server_error", NULL,
+                          NULL);
+}
+
+// ----------------------------------------------------------------------------
+// Interface to the other stages
+
+void srv__attempts_begin(struct srv_request *q) {
+    q->up.first_model = q->model;
+    start_attempt(q);
+}
+
+void srv__attempts_stop(struct srv_request *q) {
+    srv_upstream_cancel(q->s->up, &q->up.call);
+    srv_timer_stop(q->s->loop, &q->up.backoff);
+}
+
+void srv__attempts_abandon(struct srv_request *q) {
+    if (q->up.call.easy)
+        srv_metrics_attempt(q->s->metrics, q->model, "cancelled",
+                            (double)(srv_now_ns() - q->up.t0) * 1e-9);
+    srv__attempts_stop(q);
+}

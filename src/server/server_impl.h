@@ -1,0 +1,169 @@
+// Internal interface of the proxy's stages. A request passes through them in this order, and
+// each keeps its state in its own part of struct srv_request:
+//
+//   http.c     HTTP glue: libmicrohttpd's callbacks, the endpoint table, client keys, answers
+//   route.c    routing: parse the body, pick the route, wait for the embedding, decide
+//   attempt.c  upstream attempts: retries, back-off, fallback, what each failure means
+//   relay.c    a streamed answer's way to the client (its interface is in server.h)
+//   server.c   set-up: routers, encoder, upstreams, the model list, the socket; run, drain, free
+//
+// Everything here runs on the loop thread.
+#ifndef RL_SERVER_IMPL_H
+#define RL_SERVER_IMPL_H
+
+#include <microhttpd.h>
+
+#include "server/server.h"
+
+// ----------------------------------------------------------------------------
+// The server, built by server.c and read by every stage
+
+struct srv_route {
+    char name[SRV_NAME_MAX]; // the <router> of router-<router>-<threshold>
+    struct rl_router *r;
+    struct rl_router_pair pair;
+    double threshold; // advertised in /v1/models
+    bool needs_embedding;
+};
+
+// One entry of the GET /v1/models list, also answered alone by GET /v1/models/<id>.
+struct srv_model_entry {
+    char *id;
+    char *json;
+};
+
+struct srv_server {
+    struct srv_config *c;
+    struct srv_loop *loop;
+    struct MHD_Daemon *mhd;
+    struct srv_watch mhd_watch;
+    bool mhd_kick; // a connection was resumed or closed: run MHD before sleeping again
+    struct srv_upstream *up;
+    struct rl_encoder *enc;
+    struct srv_embedder *emb; // NULL when no router needs embeddings
+    struct srv_route *routes;
+    size_t n_routes;
+    struct srv_metrics *metrics;
+    char **urls;                 // per model: <base_url>/chat/completions
+    struct curl_slist **headers; // per model: content type, key, no Expect
+    int strong, weak;            // model indices
+    char *models_json;           // the GET /v1/models answer
+    struct srv_model_entry *model_entries;
+    size_t n_model_entries;
+    struct srv_watch sig;
+    bool draining;
+    uint64_t drain_deadline_ns;
+    struct srv_request *live; // every request not yet completed
+    long n_live;
+    uint64_t id_seed, id_next;
+    int port;
+};
+
+// ----------------------------------------------------------------------------
+// A request and its parts, one per stage
+
+enum srv_kind { SRV_KIND_OTHER, SRV_KIND_CHAT, SRV_KIND_ROUTE }; // from the path alone
+enum srv_state { SRV_RECEIVING, SRV_EMBEDDING, SRV_UPSTREAM, SRV_BACKOFF, SRV_ANSWERED };
+
+// The client's side of the connection (http.c).
+struct srv_client {
+    struct MHD_Connection *conn;
+    struct rl_buf body;
+    size_t body_seen; // bytes of body received, kept or not
+    bool too_big;
+    bool suspended, cancelled; // cancelled: the client left, or the drain deadline passed
+    struct srv_watch hup;      // a suspended connection is watched for a hang-up
+    bool hup_watched;
+};
+
+// Where the request goes (route.c).
+struct srv_routing {
+    json_t *json; // the parsed body
+    bool stream;
+    int route; // index into s->routes, -1 for a direct model request
+    double threshold, p_strong;
+    uint64_t t0;
+    struct rl_buf prompt;
+    struct srv_embed_waiter waiter;
+};
+
+// The upstream calls made for it (attempt.c).
+struct srv_attempts {
+    struct srv_call call;
+    struct rl_buf body;           // the request body rewritten for body_model
+    int body_model;               // -1 for none yet
+    int first_model;              // the model routed to, before any fallback
+    int retries_left, n, n_model; // retries left on this model; attempts in all, on this model
+    bool fell_back, too_big, last_timeout;
+    uint64_t t0;              // when the current attempt began
+    struct rl_buf resp;       // a non-streaming answer, held (bounded) until complete
+    struct srv_timer backoff; // the wait before a retry
+    bool committed;           // a streamed answer began: its status is sent, no retry is left
+};
+
+// The answer (http.c).
+struct srv_reply {
+    int status;
+    struct rl_buf body; // a complete answer; a streamed one comes from the relay
+    char ctype[128];
+    bool ready, stream;
+    bool have_usage; // the upstream's token counts, for the metrics
+    long prompt_tokens, completion_tokens;
+};
+
+struct srv_request {
+    struct srv_server *s;
+    struct srv_request *prev, *next; // s->live
+    const struct srv_endpoint *ep;   // http.c's table row for the path, NULL when none
+    enum srv_kind kind;
+    enum srv_state state;
+    char id[40];
+    char method[8];
+    char path[64];
+    uint64_t t0;
+    int model; // the upstream chosen (after any fallback), -1 before
+    struct srv_client client;
+    struct srv_routing routing;
+    struct srv_attempts up;
+    struct srv_relay relay; // started when a streamed answer begins
+    struct srv_reply reply;
+};
+
+// ----------------------------------------------------------------------------
+// HTTP glue (http.c)
+
+// libmicrohttpd's access handler and completion callback; cls is the server.
+enum MHD_Result srv__http_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls);
+void srv__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe);
+// Set the complete answer and let libmicrohttpd send it; the body is taken from *body.
+void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const char *ctype);
+// An answer in OpenAI's error shape; param and code may be NULL.
+void srv__answer_error(struct srv_request *q, int status, const char *message, const char *type,
+                       const char *param, const char *code);
+void srv__answer_json(struct srv_request *q, int status, const char *text);
+// Send the status now; the body follows from q->relay, which the caller has started.
+void srv__answer_stream(struct srv_request *q, int status, const char *ctype);
+void srv__resume(struct srv_request *q); // no-op unless suspended
+// Stop all work of the request and end it (the drain deadline passed).
+void srv__request_cut(struct srv_request *q);
+
+// ----------------------------------------------------------------------------
+// Routing (route.c)
+
+// The body is in: parse it, pick the route or the named upstream, and go on to the attempts
+// (or, for POST /v1/route, answer with the decision). Answers every error itself.
+void srv__route(struct srv_request *q);
+
+// ----------------------------------------------------------------------------
+// Attempts (attempt.c)
+
+// Call q->model upstream, with the retries and fallback the configuration allows.
+void srv__attempts_begin(struct srv_request *q);
+void srv__attempts_stop(struct srv_request *q); // no callback follows; idempotent
+// The client hung up: count an attempt in flight as cancelled, then stop.
+void srv__attempts_abandon(struct srv_request *q);
+
+#endif
