@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "rl/router.h"
 
 #ifndef RL_DATA_DIR
 #define RL_DATA_DIR "."
@@ -26,6 +27,23 @@ int cli_fail(const char *fmt, ...) {
 
 // ----------------------------------------------------------------------------
 // Paths
+
+const char *cli_kind_names(enum cli_kinds which, const char *sep) {
+    static char out[512];
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < rl_router_kind_count(); i++) {
+        const struct rl_router_kind *k = rl_router_kind_at(i);
+        bool take = which == CLI_KINDS_SHIPPED ? rl_router_kind_shipped(k)
+                                                : rl_router_kind_trainable(k);
+        if (!take || len >= sizeof out)
+            continue;
+        int n = snprintf(out + len, sizeof out - len, "%s%s", len ? sep : "",
+                         rl_router_kind_name(k));
+        len += n > 0 ? (size_t)n : 0;
+    }
+    return out;
+}
 
 const char *cli_home(void) {
     const char *home = getenv("ROUTELLM_HOME");

@@ -155,6 +155,15 @@ void cli_suggest_init(struct cli_suggest *s, const char *word);
 void cli_suggest_add(struct cli_suggest *s, const char *candidate);
 
 // ----------------------------------------------------------------------------
+// Router kinds (cli.c)
+
+enum cli_kinds { CLI_KINDS_SHIPPED, CLI_KINDS_TRAINABLE };
+// The names of the registry's kinds that ship a default router, or that can be trained, joined
+// by sep (e.g. "random, mf, sw_ranking, bert"). The text lives in a static buffer, valid until
+// the next call.
+const char *cli_kind_names(enum cli_kinds which, const char *sep);
+
+// ----------------------------------------------------------------------------
 // Paths (cli.c)
 
 // The project's home: $ROUTELLM_HOME, else the source tree the binary was built from. Shipped

@@ -21,9 +21,11 @@ struct calib_opts {
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct calib_opts *o) {
     memset(o, 0, sizeof *o);
+    char router_help[600];
+    snprintf(router_help, sizeof router_help, "router name (%s) or router file",
+             cli_kind_names(CLI_KINDS_SHIPPED, ", "));
     const struct cli_opt opts[] = {
-        CLI_STR("--router", &o->router, "R", CLI_REQUIRED,
-                "router name (random, mf, sw_ranking, bert) or router file"),
+        CLI_STR("--router", &o->router, "R", CLI_REQUIRED, router_help),
         CLI_STR("--routers", &o->router, "R", 0, "the same as --router"),
         CLI_NUM("--strong-model-pct", &o->pct, 0, 1, "P", CLI_REQUIRED,
                 "fraction of strong calls wanted, e.g. 0.3 for 30%"),

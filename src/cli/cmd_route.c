@@ -19,9 +19,11 @@ struct route_opts {
 
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct route_opts *o) {
+    char router_help[600];
+    snprintf(router_help, sizeof router_help, "%s (the shipped routers) or a router file",
+             cli_kind_names(CLI_KINDS_SHIPPED, ", "));
     const struct cli_opt opts[] = {
-        CLI_STR("--router", &o->router, "R", CLI_REQUIRED,
-                "random, mf, sw_ranking, bert (the shipped routers) or a router file"),
+        CLI_STR("--router", &o->router, "R", CLI_REQUIRED, router_help),
         CLI_NUM("--threshold", &o->threshold, 0, 1, "A", CLI_REQUIRED,
                 "cost threshold in [0, 1] (e.g. from 'routellm calibrate')"),
         CLI_STR("--strong", &o->strong, "M", 0,

@@ -31,19 +31,6 @@ static const struct rl_router_kind *trainable_kind(const char *name) {
     return k && rl_router_kind_trainable(k) ? k : NULL;
 }
 
-// The trainable kinds from the registry, joined by `sep` into out.
-static void trainable_kinds(char *out, size_t size, const char *sep) {
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < rl_router_kind_count(); i++) {
-        const struct rl_router_kind *k = rl_router_kind_at(i);
-        if (!rl_router_kind_trainable(k) || len >= size)
-            continue;
-        int n = snprintf(out + len, size - len, "%s%s", len ? sep : "", rl_router_kind_name(k));
-        len += n > 0 ? (size_t)n : 0;
-    }
-}
-
 // The kind comes first, so that its defaults are in place before the options change them.
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct train_opts *o) {
@@ -54,11 +41,9 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         o->kind = trainable_kind("mf");
     o->p = rl_train_params_default(o->kind);
     o->exclude_threshold = 0.95;
-    char kinds[256], args[256];
-    trainable_kinds(kinds, sizeof kinds, ", ");
-    trainable_kinds(args + 1, sizeof args - 2, ",");
-    args[0] = '{';
-    snprintf(args + strlen(args), sizeof args - strlen(args), "}");
+    char kinds[512], args[512];
+    snprintf(kinds, sizeof kinds, "%s", cli_kind_names(CLI_KINDS_TRAINABLE, ", "));
+    snprintf(args, sizeof args, "{%s}", cli_kind_names(CLI_KINDS_TRAINABLE, ","));
     const struct cli_opt opts[] = {
         CLI_SECTION("data (SPEC is FORMAT:PATH[,key=value...], see docs/TRAINING.md):"),
         CLI_LIST("--data", &o->data, "SPEC", CLI_REQUIRED,

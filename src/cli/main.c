@@ -17,7 +17,7 @@ static const struct cli_command commands[] = {
     {"eval", cli_cmd_eval, "measure routers on MT-Bench, MMLU, GSM8K or your own table"},
     {"calibrate", cli_cmd_calibrate, "find the threshold that gives a share of strong calls"},
     {"serve", cli_cmd_serve, "run the OpenAI-compatible routing proxy"},
-    {"train", cli_cmd_train, "train a router (mf, sw_ranking, bert) from battle data"},
+    {"train", cli_cmd_train, "train a router from battle data"},
     {"route", cli_cmd_route, "score one prompt and print the routing decision"},
 };
 

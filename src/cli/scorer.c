@@ -126,12 +126,12 @@ int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n,
 // A router file's bytes identify its scores; a kind name is resolved the way rl_router_load
 // resolves it.
 static int router_digest(const char *spec, uint64_t *h) {
-    char path[4096], rel[128];
+    char path[4096];
     const char *file = spec;
-    if (rl_router_kind_find(spec, NULL)) {
-        snprintf(rel, sizeof rel, "routers/%s.safetensors", spec);
-        if (rl_path_join(path, sizeof path, cli_home(), rel) != RL_OK)
-            return cli_fail("router path too long");
+    const struct rl_router_kind *k = rl_router_kind_find(spec, NULL);
+    if (k) {
+        if (rl_router_kind_file(k, cli_home(), path, sizeof path) != RL_OK)
+            return cli_fail("%s: no router file ships for this kind", spec);
         file = path;
     }
     struct rl_mmap m = {0};

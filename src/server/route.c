@@ -11,26 +11,19 @@
 // The decision: score the prompt and compare with the threshold, strong when
 // p_strong >= threshold (RouteLLM §1.1). The only place the server compares a score with a
 // threshold. Returns RL_OK with *p_strong and *model (an index into the config's models).
-static int decide(const struct srv_server *s, const struct srv_route *rt, const float *embedding,
-                  double threshold, double *p_strong, int *model) {
-    double p;
-    int rc = rl_router_score(rt->r, &rt->pair, embedding, &p);
-    if (rc != RL_OK)
-        return rc;
-    *p_strong = p;
-    *model = p >= threshold ? s->strong : s->weak;
-    return RL_OK;
-}
-
 static void routed(struct srv_request *q, const float *embedding) {
     struct srv_server *s = q->s;
     struct srv_routing *g = &q->routing;
     const struct srv_route *rt = &s->routes[g->route];
-    if (decide(s, rt, embedding, g->threshold, &g->p_strong, &q->model) != RL_OK) {
+    struct rl_router_decision d;
+    if (rl_router_decide(rt->r, &rt->pair, embedding, g->threshold, &d) != RL_OK) {
         srv__answer_error(q, 500, "the router failed to score the prompt", "server_error", NULL,
                           NULL);
         return;
     }
+    // The router decides between its own pair; the upstreams are the config's routed pair.
+    g->p_strong = d.p_strong;
+    q->model = d.strong ? s->strong : s->weak;
     srv_metrics_routing(s->metrics, g->route, q->model, (double)(srv_now_ns() - g->t0) * 1e-9);
     if (q->kind == SRV_KIND_ROUTE) {
         char text[512];

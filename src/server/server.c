@@ -54,17 +54,21 @@ static int add_route(struct srv_server *s, const char *name, struct rl_router *r
     return RL_OK;
 }
 
+// The routers of the config's routers: section, or, without one, every kind the registry ships a
+// default router for (rl/router.h), under its kind name.
 static int load_routes(struct srv_server *s, const char *home, char *errbuf) {
-    static const char *const shipped[] = {"random", "mf", "sw_ranking", "bert"};
     const struct srv_config *c = s->c;
-    size_t n = c->routers_given ? c->n_routers : RL_COUNTOF(shipped);
+    size_t n = c->routers_given ? c->n_routers : rl_router_kind_count();
     s->routes = calloc(n ? n : 1, sizeof *s->routes);
     if (!s->routes)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     char err[RL_ERRBUF_SIZE];
     for (size_t i = 0; i < n; i++) {
         const struct srv_router_cfg *rc = c->routers_given ? &c->routers[i] : NULL;
-        const char *name = rc ? rc->name : shipped[i];
+        const struct rl_router_kind *k = rc ? NULL : rl_router_kind_at(i);
+        if (k && !rl_router_kind_shipped(k))
+            continue;
+        const char *name = rc ? rc->name : rl_router_kind_name(k);
         struct rl_router *r = rc ? load_router(rc, home, err) : rl_router_load(name, home, err);
         if (!r && rc) {
             return rl__errf(errbuf, RL_EINVAL, "%s:%d: routers.%s: %s",
