@@ -167,12 +167,6 @@ int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
 int rl_eval_scores_read(const char *path, const struct rl_bench *b, double *scores,
                         char *errbuf) RL_NODISCARD;
 
-// 64-bit FNV-1a digest of len bytes continued from h (start with RL_EVAL_DIGEST_INIT).
-// For cache keys only, not for security.
-#define RL_EVAL_DIGEST_INIT 0xcbf29ce484222325ull
-uint64_t rl_eval_digest(const void *data, size_t len, uint64_t h);
-uint64_t rl_eval_digest_prompts(const char *const *prompts, size_t n, uint64_t h);
-
 // A score cache file holds n doubles under a 64-bit key. load returns RL_OK on a hit, RL_EIO
 // when the file is missing, stale or damaged (never trusted then). save writes atomically.
 int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n) RL_NODISCARD;

@@ -34,12 +34,12 @@ const char *cli_kind_names(enum cli_kinds which, const char *sep) {
     out[0] = '\0';
     for (size_t i = 0; i < rl_router_kind_count(); i++) {
         const struct rl_router_kind *k = rl_router_kind_at(i);
-        bool take = which == CLI_KINDS_SHIPPED ? rl_router_kind_shipped(k)
-                                                : rl_router_kind_trainable(k);
+        bool take =
+            which == CLI_KINDS_SHIPPED ? rl_router_kind_shipped(k) : rl_router_kind_trainable(k);
         if (!take || len >= sizeof out)
             continue;
-        int n = snprintf(out + len, sizeof out - len, "%s%s", len ? sep : "",
-                         rl_router_kind_name(k));
+        int n =
+            snprintf(out + len, sizeof out - len, "%s%s", len ? sep : "", rl_router_kind_name(k));
         len += n > 0 ? (size_t)n : 0;
     }
     return out;

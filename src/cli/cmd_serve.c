@@ -8,7 +8,6 @@
 #include "cli/cli.h"
 #include "server/server.h"
 
-
 int cli_cmd_serve(int argc, char **argv) {
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
     const char *config = NULL, *host = NULL, *routers = NULL, *strong = NULL, *weak = NULL;

@@ -190,10 +190,10 @@ static int gather_train(const struct rl_router *r, const struct router_spec *spe
 // threshold and the encoder, so a warm run neither embeds nor compares anything.
 static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **train,
                         size_t n_train, double threshold, bool *flag, long *removed) {
-    uint64_t key = rl_eval_digest("decontaminate", 13, RL_EVAL_DIGEST_INIT);
-    key = rl_eval_digest_prompts((const char *const *)train, n_train, key);
-    key = rl_eval_digest_prompts((const char *const *)b->prompts, b->n, key);
-    key = rl_eval_digest(&threshold, sizeof threshold, key);
+    uint64_t key = rl__fnv1a("decontaminate", 13, RL_FNV1A_INIT);
+    key = rl__fnv1a_strings((const char *const *)train, n_train, key);
+    key = rl__fnv1a_strings((const char *const *)b->prompts, b->n, key);
+    key = rl__fnv1a(&threshold, sizeof threshold, key);
     char dir[4096], file[256], path[4096], sl[64];
     cli_slug(b->name, sl, sizeof sl);
     snprintf(file, sizeof file, "%s-decontaminate-%016llx.scores", sl, (unsigned long long)key);

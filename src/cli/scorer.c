@@ -138,7 +138,7 @@ static int router_digest(const char *spec, uint64_t *h) {
     char err[RL_ERRBUF_SIZE];
     if (rl_mmap_open(&m, file, err) != RL_OK)
         return cli_fail("%s", err);
-    *h = rl_eval_digest(m.data, m.len, *h);
+    *h = rl__fnv1a(m.data, m.len, *h);
     rl_mmap_close(&m);
     return 0;
 }
@@ -153,15 +153,15 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
             return cli_fail("%s", err);
         return 0;
     }
-    uint64_t key = RL_EVAL_DIGEST_INIT;
+    uint64_t key = RL_FNV1A_INIT;
     if (router_digest(spec, &key))
         return 1;
     struct rl_router_pair p = *pair;
-    key = rl_eval_digest(&p, sizeof p, key);
+    key = rl__fnv1a(&p, sizeof p, key);
     const char *enc_name = rl_router_encoder_name(r);
     if (enc_name)
-        key = rl_eval_digest(enc_name, strlen(enc_name), key);
-    key = rl_eval_digest_prompts(prompts, n, key);
+        key = rl__fnv1a(enc_name, strlen(enc_name), key);
+    key = rl__fnv1a_strings(prompts, n, key);
 
     char dir[4096], file[256], path[4096], sl_what[64], sl_label[64];
     cli_slug(what, sl_what, sizeof sl_what);

@@ -26,17 +26,6 @@ struct rl_battles_index {
     size_t cap_items, cap_prompts, cap_models;
 };
 
-uint64_t rl__hash64(const void *data, size_t len) {
-    // FNV-1a, then a splitmix64 finaliser to spread the low bits used as the slot.
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
-}
-
 static int intern_grow(struct intern *t) {
     size_t cap = t->cap ? t->cap * 2 : 1024;
     uint32_t *slots = calloc(cap, sizeof *slots);

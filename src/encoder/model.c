@@ -272,28 +272,6 @@ int rl__bert_config_load(const char *dir, struct rl__bert_config *cfg, char *err
 // ----------------------------------------------------------------------------
 // Weights
 
-// IEEE half to float, including subnormals, infinities and NaNs.
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | man << 13;
-    } else if (exp != 0) {
-        bits = sign | (exp + 112) << 23 | man << 13;
-    } else if (man == 0) {
-        bits = sign;
-    } else { // subnormal: normalise the mantissa
-        int e = -1;
-        do {
-            e++;
-            man <<= 1;
-        } while (!(man & 0x400));
-        bits = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ff) << 13;
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 static void to_f32(const struct rl_tensor *t, float *dst) {
     size_t n = t->nbytes / rl_dtype_size(t->dtype);
     if (t->dtype == RL_DTYPE_F32) {
@@ -301,7 +279,7 @@ static void to_f32(const struct rl_tensor *t, float *dst) {
     } else if (t->dtype == RL_DTYPE_F16) {
         const uint16_t *src = t->data;
         for (size_t i = 0; i < n; i++)
-            dst[i] = half_to_float(src[i]);
+            dst[i] = rl__f16_to_f32(src[i]);
     } else { // BF16: the high half of a float
         const uint16_t *src = t->data;
         for (size_t i = 0; i < n; i++) {

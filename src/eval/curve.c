@@ -309,13 +309,6 @@ int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak
 // ----------------------------------------------------------------------------
 // Bootstrap
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 // Each resample keeps the protocol whole: its own decile edges, its own r_w and r_s, and the
 // random router's runs averaged before the metrics, so the interval is that of the number the
 // table reports.
@@ -340,7 +333,7 @@ int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, int n
     uint64_t state = seed;
     for (int it = 0; rc == RL_OK && it < n_boot; it++) {
         for (size_t i = 0; i < n; i++) {
-            idx[i] = (size_t)(splitmix64(&state) % n);
+            idx[i] = (size_t)(rl__splitmix64(&state) % n);
             qs[i] = b->q_strong[idx[i]];
             qw[i] = b->q_weak[idx[i]];
         }

@@ -15,29 +15,6 @@
 #define EMBED_BATCH 32
 
 // ----------------------------------------------------------------------------
-// Digests
-
-uint64_t rl_eval_digest(const void *data, size_t len, uint64_t h) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-// Each prompt is hashed with its length in front, so that ("ab", "c") and ("a", "bc") differ.
-uint64_t rl_eval_digest_prompts(const char *const *prompts, size_t n, uint64_t h) {
-    h = rl_eval_digest(&n, sizeof n, h);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t len = strlen(prompts[i]);
-        h = rl_eval_digest(&len, sizeof len, h);
-        h = rl_eval_digest(prompts[i], len, h);
-    }
-    return h;
-}
-
-// ----------------------------------------------------------------------------
 // Score cache files: 8-byte magic, key, count, element width, then the array.
 
 struct cache_header {

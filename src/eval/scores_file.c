@@ -24,7 +24,7 @@ static int entry_cmp(const void *x, const void *y) {
 }
 
 static uint64_t prompt_hash(const char *p) {
-    return rl_eval_digest(p, strlen(p), RL_EVAL_DIGEST_INIT);
+    return rl__fnv1a(p, strlen(p), RL_FNV1A_INIT);
 }
 
 // Every line is parsed and kept, then the entries are sorted by hash and text so that each

@@ -37,8 +37,4 @@ double rl__swr_p(const struct rl_swr *s, const double *beta, int strong, int wea
 
 bool rl__swr_simd_supported(void);
 
-// IEEE half-precision conversions (round to nearest even).
-uint16_t rl__f32_to_f16(float f);
-float rl__f16_to_f32(uint16_t h);
-
 #endif
