@@ -106,6 +106,25 @@ static int jsonl_prompt(void *ctx, json_t *obj, const char *path, size_t line, c
     return RL_OK;
 }
 
+static int jsonl_prompts(struct rl_prompts *p, const char *path, const char *data, size_t len,
+                         char *errbuf) {
+    struct rl__lines it;
+    rl__lines_init(&it, data, len);
+    json_t *obj;
+    json_error_t jerr;
+    int rc = RL_OK;
+    while (rc == RL_OK && rl__jsonl_next(&it, &obj, &jerr)) {
+        if (!obj)
+            rc = rl__errf(errbuf, RL_EFORMAT, "%s:%zu: invalid JSON: %s", path, it.line, jerr.text);
+        else if (!json_is_object(obj))
+            rc = rl__errf(errbuf, RL_EFORMAT, "%s:%zu: expected a JSON object", path, it.line);
+        else
+            rc = jsonl_prompt(p, obj, path, it.line, errbuf);
+        json_decref(obj);
+    }
+    return rc;
+}
+
 // A JSON document holding one array of prompts (strings) or of records as in JSONL.
 static int json_prompts(struct rl_prompts *p, const char *path, const char *data, size_t len,
                         char *errbuf) {
@@ -216,7 +235,7 @@ int rl_prompts_load(const char *path, struct rl_prompts *out, char *errbuf) {
     if (memchr(data, '\0', len))
         rc = rl__errf(errbuf, RL_EFORMAT, "%s: binary data (a NUL byte) in a prompt file", path);
     else if (rl_has_suffix(path, ".jsonl") || rl_has_suffix(path, ".jsonl.gz"))
-        rc = rl__jsonl_each(path, data, len, jsonl_prompt, out, errbuf);
+        rc = jsonl_prompts(out, path, data, len, errbuf);
     else if (rl_has_suffix(path, ".json") || rl_has_suffix(path, ".json.gz"))
         rc = json_prompts(out, path, data, len, errbuf);
     else if (rl_has_suffix(path, ".csv") || rl_has_suffix(path, ".csv.gz"))

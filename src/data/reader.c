@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/core.h"
+#include "core/json.h"
 #include "data/reader.h"
 
 // Largest dataset file read, once decompressed (the Arena 55k CSV is about 180 MB).
@@ -231,11 +232,10 @@ int rl__json_rows(struct rl__reader *r, char *data, size_t len, rl__json_row_fn 
     while (p < data + len && isspace((unsigned char)*p))
         p++;
     if (p < data + len && *p == '[') {
-        json_t *arr = json_loadb(data, len, 0, &err);
-        if (!arr)
-            return rl__errf(r->errbuf, RL_EFORMAT, "%s:%d: invalid JSON: %s", r->path, err.line,
-                            err.text);
-        int rc = RL_OK;
+        json_t *arr;
+        int rc = rl__json_parse(r->path, data, len, 0, &arr, r->errbuf);
+        if (rc != RL_OK)
+            return rc;
         for (size_t i = 0; i < json_array_size(arr) && rc >= 0; i++) {
             if (r->limit >= 0 && r->rows >= r->limit)
                 break;
@@ -248,22 +248,16 @@ int rl__json_rows(struct rl__reader *r, char *data, size_t len, rl__json_row_fn 
         json_decref(arr);
         return rc < 0 ? rc : RL_OK;
     }
-    long line = 0;
-    char *q = data, *end = data + len;
-    while (q < end) {
-        char *nl = memchr(q, '\n', (size_t)(end - q));
-        char *stop = nl ? nl : end;
-        line++;
-        char *s = q;
-        q = nl ? nl + 1 : end;
-        while (s < stop && isspace((unsigned char)*s))
-            s++;
-        if (s == stop)
-            continue;
-        if (r->limit >= 0 && r->rows >= r->limit)
+    struct rl__lines it;
+    rl__lines_init(&it, data, len);
+    json_t *o;
+    while (rl__jsonl_next(&it, &o, &err)) {
+        long line = (long)it.line;
+        if (r->limit >= 0 && r->rows >= r->limit) {
+            json_decref(o);
             break;
+        }
         r->rows++;
-        json_t *o = json_loadb(s, (size_t)(stop - s), 0, &err);
         int rc;
         if (!o)
             rc = rl__row_fail(r, line, "invalid JSON: %s", err.text);

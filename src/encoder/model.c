@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "core/core.h"
+#include "core/json.h"
 #include "encoder/bert.h"
 #include "encoder/kernels.h"
 
@@ -32,18 +31,7 @@ static int load_json(const char *dir, const char *name, bool optional, json_t **
             return RL_OK;
         return rl__errf(errbuf, RL_EIO, "%s: no such file (%s)", path, SETUP_HINT);
     }
-    char *text;
-    size_t len;
-    int rc = rl_file_read(path, MAX_CONFIG_FILE, &text, &len, errbuf);
-    if (rc < 0)
-        return rc;
-    json_error_t jerr;
-    *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (!*root)
-        return rl__errf(errbuf, RL_EFORMAT, "%s: invalid JSON: %s (line %d, column %d)", path,
-                        jerr.text, jerr.line, jerr.column);
-    return RL_OK;
+    return rl__json_load(path, MAX_CONFIG_FILE, JSON_REJECT_DUPLICATES, root, errbuf);
 }
 
 static int get_int(json_t *obj, const char *key, int lo, int hi, int *out, const char *path,
