@@ -127,34 +127,11 @@ long rl_battles_read(struct rl_battles *b, const char *spec,
                      const struct rl_battles_read_opts *opts, char *errbuf);
 
 // ----------------------------------------------------------------------------
-// Text lists and decontamination
-
-// Read a list of texts (e.g. evaluation prompts) from "PATH[,column=NAME][,field=NAME]": a CSV
-// column (default "prompt"), a JSON/JSONL member (default "prompt", then "question", then
-// "turns"; a list gives its first string) or, for other names, one text per line. On success
-// *texts (free with rl_texts_free) holds the count returned; < 0 on error with errbuf set.
-long rl_texts_read(const char *spec, char ***texts, char *errbuf);
-void rl_texts_free(char **texts, size_t n);
+// Decontamination
 
 // For each of the n_a rows of a (unit vectors, n_a × dim), the largest dot product with a row of
 // b (n_b × dim) into max[i] and that row's index into arg[i]. RL_OK or RL_ENOMEM.
 int rl_max_similarity(const float *a, size_t n_a, const float *b, size_t n_b, int dim, float *max,
                       size_t *arg) RL_NODISCARD;
-
-// Mark hit[i] when text a[i], normalised (white space collapsed, ASCII lower case), has at
-// least min_len bytes and is the start of some normalised b[j] (an evaluation prompt that quotes
-// a training question and adds its choices, say). Returns the number marked, or RL_ENOMEM.
-long rl_texts_prefix_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
-                           size_t min_len, bool *hit);
-
-// The reverse: mark hit[i] when normalised a[i] starts with some normalised b[j] of at least
-// min_len bytes (an evaluation prompt quoting a training question). Returns the number marked,
-// or RL_ENOMEM.
-long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
-                          size_t min_len, bool *hit);
-
-// Shortest quoted text that counts (shorter ones, such as "Solve for x.", start many unrelated
-// prompts).
-#define RL_TEXTS_MIN_QUOTED 32
 
 #endif

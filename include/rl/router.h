@@ -11,6 +11,7 @@
 
 #include "rl/core.h"
 #include "rl/encoder.h"
+#include "rl/texts.h"
 
 struct rl_router;
 
@@ -75,11 +76,12 @@ int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *
 // "n_train_prompts". NULL when absent; valid until rl_router_free.
 const char *rl_router_meta(const struct rl_router *r, const char *key);
 
-// The prompts r was trained on, when its file records them: "train_prompts" names a gzipped JSONL
-// file (relative to the router file's folder) whose bytes must match "train_prompts_sha256".
-// Returns their count with the texts in *texts (free with rl_texts_free, rl/battle.h), 0 when
-// the file records none, or < 0 with errbuf naming the file (missing, changed, malformed).
-long rl_router_train_prompts(const struct rl_router *r, char ***texts, char *errbuf);
+// Read the prompts r was trained on, when its file records them: "train_prompts" names a gzipped
+// JSONL file (relative to the router file's folder) whose bytes must match
+// "train_prompts_sha256". RL_OK with the texts in *out (free with rl_texts_free; none when the
+// file records none), or < 0 with errbuf naming the file (missing, changed, malformed, empty).
+int rl_router_train_prompts_load(const struct rl_router *r, struct rl_texts *out,
+                                 char *errbuf) RL_NODISCARD;
 
 int rl_router_n_models(const struct rl_router *r);
 const char *rl_router_model(const struct rl_router *r, int i); // NULL when out of range

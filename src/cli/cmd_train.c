@@ -177,26 +177,23 @@ static int write_dropped(const char *path, const struct rl_battles *b, const boo
 
 static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, struct rl_battles *b,
                          const float *emb, int dim) {
-    char **ex = NULL, err[RL_ERRBUF_SIZE];
-    size_t n_ex = 0;
+    char err[RL_ERRBUF_SIZE];
+    struct rl_texts exl = {0};
     for (int i = 0; i < o->exclude.n; i++) {
-        char **t;
-        long n = rl_texts_read(o->exclude.value[i], &t, err);
-        if (n < 0) {
-            rl_texts_free(ex, n_ex);
+        struct rl_texts t;
+        if (rl_texts_load_spec(o->exclude.value[i], NULL, &t, err) != RL_OK) {
+            rl_texts_free(&exl);
             return cli_fail("%s", err);
         }
-        char **grown = realloc(ex, (n_ex + (size_t)n + 1) * sizeof *grown);
-        if (!grown) {
-            rl_texts_free(t, (size_t)n);
-            rl_texts_free(ex, n_ex);
+        int rc = rl_texts_append(&exl, &t);
+        rl_texts_free(&t);
+        if (rc != RL_OK) {
+            rl_texts_free(&exl);
             return cli_fail("out of memory");
         }
-        ex = grown;
-        memcpy(ex + n_ex, t, (size_t)n * sizeof *t);
-        n_ex += (size_t)n;
-        free(t);
     }
+    char **ex = exl.items;
+    size_t n_ex = exl.n;
     float *ex_emb = NULL, *max = malloc(b->n_prompts * sizeof *max);
     size_t *arg = malloc(b->n_prompts * sizeof *arg);
     bool *drop = calloc(b->n_prompts, sizeof *drop), *quoted = calloc(b->n_prompts, sizeof *quoted);
@@ -237,7 +234,7 @@ done:
     free(arg);
     free(drop);
     free(quoted);
-    rl_texts_free(ex, n_ex);
+    rl_texts_free(&exl);
     return rc;
 }
 

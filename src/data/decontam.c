@@ -11,6 +11,7 @@
 
 #include "core/core.h"
 #include "rl/battle.h"
+#include "rl/texts.h"
 
 #define BLOCK 1024
 

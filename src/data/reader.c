@@ -242,8 +242,9 @@ int rl__json_rows(struct rl__reader *r, char *data, size_t len, rl__json_row_fn 
             r->rows++;
             json_t *o = json_array_get(arr, i);
             // For an array the "line" reported is the element number, counted from 1.
-            rc = json_is_object(o) ? fn(r, o, (long)i + 1)
-                                   : rl__row_fail(r, (long)i + 1, "element is not an object");
+            rc = json_is_object(o) || (r->texts && json_is_string(o))
+                     ? fn(r, o, (long)i + 1)
+                     : rl__row_fail(r, (long)i + 1, "element is not an object");
         }
         json_decref(arr);
         return rc < 0 ? rc : RL_OK;
@@ -261,7 +262,7 @@ int rl__json_rows(struct rl__reader *r, char *data, size_t len, rl__json_row_fn 
         int rc;
         if (!o)
             rc = rl__row_fail(r, line, "invalid JSON: %s", err.text);
-        else if (!json_is_object(o))
+        else if (!json_is_object(o) && !(r->texts && json_is_string(o)))
             rc = rl__row_fail(r, line, "not a JSON object");
         else
             rc = fn(r, o, line);
