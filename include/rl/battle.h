@@ -126,12 +126,4 @@ struct rl_battles_read_opts {
 long rl_battles_read(struct rl_battles *b, const char *spec,
                      const struct rl_battles_read_opts *opts, char *errbuf);
 
-// ----------------------------------------------------------------------------
-// Decontamination
-
-// For each of the n_a rows of a (unit vectors, n_a × dim), the largest dot product with a row of
-// b (n_b × dim) into max[i] and that row's index into arg[i]. RL_OK or RL_ENOMEM.
-int rl_max_similarity(const float *a, size_t n_a, const float *b, size_t n_b, int dim, float *max,
-                      size_t *arg) RL_NODISCARD;
-
 #endif

@@ -204,7 +204,7 @@ static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, stru
     }
     if (cli_scorer_embed(sc, (const char *const *)ex, n_ex, "excluded texts", &ex_emb))
         goto done;
-    if (rl_max_similarity(emb, b->n_prompts, ex_emb, n_ex, dim, max, arg) != RL_OK) {
+    if (rl__max_cosine(emb, b->n_prompts, ex_emb, n_ex, (size_t)dim, max, arg) != RL_OK) {
         cli_fail("out of memory");
         goto done;
     }

@@ -1,9 +1,9 @@
 // Internal helpers shared across the library (and by src/cli and src/server): error-buffer
 // formatting, invariant checks, capped growable buffers, whole-file and mapped-file access, a
 // monotonic clock, and the building blocks every part uses the same way: one hash (FNV-1a), one
-// seeded generator (splitmix64), one fp16 conversion and one similarity kernel. JSON files and
-// JSONL lines are read through core/json.h.
-// Nothing here prints or exits except rl__abort, which is reserved for broken invariants.
+// seeded generator (splitmix64), one fp16 conversion and one similarity kernel (blocked SGEMM).
+// JSON files and JSONL lines are read through core/json.h. Nothing here prints or exits except
+// rl__abort, which is reserved for broken invariants.
 #ifndef RL_SRC_CORE_H
 #define RL_SRC_CORE_H
 
@@ -110,6 +110,15 @@ uint64_t rl__splitmix64(uint64_t *state);
 uint64_t rl__splitmix64_at(uint64_t seed, uint64_t k);
 // A double uniform in [0, 1): the top 53 bits of x times 2^-53.
 double rl__unit_double(uint64_t x);
+
+// ----------------------------------------------------------------------------
+// Nearest neighbours by cosine (similarity.c)
+
+// For each of the n_a rows of a (unit vectors, n_a × dim), the largest dot product with a row of
+// b (n_b × dim) into max[i] and that row's index into arg[i] (arg may be NULL); -FLT_MAX and 0
+// when b is empty. Blocked SGEMM: memory stays bounded whatever the sizes. RL_OK or RL_ENOMEM.
+int rl__max_cosine(const float *a, size_t n_a, const float *b, size_t n_b, size_t dim, float *max,
+                   size_t *arg) RL_NODISCARD;
 
 // ----------------------------------------------------------------------------
 // Half precision (half.c): IEEE 754 binary16

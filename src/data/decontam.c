@@ -1,52 +1,13 @@
-// Decontamination helpers. Nearest-neighbour similarity between two sets of unit embeddings, the
-// measure RouteLLM's find_contaminated.py uses to drop evaluation prompts that are too close to
-// training prompts (cosine >= 0.95); blocks of the similarity matrix come from one OpenBLAS GEMM
-// each, so the whole matrix is never held. And a textual check the embedding misses: a training
-// question that an evaluation prompt quotes verbatim before adding its answer choices.
-#include <cblas.h>
+// Textual decontamination (rl/texts.h): the check the embeddings miss, a training question that
+// an evaluation prompt quotes verbatim before adding its answer choices. The embedding check,
+// cosine >= RL_DECONTAM_COSINE, is core's similarity kernel (rl__max_cosine).
 #include <ctype.h>
-#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
 #include "rl/battle.h"
 #include "rl/texts.h"
-
-#define BLOCK 1024
-
-int rl_max_similarity(const float *a, size_t n_a, const float *b, size_t n_b, int dim, float *max,
-                      size_t *arg) {
-    for (size_t i = 0; i < n_a; i++) {
-        max[i] = -FLT_MAX;
-        arg[i] = 0;
-    }
-    if (n_a == 0 || n_b == 0)
-        return RL_OK;
-    float *sim = malloc((size_t)BLOCK * BLOCK * sizeof *sim);
-    if (!sim)
-        return RL_ENOMEM;
-    for (size_t i0 = 0; i0 < n_a; i0 += BLOCK) {
-        size_t ni = n_a - i0 < BLOCK ? n_a - i0 : BLOCK;
-        for (size_t j0 = 0; j0 < n_b; j0 += BLOCK) {
-            size_t nj = n_b - j0 < BLOCK ? n_b - j0 : BLOCK;
-            // sim (ni, nj) = a[i0:] · b[j0:]ᵀ
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, dim, 1.0f,
-                        a + i0 * (size_t)dim, dim, b + j0 * (size_t)dim, dim, 0.0f, sim, (int)nj);
-            for (size_t i = 0; i < ni; i++) {
-                const float *row = sim + i * nj;
-                for (size_t j = 0; j < nj; j++) {
-                    if (row[j] > max[i0 + i]) {
-                        max[i0 + i] = row[j];
-                        arg[i0 + i] = j0 + j;
-                    }
-                }
-            }
-        }
-    }
-    free(sim);
-    return RL_OK;
-}
 
 // ----------------------------------------------------------------------------
 // Prefix matches

@@ -1,10 +1,9 @@
 // Scoring benchmark prompts with a router, the score cache that makes every prompt scored once
 // per router and benchmark (embeddings are cached by rl/embcache.h), and decontamination by
-// embedding similarity
-// (ROUTELLM.md §1.6: an evaluation prompt is dropped when its cosine similarity to a training
-// prompt is >= 0.95). The cache files are plain binary (header + array) and are validated in
-// full before use; anything unexpected means "recompute", never "trust".
-#include <cblas.h>
+// embedding similarity through core's kernel (ROUTELLM.md §1.6: an evaluation prompt is dropped
+// when its cosine similarity to a training prompt is >= 0.95). The cache files are plain binary
+// (header + array) and are validated in full before use; anything unexpected means "recompute",
+// never "trust".
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,40 +131,22 @@ int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
 // ----------------------------------------------------------------------------
 // Decontamination
 
-// Similarities are computed block by block with one SGEMM each, so the memory stays bounded
-// (EVAL_BLOCK × TRAIN_BLOCK floats) however large the two sets are.
-#define EVAL_BLOCK  256
-#define TRAIN_BLOCK 4096
-
 long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
                           int dim, double threshold, bool *flag) {
     if (n == 0 || m == 0 || dim <= 0)
         return 0;
-    float *sim = malloc((size_t)EVAL_BLOCK * TRAIN_BLOCK * sizeof *sim);
-    if (!sim)
+    float *max = malloc(n * sizeof *max);
+    if (!max || rl__max_cosine(eval_emb, n, train_emb, m, (size_t)dim, max, NULL) != RL_OK) {
+        free(max);
         return RL_ENOMEM;
+    }
     long marked = 0;
-    for (size_t i0 = 0; i0 < n; i0 += EVAL_BLOCK) {
-        size_t bi = n - i0 < EVAL_BLOCK ? n - i0 : EVAL_BLOCK;
-        for (size_t j0 = 0; j0 < m; j0 += TRAIN_BLOCK) {
-            size_t bj = m - j0 < TRAIN_BLOCK ? m - j0 : TRAIN_BLOCK;
-            // sim (bi, bj) = eval[i0 : i0 + bi] (bi, dim) · train[j0 : j0 + bj]ᵀ (dim, bj)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bi, (int)bj, dim, 1.0f,
-                        eval_emb + i0 * (size_t)dim, dim, train_emb + j0 * (size_t)dim, dim, 0.0f,
-                        sim, (int)bj);
-            for (size_t i = 0; i < bi; i++) {
-                if (flag[i0 + i])
-                    continue;
-                for (size_t j = 0; j < bj; j++) {
-                    if (sim[i * bj + j] >= threshold) {
-                        flag[i0 + i] = true;
-                        marked++;
-                        break;
-                    }
-                }
-            }
+    for (size_t i = 0; i < n; i++) {
+        if (!flag[i] && max[i] >= threshold) {
+            flag[i] = true;
+            marked++;
         }
     }
-    free(sim);
+    free(max);
     return marked;
 }

@@ -2,6 +2,7 @@
 // used to decontaminate training prompts.
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "rl/battle.h"
 #include "rl/texts.h"
 #include "test.h"
@@ -64,7 +65,7 @@ TEST(texts_max_similarity_and_drop) {
         b[i] = (float)rand() / RAND_MAX - 0.5f;
     float *mx = malloc(NA * sizeof *mx);
     size_t *arg = malloc(NA * sizeof *arg);
-    ASSERT_OK(rl_max_similarity(a, NA, b, NB, D, mx, arg));
+    ASSERT_OK(rl__max_cosine(a, NA, b, NB, D, mx, arg));
     for (int i = 0; i < NA; i += 37) {
         float best = -1e30f;
         size_t at = 0;
