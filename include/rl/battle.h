@@ -15,9 +15,7 @@
 // ----------------------------------------------------------------------------
 // Model names
 
-#define RL_MODEL_NAME_MAX       128
-#define RL_MODEL_DEFAULT_STRONG "gpt-4-1106-preview"
-#define RL_MODEL_DEFAULT_WEAK   "mixtral-8x7b-instruct-v0.1"
+#define RL_MODEL_NAME_MAX 128
 
 // Canonical form of a model name: lower case, provider prefix ("mistralai/") removed, known
 // aliases resolved ("gpt4_1106_preview" -> "gpt-4-1106-preview", "Mixtral-8x7B" ->
@@ -97,7 +95,7 @@ int rl_battles_digest(const struct rl_battles *b, char hex[65]) RL_NODISCARD;
 //                "model_b", "tie", "tie (bothbad)"), conversation_a (list of {role, content}).
 //   judge        RouteLLM's GPT-4-judge set (JSON array/JSONL or CSV): prompt, mixtral_score 1-5.
 //                Score >= min_weak_win (default 4) is a weak win, else a strong win; models are
-//                strong= (default gpt-4-1106-preview) and weak= (default Mixtral-8x7B).
+//                strong= and weak= (default RL_MODEL_DEFAULT_STRONG and _WEAK, rl/core.h).
 //   alpaca_eval  AlpacaEval battles.csv(.gz): prompt_id, annotator, model_1, model_2, preference
 //                (1 = model_1, 2 = model_2, 1.5 or 0 = tie, fractional = weighted); the prompts
 //                come from prompts.jsonl(.gz) beside it (or prompts=PATH). annotators=a|b

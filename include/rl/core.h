@@ -36,6 +36,16 @@ enum rl_status {
 
 #define RL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 
+// The text of a macro's value: RL_STRINGIFY(RL_DECONTAM_COSINE) is "0.95", for help texts that
+// name a default.
+#define RL_STRINGIFY(x)  RL_STRINGIFY_(x)
+#define RL_STRINGIFY_(x) #x
+
+// The model pair RouteLLM routes between (arXiv 2406.18665), the default of every part that
+// needs one: training, the data readers' judge set, the random router and the server.
+#define RL_MODEL_DEFAULT_STRONG "gpt-4-1106-preview"
+#define RL_MODEL_DEFAULT_WEAK   "mixtral-8x7b-instruct-v0.1"
+
 const char *rl_strerror(int status); // static string for a status; never NULL
 const char *rl_version(void);        // RL_VERSION
 

@@ -51,7 +51,7 @@ const char *cli_home(void) {
 }
 
 int cli_default_model_dir(char *out, size_t out_size) {
-    return rl_path_join(out, out_size, cli_home(), "models/all-MiniLM-L6-v2");
+    return rl_path_join(out, out_size, cli_home(), CLI_DEFAULT_MODEL_DIR);
 }
 
 int cli_mkdirs(const char *path) {

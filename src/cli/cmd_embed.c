@@ -34,7 +34,7 @@ static int parse_args(int argc, char **argv, struct embed_opts *o) {
              DEFAULT_BATCH, MAX_BATCH);
     const struct cli_opt opts[] = {
         CLI_STR("--model", &o->model, "DIR", 0,
-                "encoder folder (default <home>/models/all-MiniLM-L6-v2; fetch it with `make "
+                "encoder folder (default <home>/" CLI_DEFAULT_MODEL_DIR "; fetch it with `make "
                 "models`)"),
         CLI_STR("--model-dir", &o->model, "DIR", 0, "the same as --model"),
         CLI_STR("--out", &o->out, "FILE", 0,

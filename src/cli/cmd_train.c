@@ -40,7 +40,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
     if (!known)
         o->kind = trainable_kind("mf");
     o->p = rl_train_params_default(o->kind);
-    o->exclude_threshold = 0.95;
+    o->exclude_threshold = RL_DECONTAM_COSINE;
     char kinds[512], args[512];
     snprintf(kinds, sizeof kinds, "%s", cli_kind_names(CLI_KINDS_TRAINABLE, ", "));
     snprintf(args, sizeof args, "{%s}", cli_kind_names(CLI_KINDS_TRAINABLE, ","));
@@ -55,7 +55,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
                  "texts to keep out of training (e.g. evaluation prompts): PATH[,column=NAME]; "
                  "training prompts with cosine >= the threshold to any of them are dropped"),
         CLI_NUM("--exclude-threshold", &o->exclude_threshold, -1, 1, "X", 0,
-                "cosine threshold (default 0.95)"),
+                "cosine threshold (default " RL_STRINGIFY(RL_DECONTAM_COSINE) ")"),
         CLI_STR("--dropped", &o->dropped, "FILE", 0, "write the dropped prompts as JSONL"),
         CLI_SECTION("training (mf and bert by gradient descent; mf's defaults are the paper's):"),
         CLI_STR("--out", &o->out, "FILE", CLI_REQUIRED, "router file to write (.safetensors)"),
@@ -64,9 +64,9 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
                 "NAME.prompts.jsonl.gz); the router file names it, and `routellm eval` "
                 "decontaminates against it"),
         CLI_STR("--strong", &o->p.strong, "M", 0,
-                "default strong model (default gpt-4-1106-preview)"),
+                "default strong model (default " RL_MODEL_DEFAULT_STRONG ")"),
         CLI_STR("--weak", &o->p.weak, "M", 0,
-                "default weak model (default mixtral-8x7b-instruct-v0.1)"),
+                "default weak model (default " RL_MODEL_DEFAULT_WEAK ")"),
         CLI_LIST("--alias", &o->alias, "NAME=MODEL", 0,
                  "the router also knows NAME, with MODEL's parameters (a stand-in for a model "
                  "the data does not cover)"),
@@ -82,7 +82,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         CLI_INT("--hidden", &o->p.hidden, 1, 4096, "N",
                 "mf: model-embedding width (128); bert: hidden units of the head (256)"),
         CLI_NUM("--holdout", &o->p.holdout, 0, 0.49, "F", 0, "validation fraction (default 0.05)"),
-        CLI_INT("--tiers", &o->p.n_tiers, 2, 16, "N",
+        CLI_INT("--tiers", &o->p.n_tiers, 2, RL_TRAIN_MAX_TIERS, "N",
                 "sw_ranking and bert: number of tiers (default 10)"),
         CLI_FLAG("--int8", &o->int8, "sw_ranking: store prompt embeddings as int8, not fp16"),
         CLI_INT("--threads", &o->p.n_threads, 1, 2, "N",

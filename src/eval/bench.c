@@ -11,7 +11,8 @@
 #include "data/data.h"
 #include "eval/eval_impl.h"
 
-// The routed pair of the shipped data (ROUTELLM.md §3); these are the column keys.
+// The routed pair of the shipped data (ROUTELLM.md §3), spelled as its files' column keys spell
+// them (RL_MODEL_DEFAULT_WEAK is the canonical name of the weak one).
 #define STRONG_MODEL "gpt-4-1106-preview"
 #define WEAK_MODEL   "mistralai/Mixtral-8x7B-Instruct-v0.1"
 

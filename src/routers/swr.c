@@ -48,7 +48,7 @@ __attribute__((target("avx2,fma,f16c"))) static float hsum256(__m256 v) {
     return _mm_cvtss_f32(lo);
 }
 
-// D must be a multiple of 16 (checked at load).
+// D must be a multiple of RL_SWR_DIM_STEP, 16 (checked at load).
 __attribute__((target("avx2,fma,f16c"))) static void scan_avx2(const struct rl_swr *s,
                                                                const float *e, float *sims) {
     const int D = s->dim;
@@ -236,11 +236,10 @@ static int swr_check(const char *path, int M, const struct swr_tensors *t, int *
 static int swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
     const char *path = rl_safetensors_path(st);
     const int M = r->n_models, D = r->encoder_dim;
-    if (D % 16 != 0)
+    if (D % RL_SWR_DIM_STEP != 0)
         return rl__errf(errbuf, RL_EUNSUPPORTED,
-                        "%s: sw_ranking needs a width that is a "
-                        "multiple of 16, not %d",
-                        path, D);
+                        "%s: sw_ranking needs a width that is a multiple of %d, not %d", path,
+                        RL_SWR_DIM_STEP, D);
     struct swr_tensors t = {0};
     int T = 0;
     int rc = swr_expect(st, M, D, &t, errbuf);

@@ -8,8 +8,11 @@
 #include <stdint.h>
 
 #include "rl/core.h"
+#include "rl/train.h"
 
-#define RL_SWR_MAX_TIERS 16
+#define RL_SWR_MAX_TIERS RL_TRAIN_MAX_TIERS
+// Embedding width a multiple of this: the AVX2 scan reads 16 components a step.
+#define RL_SWR_DIM_STEP 16
 
 struct rl_swr {
     int n_prompts;             // N stored training prompts
