@@ -55,9 +55,9 @@ struct rl_battles {
     struct rl_battle *items; // (n)
     size_t n_prompts;
     char **prompts; // (n_prompts) first user turns, trimmed, unique
-    uint32_t n_models;
+    size_t n_models;
     char **models; // (n_models) canonical names, unique
-    int n_sources;
+    size_t n_sources;
     char **sources;         // (n_sources) e.g. "alpaca_eval:<path>"
     size_t n_dropped_short; // battles dropped because the prompt was too short
     size_t n_dropped_self;  // battles of a model against itself, dropped

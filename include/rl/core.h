@@ -18,8 +18,6 @@ enum rl_status {
     RL_EINVAL = -4,       // an argument is out of range
     RL_ETOOBIG = -5,      // input exceeds a named limit
     RL_EUNSUPPORTED = -6, // a valid input this build does not handle
-    RL_EUPSTREAM = -7,    // an upstream server failed
-    RL_ETIMEOUT = -8,     // a deadline passed
 };
 
 // Size of the optional error buffer taken by functions that read outside input. They write one

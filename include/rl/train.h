@@ -44,7 +44,7 @@ struct rl_train_params {
     // a model the data does not cover, or a deployment's own name for a model). strong and weak
     // may name an alias.
     const char *const *aliases;
-    int n_aliases;
+    size_t n_aliases;
 
     // Gradient-trained kinds (mf, bert): RouteLLM §2.3 defaults for mf.
     int epochs;
@@ -71,7 +71,7 @@ struct rl_train_params rl_train_params_default(const struct rl_router_kind *kind
 // write it to out_path. Returns RL_OK or < 0 with errbuf saying why (RL_EINVAL for a kind that is
 // not trained). Metrics of the run are written to the file's "metrics" metadata.
 int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
-             const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
+             const char *encoder, size_t dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) RL_NODISCARD;
 
 #endif

@@ -209,11 +209,11 @@ struct rl_router;
 struct rl_router_pair;
 
 // The encoder in model_dir (NULL: cli_default_model_dir); NULL after printing why it failed.
-struct rl_encoder *cli_encoder_load(const char *model_dir);
+struct rl_encoder *cli_encoder_open(const char *model_dir);
 
 // Load router spec (a kind name or a file, as rl_router_load) and resolve the pair strong /
 // weak (NULL names: the router's default pair). On failure *r is NULL.
-int cli_router_open(const char *spec, const char *strong, const char *weak, struct rl_router **r,
+int cli_router_load(const char *spec, const char *strong, const char *weak, struct rl_router **r,
                     struct rl_router_pair *pair);
 
 // Where a cached evaluation result named `file` lives: <home>/.cache/eval, and that folder

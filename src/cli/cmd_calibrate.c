@@ -71,7 +71,7 @@ int cli_cmd_calibrate(int argc, char **argv) {
         return cli_fail("%s: no prompts in the sample", file);
     struct rl_router *r;
     struct rl_router_pair pair;
-    if (cli_router_open(o.router, o.strong, o.weak, &r, &pair)) {
+    if (cli_router_load(o.router, o.strong, o.weak, &r, &pair)) {
         rl_texts_free(&sample);
         return 1;
     }

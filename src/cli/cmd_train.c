@@ -108,7 +108,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         return cli_usage(&spec, "unknown router kind '%s' (%s)", argv[1], kinds);
     o->p.sw_int8 = o->int8;
     o->p.aliases = (const char *const *)o->alias.value;
-    o->p.n_aliases = o->alias.n;
+    o->p.n_aliases = (size_t)o->alias.n;
     return 0;
 }
 
@@ -139,7 +139,7 @@ static int read_data(const struct train_opts *o, struct rl_battles *b) {
     if (w.n > SHOWN_WARNINGS)
         fprintf(stderr, "routellm: warning: %ld malformed rows skipped in all\n", w.n);
     fprintf(stderr,
-            "%zu battles, %zu distinct prompts, %u models (%zu battles with a prompt under %d "
+            "%zu battles, %zu distinct prompts, %zu models (%zu battles with a prompt under %d "
             "characters and %zu of a model against itself dropped)\n",
             b->n, b->n_prompts, b->n_models, b->n_dropped_short, RL_BATTLE_MIN_PROMPT,
             b->n_dropped_self);
@@ -176,7 +176,7 @@ static int write_dropped(const char *path, const struct rl_battles *b, const boo
 }
 
 static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, struct rl_battles *b,
-                         const float *emb, int dim) {
+                         const float *emb, size_t dim) {
     char err[RL_ERRBUF_SIZE];
     struct rl_texts exl = {0};
     for (int i = 0; i < o->exclude.n; i++) {
@@ -204,7 +204,7 @@ static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, stru
     }
     if (cli_scorer_embed(sc, (const char *const *)ex, n_ex, "excluded texts", &ex_emb))
         goto done;
-    if (rl__max_cosine(emb, b->n_prompts, ex_emb, n_ex, (size_t)dim, max, arg) != RL_OK) {
+    if (rl__max_cosine(emb, b->n_prompts, ex_emb, n_ex, dim, max, arg) != RL_OK) {
         cli_fail("out of memory");
         goto done;
     }
@@ -315,7 +315,7 @@ int cli_cmd_train(int argc, char **argv) {
     if (rc)
         goto done;
     const char *enc_name = rl_encoder_name(sc.enc);
-    int dim = rl_encoder_dim(sc.enc);
+    size_t dim = rl_encoder_dim(sc.enc);
     if (o.exclude.n > 0) {
         rc = decontaminate(&o, &sc, b, emb, dim);
         if (rc)
@@ -343,7 +343,7 @@ int cli_cmd_train(int argc, char **argv) {
     }
     struct rl_router_pair dp;
     if (rl_router_default_pair(r, &dp) == RL_OK)
-        printf("wrote %s: %s router, %d models, default pair %s / %s\n", o.out, rl_router_name(r),
+        printf("wrote %s: %s router, %zu models, default pair %s / %s\n", o.out, rl_router_name(r),
                rl_router_n_models(r), rl_router_model(r, dp.strong), rl_router_model(r, dp.weak));
     printf("hyper-parameters: %s\nmetrics: %s\n", rl_router_meta(r, "hyper"),
            rl_router_meta(r, "metrics"));

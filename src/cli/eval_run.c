@@ -13,7 +13,7 @@
 #include "rl/battle.h"
 
 // The bootstrap interval of APGR for one router's scores (n_runs arrays), when asked for.
-static int interval(const struct rl_bench *b, const double *scores, int n_runs,
+static int interval(const struct rl_bench *b, const double *scores, size_t n_runs,
                     const struct eval_opts *o, struct result *res) {
     if (o->bootstrap == 0)
         return 0;
@@ -84,14 +84,14 @@ int cli_eval_random(const struct rl_bench *b, const struct eval_opts *o, struct 
         rl_router_free(r);
     }
     if (rc == 0) {
-        rl_eval_curve_mean(runs, o->random_iters, o->num_results, res->pts);
+        rl_eval_curve_mean(runs, (size_t)o->random_iters, o->num_results, res->pts);
         res->n_pts = (int)n_pts;
         res->n_prompts = n;
         res->iters = o->random_iters;
         rc = metrics(b, o, res);
     }
     if (rc == 0)
-        rc = interval(b, scores, o->random_iters, o, res);
+        rc = interval(b, scores, (size_t)o->random_iters, o, res);
     free(runs);
     free(scores);
     return rc;
@@ -196,7 +196,7 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, const st
     double *cached = malloc((b->n ? b->n : 1) * sizeof *cached);
     if (!cached)
         return cli_fail("out of memory");
-    if (cache && rl_eval_cache_load(path, key, cached, b->n) == RL_OK) {
+    if (cache && rl_eval_cache_read(path, key, cached, b->n) == RL_OK) {
         *removed = 0;
         for (size_t i = 0; i < b->n; i++) {
             flag[i] = cached[i] > 0.5;
@@ -230,7 +230,7 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, const st
         *removed = k;
         for (size_t i = 0; i < b->n; i++)
             cached[i] = flag[i];
-        if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_save(path, key, cached, b->n, NULL))
+        if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_write(path, key, cached, b->n, NULL))
             fprintf(stderr, "routellm: note: could not write the cache %s\n", path);
     }
     free(cached);
@@ -276,7 +276,7 @@ int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
                 if (keep[i])
                     scores[j++] = scores[i];
             }
-            sub = rl_bench_subset(b, keep);
+            sub = rl_bench_new_subset(b, keep);
             if (!sub)
                 rc = cli_fail("out of memory");
             else if (sub->n == 0)

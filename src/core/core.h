@@ -65,7 +65,7 @@ struct rl_mmap {
     size_t len;
 };
 int rl_mmap_open(struct rl_mmap *m, const char *path, char *errbuf) RL_NODISCARD;
-void rl_mmap_close(struct rl_mmap *m); // safe on a zeroed struct
+void rl_mmap_free(struct rl_mmap *m); // safe on a zeroed struct
 
 bool rl_file_exists(const char *path);
 

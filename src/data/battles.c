@@ -134,9 +134,9 @@ void rl_battles_free(struct rl_battles *b) {
         return;
     for (size_t i = 0; i < b->n_prompts; i++)
         free(b->prompts[i]);
-    for (uint32_t i = 0; i < b->n_models; i++)
+    for (size_t i = 0; i < b->n_models; i++)
         free(b->models[i]);
-    for (int i = 0; i < b->n_sources; i++)
+    for (size_t i = 0; i < b->n_sources; i++)
         free(b->sources[i]);
     free(b->prompts);
     free(b->models);
@@ -162,7 +162,7 @@ int rl_battles_model(struct rl_battles *b, const char *name) {
         return (int)k;
     if (n > INT32_MAX)
         return RL_ETOOBIG;
-    b->n_models = (uint32_t)n;
+    b->n_models = n;
     return (int)k;
 }
 
@@ -176,19 +176,19 @@ int rl_battles_find_model(const struct rl_battles *b, const char *name) {
 }
 
 int rl_battles_source(struct rl_battles *b, const char *name) {
-    for (int i = 0; i < b->n_sources; i++)
+    for (size_t i = 0; i < b->n_sources; i++)
         if (strcmp(b->sources[i], name) == 0)
-            return i;
+            return (int)i;
     if (b->n_sources >= RL_BATTLE_MAX_SOURCES)
         return RL_ETOOBIG;
-    char **s = realloc(b->sources, (size_t)(b->n_sources + 1) * sizeof *s);
+    char **s = realloc(b->sources, (b->n_sources + 1) * sizeof *s);
     if (!s)
         return RL_ENOMEM;
     b->sources = s;
     s[b->n_sources] = strdup(name);
     if (!s[b->n_sources])
         return RL_ENOMEM;
-    return b->n_sources++;
+    return (int)b->n_sources++;
 }
 
 size_t rl__prompt_clean(const char *s, size_t len, const char **start) {

@@ -151,7 +151,7 @@ int rl__row_fail(struct rl__reader *r, long line, const char *fmt, ...) {
 }
 
 // The whole file (decompressed when it ends in .gz), NUL-terminated.
-int rl__data_load(const char *path, char **data, size_t *len, char *errbuf) {
+int rl__data_read(const char *path, char **data, size_t *len, char *errbuf) {
     return rl_file_read(path, MAX_FILE_BYTES, data, len, errbuf);
 }
 

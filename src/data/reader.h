@@ -81,7 +81,7 @@ struct rl__reader {
 // A malformed row: in strict mode fail with the message, else report it and go on (returns 0).
 int rl__row_fail(struct rl__reader *r, long line, const char *fmt, ...) RL_PRINTF(3, 4);
 // The whole file (decompressed when it ends in .gz), NUL-terminated; bounded in size.
-int rl__data_load(const char *path, char **data, size_t *len, char *errbuf) RL_NODISCARD;
+int rl__data_read(const char *path, char **data, size_t *len, char *errbuf) RL_NODISCARD;
 
 // ----------------------------------------------------------------------------
 // CSV and JSON rows

@@ -134,7 +134,7 @@ int rl_texts_load(const char *path, const struct rl_texts_params *p, struct rl_t
     struct texts t = {.out = out, .column = p ? p->column : NULL, .exact = p && p->exact};
     char *data = NULL;
     size_t len = 0;
-    int rc = rl__data_load(path, &data, &len, errbuf);
+    int rc = rl__data_read(path, &data, &len, errbuf);
     if (rc != RL_OK)
         return rc;
     struct rl_battles_read_opts strict = {.strict = true};

@@ -456,7 +456,7 @@ static int load_embeddings(struct loader *ld, struct rl__bert_weights *w, float 
     return load_vec(ld, "embeddings.LayerNorm.bias", C, (float *)w->ln_b, C);
 }
 
-int rl__bert_weights_load(const char *path, const struct rl__bert_config *cfg,
+int rl__bert_weights_open(const char *path, const struct rl__bert_config *cfg,
                           struct rl__bert_weights *w, char *errbuf) {
     memset(w, 0, sizeof *w);
     if (!rl_file_exists(path))
@@ -510,6 +510,6 @@ nomem:
 void rl__bert_weights_free(struct rl__bert_weights *w) {
     free(w->block);
     free(w->layers);
-    rl_safetensors_close(w->st);
+    rl_safetensors_free(w->st);
     memset(w, 0, sizeof *w);
 }

@@ -105,7 +105,7 @@ void rl_bench_free(struct rl_bench *b) {
     free(b);
 }
 
-struct rl_bench *rl_bench_subset(const struct rl_bench *b, const bool *keep) {
+struct rl_bench *rl_bench_new_subset(const struct rl_bench *b, const bool *keep) {
     struct rl__bench_builder bb;
     if (rl__bench_builder_init(&bb, b->name, b->strong, b->weak, b->c_strong != NULL) != RL_OK)
         return NULL;

@@ -58,7 +58,7 @@ static int cache_write(const char *path, const char *magic, uint64_t key, uint64
     return rc;
 }
 
-int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n) {
+int rl_eval_cache_read(const char *path, uint64_t key, double *scores, size_t n) {
     int rc = cache_read(path, "RLSCORE1", key, n, 1, sizeof *scores, scores);
     if (rc != RL_OK)
         return rc;
@@ -68,8 +68,8 @@ int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n)
     return RL_OK;
 }
 
-int rl_eval_cache_save(const char *path, uint64_t key, const double *scores, size_t n,
-                       char *errbuf) {
+int rl_eval_cache_write(const char *path, uint64_t key, const double *scores, size_t n,
+                        char *errbuf) {
     return cache_write(path, "RLSCORE1", key, n, 1, sizeof *scores, scores, errbuf);
 }
 
@@ -78,7 +78,7 @@ int rl_eval_cache_save(const char *path, uint64_t key, const double *scores, siz
 
 static int embed_range(const struct rl_encoder *enc, const char *const *prompts, size_t n,
                        float *out, rl_eval_progress_fn progress, void *ctx, char *errbuf) {
-    size_t dim = (size_t)rl_encoder_dim(enc);
+    size_t dim = rl_encoder_dim(enc);
     for (size_t i = 0; i < n; i += EMBED_BATCH) {
         size_t k = n - i < EMBED_BATCH ? n - i : EMBED_BATCH;
         int rc = rl_encoder_embed(enc, prompts + i, k, out + i * dim, errbuf);
@@ -93,7 +93,7 @@ static int embed_range(const struct rl_encoder *enc, const char *const *prompts,
 int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
                   const struct rl_encoder *enc, const float *emb, const char *const *prompts,
                   size_t n, double *scores, rl_eval_progress_fn progress, void *ctx, char *errbuf) {
-    size_t dim = (size_t)rl_router_encoder_dim(r);
+    size_t dim = rl_router_encoder_dim(r);
     float *own = NULL;
     int rc;
     if (dim > 0 && !emb) {
@@ -132,11 +132,11 @@ int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
 // Decontamination
 
 long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
-                          int dim, double threshold, bool *flag) {
-    if (n == 0 || m == 0 || dim <= 0)
+                          size_t dim, double threshold, bool *flag) {
+    if (n == 0 || m == 0 || dim == 0)
         return 0;
     float *max = malloc(n * sizeof *max);
-    if (!max || rl__max_cosine(eval_emb, n, train_emb, m, (size_t)dim, max, NULL) != RL_OK) {
+    if (!max || rl__max_cosine(eval_emb, n, train_emb, m, dim, max, NULL) != RL_OK) {
         free(max);
         return RL_ENOMEM;
     }

@@ -206,7 +206,7 @@ int rl_router_train_prompts_load(const struct rl_router *r, struct rl_texts *out
         return rl__errf(errbuf, RL_EIO, "%s: cannot read the router's training prompts: %s", rpath,
                         why);
     sha256_hex(m.data ? (const void *)m.data : "", m.len, hex);
-    rl_mmap_close(&m);
+    rl_mmap_free(&m);
     if (strcmp(hex, want) != 0)
         return rl__errf(errbuf, RL_EFORMAT,
                         "%s: the training prompts %s changed since the router was trained "

@@ -253,8 +253,8 @@ static const struct added_token *match_added(const struct rl_tokenizer *t, const
     return best;
 }
 
-int rl_tokenizer_encode(const struct rl_tokenizer *t, const char *text, size_t len, int32_t *ids,
-                        size_t max_ids) {
+long rl_tokenizer_encode(const struct rl_tokenizer *t, const char *text, size_t len, int32_t *ids,
+                         size_t max_ids) {
     if (!t || !ids || max_ids < 2 || (!text && len > 0))
         return RL_EINVAL;
     if (max_ids > INT_MAX)
