@@ -212,7 +212,7 @@ int main(int argc, char **argv) {
 
     char err[RL_ERRBUF_SIZE];
     double t0 = rl_now_s();
-    struct rl_encoder *e = rl_encoder_load(model, err);
+    struct rl_encoder *e = rl_encoder_open(model, err);
     if (!e)
         die("%s", err);
     double load_s = rl_now_s() - t0;
@@ -225,12 +225,13 @@ int main(int argc, char **argv) {
     // ---- Latency at fixed token counts.
     const struct rl_tokenizer *tok = rl_encoder_tokenizer(e);
     int32_t cls = rl_tokenizer_token_id(tok, "[CLS]"), sep = rl_tokenizer_token_id(tok, "[SEP]");
-    int dim = rl_encoder_dim(e), n_counts = 0;
+    size_t dim = rl_encoder_dim(e);
+    int n_counts = 0;
     int counts[MAX_TOKEN_COUNTS];
     for (const char *p = tokens_arg; *p && n_counts < MAX_TOKEN_COUNTS;) {
         char *end;
         long t = strtol(p, &end, 10);
-        if (end == p || t < 2 || t > rl_encoder_max_positions(e))
+        if (end == p || t < 2 || (size_t)t > rl_encoder_max_positions(e))
             die("bad --tokens '%s'", tokens_arg);
         counts[n_counts++] = (int)t;
         p = *end == ',' ? end + 1 : end;

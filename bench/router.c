@@ -49,16 +49,11 @@ static long opt_long(int argc, char **argv, const char *name, long def) {
     return x;
 }
 
-// splitmix64 stream: reproducible data without the library's internals.
-static uint64_t next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
+// Box-Muller on the splitmix64 stream: reproducible data. u1 is in (0, 1], since log needs a
+// positive argument: the [0, 1) draw plus 2^-53, which is exact.
 static double gauss(uint64_t *s) {
-    double u1 = ((double)(next(s) >> 11) + 1) * 0x1.0p-53, u2 = (double)(next(s) >> 11) * 0x1.0p-53;
+    double u1 = rl__unit_double(rl__splitmix64(s)) + 0x1.0p-53;
+    double u2 = rl__unit_double(rl__splitmix64(s));
     return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
@@ -96,13 +91,14 @@ static int gen(int argc, char **argv) {
             skill[k * D + d] =
                 (float)((d == 0 ? 0.5 * (double)k / (double)m : 0) + 0.3 * gauss(&s));
     for (long i = 0; i < n; i++) {
-        long a = (long)(next(&s) % (uint64_t)m), b = (long)(next(&s) % (uint64_t)(m - 1));
+        long a = (long)(rl__splitmix64(&s) % (uint64_t)m),
+             b = (long)(rl__splitmix64(&s) % (uint64_t)(m - 1));
         b += b >= a;
-        long pi = (long)(next(&s) % (uint64_t)p);
+        long pi = (long)(rl__splitmix64(&s) % (uint64_t)p);
         double z = 0;
         for (int d = 0; d < D; d++)
             z += (double)(skill[a * D + d] - skill[b * D + d]) * emb[pi * D + d];
-        double pa = 1 / (1 + exp(-4 * z)), u = (double)(next(&s) >> 11) * 0x1.0p-53;
+        double pa = 1 / (1 + exp(-4 * z)), u = rl__unit_double(rl__splitmix64(&s));
         rows[i * 4 + 0] = (float)a;
         rows[i * 4 + 1] = (float)b;
         rows[i * 4 + 2] = u < pa ? 0.0f : 1.0f;

@@ -29,14 +29,14 @@ static void walk(const struct rl_battles *b) {
     for (size_t i = 0; i < b->n; i++) {
         const struct rl_battle *t = &b->items[i];
         if (t->prompt >= b->n_prompts || t->model_a >= b->n_models || t->model_b >= b->n_models ||
-            t->model_a == t->model_b || t->outcome > 3 || (int)t->source >= b->n_sources ||
+            t->model_a == t->model_b || t->outcome > 3 || (size_t)t->source >= b->n_sources ||
             !(t->weight >= 0))
             abort();
         sum ^= (uint8_t)strlen(b->prompts[t->prompt]) ^ (uint8_t)b->models[t->model_a][0];
     }
     for (size_t i = 0; i < b->n_prompts; i++)
         sum ^= (uint8_t)strlen(b->prompts[i]);
-    for (uint32_t i = 0; i < b->n_models; i++)
+    for (size_t i = 0; i < b->n_models; i++)
         sum ^= (uint8_t)strlen(b->models[i]);
     fuzz_sink = sum;
 }

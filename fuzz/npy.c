@@ -31,7 +31,7 @@ static void fuzz_npy(const uint8_t *data, size_t size) {
     free(v);
 }
 
-static void fuzz_cache(int dim, const uint8_t *data, size_t size) {
+static void fuzz_cache(size_t dim, const uint8_t *data, size_t size) {
     if (size < 1)
         return;
     size_t n_keys = 11 + 16 * (size_t)data[0];
@@ -60,8 +60,8 @@ static void fuzz_cache(int dim, const uint8_t *data, size_t size) {
         abort();
     float sum = 0;
     for (size_t i = 0; i < 4; i++)
-        for (int k = 0; found[i] && k < dim; k++)
-            sum += out[i * (size_t)dim + (size_t)k];
+        for (size_t k = 0; found[i] && k < dim; k++)
+            sum += out[i * dim + k];
     fuzz_sink ^= (uint8_t)(sum > 0);
     rl_embcache_free(c);
 }

@@ -29,24 +29,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     touch(rl_router_encoder_name(r));
     for (size_t i = 0; i < sizeof meta_keys / sizeof *meta_keys; i++)
         touch(rl_router_meta(r, meta_keys[i]));
-    int n = rl_router_n_models(r);
-    for (int i = 0; i < n; i++)
+    size_t n = rl_router_n_models(r);
+    for (size_t i = 0; i < n; i++)
         touch(rl_router_model(r, i));
-    int dim = rl_router_encoder_dim(r);
+    size_t dim = rl_router_encoder_dim(r);
     float *emb = NULL;
     if (dim > 0) {
-        emb = malloc((size_t)dim * sizeof *emb);
+        emb = malloc(dim * sizeof *emb);
         if (!emb)
             abort();
         // A unit vector, as the encoder gives: the routers assume nothing more of it.
         uint32_t x = 2463534242u;
         double norm = 0;
-        for (int k = 0; k < dim; k++) {
+        for (size_t k = 0; k < dim; k++) {
             x ^= x << 13, x ^= x >> 17, x ^= x << 5;
             emb[k] = (float)((double)x / 4294967296.0 - 0.5);
             norm += (double)emb[k] * emb[k];
         }
-        for (int k = 0; k < dim; k++)
+        for (size_t k = 0; k < dim; k++)
             emb[k] = (float)(emb[k] / sqrt(norm > 0 ? norm : 1));
     }
     double p;

@@ -17,6 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     fuzz_sink = sum; // keeps the reads; the sanitizers do the checking
     (void)rl_safetensors_meta(st, "format");
-    rl_safetensors_close(st);
+    rl_safetensors_free(st);
     return 0;
 }

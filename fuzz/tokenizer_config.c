@@ -1,8 +1,8 @@
 // Fuzz target: the model folder's small JSON and text files, as rl_tokenizer_load and
-// rl_encoder_load read them. A scratch copy of tests/data/encoder/tiny-bert (a 2-layer model of
+// rl_encoder_open read them. A scratch copy of tests/data/encoder/tiny-bert (a 2-layer model of
 // 149 tokens) is made once; the first input byte picks which of its files the rest of the input
 // replaces. Files 0-2 go through rl_tokenizer_load and a few encodes; files 3-6 through
-// rl_encoder_load (the weights are the real tiny ones) and one embedding.
+// rl_encoder_open (the weights are the real tiny ones) and one embedding.
 //   0 tokenizer.json   1 vocab.txt   2 tokenizer_config.json (no tokenizer.json)
 //   3 config.json      4 1_Pooling/config.json   5 modules.json   6 sentence_bert_config.json
 #include <errno.h>
@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rl_tokenizer_free(t);
         return 0;
     }
-    struct rl_encoder *e = rl_encoder_load(dir, err);
+    struct rl_encoder *e = rl_encoder_open(dir, err);
     if (!e)
         return 0;
     float *out = malloc((size_t)rl_encoder_dim(e) * sizeof *out);

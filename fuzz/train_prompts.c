@@ -1,4 +1,4 @@
-// Fuzz target: rl_router_train_prompts, the reader of the training-prompt list a router file
+// Fuzz target: rl_router_train_prompts_load, the reader of the training-prompt list a router file
 // names (gzipped JSONL, or plain JSONL under another name). The input is the list file; the
 // router is built in memory with the list's name and the SHA-256 of the input in its metadata,
 // so the fuzzer reaches the parser behind the digest check. The first input byte picks the
@@ -6,7 +6,7 @@
 #include <openssl/sha.h>
 
 #include "fuzz.h"
-#include "rl/battle.h"
+#include "rl/texts.h"
 #include "routers/router_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -29,14 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!r || !(r->path = strdup(router_path)) || !(r->meta[6] = strdup(base)) ||
         !(r->meta[7] = strdup(hex)))
         abort();
-    char err[RL_ERRBUF_SIZE], **texts;
-    long n = rl_router_train_prompts(r, &texts, err);
-    if (n > 0) {
+    char err[RL_ERRBUF_SIZE];
+    struct rl_texts texts;
+    if (rl_router_train_prompts_load(r, &texts, err) == RL_OK) {
         uint8_t sum = 0;
-        for (long i = 0; i < n; i++)
-            sum ^= (uint8_t)strlen(texts[i]);
+        for (size_t i = 0; i < texts.n; i++)
+            sum ^= (uint8_t)strlen(texts.items[i]);
         fuzz_sink = sum;
-        rl_texts_free(texts, (size_t)n);
+        rl_texts_free(&texts);
     }
     rl_router_free(r);
     return 0;

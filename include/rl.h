@@ -9,6 +9,7 @@
 #include "rl/encoder.h"
 #include "rl/eval.h"
 #include "rl/router.h"
+#include "rl/texts.h"
 #include "rl/tokenizer.h"
 #include "rl/train.h"
 

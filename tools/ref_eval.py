@@ -9,6 +9,10 @@ over synthetic cases and over the shipped MT-Bench, MMLU and GSM8K data (data/ev
 reads with pandas exactly as benchmarks.py does. It also records numpy.interp on non-monotone
 curves and Series.quantile for the calibration.
 
+The metric itself -- the exact decile edges, the trapezoids, APGR -- is also written here in plain
+Python (lerp, edge, trapz, apgr), which tools/select_routers.py imports; those need neither numpy
+nor pandas.
+
     python3 -m venv .venv-ref && .venv-ref/bin/pip install numpy pandas
     .venv-ref/bin/python tools/ref_eval.py            # from the repository root
 """
@@ -16,10 +20,12 @@ import glob
 import json
 import os
 import sys
-from fractions import Fraction
 
-import numpy as np
-import pandas as pd
+try:
+    import numpy as np
+    import pandas as pd
+except ImportError:  # the reference needs them; the plain-Python metric below does not
+    np = pd = None
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -41,6 +47,39 @@ def uniform(seed, n):
     return out
 
 
+# ----------------------------------------------------------------------------
+# The metric in plain Python, as src/eval/curve.c computes it
+
+
+def lerp(a, b, t):
+    """numpy's _lerp: a + (b - a) * t, computed from the nearer end."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def edge(nth, n, i, num_results=NUM_RESULTS):
+    """The quantile at exactly i / num_results of n sorted values, nth(k) being the k-th: position
+    (n - 1) * i / num_results split into its integer part and remainder, then numpy's lerp."""
+    lo, rem = divmod((n - 1) * i, num_results)
+    return nth(lo) if rem == 0 else lerp(nth(lo), nth(lo + 1), rem / num_results)
+
+
+def trapz(y, x):
+    """The trapezoid rule summed left to right (rl_eval_trapz)."""
+    return sum((x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2.0 for i in range(1, len(x)))
+
+
+def apgr(x, y, weak, strong, trapz=trapz):
+    """evaluate.py's apgr_metric: the area under quality y over strong share x in [0, 1],
+    between the areas of the weak model's quality and the strong model's."""
+    weak_auc, strong_auc = trapz([weak] * len(x), x), trapz([strong] * len(x), x)
+    return (trapz(y, x) - weak_auc) / (strong_auc - weak_auc)
+
+
+# ----------------------------------------------------------------------------
+# The reference, with the original's libraries
+
+
 def qcut_edges(scores):
     """The bins of pd.qcut(scores, 10, retbins=True); pandas refuses duplicate edges, so for
     tied scores take the same quantiles qcut computes before it raises."""
@@ -56,17 +95,7 @@ def qcut_edges(scores):
 def exact_edges(scores):
     """Quantiles at exactly i/10 (rational positions), numpy's lerp."""
     s = np.sort(np.asarray(scores))
-    n = len(s)
-    out = []
-    for i in range(NUM_RESULTS + 1):
-        pos = Fraction((n - 1) * i, NUM_RESULTS)
-        lo, t = int(pos), float(pos - int(pos))
-        if t == 0:
-            out.append(s[lo])
-        else:
-            a, b = s[lo], s[lo + 1]
-            out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
-    return np.array(out)
+    return np.array([edge(lambda k: s[k], len(s), i) for i in range(NUM_RESULTS + 1)])
 
 
 def selections(scores, edges):
@@ -106,11 +135,8 @@ def metrics(df, weak_acc, strong_acc):
         out["cpt%d" % round(pct * 100)] = float(
             np.interp(pct * (strong_acc - weak_acc) + weak_acc, df["accuracy"],
                       df["strong_percentage"]))
-    auc = np.trapezoid(y, x)
-    weak_auc = np.trapezoid(np.full(len(df), weak_acc), x)
-    strong_auc = np.trapezoid(np.full(len(df), strong_acc), x)
-    out["auc"] = float(auc)
-    out["apgr"] = float((auc - weak_auc) / (strong_auc - weak_auc))
+    out["auc"] = float(np.trapezoid(y, x))
+    out["apgr"] = float(apgr(x, y, weak_acc, strong_acc, trapz=np.trapezoid))
     # The paper's (1/10) * sum of PGR at the ten thresholds that give strong calls.
     first = df[df["edge"] != NUM_RESULTS]
     out["apgr_avg"] = float(((first["accuracy"] - weak_acc) / (strong_acc - weak_acc)).mean())

@@ -4,7 +4,8 @@ never touches the evaluation benchmarks (MT-Bench, MMLU test, GSM8K test), then,
 the choice transparently, score every candidate on those benchmarks too. docs/TRAINING.md
 explains the protocol and holds the resulting tables.
 
-Standard library only; run from the repository root after `make` and `make models`:
+Standard library only (the metric comes from tools/ref_eval.py, which needs numpy and pandas
+only for its own reference); run from the repository root after `make` and `make models`:
 
     python3 tools/select_routers.py [--bin build/routellm] [--kinds mf,sw_ranking,bert]
         [--variants gold,gold+alpaca,...] [--test] [--work .cache/select]
@@ -62,6 +63,8 @@ import random
 import statistics
 import subprocess
 import sys
+
+from ref_eval import NUM_RESULTS, apgr, edge  # the metric, written once (tools/ref_eval.py)
 
 ROUTERDC = "data/train/routerdc"
 ALPACA = "data/train/alpaca_eval/battles.csv.gz"
@@ -272,16 +275,6 @@ def read_scores(path):
     return scores
 
 
-def lerp(a, b, t):
-    """numpy's _lerp, as src/eval/curve.c computes the qcut edges."""
-    diff = b - a
-    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
-
-
-def trapz(y, x):
-    return sum((x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2.0 for i in range(1, len(x)))
-
-
 class Curve:
     """One router's scores on one validation table, sorted once, so that the APGR of any
     resample (a count per table row) costs a few cumulative sums and bisections."""
@@ -297,7 +290,7 @@ class Curve:
         self.q_weak = [table[i][2] for i in self.order]
         self.gain = [table[i][1] - table[i][2] for i in self.order]
 
-    def apgr(self, counts, num_results=10):
+    def apgr(self, counts, num_results=NUM_RESULTS):
         """APGR of the protocol on the prompts drawn counts[i] times each; None when the two
         models tie on the resample (`routellm eval --bootstrap` skips those too)."""
         cnt = [counts[i] for i in self.order]
@@ -314,14 +307,12 @@ class Curve:
 
         x, y = [], []
         for e in range(num_results, -1, -1):
-            lo, rem = divmod((n - 1) * e, num_results)
-            edge = nth(lo) if rem == 0 else lerp(nth(lo), nth(lo + 1), rem / num_results)
-            k = (bisect.bisect_right if e == num_results else bisect.bisect_left)(self.score, edge)
+            threshold = edge(nth, n, e, num_results)
+            k = (bisect.bisect_right if e == num_results else bisect.bisect_left)(self.score,
+                                                                                  threshold)
             x.append((n - cum[k]) / n * 100 / 100)  # via the percentage, as curve.c does
             y.append((weak + cum_gain[-1] - cum_gain[k]) / n)
-        auc = trapz(y, x)
-        weak_auc, strong_auc = trapz([r_w] * len(x), x), trapz([r_s] * len(x), x)
-        return (auc - weak_auc) / (strong_auc - weak_auc)
+        return apgr(x, y, r_w, r_s)
 
 
 def bootstrap(args, results):

@@ -15,9 +15,7 @@
 // ----------------------------------------------------------------------------
 // Model names
 
-#define RL_MODEL_NAME_MAX       128
-#define RL_MODEL_DEFAULT_STRONG "gpt-4-1106-preview"
-#define RL_MODEL_DEFAULT_WEAK   "mixtral-8x7b-instruct-v0.1"
+#define RL_MODEL_NAME_MAX 128
 
 // Canonical form of a model name: lower case, provider prefix ("mistralai/") removed, known
 // aliases resolved ("gpt4_1106_preview" -> "gpt-4-1106-preview", "Mixtral-8x7B" ->
@@ -57,9 +55,9 @@ struct rl_battles {
     struct rl_battle *items; // (n)
     size_t n_prompts;
     char **prompts; // (n_prompts) first user turns, trimmed, unique
-    uint32_t n_models;
+    size_t n_models;
     char **models; // (n_models) canonical names, unique
-    int n_sources;
+    size_t n_sources;
     char **sources;         // (n_sources) e.g. "alpaca_eval:<path>"
     size_t n_dropped_short; // battles dropped because the prompt was too short
     size_t n_dropped_self;  // battles of a model against itself, dropped
@@ -97,7 +95,7 @@ int rl_battles_digest(const struct rl_battles *b, char hex[65]) RL_NODISCARD;
 //                "model_b", "tie", "tie (bothbad)"), conversation_a (list of {role, content}).
 //   judge        RouteLLM's GPT-4-judge set (JSON array/JSONL or CSV): prompt, mixtral_score 1-5.
 //                Score >= min_weak_win (default 4) is a weak win, else a strong win; models are
-//                strong= (default gpt-4-1106-preview) and weak= (default Mixtral-8x7B).
+//                strong= and weak= (default RL_MODEL_DEFAULT_STRONG and _WEAK, rl/core.h).
 //   alpaca_eval  AlpacaEval battles.csv(.gz): prompt_id, annotator, model_1, model_2, preference
 //                (1 = model_1, 2 = model_2, 1.5 or 0 = tie, fractional = weighted); the prompts
 //                come from prompts.jsonl(.gz) beside it (or prompts=PATH). annotators=a|b
@@ -125,36 +123,5 @@ struct rl_battles_read_opts {
 // reported through opts->warn; a file with no valid row at all is still an error.
 long rl_battles_read(struct rl_battles *b, const char *spec,
                      const struct rl_battles_read_opts *opts, char *errbuf);
-
-// ----------------------------------------------------------------------------
-// Text lists and decontamination
-
-// Read a list of texts (e.g. evaluation prompts) from "PATH[,column=NAME][,field=NAME]": a CSV
-// column (default "prompt"), a JSON/JSONL member (default "prompt", then "question", then
-// "turns"; a list gives its first string) or, for other names, one text per line. On success
-// *texts (free with rl_texts_free) holds the count returned; < 0 on error with errbuf set.
-long rl_texts_read(const char *spec, char ***texts, char *errbuf);
-void rl_texts_free(char **texts, size_t n);
-
-// For each of the n_a rows of a (unit vectors, n_a × dim), the largest dot product with a row of
-// b (n_b × dim) into max[i] and that row's index into arg[i]. RL_OK or RL_ENOMEM.
-int rl_max_similarity(const float *a, size_t n_a, const float *b, size_t n_b, int dim, float *max,
-                      size_t *arg) RL_NODISCARD;
-
-// Mark hit[i] when text a[i], normalised (white space collapsed, ASCII lower case), has at
-// least min_len bytes and is the start of some normalised b[j] (an evaluation prompt that quotes
-// a training question and adds its choices, say). Returns the number marked, or RL_ENOMEM.
-long rl_texts_prefix_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
-                           size_t min_len, bool *hit);
-
-// The reverse: mark hit[i] when normalised a[i] starts with some normalised b[j] of at least
-// min_len bytes (an evaluation prompt quoting a training question). Returns the number marked,
-// or RL_ENOMEM.
-long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
-                          size_t min_len, bool *hit);
-
-// Shortest quoted text that counts (shorter ones, such as "Solve for x.", start many unrelated
-// prompts).
-#define RL_TEXTS_MIN_QUOTED 32
 
 #endif

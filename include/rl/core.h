@@ -18,8 +18,6 @@ enum rl_status {
     RL_EINVAL = -4,       // an argument is out of range
     RL_ETOOBIG = -5,      // input exceeds a named limit
     RL_EUNSUPPORTED = -6, // a valid input this build does not handle
-    RL_EUPSTREAM = -7,    // an upstream server failed
-    RL_ETIMEOUT = -8,     // a deadline passed
 };
 
 // Size of the optional error buffer taken by functions that read outside input. They write one
@@ -35,6 +33,16 @@ enum rl_status {
 #endif
 
 #define RL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+
+// The text of a macro's value: RL_STRINGIFY(RL_DECONTAM_COSINE) is "0.95", for help texts that
+// name a default.
+#define RL_STRINGIFY(x)  RL_STRINGIFY_(x)
+#define RL_STRINGIFY_(x) #x
+
+// The model pair RouteLLM routes between (arXiv 2406.18665), the default of every part that
+// needs one: training, the data readers' judge set, the random router and the server.
+#define RL_MODEL_DEFAULT_STRONG "gpt-4-1106-preview"
+#define RL_MODEL_DEFAULT_WEAK   "mixtral-8x7b-instruct-v0.1"
 
 const char *rl_strerror(int status); // static string for a status; never NULL
 const char *rl_version(void);        // RL_VERSION

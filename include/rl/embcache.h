@@ -16,12 +16,12 @@ struct rl_embcache;
 
 // Open (creating folders as needed) the cache for encoder `encoder_name` of width dim under
 // root, i.e. <root>/<encoder_name>/. NULL on failure, errbuf names the file and the problem.
-struct rl_embcache *rl_embcache_open(const char *root, const char *encoder_name, int dim,
+struct rl_embcache *rl_embcache_open(const char *root, const char *encoder_name, size_t dim,
                                      char *errbuf);
 void rl_embcache_free(struct rl_embcache *c); // NULL is a no-op
 
 size_t rl_embcache_size(const struct rl_embcache *c); // number of cached texts
-int rl_embcache_dim(const struct rl_embcache *c);
+size_t rl_embcache_dim(const struct rl_embcache *c);
 
 // Copy the embeddings of the n texts found in the cache into out (n × dim); found[i] says which.
 // Returns the number found.

@@ -13,11 +13,12 @@
 
 struct rl_encoder;
 
-// Load the encoder in model_dir. NULL on failure, errbuf names the file and the problem.
-struct rl_encoder *rl_encoder_load(const char *model_dir, char *errbuf);
+// Open the encoder in model_dir: its weights stay mapped from model.safetensors until
+// rl_encoder_free. NULL on failure, errbuf names the file and the problem.
+struct rl_encoder *rl_encoder_open(const char *model_dir, char *errbuf);
 void rl_encoder_free(struct rl_encoder *e); // NULL is a no-op
 
-int rl_encoder_dim(const struct rl_encoder *e); // embedding width, e.g. 384
+size_t rl_encoder_dim(const struct rl_encoder *e); // embedding width, e.g. 384
 const char *
 rl_encoder_name(const struct rl_encoder *e); // e.g. "all-MiniLM-L6-v2"; valid until free
 
@@ -27,9 +28,9 @@ int rl_encoder_embed(const struct rl_encoder *e, const char *const *texts, size_
                      char *errbuf) RL_NODISCARD;
 
 // Tokens a text keeps after truncation, [CLS] and [SEP] included (max_seq_length, e.g. 256).
-int rl_encoder_max_tokens(const struct rl_encoder *e);
+size_t rl_encoder_max_tokens(const struct rl_encoder *e);
 // Largest position the model has (max_position_embeddings): the limit of rl_encoder_embed_ids.
-int rl_encoder_max_positions(const struct rl_encoder *e);
+size_t rl_encoder_max_positions(const struct rl_encoder *e);
 // The encoder's tokenizer; valid until rl_encoder_free.
 const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e);
 

@@ -55,7 +55,7 @@ struct rl_bench *rl_bench_load_table(const char *path, const struct rl_bench_tab
 
 // A new benchmark with the prompts whose keep[i] is true (the per-router decontamination).
 // NULL on ENOMEM.
-struct rl_bench *rl_bench_subset(const struct rl_bench *b, const bool *keep);
+struct rl_bench *rl_bench_new_subset(const struct rl_bench *b, const bool *keep);
 
 void rl_bench_free(struct rl_bench *b); // NULL is a no-op
 
@@ -103,7 +103,7 @@ int rl_eval_curve(const struct rl_bench *b, const double *scores, int num_result
 
 // Average n_runs curves of num_results + 1 points each (runs[r * (num_results + 1) + i]) point
 // by point into out, as the original averages the random router's runs.
-void rl_eval_curve_mean(const struct rl_eval_point *runs, int n_runs, int num_results,
+void rl_eval_curve_mean(const struct rl_eval_point *runs, size_t n_runs, int num_results,
                         struct rl_eval_point *out);
 
 // The oracle's scores: prompts ranked by the quality gain q_strong - q_weak (largest first,
@@ -133,7 +133,7 @@ int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak
 // in scores (n_runs × b->n, averaged point by point as rl_eval_curve_mean does); writes the
 // 2.5th and 97.5th percentiles. Resamples in which the two models tie are skipped. RL_EINVAL
 // when n_boot < 2 or every resample ties.
-int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, int n_runs,
+int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, size_t n_runs,
                            int num_results, int n_boot, uint64_t seed, double *lo,
                            double *hi) RL_NODISCARD;
 
@@ -167,22 +167,16 @@ int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
 int rl_eval_scores_read(const char *path, const struct rl_bench *b, double *scores,
                         char *errbuf) RL_NODISCARD;
 
-// 64-bit FNV-1a digest of len bytes continued from h (start with RL_EVAL_DIGEST_INIT).
-// For cache keys only, not for security.
-#define RL_EVAL_DIGEST_INIT 0xcbf29ce484222325ull
-uint64_t rl_eval_digest(const void *data, size_t len, uint64_t h);
-uint64_t rl_eval_digest_prompts(const char *const *prompts, size_t n, uint64_t h);
-
-// A score cache file holds n doubles under a 64-bit key. load returns RL_OK on a hit, RL_EIO
-// when the file is missing, stale or damaged (never trusted then). save writes atomically.
-int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n) RL_NODISCARD;
-int rl_eval_cache_save(const char *path, uint64_t key, const double *scores, size_t n,
-                       char *errbuf) RL_NODISCARD;
+// A score cache file holds n doubles under a 64-bit key. read returns RL_OK on a hit, RL_EIO
+// when the file is missing, stale or damaged (never trusted then). write writes atomically.
+int rl_eval_cache_read(const char *path, uint64_t key, double *scores, size_t n) RL_NODISCARD;
+int rl_eval_cache_write(const char *path, uint64_t key, const double *scores, size_t n,
+                        char *errbuf) RL_NODISCARD;
 
 // Mark in flag (n entries, set to true or left) every evaluation prompt whose embedding has a
 // cosine similarity >= threshold with one of the m training embeddings; both sets are unit
 // norm, dim wide. Returns how many prompts were newly marked, or < 0 on ENOMEM.
 long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
-                          int dim, double threshold, bool *flag);
+                          size_t dim, double threshold, bool *flag);
 
 #endif

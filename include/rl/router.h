@@ -11,6 +11,7 @@
 
 #include "rl/core.h"
 #include "rl/encoder.h"
+#include "rl/texts.h"
 
 struct rl_router;
 
@@ -65,7 +66,7 @@ const char *rl_router_name(const struct rl_router *r); // the kind name of r
 
 // Name of the encoder whose embeddings the router consumes, or NULL when it needs none.
 const char *rl_router_encoder_name(const struct rl_router *r);
-int rl_router_encoder_dim(const struct rl_router *r); // 0 when it needs none
+size_t rl_router_encoder_dim(const struct rl_router *r); // 0 when it needs none
 
 // RL_OK when enc produces the embeddings r was trained on; else RL_EINVAL and errbuf says why.
 int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *enc, char *errbuf);
@@ -75,14 +76,15 @@ int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *
 // "n_train_prompts". NULL when absent; valid until rl_router_free.
 const char *rl_router_meta(const struct rl_router *r, const char *key);
 
-// The prompts r was trained on, when its file records them: "train_prompts" names a gzipped JSONL
-// file (relative to the router file's folder) whose bytes must match "train_prompts_sha256".
-// Returns their count with the texts in *texts (free with rl_texts_free, rl/battle.h), 0 when
-// the file records none, or < 0 with errbuf naming the file (missing, changed, malformed).
-long rl_router_train_prompts(const struct rl_router *r, char ***texts, char *errbuf);
+// Read the prompts r was trained on, when its file records them: "train_prompts" names a gzipped
+// JSONL file (relative to the router file's folder) whose bytes must match
+// "train_prompts_sha256". RL_OK with the texts in *out (free with rl_texts_free; none when the
+// file records none), or < 0 with errbuf naming the file (missing, changed, malformed, empty).
+int rl_router_train_prompts_load(const struct rl_router *r, struct rl_texts *out,
+                                 char *errbuf) RL_NODISCARD;
 
-int rl_router_n_models(const struct rl_router *r);
-const char *rl_router_model(const struct rl_router *r, int i); // NULL when out of range
+size_t rl_router_n_models(const struct rl_router *r);
+const char *rl_router_model(const struct rl_router *r, size_t i); // NULL when out of range
 
 // Resolve model names to a pair; NULL names take the router's default pair. An unknown name
 // gives RL_EINVAL with errbuf listing the models the router knows.

@@ -19,8 +19,8 @@ void rl_tokenizer_free(struct rl_tokenizer *t); // NULL is a no-op
 // [CLS] ... [SEP] and truncated to max_ids (>= 2). Returns the number of ids written, or < 0.
 // Invalid UTF-8 reads as U+FFFD, which cleaning drops; added tokens such as "[SEP]" written in
 // the text become their ids, as in tokenizers. Never allocates; RL_EINVAL for bad arguments.
-int rl_tokenizer_encode(const struct rl_tokenizer *t, const char *text, size_t len, int32_t *ids,
-                        size_t max_ids) RL_NODISCARD;
+long rl_tokenizer_encode(const struct rl_tokenizer *t, const char *text, size_t len, int32_t *ids,
+                         size_t max_ids) RL_NODISCARD;
 
 size_t rl_tokenizer_n_vocab(const struct rl_tokenizer *t);
 

@@ -26,12 +26,15 @@ struct rl_train_progress {
 
 typedef void (*rl_train_progress_fn)(void *ctx, const struct rl_train_progress *p);
 
+// Most tiers a sw_ranking router has (its scan keeps T² cells on the stack).
+#define RL_TRAIN_MAX_TIERS 16
+
 struct rl_train_params {
     uint64_t seed;      // initialisation, noise and batch order
     int n_threads;      // 1 or 2 worker threads (results do not depend on it)
     double holdout;     // fraction of battles held out for validation (shuffled with seed 42)
-    const char *strong; // default strong model (NULL: gpt-4-1106-preview)
-    const char *weak;   // default weak model (NULL: mixtral-8x7b-instruct-v0.1)
+    const char *strong; // default strong model (NULL: RL_MODEL_DEFAULT_STRONG)
+    const char *weak;   // default weak model (NULL: RL_MODEL_DEFAULT_WEAK)
     const char *source; // free text recorded in the file (e.g. the data specs), may be NULL
     // Where to write the training-prompt list: every prompt of b with a battle, as gzipped JSONL.
     // The router file names it (relative path and SHA-256) so that an evaluation can drop the
@@ -41,7 +44,7 @@ struct rl_train_params {
     // a model the data does not cover, or a deployment's own name for a model). strong and weak
     // may name an alias.
     const char *const *aliases;
-    int n_aliases;
+    size_t n_aliases;
 
     // Gradient-trained kinds (mf, bert): RouteLLM §2.3 defaults for mf.
     int epochs;
@@ -52,7 +55,7 @@ struct rl_train_params {
     int hidden;   // mf: model-embedding width; bert: hidden units of the head (0: linear)
 
     // sw_ranking (RouteLLM §2.2)
-    int n_tiers;
+    int n_tiers; // 2 .. RL_TRAIN_MAX_TIERS
     int sw_int8; // store battle-prompt embeddings as int8 (1) or fp16 (0)
 
     rl_train_progress_fn progress; // may be NULL
@@ -68,7 +71,7 @@ struct rl_train_params rl_train_params_default(const struct rl_router_kind *kind
 // write it to out_path. Returns RL_OK or < 0 with errbuf saying why (RL_EINVAL for a kind that is
 // not trained). Metrics of the run are written to the file's "metrics" metadata.
 int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
-             const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
+             const char *encoder, size_t dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) RL_NODISCARD;
 
 #endif

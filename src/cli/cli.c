@@ -34,12 +34,12 @@ const char *cli_kind_names(enum cli_kinds which, const char *sep) {
     out[0] = '\0';
     for (size_t i = 0; i < rl_router_kind_count(); i++) {
         const struct rl_router_kind *k = rl_router_kind_at(i);
-        bool take = which == CLI_KINDS_SHIPPED ? rl_router_kind_shipped(k)
-                                                : rl_router_kind_trainable(k);
+        bool take =
+            which == CLI_KINDS_SHIPPED ? rl_router_kind_shipped(k) : rl_router_kind_trainable(k);
         if (!take || len >= sizeof out)
             continue;
-        int n = snprintf(out + len, sizeof out - len, "%s%s", len ? sep : "",
-                         rl_router_kind_name(k));
+        int n =
+            snprintf(out + len, sizeof out - len, "%s%s", len ? sep : "", rl_router_kind_name(k));
         len += n > 0 ? (size_t)n : 0;
     }
     return out;
@@ -51,7 +51,7 @@ const char *cli_home(void) {
 }
 
 int cli_default_model_dir(char *out, size_t out_size) {
-    return rl_path_join(out, out_size, cli_home(), "models/all-MiniLM-L6-v2");
+    return rl_path_join(out, out_size, cli_home(), CLI_DEFAULT_MODEL_DIR);
 }
 
 int cli_mkdirs(const char *path) {

@@ -113,7 +113,8 @@ struct cli_opt {
 
 // Options that several subcommands share.
 #define CLI_MODEL_DIR(dst)                                                                         \
-    CLI_STR("--model-dir", dst, "DIR", 0, "encoder folder (default <home>/models/all-MiniLM-L6-v2)")
+    CLI_STR("--model-dir", dst, "DIR", 0,                                                          \
+            "encoder folder (default <home>/" CLI_DEFAULT_MODEL_DIR ")")
 #define CLI_NO_CACHE(dst) CLI_FLAG("--no-cache", dst, "recompute embeddings and scores")
 
 // A subcommand: its options and what --help says about it.
@@ -170,7 +171,10 @@ const char *cli_kind_names(enum cli_kinds which, const char *sep);
 // data (data/, routers/) and fetched weights (models/) are found under it.
 const char *cli_home(void);
 
-// Default encoder folder, <home>/models/all-MiniLM-L6-v2, written into out.
+// The encoder folder used when none is named, relative to the home.
+#define CLI_DEFAULT_MODEL_DIR "models/all-MiniLM-L6-v2"
+
+// Default encoder folder, <home>/CLI_DEFAULT_MODEL_DIR, written into out.
 int cli_default_model_dir(char *out, size_t out_size) RL_NODISCARD;
 
 int cli_mkdirs(const char *path); // mkdir -p; RL_OK, RL_EINVAL (empty or too long) or RL_EIO
@@ -205,11 +209,11 @@ struct rl_router;
 struct rl_router_pair;
 
 // The encoder in model_dir (NULL: cli_default_model_dir); NULL after printing why it failed.
-struct rl_encoder *cli_encoder_load(const char *model_dir);
+struct rl_encoder *cli_encoder_open(const char *model_dir);
 
 // Load router spec (a kind name or a file, as rl_router_load) and resolve the pair strong /
 // weak (NULL names: the router's default pair). On failure *r is NULL.
-int cli_router_open(const char *spec, const char *strong, const char *weak, struct rl_router **r,
+int cli_router_load(const char *spec, const char *strong, const char *weak, struct rl_router **r,
                     struct rl_router_pair *pair);
 
 // Where a cached evaluation result named `file` lives: <home>/.cache/eval, and that folder

@@ -30,8 +30,8 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
         CLI_NUM("--strong-model-pct", &o->pct, 0, 1, "P", CLI_REQUIRED,
                 "fraction of strong calls wanted, e.g. 0.3 for 30%"),
         CLI_STR("--prompts", &o->prompts, "FILE", 0,
-                "prompt sample: .jsonl (\"prompt\"), .csv (prompt column) or text, one prompt per "
-                "line (default: the shipped Arena prompts, "
+                "prompt sample: .json/.jsonl (\"prompt\"), .csv (prompt column) or text, one "
+                "prompt per line (default: the shipped Arena prompts, "
                 "<home>/data/prompts/arena_hard.jsonl.gz)"),
         CLI_STR("--strong", &o->strong, "M", 0,
                 "the strong model of the pair to score (default: the router's default pair)"),
@@ -62,13 +62,17 @@ int cli_cmd_calibrate(int argc, char **argv) {
             return cli_fail("prompt sample path too long");
         file = def;
     }
-    struct rl_prompts sample;
-    if (rl_prompts_load(file, &sample, err) != RL_OK)
+    // The sample is routed as the clients would send it: its texts are kept exact.
+    struct rl_texts sample;
+    struct rl_texts_params exact = {.exact = true};
+    if (rl_texts_load(file, &exact, &sample, err) != RL_OK)
         return cli_fail("%s", err);
+    if (sample.n == 0)
+        return cli_fail("%s: no prompts in the sample", file);
     struct rl_router *r;
     struct rl_router_pair pair;
-    if (cli_router_open(o.router, o.strong, o.weak, &r, &pair)) {
-        rl_prompts_free(&sample);
+    if (cli_router_load(o.router, o.strong, o.weak, &r, &pair)) {
+        rl_texts_free(&sample);
         return 1;
     }
     struct cli_scorer s;
@@ -115,6 +119,6 @@ int cli_cmd_calibrate(int argc, char **argv) {
     free(scores);
     cli_scorer_free(&s);
     rl_router_free(r);
-    rl_prompts_free(&sample);
+    rl_texts_free(&sample);
     return rc;
 }

@@ -34,7 +34,7 @@ static int parse_args(int argc, char **argv, struct embed_opts *o) {
              DEFAULT_BATCH, MAX_BATCH);
     const struct cli_opt opts[] = {
         CLI_STR("--model", &o->model, "DIR", 0,
-                "encoder folder (default <home>/models/all-MiniLM-L6-v2; fetch it with `make "
+                "encoder folder (default <home>/" CLI_DEFAULT_MODEL_DIR "; fetch it with `make "
                 "models`)"),
         CLI_STR("--model-dir", &o->model, "DIR", 0, "the same as --model"),
         CLI_STR("--out", &o->out, "FILE", 0,
@@ -174,9 +174,9 @@ static json_t *json_text(const char *s) {
     return j;
 }
 
-static int print_json(const char *text, const float *emb, int dim) {
+static int print_json(const char *text, const float *emb, size_t dim) {
     json_t *arr = json_array();
-    for (int k = 0; arr && k < dim; k++)
+    for (size_t k = 0; arr && k < dim; k++)
         json_array_append_new(arr, json_real(emb[k]));
     json_t *obj = json_pack("{s:o, s:o}", "text", json_text(text), "embedding", arr);
     if (!obj)
@@ -201,7 +201,7 @@ struct batch {
 static int flush(struct batch *b, const struct rl_encoder *enc, struct rl_encoder_ws *ws,
                  struct rl_npy_writer *npy, struct cli_progress *progress) {
     char err[RL_ERRBUF_SIZE];
-    int dim = rl_encoder_dim(enc);
+    size_t dim = rl_encoder_dim(enc);
     if (b->n == 0)
         return 0;
     if (rl_encoder_embed_ws(enc, ws, (const char *const *)b->texts, b->n, b->emb, err) != RL_OK)
@@ -211,7 +211,7 @@ static int flush(struct batch *b, const struct rl_encoder *enc, struct rl_encode
             return cli_fail("embed: %s", err);
     } else {
         for (size_t i = 0; i < b->n; i++)
-            if (print_json(b->texts[i], b->emb + i * (size_t)dim, dim))
+            if (print_json(b->texts[i], b->emb + i * dim, dim))
                 return 1;
     }
     cli_progress_add(progress, b->n);
@@ -228,10 +228,10 @@ int cli_cmd_embed(int argc, char **argv) {
         return rc == CLI_HELP ? 0 : rc;
 
     char err[RL_ERRBUF_SIZE];
-    struct rl_encoder *enc = cli_encoder_load(o.model);
+    struct rl_encoder *enc = cli_encoder_open(o.model);
     if (!enc)
         return 1;
-    int dim = rl_encoder_dim(enc);
+    size_t dim = rl_encoder_dim(enc);
     struct rl_encoder_ws *ws = rl_encoder_ws_new(o.threads);
     struct batch b = {
         .texts = calloc((size_t)o.batch, sizeof(char *)),
@@ -245,7 +245,7 @@ int cli_cmd_embed(int argc, char **argv) {
         goto done;
     }
     if (o.out)
-        npy = rl_npy_writer_open(o.out, (size_t)dim, err);
+        npy = rl_npy_writer_open(o.out, dim, err);
     if (o.out && !npy) {
         rc = cli_fail("embed: %s", err);
         goto done;

@@ -117,7 +117,7 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->num_results = 10;
     o->random_iters = 10;
-    o->decontam = 0.95;
+    o->decontam = RL_DECONTAM_COSINE;
     o->prices = (struct rl_eval_prices){RL_EVAL_PRICE_STRONG, RL_EVAL_PRICE_WEAK};
     char *routers = NULL;
     struct cli_list files = {0}, train = {0};
@@ -139,7 +139,7 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
                  "that lists its own is checked against them by default. Evaluation prompts "
                  "within cosine --decontaminate of one, or quoting one, are dropped for N"),
         CLI_NUM("--decontaminate", &o->decontam, 0, 1, "C", 0,
-                "cosine threshold of that check (default 0.95)"),
+                "cosine threshold of that check (default " RL_STRINGIFY(RL_DECONTAM_COSINE) ")"),
         CLI_FLAG("--no-decontaminate", &o->no_decontam,
                  "do not check against the routers' own training prompts"),
         CLI_SECTION("measurement and output:"),
@@ -152,9 +152,11 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
                 "95% interval of APGR from N resamples of the prompts"),
         CLI_CHOICE("--format", &o->format, formats, "F", "table (default), json or csv on stdout"),
         CLI_NUM("--price-strong", &o->prices.strong, 0, 1e9, "P", 0,
-                "$ per million tokens of the strong model (default 24.7)"),
+                "$ per million tokens of the strong model (default " RL_STRINGIFY(
+                    RL_EVAL_PRICE_STRONG) ")"),
         CLI_NUM("--price-weak", &o->prices.weak, 0, 1e9, "P", 0,
-                "$ per million tokens of the weak model (default 0.24)"),
+                "$ per million tokens of the weak model (default " RL_STRINGIFY(
+                    RL_EVAL_PRICE_WEAK) ")"),
         CLI_SECTION("table benchmarks (--benchmark table:FILE):"),
         CLI_STR("--strong", &o->table.strong, "COL", 0, "quality column of the strong model"),
         CLI_STR("--weak", &o->table.weak, "COL", 0, "quality column of the weak model"),

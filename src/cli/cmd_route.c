@@ -78,7 +78,7 @@ int cli_cmd_route(int argc, char **argv) {
     }
     struct rl_router *r;
     struct rl_router_pair pair;
-    if (cli_router_open(o.router, o.strong, o.weak, &r, &pair)) {
+    if (cli_router_load(o.router, o.strong, o.weak, &r, &pair)) {
         free(owned);
         return 1;
     }

@@ -8,6 +8,9 @@
 #include "cli/cli.h"
 #include "server/server.h"
 
+// The original server's upstream: OpenAI's API, with the key in the usual variable.
+#define DEFAULT_BASE_URL "https://api.openai.com/v1"
+#define DEFAULT_KEY_ENV  "OPENAI_API_KEY"
 
 int cli_cmd_serve(int argc, char **argv) {
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
@@ -17,23 +20,25 @@ int cli_cmd_serve(int argc, char **argv) {
     const struct cli_opt opts[] = {
         CLI_STR("--config", &config, "FILE", 0,
                 "YAML configuration (server, models, routing, routers, encoder)"),
-        CLI_STR("--host", &host, "HOST", 0, "address to listen on (default 127.0.0.1)"),
-        CLI_INT("--port", &port, 0, 65535, "N",
-                "port to listen on (default 6060; 0 picks a free one)"),
+        CLI_STR("--host", &host, "HOST", 0, "address to listen on (default " SRV_DEFAULT_HOST ")"),
+        CLI_INT(
+            "--port", &port, 0, 65535, "N",
+            "port to listen on (default " RL_STRINGIFY(SRV_DEFAULT_PORT) "; 0 picks a free one)"),
         CLI_STR("--routers", &routers, "A,B", 0,
                 "routers to offer (default: every shipped router)"),
         CLI_STR("--encoder", &encoder, "DIR", 0,
-                "encoder folder (default <home>/models/all-MiniLM-L6-v2)"),
+                "encoder folder (default <home>/" CLI_DEFAULT_MODEL_DIR ")"),
         CLI_CHOICE("--log-level", &level, levels, "LEVEL",
                    "debug, info, warn or error (default info)"),
         CLI_SECTION("without --config, one upstream per model, sharing a base URL and key:"),
-        CLI_STR("--strong-model", &strong, "ID", 0, "strong model id (default gpt-4-1106-preview)"),
+        CLI_STR("--strong-model", &strong, "ID", 0,
+                "strong model id (default " RL_MODEL_DEFAULT_STRONG ")"),
         CLI_STR("--weak-model", &weak, "ID", 0,
-                "weak model id (default mixtral-8x7b-instruct-v0.1)"),
+                "weak model id (default " RL_MODEL_DEFAULT_WEAK ")"),
         CLI_STR("--base-url", &base, "URL", 0,
-                "OpenAI-compatible base URL (default https://api.openai.com/v1)"),
+                "OpenAI-compatible base URL (default " DEFAULT_BASE_URL ")"),
         CLI_STR("--api-key-env", &key_env, "NAME", 0,
-                "variable holding the upstream key (default OPENAI_API_KEY, if set)"),
+                "variable holding the upstream key (default " DEFAULT_KEY_ENV ", if set)"),
         CLI_STR("--api-key", &key, "KEY", 0,
                 "the key itself (prefer --api-key-env: flags show in ps)"),
     };
@@ -68,11 +73,11 @@ int cli_cmd_serve(int argc, char **argv) {
         }
     } else {
         // The original's defaults: one base URL and key shared by both models.
-        strong = strong ? strong : "gpt-4-1106-preview";
-        weak = weak ? weak : "mixtral-8x7b-instruct-v0.1";
-        base = base ? base : "https://api.openai.com/v1";
-        if (!key && !key_env && getenv("OPENAI_API_KEY"))
-            key_env = "OPENAI_API_KEY";
+        strong = strong ? strong : RL_MODEL_DEFAULT_STRONG;
+        weak = weak ? weak : RL_MODEL_DEFAULT_WEAK;
+        base = base ? base : DEFAULT_BASE_URL;
+        if (!key && !key_env && getenv(DEFAULT_KEY_ENV))
+            key_env = DEFAULT_KEY_ENV;
         rc = srv_config_add_model(&c, strong, base, strong, key_env);
         if (rc == RL_OK && strcmp(strong, weak) != 0)
             rc = srv_config_add_model(&c, weak, base, weak, key_env);

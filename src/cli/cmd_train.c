@@ -40,7 +40,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
     if (!known)
         o->kind = trainable_kind("mf");
     o->p = rl_train_params_default(o->kind);
-    o->exclude_threshold = 0.95;
+    o->exclude_threshold = RL_DECONTAM_COSINE;
     char kinds[512], args[512];
     snprintf(kinds, sizeof kinds, "%s", cli_kind_names(CLI_KINDS_TRAINABLE, ", "));
     snprintf(args, sizeof args, "{%s}", cli_kind_names(CLI_KINDS_TRAINABLE, ","));
@@ -55,7 +55,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
                  "texts to keep out of training (e.g. evaluation prompts): PATH[,column=NAME]; "
                  "training prompts with cosine >= the threshold to any of them are dropped"),
         CLI_NUM("--exclude-threshold", &o->exclude_threshold, -1, 1, "X", 0,
-                "cosine threshold (default 0.95)"),
+                "cosine threshold (default " RL_STRINGIFY(RL_DECONTAM_COSINE) ")"),
         CLI_STR("--dropped", &o->dropped, "FILE", 0, "write the dropped prompts as JSONL"),
         CLI_SECTION("training (mf and bert by gradient descent; mf's defaults are the paper's):"),
         CLI_STR("--out", &o->out, "FILE", CLI_REQUIRED, "router file to write (.safetensors)"),
@@ -64,9 +64,9 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
                 "NAME.prompts.jsonl.gz); the router file names it, and `routellm eval` "
                 "decontaminates against it"),
         CLI_STR("--strong", &o->p.strong, "M", 0,
-                "default strong model (default gpt-4-1106-preview)"),
+                "default strong model (default " RL_MODEL_DEFAULT_STRONG ")"),
         CLI_STR("--weak", &o->p.weak, "M", 0,
-                "default weak model (default mixtral-8x7b-instruct-v0.1)"),
+                "default weak model (default " RL_MODEL_DEFAULT_WEAK ")"),
         CLI_LIST("--alias", &o->alias, "NAME=MODEL", 0,
                  "the router also knows NAME, with MODEL's parameters (a stand-in for a model "
                  "the data does not cover)"),
@@ -82,7 +82,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         CLI_INT("--hidden", &o->p.hidden, 1, 4096, "N",
                 "mf: model-embedding width (128); bert: hidden units of the head (256)"),
         CLI_NUM("--holdout", &o->p.holdout, 0, 0.49, "F", 0, "validation fraction (default 0.05)"),
-        CLI_INT("--tiers", &o->p.n_tiers, 2, 16, "N",
+        CLI_INT("--tiers", &o->p.n_tiers, 2, RL_TRAIN_MAX_TIERS, "N",
                 "sw_ranking and bert: number of tiers (default 10)"),
         CLI_FLAG("--int8", &o->int8, "sw_ranking: store prompt embeddings as int8, not fp16"),
         CLI_INT("--threads", &o->p.n_threads, 1, 2, "N",
@@ -108,7 +108,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         return cli_usage(&spec, "unknown router kind '%s' (%s)", argv[1], kinds);
     o->p.sw_int8 = o->int8;
     o->p.aliases = (const char *const *)o->alias.value;
-    o->p.n_aliases = o->alias.n;
+    o->p.n_aliases = (size_t)o->alias.n;
     return 0;
 }
 
@@ -139,7 +139,7 @@ static int read_data(const struct train_opts *o, struct rl_battles *b) {
     if (w.n > SHOWN_WARNINGS)
         fprintf(stderr, "routellm: warning: %ld malformed rows skipped in all\n", w.n);
     fprintf(stderr,
-            "%zu battles, %zu distinct prompts, %u models (%zu battles with a prompt under %d "
+            "%zu battles, %zu distinct prompts, %zu models (%zu battles with a prompt under %d "
             "characters and %zu of a model against itself dropped)\n",
             b->n, b->n_prompts, b->n_models, b->n_dropped_short, RL_BATTLE_MIN_PROMPT,
             b->n_dropped_self);
@@ -176,27 +176,24 @@ static int write_dropped(const char *path, const struct rl_battles *b, const boo
 }
 
 static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, struct rl_battles *b,
-                         const float *emb, int dim) {
-    char **ex = NULL, err[RL_ERRBUF_SIZE];
-    size_t n_ex = 0;
+                         const float *emb, size_t dim) {
+    char err[RL_ERRBUF_SIZE];
+    struct rl_texts exl = {0};
     for (int i = 0; i < o->exclude.n; i++) {
-        char **t;
-        long n = rl_texts_read(o->exclude.value[i], &t, err);
-        if (n < 0) {
-            rl_texts_free(ex, n_ex);
+        struct rl_texts t;
+        if (rl_texts_load_spec(o->exclude.value[i], NULL, &t, err) != RL_OK) {
+            rl_texts_free(&exl);
             return cli_fail("%s", err);
         }
-        char **grown = realloc(ex, (n_ex + (size_t)n + 1) * sizeof *grown);
-        if (!grown) {
-            rl_texts_free(t, (size_t)n);
-            rl_texts_free(ex, n_ex);
+        int rc = rl_texts_append(&exl, &t);
+        rl_texts_free(&t);
+        if (rc != RL_OK) {
+            rl_texts_free(&exl);
             return cli_fail("out of memory");
         }
-        ex = grown;
-        memcpy(ex + n_ex, t, (size_t)n * sizeof *t);
-        n_ex += (size_t)n;
-        free(t);
     }
+    char **ex = exl.items;
+    size_t n_ex = exl.n;
     float *ex_emb = NULL, *max = malloc(b->n_prompts * sizeof *max);
     size_t *arg = malloc(b->n_prompts * sizeof *arg);
     bool *drop = calloc(b->n_prompts, sizeof *drop), *quoted = calloc(b->n_prompts, sizeof *quoted);
@@ -207,7 +204,7 @@ static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, stru
     }
     if (cli_scorer_embed(sc, (const char *const *)ex, n_ex, "excluded texts", &ex_emb))
         goto done;
-    if (rl_max_similarity(emb, b->n_prompts, ex_emb, n_ex, dim, max, arg) != RL_OK) {
+    if (rl__max_cosine(emb, b->n_prompts, ex_emb, n_ex, dim, max, arg) != RL_OK) {
         cli_fail("out of memory");
         goto done;
     }
@@ -237,7 +234,7 @@ done:
     free(arg);
     free(drop);
     free(quoted);
-    rl_texts_free(ex, n_ex);
+    rl_texts_free(&exl);
     return rc;
 }
 
@@ -318,7 +315,7 @@ int cli_cmd_train(int argc, char **argv) {
     if (rc)
         goto done;
     const char *enc_name = rl_encoder_name(sc.enc);
-    int dim = rl_encoder_dim(sc.enc);
+    size_t dim = rl_encoder_dim(sc.enc);
     if (o.exclude.n > 0) {
         rc = decontaminate(&o, &sc, b, emb, dim);
         if (rc)
@@ -346,7 +343,7 @@ int cli_cmd_train(int argc, char **argv) {
     }
     struct rl_router_pair dp;
     if (rl_router_default_pair(r, &dp) == RL_OK)
-        printf("wrote %s: %s router, %d models, default pair %s / %s\n", o.out, rl_router_name(r),
+        printf("wrote %s: %s router, %zu models, default pair %s / %s\n", o.out, rl_router_name(r),
                rl_router_n_models(r), rl_router_model(r, dp.strong), rl_router_model(r, dp.weak));
     printf("hyper-parameters: %s\nmetrics: %s\n", rl_router_meta(r, "hyper"),
            rl_router_meta(r, "metrics"));

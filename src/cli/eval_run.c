@@ -13,7 +13,7 @@
 #include "rl/battle.h"
 
 // The bootstrap interval of APGR for one router's scores (n_runs arrays), when asked for.
-static int interval(const struct rl_bench *b, const double *scores, int n_runs,
+static int interval(const struct rl_bench *b, const double *scores, size_t n_runs,
                     const struct eval_opts *o, struct result *res) {
     if (o->bootstrap == 0)
         return 0;
@@ -84,14 +84,14 @@ int cli_eval_random(const struct rl_bench *b, const struct eval_opts *o, struct 
         rl_router_free(r);
     }
     if (rc == 0) {
-        rl_eval_curve_mean(runs, o->random_iters, o->num_results, res->pts);
+        rl_eval_curve_mean(runs, (size_t)o->random_iters, o->num_results, res->pts);
         res->n_pts = (int)n_pts;
         res->n_prompts = n;
         res->iters = o->random_iters;
         rc = metrics(b, o, res);
     }
     if (rc == 0)
-        rc = interval(b, scores, o->random_iters, o, res);
+        rc = interval(b, scores, (size_t)o->random_iters, o, res);
     free(runs);
     free(scores);
     return rc;
@@ -155,31 +155,24 @@ int cli_eval_precomputed(const struct rl_bench *b, const struct router_spec *spe
 }
 
 // The training prompts to check a router against: its own list (unless --no-decontaminate) and
-// the --train-prompts files. *n is 0 when there are none.
+// the --train-prompts files; none when there are none. The caller frees *train.
 static int gather_train(const struct rl_router *r, const struct router_spec *spec,
-                        const struct eval_opts *o, char ***texts, size_t *n) {
+                        const struct eval_opts *o, struct rl_texts *train) {
     char err[RL_ERRBUF_SIZE];
-    *texts = NULL;
-    *n = 0;
-    if (!o->no_decontam) {
-        long k = rl_router_train_prompts(r, texts, err);
-        if (k < 0)
-            return cli_fail("%s (--no-decontaminate skips this check)", err);
-        *n = (size_t)k;
-    }
+    memset(train, 0, sizeof *train);
+    if (!o->no_decontam && rl_router_train_prompts_load(r, train, err) != RL_OK)
+        return cli_fail("%s (--no-decontaminate skips this check)", err);
     for (int f = 0; f < spec->n_train; f++) {
-        struct rl_prompts part;
-        if (rl_prompts_load(spec->train[f], &part, err) != RL_OK)
+        struct rl_texts part;
+        struct rl_texts_params exact = {.exact = true};
+        if (rl_texts_load(spec->train[f], &exact, &part, err) != RL_OK)
             return cli_fail("%s", err);
-        char **items = realloc(*texts, (*n + part.n) * sizeof *items);
-        if (!items) {
-            rl_prompts_free(&part);
-            return cli_fail("out of memory");
-        }
-        memcpy(items + *n, part.items, part.n * sizeof *items);
-        *texts = items;
-        *n += part.n;
-        free(part.items); // the strings now belong to *texts
+        int rc = part.n == 0 ? cli_fail("%s: no prompts in the sample", spec->train[f])
+                 : rl_texts_append(train, &part) != RL_OK ? cli_fail("out of memory")
+                                                          : 0;
+        rl_texts_free(&part);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -188,12 +181,14 @@ static int gather_train(const struct rl_router *r, const struct router_spec *spe
 // threshold) or that quote one at their start, the two rules `routellm train --exclude` applies
 // the other way round. The flags are cached like scores, keyed by both prompt lists, the
 // threshold and the encoder, so a warm run neither embeds nor compares anything.
-static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **train,
-                        size_t n_train, double threshold, bool *flag, long *removed) {
-    uint64_t key = rl_eval_digest("decontaminate", 13, RL_EVAL_DIGEST_INIT);
-    key = rl_eval_digest_prompts((const char *const *)train, n_train, key);
-    key = rl_eval_digest_prompts((const char *const *)b->prompts, b->n, key);
-    key = rl_eval_digest(&threshold, sizeof threshold, key);
+static int contaminated(struct cli_scorer *s, const struct rl_bench *b, const struct rl_texts *tr,
+                        double threshold, bool *flag, long *removed) {
+    const char *const *train = (const char *const *)tr->items;
+    size_t n_train = tr->n;
+    uint64_t key = rl__fnv1a("decontaminate", 13, RL_FNV1A_INIT);
+    key = rl__fnv1a_strings(train, n_train, key);
+    key = rl__fnv1a_strings((const char *const *)b->prompts, b->n, key);
+    key = rl__fnv1a(&threshold, sizeof threshold, key);
     char dir[4096], file[256], path[4096], sl[64];
     cli_slug(b->name, sl, sizeof sl);
     snprintf(file, sizeof file, "%s-decontaminate-%016llx.scores", sl, (unsigned long long)key);
@@ -201,7 +196,7 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **t
     double *cached = malloc((b->n ? b->n : 1) * sizeof *cached);
     if (!cached)
         return cli_fail("out of memory");
-    if (cache && rl_eval_cache_load(path, key, cached, b->n) == RL_OK) {
+    if (cache && rl_eval_cache_read(path, key, cached, b->n) == RL_OK) {
         *removed = 0;
         for (size_t i = 0; i < b->n; i++) {
             flag[i] = cached[i] > 0.5;
@@ -211,7 +206,7 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **t
         return 0;
     }
     float *t_emb = NULL, *e_emb = NULL;
-    int rc = cli_scorer_embed(s, (const char *const *)train, n_train, "training prompts", &t_emb);
+    int rc = cli_scorer_embed(s, train, n_train, "training prompts", &t_emb);
     if (rc == 0)
         rc = cli_scorer_embed(s, (const char *const *)b->prompts, b->n, b->name, &e_emb);
     long k = 0, q = 0;
@@ -220,9 +215,8 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **t
         k = rl_eval_contaminated(e_emb, b->n, t_emb, n_train, rl_encoder_dim(s->enc), threshold,
                                  flag);
         bool *quoted = malloc((b->n ? b->n : 1) * sizeof *quoted);
-        q = quoted ? rl_texts_quote_match((const char *const *)b->prompts, b->n,
-                                          (const char *const *)train, n_train, RL_TEXTS_MIN_QUOTED,
-                                          quoted)
+        q = quoted ? rl_texts_quote_match((const char *const *)b->prompts, b->n, train, n_train,
+                                          RL_TEXTS_MIN_QUOTED, quoted)
                    : RL_ENOMEM;
         for (size_t i = 0; q >= 0 && i < b->n; i++) {
             k += quoted[i] && !flag[i];
@@ -236,7 +230,7 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, char **t
         *removed = k;
         for (size_t i = 0; i < b->n; i++)
             cached[i] = flag[i];
-        if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_save(path, key, cached, b->n, NULL))
+        if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_write(path, key, cached, b->n, NULL))
             fprintf(stderr, "routellm: note: could not write the cache %s\n", path);
     }
     free(cached);
@@ -262,19 +256,18 @@ int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
     }
     double *scores = malloc((b->n ? b->n : 1) * sizeof *scores);
     bool *flag = malloc((b->n ? b->n : 1) * sizeof *flag);
-    char **train = NULL;
-    size_t n_train = 0;
+    struct rl_texts train = {0};
     int rc = scores && flag ? 0 : cli_fail("out of memory");
     if (rc == 0)
         rc = cli_scorer_score(s, r, spec->spec, spec->label, &pair, (const char *const *)b->prompts,
                               b->n, b->name, scores);
     if (rc == 0)
-        rc = gather_train(r, spec, o, &train, &n_train);
+        rc = gather_train(r, spec, o, &train);
     rl_router_free(r);
     res->n_removed = -1;
     struct rl_bench *sub = NULL;
-    if (rc == 0 && n_train > 0) {
-        rc = contaminated(s, b, train, n_train, o->decontam, flag, &res->n_removed);
+    if (rc == 0 && train.n > 0) {
+        rc = contaminated(s, b, &train, o->decontam, flag, &res->n_removed);
         if (rc == 0 && res->n_removed > 0) {
             bool *keep = flag; // reused: keep = !flag
             size_t j = 0;
@@ -283,7 +276,7 @@ int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
                 if (keep[i])
                     scores[j++] = scores[i];
             }
-            sub = rl_bench_subset(b, keep);
+            sub = rl_bench_new_subset(b, keep);
             if (!sub)
                 rc = cli_fail("out of memory");
             else if (sub->n == 0)
@@ -296,7 +289,7 @@ int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
     if (rc == 0)
         rc = evaluate(eb, scores, o, res);
     rl_bench_free(sub);
-    rl_texts_free(train, n_train);
+    rl_texts_free(&train);
     free(scores);
     free(flag);
     return rc;

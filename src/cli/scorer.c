@@ -14,7 +14,7 @@
 // ----------------------------------------------------------------------------
 // Loading
 
-struct rl_encoder *cli_encoder_load(const char *model_dir) {
+struct rl_encoder *cli_encoder_open(const char *model_dir) {
     char dir[4096], err[RL_ERRBUF_SIZE];
     if (!model_dir) {
         if (cli_default_model_dir(dir, sizeof dir) != RL_OK) {
@@ -23,13 +23,13 @@ struct rl_encoder *cli_encoder_load(const char *model_dir) {
         }
         model_dir = dir;
     }
-    struct rl_encoder *enc = rl_encoder_load(model_dir, err);
+    struct rl_encoder *enc = rl_encoder_open(model_dir, err);
     if (!enc)
         cli_fail("%s", err);
     return enc;
 }
 
-int cli_router_open(const char *spec, const char *strong, const char *weak, struct rl_router **r,
+int cli_router_load(const char *spec, const char *strong, const char *weak, struct rl_router **r,
                     struct rl_router_pair *pair) {
     char err[RL_ERRBUF_SIZE];
     *r = rl_router_load(spec, cli_home(), err);
@@ -73,7 +73,7 @@ void cli_scorer_free(struct cli_scorer *s) {
 static int scorer_encoder(struct cli_scorer *s) {
     if (s->enc)
         return 0;
-    s->enc = cli_encoder_load(s->model_dir);
+    s->enc = cli_encoder_open(s->model_dir);
     if (!s->enc)
         return 1;
     // The embedding cache is an optimisation: without one, prompts are embedded directly.
@@ -88,7 +88,7 @@ int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n,
     *emb = NULL;
     if (scorer_encoder(s))
         return 1;
-    size_t dim = (size_t)rl_encoder_dim(s->enc);
+    size_t dim = rl_encoder_dim(s->enc);
     float *e = malloc((n ? n : 1) * dim * sizeof *e);
     if (!e)
         return cli_fail("out of memory for %zu embeddings", n);
@@ -138,8 +138,8 @@ static int router_digest(const char *spec, uint64_t *h) {
     char err[RL_ERRBUF_SIZE];
     if (rl_mmap_open(&m, file, err) != RL_OK)
         return cli_fail("%s", err);
-    *h = rl_eval_digest(m.data, m.len, *h);
-    rl_mmap_close(&m);
+    *h = rl__fnv1a(m.data, m.len, *h);
+    rl_mmap_free(&m);
     return 0;
 }
 
@@ -153,22 +153,22 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
             return cli_fail("%s", err);
         return 0;
     }
-    uint64_t key = RL_EVAL_DIGEST_INIT;
+    uint64_t key = RL_FNV1A_INIT;
     if (router_digest(spec, &key))
         return 1;
     struct rl_router_pair p = *pair;
-    key = rl_eval_digest(&p, sizeof p, key);
+    key = rl__fnv1a(&p, sizeof p, key);
     const char *enc_name = rl_router_encoder_name(r);
     if (enc_name)
-        key = rl_eval_digest(enc_name, strlen(enc_name), key);
-    key = rl_eval_digest_prompts(prompts, n, key);
+        key = rl__fnv1a(enc_name, strlen(enc_name), key);
+    key = rl__fnv1a_strings(prompts, n, key);
 
     char dir[4096], file[256], path[4096], sl_what[64], sl_label[64];
     cli_slug(what, sl_what, sizeof sl_what);
     cli_slug(label, sl_label, sizeof sl_label);
     snprintf(file, sizeof file, "%s-%s-%016llx.scores", sl_what, sl_label, (unsigned long long)key);
     bool cache = !s->no_cache && cli_eval_cache_path(file, dir, path, sizeof path);
-    if (cache && rl_eval_cache_load(path, key, scores, n) == RL_OK)
+    if (cache && rl_eval_cache_read(path, key, scores, n) == RL_OK)
         return 0;
 
     float *emb = NULL;
@@ -190,7 +190,7 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
     if (rc != RL_OK)
         return cli_fail("%s", err);
     // A cache that cannot be written only costs time on the next run.
-    if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_save(path, key, scores, n, NULL))
+    if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_write(path, key, scores, n, NULL))
         fprintf(stderr, "routellm: note: could not write the score cache %s\n", path);
     return 0;
 }

@@ -1,11 +1,14 @@
 // Internal helpers shared across the library (and by src/cli and src/server): error-buffer
 // formatting, invariant checks, capped growable buffers, whole-file and mapped-file access, a
-// monotonic clock.
-// Nothing here prints or exits except rl__abort, which is reserved for broken invariants.
+// monotonic clock, and the building blocks every part uses the same way: one hash (FNV-1a), one
+// seeded generator (splitmix64), one fp16 conversion and one similarity kernel (blocked SGEMM).
+// JSON files and JSONL lines are read through core/json.h. Nothing here prints or exits except
+// rl__abort, which is reserved for broken invariants.
 #ifndef RL_SRC_CORE_H
 #define RL_SRC_CORE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rl/core.h"
@@ -62,7 +65,7 @@ struct rl_mmap {
     size_t len;
 };
 int rl_mmap_open(struct rl_mmap *m, const char *path, char *errbuf) RL_NODISCARD;
-void rl_mmap_close(struct rl_mmap *m); // safe on a zeroed struct
+void rl_mmap_free(struct rl_mmap *m); // safe on a zeroed struct
 
 bool rl_file_exists(const char *path);
 
@@ -75,5 +78,52 @@ bool rl_has_suffix(const char *s, const char *suffix); // s ends with suffix (".
 // Time
 
 double rl_now_s(void); // seconds on CLOCK_MONOTONIC, for measuring durations
+
+// ----------------------------------------------------------------------------
+// Hashing (hash.c): for tables and cache keys, never for security
+
+#define RL_FNV1A_INIT 0xcbf29ce484222325ull // 64-bit FNV-1a offset basis
+
+// 64-bit FNV-1a of len bytes, continued from h (RL_FNV1A_INIT to start), so that a text fed in
+// pieces hashes as the whole text.
+uint64_t rl__fnv1a(const void *data, size_t len, uint64_t h);
+// rl__fnv1a over the count n (a size_t) and then each string preceded by its length (a
+// uint64_t), so that ("ab", "c") and ("a", "bc") differ. For cache keys over prompt lists.
+uint64_t rl__fnv1a_strings(const char *const *s, size_t n, uint64_t h);
+// splitmix64's finaliser (Steele, Lea and Flood 2014): a bijection that spreads every input bit
+// over the whole output.
+uint64_t rl__mix64(uint64_t z);
+// A hash-table key: rl__mix64 of the FNV-1a of the bytes, so the low bits used as a slot depend
+// on every byte.
+uint64_t rl__hash64(const void *data, size_t len);
+
+// ----------------------------------------------------------------------------
+// Seeded random numbers (hash.c): splitmix64, reproducible from the seed alone
+
+#define RL_GOLDEN64 0x9e3779b97f4a7c15ull // 2^64 / φ, splitmix64's increment
+
+// The next output of the splitmix64 stream whose state is *state: state += RL_GOLDEN64, then
+// rl__mix64 of it.
+uint64_t rl__splitmix64(uint64_t *state);
+// Output k (from 0) of the stream started from state seed, without running it:
+// rl__mix64(seed + (k + 1)·RL_GOLDEN64). Threads sharing a counter k draw one sequence.
+uint64_t rl__splitmix64_at(uint64_t seed, uint64_t k);
+// A double uniform in [0, 1): the top 53 bits of x times 2^-53.
+double rl__unit_double(uint64_t x);
+
+// ----------------------------------------------------------------------------
+// Nearest neighbours by cosine (similarity.c)
+
+// For each of the n_a rows of a (unit vectors, n_a × dim), the largest dot product with a row of
+// b (n_b × dim) into max[i] and that row's index into arg[i] (arg may be NULL); -FLT_MAX and 0
+// when b is empty. Blocked SGEMM: memory stays bounded whatever the sizes. RL_OK or RL_ENOMEM.
+int rl__max_cosine(const float *a, size_t n_a, const float *b, size_t n_b, size_t dim, float *max,
+                   size_t *arg) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// Half precision (half.c): IEEE 754 binary16
+
+uint16_t rl__f32_to_f16(float f); // round to nearest even; overflow gives ±inf, NaN stays NaN
+float rl__f16_to_f32(uint16_t h); // exact, subnormals, infinities and NaN included
 
 #endif

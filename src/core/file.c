@@ -115,7 +115,7 @@ int rl_mmap_open(struct rl_mmap *m, const char *path, char *errbuf) {
     return RL_OK;
 }
 
-void rl_mmap_close(struct rl_mmap *m) {
+void rl_mmap_free(struct rl_mmap *m) {
     if (m->data)
         munmap((void *)m->data, m->len);
     m->data = NULL;

@@ -350,11 +350,11 @@ struct rl_safetensors *rl_safetensors_open(const char *path, char *errbuf) {
         goto fail;
     return st;
 fail:
-    rl_safetensors_close(st);
+    rl_safetensors_free(st);
     return NULL;
 }
 
-void rl_safetensors_close(struct rl_safetensors *st) {
+void rl_safetensors_free(struct rl_safetensors *st) {
     if (!st)
         return;
     for (size_t i = 0; i < st->n_tensors; i++)
@@ -368,7 +368,7 @@ void rl_safetensors_close(struct rl_safetensors *st) {
     for (size_t i = 0; i < st->n_copies; i++)
         free(st->copies[i]);
     free(st->copies);
-    rl_mmap_close(&st->map);
+    rl_mmap_free(&st->map);
     free(st->path);
     free(st);
 }

@@ -41,7 +41,7 @@ struct rl_tensor {
     enum rl_dtype dtype;
     int n_dims; // 0 for a scalar
     int64_t shape[RL_TENSOR_MAX_DIMS];
-    const void *data; // aligned to the element size; valid until the file is closed
+    const void *data; // aligned to the element size; valid until rl_safetensors_free
     size_t nbytes;    // product(shape) × rl_dtype_size(dtype)
 };
 
@@ -52,7 +52,7 @@ const char *rl_dtype_name(enum rl_dtype dtype); // "F32", ...; "?" if invalid
 
 // Map and validate path. NULL on failure; errbuf names the file and the problem.
 struct rl_safetensors *rl_safetensors_open(const char *path, char *errbuf);
-void rl_safetensors_close(struct rl_safetensors *st); // NULL is a no-op
+void rl_safetensors_free(struct rl_safetensors *st); // NULL is a no-op
 
 const char *rl_safetensors_path(const struct rl_safetensors *st); // as given to open
 size_t rl_safetensors_n_tensors(const struct rl_safetensors *st);
@@ -60,7 +60,7 @@ size_t rl_safetensors_n_tensors(const struct rl_safetensors *st);
 const struct rl_tensor *rl_safetensors_tensor(const struct rl_safetensors *st, size_t i);
 // The tensor called name, or NULL.
 const struct rl_tensor *rl_safetensors_find(const struct rl_safetensors *st, const char *name);
-// A "__metadata__" string, or NULL when absent. Valid until close.
+// A "__metadata__" string, or NULL when absent. Valid until rl_safetensors_free.
 const char *rl_safetensors_meta(const struct rl_safetensors *st, const char *key);
 
 // Tell the kernel that t's mapped bytes will not be read again, for readers that copy tensors out

@@ -14,8 +14,6 @@ const char *rl_strerror(int status) {
     case RL_EINVAL: return "invalid argument";
     case RL_ETOOBIG: return "input exceeds a limit";
     case RL_EUNSUPPORTED: return "unsupported";
-    case RL_EUPSTREAM: return "upstream failure";
-    case RL_ETIMEOUT: return "timed out";
     default: return "unknown error";
     }
 }

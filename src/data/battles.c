@@ -26,17 +26,6 @@ struct rl_battles_index {
     size_t cap_items, cap_prompts, cap_models;
 };
 
-uint64_t rl__hash64(const void *data, size_t len) {
-    // FNV-1a, then a splitmix64 finaliser to spread the low bits used as the slot.
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
-}
-
 static int intern_grow(struct intern *t) {
     size_t cap = t->cap ? t->cap * 2 : 1024;
     uint32_t *slots = calloc(cap, sizeof *slots);
@@ -145,9 +134,9 @@ void rl_battles_free(struct rl_battles *b) {
         return;
     for (size_t i = 0; i < b->n_prompts; i++)
         free(b->prompts[i]);
-    for (uint32_t i = 0; i < b->n_models; i++)
+    for (size_t i = 0; i < b->n_models; i++)
         free(b->models[i]);
-    for (int i = 0; i < b->n_sources; i++)
+    for (size_t i = 0; i < b->n_sources; i++)
         free(b->sources[i]);
     free(b->prompts);
     free(b->models);
@@ -173,7 +162,7 @@ int rl_battles_model(struct rl_battles *b, const char *name) {
         return (int)k;
     if (n > INT32_MAX)
         return RL_ETOOBIG;
-    b->n_models = (uint32_t)n;
+    b->n_models = n;
     return (int)k;
 }
 
@@ -187,19 +176,19 @@ int rl_battles_find_model(const struct rl_battles *b, const char *name) {
 }
 
 int rl_battles_source(struct rl_battles *b, const char *name) {
-    for (int i = 0; i < b->n_sources; i++)
+    for (size_t i = 0; i < b->n_sources; i++)
         if (strcmp(b->sources[i], name) == 0)
-            return i;
+            return (int)i;
     if (b->n_sources >= RL_BATTLE_MAX_SOURCES)
         return RL_ETOOBIG;
-    char **s = realloc(b->sources, (size_t)(b->n_sources + 1) * sizeof *s);
+    char **s = realloc(b->sources, (b->n_sources + 1) * sizeof *s);
     if (!s)
         return RL_ENOMEM;
     b->sources = s;
     s[b->n_sources] = strdup(name);
     if (!s[b->n_sources])
         return RL_ENOMEM;
-    return b->n_sources++;
+    return (int)b->n_sources++;
 }
 
 size_t rl__prompt_clean(const char *s, size_t len, const char **start) {

@@ -1,4 +1,4 @@
-// Internal interface of the data layer: hashing, prompt cleaning, battle-set internals shared by
+// Internal interface of the data layer: prompt cleaning, battle-set internals shared by
 // battles.c and readers.c, and the CSV row parser.
 #ifndef RL_SRC_DATA_H
 #define RL_SRC_DATA_H
@@ -7,8 +7,6 @@
 #include <stdint.h>
 
 #include "rl/battle.h"
-
-uint64_t rl__hash64(const void *data, size_t len); // FNV-1a with a strong finaliser
 
 // Trim white space and cut at RL_BATTLE_MAX_PROMPT bytes (on a UTF-8 boundary); *start points
 // into s. Returns the cleaned length.

@@ -1,51 +1,13 @@
-// Decontamination helpers. Nearest-neighbour similarity between two sets of unit embeddings, the
-// measure RouteLLM's find_contaminated.py uses to drop evaluation prompts that are too close to
-// training prompts (cosine >= 0.95); blocks of the similarity matrix come from one OpenBLAS GEMM
-// each, so the whole matrix is never held. And a textual check the embedding misses: a training
-// question that an evaluation prompt quotes verbatim before adding its answer choices.
-#include <cblas.h>
+// Textual decontamination (rl/texts.h): the check the embeddings miss, a training question that
+// an evaluation prompt quotes verbatim before adding its answer choices. The embedding check,
+// cosine >= RL_DECONTAM_COSINE, is core's similarity kernel (rl__max_cosine).
 #include <ctype.h>
-#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
 #include "rl/battle.h"
-
-#define BLOCK 1024
-
-int rl_max_similarity(const float *a, size_t n_a, const float *b, size_t n_b, int dim, float *max,
-                      size_t *arg) {
-    for (size_t i = 0; i < n_a; i++) {
-        max[i] = -FLT_MAX;
-        arg[i] = 0;
-    }
-    if (n_a == 0 || n_b == 0)
-        return RL_OK;
-    float *sim = malloc((size_t)BLOCK * BLOCK * sizeof *sim);
-    if (!sim)
-        return RL_ENOMEM;
-    for (size_t i0 = 0; i0 < n_a; i0 += BLOCK) {
-        size_t ni = n_a - i0 < BLOCK ? n_a - i0 : BLOCK;
-        for (size_t j0 = 0; j0 < n_b; j0 += BLOCK) {
-            size_t nj = n_b - j0 < BLOCK ? n_b - j0 : BLOCK;
-            // sim (ni, nj) = a[i0:] · b[j0:]ᵀ
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, dim, 1.0f,
-                        a + i0 * (size_t)dim, dim, b + j0 * (size_t)dim, dim, 0.0f, sim, (int)nj);
-            for (size_t i = 0; i < ni; i++) {
-                const float *row = sim + i * nj;
-                for (size_t j = 0; j < nj; j++) {
-                    if (row[j] > max[i0 + i]) {
-                        max[i0 + i] = row[j];
-                        arg[i0 + i] = j0 + j;
-                    }
-                }
-            }
-        }
-    }
-    free(sim);
-    return RL_OK;
-}
+#include "rl/texts.h"
 
 // ----------------------------------------------------------------------------
 // Prefix matches
@@ -129,18 +91,9 @@ done:
     return rc;
 }
 
-// FNV-1a over a text one byte at a time, so that a pass over a text yields the hash of each of
-// its prefixes; a splitmix64 finaliser spreads the bits used as the table slot.
-#define FNV_INIT  0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv_mix(uint64_t h) {
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
-}
-
-// One pass per text probes a table of the normalised b strings at each prefix length >= min_len.
+// One pass per text probes a table of the normalised b strings at each prefix length >= min_len:
+// FNV-1a fed one byte at a time yields the hash of every prefix, and rl__mix64 spreads the bits
+// used as the slot (the table key of a whole string is rl__hash64).
 long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
                           size_t min_len, bool *hit) {
     size_t cap = 16;
@@ -158,10 +111,7 @@ long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b
         size_t len = strlen(sb[j]);
         if (len < min_len)
             continue;
-        uint64_t f = FNV_INIT;
-        for (size_t k = 0; k < len; k++)
-            f = (f ^ (unsigned char)sb[j][k]) * FNV_PRIME;
-        uint64_t h = fnv_mix(f);
+        uint64_t h = rl__hash64(sb[j], len);
         size_t k = h & (cap - 1);
         while (slot[k])
             k = (k + 1) & (cap - 1);
@@ -176,12 +126,12 @@ long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b
             goto done;
         }
         size_t len = strlen(t);
-        uint64_t f = FNV_INIT;
+        uint64_t f = RL_FNV1A_INIT;
         for (size_t k = 1; k <= len && !hit[i]; k++) {
-            f = (f ^ (unsigned char)t[k - 1]) * FNV_PRIME;
+            f = rl__fnv1a(t + k - 1, 1, f);
             if (k < min_len || n_b == 0)
                 continue;
-            uint64_t h = fnv_mix(f);
+            uint64_t h = rl__mix64(f);
             for (size_t q = h & (cap - 1); slot[q] && !hit[i]; q = (q + 1) & (cap - 1)) {
                 const char *c = sb[slot[q] - 1];
                 hit[i] = hash[q] == h && strlen(c) == k && memcmp(c, t, k) == 0;

@@ -25,7 +25,7 @@
 
 struct rl_embcache {
     char dir[4096];
-    int dim;
+    size_t dim;
     size_t n, cap;
     unsigned char *keys; // (cap, KEY_BYTES)
     float *emb;          // (cap, dim)
@@ -91,7 +91,7 @@ static int add_rows(struct rl_embcache *c, const unsigned char *keys, const floa
         if (!k)
             return RL_ENOMEM;
         c->keys = k;
-        float *e = realloc(c->emb, cap * (size_t)c->dim * sizeof *e);
+        float *e = realloc(c->emb, cap * c->dim * sizeof *e);
         if (!e)
             return RL_ENOMEM;
         c->emb = e;
@@ -104,8 +104,7 @@ static int add_rows(struct rl_embcache *c, const unsigned char *keys, const floa
         if (find_row(c, key) >= 0)
             continue;
         memcpy(c->keys + c->n * KEY_BYTES, key, KEY_BYTES);
-        memcpy(c->emb + c->n * (size_t)c->dim, emb + i * (size_t)c->dim,
-               (size_t)c->dim * sizeof *emb);
+        memcpy(c->emb + c->n * c->dim, emb + i * c->dim, c->dim * sizeof *emb);
         size_t j = key_slot(key, c->n_slots);
         while (c->slots[j])
             j = (j + 1) & (c->n_slots - 1);
@@ -138,8 +137,8 @@ static int load_shard(struct rl_embcache *c, const char *keys_path, char *errbuf
     rc = rl_npy_read_f32(npy_path, &emb, &rows, &cols, errbuf);
     if (rc != RL_OK)
         goto done;
-    if (cols != (size_t)c->dim || rows != (klen - KEYS_MAGIC_N) / KEY_BYTES) {
-        rc = rl__errf(errbuf, RL_EFORMAT, "%s: %zu × %zu embeddings, expected %zu × %d", npy_path,
+    if (cols != c->dim || rows != (klen - KEYS_MAGIC_N) / KEY_BYTES) {
+        rc = rl__errf(errbuf, RL_EFORMAT, "%s: %zu × %zu embeddings, expected %zu × %zu", npy_path,
                       rows, cols, (klen - KEYS_MAGIC_N) / KEY_BYTES, c->dim);
         goto done;
     }
@@ -172,9 +171,9 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-struct rl_embcache *rl_embcache_open(const char *root, const char *encoder_name, int dim,
+struct rl_embcache *rl_embcache_open(const char *root, const char *encoder_name, size_t dim,
                                      char *errbuf) {
-    if (dim <= 0 || dim > 65536 || !encoder_name || !*encoder_name || strchr(encoder_name, '/')) {
+    if (dim == 0 || dim > 65536 || !encoder_name || !*encoder_name || strchr(encoder_name, '/')) {
         rl__errf(errbuf, RL_EINVAL, "embedding cache: bad encoder name or width");
         return NULL;
     }
@@ -253,7 +252,7 @@ size_t rl_embcache_size(const struct rl_embcache *c) {
     return c->n;
 }
 
-int rl_embcache_dim(const struct rl_embcache *c) {
+size_t rl_embcache_dim(const struct rl_embcache *c) {
     return c->dim;
 }
 
@@ -266,8 +265,7 @@ size_t rl_embcache_lookup(const struct rl_embcache *c, const char *const *texts,
         long row = find_row(c, key);
         found[i] = row >= 0;
         if (row >= 0) {
-            memcpy(out + i * (size_t)c->dim, c->emb + (size_t)row * (size_t)c->dim,
-                   (size_t)c->dim * sizeof *out);
+            memcpy(out + i * c->dim, c->emb + (size_t)row * c->dim, c->dim * sizeof *out);
             hits++;
         }
     }
@@ -284,7 +282,7 @@ static int write_shard(struct rl_embcache *c, const unsigned char *keys, const f
     snprintf(base, sizeof base, "%s/%010lld-%09ld-%ld", c->dir, (long long)ts.tv_sec, ts.tv_nsec,
              (long)getpid());
     snprintf(path, sizeof path, "%s.npy", base);
-    int rc = rl_npy_write_f32(path, emb, n, (size_t)c->dim, errbuf);
+    int rc = rl_npy_write_f32(path, emb, n, c->dim, errbuf);
     if (rc != RL_OK)
         return rc;
     size_t klen = KEYS_MAGIC_N + n * KEY_BYTES;
@@ -366,11 +364,11 @@ long rl_embcache_get(struct rl_embcache *c, const struct rl_encoder *enc, const 
         goto done;
     }
     if (rl_encoder_dim(enc) != c->dim) {
-        rc = rl__errf(errbuf, RL_EINVAL, "embedding cache: encoder width %d, cache width %d",
+        rc = rl__errf(errbuf, RL_EINVAL, "embedding cache: encoder width %zu, cache width %zu",
                       rl_encoder_dim(enc), c->dim);
         goto done;
     }
-    emb = malloc((size_t)SHARD_ROWS * (size_t)c->dim * sizeof *emb);
+    emb = malloc((size_t)SHARD_ROWS * c->dim * sizeof *emb);
     if (!emb) {
         rc = rl__errf(errbuf, RL_ENOMEM, "embedding cache: out of memory");
         goto done;
@@ -380,7 +378,7 @@ long rl_embcache_get(struct rl_embcache *c, const struct rl_encoder *enc, const 
         size_t ns = n_missing - s0 < SHARD_ROWS ? n_missing - s0 : SHARD_ROWS;
         for (size_t i = 0; i < ns; i += EMBED_BATCH) {
             size_t m = ns - i < EMBED_BATCH ? ns - i : EMBED_BATCH;
-            rc = rl_encoder_embed(enc, missing + s0 + i, m, emb + i * (size_t)c->dim, errbuf);
+            rc = rl_encoder_embed(enc, missing + s0 + i, m, emb + i * c->dim, errbuf);
             if (rc != RL_OK)
                 goto done;
             if (progress)

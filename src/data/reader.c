@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/core.h"
+#include "core/json.h"
 #include "data/reader.h"
 
 // Largest dataset file read, once decompressed (the Arena 55k CSV is about 180 MB).
@@ -150,7 +151,7 @@ int rl__row_fail(struct rl__reader *r, long line, const char *fmt, ...) {
 }
 
 // The whole file (decompressed when it ends in .gz), NUL-terminated.
-int rl__data_load(const char *path, char **data, size_t *len, char *errbuf) {
+int rl__data_read(const char *path, char **data, size_t *len, char *errbuf) {
     return rl_file_read(path, MAX_FILE_BYTES, data, len, errbuf);
 }
 
@@ -231,43 +232,37 @@ int rl__json_rows(struct rl__reader *r, char *data, size_t len, rl__json_row_fn 
     while (p < data + len && isspace((unsigned char)*p))
         p++;
     if (p < data + len && *p == '[') {
-        json_t *arr = json_loadb(data, len, 0, &err);
-        if (!arr)
-            return rl__errf(r->errbuf, RL_EFORMAT, "%s:%d: invalid JSON: %s", r->path, err.line,
-                            err.text);
-        int rc = RL_OK;
+        json_t *arr;
+        int rc = rl__json_parse(r->path, data, len, 0, &arr, r->errbuf);
+        if (rc != RL_OK)
+            return rc;
         for (size_t i = 0; i < json_array_size(arr) && rc >= 0; i++) {
             if (r->limit >= 0 && r->rows >= r->limit)
                 break;
             r->rows++;
             json_t *o = json_array_get(arr, i);
             // For an array the "line" reported is the element number, counted from 1.
-            rc = json_is_object(o) ? fn(r, o, (long)i + 1)
-                                   : rl__row_fail(r, (long)i + 1, "element is not an object");
+            rc = json_is_object(o) || (r->texts && json_is_string(o))
+                     ? fn(r, o, (long)i + 1)
+                     : rl__row_fail(r, (long)i + 1, "element is not an object");
         }
         json_decref(arr);
         return rc < 0 ? rc : RL_OK;
     }
-    long line = 0;
-    char *q = data, *end = data + len;
-    while (q < end) {
-        char *nl = memchr(q, '\n', (size_t)(end - q));
-        char *stop = nl ? nl : end;
-        line++;
-        char *s = q;
-        q = nl ? nl + 1 : end;
-        while (s < stop && isspace((unsigned char)*s))
-            s++;
-        if (s == stop)
-            continue;
-        if (r->limit >= 0 && r->rows >= r->limit)
+    struct rl__lines it;
+    rl__lines_init(&it, data, len);
+    json_t *o;
+    while (rl__jsonl_next(&it, &o, &err)) {
+        long line = (long)it.line;
+        if (r->limit >= 0 && r->rows >= r->limit) {
+            json_decref(o);
             break;
+        }
         r->rows++;
-        json_t *o = json_loadb(s, (size_t)(stop - s), 0, &err);
         int rc;
         if (!o)
             rc = rl__row_fail(r, line, "invalid JSON: %s", err.text);
-        else if (!json_is_object(o))
+        else if (!json_is_object(o) && !(r->texts && json_is_string(o)))
             rc = rl__row_fail(r, line, "not a JSON object");
         else
             rc = fn(r, o, line);

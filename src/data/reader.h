@@ -54,7 +54,7 @@ struct rl__reader {
     long rows;           // rows seen
     long added;          // battles added
     long bad;            // rows skipped as malformed
-    struct texts *texts; // rl_texts_read: where the texts go (b is NULL then)
+    struct texts *texts; // rl_texts_load: where the texts go (b is NULL then)
 
     // Per-format state (the reader is reentrant: nothing lives in globals).
     struct {
@@ -81,7 +81,7 @@ struct rl__reader {
 // A malformed row: in strict mode fail with the message, else report it and go on (returns 0).
 int rl__row_fail(struct rl__reader *r, long line, const char *fmt, ...) RL_PRINTF(3, 4);
 // The whole file (decompressed when it ends in .gz), NUL-terminated; bounded in size.
-int rl__data_load(const char *path, char **data, size_t *len, char *errbuf) RL_NODISCARD;
+int rl__data_read(const char *path, char **data, size_t *len, char *errbuf) RL_NODISCARD;
 
 // ----------------------------------------------------------------------------
 // CSV and JSON rows
@@ -103,7 +103,8 @@ int rl__csv_rows(struct rl__reader *r, struct rl__dcsv *c, int n_cols, const int
 const char *rl__json_first_turn(json_t *turns, size_t *len);
 typedef int (*rl__json_row_fn)(struct rl__reader *r, json_t *obj, long line);
 
-// Call fn(r, object, line) on each object of a JSON array or a JSONL file (up to r->limit).
+// Call fn(r, object, line) on each object of a JSON array or a JSONL file (up to r->limit); a
+// text list's reader (r->texts set) is given strings too.
 int rl__json_rows(struct rl__reader *r, char *data, size_t len, rl__json_row_fn fn);
 // o[key] when it is a string (its length in *len when len is not NULL), else NULL.
 const char *rl__json_str(json_t *o, const char *key, size_t *len);

@@ -239,7 +239,7 @@ static int read_alpaca(struct rl__reader *r, char *data, size_t len) {
     }
     char *pdata = NULL;
     size_t plen = 0;
-    int rc = rl__data_load(ppath, &pdata, &plen, r->errbuf);
+    int rc = rl__data_read(ppath, &pdata, &plen, r->errbuf);
     if (rc != RL_OK)
         return rc;
     // The prompts file is read strictly: a bad prompt table is not a row-level problem.
@@ -444,7 +444,7 @@ long rl_battles_read(struct rl_battles *b, const char *spec_text,
     }
     char *data = NULL;
     size_t len = 0;
-    rc = rl__data_load(spec.path, &data, &len, errbuf);
+    rc = rl__data_read(spec.path, &data, &len, errbuf);
     if (rc != RL_OK)
         return rc;
     size_t before = b->n;

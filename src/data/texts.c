@@ -1,49 +1,61 @@
-// Text lists (rl_texts_read): prompts, one per line or from a CSV column or a JSON member, for
-// calibration samples and training-prompt lists.
+// Text lists (rl/texts.h): the one reader of prompt lists, for calibration samples, the texts
+// `train --exclude` keeps out, the evaluation's --train-prompts and the training-prompt lists
+// that routers name. CSV and JSON rows come from the dataset readers' loops (reader.c), lines
+// from core/json.h; the list's texts are trimmed as battle prompts are unless the caller asks for
+// them exact.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "core/json.h"
 #include "data/data.h"
 #include "data/reader.h"
-#include "rl/battle.h"
+#include "rl/texts.h"
 
 struct texts {
-    char **v;
-    size_t n, cap;
+    struct rl_texts *out;
+    size_t cap;
     const char *column; // CSV column or JSON member, NULL for the defaults
+    bool exact;
 };
 
 static int texts_push(struct texts *t, const char *s, size_t len) {
-    const char *start;
-    len = rl__prompt_clean(s, len, &start);
+    const char *start = s;
+    if (!t->exact)
+        len = rl__prompt_clean(s, len, &start);
     if (len == 0)
         return RL_OK;
-    if (t->n == t->cap) {
+    struct rl_texts *o = t->out;
+    if (o->n == RL_TEXTS_MAX)
+        return RL_ETOOBIG;
+    if (o->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 256;
-        char **v = realloc(t->v, cap * sizeof *v);
+        char **v = realloc(o->items, cap * sizeof *v);
         if (!v)
             return RL_ENOMEM;
-        t->v = v;
+        o->items = v;
         t->cap = cap;
     }
-    t->v[t->n] = strndup(start, len);
-    if (!t->v[t->n])
+    o->items[o->n] = strndup(start, len);
+    if (!o->items[o->n])
         return RL_ENOMEM;
-    t->n++;
+    o->n++;
     return RL_OK;
 }
 
+// A record's text: its member (the first of the defaults present), a string or the first turn of
+// a list of turns; or the element itself when it is a string.
 static int texts_json_row(struct rl__reader *r, json_t *o, long line) {
     struct texts *t = r->texts;
     static const char *const defaults[] = {"prompt", "question", "turns"};
     json_t *v = NULL;
-    if (t->column) {
+    if (json_is_string(o))
+        v = o;
+    else if (t->column)
         v = json_object_get(o, t->column);
-    } else {
-        for (size_t i = 0; i < RL_COUNTOF(defaults) && !v; i++)
-            v = json_object_get(o, defaults[i]);
-    }
+    for (size_t i = 0; !v && !t->column && i < RL_COUNTOF(defaults); i++)
+        v = json_object_get(o, defaults[i]);
     size_t len = 0;
     const char *s = json_is_string(v) ? json_string_value(v) : rl__json_first_turn(v, &len);
     if (json_is_string(v))
@@ -53,76 +65,130 @@ static int texts_json_row(struct rl__reader *r, json_t *o, long line) {
     return texts_push(t, s, len);
 }
 
-void rl_texts_free(char **texts, size_t n) {
-    if (!texts)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
+// The column's cells; a cell holding a JSON list of turns gives its first turn.
+static int texts_csv(struct rl__reader *r, struct texts *t, char *data, size_t len) {
+    struct rl__dcsv c;
+    struct rl__dcsv_row h, row;
+    rl__dcsv_init(&c, data, len);
+    int rc = rl__csv_header(r, &c, &h);
+    const char *name = t->column ? t->column : "prompt";
+    int col = rc == RL_OK ? rl__dcsv_column(&h, name) : -1;
+    if (rc == RL_OK && col < 0)
+        rc = rl__errf(r->errbuf, RL_EFORMAT, "%s:1: no column '%s'", r->path, name);
+    while (rc == RL_OK) {
+        long line = c.line;
+        int k = rl__dcsv_next(&c, &row);
+        if (k == 0)
+            break;
+        if (k < 0 || row.n <= col) {
+            rc = rl__errf(r->errbuf, RL_EFORMAT, "%s:%ld: malformed CSV row", r->path, line);
+            break;
+        }
+        const char *cell = row.field[col];
+        size_t n = row.len[col];
+        json_t *list = cell[0] == '[' ? json_loadb(cell, n, 0, NULL) : NULL;
+        size_t turn_len = 0;
+        const char *turn = rl__json_first_turn(list, &turn_len);
+        rc = turn ? texts_push(t, turn, turn_len) : texts_push(t, cell, n);
+        json_decref(list);
+    }
+    return rc;
 }
 
-long rl_texts_read(const char *spec_text, char ***out, char *errbuf) {
-    *out = NULL;
+// One text per line; a line of spaces and tabs (before an optional '\r') is blank.
+static int texts_lines(struct texts *t, const char *data, size_t len) {
+    struct rl__lines it;
+    rl__lines_init(&it, data, len);
+    const char *s;
+    size_t n;
+    int rc = RL_OK;
+    while (rc == RL_OK && rl__lines_next(&it, &s, &n)) {
+        if (n && s[n - 1] == '\r')
+            n--;
+        size_t k = 0;
+        while (k < n && (s[k] == ' ' || s[k] == '\t'))
+            k++;
+        if (k < n)
+            rc = texts_push(t, s, n);
+    }
+    return rc;
+}
+
+static bool has_ext(const char *path, const char *ext) {
+    char gz[16];
+    snprintf(gz, sizeof gz, "%s.gz", ext);
+    return rl_has_suffix(path, ext) || rl_has_suffix(path, gz);
+}
+
+void rl_texts_free(struct rl_texts *t) {
+    for (size_t i = 0; t->items && i < t->n; i++)
+        free(t->items[i]);
+    free(t->items);
+    t->items = NULL;
+    t->n = 0;
+}
+
+int rl_texts_load(const char *path, const struct rl_texts_params *p, struct rl_texts *out,
+                  char *errbuf) {
+    memset(out, 0, sizeof *out);
+    struct texts t = {.out = out, .column = p ? p->column : NULL, .exact = p && p->exact};
+    char *data = NULL;
+    size_t len = 0;
+    int rc = rl__data_read(path, &data, &len, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    struct rl_battles_read_opts strict = {.strict = true};
+    struct rl__reader r = {
+        .texts = &t, .opts = &strict, .path = path, .errbuf = errbuf, .limit = -1};
+    if (memchr(data, '\0', len))
+        rc = rl__errf(errbuf, RL_EFORMAT, "%s: binary data (a NUL byte) in a prompt file", path);
+    else if (has_ext(path, ".csv"))
+        rc = texts_csv(&r, &t, data, len);
+    else if (has_ext(path, ".json") || has_ext(path, ".jsonl"))
+        rc = rl__json_rows(&r, data, len, texts_json_row);
+    else
+        rc = texts_lines(&t, data, len);
+    free(data);
+    if (rc == RL_ENOMEM)
+        rl__errf(errbuf, rc, "%s: out of memory", path);
+    else if (rc == RL_ETOOBIG)
+        rl__errf(errbuf, rc, "%s: more than %u texts", path, RL_TEXTS_MAX);
+    if (rc != RL_OK)
+        rl_texts_free(out);
+    return rc;
+}
+
+int rl_texts_load_spec(const char *spec_text, const struct rl_texts_params *p, struct rl_texts *out,
+                       char *errbuf) {
+    memset(out, 0, sizeof *out);
     struct rl__spec spec;
     int rc = rl__spec_parse(spec_text, &spec, errbuf);
     if (rc != RL_OK)
         return rc;
-    struct texts t = {0};
-    t.column = rl__spec_get(&spec, "column");
-    if (!t.column)
-        t.column = rl__spec_get(&spec, "field");
+    struct rl_texts_params q = p ? *p : (struct rl_texts_params){0};
+    const char *column = rl__spec_get(&spec, "column");
+    if (!column)
+        column = rl__spec_get(&spec, "field");
+    if (column)
+        q.column = column;
     for (int i = 0; i < spec.n_opts; i++)
         if (!(spec.used & (1u << i)))
             return rl__errf(errbuf, RL_EINVAL, "%s: unknown option '%s' for a text list", spec.path,
                             spec.key[i]);
-    char *data = NULL;
-    size_t len = 0;
-    rc = rl__data_load(spec.path, &data, &len, errbuf);
-    if (rc != RL_OK)
-        return rc;
-    struct rl_battles_read_opts strict = {.strict = true};
-    struct rl__reader r = {.texts = &t,
-                           .opts = &strict,
-                           .spec = &spec,
-                           .path = spec.path,
-                           .errbuf = errbuf,
-                           .limit = -1};
-    if (strstr(spec.path, ".csv")) {
-        struct rl__dcsv c;
-        struct rl__dcsv_row h, row;
-        rl__dcsv_init(&c, data, len);
-        rc = rl__csv_header(&r, &c, &h);
-        int col = rc == RL_OK ? rl__dcsv_column(&h, t.column ? t.column : "prompt") : -1;
-        if (rc == RL_OK && col < 0)
-            rc = rl__errf(errbuf, RL_EFORMAT, "%s:1: no column '%s'", spec.path,
-                          t.column ? t.column : "prompt");
-        while (rc == RL_OK) {
-            long line = c.line;
-            int k = rl__dcsv_next(&c, &row);
-            if (k == 0)
-                break;
-            if (k < 0 || row.n <= col)
-                rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: malformed CSV row", spec.path, line);
-            else
-                rc = texts_push(&t, row.field[col], row.len[col]);
-        }
-    } else if (strstr(spec.path, ".json")) {
-        rc = rl__json_rows(&r, data, len, texts_json_row);
-    } else {
-        for (char *p = data, *end = data + len; p < end && rc == RL_OK;) {
-            char *nl = memchr(p, '\n', (size_t)(end - p));
-            char *stop = nl ? nl : end;
-            rc = texts_push(&t, p, (size_t)(stop - p));
-            p = nl ? nl + 1 : end;
-        }
-    }
-    free(data);
-    if (rc == RL_ENOMEM)
-        rl__errf(errbuf, rc, "%s: out of memory", spec.path);
-    if (rc != RL_OK) {
-        rl_texts_free(t.v, t.n);
-        return rc;
-    }
-    *out = t.v;
-    return (long)t.n;
+    return rl_texts_load(spec.path, &q, out, errbuf);
+}
+
+int rl_texts_append(struct rl_texts *to, struct rl_texts *from) {
+    if (from->n == 0)
+        return RL_OK;
+    char **v = realloc(to->items, (to->n + from->n) * sizeof *v);
+    if (!v)
+        return RL_ENOMEM;
+    memcpy(v + to->n, from->items, from->n * sizeof *v);
+    to->items = v;
+    to->n += from->n;
+    free(from->items);
+    from->items = NULL;
+    from->n = 0;
+    return RL_OK;
 }

@@ -59,8 +59,9 @@ struct rl__bert_weights {
     struct rl_safetensors *st;     // kept open while word/pos point into it
 };
 
-// Load and lay out the weights of path for cfg; every tensor's dtype and shape is checked.
-int rl__bert_weights_load(const char *path, const struct rl__bert_config *cfg,
+// Map path and lay out its weights for cfg (the F32 embedding tables are read from the map,
+// which stays open until rl__bert_weights_free); every tensor's dtype and shape is checked.
+int rl__bert_weights_open(const char *path, const struct rl__bert_config *cfg,
                           struct rl__bert_weights *w, char *errbuf) RL_NODISCARD;
 void rl__bert_weights_free(struct rl__bert_weights *w); // safe on a zeroed struct
 

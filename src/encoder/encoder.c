@@ -87,7 +87,7 @@ static char *base_name(const char *dir) {
     return strndup(dir + b, n - b);
 }
 
-struct rl_encoder *rl_encoder_load(const char *model_dir, char *errbuf) {
+struct rl_encoder *rl_encoder_open(const char *model_dir, char *errbuf) {
     struct rl_encoder *e = calloc(1, sizeof *e);
     char *name = base_name(model_dir);
     if (!e || !name) {
@@ -111,7 +111,7 @@ struct rl_encoder *rl_encoder_load(const char *model_dir, char *errbuf) {
         rl__errf(errbuf, RL_ETOOBIG, "%s: path too long", model_dir);
         goto fail;
     }
-    if (rl__bert_weights_load(path, &e->cfg, &e->w, errbuf) != RL_OK)
+    if (rl__bert_weights_open(path, &e->cfg, &e->w, errbuf) != RL_OK)
         goto fail;
     e->tok = rl_tokenizer_load(model_dir, errbuf);
     if (!e->tok)
@@ -139,20 +139,20 @@ void rl_encoder_free(struct rl_encoder *e) {
     free(e);
 }
 
-int rl_encoder_dim(const struct rl_encoder *e) {
-    return e->cfg.n_hidden;
+size_t rl_encoder_dim(const struct rl_encoder *e) {
+    return (size_t)e->cfg.n_hidden;
 }
 
 const char *rl_encoder_name(const struct rl_encoder *e) {
     return e->name;
 }
 
-int rl_encoder_max_tokens(const struct rl_encoder *e) {
-    return e->cfg.max_seq;
+size_t rl_encoder_max_tokens(const struct rl_encoder *e) {
+    return (size_t)e->cfg.max_seq;
 }
 
-int rl_encoder_max_positions(const struct rl_encoder *e) {
-    return e->cfg.n_positions;
+size_t rl_encoder_max_positions(const struct rl_encoder *e) {
+    return (size_t)e->cfg.n_positions;
 }
 
 const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e) {

@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "core/core.h"
+#include "core/json.h"
 #include "encoder/bert.h"
 #include "encoder/kernels.h"
 
@@ -32,18 +31,7 @@ static int load_json(const char *dir, const char *name, bool optional, json_t **
             return RL_OK;
         return rl__errf(errbuf, RL_EIO, "%s: no such file (%s)", path, SETUP_HINT);
     }
-    char *text;
-    size_t len;
-    int rc = rl_file_read(path, MAX_CONFIG_FILE, &text, &len, errbuf);
-    if (rc < 0)
-        return rc;
-    json_error_t jerr;
-    *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (!*root)
-        return rl__errf(errbuf, RL_EFORMAT, "%s: invalid JSON: %s (line %d, column %d)", path,
-                        jerr.text, jerr.line, jerr.column);
-    return RL_OK;
+    return rl__json_load(path, MAX_CONFIG_FILE, JSON_REJECT_DUPLICATES, root, errbuf);
 }
 
 static int get_int(json_t *obj, const char *key, int lo, int hi, int *out, const char *path,
@@ -272,28 +260,6 @@ int rl__bert_config_load(const char *dir, struct rl__bert_config *cfg, char *err
 // ----------------------------------------------------------------------------
 // Weights
 
-// IEEE half to float, including subnormals, infinities and NaNs.
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | man << 13;
-    } else if (exp != 0) {
-        bits = sign | (exp + 112) << 23 | man << 13;
-    } else if (man == 0) {
-        bits = sign;
-    } else { // subnormal: normalise the mantissa
-        int e = -1;
-        do {
-            e++;
-            man <<= 1;
-        } while (!(man & 0x400));
-        bits = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ff) << 13;
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 static void to_f32(const struct rl_tensor *t, float *dst) {
     size_t n = t->nbytes / rl_dtype_size(t->dtype);
     if (t->dtype == RL_DTYPE_F32) {
@@ -301,7 +267,7 @@ static void to_f32(const struct rl_tensor *t, float *dst) {
     } else if (t->dtype == RL_DTYPE_F16) {
         const uint16_t *src = t->data;
         for (size_t i = 0; i < n; i++)
-            dst[i] = half_to_float(src[i]);
+            dst[i] = rl__f16_to_f32(src[i]);
     } else { // BF16: the high half of a float
         const uint16_t *src = t->data;
         for (size_t i = 0; i < n; i++) {
@@ -490,7 +456,7 @@ static int load_embeddings(struct loader *ld, struct rl__bert_weights *w, float 
     return load_vec(ld, "embeddings.LayerNorm.bias", C, (float *)w->ln_b, C);
 }
 
-int rl__bert_weights_load(const char *path, const struct rl__bert_config *cfg,
+int rl__bert_weights_open(const char *path, const struct rl__bert_config *cfg,
                           struct rl__bert_weights *w, char *errbuf) {
     memset(w, 0, sizeof *w);
     if (!rl_file_exists(path))
@@ -544,6 +510,6 @@ nomem:
 void rl__bert_weights_free(struct rl__bert_weights *w) {
     free(w->block);
     free(w->layers);
-    rl_safetensors_close(w->st);
+    rl_safetensors_free(w->st);
     memset(w, 0, sizeof *w);
 }

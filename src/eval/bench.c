@@ -11,7 +11,8 @@
 #include "data/data.h"
 #include "eval/eval_impl.h"
 
-// The routed pair of the shipped data (ROUTELLM.md §3); these are the column keys.
+// The routed pair of the shipped data (ROUTELLM.md §3), spelled as its files' column keys spell
+// them (RL_MODEL_DEFAULT_WEAK is the canonical name of the weak one).
 #define STRONG_MODEL "gpt-4-1106-preview"
 #define WEAK_MODEL   "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
@@ -104,7 +105,7 @@ void rl_bench_free(struct rl_bench *b) {
     free(b);
 }
 
-struct rl_bench *rl_bench_subset(const struct rl_bench *b, const bool *keep) {
+struct rl_bench *rl_bench_new_subset(const struct rl_bench *b, const bool *keep) {
     struct rl__bench_builder bb;
     if (rl__bench_builder_init(&bb, b->name, b->strong, b->weak, b->c_strong != NULL) != RL_OK)
         return NULL;
@@ -204,7 +205,7 @@ static int add_contaminated(void *ctx, json_t *obj, const char *path, size_t lin
 
 int rl__strset_load_contaminated(struct rl__strset *s, const char *path, char *errbuf) {
     memset(s, 0, sizeof *s);
-    int rc = rl__jsonl_read(path, add_contaminated, s, errbuf);
+    int rc = rl__jsonl_read(path, RL_EVAL_MAX_FILE, add_contaminated, s, errbuf);
     if (rc != RL_OK) {
         rl__strset_free(s);
         return rc;
@@ -321,11 +322,11 @@ static struct rl_bench *load_mt_bench(const char *dir, char *errbuf) {
     char path[4096];
     int rc = find_file(dir, "mt_bench/question.jsonl", path, sizeof path, errbuf);
     if (rc == RL_OK)
-        rc = rl__jsonl_read(path, mt_add_question, &st, errbuf);
+        rc = rl__jsonl_read(path, RL_EVAL_MAX_FILE, mt_add_question, &st, errbuf);
     if (rc == RL_OK)
         rc = find_file(dir, "mt_bench/judgements.jsonl", path, sizeof path, errbuf);
     if (rc == RL_OK)
-        rc = rl__jsonl_read(path, mt_add_judgment, &st, errbuf);
+        rc = rl__jsonl_read(path, RL_EVAL_MAX_FILE, mt_add_judgment, &st, errbuf);
     if (rc == RL_OK)
         rc = find_file(dir, "mt_bench/contaminated_prompts.jsonl", path, sizeof path, errbuf);
     if (rc == RL_OK)
@@ -647,7 +648,7 @@ struct rl_bench *rl_bench_load_table(const char *path, const struct rl_bench_tab
     int rc;
     if (rl_has_suffix(path, ".jsonl") || rl_has_suffix(path, ".jsonl.gz")) {
         struct jsonl_table t = {&bb, p, 0};
-        rc = rl__jsonl_read(path, jsonl_table_row, &t, errbuf);
+        rc = rl__jsonl_read(path, RL_EVAL_MAX_FILE, jsonl_table_row, &t, errbuf);
         total = t.total;
     } else {
         rc = add_csv(&bb, path, p, NULL, &total, &dropped, errbuf);

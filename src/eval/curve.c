@@ -180,13 +180,13 @@ int rl_eval_curve(const struct rl_bench *b, const double *scores, int num_result
     return RL_OK;
 }
 
-void rl_eval_curve_mean(const struct rl_eval_point *runs, int n_runs, int num_results,
+void rl_eval_curve_mean(const struct rl_eval_point *runs, size_t n_runs, int num_results,
                         struct rl_eval_point *out) {
     int n_pts = num_results + 1;
     for (int i = 0; i < n_pts; i++) {
         struct rl_eval_point m = {0};
-        for (int r = 0; r < n_runs; r++) {
-            const struct rl_eval_point *p = &runs[(size_t)r * (size_t)n_pts + (size_t)i];
+        for (size_t r = 0; r < n_runs; r++) {
+            const struct rl_eval_point *p = &runs[r * (size_t)n_pts + (size_t)i];
             m.threshold += p->threshold;
             m.strong_pct += p->strong_pct;
             m.quality += p->quality;
@@ -309,17 +309,10 @@ int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak
 // ----------------------------------------------------------------------------
 // Bootstrap
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 // Each resample keeps the protocol whole: its own decile edges, its own r_w and r_s, and the
 // random router's runs averaged before the metrics, so the interval is that of the number the
 // table reports.
-int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, int n_runs,
+int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, size_t n_runs,
                            int num_results, int n_boot, uint64_t seed, double *lo, double *hi) {
     if (n_boot < 2 || n_runs < 1 || b->n == 0 || num_results < 1 ||
         num_results > RL_EVAL_MAX_RESULTS)
@@ -328,7 +321,7 @@ int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, int n
     double *qs = malloc(n * sizeof *qs), *qw = malloc(n * sizeof *qw);
     double *s = malloc(n * sizeof *s), *apgr = malloc((size_t)n_boot * sizeof *apgr);
     size_t *idx = malloc(n * sizeof *idx);
-    struct rl_eval_point *runs = malloc((size_t)n_runs * n_pts * sizeof *runs);
+    struct rl_eval_point *runs = malloc(n_runs * n_pts * sizeof *runs);
     struct rl_eval_point *mean = malloc(n_pts * sizeof *mean);
     int rc = qs && qw && s && apgr && idx && runs && mean ? RL_OK : RL_ENOMEM;
     struct rl_bench v = {0};
@@ -340,17 +333,17 @@ int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, int n
     uint64_t state = seed;
     for (int it = 0; rc == RL_OK && it < n_boot; it++) {
         for (size_t i = 0; i < n; i++) {
-            idx[i] = (size_t)(splitmix64(&state) % n);
+            idx[i] = (size_t)(rl__splitmix64(&state) % n);
             qs[i] = b->q_strong[idx[i]];
             qw[i] = b->q_weak[idx[i]];
         }
         double r_w = rl_bench_quality(&v, false), r_s = rl_bench_quality(&v, true);
         if (r_w == r_s)
             continue;
-        for (int r = 0; rc == RL_OK && r < n_runs; r++) {
+        for (size_t r = 0; rc == RL_OK && r < n_runs; r++) {
             for (size_t i = 0; i < n; i++)
-                s[i] = scores[(size_t)r * n + idx[i]];
-            rc = rl_eval_curve(&v, s, num_results, &unit, runs + (size_t)r * n_pts);
+                s[i] = scores[r * n + idx[i]];
+            rc = rl_eval_curve(&v, s, num_results, &unit, runs + r * n_pts);
         }
         if (rc != RL_OK)
             break;

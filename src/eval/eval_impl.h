@@ -1,31 +1,20 @@
-// Internal interface of the evaluation harness: a JSONL object iterator, the numpy primitives
-// behind quantiles, a growable benchmark under construction and contamination lists (CSV rows
-// come from data/data.h). Shared by the benchmark loaders, the curves and the calibration; not
-// part of the public API.
+// Internal interface of the evaluation harness: the numpy primitives behind quantiles, a
+// growable benchmark under construction and contamination lists (CSV rows come from
+// data/data.h, JSONL lines from core/json.h). Shared by the benchmark loaders, the curves and
+// the calibration; not part of the public API.
 #ifndef RL_SRC_EVAL_IMPL_H
 #define RL_SRC_EVAL_IMPL_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "core/core.h"
+#include "core/json.h"
 #include "rl/eval.h"
 
 // Limits on outside input: a whole data file once decompressed, and rows per benchmark.
 #define RL_EVAL_MAX_FILE (512u << 20)
 #define RL_EVAL_MAX_ROWS (16u << 20)
-
-// ----------------------------------------------------------------------------
-// JSONL: each non-blank line of a buffer is parsed as a JSON object and passed to fn with its
-// 1-based line number. fn returns RL_OK or a status with its message in errbuf; the first
-// failure stops the walk. A line that is not a JSON object is RL_EFORMAT naming file and line.
-
-typedef int (*rl__jsonl_fn)(void *ctx, json_t *obj, const char *path, size_t line, char *errbuf);
-int rl__jsonl_each(const char *path, const char *data, size_t len, rl__jsonl_fn fn, void *ctx,
-                   char *errbuf) RL_NODISCARD;
-// The same over the file at path (at most RL_EVAL_MAX_FILE bytes, gzip-aware: rl_file_read).
-int rl__jsonl_read(const char *path, rl__jsonl_fn fn, void *ctx, char *errbuf) RL_NODISCARD;
 
 // ----------------------------------------------------------------------------
 // numpy primitives (curve.c), shared with the calibration's quantiles

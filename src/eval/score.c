@@ -1,10 +1,9 @@
 // Scoring benchmark prompts with a router, the score cache that makes every prompt scored once
 // per router and benchmark (embeddings are cached by rl/embcache.h), and decontamination by
-// embedding similarity
-// (ROUTELLM.md §1.6: an evaluation prompt is dropped when its cosine similarity to a training
-// prompt is >= 0.95). The cache files are plain binary (header + array) and are validated in
-// full before use; anything unexpected means "recompute", never "trust".
-#include <cblas.h>
+// embedding similarity through core's kernel (ROUTELLM.md §1.6: an evaluation prompt is dropped
+// when its cosine similarity to a training prompt is >= 0.95). The cache files are plain binary
+// (header + array) and are validated in full before use; anything unexpected means "recompute",
+// never "trust".
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,29 +12,6 @@
 #include "rl/eval.h"
 
 #define EMBED_BATCH 32
-
-// ----------------------------------------------------------------------------
-// Digests
-
-uint64_t rl_eval_digest(const void *data, size_t len, uint64_t h) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-// Each prompt is hashed with its length in front, so that ("ab", "c") and ("a", "bc") differ.
-uint64_t rl_eval_digest_prompts(const char *const *prompts, size_t n, uint64_t h) {
-    h = rl_eval_digest(&n, sizeof n, h);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t len = strlen(prompts[i]);
-        h = rl_eval_digest(&len, sizeof len, h);
-        h = rl_eval_digest(prompts[i], len, h);
-    }
-    return h;
-}
 
 // ----------------------------------------------------------------------------
 // Score cache files: 8-byte magic, key, count, element width, then the array.
@@ -82,7 +58,7 @@ static int cache_write(const char *path, const char *magic, uint64_t key, uint64
     return rc;
 }
 
-int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n) {
+int rl_eval_cache_read(const char *path, uint64_t key, double *scores, size_t n) {
     int rc = cache_read(path, "RLSCORE1", key, n, 1, sizeof *scores, scores);
     if (rc != RL_OK)
         return rc;
@@ -92,8 +68,8 @@ int rl_eval_cache_load(const char *path, uint64_t key, double *scores, size_t n)
     return RL_OK;
 }
 
-int rl_eval_cache_save(const char *path, uint64_t key, const double *scores, size_t n,
-                       char *errbuf) {
+int rl_eval_cache_write(const char *path, uint64_t key, const double *scores, size_t n,
+                        char *errbuf) {
     return cache_write(path, "RLSCORE1", key, n, 1, sizeof *scores, scores, errbuf);
 }
 
@@ -102,7 +78,7 @@ int rl_eval_cache_save(const char *path, uint64_t key, const double *scores, siz
 
 static int embed_range(const struct rl_encoder *enc, const char *const *prompts, size_t n,
                        float *out, rl_eval_progress_fn progress, void *ctx, char *errbuf) {
-    size_t dim = (size_t)rl_encoder_dim(enc);
+    size_t dim = rl_encoder_dim(enc);
     for (size_t i = 0; i < n; i += EMBED_BATCH) {
         size_t k = n - i < EMBED_BATCH ? n - i : EMBED_BATCH;
         int rc = rl_encoder_embed(enc, prompts + i, k, out + i * dim, errbuf);
@@ -117,7 +93,7 @@ static int embed_range(const struct rl_encoder *enc, const char *const *prompts,
 int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
                   const struct rl_encoder *enc, const float *emb, const char *const *prompts,
                   size_t n, double *scores, rl_eval_progress_fn progress, void *ctx, char *errbuf) {
-    size_t dim = (size_t)rl_router_encoder_dim(r);
+    size_t dim = rl_router_encoder_dim(r);
     float *own = NULL;
     int rc;
     if (dim > 0 && !emb) {
@@ -155,40 +131,22 @@ int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
 // ----------------------------------------------------------------------------
 // Decontamination
 
-// Similarities are computed block by block with one SGEMM each, so the memory stays bounded
-// (EVAL_BLOCK × TRAIN_BLOCK floats) however large the two sets are.
-#define EVAL_BLOCK  256
-#define TRAIN_BLOCK 4096
-
 long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
-                          int dim, double threshold, bool *flag) {
-    if (n == 0 || m == 0 || dim <= 0)
+                          size_t dim, double threshold, bool *flag) {
+    if (n == 0 || m == 0 || dim == 0)
         return 0;
-    float *sim = malloc((size_t)EVAL_BLOCK * TRAIN_BLOCK * sizeof *sim);
-    if (!sim)
+    float *max = malloc(n * sizeof *max);
+    if (!max || rl__max_cosine(eval_emb, n, train_emb, m, dim, max, NULL) != RL_OK) {
+        free(max);
         return RL_ENOMEM;
+    }
     long marked = 0;
-    for (size_t i0 = 0; i0 < n; i0 += EVAL_BLOCK) {
-        size_t bi = n - i0 < EVAL_BLOCK ? n - i0 : EVAL_BLOCK;
-        for (size_t j0 = 0; j0 < m; j0 += TRAIN_BLOCK) {
-            size_t bj = m - j0 < TRAIN_BLOCK ? m - j0 : TRAIN_BLOCK;
-            // sim (bi, bj) = eval[i0 : i0 + bi] (bi, dim) · train[j0 : j0 + bj]ᵀ (dim, bj)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bi, (int)bj, dim, 1.0f,
-                        eval_emb + i0 * (size_t)dim, dim, train_emb + j0 * (size_t)dim, dim, 0.0f,
-                        sim, (int)bj);
-            for (size_t i = 0; i < bi; i++) {
-                if (flag[i0 + i])
-                    continue;
-                for (size_t j = 0; j < bj; j++) {
-                    if (sim[i * bj + j] >= threshold) {
-                        flag[i0 + i] = true;
-                        marked++;
-                        break;
-                    }
-                }
-            }
+    for (size_t i = 0; i < n; i++) {
+        if (!flag[i] && max[i] >= threshold) {
+            flag[i] = true;
+            marked++;
         }
     }
-    free(sim);
+    free(max);
     return marked;
 }

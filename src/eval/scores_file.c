@@ -2,12 +2,11 @@
 // by `eval --scores-out` and read by `eval --scores`, so that routers trained elsewhere (or on
 // folds of the benchmark itself) go through the same protocol. Only the reader lives here; the
 // writer is a few lines of the command. A score file is outside input: every line is validated.
-#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/json.h"
 #include "rl/eval.h"
 
 struct score_entry {
@@ -24,7 +23,7 @@ static int entry_cmp(const void *x, const void *y) {
 }
 
 static uint64_t prompt_hash(const char *p) {
-    return rl_eval_digest(p, strlen(p), RL_EVAL_DIGEST_INIT);
+    return rl__fnv1a(p, strlen(p), RL_FNV1A_INIT);
 }
 
 // Every line is parsed and kept, then the entries are sorted by hash and text so that each
@@ -38,22 +37,18 @@ int rl_eval_scores_read(const char *path, const struct rl_bench *b, double *scor
     json_t *keep = json_array();
     struct score_entry *e = NULL;
     size_t n = 0, cap = 0;
-    long line = 0;
     rc = keep ? RL_OK : RL_ENOMEM;
-    for (char *p = data, *end = data + len; rc == RL_OK && p < end;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *stop = nl ? nl : end;
-        line++;
-        bool blank = stop == p;
-        json_t *o = blank ? NULL : json_loadb(p, (size_t)(stop - p), 0, NULL);
-        p = nl ? nl + 1 : end;
-        if (blank)
-            continue;
+    struct rl__lines it;
+    rl__lines_init(&it, data, len);
+    json_t *o;
+    json_error_t jerr;
+    while (rc == RL_OK && rl__jsonl_next(&it, &o, &jerr)) {
         json_t *jp = json_object_get(o, "prompt"), *js = json_object_get(o, "score");
         if (!json_is_string(jp) || !json_is_number(js) || !isfinite(json_number_value(js))) {
             json_decref(o);
             rc = rl__errf(errbuf, RL_EFORMAT,
-                          "%s:%ld: expected {\"prompt\": \"...\", \"score\": number}", path, line);
+                          "%s:%zu: expected {\"prompt\": \"...\", \"score\": number}", path,
+                          it.line);
             break;
         }
         if (n == cap) {

@@ -261,7 +261,7 @@ done:
     for (int i = 0; i < n_models; i++)
         free(models[i]);
     free(models);
-    rl_safetensors_close(st);
+    rl_safetensors_free(st);
     return r;
 }
 

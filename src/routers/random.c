@@ -1,27 +1,20 @@
 // The random router: p_strong uniform in [0, 1), a baseline that sends a fraction 1 - α of
 // requests to the strong model (RouteLLM §2.1). Draw k of a router seeded with s is
-// splitmix64(s + k·golden), k taken from an atomic counter, so threads may share the router and
-// a given seed gives a reproducible sequence (in call order). It needs no embedding and accepts
+// output k of the splitmix64 stream seeded with s (rl__splitmix64_at), k taken from an atomic
+// counter, so threads may share the router and a given seed gives a reproducible sequence (in
+// call order). It needs no embedding and accepts
 // any model names, since the pair does not affect the draw.
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "rl/battle.h"
 #include "routers/router_impl.h"
-
-#define GOLDEN 0x9e3779b97f4a7c15ull
 
 struct random_state {
     uint64_t seed;
     _Atomic uint64_t counter; // draws so far (shared by all threads)
 };
-
-// splitmix64's finaliser (Steele, Lea and Flood, 2014).
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static int random_score(const struct rl_router *r, const struct rl_router_pair *pair,
                         const float *embedding, double *p_strong) {
@@ -30,8 +23,7 @@ static int random_score(const struct rl_router *r, const struct rl_router_pair *
     struct random_state *st = r->impl;
     // The counter is the router's only mutable state; relaxed order is enough for a ticket.
     uint64_t k = atomic_fetch_add_explicit(&st->counter, 1, memory_order_relaxed);
-    uint64_t x = mix64(st->seed + (k + 1) * GOLDEN);
-    *p_strong = (double)(x >> 11) * 0x1.0p-53;
+    *p_strong = rl__unit_double(rl__splitmix64_at(st->seed, k));
     return RL_OK;
 }
 

@@ -102,8 +102,8 @@ const char *rl_router_encoder_name(const struct rl_router *r) {
     return r->encoder_name;
 }
 
-int rl_router_encoder_dim(const struct rl_router *r) {
-    return r->encoder_dim;
+size_t rl_router_encoder_dim(const struct rl_router *r) {
+    return (size_t)r->encoder_dim;
 }
 
 int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *enc, char *errbuf) {
@@ -113,7 +113,7 @@ int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *
         return rl__errf(errbuf, RL_EINVAL, "router %s needs the encoder %s (%d-d), none loaded",
                         rl_router_name(r), r->encoder_name, r->encoder_dim);
     const char *name = rl_encoder_name(enc);
-    int dim = rl_encoder_dim(enc);
+    int dim = (int)rl_encoder_dim(enc);
     if (strcmp(name, r->encoder_name) != 0 || dim != r->encoder_dim)
         return rl__errf(errbuf, RL_EINVAL,
                         "router %s was trained on encoder %s (%d-d) but the loaded encoder is "
@@ -122,12 +122,12 @@ int rl_router_check_encoder(const struct rl_router *r, const struct rl_encoder *
     return RL_OK;
 }
 
-int rl_router_n_models(const struct rl_router *r) {
-    return r->n_models;
+size_t rl_router_n_models(const struct rl_router *r) {
+    return (size_t)r->n_models;
 }
 
-const char *rl_router_model(const struct rl_router *r, int i) {
-    if (i < 0 || i >= r->n_models)
+const char *rl_router_model(const struct rl_router *r, size_t i) {
+    if (i >= (size_t)r->n_models)
         return NULL;
     return r->model_names[i];
 }

@@ -20,57 +20,6 @@
 #include "train/train_impl.h"
 
 // ----------------------------------------------------------------------------
-// Half precision
-
-uint16_t rl__f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, m = x & 0x7fffff;
-    if (e == 0xff)
-        return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
-    int exp = (int)e - 127 + 15;
-    if (exp >= 31)
-        return (uint16_t)(sign | 0x7c00);
-    if (exp <= 0) {
-        if (exp < -10)
-            return (uint16_t)sign;
-        m |= 0x800000;
-        int shift = 14 - exp;
-        uint32_t half = m >> shift, rem = m & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1)))
-            half++;
-        return (uint16_t)(sign | half);
-    }
-    uint32_t half = sign | ((uint32_t)exp << 10) | (m >> 13), rem = m & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
-        half++; // may carry into the exponent, which is the correct rounding
-    return (uint16_t)half;
-}
-
-float rl__f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, x;
-    if (e == 0) {
-        if (m == 0) {
-            x = sign;
-        } else {
-            e = 127 - 15 + 1;
-            while (!(m & 0x400)) {
-                m <<= 1;
-                e--;
-            }
-            x = sign | (e << 23) | ((m & 0x3ff) << 13);
-        }
-    } else if (e == 31) {
-        x = sign | 0x7f800000 | (m << 13);
-    } else {
-        x = sign | ((e - 15 + 127) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-// ----------------------------------------------------------------------------
 // Similarity scan: sims[i] = <row i, e>
 
 static void scan_scalar(const struct rl_swr *s, const float *e, float *sims) {
@@ -99,7 +48,7 @@ __attribute__((target("avx2,fma,f16c"))) static float hsum256(__m256 v) {
     return _mm_cvtss_f32(lo);
 }
 
-// D must be a multiple of 16 (checked at load).
+// D must be a multiple of RL_SWR_DIM_STEP, 16 (checked at load).
 __attribute__((target("avx2,fma,f16c"))) static void scan_avx2(const struct rl_swr *s,
                                                                const float *e, float *sims) {
     const int D = s->dim;
@@ -287,11 +236,10 @@ static int swr_check(const char *path, int M, const struct swr_tensors *t, int *
 static int swr_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
     const char *path = rl_safetensors_path(st);
     const int M = r->n_models, D = r->encoder_dim;
-    if (D % 16 != 0)
+    if (D % RL_SWR_DIM_STEP != 0)
         return rl__errf(errbuf, RL_EUNSUPPORTED,
-                        "%s: sw_ranking needs a width that is a "
-                        "multiple of 16, not %d",
-                        path, D);
+                        "%s: sw_ranking needs a width that is a multiple of %d, not %d", path,
+                        RL_SWR_DIM_STEP, D);
     struct swr_tensors t = {0};
     int T = 0;
     int rc = swr_expect(st, M, D, &t, errbuf);

@@ -8,8 +8,11 @@
 #include <stdint.h>
 
 #include "rl/core.h"
+#include "rl/train.h"
 
-#define RL_SWR_MAX_TIERS 16
+#define RL_SWR_MAX_TIERS RL_TRAIN_MAX_TIERS
+// Embedding width a multiple of this: the AVX2 scan reads 16 components a step.
+#define RL_SWR_DIM_STEP 16
 
 struct rl_swr {
     int n_prompts;             // N stored training prompts
@@ -36,9 +39,5 @@ int rl__swr_tier_beta(const struct rl_swr *s, const float *e, float *sims, doubl
 double rl__swr_p(const struct rl_swr *s, const double *beta, int strong, int weak);
 
 bool rl__swr_simd_supported(void);
-
-// IEEE half-precision conversions (round to nearest even).
-uint16_t rl__f32_to_f16(float f);
-float rl__f16_to_f32(uint16_t h);
 
 #endif

@@ -13,11 +13,11 @@
 #include <zlib.h>
 
 #include "core/core.h"
-#include "rl/battle.h"
+#include "rl/texts.h"
 #include "routers/router_impl.h"
 
-// A list file is read whole; this bounds it once decompressed (about 60k prompts of the longest
-// length a battle keeps).
+// A list is written whole; this bounds it (about 60k prompts of the longest length a battle
+// keeps).
 #define MAX_LIST_BYTES (1u << 30)
 
 static void sha256_hex(const void *data, size_t len, char hex[65]) {
@@ -183,12 +183,12 @@ static int list_path(const struct rl_router *r, const char *ref, char *out, size
     return RL_OK;
 }
 
-long rl_router_train_prompts(const struct rl_router *r, char ***texts, char *errbuf) {
-    *texts = NULL;
+int rl_router_train_prompts_load(const struct rl_router *r, struct rl_texts *out, char *errbuf) {
+    memset(out, 0, sizeof *out);
     const char *ref = rl_router_meta(r, "train_prompts");
     const char *want = rl_router_meta(r, "train_prompts_sha256");
     if (!ref)
-        return 0;
+        return RL_OK;
     const char *rpath = r->path ? r->path : "router";
     if (!*ref || !want || strlen(want) != 64)
         return rl__errf(errbuf, RL_EFORMAT,
@@ -206,53 +206,18 @@ long rl_router_train_prompts(const struct rl_router *r, char ***texts, char *err
         return rl__errf(errbuf, RL_EIO, "%s: cannot read the router's training prompts: %s", rpath,
                         why);
     sha256_hex(m.data ? (const void *)m.data : "", m.len, hex);
-    rl_mmap_close(&m);
+    rl_mmap_free(&m);
     if (strcmp(hex, want) != 0)
         return rl__errf(errbuf, RL_EFORMAT,
                         "%s: the training prompts %s changed since the router was trained "
                         "(SHA-256 %.12s..., the router expects %.12s...)",
                         rpath, path, hex, want);
-    char *data;
-    size_t len;
-    rc = rl_file_read(path, MAX_LIST_BYTES, &data, &len, errbuf);
-    if (rc != RL_OK)
-        return rc;
-    size_t n = 0, cap = 0;
-    char **v = NULL;
-    long line = 0;
-    for (char *p = data, *end = data + len; p < end && rc == RL_OK;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *stop = nl ? nl : end;
-        line++;
-        json_error_t jerr;
-        json_t *o = json_loadb(p, (size_t)(stop - p), 0, &jerr);
-        json_t *s = json_object_get(o, "prompt");
-        p = nl ? nl + 1 : end;
-        if (!json_is_string(s)) {
-            rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: expected {\"prompt\": \"...\"}", path, line);
-        } else if (n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            char **grown = realloc(v, cap * sizeof *grown);
-            rc = grown ? RL_OK : RL_ENOMEM;
-            if (grown)
-                v = grown;
-        }
-        if (rc == RL_OK) {
-            v[n] = strdup(json_string_value(s));
-            rc = v[n] ? RL_OK : RL_ENOMEM;
-            n += v[n] != NULL;
-        }
-        json_decref(o);
-    }
-    free(data);
-    if (rc == RL_ENOMEM)
-        rl__errf(errbuf, rc, "%s: out of memory", path);
-    if (rc == RL_OK && n == 0)
+    // The list holds the prompts exactly as the router saw them.
+    struct rl_texts_params exact = {.exact = true};
+    rc = rl_texts_load(path, &exact, out, errbuf);
+    if (rc == RL_OK && out->n == 0)
         rc = rl__errf(errbuf, RL_EFORMAT, "%s: no prompts", path);
-    if (rc != RL_OK) {
-        rl_texts_free(v, n);
-        return rc;
-    }
-    *texts = v;
-    return (long)n;
+    if (rc != RL_OK)
+        rl_texts_free(out);
+    return rc;
 }

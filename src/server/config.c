@@ -19,7 +19,7 @@
 
 void srv_config_init(struct srv_config *c) {
     memset(c, 0, sizeof *c);
-    c->port = 6060;
+    c->port = SRV_DEFAULT_PORT;
     c->max_body = SRV_MAX_BODY;
     c->max_response = SRV_MAX_RESPONSE;
     c->max_header = SRV_MAX_HEADER;
@@ -614,7 +614,7 @@ static int read_client_keys(struct srv_config *c, char *errbuf) {
 }
 
 int srv_config_finish(struct srv_config *c, char *errbuf) {
-    if (!c->host && set_str(&c->host, "127.0.0.1") != RL_OK)
+    if (!c->host && set_str(&c->host, SRV_DEFAULT_HOST) != RL_OK)
         return RL_ENOMEM;
     if (c->n_models == 0)
         return where_errf(c, errbuf, 0,

@@ -56,14 +56,6 @@ struct srv_embedder {
     int ws_threads; // forward-pass threads per worker: the CPUs shared out among the workers
 };
 
-// FNV-1a, 64-bit: prompts are short and the table checks the full text anyway.
-static uint64_t hash_text(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 // ----------------------------------------------------------------------------
 // Workers
 
@@ -306,7 +298,8 @@ void srv_embedder_free(struct srv_embedder *e) {
 
 int srv_embedder_get(struct srv_embedder *e, const char *text, size_t len,
                      struct srv_embed_waiter *w, const float **embedding) {
-    uint64_t h = hash_text(text, len);
+    // FNV-1a: prompts are short and a probe compares the full text anyway.
+    uint64_t h = rl__fnv1a(text, len, RL_FNV1A_INIT);
     struct entry *x = *bucket(e, h);
     while (x && !(x->hash == h && x->len == len && memcmp(x->text, text, len) == 0))
         x = x->hnext;

@@ -293,9 +293,8 @@ static void make_id(struct srv_request *q, const char *given) {
         snprintf(q->id, sizeof q->id, "%s", given);
         return;
     }
-    uint64_t x = q->s->id_seed + ++q->s->id_next * 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull;
-    snprintf(q->id, sizeof q->id, "req_%016llx", (unsigned long long)(x ^ (x >> 29)));
+    uint64_t x = rl__splitmix64_at(q->s->id_seed, q->s->id_next++);
+    snprintf(q->id, sizeof q->id, "req_%016llx", (unsigned long long)x);
 }
 
 static struct srv_request *request_new(struct srv_server *s, struct MHD_Connection *conn,

@@ -94,7 +94,7 @@ static int load_encoder(struct srv_server *s, char *errbuf) {
     if (!needed)
         return RL_OK;
     char err[RL_ERRBUF_SIZE];
-    s->enc = rl_encoder_load(s->c->encoder_dir, err);
+    s->enc = rl_encoder_open(s->c->encoder_dir, err);
     if (!s->enc)
         return rl__errf(errbuf, RL_EINVAL, "encoder %s: %s", s->c->encoder_dir, err);
     for (size_t i = 0; i < s->n_routes; i++)

@@ -25,6 +25,8 @@
 // ----------------------------------------------------------------------------
 // Limits and defaults (each can be changed in the config file; see docs/SERVER.md)
 
+#define SRV_DEFAULT_HOST    "127.0.0.1"
+#define SRV_DEFAULT_PORT    6060
 #define SRV_MAX_BODY        (4u << 20)  // request body, bytes
 #define SRV_DRAIN_FACTOR    4u          // a chunked body over the limit is drained up to 4x it
 #define SRV_MAX_RESPONSE    (16u << 20) // buffered (non-streaming) upstream response, bytes

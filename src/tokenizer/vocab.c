@@ -11,7 +11,9 @@
 
 // ----------------------------------------------------------------------------
 // Hashing: 32-bit FNV-1a, fed in pieces. Tokens are short, so a byte-at-a-time hash costs less
-// than setting up a block hash.
+// than setting up a block hash. This is the one place that does not use core's 64-bit
+// rl__fnv1a: a slot keeps a 32-bit hash (8 bytes a slot), and the lookup, the tokenizer's
+// innermost loop, keeps its hash inline.
 
 #define FNV_OFFSET 2166136261u
 #define FNV_PRIME  16777619u

@@ -6,12 +6,12 @@
 // state on the stack: no allocation, no limit on input length, and it stops as soon as max_ids
 // is reached.
 // It does not pad, make pairs, return offsets, or support other normalizers/pre-tokenizers.
-#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "core/json.h"
 #include "rl/tokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
@@ -253,8 +253,8 @@ static const struct added_token *match_added(const struct rl_tokenizer *t, const
     return best;
 }
 
-int rl_tokenizer_encode(const struct rl_tokenizer *t, const char *text, size_t len, int32_t *ids,
-                        size_t max_ids) {
+long rl_tokenizer_encode(const struct rl_tokenizer *t, const char *text, size_t len, int32_t *ids,
+                         size_t max_ids) {
     if (!t || !ids || max_ids < 2 || (!text && len > 0))
         return RL_EINVAL;
     if (max_ids > INT_MAX)
@@ -361,17 +361,9 @@ static int get_token(json_t *obj, const char *key, char *dst, const char *path, 
 }
 
 static int load_json(const char *path, json_t **root, char *errbuf) {
-    char *data;
-    size_t len;
-    int rc = rl_file_read(path, MAX_JSON_FILE, &data, &len, errbuf);
-    if (rc < 0)
+    int rc = rl__json_load(path, MAX_JSON_FILE, 0, root, errbuf);
+    if (rc != RL_OK)
         return rc;
-    json_error_t jerr;
-    *root = json_loadb(data, len, 0, &jerr);
-    free(data);
-    if (!*root)
-        return rl__errf(errbuf, RL_EFORMAT, "%s: line %d column %d: %s", path, jerr.line,
-                        jerr.column, jerr.text);
     if (!json_is_object(*root)) {
         json_decref(*root);
         return rl__errf(errbuf, RL_EFORMAT, "%s: expected a JSON object", path);

@@ -136,7 +136,7 @@ int rl__minibatch_train(const struct rl_minibatch *mb, double *val_loss, double 
                 wsum += mb->weight(s);
             }
             size_t n0 = (n + 1) / 2;
-            uint64_t ns = p->seed * 0x9e3779b97f4a7c15ull + (uint64_t)ep * 1000003u + step * 2;
+            uint64_t ns = p->seed * RL_GOLDEN64 + (uint64_t)ep * 1000003u + step * 2;
             struct half h0 = {mb, batch, n0, ns, x0, g0, 0};
             struct half h1 = {mb, batch + n0 * size, n - n0, ns + 1, x1, g1, 0};
             rl__par2_run(&par, half_run, &h0, &h1);

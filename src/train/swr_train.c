@@ -319,9 +319,10 @@ int rl__train_swr(const struct rl_train_ctx *c, struct rl_train_out *out) {
     if (p->n_tiers < 2 || p->n_tiers > RL_SWR_MAX_TIERS)
         return rl__errf(c->errbuf, RL_EINVAL, "sw_ranking: tiers must be in 2..%d",
                         RL_SWR_MAX_TIERS);
-    if (D % 16 != 0)
+    if (D % RL_SWR_DIM_STEP != 0)
         return rl__errf(c->errbuf, RL_EUNSUPPORTED,
-                        "sw_ranking: embedding width %d is not a multiple of 16", D);
+                        "sw_ranking: embedding width %d is not a multiple of %d", D,
+                        RL_SWR_DIM_STEP);
     struct swr_build x = {0};
     struct swr_val v = {0};
     x.model_tier = malloc((size_t)M * sizeof *x.model_tier);

@@ -1,6 +1,7 @@
 // rl_train: checks, the default pair, the validation split, dispatch to the kind's trainer and
 // writing the router file with its provenance (hyper-parameters, metrics, data digest).
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ static int parse_aliases(const struct rl_battles *b, const struct rl_train_param
     a->n = 0;
     if (p->n_aliases > MAX_ALIASES)
         return rl__errf(errbuf, RL_ETOOBIG, "more than %d aliases", MAX_ALIASES);
-    for (int i = 0; i < p->n_aliases; i++) {
+    for (size_t i = 0; i < p->n_aliases; i++) {
         const char *eq = strchr(p->aliases[i], '=');
         char name[RL_MODEL_NAME_MAX];
         if (!eq || (size_t)(eq - p->aliases[i]) >= sizeof name)
@@ -176,14 +177,15 @@ static int write_prompt_list(const struct rl_battles *b, const char *path, const
 // Training
 
 int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
-             const char *encoder, int dim, const struct rl_train_params *p, const char *out_path,
+             const char *encoder, size_t dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) {
     if (b->n == 0 || b->n_models < 2)
         return rl__errf(errbuf, RL_EINVAL, "no battles to train on");
     if (b->n > UINT32_MAX - 1)
         return rl__errf(errbuf, RL_ETOOBIG, "more than %u battles", UINT32_MAX - 1);
-    if (!encoder || dim <= 0 || !prompt_emb)
+    if (!encoder || dim == 0 || dim > INT_MAX || !prompt_emb)
         return rl__errf(errbuf, RL_EINVAL, "no prompt embeddings");
+    const int D = (int)dim;
     if (!(p->holdout >= 0 && p->holdout < 0.5))
         return rl__errf(errbuf, RL_EINVAL, "holdout %g is not in [0, 0.5)", p->holdout);
     if (p->n_threads < 1)
@@ -208,7 +210,7 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
     // The trainers see the pair as models of the data.
     struct rl_train_ctx c = {b,
                              prompt_emb,
-                             dim,
+                             D,
                              p,
                              strong >= M ? al.model[strong - M] : strong,
                              weak >= M ? al.model[weak - M] : weak,
@@ -247,7 +249,7 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
         struct rl_router_meta m = {
             .kind = kind,
             .encoder = encoder,
-            .encoder_dim = dim,
+            .encoder_dim = D,
             .models = names ? names : (const char *const *)b->models,
             .n_models = M + al.n,
             .strong = strong,

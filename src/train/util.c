@@ -9,16 +9,10 @@
 // ----------------------------------------------------------------------------
 // RNG
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
+// The state is four consecutive outputs of splitmix64 from the seed, as Vigna recommends.
 void rl__rng_seed(struct rl_rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
+        r->s[i] = rl__splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -38,7 +32,7 @@ uint64_t rl__rng_next(struct rl_rng *r) {
 }
 
 double rl__rng_uniform(struct rl_rng *r) {
-    return (double)(rl__rng_next(r) >> 11) * 0x1.0p-53;
+    return rl__unit_double(rl__rng_next(r));
 }
 
 double rl__rng_normal(struct rl_rng *r) {

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// n draws in [0, 1): splitmix64's finaliser of seed + (i + 1)·golden, top 53 bits.
+// n draws in [0, 1): outputs 0 .. n - 1 of the splitmix64 stream seeded with seed
+// (rl__splitmix64_at), top 53 bits each.
 void ref_uniform(uint64_t seed, size_t n, double *out);
 
 #endif

@@ -132,7 +132,7 @@ int proxy_start(struct proxy *p, const char *extra_env, const char *fmt, ...) {
         usleep(5000);
     }
     proxy_stop(p);
-    return RL_ETIMEOUT;
+    return HARNESS_TIMEOUT;
 }
 
 int proxy_run_to_exit(struct proxy *p, const char *config_text, const char *const *args) {
@@ -229,7 +229,7 @@ int http_call(int port, const char *path, const char *body, const char *header,
     curl_easy_cleanup(e);
     if (rc == CURLE_OK)
         return RL_OK;
-    return rc == CURLE_OPERATION_TIMEDOUT ? RL_ETIMEOUT : RL_EIO;
+    return rc == CURLE_OPERATION_TIMEDOUT ? HARNESS_TIMEOUT : RL_EIO;
 }
 
 void http_resp_free(struct http_resp *r) {

@@ -35,8 +35,12 @@ struct http_resp {
     double t_total;
 };
 
+// What the harness's waits return when their time runs out (not a library status).
+#define HARNESS_TIMEOUT (-100)
+
 // One request to 127.0.0.1:port. body NULL means GET. header may be NULL. abort_after_bytes > 0
 // makes the client hang up after that many body bytes; timeout_ms > 0 bounds the whole call.
+// RL_OK, HARNESS_TIMEOUT or RL_EIO.
 int http_call(int port, const char *path, const char *body, const char *header,
               long abort_after_bytes, long timeout_ms, struct http_resp *r);
 void http_resp_free(struct http_resp *r);

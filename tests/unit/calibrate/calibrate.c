@@ -53,9 +53,10 @@ TEST(calibrate_invalid) {
 // The check: on the shipped Arena sample, the share of strong calls at the calibrated
 // threshold is P within one prompt.
 TEST(calibrate_share_within_one_prompt) {
-    struct rl_prompts sample;
+    struct rl_texts sample;
+    struct rl_texts_params exact = {.exact = true};
     char err[RL_ERRBUF_SIZE];
-    ASSERT_OK(rl_prompts_load(RL_DATA_DIR "/data/prompts/arena_hard.jsonl.gz", &sample, err));
+    ASSERT_OK(rl_texts_load(RL_DATA_DIR "/data/prompts/arena_hard.jsonl.gz", &exact, &sample, err));
     ASSERT_EQ(sample.n, 1250);
     ASSERT_STR_CONTAINS(sample.items[1249], "tell me a fun story today");
     double *s = malloc(sample.n * sizeof *s);
@@ -71,47 +72,53 @@ TEST(calibrate_share_within_one_prompt) {
         ASSERT_NEAR(k, pcts[i] * (double)sample.n, 1.0);
     }
     free(s);
-    rl_prompts_free(&sample);
+    rl_texts_free(&sample);
     return 0;
 }
 
-static const char *write_tmp(char *path, const char *suffix, const char *content) {
+static const char *write_tmp(char *path, const char *suffix, const char *content, size_t len) {
     snprintf(path, 64, "/tmp/rl_calib_XXXXXX%s", suffix);
     int fd = mkstemps(path, (int)strlen(suffix));
     if (fd < 0)
         return path;
-    if (write(fd, content, strlen(content)) < 0)
+    if (write(fd, content, len) < 0)
         path[0] = '\0';
     close(fd);
     return path;
 }
 
+// Calibration samples are read exact: the texts as found, blank lines and empty texts left out.
 TEST(calibrate_prompt_files) {
     static const struct {
-        const char *suffix, *content;
-        size_t n;
-        const char *last; // output: the last prompt, or the error
+        const char *suffix, *content; // input: the file
+        size_t len;                   // input: its bytes (0: up to the first NUL)
+        size_t n;                     // output: the texts read
+        const char *last;             // output: the last text, or the error (NULL: none)
     } cases[] = {
-        {".txt", "first\n\n  \nsecond line\r\n", 2, "second line"},
-        {".jsonl", "{\"prompt\": \"a\"}\n{\"turns\": [\"b\", \"c\"]}\n{\"prompt\": [\"d\"]}\n", 3,
-         "d"},
-        {".csv", "id,prompt\n1,\"[\"\"first turn\"\", \"\"second\"\"]\"\n2,plain, text\n", 2,
+        {".txt", "first\n\n  \n second line \r\n", 0, 2, " second line "},
+        {".jsonl", "{\"prompt\": \"a\"}\n{\"turns\": [\"b\", \"c\"]}\n{\"prompt\": [\"d\"]}\n", 0,
+         3, "d"},
+        {".csv", "id,prompt\n1,\"[\"\"first turn\"\", \"\"second\"\"]\"\n2,plain, text\n", 0, 2,
          "plain"},
-        {".jsonl", "{\"prompt\": \"a\"}\n{\"text\": \"b\"}\n", 0, ":2: no \"prompt\" string"},
-        {".csv", "id,text\n1,a\n", 0, ":1: no \"prompt\" column"},
-        {".txt", "\n \n", 0, "no prompts in the sample"},
-        {".jsonl", "", 0, "no prompts in the sample"},
-        {".json", "[\"a\", {\"question\": \"b\"}, {\"turns\": [\"c\", \"d\"]}]", 3, "c"},
-        {".json", "{\"prompt\": \"a\"}", 0, "expected a JSON array of prompts"},
-        {".json", "[\"a\", 3]", 0, "element 1 is neither a string nor a record"},
+        {".jsonl", "{\"prompt\": \"a\"}\n{\"text\": \"b\"}\n", 0, 0,
+         ":2: no text in member 'prompt'"},
+        {".csv", "id,text\n1,a\n", 0, 0, ":1: no column 'prompt'"},
+        {".txt", "\n \n", 0, 0, NULL},
+        {".jsonl", "", 0, 0, NULL},
+        {".json", "[\"a\", {\"question\": \"b\"}, {\"turns\": [\"c\", \"d\"]}]", 0, 3, "c"},
+        {".json", "{\"prompt\": \" a \"}", 0, 1, " a "},
+        {".json", "[\"a\", 3]", 0, 0, ":2: element is not an object"},
+        {".txt", "a\nb\0c\n", 6, 0, "a NUL byte"},
     };
     for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
         char path[64], err[RL_ERRBUF_SIZE] = "";
-        struct rl_prompts p;
-        write_tmp(path, cases[i].suffix, cases[i].content);
-        int rc = rl_prompts_load(path, &p, err);
+        struct rl_texts p;
+        struct rl_texts_params exact = {.exact = true};
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].content);
+        write_tmp(path, cases[i].suffix, cases[i].content, len);
+        int rc = rl_texts_load(path, &exact, &p, err);
         remove(path);
-        if (cases[i].n == 0) {
+        if (cases[i].n == 0 && cases[i].last) {
             ASSERT(rc != RL_OK);
             ASSERT_STR_CONTAINS(err, cases[i].last);
             ASSERT_NULL(p.items);
@@ -119,14 +126,15 @@ TEST(calibrate_prompt_files) {
         }
         ASSERT_OK(rc);
         ASSERT_EQ(p.n, cases[i].n);
-        ASSERT_STR_EQ(p.items[p.n - 1], cases[i].last);
+        if (p.n)
+            ASSERT_STR_EQ(p.items[p.n - 1], cases[i].last);
         if (i == 2)
             ASSERT_STR_EQ(p.items[0], "first turn");
-        rl_prompts_free(&p);
+        rl_texts_free(&p);
     }
     char err[RL_ERRBUF_SIZE];
-    struct rl_prompts p;
-    ASSERT_EQ(rl_prompts_load("/nonexistent/prompts.txt", &p, err), RL_EIO);
+    struct rl_texts p;
+    ASSERT_EQ(rl_texts_load("/nonexistent/prompts.txt", NULL, &p, err), RL_EIO);
     ASSERT_STR_CONTAINS(err, "/nonexistent/prompts.txt");
     return 0;
 }

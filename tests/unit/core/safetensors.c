@@ -77,8 +77,8 @@ TEST(core_safetensors_roundtrip) {
     ASSERT_EQ(rl_safetensors_expect(st, "nope", RL_DTYPE_F32, 0, NULL, &t, err), RL_EFORMAT);
     ASSERT_STR_CONTAINS(err, "tensor \"nope\" is missing");
     ASSERT_STR_CONTAINS(err, TMP_FILE);
-    rl_safetensors_close(st);
-    rl_safetensors_close(NULL);
+    rl_safetensors_free(st);
+    rl_safetensors_free(NULL);
     return 0;
 }
 
@@ -156,7 +156,7 @@ TEST(core_safetensors_corrupt_files) {
         err[0] = '\0';
         struct rl_safetensors *st = rl_safetensors_open(TMP_FILE, err);
         if (st) {
-            rl_safetensors_close(st);
+            rl_safetensors_free(st);
             TEST_FAIL_("case %zu (%s) was accepted", i, cases[i].header);
         }
         if (!strstr(err, cases[i].want) || !strstr(err, TMP_FILE))
@@ -209,7 +209,7 @@ TEST(core_safetensors_misaligned_data_is_copied) {
     ASSERT_EQ((uintptr_t)f->data % 4, 0);
     const unsigned char *p = f->data;
     ASSERT(p[0] == 1 && p[1] == 2 && p[2] == 3 && p[3] == 4);
-    rl_safetensors_close(st);
+    rl_safetensors_free(st);
     return 0;
 }
 
@@ -282,7 +282,7 @@ TEST(core_safetensors_random_mutations) {
                 sum += ((const unsigned char *)t->data)[b];
         }
         (void)sum;
-        rl_safetensors_close(st);
+        rl_safetensors_free(st);
     }
     free(buf);
     free(orig);
@@ -303,6 +303,6 @@ TEST(core_safetensors_real_model) {
     ASSERT_OK(rl_safetensors_expect(st, "embeddings.position_ids", RL_DTYPE_I64, 2,
                                     (const int64_t[]){1, 512}, &t, err));
     ASSERT_EQ(((const int64_t *)t->data)[511], 511);
-    rl_safetensors_close(st);
+    rl_safetensors_free(st);
     return 0;
 }

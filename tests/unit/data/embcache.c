@@ -93,9 +93,9 @@ static void count(void *ctx, size_t done, size_t total) {
 TEST(embcache_embeds_each_text_once) {
     char root[256], err[RL_ERRBUF_SIZE] = "";
     tmp_dir(root, sizeof root, "embcache3");
-    struct rl_encoder *enc = rl_encoder_load(RL_TEST_MODEL, err);
+    struct rl_encoder *enc = rl_encoder_open(RL_TEST_MODEL, err);
     ASSERT_NOT_NULL(enc);
-    const int D = rl_encoder_dim(enc);
+    const size_t D = rl_encoder_dim(enc);
     struct rl_embcache *c = rl_embcache_open(root, rl_encoder_name(enc), D, err);
     ASSERT_NOT_NULL(c);
     const char *texts[4] = {"How do I bake bread?", "What is 2 + 2?", "How do I bake bread?",

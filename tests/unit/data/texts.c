@@ -2,34 +2,56 @@
 // used to decontaminate training prompts.
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "rl/battle.h"
+#include "rl/texts.h"
 #include "test.h"
 
 #define BATTLES RL_TEST_DATA "/battles/"
 
+// Reads a spec into t (freed first) and returns the count, or the error.
+static long load(const char *spec, struct rl_texts *t, char *err) {
+    rl_texts_free(t);
+    int rc = rl_texts_load_spec(spec, NULL, t, err);
+    return rc != RL_OK ? rc : (long)t->n;
+}
+
 TEST(texts_read_formats) {
-    char err[RL_ERRBUF_SIZE] = "", **t;
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.csv", &t, err), 2);
-    ASSERT_STR_EQ(t[1], "Explain \"quantum\" tunnelling.");
-    rl_texts_free(t, 2);
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.csv,column=other", &t, err), 2);
-    ASSERT_STR_EQ(t[0], "x");
-    rl_texts_free(t, 2);
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.jsonl", &t, err), 2);
-    ASSERT_STR_EQ(t[1], "Draft a professional email.");
-    ASSERT_STR_CONTAINS(t[0], "travel blog post about a recent trip to Hawaii.");
-    rl_texts_free(t, 2);
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.txt", &t, err), 2);
-    ASSERT_STR_EQ(t[1], "second line");
-    rl_texts_free(t, 2);
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.csv,column=nope", &t, err), RL_EFORMAT);
+    char err[RL_ERRBUF_SIZE] = "";
+    struct rl_texts t = {0};
+    ASSERT_EQ(load(BATTLES "texts.csv", &t, err), 2);
+    ASSERT_STR_EQ(t.items[1], "Explain \"quantum\" tunnelling.");
+    ASSERT_EQ(load(BATTLES "texts.csv,column=other", &t, err), 2);
+    ASSERT_STR_EQ(t.items[0], "x");
+    ASSERT_EQ(load(BATTLES "texts.jsonl", &t, err), 2);
+    ASSERT_STR_EQ(t.items[1], "Draft a professional email.");
+    ASSERT_STR_CONTAINS(t.items[0], "travel blog post about a recent trip to Hawaii.");
+    ASSERT_EQ(load(BATTLES "texts.txt", &t, err), 2);
+    ASSERT_STR_EQ(t.items[1], "second line"); // trimmed, as a battle prompt
+    struct rl_texts_params exact = {.exact = true};
+    rl_texts_free(&t);
+    ASSERT_OK(rl_texts_load_spec(BATTLES "texts.txt", &exact, &t, err));
+    ASSERT_STR_EQ(t.items[1], "  second line  ");
+    ASSERT_EQ(load(BATTLES "texts.csv,column=nope", &t, err), RL_EFORMAT);
     ASSERT_STR_CONTAINS(err, "texts.csv:1: no column 'nope'");
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.jsonl,field=category", &t, err), RL_EFORMAT);
+    ASSERT_EQ(load(BATTLES "texts.jsonl,field=category", &t, err), RL_EFORMAT);
     ASSERT_STR_CONTAINS(err, "texts.jsonl:2: no text in member 'category'");
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.jsonl,field=question_id", &t, err), RL_EFORMAT);
+    ASSERT_EQ(load(BATTLES "texts.jsonl,field=question_id", &t, err), RL_EFORMAT);
     ASSERT_STR_CONTAINS(err, "texts.jsonl:1:");
-    ASSERT_EQ(rl_texts_read(BATTLES "texts.txt,colour=red", &t, err), RL_EINVAL);
-    ASSERT_EQ(rl_texts_read("/nonexistent.txt", &t, err), RL_EIO);
+    ASSERT_EQ(load(BATTLES "texts.txt,colour=red", &t, err), RL_EINVAL);
+    ASSERT_EQ(load("/nonexistent.txt", &t, err), RL_EIO);
+
+    // Appending moves the texts.
+    struct rl_texts a = {0}, b = {0};
+    ASSERT_OK(rl_texts_load_spec(BATTLES "texts.csv", NULL, &a, err));
+    ASSERT_OK(rl_texts_load_spec(BATTLES "texts.jsonl", NULL, &b, err));
+    ASSERT_OK(rl_texts_append(&a, &b));
+    ASSERT_EQ(a.n, 4);
+    ASSERT_EQ(b.n, 0);
+    ASSERT_NULL(b.items);
+    ASSERT_STR_EQ(a.items[3], "Draft a professional email.");
+    rl_texts_free(&a);
+    rl_texts_free(&b);
     return 0;
 }
 
@@ -43,7 +65,7 @@ TEST(texts_max_similarity_and_drop) {
         b[i] = (float)rand() / RAND_MAX - 0.5f;
     float *mx = malloc(NA * sizeof *mx);
     size_t *arg = malloc(NA * sizeof *arg);
-    ASSERT_OK(rl_max_similarity(a, NA, b, NB, D, mx, arg));
+    ASSERT_OK(rl__max_cosine(a, NA, b, NB, D, mx, arg));
     for (int i = 0; i < NA; i += 37) {
         float best = -1e30f;
         size_t at = 0;

@@ -71,7 +71,7 @@ static int check_model(const char *dir, const char *name) {
     char err[RL_ERRBUF_SIZE];
     struct golden g;
     ASSERT_OK(golden_load(dir, &g));
-    struct rl_encoder *e = rl_encoder_load(dir, err);
+    struct rl_encoder *e = rl_encoder_open(dir, err);
     if (!e)
         TEST_FAIL_("%s", err);
     ASSERT_EQ(rl_encoder_dim(e), g.dim);
@@ -124,7 +124,7 @@ TEST(encoder_tiny_cls_f16_matches_sentence_transformers) {
 // text gives alone, whatever it is batched with and however many threads run.
 TEST(encoder_batch_equals_one_at_a_time) {
     char err[RL_ERRBUF_SIZE];
-    struct rl_encoder *e = rl_encoder_load(TINY "/", err);
+    struct rl_encoder *e = rl_encoder_open(TINY "/", err);
     if (!e)
         TEST_FAIL_("%s", err);
     ASSERT_STR_EQ(rl_encoder_name(e), "tiny-bert");
@@ -140,7 +140,7 @@ TEST(encoder_batch_equals_one_at_a_time) {
             len += (size_t)snprintf(texts[i] + len, 512 - len, "%s ",
                                     words[(i + w * 5) % RL_COUNTOF(words)]);
     }
-    int dim = rl_encoder_dim(e);
+    size_t dim = rl_encoder_dim(e);
     float *batch = malloc((size_t)N * dim * sizeof *batch);
     float *one = malloc((size_t)dim * sizeof *one);
     ASSERT(batch && one);
@@ -159,7 +159,7 @@ TEST(encoder_batch_equals_one_at_a_time) {
     ASSERT_OK(rl_encoder_embed(e, (const char *const *)&texts[N - 1], 1, one, err));
     ASSERT(memcmp(one, batch + (size_t)(N - 1) * dim, (size_t)dim * sizeof *one) == 0);
     double norm = 0;
-    for (int k = 0; k < dim; k++)
+    for (size_t k = 0; k < dim; k++)
         norm += (double)one[k] * one[k];
     ASSERT_NEAR(norm, 1.0, 1e-6);
     ASSERT_OK(rl_encoder_embed(e, NULL, 0, NULL, err));
@@ -173,7 +173,7 @@ TEST(encoder_batch_equals_one_at_a_time) {
 
 TEST(encoder_rejects_bad_arguments) {
     char err[RL_ERRBUF_SIZE];
-    struct rl_encoder *e = rl_encoder_load(TINY, err);
+    struct rl_encoder *e = rl_encoder_open(TINY, err);
     if (!e)
         TEST_FAIL_("%s", err);
     float out[2 * 32];
@@ -217,7 +217,7 @@ struct concurrent_job {
 static void *concurrent_main(void *arg) {
     struct concurrent_job *j = arg;
     char err[RL_ERRBUF_SIZE];
-    int dim = rl_encoder_dim(j->e);
+    size_t dim = rl_encoder_dim(j->e);
     float *out = malloc(j->n * (size_t)dim * sizeof *out);
     for (int round = 0; out && round < 20; round++) {
         if (rl_encoder_embed(j->e, j->texts, j->n, out, err) != RL_OK ||
@@ -233,7 +233,7 @@ static void *concurrent_main(void *arg) {
 // pool) at once.
 TEST(encoder_shared_by_threads) {
     char err[RL_ERRBUF_SIZE];
-    struct rl_encoder *e = rl_encoder_load(TINY, err);
+    struct rl_encoder *e = rl_encoder_open(TINY, err);
     if (!e)
         TEST_FAIL_("%s", err);
     static const char *const texts[] = {"hello world", "the cat sat on the mat", "why? how? when?",

@@ -28,7 +28,7 @@ static char *hex_decode(const char *hex) {
 
 TEST(encoder_golden_minilm_matches_sentence_transformers) {
     char err[RL_ERRBUF_SIZE];
-    struct rl_encoder *e = rl_encoder_load(RL_TEST_MODEL, err);
+    struct rl_encoder *e = rl_encoder_open(RL_TEST_MODEL, err);
     if (!e)
         TEST_FAIL_("%s", err);
     char *data;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "rl/battle.h"
+#include "rl/texts.h"
 #include "test.h"
 
 #ifndef RL_TEST_BIN
@@ -275,13 +276,15 @@ TEST(eval_cli_decontaminate_own_prompts) {
 
     // The list holds exactly the prompts trained on: not the battle-less question 1, not the
     // excluded questions 2 and 3.
-    char path[256], **texts;
+    char path[256];
     snprintf(path, sizeof path, "%s/mf.prompts.jsonl.gz", dir);
-    long n = rl_texts_read(path, &texts, NULL);
-    ASSERT_EQ(n, 3);
-    ASSERT_STR_EQ(texts[0], "Which gas do green plants absorb from the air during photosynthesis?");
-    ASSERT_STR_EQ(texts[2], "Explain why the sky appears blue during a clear day.");
-    rl_texts_free(texts, (size_t)n);
+    struct rl_texts texts;
+    ASSERT_OK(rl_texts_load(path, NULL, &texts, NULL));
+    ASSERT_EQ(texts.n, 3);
+    ASSERT_STR_EQ(texts.items[0],
+                  "Which gas do green plants absorb from the air during photosynthesis?");
+    ASSERT_STR_EQ(texts.items[2], "Explain why the sky appears blue during a clear day.");
+    rl_texts_free(&texts);
 
     static const struct {
         const char *extra; // input: more options
@@ -354,13 +357,14 @@ TEST(eval_cli_scores_files) {
     ASSERT(json_is_null(json_object_get(r, "n_train_contaminated")));
     json_decref(doc);
 
-    char path[256], **texts;
+    char path[256];
     snprintf(path, sizeof path, "%s/worked-ex.jsonl", dir);
-    long n = rl_texts_read(path, &texts, NULL);
-    ASSERT_EQ(n, 5);
-    ASSERT_STR_EQ(texts[0], "prompt zero");
-    ASSERT_STR_EQ(texts[4], "prompt four");
-    rl_texts_free(texts, (size_t)n);
+    struct rl_texts texts;
+    ASSERT_OK(rl_texts_load(path, NULL, &texts, NULL));
+    ASSERT_EQ(texts.n, 5);
+    ASSERT_STR_EQ(texts.items[0], "prompt zero");
+    ASSERT_STR_EQ(texts.items[4], "prompt four");
+    rl_texts_free(&texts);
     snprintf(cmd, sizeof cmd,
              RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/worked.csv --strong s "
                          "--weak w --scores back=%s --num-results 4 --format csv 2>&1",

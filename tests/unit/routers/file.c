@@ -256,27 +256,30 @@ TEST(router_train_prompts_list) {
     const char *values[] = {"routellm-router",  "1",  "mf", "enc", "8", "[\"a\",\"b\"]", "a", "b",
                             "lists/b.jsonl.gz", sha_b};
     ASSERT_OK(write_router(router, keys, values, 8));
-    char err[RL_ERRBUF_SIZE] = "", **got;
+    char err[RL_ERRBUF_SIZE] = "";
+    struct rl_texts got;
     struct rl_router *r = rl_router_load(router, NULL, err);
     ASSERT_NOT_NULL(r);
-    ASSERT_EQ(rl_router_train_prompts(r, &got, err), 2);
-    ASSERT_STR_EQ(got[0], texts[0]);
-    ASSERT_STR_EQ(got[1], "bad byte \xef\xbf\xbd here");
-    rl_texts_free(got, 2);
+    ASSERT_OK(rl_router_train_prompts_load(r, &got, err));
+    ASSERT_EQ(got.n, 2);
+    ASSERT_STR_EQ(got.items[0], texts[0]);
+    ASSERT_STR_EQ(got.items[1], "bad byte \xef\xbf\xbd here");
+    rl_texts_free(&got);
     rl_router_free(r);
     values[9] = "0000000000000000000000000000000000000000000000000000000000000000";
     ASSERT_OK(write_router(router, keys, values, 8));
     r = rl_router_load(router, NULL, err);
     ASSERT_NOT_NULL(r);
-    ASSERT(rl_router_train_prompts(r, &got, err) < 0);
-    ASSERT_NULL(got);
+    ASSERT(rl_router_train_prompts_load(r, &got, err) < 0);
+    ASSERT_NULL(got.items);
     ASSERT_STR_CONTAINS(err, "lists/b.jsonl.gz changed since the router was trained");
     rl_router_free(r);
     keys[8] = NULL; // a file that lists none
     ASSERT_OK(write_router(router, keys, values, 8));
     r = rl_router_load(router, NULL, err);
     ASSERT_NOT_NULL(r);
-    ASSERT_EQ(rl_router_train_prompts(r, &got, err), 0);
+    ASSERT_OK(rl_router_train_prompts_load(r, &got, err));
+    ASSERT_EQ(got.n, 0);
     rl_router_free(r);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -655,7 +655,7 @@ static void on_embedded(struct srv_embed_waiter *w, const float *embedding, int 
 
 TEST(server_embedder_batches_caches_and_evicts) {
     char err[RL_ERRBUF_SIZE] = "";
-    struct rl_encoder *enc = rl_encoder_load(RL_TEST_MODEL, err);
+    struct rl_encoder *enc = rl_encoder_open(RL_TEST_MODEL, err);
     if (!enc)
         TEST_FAIL_("%s", err);
     ASSERT_EQ(rl_encoder_dim(enc), 384);

@@ -397,7 +397,7 @@ TEST(serve_client_hangup_cancels_upstream) {
     ASSERT(dropped);
     // Before the first byte: the client gives up while the upstream hangs.
     ASSERT_EQ(http_call(p.port, "/v1/chat/completions", CHAT("weak", ""), NULL, 0, 300, &r),
-              RL_ETIMEOUT);
+              HARNESS_TIMEOUT);
     http_resp_free(&r);
     double cancelled = 0;
     for (int i = 0; i < 200 && cancelled != 1; i++, usleep(10000))

@@ -134,7 +134,7 @@ static const struct bad_case bad_cases[] = {
     {"[CLS]\n[SEP]\nhello\n", 0, NULL, "vocab.txt", "no unknown token \"[UNK]\""},
     {"[UNK]\n[SEP]\nhello\n", 0, NULL, "vocab.txt", "no classifier token \"[CLS]\""},
     {"[UNK]\n[CLS]\nhello\n", 0, NULL, "vocab.txt", "no separator token \"[SEP]\""},
-    {"[UNK]\n[CLS]\n[SEP]\n", 0, "{\"model\": ", "tokenizer.json", "line 1 column"},
+    {"[UNK]\n[CLS]\n[SEP]\n", 0, "{\"model\": ", "tokenizer.json:1:", "invalid JSON"},
     {"[UNK]\n[CLS]\n[SEP]\n", 0, "[1, 2]", "tokenizer.json", "expected a JSON object"},
     {"[UNK]\n[CLS]\n[SEP]\n", 0,
      "{\"normalizer\": {\"type\": \"NFKC\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}",

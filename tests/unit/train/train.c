@@ -287,10 +287,10 @@ TEST(train_mf_deterministic_and_learns) {
     }
     printf("  collapsed vs full maxdiff %.3g\n", maxdiff);
     ASSERT(maxdiff < 1e-5);
-    rl_safetensors_close(st);
+    rl_safetensors_free(st);
 
     // A router trained on another encoder is refused.
-    struct rl_encoder *enc = rl_encoder_load(RL_TEST_MODEL, err);
+    struct rl_encoder *enc = rl_encoder_open(RL_TEST_MODEL, err);
     ASSERT_NOT_NULL(enc);
     ASSERT_EQ(rl_router_check_encoder(r, enc, err), RL_EINVAL);
     ASSERT_STR_CONTAINS(err, "trained on encoder test-encoder (16-d)");
