@@ -2,9 +2,10 @@
 """Behaviour check for refactoring: run one recorded set of commands with a base build and
 with the current build, and report every difference.
 
-    python3 tools/cli_regress.py --base REF [--full] [--keep] [--only NAME ...]
+    python3 tools/cli_regress.py [--base REF] [--full] [--only NAME ...]
 
-The base commit REF is checked out into .cache/regress/<sha> (a detached git worktree) and built
+REF defaults to the commit named in tools/cli_regress.base: the last commit that changed the
+behaviour on purpose (move it there with each such change). The base commit REF is checked out into .cache/regress/<sha> (a detached git worktree) and built
 there; the current tree must already be built (`make all build/bench/proxy_stub`). Both builds
 use their own shipped routers and data, share the encoder weights (models/) and the embedding
 cache (.cache/embeddings), and start each command with an empty score cache, so every router
@@ -246,8 +247,13 @@ def run(cmd, **kw):
 
 
 def build_base(ref):
-    sha = subprocess.run(["git", "-C", ROOT, "rev-parse", ref], check=True, capture_output=True,
-                         text=True).stdout.strip()
+    found = subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify", "--quiet", ref + "^{commit}"],
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        # A shallow clone lacks old commits: there is nothing to compare with.
+        print(f"cli_regress: commit {ref} is not in this clone (shallow?); nothing compared")
+        sys.exit(0)
+    sha = found.stdout.strip()
     tree = os.path.join(ROOT, ".cache", "regress", sha)
     if not os.path.isdir(tree):
         os.makedirs(os.path.dirname(tree), exist_ok=True)
@@ -413,10 +419,14 @@ def fmt(v):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--base", required=True, help="git commit of the behaviour to keep")
+    ap.add_argument("--base", help="git commit of the behaviour to keep (default: the commit "
+                    "named in tools/cli_regress.base)")
     ap.add_argument("--full", action="store_true", help="also the MMLU commands")
     ap.add_argument("--only", nargs="*", help="run only these commands (names)")
     args = ap.parse_args()
+    if not args.base:
+        with open(os.path.join(ROOT, "tools", "cli_regress.base")) as f:
+            args.base = f.read().split()[0]
 
     base_home = build_base(args.base)
     builds = {"base": (os.path.join(base_home, "build", "routellm"), base_home),
