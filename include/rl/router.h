@@ -1,5 +1,6 @@
 // Routers: estimate p_strong = P(strong model beats weak model | prompt) from the prompt's
-// embedding. A request goes to the strong model when p_strong >= the threshold α.
+// embedding, its text or both. A request goes to the strong model when p_strong >= the threshold
+// α.
 // Routers are immutable after load and thread-safe (the random router draws from an atomic
 // counter, so concurrent calls are safe and a given seed gives a reproducible sequence).
 #ifndef RL_ROUTER_H
@@ -92,11 +93,25 @@ int rl_router_pair(const struct rl_router *r, const char *strong, const char *we
                    struct rl_router_pair *pair, char *errbuf) RL_NODISCARD;
 int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pair); // RL_OK
 
-// Score one prompt. `embedding` holds rl_router_encoder_dim(r) floats from the router's encoder
-// (NULL when the router needs none). pair NULL means the default pair. Writes p_strong in
-// [0, 1]; RL_EINVAL when the pair is out of range or a needed embedding is missing; RL_EFORMAT
-// when the router's parameters overflow on this embedding (no probability comes out). Only
-// sw_ranking allocates (4 bytes per stored prompt, freed before it returns; RL_ENOMEM).
+// What a router reads of one prompt: its text, and its embedding from the router's encoder
+// (rl_router_encoder_dim(r) floats; NULL when the router needs none).
+struct rl_prompt {
+    const char *text; // UTF-8, not necessarily NUL-terminated; may be NULL when len is 0
+    size_t len;
+    const float *embedding;
+};
+
+// Whether r reads the prompt's text (the length router, routers trained with prompt features).
+bool rl_router_needs_text(const struct rl_router *r);
+
+// Score one prompt. pair NULL means the default pair. Writes p_strong in [0, 1]; RL_EINVAL when
+// the pair is out of range or a needed embedding is missing; RL_EFORMAT when the router's
+// parameters overflow on this prompt (no probability comes out). Only sw_ranking allocates (4
+// bytes per stored prompt, freed before it returns; RL_ENOMEM).
+int rl_router_score_prompt(const struct rl_router *r, const struct rl_router_pair *pair,
+                           const struct rl_prompt *prompt, double *p_strong) RL_NODISCARD;
+// The same for a router that reads no text: `embedding` alone (NULL when it needs none).
+// RL_EINVAL when r needs the text.
 int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
                     const float *embedding, double *p_strong) RL_NODISCARD;
 
@@ -114,10 +129,10 @@ struct rl_router_decision {
                       // any-pair kinds allow): valid until rl_router_free
 };
 
-// Score one prompt for pair (NULL: the default pair) as rl_router_score does and decide at
-// threshold. RL_OK with *d filled, or rl_router_score's error with *d untouched.
+// Score one prompt for pair (NULL: the default pair) as rl_router_score_prompt does and decide at
+// threshold. RL_OK with *d filled, or the scoring error with *d untouched.
 int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
-                     const float *embedding, double threshold,
+                     const struct rl_prompt *prompt, double threshold,
                      struct rl_router_decision *d) RL_NODISCARD;
 
 #endif

@@ -54,6 +54,12 @@ struct rl_train_params {
     double noise; // std of the Gaussian noise added to the embeddings (mf)
     int hidden;   // mf: model-embedding width; bert: hidden units of the head (0: linear)
 
+    // Append the prompt features (rl/features.h), standardised over the training prompts, to each
+    // prompt's embedding (mf, bert, irt); the file records the version and the standardisation.
+    // A kind that may go without the encoder (irt) trains on the features alone when given no
+    // embeddings.
+    bool features;
+
     // sw_ranking (RouteLLM §2.2)
     int n_tiers; // 2 .. RL_TRAIN_MAX_TIERS
     int sw_int8; // store battle-prompt embeddings as int8 (1) or fp16 (0)

@@ -96,7 +96,8 @@ int cli_cmd_route(int argc, char **argv) {
             goto done;
         }
     }
-    if (rl_router_decide(r, &pair, emb, o.threshold, &d) != RL_OK) {
+    struct rl_prompt p = {prompt, strlen(prompt), emb};
+    if (rl_router_decide(r, &pair, &p, o.threshold, &d) != RL_OK) {
         cli_fail("route: scoring failed");
         goto done;
     }

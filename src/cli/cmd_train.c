@@ -21,7 +21,7 @@ struct train_opts {
     struct cli_list data, exclude, alias;
     const char *out, *dropped, *model_dir, *prompts_out;
     double exclude_threshold;
-    bool strict, no_cache, int8;
+    bool strict, no_cache, int8, features;
     struct rl_train_params p;
 };
 
@@ -85,6 +85,9 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         CLI_INT("--tiers", &o->p.n_tiers, 2, RL_TRAIN_MAX_TIERS, "N",
                 "sw_ranking and bert: number of tiers (default 10)"),
         CLI_FLAG("--int8", &o->int8, "sw_ranking: store prompt embeddings as int8, not fp16"),
+        CLI_FLAG("--features", &o->features,
+                 "mf, bert, irt: read the prompt features (length, digits, code, ...) beside "
+                 "the embedding"),
         CLI_INT("--threads", &o->p.n_threads, 1, 2, "N",
                 "1 or 2 (default 2); the result does not depend on it"),
         CLI_MODEL_DIR(&o->model_dir),
@@ -107,6 +110,7 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
     if (!known)
         return cli_usage(&spec, "unknown router kind '%s' (%s)", argv[1], kinds);
     o->p.sw_int8 = o->int8;
+    o->p.features = o->features;
     o->p.aliases = (const char *const *)o->alias.value;
     o->p.n_aliases = (size_t)o->alias.n;
     return 0;

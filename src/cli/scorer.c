@@ -147,7 +147,7 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
                      const char *label, const struct rl_router_pair *pair,
                      const char *const *prompts, size_t n, const char *what, double *scores) {
     char err[RL_ERRBUF_SIZE];
-    // The random router has no file and costs nothing to rerun: it is never cached.
+    // Built-in routers (random, length) have no file and cost nothing to rerun: never cached.
     if (rl_router_kind_builtin(rl_router_kind(r))) {
         if (rl_eval_score(r, pair, NULL, NULL, prompts, n, scores, NULL, NULL, err) != RL_OK)
             return cli_fail("%s", err);

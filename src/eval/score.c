@@ -110,7 +110,8 @@ int rl_eval_score(const struct rl_router *r, const struct rl_router_pair *pair,
     }
     rc = RL_OK;
     for (size_t i = 0; i < n; i++) {
-        rc = rl_router_score(r, pair, dim ? emb + i * dim : NULL, &scores[i]);
+        struct rl_prompt prompt = {prompts[i], strlen(prompts[i]), dim ? emb + i * dim : NULL};
+        rc = rl_router_score_prompt(r, pair, &prompt, &scores[i]);
         if (rc != RL_OK) {
             rl__errf(errbuf, rc, "router %s failed on prompt %zu: %s", rl_router_name(r), i + 1,
                      rl_strerror(rc));

@@ -37,9 +37,10 @@ void rl__bert_forward(const struct rl_bert_head *h, const float *e, float *hidde
     }
 }
 
-static int bert_score(const struct rl_router *r, const struct rl_router_pair *pair, const float *e,
-                      double *p_strong) {
+static int bert_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                      const struct rl_prompt *prompt, const float *e, double *p_strong) {
     (void)pair;
+    (void)prompt;
     float hidden[MAX_HIDDEN];
     double z[RL_BERT_CLASSES];
     rl__bert_forward(r->impl, e, hidden, z);
@@ -50,7 +51,7 @@ static int bert_score(const struct rl_router *r, const struct rl_router_pair *pa
 }
 
 static int bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
-    const int D = r->encoder_dim;
+    const int D = rl__router_input_dim(r);
     const struct rl_tensor *w1, *b1, *w2, *b2;
     int64_t s1[2] = {-1, D};
     int rc = rl_safetensors_expect(st, "head.0.weight", RL_DTYPE_F32, 2, s1, &w1, errbuf);
@@ -93,6 +94,7 @@ const struct rl_router_kind rl__router_kind_bert = {
     .load = bert_load,
     .score = bert_score,
     .free = free,
+    .features = true,
     .train = rl__train_bert,
     .train_defaults = rl__train_bert_defaults,
 };

@@ -2,6 +2,7 @@
 // provenance) is written and checked here; each kind's tensors are read by its own loader. A file
 // is untrusted input: every key is validated and a bad one is named in the error.
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,10 @@ int rl__router_write(const char *path, const struct rl_router_meta *m, const str
         meta[k++] = m->encoder;
         meta[k++] = "encoder_dim";
         meta[k++] = dim;
+    }
+    if (m->features) {
+        meta[k++] = "features";
+        meta[k++] = RL_FEATURES_VERSION;
     }
     meta[k++] = "models";
     meta[k++] = models_text;
@@ -187,9 +192,10 @@ static const struct rl_router_kind *read_kind(const struct rl_safetensors *st, c
     return kind;
 }
 
-// encoder and encoder_dim, for the kinds that score embeddings.
+// encoder and encoder_dim: required for the kinds that score embeddings, optional for those that
+// may (irt).
 static int read_encoder(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
-    if (!r->kind->needs_encoder)
+    if (!r->kind->needs_encoder && !rl_safetensors_meta(st, "encoder"))
         return RL_OK;
     const char *path = rl_safetensors_path(st);
     const char *enc = need_meta(st, "encoder", errbuf);
@@ -203,6 +209,36 @@ static int read_encoder(struct rl_router *r, const struct rl_safetensors *st, ch
                         dim_text);
     if (rl__router_set_encoder(r, enc, (int)dim) != RL_OK)
         return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
+    return RL_OK;
+}
+
+// features (the version of rl/features.h) with the standardisation tensors features.mean and
+// features.std, each (RL_FEATURES_N) finite floats, the deviations positive.
+static int read_features(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    const char *path = rl_safetensors_path(st);
+    const char *version = rl_safetensors_meta(st, "features");
+    if (!version)
+        return RL_OK;
+    if (strcmp(version, RL_FEATURES_VERSION) != 0)
+        return rl__errf(errbuf, RL_EUNSUPPORTED,
+                        "%s: prompt features '%.20s', this build computes '%s'", path, version,
+                        RL_FEATURES_VERSION);
+    if (r->encoder_dim + RL_FEATURES_N > RL_ROUTER_MAX_INPUT)
+        return rl__errf(errbuf, RL_EUNSUPPORTED, "%s: encoder_dim %d is too wide with features",
+                        path, r->encoder_dim);
+    const struct rl_tensor *mean, *std;
+    int64_t shape[1] = {RL_FEATURES_N};
+    int rc = rl_safetensors_expect(st, "features.mean", RL_DTYPE_F32, 1, shape, &mean, errbuf);
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "features.std", RL_DTYPE_F32, 1, shape, &std, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    memcpy(r->feat_mean, mean->data, sizeof r->feat_mean);
+    memcpy(r->feat_std, std->data, sizeof r->feat_std);
+    for (int i = 0; i < RL_FEATURES_N; i++)
+        if (!isfinite(r->feat_mean[i]) || !(r->feat_std[i] > 0 && isfinite(r->feat_std[i])))
+            return rl__errf(errbuf, RL_EFORMAT, "%s: features.mean/std[%d] is not usable", path, i);
+    r->features = true;
     return RL_OK;
 }
 
@@ -243,7 +279,8 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-    if (read_encoder(r, st, errbuf) != RL_OK || read_default_pair(r, st, errbuf) != RL_OK)
+    if (read_encoder(r, st, errbuf) != RL_OK || read_features(r, st, errbuf) != RL_OK ||
+        read_default_pair(r, st, errbuf) != RL_OK)
         goto fail;
     for (size_t i = 0; i < RL_COUNTOF(kept_keys); i++) {
         const char *v = rl_safetensors_meta(st, kept_keys[i]);

@@ -46,8 +46,9 @@ static double sigmoid(double x) {
     return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
 }
 
-static int mf_score(const struct rl_router *r, const struct rl_router_pair *pair, const float *e,
-                    double *p_strong) {
+static int mf_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                    const struct rl_prompt *prompt, const float *e, double *p_strong) {
+    (void)prompt;
     const struct mf *mf = r->impl;
     const int D = mf->dim;
     float acc = 0;
@@ -73,7 +74,7 @@ static void mf_free(void *impl) {
 }
 
 static int mf_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
-    const int M = r->n_models, D = r->encoder_dim;
+    const int M = r->n_models, D = rl__router_input_dim(r);
     const struct rl_tensor *tp, *tw1, *tw2;
     int64_t sp[2] = {M, -1};
     int rc = rl_safetensors_expect(st, "P.weight", RL_DTYPE_F32, 2, sp, &tp, errbuf);
@@ -124,6 +125,7 @@ const struct rl_router_kind rl__router_kind_mf = {
     .load = mf_load,
     .score = mf_score,
     .free = mf_free,
+    .features = true,
     .train = rl__train_mf,
     .per_model = per_model,
 };

@@ -17,9 +17,10 @@ struct random_state {
 };
 
 static int random_score(const struct rl_router *r, const struct rl_router_pair *pair,
-                        const float *embedding, double *p_strong) {
+                        const struct rl_prompt *prompt, const float *x, double *p_strong) {
     (void)pair;
-    (void)embedding;
+    (void)prompt;
+    (void)x;
     struct random_state *st = r->impl;
     // The counter is the router's only mutable state; relaxed order is enough for a ticket.
     uint64_t k = atomic_fetch_add_explicit(&st->counter, 1, memory_order_relaxed);

@@ -1,6 +1,7 @@
-// The router object shared by every kind: construction, model lists, pair resolution, dispatch
-// of rl_router_score and the routing decision. The kind-specific arithmetic lives in random.c,
-// mf.c, swr.c and bert.c; the table of kinds in registry.c; reading router files in file.c.
+// The router object shared by every kind: construction, model lists, pair resolution, the
+// router's input (embedding and prompt features), dispatch of the score and the routing decision.
+// The kind-specific arithmetic lives in random.c, mf.c, swr.c and bert.c; the table of kinds in
+// registry.c; reading router files in file.c.
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -195,20 +196,52 @@ int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pai
 // ----------------------------------------------------------------------------
 // Scoring
 
-int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
-                    const float *embedding, double *p_strong) {
+int rl__router_input_dim(const struct rl_router *r) {
+    return r->encoder_dim + (r->features ? RL_FEATURES_N : 0);
+}
+
+bool rl_router_needs_text(const struct rl_router *r) {
+    return r->kind->needs_text || r->features;
+}
+
+int rl_router_score_prompt(const struct rl_router *r, const struct rl_router_pair *pair,
+                           const struct rl_prompt *prompt, double *p_strong) {
     struct rl_router_pair p = pair ? *pair : r->def_pair;
     if (!r->kind->any_pair &&
         (p.strong < 0 || p.strong >= r->n_models || p.weak < 0 || p.weak >= r->n_models))
         return RL_EINVAL;
-    if (r->encoder_dim > 0 && !embedding)
+    if (r->encoder_dim > 0 && !prompt->embedding)
         return RL_EINVAL;
-    int rc = r->kind->score(r, &p, embedding, p_strong);
+    if (rl_router_needs_text(r) && !prompt->text && prompt->len > 0)
+        return RL_EINVAL;
+    // The input is the embedding itself unless features follow it; then it is built here, on
+    // the stack (file.c keeps such routers' inputs within RL_ROUTER_MAX_INPUT).
+    float input[RL_ROUTER_MAX_INPUT];
+    const float *x = prompt->embedding;
+    if (r->features) {
+        RL_ASSERT(rl__router_input_dim(r) <= RL_ROUTER_MAX_INPUT);
+        if (r->encoder_dim > 0)
+            memcpy(input, prompt->embedding, (size_t)r->encoder_dim * sizeof *input);
+        float *f = input + r->encoder_dim;
+        rl_features(prompt->len ? prompt->text : "", prompt->len, f);
+        for (int i = 0; i < RL_FEATURES_N; i++)
+            f[i] = (f[i] - r->feat_mean[i]) / r->feat_std[i];
+        x = input;
+    }
+    int rc = r->kind->score(r, &p, prompt, x, p_strong);
     // Finite parameters from a router file can still be large enough to overflow a score; that
     // prompt gets an error rather than a NaN, which would route it as if it were weak.
     if (rc == RL_OK && !(*p_strong >= 0 && *p_strong <= 1))
         return RL_EFORMAT;
     return rc;
+}
+
+int rl_router_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                    const float *embedding, double *p_strong) {
+    if (rl_router_needs_text(r))
+        return RL_EINVAL;
+    struct rl_prompt prompt = {.embedding = embedding};
+    return rl_router_score_prompt(r, pair, &prompt, p_strong);
 }
 
 // ----------------------------------------------------------------------------
@@ -220,10 +253,11 @@ bool rl_router_goes_strong(double p_strong, double threshold) {
 }
 
 int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
-                     const float *embedding, double threshold, struct rl_router_decision *d) {
+                     const struct rl_prompt *prompt, double threshold,
+                     struct rl_router_decision *d) {
     struct rl_router_pair p = pair ? *pair : r->def_pair;
     double p_strong;
-    int rc = rl_router_score(r, &p, embedding, &p_strong);
+    int rc = rl_router_score_prompt(r, &p, prompt, &p_strong);
     if (rc != RL_OK)
         return rc;
     d->p_strong = p_strong;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "rl/features.h"
 #include "rl/router.h"
 
 struct rl_tensor;
@@ -21,6 +22,7 @@ struct rl_train_params;
 
 #define RL_ROUTER_KINDS(X)                                                                         \
     X(random)                                                                                      \
+    X(length)                                                                                      \
     X(mf)                                                                                          \
     X(sw_ranking)                                                                                  \
     X(bert)
@@ -31,6 +33,8 @@ struct rl_router_kind {
     bool needs_encoder; // scores the prompt's embedding (its files name the encoder)
     bool any_pair;      // the score ignores the pair: any model name is accepted
     bool shipped;       // rl_router_load(name) gives a default router (build, or a shipped file)
+    bool needs_text;    // scores the prompt's text itself (the length router)
+    bool features;      // its trainer may append the prompt features to the embedding
 
     // Read the kind's tensors from st into r, whose models, encoder and default pair are set,
     // and set r->impl. RL_OK or < 0 with errbuf naming the file and tensor. NULL: the kind has
@@ -38,10 +42,12 @@ struct rl_router_kind {
     int (*load)(struct rl_router *r, const struct rl_safetensors *st, char *errbuf);
     // The kind's default router, built without a file; NULL on ENOMEM. NULL for file kinds.
     struct rl_router *(*build)(void);
-    // Score with a pair rl_router_score has checked (any pair for any_pair kinds) and, when the
-    // kind needs the encoder, an embedding of r->encoder_dim floats.
+    // Score with a pair rl_router_score_prompt has checked (any pair for any_pair kinds). x is the
+    // router's input (rl__router_input_dim floats: the embedding, then the standardised prompt
+    // features when the file has them), NULL when that is empty; the prompt is there for kinds
+    // that read its text.
     int (*score)(const struct rl_router *r, const struct rl_router_pair *pair,
-                 const float *embedding, double *p_strong);
+                 const struct rl_prompt *prompt, const float *x, double *p_strong);
     void (*free)(void *impl); // releases r->impl; NULL is a no-op
 
     // Fit a router of the kind (train.c has checked the data and set the context) and hand its
@@ -68,6 +74,11 @@ struct rl_router {
     char *encoder_name; // NULL when the router needs no embedding
     int encoder_dim;    // 0 when the router needs no embedding
 
+    // Prompt features (rl/features.h) after the embedding in the router's input, standardised
+    // with the training data's mean and standard deviation.
+    bool features;
+    float feat_mean[RL_FEATURES_N], feat_std[RL_FEATURES_N];
+
     int n_models;
     char **model_names;             // (n_models) canonical names, owned
     struct rl_router_pair def_pair; // default strong/weak pair
@@ -93,14 +104,21 @@ int rl__router_set_encoder(struct rl_router *r, const char *name, int dim) RL_NO
 // Index of `name` among r's models (case-insensitive, after alias resolution), or -1.
 int rl__router_find_model(const struct rl_router *r, const char *name);
 
+// Width of the router's input: the encoder's dimension plus RL_FEATURES_N with features.
+int rl__router_input_dim(const struct rl_router *r);
+// The widest input a router may have (its file is refused otherwise), so that scoring builds the
+// input on the stack.
+#define RL_ROUTER_MAX_INPUT (4096 + RL_FEATURES_N)
+
 // ----------------------------------------------------------------------------
 // Router files (docs/ROUTERS.md): safetensors whose __metadata__ holds
 //   format = "routellm-router", format_version = "1", kind, encoder, encoder_dim,
-//   models (JSON list), default_strong, default_weak, hyper (JSON object), metrics (JSON
-//   object), data_digest (SHA-256 of the training battles), n_battles, source (free text),
-//   aliases (JSON object: names listed in models that copy another model's parameters),
-//   train_prompts (the training-prompt list, relative to the router file's folder),
-//   train_prompts_sha256 (SHA-256 of that file's bytes) and n_train_prompts.
+//   features (the version of rl/features.h, when the input has them), models (JSON list),
+//   default_strong, default_weak, hyper (JSON object), metrics (JSON object), data_digest (SHA-256
+//   of the training battles), n_battles, source (free text), aliases (JSON object: names listed in
+//   models that copy another model's parameters), train_prompts (the training-prompt list, relative
+//   to the router file's folder), train_prompts_sha256 (SHA-256 of that file's bytes) and
+//   n_train_prompts.
 
 #define RL_ROUTER_FORMAT         "routellm-router"
 #define RL_ROUTER_FORMAT_VERSION "1"
@@ -109,6 +127,7 @@ struct rl_router_meta {
     const struct rl_router_kind *kind;
     const char *encoder; // NULL for kinds without an embedding
     int encoder_dim;
+    bool features; // the input has the prompt features (tensors features.mean, features.std)
     const char *const *models;
     int n_models;
     int strong, weak;    // default pair, indices into models

@@ -129,8 +129,9 @@ double rl__swr_p(const struct rl_swr *s, const double *beta, int strong, int wea
 // ----------------------------------------------------------------------------
 // Router
 
-static int swr_score(const struct rl_router *r, const struct rl_router_pair *pair, const float *e,
-                     double *p_strong) {
+static int swr_score(const struct rl_router *r, const struct rl_router_pair *pair,
+                     const struct rl_prompt *prompt, const float *e, double *p_strong) {
+    (void)prompt;
     const struct rl_swr *s = r->impl;
     float *sims = malloc((size_t)(s->n_prompts ? s->n_prompts : 1) * sizeof *sims);
     if (!sims)

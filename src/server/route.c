@@ -8,15 +8,15 @@
 
 #include "server/server_impl.h"
 
-// The decision: score the prompt and compare with the threshold, strong when
-// p_strong >= threshold (RouteLLM §1.1). The only place the server compares a score with a
-// threshold. Returns RL_OK with *p_strong and *model (an index into the config's models).
+// The decision (rl_router_decide) on the routing prompt and its embedding, if the router needs one;
+// then the attempts, or the answer of POST /v1/route.
 static void routed(struct srv_request *q, const float *embedding) {
     struct srv_server *s = q->s;
     struct srv_routing *g = &q->routing;
     const struct srv_route *rt = &s->routes[g->route];
     struct rl_router_decision d;
-    if (rl_router_decide(rt->r, &rt->pair, embedding, g->threshold, &d) != RL_OK) {
+    struct rl_prompt prompt = {g->prompt.data, g->prompt.len, embedding};
+    if (rl_router_decide(rt->r, &rt->pair, &prompt, g->threshold, &d) != RL_OK) {
         srv__answer_error(q, 500, "the router failed to score the prompt", "server_error", NULL,
                           NULL);
         return;

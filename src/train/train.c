@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "rl/features.h"
 #include "routers/router_impl.h"
 #include "train/train_impl.h"
 
@@ -174,6 +175,50 @@ static int write_prompt_list(const struct rl_battles *b, const char *path, const
 }
 
 // ----------------------------------------------------------------------------
+// Prompt features
+
+// The trainer's input with features: each prompt's embedding (dim floats, none when emb is NULL)
+// followed by its RL_FEATURES_N features, standardised with the mean and standard deviation over
+// b's prompts (a feature that does not vary keeps a deviation of 1). *x (n_prompts, dim + F) and
+// the two (F) tensors of the router file go to the caller.
+static int features_input(const struct rl_battles *b, const float *emb, int dim, float **x,
+                          float **mean, float **std) {
+    const int F = RL_FEATURES_N, W = dim + F;
+    const size_t n = b->n_prompts;
+    *x = malloc((n ? n : 1) * (size_t)W * sizeof **x);
+    *mean = calloc(F, sizeof **mean);
+    *std = calloc(F, sizeof **std);
+    double *sum = calloc(2 * (size_t)F, sizeof *sum);
+    if (!*x || !*mean || !*std || !sum) {
+        free(sum);
+        return RL_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float *row = *x + i * (size_t)W;
+        if (dim > 0)
+            memcpy(row, emb + i * (size_t)dim, (size_t)dim * sizeof *row);
+        rl_features(b->prompts[i], strlen(b->prompts[i]), row + dim);
+        for (int k = 0; k < F; k++) {
+            sum[k] += row[dim + k];
+            sum[F + k] += (double)row[dim + k] * row[dim + k];
+        }
+    }
+    for (int k = 0; k < F; k++) {
+        double m = n ? sum[k] / (double)n : 0;
+        double var = n ? sum[F + k] / (double)n - m * m : 0;
+        (*mean)[k] = (float)m;
+        (*std)[k] = var > 1e-12 ? (float)sqrt(var) : 1.0f;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float *f = *x + i * (size_t)W + dim;
+        for (int k = 0; k < F; k++)
+            f[k] = (f[k] - (*mean)[k]) / (*std)[k];
+    }
+    free(sum);
+    return RL_OK;
+}
+
+// ----------------------------------------------------------------------------
 // Training
 
 int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
@@ -183,7 +228,12 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
         return rl__errf(errbuf, RL_EINVAL, "no battles to train on");
     if (b->n > UINT32_MAX - 1)
         return rl__errf(errbuf, RL_ETOOBIG, "more than %u battles", UINT32_MAX - 1);
-    if (!encoder || dim == 0 || dim > INT_MAX || !prompt_emb)
+    bool no_emb = !prompt_emb && !encoder && dim == 0;
+    if (p->features && kind && !kind->features)
+        return rl__errf(errbuf, RL_EINVAL, "router kind '%s' does not read prompt features",
+                        kind->name);
+    if (no_emb ? (kind && kind->needs_encoder) || !p->features
+               : (!encoder || dim == 0 || dim > RL_ROUTER_MAX_INPUT - RL_FEATURES_N || !prompt_emb))
         return rl__errf(errbuf, RL_EINVAL, "no prompt embeddings");
     const int D = (int)dim;
     if (!(p->holdout >= 0 && p->holdout < 0.5))
@@ -205,12 +255,19 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
     if ((strong >= M ? al.model[strong - M] : strong) == (weak >= M ? al.model[weak - M] : weak))
         return rl__errf(errbuf, RL_EINVAL, "the strong and weak models are the same");
     bool *held = holdout_split(b->n, p->holdout);
-    if (!held)
+    float *x = NULL, *feat_mean = NULL, *feat_std = NULL;
+    if (held && p->features && features_input(b, prompt_emb, D, &x, &feat_mean, &feat_std) != RL_OK)
+        held = (free(held), NULL);
+    if (!held) {
+        free(x);
+        free(feat_mean);
+        free(feat_std);
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    // The trainers see the pair as models of the data.
+    }
+    // The trainers see the pair as models of the data, and the features as part of the input.
     struct rl_train_ctx c = {b,
-                             prompt_emb,
-                             D,
+                             p->features ? x : prompt_emb,
+                             p->features ? D + RL_FEATURES_N : D,
                              p,
                              strong >= M ? al.model[strong - M] : strong,
                              weak >= M ? al.model[weak - M] : weak,
@@ -225,6 +282,19 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
     else
         rc = rl__errf(errbuf, RL_EINVAL, "router kind '%s' is not trained",
                       rl_router_kind_name(kind));
+    free(x);
+    if (rc == RL_OK && p->features) {
+        const int64_t shape[1] = {RL_FEATURES_N};
+        rc = rl__train_out_add(&out, "features.mean", RL_DTYPE_F32, 1, shape, feat_mean);
+        feat_mean = NULL;
+        if (rc == RL_OK)
+            rc = rl__train_out_add(&out, "features.std", RL_DTYPE_F32, 1, shape, feat_std);
+        feat_std = NULL;
+        if (rc != RL_OK)
+            rl__errf(errbuf, rc, "cannot add the feature tensors");
+    }
+    free(feat_mean);
+    free(feat_std);
     if (rc == RL_OK && al.n > 0) {
         names = malloc(((size_t)M + (size_t)al.n) * sizeof *names);
         alias_text = aliases_json(b, &al);
@@ -250,6 +320,7 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
             .kind = kind,
             .encoder = encoder,
             .encoder_dim = D,
+            .features = p->features,
             .models = names ? names : (const char *const *)b->models,
             .n_models = M + al.n,
             .strong = strong,

@@ -47,9 +47,8 @@ TEST(router_registry_lookup) {
         bool trainable;   // output
         bool builtin;     // output
     } cases[] = {
-        {"random", false, true, false, true},
-        {"mf", true, false, true, false},
-        {"sw_ranking", true, false, true, false},
+        {"random", false, true, false, true}, {"length", false, true, false, true},
+        {"mf", true, false, true, false},     {"sw_ranking", true, false, true, false},
         {"bert", true, false, true, false},
     };
     for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
@@ -63,7 +62,7 @@ TEST(router_registry_lookup) {
     }
     char err[RL_ERRBUF_SIZE] = "";
     ASSERT_NULL(rl_router_kind_find("causal_llm", err));
-    ASSERT_STR_CONTAINS(err, "unknown router kind 'causal_llm'; the kinds are random, mf");
+    ASSERT_STR_CONTAINS(err, "unknown router kind 'causal_llm'; the kinds are random, length, mf");
     ASSERT_NULL(rl_router_kind_find("MF", NULL)); // names are exact
     ASSERT_NULL(rl_router_kind_find(NULL, err));
     ASSERT_STR_EQ(rl_router_kind_name(NULL), "unknown");
@@ -117,7 +116,8 @@ TEST(router_decide_boundary_goes_strong) {
         ASSERT_OK(rl_router_score(a, NULL, NULL, &p));
         double threshold = i % 2 ? p : nextafter(p, 2);
         struct rl_router_decision d;
-        ASSERT_OK(rl_router_decide(b, NULL, NULL, threshold, &d));
+        const struct rl_prompt none = {0};
+        ASSERT_OK(rl_router_decide(b, NULL, &none, threshold, &d));
         ASSERT(d.p_strong == p);
         ASSERT_EQ(d.strong, i % 2);
         ASSERT_EQ(d.model, i % 2 ? 0 : 1);
@@ -171,26 +171,27 @@ TEST(router_decide_names_the_pair) {
     struct rl_router_pair pair;
     ASSERT_OK(rl_router_pair(r, "gamma", "alpha", &pair, err));
     const float e[4] = {0.5f, -0.25f, 0, 0};
+    const struct rl_prompt pe = {"a prompt", 8, e}, no_emb = {"a prompt", 8, NULL};
     double p;
     ASSERT_OK(rl_router_score(r, &pair, e, &p));
     ASSERT(p > 0 && p < 1);
     struct rl_router_decision d;
-    ASSERT_OK(rl_router_decide(r, &pair, e, p, &d));
+    ASSERT_OK(rl_router_decide(r, &pair, &pe, p, &d));
     ASSERT(d.strong && d.p_strong == p);
     ASSERT_EQ(d.model, 2);
     ASSERT_STR_EQ(d.name, "gamma");
-    ASSERT_OK(rl_router_decide(r, &pair, e, nextafter(p, 2), &d));
+    ASSERT_OK(rl_router_decide(r, &pair, &pe, nextafter(p, 2), &d));
     ASSERT(!d.strong);
     ASSERT_EQ(d.model, 0);
     ASSERT_STR_EQ(d.name, "alpha");
     // No pair: the file's default pair, alpha over beta.
-    ASSERT_OK(rl_router_decide(r, NULL, e, 0, &d));
+    ASSERT_OK(rl_router_decide(r, NULL, &pe, 0, &d));
     ASSERT_STR_EQ(d.name, "alpha");
-    ASSERT_OK(rl_router_decide(r, NULL, e, 1.5, &d));
+    ASSERT_OK(rl_router_decide(r, NULL, &pe, 1.5, &d));
     ASSERT_STR_EQ(d.name, "beta");
     // A scoring error leaves the decision untouched.
     d.model = -7;
-    ASSERT_EQ(rl_router_decide(r, &pair, NULL, 0.5, &d), RL_EINVAL);
+    ASSERT_EQ(rl_router_decide(r, &pair, &no_emb, 0.5, &d), RL_EINVAL);
     ASSERT_EQ(d.model, -7);
     rl_router_free(r);
     unlink(path);
