@@ -48,6 +48,15 @@ struct rl_battle {
 #define RL_BATTLE_MAX_PROMPT  16384
 #define RL_BATTLE_MAX_SOURCES 255
 
+// One model's quality on one prompt, scaled to [0, 1] (correct = 1; a judge's score rescaled),
+// the data of routers that model each model's quality rather than pairwise wins (irt).
+struct rl_cell {
+    uint32_t prompt; // index into rl_battles.prompts
+    uint32_t model;  // index into rl_battles.models
+    float score;     // in [0, 1]
+    uint8_t source;  // index into rl_battles.sources
+};
+
 struct rl_battles_index; // prompt and model lookup tables, internal
 
 struct rl_battles {
@@ -61,6 +70,8 @@ struct rl_battles {
     char **sources;         // (n_sources) e.g. "alpaca_eval:<path>"
     size_t n_dropped_short; // battles dropped because the prompt was too short
     size_t n_dropped_self;  // battles of a model against itself, dropped
+    size_t n_cells;
+    struct rl_cell *cells; // (n_cells) per-model qualities, from readers in cells mode
     struct rl_battles_index *index;
 };
 
@@ -77,13 +88,21 @@ int rl_battles_source(struct rl_battles *b, const char *name); // intern a sourc
 int rl_battles_model(struct rl_battles *b, const char *name);  // intern a model name: id or < 0
 int rl_battles_find_model(const struct rl_battles *b, const char *name); // id, or -1
 
-// Remove every battle whose prompt is flagged in drop (b->n_prompts entries); the prompt table is
-// unchanged. Returns the number of battles removed.
+// Add one model's quality on a prompt (score in [0, 1]). The prompt is cleaned as for battles;
+// a too-short prompt is counted in n_dropped_short and not added (returns 0). Returns 1 when
+// added, 0 when dropped, or < 0 (RL_EINVAL for a score outside [0, 1] or a bad name).
+int rl_battles_add_cell(struct rl_battles *b, const char *prompt, size_t prompt_len,
+                        const char *model, double score, int source);
+
+// Remove every battle and cell whose prompt is flagged in drop (b->n_prompts entries); the prompt
+// table is unchanged. Returns the number of battles removed.
 size_t rl_battles_drop_prompts(struct rl_battles *b, const bool *drop);
 
 // SHA-256 over every battle (prompt text, model names, outcome, weight) in order, as 64 hex
 // characters plus NUL in hex. Two sets with the same battles in the same order agree.
 int rl_battles_digest(const struct rl_battles *b, char hex[65]) RL_NODISCARD;
+// The same over every cell (prompt text, model name, score) in order.
+int rl_battles_digest_cells(const struct rl_battles *b, char hex[65]) RL_NODISCARD;
 
 // ----------------------------------------------------------------------------
 // Readers
@@ -105,7 +124,9 @@ int rl_battles_digest(const struct rl_battles *b, char hex[65]) RL_NODISCARD;
 //                RouterDC-style row {question, scores: {model: score}} is accepted too. Every
 //                pair of models whose scores differ by at least margin= (default 0.5 for 0/1
 //                correctness) gives a "gold" battle won by the higher score; equal scores give a
-//                tie when ties=1, else nothing. models=a|b|c keeps only those columns.
+//                tie when ties=1, else nothing. models=a|b|c keeps only those columns, skip=a|b
+//                leaves out columns that are neither prompt nor model (ids, categories). In cells
+//                mode (rl_battles_read_opts.cells) one cell per scored model instead.
 // Common keys: source=NAME labels the battles; weight=W multiplies their weights;
 // limit=N reads at most N rows.
 
@@ -116,11 +137,16 @@ struct rl_battles_read_opts {
     bool strict;             // reject the whole file at the first malformed row
     rl_battles_warn_fn warn; // lenient mode: told about each skipped row
     void *warn_ctx;
+    // Cells mode: a table gives one cell per scored model and prompt instead of battles (its
+    // margin= and ties= do not apply); a file whose values leave [0, 1] is rescaled by its own
+    // lowest and highest value, or by scale=LO:HI. The other formats have no per-model scores
+    // and are refused.
+    bool cells;
 };
 
-// Read one data spec into b. Returns the number of battles added (>= 0) or < 0 with errbuf
-// naming the file, the line and the problem. In lenient mode malformed rows are skipped and
-// reported through opts->warn; a file with no valid row at all is still an error.
+// Read one data spec into b. Returns the number of battles (cells in cells mode) added (>= 0) or
+// < 0 with errbuf naming the file, the line and the problem. In lenient mode malformed rows are
+// skipped and reported through opts->warn; a file with no valid row at all is still an error.
 long rl_battles_read(struct rl_battles *b, const char *spec,
                      const struct rl_battles_read_opts *opts, char *errbuf);
 

@@ -43,6 +43,9 @@ bool rl_router_kind_needs_encoder(const struct rl_router_kind *k);
 bool rl_router_kind_any_pair(const struct rl_router_kind *k);
 bool rl_router_kind_trainable(const struct rl_router_kind *k);
 bool rl_router_kind_builtin(const struct rl_router_kind *k);
+// Whether the kind learns from per-model scores (cells, rl/battle.h) rather than from battles: its
+// training data is read in cells mode (irt).
+bool rl_router_kind_learns_cells(const struct rl_router_kind *k);
 // rl_router_load(name) gives a default router of the kind: built in, or the file
 // <home>/routers/<name>.safetensors shipped with the library.
 bool rl_router_kind_shipped(const struct rl_router_kind *k);

@@ -21,7 +21,7 @@ struct train_opts {
     struct cli_list data, exclude, alias;
     const char *out, *dropped, *model_dir, *prompts_out;
     double exclude_threshold;
-    bool strict, no_cache, int8, features;
+    bool strict, no_cache, int8, features, no_embedding;
     struct rl_train_params p;
 };
 
@@ -88,6 +88,9 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         CLI_FLAG("--features", &o->features,
                  "mf, bert, irt: read the prompt features (length, digits, code, ...) beside "
                  "the embedding"),
+        CLI_FLAG("--no-embedding", &o->no_embedding,
+                 "irt: read the prompt features alone, so that the router needs no encoder "
+                 "(prompts are still embedded for --exclude)"),
         CLI_INT("--threads", &o->p.n_threads, 1, 2, "N",
                 "1 or 2 (default 2); the result does not depend on it"),
         CLI_MODEL_DIR(&o->model_dir),
@@ -132,7 +135,10 @@ static void on_warning(void *ctx, const char *msg) {
 
 static int read_data(const struct train_opts *o, struct rl_battles *b) {
     struct warn_state w = {0};
-    struct rl_battles_read_opts ro = {.strict = o->strict, .warn = on_warning, .warn_ctx = &w};
+    struct rl_battles_read_opts ro = {.strict = o->strict,
+                                      .warn = on_warning,
+                                      .warn_ctx = &w,
+                                      .cells = rl_router_kind_learns_cells(o->kind)};
     char err[RL_ERRBUF_SIZE];
     for (int i = 0; i < o->data.n; i++) {
         long n = rl_battles_read(b, o->data.value[i], &ro, err);
@@ -142,13 +148,19 @@ static int read_data(const struct train_opts *o, struct rl_battles *b) {
     }
     if (w.n > SHOWN_WARNINGS)
         fprintf(stderr, "routellm: warning: %ld malformed rows skipped in all\n", w.n);
-    fprintf(stderr,
-            "%zu battles, %zu distinct prompts, %zu models (%zu battles with a prompt under %d "
-            "characters and %zu of a model against itself dropped)\n",
-            b->n, b->n_prompts, b->n_models, b->n_dropped_short, RL_BATTLE_MIN_PROMPT,
-            b->n_dropped_self);
-    if (b->n == 0)
-        return cli_fail("train: no battles to train on");
+    if (ro.cells)
+        fprintf(stderr,
+                "%zu scores, %zu distinct prompts, %zu models (%zu with a prompt under %d "
+                "characters dropped)\n",
+                b->n_cells, b->n_prompts, b->n_models, b->n_dropped_short, RL_BATTLE_MIN_PROMPT);
+    else
+        fprintf(stderr,
+                "%zu battles, %zu distinct prompts, %zu models (%zu battles with a prompt under %d "
+                "characters and %zu of a model against itself dropped)\n",
+                b->n, b->n_prompts, b->n_models, b->n_dropped_short, RL_BATTLE_MIN_PROMPT,
+                b->n_dropped_self);
+    if (ro.cells ? b->n_cells == 0 : b->n == 0)
+        return cli_fail("train: no %s to train on", ro.cells ? "per-model scores" : "battles");
     return 0;
 }
 
@@ -227,8 +239,9 @@ static int decontaminate(const struct train_opts *o, struct cli_scorer *sc, stru
     size_t removed = rl_battles_drop_prompts(b, drop);
     fprintf(stderr,
             "excluded %zu of %zu prompts (cosine >= %.2f to one of %zu texts, or quoted at the "
-            "start of one: %ld): %zu battles removed\n",
-            n_drop, b->n_prompts, o->exclude_threshold, n_ex, n_quoted, removed);
+            "start of one: %ld): %zu battles%s removed\n",
+            n_drop, b->n_prompts, o->exclude_threshold, n_ex, n_quoted, removed,
+            b->n_cells ? " and their scores" : "");
     if (o->dropped && write_dropped(o->dropped, b, drop, quoted, max, arg, ex))
         goto done;
     rc = 0;
@@ -336,7 +349,12 @@ int cli_cmd_train(int argc, char **argv) {
     o.p.progress = on_progress;
     o.p.progress_ctx = &view;
     char err[RL_ERRBUF_SIZE];
-    if (rl_train(o.kind, b, emb, enc_name, dim, &o.p, o.out, err) != RL_OK) {
+    if (o.no_embedding) {
+        enc_name = NULL;
+        dim = 0;
+    }
+    if (rl_train(o.kind, b, o.no_embedding ? NULL : emb, enc_name, dim, &o.p, o.out, err) !=
+        RL_OK) {
         rc = cli_fail("train: %s", err);
         goto done;
     }

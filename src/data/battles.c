@@ -2,6 +2,7 @@
 // prompts (trim, drop short, cut long) and the training-data digest. Reading datasets lives in
 // readers.c; embedding prompts lives in embcache.c.
 #include <ctype.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ struct intern {
 struct rl_battles_index {
     struct intern prompts;
     struct intern models;
-    size_t cap_items, cap_prompts, cap_models;
+    size_t cap_items, cap_prompts, cap_models, cap_cells;
 };
 
 static int intern_grow(struct intern *t) {
@@ -142,6 +143,7 @@ void rl_battles_free(struct rl_battles *b) {
     free(b->models);
     free(b->sources);
     free(b->items);
+    free(b->cells);
     if (b->index) {
         intern_free(&b->index->prompts);
         intern_free(&b->index->models);
@@ -260,6 +262,38 @@ int rl_battles_add(struct rl_battles *b, const char *prompt, size_t prompt_len, 
     return rl__battles_push(b, (uint32_t)p, a, m, outcome, weight, source);
 }
 
+int rl__battles_push_cell(struct rl_battles *b, uint32_t prompt, int model, double score,
+                          int source) {
+    if (model < 0 || !isfinite(score) || source < 0 || source > 255)
+        return RL_EINVAL;
+    if (grow_array((void **)&b->cells, &b->index->cap_cells, b->n_cells + 1, sizeof *b->cells) !=
+        RL_OK)
+        return RL_ENOMEM;
+    b->cells[b->n_cells++] = (struct rl_cell){.prompt = prompt,
+                                              .model = (uint32_t)model,
+                                              .score = (float)score,
+                                              .source = (uint8_t)source};
+    return 1;
+}
+
+int rl_battles_add_cell(struct rl_battles *b, const char *prompt, size_t prompt_len,
+                        const char *model, double score, int source) {
+    if (!(score >= 0 && score <= 1))
+        return RL_EINVAL;
+    int m = rl_battles_model(b, model);
+    if (m < 0)
+        return m;
+    const char *s;
+    if (rl__prompt_clean(prompt, prompt_len, &s) < RL_BATTLE_MIN_PROMPT) {
+        b->n_dropped_short++;
+        return 0;
+    }
+    long p = rl__battles_prompt(b, prompt, prompt_len);
+    if (p < 0)
+        return (int)p;
+    return rl__battles_push_cell(b, (uint32_t)p, m, score, source);
+}
+
 size_t rl_battles_drop_prompts(struct rl_battles *b, const bool *drop) {
     size_t kept = 0;
     for (size_t i = 0; i < b->n; i++)
@@ -267,27 +301,23 @@ size_t rl_battles_drop_prompts(struct rl_battles *b, const bool *drop) {
             b->items[kept++] = b->items[i];
     size_t removed = b->n - kept;
     b->n = kept;
+    kept = 0;
+    for (size_t i = 0; i < b->n_cells; i++)
+        if (!drop[b->cells[i].prompt])
+            b->cells[kept++] = b->cells[i];
+    b->n_cells = kept;
     return removed;
 }
 
 // ----------------------------------------------------------------------------
 // Digest
 
-int rl_battles_digest(const struct rl_battles *b, char hex[65]) {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx)
-        return RL_ENOMEM;
-    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    for (size_t i = 0; ok && i < b->n; i++) {
-        const struct rl_battle *x = &b->items[i];
-        const char *p = b->prompts[x->prompt], *ma = b->models[x->model_a],
-                   *mb = b->models[x->model_b];
-        // Each field ends with its NUL so that field boundaries are part of the digest.
-        unsigned char tail[5] = {x->outcome};
-        memcpy(tail + 1, &x->weight, 4);
-        ok = EVP_DigestUpdate(ctx, p, strlen(p) + 1) && EVP_DigestUpdate(ctx, ma, strlen(ma) + 1) &&
-             EVP_DigestUpdate(ctx, mb, strlen(mb) + 1) && EVP_DigestUpdate(ctx, tail, sizeof tail);
-    }
+// Each field ends with its NUL so that field boundaries are part of the digest.
+static int digest_str(EVP_MD_CTX *ctx, const char *s) {
+    return EVP_DigestUpdate(ctx, s, strlen(s) + 1);
+}
+
+static int digest_end(EVP_MD_CTX *ctx, int ok, char hex[65]) {
     unsigned char md[32];
     unsigned int md_len = 0;
     ok = ok && EVP_DigestFinal_ex(ctx, md, &md_len) && md_len == 32;
@@ -297,4 +327,32 @@ int rl_battles_digest(const struct rl_battles *b, char hex[65]) {
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return RL_OK;
+}
+
+int rl_battles_digest(const struct rl_battles *b, char hex[65]) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return RL_ENOMEM;
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; ok && i < b->n; i++) {
+        const struct rl_battle *x = &b->items[i];
+        unsigned char tail[5] = {x->outcome};
+        memcpy(tail + 1, &x->weight, 4);
+        ok = digest_str(ctx, b->prompts[x->prompt]) && digest_str(ctx, b->models[x->model_a]) &&
+             digest_str(ctx, b->models[x->model_b]) && EVP_DigestUpdate(ctx, tail, sizeof tail);
+    }
+    return digest_end(ctx, ok, hex);
+}
+
+int rl_battles_digest_cells(const struct rl_battles *b, char hex[65]) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return RL_ENOMEM;
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; ok && i < b->n_cells; i++) {
+        const struct rl_cell *x = &b->cells[i];
+        ok = digest_str(ctx, b->prompts[x->prompt]) && digest_str(ctx, b->models[x->model]) &&
+             EVP_DigestUpdate(ctx, &x->score, sizeof x->score);
+    }
+    return digest_end(ctx, ok, hex);
 }

@@ -16,6 +16,11 @@ size_t rl__prompt_clean(const char *s, size_t len, const char **start);
 // holds a NUL byte, or another status.
 long rl__battles_prompt(struct rl_battles *b, const char *prompt, size_t len);
 
+// Append a cell of already interned ids with any finite score (the table reader rescales a
+// file's scores into [0, 1] once it has seen them all): 1, or RL_EINVAL / RL_ENOMEM.
+int rl__battles_push_cell(struct rl_battles *b, uint32_t prompt, int model, double score,
+                          int source);
+
 // Append a battle of already interned ids: 1, or RL_EINVAL / RL_ENOMEM.
 int rl__battles_push(struct rl_battles *b, uint32_t prompt, int model_a, int model_b,
                      enum rl_outcome outcome, float weight, int source);

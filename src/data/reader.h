@@ -13,7 +13,7 @@
 #include "rl/core.h"
 
 #define RL_SPEC_MAX_OPTS    16
-#define RL_TABLE_MAX_MODELS 64
+#define RL_TABLE_MAX_MODELS 128
 
 // ----------------------------------------------------------------------------
 // Specs
@@ -71,6 +71,7 @@ struct rl__reader {
         double margin;
         bool ties;
         const char *models;     // "a|b|c" or NULL
+        const char *skip;       // CSV: "a|b" columns that are neither prompt nor model, or NULL
         const char *prompt_key; // JSON rows: the prompt member, NULL for prompt/question
         int n_models;
         int cols[RL_TABLE_MAX_MODELS + 1]; // CSV: [0] prompt, then the model columns

@@ -273,10 +273,43 @@ static int read_alpaca(struct rl__reader *r, char *data, size_t len) {
 // ----------------------------------------------------------------------------
 // Per-prompt result tables -> gold battles
 
+// Cells mode: one cell per scored model, the raw score kept until the file is read (read_table
+// rescales them).
+static int table_cells(struct rl__reader *r, long line, const char *p, size_t len,
+                       const char *const *names, const double *scores, const bool *have, int n) {
+    if (memchr(p, '\0', len))
+        return rl__row_fail(r, line, "prompt contains a NUL byte");
+    const char *s;
+    if (rl__prompt_clean(p, len, &s) < RL_BATTLE_MIN_PROMPT) {
+        r->b->n_dropped_short++;
+        return RL_OK;
+    }
+    long prompt = rl__battles_prompt(r->b, p, len);
+    if (prompt < 0)
+        return rl__errf(r->errbuf, (int)prompt, "%s:%ld: %s", r->path, line,
+                        rl_strerror((int)prompt));
+    for (int i = 0; i < n; i++) {
+        if (!have[i])
+            continue;
+        if (!isfinite(scores[i]))
+            return rl__row_fail(r, line, "score of '%s' is not finite", names[i]);
+        int m = rl_battles_model(r->b, names[i]);
+        if (m < 0)
+            return rl__row_fail(r, line, "bad model name '%s'", names[i]);
+        int rc = rl__battles_push_cell(r->b, (uint32_t)prompt, m, scores[i], r->source);
+        if (rc < 0)
+            return rl__errf(r->errbuf, rc, "%s:%ld: %s", r->path, line, rl_strerror(rc));
+        r->added++;
+    }
+    return RL_OK;
+}
+
 // Every pair of scored models gives a battle: the higher score wins when the gap is at least the
 // margin; equal scores give a tie (both good) or a both-bad tie when ties are on.
 static int table_battles(struct rl__reader *r, long line, const char *p, size_t len,
                          const char *const *names, const double *scores, const bool *have, int n) {
+    if (r->opts && r->opts->cells)
+        return table_cells(r, line, p, len, names, scores, have, n);
     for (int i = 0; i < n; i++) {
         for (int j = i + 1; j < n; j++) {
             if (!have[i] || !have[j])
@@ -325,7 +358,8 @@ static int read_table_csv(struct rl__reader *r, char *data, size_t len, const ch
         return rl__errf(r->errbuf, RL_EFORMAT, "%s:1: no prompt column '%s'", r->path, pc);
     r->table.n_models = 0;
     for (int i = 0; i < h.n; i++) {
-        if (i == r->table.cols[0] || (r->table.models && !list_has(r->table.models, h.field[i])))
+        if (i == r->table.cols[0] || (r->table.models && !list_has(r->table.models, h.field[i])) ||
+            (r->table.skip && list_has(r->table.skip, h.field[i])))
             continue;
         if (r->table.n_models >= RL_TABLE_MAX_MODELS)
             return rl__errf(r->errbuf, RL_ETOOBIG, "%s:1: more than %d model columns", r->path,
@@ -388,7 +422,38 @@ static int table_json_row(struct rl__reader *r, json_t *o, long line) {
     return rc;
 }
 
-static int read_table(struct rl__reader *r, char *data, size_t len) {
+// Cells mode: bring the scores of the cells a file gave (from index `first`) into [0, 1]. Kept as
+// they are when they already lie there; else scale=LO:HI maps LO..HI to 0..1 (values beyond it
+// clamped), or the file's own lowest and highest score do.
+static int scale_cells(struct rl__reader *r, size_t first) {
+    struct rl_battles *b = r->b;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = first; i < b->n_cells; i++) {
+        lo = fmin(lo, b->cells[i].score);
+        hi = fmax(hi, b->cells[i].score);
+    }
+    const char *scale = rl__spec_get(r->spec, "scale");
+    if (scale) {
+        char *end;
+        lo = strtod(scale, &end);
+        hi = *end == ':' ? strtod(end + 1, &end) : NAN;
+        if (*end || !(hi > lo) || !isfinite(lo) || !isfinite(hi))
+            return rl__errf(r->errbuf, RL_EINVAL, "%s: scale '%s' is not LO:HI with LO < HI",
+                            r->path, scale);
+    } else if (first == b->n_cells || (lo >= 0 && hi <= 1)) {
+        return RL_OK;
+    } else if (!(hi > lo)) {
+        return rl__errf(r->errbuf, RL_EFORMAT, "%s: every score is %g; give scale=LO:HI", r->path,
+                        lo);
+    }
+    for (size_t i = first; i < b->n_cells; i++) {
+        double v = (b->cells[i].score - lo) / (hi - lo);
+        b->cells[i].score = (float)fmin(1, fmax(0, v));
+    }
+    return RL_OK;
+}
+
+static int read_table_rows(struct rl__reader *r, char *data, size_t len) {
     int rc = rl__spec_double(r->spec, "margin", 0.5, 0, 1e300, &r->table.margin, r->errbuf);
     if (rc != RL_OK)
         return rc;
@@ -397,6 +462,7 @@ static int read_table(struct rl__reader *r, char *data, size_t len) {
     const char *ties = rl__spec_get(r->spec, "ties");
     r->table.ties = ties && strcmp(ties, "1") == 0;
     r->table.models = rl__spec_get(r->spec, "models");
+    r->table.skip = rl__spec_get(r->spec, "skip");
     const char *prompt_col = rl__spec_get(r->spec, "prompt");
     const char *p = data;
     while (p < data + len && isspace((unsigned char)*p))
@@ -406,6 +472,15 @@ static int read_table(struct rl__reader *r, char *data, size_t len) {
         return rl__json_rows(r, data, len, table_json_row);
     }
     return read_table_csv(r, data, len, prompt_col);
+}
+
+static int read_table(struct rl__reader *r, char *data, size_t len) {
+    if (r->opts && r->opts->cells) {
+        size_t first = r->b->n_cells;
+        int rc = read_table_rows(r, data, len);
+        return rc == RL_OK ? scale_cells(r, first) : rc;
+    }
+    return read_table_rows(r, data, len);
 }
 
 // ----------------------------------------------------------------------------
@@ -447,8 +522,11 @@ long rl_battles_read(struct rl_battles *b, const char *spec_text,
     rc = rl__data_read(spec.path, &data, &len, errbuf);
     if (rc != RL_OK)
         return rc;
-    size_t before = b->n;
-    if (strcmp(spec.format, "arena55k") == 0) {
+    size_t before = opts && opts->cells ? b->n_cells : b->n;
+    if (opts && opts->cells && strcmp(spec.format, "table") != 0) {
+        rc = rl__errf(errbuf, RL_EINVAL, "%s: format %s has no per-model scores (use table:)",
+                      spec.path, spec.format);
+    } else if (strcmp(spec.format, "arena55k") == 0) {
         rc = read_arena55k(&r, data, len);
     } else if (strcmp(spec.format, "arena") == 0) {
         rc = rl__json_rows(&r, data, len, arena_row);
@@ -484,5 +562,5 @@ long rl_battles_read(struct rl_battles *b, const char *spec_text,
                             spec.key[i], spec.format);
     if (r.rows > 0 && r.rows == r.bad)
         return rl__errf(errbuf, RL_EFORMAT, "%s: no valid row (%ld malformed)", spec.path, r.bad);
-    return (long)(b->n - before);
+    return (long)((opts && opts->cells ? b->n_cells : b->n) - before);
 }

@@ -60,6 +60,10 @@ bool rl_router_kind_builtin(const struct rl_router_kind *k) {
     return k->build != NULL;
 }
 
+bool rl_router_kind_learns_cells(const struct rl_router_kind *k) {
+    return k->cells;
+}
+
 bool rl_router_kind_shipped(const struct rl_router_kind *k) {
     return k->shipped;
 }

@@ -25,7 +25,8 @@ struct rl_train_params;
     X(length)                                                                                      \
     X(mf)                                                                                          \
     X(sw_ranking)                                                                                  \
-    X(bert)
+    X(bert)                                                                                        \
+    X(irt)
 
 // One kind of router: what it is called, what it needs and the operations on its routers.
 struct rl_router_kind {
@@ -35,6 +36,7 @@ struct rl_router_kind {
     bool shipped;       // rl_router_load(name) gives a default router (build, or a shipped file)
     bool needs_text;    // scores the prompt's text itself (the length router)
     bool features;      // its trainer may append the prompt features to the embedding
+    bool cells;         // its trainer learns from per-model scores (cells), not from battles
 
     // Read the kind's tensors from st into r, whose models, encoder and default pair are set,
     // and set r->impl. RL_OK or < 0 with errbuf naming the file and tensor. NULL: the kind has

@@ -147,11 +147,12 @@ static char *aliases_json(const struct rl_battles *b, const struct aliases *a) {
 // ----------------------------------------------------------------------------
 // The training-prompt list
 
-// Every prompt that has a battle in b (held-out ones included: they are training data too), in
-// prompt order, written to path and referenced from the router file at out_path.
-static int write_prompt_list(const struct rl_battles *b, const char *path, const char *out_path,
-                             char *ref, size_t ref_size, char sha[65], size_t *n_listed,
-                             char *errbuf) {
+// Every prompt that has a battle in b (a cell, for kinds trained on cells; held-out ones included:
+// they are training data too), in prompt order, written to path and referenced from the router
+// file at out_path.
+static int write_prompt_list(const struct rl_battles *b, bool cells, const char *path,
+                             const char *out_path, char *ref, size_t ref_size, char sha[65],
+                             size_t *n_listed, char *errbuf) {
     bool *used = calloc(b->n_prompts ? b->n_prompts : 1, sizeof *used);
     const char **texts = malloc((b->n_prompts ? b->n_prompts : 1) * sizeof *texts);
     if (!used || !texts) {
@@ -161,6 +162,8 @@ static int write_prompt_list(const struct rl_battles *b, const char *path, const
     }
     for (size_t i = 0; i < b->n; i++)
         used[b->items[i].prompt] = true;
+    for (size_t i = 0; cells && i < b->n_cells; i++)
+        used[b->cells[i].prompt] = true;
     size_t n = 0;
     for (size_t i = 0; i < b->n_prompts; i++)
         if (used[i])
@@ -224,8 +227,10 @@ static int features_input(const struct rl_battles *b, const float *emb, int dim,
 int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
              const char *encoder, size_t dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) {
-    if (b->n == 0 || b->n_models < 2)
-        return rl__errf(errbuf, RL_EINVAL, "no battles to train on");
+    bool cells = kind && kind->cells;
+    if ((cells ? b->n_cells : b->n) == 0 || b->n_models < 2)
+        return rl__errf(errbuf, RL_EINVAL,
+                        cells ? "no per-model scores to train on" : "no battles to train on");
     if (b->n > UINT32_MAX - 1)
         return rl__errf(errbuf, RL_ETOOBIG, "more than %u battles", UINT32_MAX - 1);
     bool no_emb = !prompt_emb && !encoder && dim == 0;
@@ -306,15 +311,15 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
     }
     char digest[65] = "";
     if (rc == RL_OK) {
-        rc = rl_battles_digest(b, digest);
+        rc = cells ? rl_battles_digest_cells(b, digest) : rl_battles_digest(b, digest);
         if (rc != RL_OK)
             rl__errf(errbuf, rc, "cannot hash the training data");
     }
     char list_sha[65] = "", list_ref[4096] = "";
     size_t n_listed = 0;
     if (rc == RL_OK && p->prompts_out)
-        rc = write_prompt_list(b, p->prompts_out, out_path, list_ref, sizeof list_ref, list_sha,
-                               &n_listed, errbuf);
+        rc = write_prompt_list(b, cells, p->prompts_out, out_path, list_ref, sizeof list_ref,
+                               list_sha, &n_listed, errbuf);
     if (rc == RL_OK) {
         struct rl_router_meta m = {
             .kind = kind,
@@ -328,7 +333,7 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
             .hyper = out.hyper,
             .metrics = out.metrics,
             .digest = digest,
-            .n_battles = b->n,
+            .n_battles = cells ? b->n_cells : b->n,
             .source = p->source,
             .aliases = alias_text,
             .train_prompts = p->prompts_out ? list_ref : NULL,

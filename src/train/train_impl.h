@@ -147,6 +147,8 @@ int rl__minibatch_train(const struct rl_minibatch *mb, double *val_loss,
 int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 int rl__train_swr(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
+int rl__train_irt(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
+void rl__train_irt_defaults(struct rl_train_params *p);
 void rl__train_bert_defaults(struct rl_train_params *p);
 
 // ----------------------------------------------------------------------------

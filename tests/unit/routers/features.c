@@ -142,3 +142,57 @@ TEST(train_mf_with_features) {
     rl_battles_free(b);
     return 0;
 }
+
+// Per-model scores in which the strong model is always right and the weak one only on prompts
+// without a number: an irt router on the prompt features alone (no encoder) learns where the
+// weak model fails, and scores those prompts higher.
+TEST(train_irt_features_alone) {
+    enum { N = 240 };
+    struct rl_battles *b = rl_battles_new();
+    ASSERT_NOT_NULL(b);
+    for (int i = 0; i < N; i++) {
+        char p[96];
+        bool hard = i % 3 == 0;
+        int n = hard ? snprintf(p, sizeof p, "compute 17 * %d + 3 for case %c%c", i, 'a' + i % 26,
+                                'a' + i / 26)
+                     : snprintf(p, sizeof p, "name a colour you like, case %c%c", 'a' + i % 26,
+                                'a' + i / 26);
+        ASSERT_EQ(rl_battles_add_cell(b, p, (size_t)n, "big", 1, 0), 1);
+        ASSERT_EQ(rl_battles_add_cell(b, p, (size_t)n, "small", hard ? 0 : 1, 0), 1);
+        ASSERT_EQ(rl_battles_add_cell(b, p, (size_t)n, "tiny", hard ? 0 : 0.5, 0), 1);
+    }
+    ASSERT_EQ(b->n, 0);
+    ASSERT_EQ(b->n_cells, 3 * N);
+    ASSERT_EQ(rl_battles_add_cell(b, "a prompt long enough to count", 29, "big", 1.5, 0),
+              RL_EINVAL);
+    const struct rl_router_kind *irt = rl_router_kind_find("irt", NULL);
+    ASSERT(rl_router_kind_learns_cells(irt));
+    struct rl_train_params p = rl_train_params_default(irt);
+    p.strong = "big";
+    p.weak = "small";
+    char path[256], err[RL_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "/tmp/rl_test_%ld_irt.safetensors", (long)getpid());
+    // Neither embeddings nor features: nothing to read.
+    ASSERT_EQ(rl_train(irt, b, NULL, NULL, 0, &p, path, err), RL_EINVAL);
+    p.features = true;
+    ASSERT_OK(rl_train(irt, b, NULL, NULL, 0, &p, path, err));
+    struct rl_router *r = rl_router_load(path, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ(rl_router_encoder_dim(r), 0);
+    ASSERT_EQ(rl_router_n_models(r), 3);
+    const char *m = "compute 17 * 999 + 3 for case zz", *q = "name a colour you like, case zz";
+    struct rl_prompt hard = {m, strlen(m), NULL}, easy = {q, strlen(q), NULL};
+    double ph, pe, pt;
+    ASSERT_OK(rl_router_score_prompt(r, NULL, &hard, &ph));
+    ASSERT_OK(rl_router_score_prompt(r, NULL, &easy, &pe));
+    ASSERT(ph > 0.7 && pe < 0.6 && pe >= 0.5);
+    // Another pair of the same router: small over tiny on the easy prompt.
+    struct rl_router_pair pair;
+    ASSERT_OK(rl_router_pair(r, "small", "tiny", &pair, err));
+    ASSERT_OK(rl_router_score_prompt(r, &pair, &easy, &pt));
+    ASSERT(pt > 0.5);
+    rl_router_free(r);
+    unlink(path);
+    rl_battles_free(b);
+    return 0;
+}
