@@ -1,5 +1,5 @@
 // The server's configuration: a YAML file read into a tree of nodes that keep their line
-// (yaml.c), then checked against one table of keys per section (name, type, range, field, help:
+// (core/yaml.c), then checked against one table of keys per section (name, type, range, field, help:
 // the schema of docs/SERVER.md), so each accepted key is written once. Every error names the
 // file, the line and the key. Secrets are never read from the file: upstream and client keys
 // come from environment variables the file names. The flags of src/cli/cmd_serve.c set values
@@ -292,25 +292,25 @@ struct walk {
     char *errbuf;
 };
 
-static int bad(struct walk *w, const struct srv_ynode *n, const char *key, const char *what) {
+static int bad(struct walk *w, const struct rl_ynode *n, const char *key, const char *what) {
     return rl__errf(w->errbuf, RL_EINVAL, "%s:%d: %s: %s", w->path, n->line, key, what);
 }
 
-static int bad_value(struct walk *w, const struct srv_ynode *n, const char *key, const char *want) {
+static int bad_value(struct walk *w, const struct rl_ynode *n, const char *key, const char *want) {
     char msg[200];
     snprintf(msg, sizeof msg, "expected %s, got '%.60s'", want,
-             n->type == SRV_YAML_SCALAR ? n->value
-             : n->type == SRV_YAML_MAP  ? "a mapping"
+             n->type == RL_YAML_SCALAR ? n->value
+             : n->type == RL_YAML_MAP  ? "a mapping"
                                         : "a list");
     return bad(w, n, key, msg);
 }
 
-static int want_map(struct walk *w, const struct srv_ynode *n, const char *key) {
-    return n->type == SRV_YAML_MAP ? RL_OK : bad_value(w, n, key, "a mapping");
+static int want_map(struct walk *w, const struct rl_ynode *n, const char *key) {
+    return n->type == RL_YAML_MAP ? RL_OK : bad_value(w, n, key, "a mapping");
 }
 
 // Every key of map must be one of the n names in `known`, once.
-static int check_keys(struct walk *w, const struct srv_ynode *map, const char *where,
+static int check_keys(struct walk *w, const struct rl_ynode *map, const char *where,
                       const char *const *known, size_t n) {
     for (size_t i = 0; i < map->n_kids; i += 2) {
         const char *k = map->kids[i]->value;
@@ -330,7 +330,7 @@ static int check_keys(struct walk *w, const struct srv_ynode *map, const char *w
 }
 
 // The mapping `map`, called `where` in messages, holds only keys of the table, each once.
-static int check_map(struct walk *w, const struct srv_ynode *map, const char *where,
+static int check_map(struct walk *w, const struct rl_ynode *map, const char *where,
                      const struct key *keys, size_t n_keys) {
     const char *names[MAX_KEYS];
     int rc = want_map(w, map, where);
@@ -338,15 +338,15 @@ static int check_map(struct walk *w, const struct srv_ynode *map, const char *wh
 }
 
 // Store the values of a checked mapping into the struct at base, each converted to its type.
-static int store_keys(struct walk *w, const struct srv_ynode *map, const char *where,
+static int store_keys(struct walk *w, const struct rl_ynode *map, const char *where,
                       const struct key *keys, size_t n_keys, void *base) {
     int rc = RL_OK;
     for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
         const struct key *k = find_key(keys, n_keys, map->kids[i]->value);
-        const struct srv_ynode *v = map->kids[i + 1];
+        const struct rl_ynode *v = map->kids[i + 1];
         char key[160], want[96];
         snprintf(key, sizeof key, "%s.%s", where, k->name);
-        if (v->type != SRV_YAML_SCALAR) {
+        if (v->type != RL_YAML_SCALAR) {
             describe(k, WANT_TYPE, want, sizeof want);
             rc = RL_EINVAL;
         } else {
@@ -359,7 +359,7 @@ static int store_keys(struct walk *w, const struct srv_ynode *map, const char *w
 }
 
 struct section;
-typedef int (*section_reader)(struct walk *w, const struct section *sec, const struct srv_ynode *n);
+typedef int (*section_reader)(struct walk *w, const struct section *sec, const struct rl_ynode *n);
 
 // A top-level section: a mapping of keys for the whole server, or the list of models or the
 // map of routers, whose items each take the keys of the table.
@@ -370,17 +370,17 @@ struct section {
     size_t n_keys;
 };
 
-static int read_plain(struct walk *w, const struct section *sec, const struct srv_ynode *map) {
+static int read_plain(struct walk *w, const struct section *sec, const struct rl_ynode *map) {
     int rc = check_map(w, map, sec->name, sec->keys, sec->n_keys);
     return rc == RL_OK ? store_keys(w, map, sec->name, sec->keys, sec->n_keys, w->c) : rc;
 }
 
-static int read_models(struct walk *w, const struct section *sec, const struct srv_ynode *list) {
-    if (list->type != SRV_YAML_SEQ)
+static int read_models(struct walk *w, const struct section *sec, const struct rl_ynode *list) {
+    if (list->type != RL_YAML_SEQ)
         return bad_value(w, list, "models", "a list of upstream models");
     int rc = RL_OK;
     for (size_t i = 0; rc == RL_OK && i < list->n_kids; i++) {
-        const struct srv_ynode *map = list->kids[i];
+        const struct rl_ynode *map = list->kids[i];
         char where[48];
         snprintf(where, sizeof where, "models[%zu]", i);
         rc = check_map(w, map, where, sec->keys, sec->n_keys);
@@ -403,11 +403,11 @@ static int read_models(struct walk *w, const struct section *sec, const struct s
     return rc;
 }
 
-static int read_routers(struct walk *w, const struct section *sec, const struct srv_ynode *map) {
+static int read_routers(struct walk *w, const struct section *sec, const struct rl_ynode *map) {
     int rc = want_map(w, map, "routers");
     w->c->routers_given = true;
     for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
-        const struct srv_ynode *kn = map->kids[i], *v = map->kids[i + 1];
+        const struct rl_ynode *kn = map->kids[i], *v = map->kids[i + 1];
         char where[96];
         snprintf(where, sizeof where, "routers.%.60s", kn->value);
         if (i / 2 == SRV_MAX_ROUTERS)
@@ -422,7 +422,7 @@ static int read_routers(struct walk *w, const struct section *sec, const struct 
         struct srv_router_cfg *r = &w->c->routers[w->c->n_routers - 1];
         r->line = kn->line;
         // `mf:` with nothing after it (a YAML null) takes every default.
-        if (v->type == SRV_YAML_SCALAR &&
+        if (v->type == RL_YAML_SCALAR &&
             (!*v->value || strcmp(v->value, "~") == 0 || strcmp(v->value, "null") == 0))
             continue;
         rc = check_map(w, v, where, sec->keys, sec->n_keys);
@@ -454,9 +454,9 @@ int srv_config_load(struct srv_config *c, const char *path, char *errbuf) {
     if (rc != RL_OK)
         return rc;
     rc = set_str(&c->path, path);
-    struct srv_ynode *root = NULL;
+    struct rl_ynode *root = NULL;
     if (rc == RL_OK)
-        rc = srv_yaml_parse(path, text, len, &root, errbuf);
+        rc = rl__yaml_parse(path, text, len, &root, errbuf);
     struct walk w = {c, path, errbuf};
     const char *names[RL_COUNTOF(sections)];
     for (size_t i = 0; i < RL_COUNTOF(sections); i++)
@@ -467,7 +467,7 @@ int srv_config_load(struct srv_config *c, const char *path, char *errbuf) {
         const struct section *sec = find_section(root->kids[i]->value);
         rc = sec->read(&w, sec, root->kids[i + 1]);
     }
-    srv_ynode_free(root);
+    rl__ynode_free(root);
     free(text);
     return rc;
 }

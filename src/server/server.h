@@ -1,7 +1,7 @@
 // Internal interface of `routellm serve`, the OpenAI-compatible routing proxy. The server is a
-// client of libroutellm: it reads its configuration (yaml.c, config.c), parses and rewrites
-// OpenAI request bodies (openai.c), batches prompts into encoder passes behind an LRU cache
-// (embed.c), runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c,
+// client of libroutellm: it reads its configuration (config.c, with core/yaml.c), parses and
+// rewrites OpenAI request bodies (openai.c), batches prompts into encoder passes behind an LRU
+// cache (embed.c), runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c,
 // upstream.c), relays streamed answers through a bounded ring (relay.c), and keeps Prometheus
 // metrics (metrics.c) and JSON-line logs (log.c). The proxy's request stages (http.c, route.c,
 // attempt.c) and its set-up (server.c) share server_impl.h besides this header.
@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "core/yaml.h"
 #include "rl.h"
 
 // ----------------------------------------------------------------------------
@@ -133,28 +134,6 @@ int srv_config_add_router(struct srv_config *c, const char *name) RL_NODISCARD;
 int srv_config_finish(struct srv_config *c, char *errbuf) RL_NODISCARD;
 
 int srv_config_model_index(const struct srv_config *c, const char *name); // -1 when unknown
-
-// ----------------------------------------------------------------------------
-// YAML documents (yaml.c), as config.c reads them
-
-#define SRV_YAML_MAX_DEPTH 16    // levels of nesting
-#define SRV_YAML_MAX_NODES 20000 // nodes, end events included
-
-enum srv_ynode_type { SRV_YAML_SCALAR, SRV_YAML_MAP, SRV_YAML_SEQ };
-
-struct srv_ynode {
-    enum srv_ynode_type type;
-    char *value;             // scalars
-    int line;                // 1-based
-    struct srv_ynode **kids; // maps: key, value, key, value, ...; sequences: items
-    size_t n_kids, cap_kids;
-};
-
-// Read text, one YAML document whose top level is a mapping (an empty text gives an empty one),
-// into *root. RL_EFORMAT with errbuf naming path and line, or RL_ENOMEM.
-int srv_yaml_parse(const char *path, const char *text, size_t len, struct srv_ynode **root,
-                   char *errbuf) RL_NODISCARD;
-void srv_ynode_free(struct srv_ynode *n); // the whole tree; NULL is a no-op
 
 // ----------------------------------------------------------------------------
 // OpenAI bodies (openai.c)

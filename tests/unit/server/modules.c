@@ -15,7 +15,6 @@
 #include "../../../src/server/loop.c"
 #include "../../../src/server/openai.c"
 #include "../../../src/server/relay.c"
-#include "../../../src/server/yaml.c"
 #include "test.h"
 
 TEST(server_parse_router_model) {
@@ -569,8 +568,8 @@ TEST(server_config_keys_are_documented) {
 }
 
 // The config reader is bounded: at most SRV_MAX_MODELS models and SRV_MAX_ROUTERS routers (the
-// metrics hold models^2 cells), SRV_YAML_MAX_NODES nodes read in linear time (each collection grew
-// one element per realloc before, minutes under ASan for a 20000-node list), SRV_YAML_MAX_DEPTH
+// metrics hold models^2 cells), RL_YAML_MAX_NODES nodes read in linear time (each collection grew
+// one element per realloc before, minutes under ASan for a 20000-node list), RL_YAML_MAX_DEPTH
 // levels, no aliases, so "billion laughs" cannot expand, and one document (a second one was
 // ignored without a word).
 TEST(server_config_limits) {
@@ -618,7 +617,7 @@ TEST(server_config_limits) {
             TEST_FAIL_("case %zu: rc %d, message '%s'", i, rc, err);
         srv_config_free(&c);
     }
-    // Past SRV_YAML_MAX_NODES (end events count too), the file is refused.
+    // Past RL_YAML_MAX_NODES (end events count too), the file is refused.
     ASSERT_OK(rl_buf_appendf(&nodes, "x: [1,1,1,1,1,1,1,1,1,1,1,1]\n"));
     ASSERT_OK(rl_file_write(path, nodes.data, nodes.len, NULL));
     struct srv_config c;

@@ -1,20 +1,22 @@
 // One YAML document read with libyaml into a small tree whose nodes keep their line, for
-// messages that name it. The text is untrusted (docs/FUZZING.md): the tree is bounded in depth
-// and in nodes, aliases are refused so that nothing can expand, and a second document is an
-// error rather than ignored. What the keys mean is config.c's business.
+// messages that name it (core/yaml.h). The text is untrusted (docs/FUZZING.md): the tree is bounded
+// in depth and in nodes, aliases are refused so that nothing can expand, and a second document is
+// an error rather than ignored. What the keys mean is config.c's business.
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
 
-#include "server/server.h"
+#include "core/core.h"
+#include "core/yaml.h"
 
-void srv_ynode_free(struct srv_ynode *n) {
+void rl__ynode_free(struct rl_ynode *n) {
     if (!n)
         return;
     for (size_t i = 0; i < n->n_kids; i++)
-        srv_ynode_free(n->kids[i]);
+        rl__ynode_free(n->kids[i]);
     free(n->kids);
     free(n->value);
     free(n);
@@ -33,11 +35,11 @@ static int yerr(struct yreader *y, int line, const char *fmt, const char *a, con
     return rl__errf(y->errbuf, RL_EFORMAT, "%s:%d: %s", y->path, line, msg);
 }
 
-// The array doubles, so that a collection of SRV_YAML_MAX_NODES items costs linear time.
-static int add_kid(struct srv_ynode *parent, struct srv_ynode *kid) {
+// The array doubles, so that a collection of RL_YAML_MAX_NODES items costs linear time.
+static int add_kid(struct rl_ynode *parent, struct rl_ynode *kid) {
     if (parent->n_kids == parent->cap_kids) {
         size_t cap = parent->cap_kids ? 2 * parent->cap_kids : 8;
-        struct srv_ynode **grown = realloc(parent->kids, cap * sizeof *grown);
+        struct rl_ynode **grown = realloc(parent->kids, cap * sizeof *grown);
         if (!grown)
             return RL_ENOMEM;
         parent->kids = grown;
@@ -48,7 +50,7 @@ static int add_kid(struct srv_ynode *parent, struct srv_ynode *kid) {
 }
 
 // Read the node that starts with the next event (recursively for collections).
-static int read_node(struct yreader *y, int depth, struct srv_ynode **out) {
+static int read_node(struct yreader *y, int depth, struct rl_ynode **out) {
     yaml_event_t ev;
     *out = NULL;
     if (!yaml_parser_parse(&y->parser, &ev))
@@ -56,11 +58,11 @@ static int read_node(struct yreader *y, int depth, struct srv_ynode **out) {
                     y->parser.problem ? y->parser.problem : "unknown problem", "");
     int line = (int)ev.start_mark.line + 1;
     int rc = RL_OK;
-    if (++y->n_nodes > SRV_YAML_MAX_NODES || depth > SRV_YAML_MAX_DEPTH) {
+    if (++y->n_nodes > RL_YAML_MAX_NODES || depth > RL_YAML_MAX_DEPTH) {
         yaml_event_delete(&ev);
         return yerr(y, line, "the file is nested too deeply or is too large%s%s", "", "");
     }
-    struct srv_ynode *n = calloc(1, sizeof *n);
+    struct rl_ynode *n = calloc(1, sizeof *n);
     if (!n) {
         yaml_event_delete(&ev);
         return RL_ENOMEM;
@@ -68,7 +70,7 @@ static int read_node(struct yreader *y, int depth, struct srv_ynode **out) {
     n->line = line;
     switch (ev.type) {
     case YAML_SCALAR_EVENT:
-        n->type = SRV_YAML_SCALAR;
+        n->type = RL_YAML_SCALAR;
         n->value = strndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
         if (!n->value)
             rc = RL_ENOMEM;
@@ -78,20 +80,20 @@ static int read_node(struct yreader *y, int depth, struct srv_ynode **out) {
     case YAML_MAPPING_START_EVENT:
     case YAML_SEQUENCE_START_EVENT: {
         bool map = ev.type == YAML_MAPPING_START_EVENT;
-        n->type = map ? SRV_YAML_MAP : SRV_YAML_SEQ;
+        n->type = map ? RL_YAML_MAP : RL_YAML_SEQ;
         for (;;) {
-            struct srv_ynode *kid;
+            struct rl_ynode *kid;
             rc = read_node(y, depth + 1, &kid);
             if (rc != RL_OK || !kid)
                 break;
-            if (map && n->n_kids % 2 == 0 && kid->type != SRV_YAML_SCALAR) {
+            if (map && n->n_kids % 2 == 0 && kid->type != RL_YAML_SCALAR) {
                 rc = yerr(y, kid->line, "keys must be plain strings%s%s", "", "");
-                srv_ynode_free(kid);
+                rl__ynode_free(kid);
                 break;
             }
             rc = add_kid(n, kid);
             if (rc != RL_OK) {
-                srv_ynode_free(kid);
+                rl__ynode_free(kid);
                 break;
             }
         }
@@ -107,7 +109,7 @@ static int read_node(struct yreader *y, int depth, struct srv_ynode **out) {
     }
     yaml_event_delete(&ev);
     if (rc != RL_OK) {
-        srv_ynode_free(n);
+        rl__ynode_free(n);
         return rc;
     }
     *out = n;
@@ -115,7 +117,7 @@ static int read_node(struct yreader *y, int depth, struct srv_ynode **out) {
 }
 
 // Parse a whole document; an empty file gives an empty map.
-static int read_document(struct yreader *y, const char *text, size_t len, struct srv_ynode **root) {
+static int read_document(struct yreader *y, const char *text, size_t len, struct rl_ynode **root) {
     *root = NULL;
     yaml_parser_set_input_string(&y->parser, (const unsigned char *)text, len);
     int rc = RL_OK;
@@ -131,7 +133,7 @@ static int read_document(struct yreader *y, const char *text, size_t len, struct
             *root = calloc(1, sizeof **root);
             if (!*root)
                 return RL_ENOMEM;
-            (*root)->type = SRV_YAML_MAP;
+            (*root)->type = RL_YAML_MAP;
             (*root)->line = 1;
             return RL_OK;
         }
@@ -140,7 +142,7 @@ static int read_document(struct yreader *y, const char *text, size_t len, struct
     }
     if (rc == RL_OK)
         rc = read_node(y, 0, root);
-    if (rc == RL_OK && (!*root || (*root)->type != SRV_YAML_MAP))
+    if (rc == RL_OK && (!*root || (*root)->type != RL_YAML_MAP))
         rc = yerr(y, *root ? (*root)->line : 1, "the top level must be a mapping%s%s", "", "");
     // A second document would otherwise be ignored without a word.
     for (int expect = 0; expect < 2 && rc == RL_OK; expect++) {
@@ -156,13 +158,13 @@ static int read_document(struct yreader *y, const char *text, size_t len, struct
         yaml_event_delete(&ev);
     }
     if (rc != RL_OK) {
-        srv_ynode_free(*root);
+        rl__ynode_free(*root);
         *root = NULL;
     }
     return rc;
 }
 
-int srv_yaml_parse(const char *path, const char *text, size_t len, struct srv_ynode **root,
+int rl__yaml_parse(const char *path, const char *text, size_t len, struct rl_ynode **root,
                    char *errbuf) {
     struct yreader y = {.path = path, .errbuf = errbuf};
     *root = NULL;
