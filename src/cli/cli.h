@@ -18,6 +18,7 @@ int cli_cmd_calibrate(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_route(int argc, char **argv);
+int cli_cmd_validate(int argc, char **argv);
 
 // Print "routellm: <message>" on stderr and return 1 (the exit status of a failed command).
 int cli_fail(const char *fmt, ...) RL_PRINTF(1, 2);

@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"serve", cli_cmd_serve, "run the OpenAI-compatible routing proxy"},
     {"train", cli_cmd_train, "train a router from battle data"},
     {"route", cli_cmd_route, "score one prompt and print the routing decision"},
+    {"validate", cli_cmd_validate, "measure how routers generalise to held-out data"},
 };
 
 static void usage(FILE *f) {
