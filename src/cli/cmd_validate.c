@@ -12,7 +12,7 @@
 #include "cli/validate.h"
 
 struct validate_opts {
-    const char *suite, *routers, *sources, *model_dir;
+    const char *suite, *routers, *sources, *model_dir, *ship, *out, *strong, *weak;
     int format; // 0 table, 1 json
     int bootstrap, threads;
     bool no_cache, verbose;
@@ -36,6 +36,13 @@ static int parse_args(int argc, char **argv, struct validate_opts *o) {
         CLI_CHOICE("--format", &o->format, formats, "F", "table (default) or json on stdout"),
         CLI_INT("--threads", &o->threads, 1, 2, "N", "training threads (default 2)"),
         CLI_FLAG("--verbose", &o->verbose, "report each training set's size"),
+        CLI_SECTION("shipping a router (make routers):"),
+        CLI_STR("--ship", &o->ship, "NAME", 0,
+                "train the suite's candidate NAME on every source, nothing held out, into --out "
+                "(with its training-prompt list beside it) instead of validating"),
+        CLI_STR("--out", &o->out, "FILE", 0, "the router file --ship writes"),
+        CLI_STR("--strong", &o->strong, "M", 0, "--ship: the default strong model"),
+        CLI_STR("--weak", &o->weak, "M", 0, "--ship: the default weak model"),
         CLI_MODEL_DIR(&o->model_dir),
         CLI_NO_CACHE(&o->no_cache),
     };
@@ -48,7 +55,10 @@ static int parse_args(int argc, char **argv, struct validate_opts *o) {
                  "what changed.",
         CLI_OPTS(opts),
     };
-    return cli_parse(&spec, argc, argv, NULL);
+    int rc = cli_parse(&spec, argc, argv, NULL);
+    if (rc == 0 && !o->ship != !o->out)
+        return cli_usage(&spec, "--ship and --out go together");
+    return rc;
 }
 
 // Whether name is in the comma-separated list (each entry a pattern when patterns); a NULL list
@@ -331,6 +341,17 @@ int cli_cmd_validate(int argc, char **argv) {
         s.bootstrap = o.bootstrap;
     struct validate v = {.s = &s, .home = cli_home(), .threads = o.threads, .verbose = o.verbose};
     cli_scorer_init(&v.sc, o.model_dir, o.no_cache);
+    if (o.ship) {
+        const struct suite_router *r = NULL;
+        for (size_t i = 0; i < s.n_routers && !r; i++)
+            r = strcmp(s.routers[i].name, o.ship) == 0 ? &s.routers[i] : NULL;
+        rc = r ? validate_banned(&v) : cli_fail("--ship: %s has no router '%s'", s.path, o.ship);
+        if (rc == 0)
+            rc = validate_ship(&v, r, o.out, o.strong, o.weak);
+        teardown(&v);
+        suite_free(&s);
+        return rc;
+    }
     rc = setup(&v, &o);
     if (rc == 0)
         rc = validate_banned(&v);

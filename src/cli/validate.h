@@ -65,6 +65,9 @@ struct validate {
     size_t n_banned;
 };
 
+// The `held` of validate_training_set that holds out no source.
+#define VALIDATE_NONE ((size_t)-1)
+
 // ----------------------------------------------------------------------------
 // validate_data.c
 
@@ -89,5 +92,15 @@ uint64_t validate_hash(const char *text);
 int validate_fold(struct validate *v, size_t held);
 // APGR and CPT(50%) of every evaluation and router, then the bootstrap over prompts.
 int validate_metrics(struct validate *v);
+// Train candidate r on every source of the suite (none held out) into out, with its training-
+// prompt list beside it (NAME.prompts.jsonl.gz); strong and weak (NULL: the candidate's own)
+// name its default pair. This is how the shipped routers are made.
+int validate_ship(struct validate *v, const struct suite_router *r, const char *out,
+                  const char *strong, const char *weak);
+// Train candidate r on every source of the suite (none held out) into out, with its training-
+// prompt list beside it (NAME.prompts.jsonl.gz); strong and weak (NULL: the candidate's own)
+// name its default pair. This is how the shipped routers are made.
+int validate_ship(struct validate *v, const struct suite_router *r, const char *out,
+                  const char *strong, const char *weak);
 
 #endif

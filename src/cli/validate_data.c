@@ -295,8 +295,8 @@ int validate_training_set(struct validate *v, const struct suite_router *r, size
         rl_battles_drop_prompts(b, drop);
         if (v->verbose)
             fprintf(stderr, "validate: %s without %s: %zu %s, %zu prompts dropped\n", r->name,
-                    s->sources[held].name, cells ? b->n_cells : b->n, cells ? "scores" : "battles",
-                    n_drop);
+                    held == VALIDATE_NONE ? "no source" : s->sources[held].name,
+                    cells ? b->n_cells : b->n, cells ? "scores" : "battles", n_drop);
         *out = b;
     } else {
         rl_battles_free(b);

@@ -35,17 +35,48 @@ static uint64_t router_key(const struct validate *v, const struct suite_router *
     return rl__fnv1a_strings((const char *const *)r->aliases, r->n_aliases, h);
 }
 
+static const struct rl_router_kind *trained_kind(const struct validate *v,
+                                                 const struct suite_router *r) {
+    const struct rl_router_kind *k = rl_router_kind_find(r->kind, NULL);
+    if (k && rl_router_kind_trainable(k))
+        return k;
+    cli_fail("%s: router '%s': '%s' is not a kind that is trained", v->s->path, r->name, r->kind);
+    return NULL;
+}
+
+// The kind's defaults with candidate r's settings.
+static struct rl_train_params train_params(const struct validate *v, const struct suite_router *r,
+                                           const struct rl_router_kind *k) {
+    struct rl_train_params p = rl_train_params_default(k);
+    p.n_threads = v->threads;
+    p.features = r->features;
+    p.strong = r->strong;
+    p.weak = r->weak;
+    p.aliases = (const char *const *)r->aliases;
+    p.n_aliases = r->n_aliases;
+    return p;
+}
+
+// rl_train on b with candidate r's input: the embeddings, unless it reads the features alone.
+static int train_on(const struct validate *v, const struct suite_router *r,
+                    const struct rl_router_kind *k, const struct rl_battles *b, const float *emb,
+                    const struct rl_train_params *p, const char *path, char *err) {
+    bool on = !r->no_embedding;
+    fprintf(stderr, "validate: training %s (%zu %s)\n", path,
+            rl_router_kind_learns_cells(k) ? b->n_cells : b->n,
+            rl_router_kind_learns_cells(k) ? "scores" : "battles");
+    return rl_train(k, b, on ? emb : NULL, on ? rl_encoder_name(v->sc.enc) : NULL,
+                    on ? rl_encoder_dim(v->sc.enc) : 0, p, path, err);
+}
+
 // Train candidate r for the fold of source `held` unless its file is in the cache; the file's
 // path goes to path.
 static int train(struct validate *v, const struct suite_router *r, size_t held, char *path,
                  size_t size) {
-    const struct rl_router_kind *k = rl_router_kind_find(r->kind, NULL);
-    if (!k || !rl_router_kind_trainable(k))
-        return cli_fail("%s: router '%s': '%s' is not a kind that is trained", v->s->path, r->name,
-                        r->kind);
+    const struct rl_router_kind *k = trained_kind(v, r);
     struct rl_battles *b;
     float *emb;
-    if (validate_training_set(v, r, held, &b, &emb))
+    if (!k || validate_training_set(v, r, held, &b, &emb))
         return 1;
     char digest[65], dir[4096], name[512], slug_r[128], slug_s[128];
     int rc = (rl_router_kind_learns_cells(k) ? rl_battles_digest_cells(b, digest)
@@ -61,20 +92,9 @@ static int train(struct validate *v, const struct suite_router *r, size_t held, 
         rc = cli_fail("%s: cannot create the router cache", dir);
     struct stat st;
     if (rc == 0 && stat(path, &st) != 0) {
-        struct rl_train_params p = rl_train_params_default(k);
-        p.n_threads = v->threads;
-        p.features = r->features;
-        p.strong = r->strong;
-        p.weak = r->weak;
-        p.aliases = (const char *const *)r->aliases;
-        p.n_aliases = r->n_aliases;
+        struct rl_train_params p = train_params(v, r, k);
         char err[RL_ERRBUF_SIZE];
-        fprintf(stderr, "validate: training %s without %s (%zu %s)\n", r->name,
-                v->s->sources[held].name, rl_router_kind_learns_cells(k) ? b->n_cells : b->n,
-                rl_router_kind_learns_cells(k) ? "scores" : "battles");
-        bool emb_on = !r->no_embedding;
-        if (rl_train(k, b, emb_on ? emb : NULL, emb_on ? rl_encoder_name(v->sc.enc) : NULL,
-                     emb_on ? rl_encoder_dim(v->sc.enc) : 0, &p, path, err) != RL_OK)
+        if (train_on(v, r, k, b, emb, &p, path, err) != RL_OK)
             rc = cli_fail("%s without %s: %s", r->name, v->s->sources[held].name, err);
     }
     free(emb);
@@ -293,5 +313,36 @@ int validate_metrics(struct validate *v) {
     free(draw);
     free(sub);
     free(in);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Shipping
+
+int validate_ship(struct validate *v, const struct suite_router *r, const char *out,
+                  const char *strong, const char *weak) {
+    const struct rl_router_kind *k = trained_kind(v, r);
+    struct rl_battles *b;
+    float *emb;
+    if (!k || validate_training_set(v, r, VALIDATE_NONE, &b, &emb))
+        return 1;
+    char list[4096], source[512], err[RL_ERRBUF_SIZE];
+    size_t n = strlen(out), ext = strlen(".safetensors");
+    if (n > ext && strcmp(out + n - ext, ".safetensors") == 0)
+        n -= ext;
+    snprintf(list, sizeof list, "%.*s.prompts.jsonl.gz", (int)n, out);
+    snprintf(source, sizeof source, "validation suite %s, candidate %s",
+             v->s->name ? v->s->name : v->s->path, r->name);
+    struct rl_train_params p = train_params(v, r, k);
+    p.strong = strong ? strong : p.strong;
+    p.weak = weak ? weak : p.weak;
+    p.prompts_out = list;
+    p.source = source;
+    int rc =
+        train_on(v, r, k, b, emb, &p, out, err) == RL_OK ? 0 : cli_fail("%s: %s", r->name, err);
+    if (rc == 0)
+        printf("wrote %s (%s router, candidate %s) and %s\n", out, r->kind, r->name, list);
+    free(emb);
+    rl_battles_free(b);
     return rc;
 }
