@@ -6,17 +6,16 @@ reported apart from the out-of-domain ones (docs/EVAL.md), never mixed with them
 
 Standard library only; run from the repository root after `make` and `make models`:
 
-    python3 tools/kfold_eval.py [--bin build/routellm] [--k 5] [--kinds mf,sw_ranking,bert]
+    python3 tools/kfold_eval.py [--bin build/routellm] [--k 5] [--kinds mf,sw_ranking,bert,irt]
         [--benchmarks mmlu,gsm8k] [--bootstrap 1000] [--work .cache/kfold]
 
 For each benchmark the evaluated prompts (after its contamination list) are split into K folds by
-the SHA-256 of the prompt text. For each fold k a router is trained with `routellm train` on the
-shipped router's out-of-domain data (the variant tools/select_routers.py chose for that kind,
-without the stand-in aliases: the routed pair has real battles here) plus gold battles from the
-other K - 1 folds (the benchmark's
-per-question correctness of gpt-4-1106-preview and Mixtral-8x7B; a battle where exactly one is
-right). Training prompts within cosine 0.95 of a fold-k prompt, or quoted by one, are excluded,
-which also keeps duplicated questions out. The fold-k router scores the fold-k prompts
+the SHA-256 of the prompt text. For each fold k a router is trained as the shipped router of its
+kind is (`routellm validate --ship` with the candidate data/suite/shipped.json names, without its
+stand-in aliases: the routed pair has real data here) plus the other K - 1 folds' labels (the
+benchmark's per-question correctness of gpt-4-1106-preview and Mixtral-8x7B, as gold battles or,
+for irt, as per-model scores). Training prompts within cosine 0.95 of a fold-k prompt, or quoted
+by one, are excluded, which also keeps duplicated questions out. The fold-k router scores the fold-k prompts
 (`routellm eval --scores-out`); the K held-out score files are pooled and evaluated with
 RouteLLM's protocol over the whole benchmark (`routellm eval --scores`), bootstrap interval
 included. Everything is deterministic; trained routers are kept under --work and reused.
@@ -28,13 +27,24 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import select_routers  # noqa: E402  (the shipped recipes)
+STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
-STRONG, WEAK = select_routers.STRONG, select_routers.WEAK
-run = select_routers.run  # logs the command; exits with its stderr when it fails
+
+def run(cmd):
+    """Run a command, logging it; its stdout, or exit with its stderr when it fails."""
+    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(p.stderr)
+    return p.stdout
+
+
+def shipped():
+    with open("data/suite/shipped.json") as f:
+        return json.load(f)
 
 
 def contaminated(path):
@@ -78,9 +88,7 @@ def write_table(path, rows):
 
 def kfold(args, bench, kind):
     rows = benchmark(bench)
-    variant = select_routers.SHIPPED[kind]
-    data = select_routers.VARIANTS[variant][0]
-    opts = select_routers.options(variant, aliases=False)
+    variant = shipped()[kind]
     work = f"{args.work}/{bench}"
     where_k = f"{work}/{variant}"
     os.makedirs(where_k, exist_ok=True)
@@ -92,12 +100,9 @@ def kfold(args, bench, kind):
         write_table(f"{work}/train-{k}.csv", rest)
         out = f"{where_k}/{kind}-{k}.safetensors"
         if not os.path.exists(out):
-            cmd = [args.bin, "train", kind] + [a for d in data(()) for a in ("--data", d)]
-            cmd += ["--data", f"table:{work}/train-{k}.csv", "--exclude",
-                    f"{work}/heldout-{k}.csv", "--out", out + ".tmp.safetensors",
-                    "--prompts-out", out + ".prompts.jsonl.gz"]
-            cmd += opts + select_routers.KIND_OPTS[kind]
-            run(cmd)
+            run([args.bin, "validate", "--ship", variant, "--out", out + ".tmp.safetensors",
+                 "--data", f"table:{work}/train-{k}.csv", "--exclude", f"{work}/heldout-{k}.csv",
+                 "--no-aliases", "--strong", STRONG, "--weak", WEAK])
             os.replace(out + ".tmp.safetensors", out)
         where = f"{where_k}/scores-{kind}-{k}"
         run([args.bin, "eval", "--benchmark", f"table:{work}/heldout-{k}.csv", "--strong", STRONG,
@@ -119,7 +124,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", default="build/routellm")
     p.add_argument("--k", type=int, default=5)
-    p.add_argument("--kinds", default="mf,sw_ranking,bert")
+    p.add_argument("--kinds", default="mf,sw_ranking,bert,irt")
     p.add_argument("--benchmarks", default="mmlu,gsm8k")
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--work", default=".cache/kfold")

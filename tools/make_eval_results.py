@@ -9,7 +9,7 @@ in-domain 5-fold rows of tools/kfold_eval.py, which are never mixed with the fir
 Standard library only; run from the repository root after `make` (and `make routers`):
 
     python3 tools/make_eval_results.py [--bin build/routellm]
-        [--routers random,mf,sw_ranking,bert] [--train-prompts FILE]... [--bootstrap 1000]
+        [--routers random,length,mf,sw_ranking,bert,irt] [--train-prompts FILE]... [--bootstrap 1000]
         [--plots DIR] [--no-kfold]
 
 --train-prompts FILE (repeatable) adds training prompts to check every learned router against,
@@ -22,8 +22,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import kfold_eval  # noqa: E402  (the in-domain rows)
-import select_routers  # noqa: E402  (run: logs a command, exits with its stderr when it fails)
+import kfold_eval  # noqa: E402  (the in-domain rows; run: logs a command, exits when it fails)
 
 # The paper's numbers (APGR, CPT50 %, CPT80 %): MT-Bench and GSM8K "Arena + Judge" rows, MMLU
 # "Arena + Gold" rows; random is the paper's random row.
@@ -48,9 +47,9 @@ def run(args, bench):
         cmd += ["--output", args.plots]
     for f in args.train_prompts:
         for r in args.routers.split(","):
-            if r != "random":
+            if r not in ("random", "length"):
                 cmd += ["--train-prompts", f"{r}={f}"]
-    return json.loads(select_routers.run(cmd))
+    return json.loads(kfold_eval.run(cmd))
 
 
 def cell_apgr(r):
@@ -61,7 +60,7 @@ def cell_apgr(r):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", default="build/routellm")
-    p.add_argument("--routers", default="random,mf,sw_ranking,bert")
+    p.add_argument("--routers", default="random,length,mf,sw_ranking,bert,irt")
     p.add_argument("--train-prompts", action="append", default=[])
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--plots")
@@ -92,10 +91,11 @@ def main():
     print("| Benchmark | Router | APGR (95% CI) | CPT(50%) | CPT(80%) | paper APGR (same kind) |")
     print("|---|---|---|---|---|---|")
     for bench in ("mmlu", "gsm8k"):
-        for kind in ("mf", "sw_ranking", "bert"):
+        for kind in ("mf", "sw_ranking", "bert", "irt"):
             r = kfold_eval.kfold(kargs, bench, kind)
+            paper = PAPER[bench].get(kind)
             print(f"| {NAMES[bench]} | {r['name']} | {cell_apgr(r)} | {r['cpt50']:.2f}% | "
-                  f"{r['cpt80']:.2f}% | {PAPER[bench][kind][0]:.3f} |", flush=True)
+                  f"{r['cpt80']:.2f}% | {f'{paper[0]:.3f}' if paper else '—'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ struct validate_opts {
     const char *suite, *routers, *sources, *model_dir, *ship, *out, *strong, *weak;
     int format; // 0 table, 1 json
     int bootstrap, threads;
-    bool no_cache, verbose;
+    bool no_cache, verbose, no_aliases;
+    struct cli_list data, exclude;
 };
 
 static int parse_args(int argc, char **argv, struct validate_opts *o) {
@@ -43,6 +44,14 @@ static int parse_args(int argc, char **argv, struct validate_opts *o) {
         CLI_STR("--out", &o->out, "FILE", 0, "the router file --ship writes"),
         CLI_STR("--strong", &o->strong, "M", 0, "--ship: the default strong model"),
         CLI_STR("--weak", &o->weak, "M", 0, "--ship: the default weak model"),
+        CLI_LIST("--data", &o->data, "SPEC", 0,
+                 "--ship: more training data, beside the suite's (a table: spec, read as the "
+                 "candidate's kind reads tables)"),
+        CLI_LIST("--exclude", &o->exclude, "FILE", 0,
+                 "--ship: more texts never to train on, beside the suite's exclude list"),
+        CLI_FLAG("--no-aliases", &o->no_aliases,
+                 "--ship: leave out the candidate's aliases (when --data has the models they "
+                 "stand in for)"),
         CLI_MODEL_DIR(&o->model_dir),
         CLI_NO_CACHE(&o->no_cache),
     };
@@ -58,6 +67,9 @@ static int parse_args(int argc, char **argv, struct validate_opts *o) {
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc == 0 && !o->ship != !o->out)
         return cli_usage(&spec, "--ship and --out go together");
+    if (rc == 0 && !o->ship && (o->data.n || o->exclude.n || o->no_aliases || o->strong || o->weak))
+        return cli_usage(&spec,
+                         "--data, --exclude, --no-aliases, --strong and --weak go with --ship");
     return rc;
 }
 
@@ -342,6 +354,9 @@ int cli_cmd_validate(int argc, char **argv) {
     struct validate v = {.s = &s, .home = cli_home(), .threads = o.threads, .verbose = o.verbose};
     cli_scorer_init(&v.sc, o.model_dir, o.no_cache);
     if (o.ship) {
+        v.extra_data = &o.data;
+        v.extra_exclude = &o.exclude;
+        v.no_aliases = o.no_aliases;
         const struct suite_router *r = NULL;
         for (size_t i = 0; i < s.n_routers && !r; i++)
             r = strcmp(s.routers[i].name, o.ship) == 0 ? &s.routers[i] : NULL;

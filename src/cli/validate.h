@@ -50,6 +50,10 @@ struct validate {
     const char *home;
     int threads;
     bool verbose;
+    // --ship: data added to every source's, texts added to the suite's exclude list, and the
+    // candidate's aliases left out (when the added data has the models they stand in for).
+    struct cli_list *extra_data, *extra_exclude;
+    bool no_aliases;
 
     struct vtable *tables;
     size_t n_tables;

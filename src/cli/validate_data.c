@@ -195,9 +195,14 @@ int validate_banned(struct validate *v) {
         if (rc == 0)
             rc = read_specs(u, src->battles, src->n_battles, false, NULL);
     }
-    for (size_t i = 0; rc == 0 && i < s->n_exclude; i++) {
+    if (rc == 0 && v->extra_data)
+        rc = read_specs(u, v->extra_data->value, (size_t)v->extra_data->n, true, NULL);
+    size_t n_extra = v->extra_exclude ? (size_t)v->extra_exclude->n : 0;
+    for (size_t i = 0; rc == 0 && i < s->n_exclude + n_extra; i++) {
         struct rl_texts t;
-        if (rl_texts_load_spec(s->exclude[i], NULL, &t, err) != RL_OK)
+        const char *spec =
+            i < s->n_exclude ? s->exclude[i] : v->extra_exclude->value[i - s->n_exclude];
+        if (rl_texts_load_spec(spec, NULL, &t, err) != RL_OK)
             rc = cli_fail("%s", err);
         else if (rl_texts_append(&ex, &t) != RL_OK)
             rc = cli_fail("out of memory");
@@ -274,6 +279,8 @@ int validate_training_set(struct validate *v, const struct suite_router *r, size
         rc = cells ? read_specs(b, src->tables, src->n_tables, true, NULL)
                    : read_specs(b, src->battles, src->n_battles, false, r->table_options);
     }
+    if (rc == 0 && v->extra_data)
+        rc = read_specs(b, v->extra_data->value, (size_t)v->extra_data->n, cells, NULL);
     if (rc == 0)
         rc = cli_scorer_embed(&v->sc, (const char *const *)b->prompts, b->n_prompts,
                               "training prompts", emb);

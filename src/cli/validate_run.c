@@ -53,7 +53,7 @@ static struct rl_train_params train_params(const struct validate *v, const struc
     p.strong = r->strong;
     p.weak = r->weak;
     p.aliases = (const char *const *)r->aliases;
-    p.n_aliases = r->n_aliases;
+    p.n_aliases = v->no_aliases ? 0 : r->n_aliases;
     return p;
 }
 
