@@ -11,6 +11,11 @@
 //   build/bench/router score --router FILE --dir DIR [--limit N] [--out FILE.npy]
 //       scores DIR/queries.npy one at a time with the default pair; prints the per-query time
 //       (median of the per-query times) and writes the scores (one row of N) for checking
+//   build/bench/router decide --router FILE|KIND --prompts FILE --model DIR [--limit N]
+//                             [--threads T]
+//       the whole routing decision, one prompt at a time as the proxy makes it: the prompt's
+//       embedding (when the router needs one, on T encoder threads, default 1) and
+//       rl_router_decide (prompt features included); prints the median and p90 per prompt
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +25,9 @@
 #include "core/core.h"
 #include "core/npy.h"
 #include "rl/battle.h"
+#include "rl/encoder.h"
 #include "rl/router.h"
+#include "rl/texts.h"
 #include "rl/train.h"
 
 #define D 384
@@ -239,9 +246,58 @@ static int score(int argc, char **argv) {
     return 0;
 }
 
+static int decide(int argc, char **argv) {
+    const char *spec = opt(argc, argv, "--router", NULL),
+               *file = opt(argc, argv, "--prompts", NULL);
+    const char *model = opt(argc, argv, "--model", "models/all-MiniLM-L6-v2");
+    if (!spec || !file)
+        die("decide needs --router and --prompts", NULL);
+    char err[RL_ERRBUF_SIZE];
+    struct rl_router *r = rl_router_load(spec, NULL, err);
+    if (!r)
+        die(err, NULL);
+    struct rl_texts prompts;
+    struct rl_texts_params tp = {.exact = true};
+    if (rl_texts_load(file, &tp, &prompts, err) != RL_OK)
+        die(err, NULL);
+    size_t n = (size_t)opt_long(argc, argv, "--limit", (long)prompts.n);
+    n = n < prompts.n ? n : prompts.n;
+    size_t dim = rl_router_encoder_dim(r);
+    struct rl_encoder *enc = dim ? rl_encoder_open(model, err) : NULL;
+    struct rl_encoder_ws *ws =
+        dim ? rl_encoder_ws_new((int)opt_long(argc, argv, "--threads", 1)) : NULL;
+    if (dim && (!enc || !ws || rl_router_check_encoder(r, enc, err) != RL_OK))
+        die(err, NULL);
+    float *e = malloc((dim ? dim : 1) * sizeof *e);
+    double *t = malloc((n ? n : 1) * sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        const char *text = prompts.items[i];
+        double t0 = rl_now_s();
+        if (dim && rl_encoder_embed_ws(enc, ws, &text, 1, e, err) != RL_OK)
+            die(err, NULL);
+        struct rl_prompt p = {text, strlen(text), dim ? e : NULL};
+        struct rl_router_decision d;
+        if (rl_router_decide(r, NULL, &p, 0.5, &d) != RL_OK)
+            die("deciding failed", NULL);
+        t[i] = rl_now_s() - t0;
+    }
+    qsort(t, n, sizeof *t, cmp_double);
+    printf("{\"mode\":\"decide-%s\",\"prompts\":%zu,\"median_us\":%.1f,\"p90_us\":%.1f}\n",
+           rl_router_name(r), n, t[n / 2] * 1e6, t[n * 9 / 10] * 1e6);
+    free(e);
+    free(t);
+    rl_texts_free(&prompts);
+    rl_encoder_ws_free(ws);
+    rl_encoder_free(enc);
+    rl_router_free(r);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2)
-        die("usage: router gen|train|score ... (see the top of bench/router.c)", NULL);
+        die("usage: router gen|train|score|decide ... (see the top of bench/router.c)", NULL);
+    if (strcmp(argv[1], "decide") == 0)
+        return decide(argc, argv);
     if (strcmp(argv[1], "gen") == 0)
         return gen(argc, argv);
     if (strcmp(argv[1], "train") == 0)
