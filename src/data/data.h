@@ -49,4 +49,11 @@ int rl__dcsv_read(struct rl__dcsv *c, struct rl__dcsv_row *row, const char *path
 // Index of the first field equal to name (a header row's column), or -1.
 int rl__dcsv_column(const struct rl__dcsv_row *row, const char *name);
 
+// ----------------------------------------------------------------------------
+// Model names (model_name.c)
+
+// Entry i of the alias table of rl_model_canon: the spelling, with its canonical name in
+// *canon; NULL past the end.
+const char *rl__model_alias(size_t i, const char **canon);
+
 #endif
