@@ -30,6 +30,8 @@ struct rl_bench {
     double *q_weak;      // (n) averaged over the turns for MT-Bench
     double *c_strong;    // (n) cost per prompt from the table's cost columns, or NULL
     double *c_weak;      // (n) likewise
+    char *c_strong_col;  // the cost columns read, or NULL (tables only)
+    char *c_weak_col;
 };
 
 // Names of the built-in benchmarks, NULL-terminated.
@@ -41,6 +43,9 @@ struct rl_bench *rl_bench_load(const char *name, const char *data_dir, char *err
 
 // Columns of a user table (CSV with a header line, or JSONL objects when the name ends in
 // .jsonl or .jsonl.gz). Quality cells are numbers or booleans; booleans count as 100 / 0.
+// A column "MODEL|cost" (or RouterBench's "MODEL|total_cost") is MODEL's per-prompt cost: when
+// no cost column is named and both models have one (in a JSONL file: in its first line), they
+// are read as if named.
 struct rl_bench_table_params {
     const char *prompt;      // prompt column; NULL means "prompt"
     const char *strong;      // quality column of the strong model (required)

@@ -30,8 +30,8 @@ void cli_eval_print_table(const struct rl_bench *b, const struct eval_opts *o,
     printf("quality: %s; strong %s %.3f, weak %s %.3f\n", quality_name(b), b->strong,
            rl_bench_quality(b, true), b->weak, rl_bench_quality(b, false));
     if (b->c_strong)
-        printf("costs: per-prompt columns, always-strong %.6g per prompt\n",
-               rl_bench_cost(b, &o->prices, true));
+        printf("costs: per-prompt columns %s and %s, always-strong %.6g per prompt\n",
+               b->c_strong_col, b->c_weak_col, rl_bench_cost(b, &o->prices, true));
     else
         printf("prices: strong $%g, weak $%g per million tokens\n", o->prices.strong,
                o->prices.weak);

@@ -196,3 +196,35 @@ int rl_model_canon(const char *name, char *out, size_t out_size) {
     }
     return RL_OK;
 }
+
+// ----------------------------------------------------------------------------
+// Fields of a model in a table
+
+// The fields tables are known to give beside a model's quality: its per-prompt cost (RouterBench
+// calls it "total_cost") and its answer (RouterBench's "model_response"). The first
+// N_COST_FIELDS are costs.
+static const char *const fields[] = {"cost", "total_cost", "model_response"};
+enum { N_COST_FIELDS = 2 };
+
+size_t rl__model_field(const char *name, const char **field) {
+    const char *bar = strrchr(name, '|');
+    if (!bar || bar == name || !bar[1])
+        return 0;
+    if (field)
+        *field = bar + 1;
+    return (size_t)(bar - name);
+}
+
+bool rl__model_field_is_cost(const char *field) {
+    for (size_t i = 0; i < N_COST_FIELDS; i++)
+        if (strcmp(field, fields[i]) == 0)
+            return true;
+    return false;
+}
+
+bool rl__model_field_known(const char *s, size_t n) {
+    for (size_t i = 0; i < RL_COUNTOF(fields); i++)
+        if (strlen(fields[i]) == n && strncmp(s, fields[i], n) == 0)
+            return true;
+    return false;
+}
