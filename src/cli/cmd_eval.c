@@ -206,6 +206,8 @@ int cli_cmd_eval(int argc, char **argv) {
     }
     if (!b)
         return cli_fail("%s", err);
+    if (!rl_bench_pair_ordered(b))
+        cli_eval_warn_pair(b, NULL);
 
     struct cli_scorer s;
     cli_scorer_init(&s, o.model_dir, o.no_cache);

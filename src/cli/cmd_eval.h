@@ -70,6 +70,11 @@ int cli_eval_oracle(const struct rl_bench *b, const struct eval_opts *o, struct 
 // The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
 void cli_eval_bench_base(const struct rl_bench *b, char *base, size_t size);
 
+// Warn on stderr that PGR is not defined on b (rl_bench_pair_ordered): the strong model is not
+// better by the minimum gap. who names the router whose prompts b holds, or is NULL for the
+// whole benchmark.
+void cli_eval_warn_pair(const struct rl_bench *b, const char *who);
+
 // ----------------------------------------------------------------------------
 // Reports (eval_report.c) of n_res results, the oracle last.
 

@@ -38,14 +38,26 @@ static int finish(const struct rl_bench *b, const double *scores, const struct e
     return 0;
 }
 
+// PGR-based metrics come out NaN when the pair is not ordered; the reports show them as not
+// defined, and cli_eval_warn_pair has said why.
 static int metrics(const struct rl_bench *b, const struct eval_opts *o, struct result *res) {
-    double r_w = rl_bench_quality(b, false), r_s = rl_bench_quality(b, true);
-    if (rl_eval_metrics(res->pts, (size_t)res->n_pts, r_w, r_s, rl_bench_cost(b, &o->prices, true),
-                        &res->m) != RL_OK)
-        return cli_fail("%s: the strong and weak models have the same mean quality (%g) on "
-                        "these prompts, so PGR is undefined",
-                        res->label, r_w);
+    if (rl_eval_bench_metrics(b, res->pts, (size_t)res->n_pts, &o->prices, &res->m) != RL_OK)
+        return cli_fail("%s: cannot compute the metrics of the curve", res->label);
     return 0;
+}
+
+void cli_eval_warn_pair(const struct rl_bench *b, const char *who) {
+    char where[160] = "";
+    if (who)
+        snprintf(where, sizeof where, " (%s: the %zu prompts left after decontamination)", who,
+                 b->n);
+    fprintf(stderr,
+            "routellm: warning: %s%s: the strong model %s (mean quality %.6g) is not better than "
+            "the weak model %s (mean %.6g) by at least %.6g, %g%% of the range of its quality "
+            "values; PGR, APGR, CPT and the savings are not defined (shown as -, null in JSON, "
+            "empty in CSV)\n",
+            b->name, where, b->strong, rl_bench_quality(b, true), b->weak,
+            rl_bench_quality(b, false), rl_bench_min_gap(b), RL_EVAL_MIN_GAP * 100);
 }
 
 // The curve, the metrics and the bootstrap interval of one router's scores.
@@ -286,6 +298,8 @@ int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
     const struct rl_bench *eb = sub ? sub : b;
     if (rc == 0)
         rc = write_scores(o, eb, spec->label, scores);
+    if (rc == 0 && sub && !rl_bench_pair_ordered(sub) && rl_bench_pair_ordered(b))
+        cli_eval_warn_pair(sub, spec->label);
     if (rc == 0)
         rc = evaluate(eb, scores, o, res);
     rl_bench_free(sub);

@@ -140,6 +140,24 @@ double rl_bench_quality(const struct rl_bench *b, bool strong) {
     return b->n ? sum / (double)b->n : 0;
 }
 
+// The range is taken over both models together: it is the scale of the table (0/1 correctness,
+// 0-100, 1-10 judge scores) as far as the prompts show it, so the minimum gap follows the scale.
+double rl_bench_min_gap(const struct rl_bench *b) {
+    if (b->n == 0)
+        return 0;
+    double lo = b->q_strong[0], hi = b->q_strong[0];
+    for (size_t i = 0; i < b->n; i++) {
+        lo = fmin(lo, fmin(b->q_strong[i], b->q_weak[i]));
+        hi = fmax(hi, fmax(b->q_strong[i], b->q_weak[i]));
+    }
+    return RL_EVAL_MIN_GAP * (hi - lo);
+}
+
+bool rl_bench_pair_ordered(const struct rl_bench *b) {
+    return rl__pgr_defined(rl_bench_quality(b, false), rl_bench_quality(b, true),
+                           rl_bench_min_gap(b));
+}
+
 double rl_bench_cost(const struct rl_bench *b, const struct rl_eval_prices *prices, bool strong) {
     const double *c = strong ? b->c_strong : b->c_weak;
     if (!c)

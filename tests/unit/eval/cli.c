@@ -101,6 +101,64 @@ TEST(eval_cli_table_csv) {
     return 0;
 }
 
+// A pair whose strong model is not better (tied: the same column twice; inverted: the weak
+// column as --strong) gets a warning naming both means and a result without PGR: AUC as usual,
+// APGR, CPT and the savings as "-" in the table, null in JSON, empty in CSV, and no interval.
+TEST(eval_cli_unordered_pair) {
+    static const char *const pairs[] = {"--strong big --weak big", "--strong small --weak big"};
+    for (size_t i = 0; i < RL_COUNTOF(pairs); i++) {
+        char cmd[512], *out;
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/table.csv "
+                             "--prompt-column question %s --routers random,length "
+                             "--random-iters 2 --bootstrap 20 --num-results 2 2>&1",
+                 pairs[i]);
+        ASSERT_EQ(run(cmd, &out), 0);
+        ASSERT_STR_CONTAINS(out, "warning: " RL_TEST_DATA "/eval/table.csv: the strong model ");
+        ASSERT_STR_CONTAINS(out, i ? "small (mean quality 0.475) is not better than the weak "
+                                     "model big (mean 0.8) by at least 0.01,"
+                                   : "big (mean quality 0.8) is not better than the weak model "
+                                     "big (mean 0.8) by at least 0.004,");
+        ASSERT_STR_CONTAINS(out, "\nrandom                -       -       -       -       -    ");
+        ASSERT_STR_CONTAINS(out, "\noracle                -       -       -       -       -    ");
+        ASSERT_STR_CONTAINS(out, "        -        -         -   -\n");
+        free(out);
+
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/table.csv "
+                             "--prompt-column question %s --routers random --random-iters 2 "
+                             "--num-results 2 --format csv 2>/dev/null",
+                 pairs[i]);
+        ASSERT_EQ(run(cmd, &out), 0);
+        ASSERT_STR_CONTAINS(out, i ? "\nrandom,4,,0.8,0.475,,,0." : "\nrandom,4,,0.8,0.8,,,0.8,");
+        ASSERT_STR_CONTAINS(out, ",,,,,,,,,,\noracle,4,,");
+        free(out);
+
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/table.csv "
+                             "--prompt-column question %s --routers random --random-iters 2 "
+                             "--bootstrap 20 --format json 2>/dev/null",
+                 pairs[i]);
+        json_t *doc = run_json(cmd);
+        ASSERT_NOT_NULL(doc);
+        for (size_t k = 0; k < 2; k++) {
+            json_t *r = json_array_get(json_object_get(doc, "routers"), k);
+            static const char *const undefined[] = {"apgr",     "apgr_avg", "cpt20",
+                                                    "cpt50",    "cpt80",    "cpt50_min",
+                                                    "saving50", "saving80", "apgr_ci"};
+            for (size_t u = 0; u < RL_COUNTOF(undefined); u++)
+                ASSERT(json_is_null(json_object_get(r, undefined[u])));
+            ASSERT(json_is_number(json_object_get(r, "auc")));
+            ASSERT(json_is_number(json_object_get(r, "cost_strong")));
+            json_t *p0 = json_array_get(json_object_get(r, "points"), 0);
+            ASSERT(json_is_null(json_object_get(p0, "pgr")));
+            ASSERT(json_is_number(json_object_get(p0, "quality")));
+        }
+        json_decref(doc);
+    }
+    return 0;
+}
+
 TEST(eval_cli_plots) {
     char dir[] = "/tmp/rl_eval_plot_XXXXXX", cmd[512], *out;
     ASSERT_NOT_NULL(mkdtemp(dir));
