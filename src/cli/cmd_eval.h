@@ -20,6 +20,10 @@ struct router_spec {
     bool precomputed;                   // spec is a JSONL file of per-prompt scores (--scores)
     const char *train[MAX_TRAIN_FILES]; // prompt files of its training prompts
     int n_train;
+    // --as: models the router knows, scored in place of the benchmark's strong and weak models
+    // (NULL: the benchmark's own); the benchmark's columns still give the quality.
+    const char *as_strong, *as_weak;
+    bool as_own; // set by --as ROUTER:..., which the --as for every router leaves alone
 };
 
 enum eval_format { EVAL_FORMAT_TABLE, EVAL_FORMAT_JSON, EVAL_FORMAT_CSV };
