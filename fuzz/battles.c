@@ -15,7 +15,7 @@ static const struct {
     {"judge", ".jsonl", {"", ",min_weak_win=3,strong=gpt-4,weak=mixtral"}},
     {"judge", ".csv", {"", ",min_weak_win=5"}},
     {"alpaca_eval", ".csv", {"", ",annotators=a|b,models=gpt4|llama"}},
-    {"table", ".csv", {"", ",ties=1,margin=0.25,models=gpt-4|mixtral|llama"}},
+    {"table", ".csv", {"", ",ties=1,margin=0.25,models=gpt-4|cost|mixtral|llama"}},
     {"table", ".jsonl", {"", ",prompt=question,ties=1"}},
 };
 

@@ -2,9 +2,29 @@
 // --benchmark table:FILE`, CSV or JSONL) and rl_eval_scores_read (`eval --scores N=FILE`). The
 // first input byte picks the reader and its options: bit 0 the table's kind (.csv or .jsonl),
 // bit 1 cost columns, bit 2 a named prompt column, bit 3 the score-file reader instead (looked up
-// against a fixed three-prompt benchmark). A benchmark it loads is walked in full.
+// against a fixed three-prompt benchmark); without bit 1 the table's own "<model>|cost" columns
+// are found. A benchmark it loads is walked in full, and a fixed router's curve and metrics are
+// computed on it: defined exactly when the pair is ordered, and never a crash.
+#include <math.h>
+
 #include "fuzz.h"
 #include "rl/eval.h"
+
+static void metrics(const struct rl_bench *b) {
+    double *scores = malloc(b->n * sizeof *scores);
+    struct rl_eval_point pts[4];
+    struct rl_eval_prices prices = {1, 0.1};
+    struct rl_eval_metrics m;
+    for (size_t i = 0; scores && i < b->n; i++)
+        scores[i] = (double)(i % 7) / 7;
+    if (scores && rl_eval_curve(b, scores, 3, &prices, pts) == RL_OK) {
+        if (rl_eval_bench_metrics(b, pts, 4, &prices, &m) != RL_OK ||
+            m.pgr_defined != rl_bench_pair_ordered(b) || (!m.pgr_defined && !isnan(m.apgr)))
+            abort();
+        fuzz_sink ^= (uint8_t)m.pgr_defined;
+    }
+    free(scores);
+}
 
 static void walk(const struct rl_bench *b) {
     uint8_t sum = (uint8_t)strlen(b->name) ^ (uint8_t)strlen(b->strong) ^ (uint8_t)strlen(b->weak);
@@ -14,7 +34,10 @@ static void walk(const struct rl_bench *b) {
         if (b->c_strong)
             sum ^= (uint8_t)(b->c_strong[i] > b->c_weak[i]);
     }
+    if (b->c_strong_col)
+        sum ^= (uint8_t)strlen(b->c_strong_col) ^ (uint8_t)strlen(b->c_weak_col);
     fuzz_sink = sum;
+    metrics(b);
 }
 
 // The benchmark a score file is matched against: a table of the three prompts the seeds score.

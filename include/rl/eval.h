@@ -30,6 +30,8 @@ struct rl_bench {
     double *q_weak;      // (n) averaged over the turns for MT-Bench
     double *c_strong;    // (n) cost per prompt from the table's cost columns, or NULL
     double *c_weak;      // (n) likewise
+    char *c_strong_col;  // the cost columns read, or NULL (tables only)
+    char *c_weak_col;
 };
 
 // Names of the built-in benchmarks, NULL-terminated.
@@ -41,6 +43,9 @@ struct rl_bench *rl_bench_load(const char *name, const char *data_dir, char *err
 
 // Columns of a user table (CSV with a header line, or JSONL objects when the name ends in
 // .jsonl or .jsonl.gz). Quality cells are numbers or booleans; booleans count as 100 / 0.
+// A column "MODEL|cost" (or RouterBench's "MODEL|total_cost") is MODEL's per-prompt cost: when
+// no cost column is named and both models have one (in a JSONL file: in its first line), they
+// are read as if named.
 struct rl_bench_table_params {
     const char *prompt;      // prompt column; NULL means "prompt"
     const char *strong;      // quality column of the strong model (required)
@@ -60,6 +65,14 @@ struct rl_bench *rl_bench_new_subset(const struct rl_bench *b, const bool *keep)
 void rl_bench_free(struct rl_bench *b); // NULL is a no-op
 
 double rl_bench_quality(const struct rl_bench *b, bool strong); // mean quality of one model alone
+
+// PGR needs a strong model that is better: r_s - r_w at least RL_EVAL_MIN_GAP of the benchmark's
+// quality range (the highest quality value of either model on its prompts less the lowest), so
+// 0.01 on 0/1 correctness, 1 point on 0-100 and 0.09 on 1-10 judge scores. Below it, PGR, APGR,
+// APGR10, CPT and the savings are not defined: a tiny or negative gap would divide by noise.
+#define RL_EVAL_MIN_GAP 0.01
+double rl_bench_min_gap(const struct rl_bench *b);    // RL_EVAL_MIN_GAP × the quality range
+bool rl_bench_pair_ordered(const struct rl_bench *b); // r_s - r_w > 0 and >= rl_bench_min_gap
 
 struct rl_eval_prices;
 // Mean cost per prompt of one model alone: its cost column, else its price.
@@ -84,7 +97,8 @@ struct rl_eval_point {
     double threshold;  // α: strong when p >= α (p > α at the last edge, which gives 0% strong)
     double strong_pct; // share of strong calls, in percent
     double quality;    // mean quality of the routed answers
-    double pgr;        // performance gap recovered: (quality - r_weak) / (r_strong - r_weak)
+    double pgr;        // performance gap recovered: (quality - r_weak) / (r_strong - r_weak),
+                       // NaN when the pair is not ordered (rl_bench_pair_ordered)
     double cost;       // mean cost per prompt
     int edge;          // index of the threshold among the edges (0 = lowest = 100% strong)
 };
@@ -97,7 +111,8 @@ int rl_eval_edges(const double *scores, size_t n, int num_results, double *edges
 
 // The curve of one router: one point per edge, sorted by strong_pct ascending (stable).
 // scores has b->n entries; pts has num_results + 1 slots. Costs come from the benchmark's cost
-// columns, else from prices (a request to a model costs its price).
+// columns, else from prices (a request to a model costs its price). PGR is NaN at every point
+// when the pair of b is not ordered.
 int rl_eval_curve(const struct rl_bench *b, const double *scores, int num_results,
                   const struct rl_eval_prices *prices, struct rl_eval_point *pts) RL_NODISCARD;
 
@@ -112,7 +127,9 @@ void rl_eval_curve_mean(const struct rl_eval_point *runs, size_t n_runs, int num
 // every share of strong calls.
 int rl_eval_oracle_scores(const struct rl_bench *b, double *scores) RL_NODISCARD;
 
+// The PGR-based metrics (apgr, apgr_avg, cpt*, saving*) are NaN when pgr_defined is false.
 struct rl_eval_metrics {
+    bool pgr_defined;           // the strong model is better by the minimum gap
     double r_weak, r_strong;    // quality of each model alone on the evaluated prompts
     double apgr;                // trapezoid area under PGR over strong share in [0, 1]
     double apgr_avg;            // plain mean of PGR at the points of the first num_results edges
@@ -123,16 +140,23 @@ struct rl_eval_metrics {
     double saving50, saving80;              // cost of always-strong / cost at CPT(50%) and CPT(80%)
 };
 
-// Metrics of a curve sorted by strong_pct (as rl_eval_curve returns it). RL_EINVAL when fewer
-// than two points are given or the two models have the same quality.
+// Metrics of a curve sorted by strong_pct (as rl_eval_curve returns it). PGR is defined when
+// r_strong > r_weak. RL_EINVAL when fewer than two points are given.
 int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak, double r_strong,
                     double cost_strong, struct rl_eval_metrics *m) RL_NODISCARD;
+// The same for a curve of benchmark b: r_w, r_s and the cost of always-strong are b's (costs from
+// its cost columns, else from prices), and PGR is defined when its pair is ordered
+// (rl_bench_pair_ordered).
+int rl_eval_bench_metrics(const struct rl_bench *b, const struct rl_eval_point *pts, size_t n_pts,
+                          const struct rl_eval_prices *prices,
+                          struct rl_eval_metrics *m) RL_NODISCARD;
 
 // Percentile bootstrap of APGR over prompts: n_boot resamples of the prompts (with replacement,
 // drawn with splitmix64 from seed), each evaluated like the original on the n_runs score arrays
 // in scores (n_runs × b->n, averaged point by point as rl_eval_curve_mean does); writes the
-// 2.5th and 97.5th percentiles. Resamples in which the two models tie are skipped. RL_EINVAL
-// when n_boot < 2 or every resample ties.
+// 2.5th and 97.5th percentiles. Resamples in which the pair is not ordered by b's minimum gap
+// (rl_bench_min_gap) are skipped. RL_EINVAL when n_boot < 2, when the pair of b is not ordered,
+// or when fewer than two resamples are left.
 int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, size_t n_runs,
                            int num_results, int n_boot, uint64_t seed, double *lo,
                            double *hi) RL_NODISCARD;

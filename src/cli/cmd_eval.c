@@ -88,6 +88,60 @@ static int gather_routers(const struct cli_spec *cs, struct eval_opts *o, char *
     return 0;
 }
 
+// --as [ROUTER:]strong=NAME,weak=NAME, in place: stand-ins for the benchmark's pair, for one
+// router or (without ROUTER:) for every router that has none of its own.
+static int parse_as(const struct cli_spec *cs, struct eval_opts *o, struct cli_list *as) {
+    const char *all_strong = NULL, *all_weak = NULL;
+    bool all = false;
+    for (int i = 0; i < as->n; i++) {
+        char *v = as->value[i], *router = NULL;
+        if (strncmp(v, "strong=", 7) != 0 && strncmp(v, "weak=", 5) != 0) {
+            char *colon = strchr(v, ':');
+            if (!colon || colon == v)
+                return cli_usage(cs, "--as: expected [ROUTER:]strong=NAME,weak=NAME, got '%s'", v);
+            *colon = '\0';
+            router = v;
+            v = colon + 1;
+        }
+        const char *strong = NULL, *weak = NULL;
+        for (char *tok = v; tok;) {
+            char *comma = strchr(tok, ',');
+            if (comma)
+                *comma = '\0';
+            if (strncmp(tok, "strong=", 7) == 0 && tok[7] && !strong)
+                strong = tok + 7;
+            else if (strncmp(tok, "weak=", 5) == 0 && tok[5] && !weak)
+                weak = tok + 5;
+            else
+                return cli_usage(cs, "--as: '%s' is not strong=NAME or weak=NAME (each once)", tok);
+            tok = comma ? comma + 1 : NULL;
+        }
+        struct router_spec *r = router ? find_router(o, router) : NULL;
+        if (router && !r)
+            return cli_usage(cs, "--as: no router named '%s' in this run", router);
+        if (r && r->precomputed)
+            return cli_usage(cs, "--as: '%s' is a score file, which has no model pair", router);
+        if ((r && r->as_own) || (!r && all))
+            return cli_usage(cs, "--as: given twice for %s", router ? router : "every router");
+        if (r) {
+            r->as_strong = strong;
+            r->as_weak = weak;
+            r->as_own = true;
+        } else {
+            all = true;
+            all_strong = strong;
+            all_weak = weak;
+        }
+    }
+    for (int i = 0; all && i < o->n_routers; i++) {
+        if (o->routers[i].as_own || o->routers[i].precomputed)
+            continue;
+        o->routers[i].as_strong = all_strong;
+        o->routers[i].as_weak = all_weak;
+    }
+    return 0;
+}
+
 // The benchmark and the table options agree.
 static int check_benchmark(const struct cli_spec *cs, const struct eval_opts *o) {
     bool table = strncmp(o->benchmark, "table:", 6) == 0;
@@ -120,7 +174,7 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
     o->decontam = RL_DECONTAM_COSINE;
     o->prices = (struct rl_eval_prices){RL_EVAL_PRICE_STRONG, RL_EVAL_PRICE_WEAK};
     char *routers = NULL;
-    struct cli_list files = {0}, train = {0};
+    struct cli_list files = {0}, train = {0}, as = {0};
     const struct cli_opt opts[] = {
         CLI_STR("--benchmark", &o->benchmark, "B", CLI_REQUIRED,
                 "mt-bench, mmlu, gsm8k, or table:FILE (CSV or JSONL)"),
@@ -142,6 +196,10 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
                 "cosine threshold of that check (default " RL_STRINGIFY(RL_DECONTAM_COSINE) ")"),
         CLI_FLAG("--no-decontaminate", &o->no_decontam,
                  "do not check against the routers' own training prompts"),
+        CLI_LIST("--as", &as, "[R:]strong=M,weak=M", 0,
+                 "score models M that the routers know in place of the benchmark's pair, whose "
+                 "columns still give the quality (a router that does not know the pair is an "
+                 "error otherwise); with R: for router R alone"),
         CLI_SECTION("measurement and output:"),
         CLI_STR("--output", &o->output, "DIR", 0, "write DIR/<benchmark>.{csv,png,svg,gp}"),
         CLI_INT("--num-results", &o->num_results, 1, RL_EVAL_MAX_RESULTS, "K",
@@ -184,6 +242,8 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
         rc = check_benchmark(&spec, o);
     if (rc == 0)
         rc = gather_routers(&spec, o, routers, &files, &train);
+    if (rc == 0)
+        rc = parse_as(&spec, o, &as);
     return rc;
 }
 
@@ -206,6 +266,8 @@ int cli_cmd_eval(int argc, char **argv) {
     }
     if (!b)
         return cli_fail("%s", err);
+    if (!rl_bench_pair_ordered(b))
+        cli_eval_warn_pair(b, NULL);
 
     struct cli_scorer s;
     cli_scorer_init(&s, o.model_dir, o.no_cache);

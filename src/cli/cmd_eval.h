@@ -20,6 +20,10 @@ struct router_spec {
     bool precomputed;                   // spec is a JSONL file of per-prompt scores (--scores)
     const char *train[MAX_TRAIN_FILES]; // prompt files of its training prompts
     int n_train;
+    // --as: models the router knows, scored in place of the benchmark's strong and weak models
+    // (NULL: the benchmark's own); the benchmark's columns still give the quality.
+    const char *as_strong, *as_weak;
+    bool as_own; // set by --as ROUTER:..., which the --as for every router leaves alone
 };
 
 enum eval_format { EVAL_FORMAT_TABLE, EVAL_FORMAT_JSON, EVAL_FORMAT_CSV };
@@ -69,6 +73,11 @@ int cli_eval_oracle(const struct rl_bench *b, const struct eval_opts *o, struct 
 
 // The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
 void cli_eval_bench_base(const struct rl_bench *b, char *base, size_t size);
+
+// Warn on stderr that PGR is not defined on b (rl_bench_pair_ordered): the strong model is not
+// better by the minimum gap. who names the router whose prompts b holds, or is NULL for the
+// whole benchmark.
+void cli_eval_warn_pair(const struct rl_bench *b, const char *who);
 
 // ----------------------------------------------------------------------------
 // Reports (eval_report.c) of n_res results, the oracle last.

@@ -22,6 +22,14 @@ static const char *quality_name(const struct rl_bench *b) {
     return "quality";
 }
 
+// One cell of the table: the value in fmt, or "-" when it is not defined (NaN).
+static const char *cell(char *buf, size_t size, const char *fmt, double v) {
+    if (isnan(v))
+        return "-";
+    snprintf(buf, size, fmt, v);
+    return buf;
+}
+
 void cli_eval_print_table(const struct rl_bench *b, const struct eval_opts *o,
                           const struct result *res, int n_res) {
     printf("benchmark %s: %zu prompts (%zu in the source, %zu dropped by its contamination "
@@ -30,8 +38,8 @@ void cli_eval_print_table(const struct rl_bench *b, const struct eval_opts *o,
     printf("quality: %s; strong %s %.3f, weak %s %.3f\n", quality_name(b), b->strong,
            rl_bench_quality(b, true), b->weak, rl_bench_quality(b, false));
     if (b->c_strong)
-        printf("costs: per-prompt columns, always-strong %.6g per prompt\n",
-               rl_bench_cost(b, &o->prices, true));
+        printf("costs: per-prompt columns %s and %s, always-strong %.6g per prompt\n",
+               b->c_strong_col, b->c_weak_col, rl_bench_cost(b, &o->prices, true));
     else
         printf("prices: strong $%g, weak $%g per million tokens\n", o->prices.strong,
                o->prices.weak);
@@ -50,9 +58,14 @@ void cli_eval_print_table(const struct rl_bench *b, const struct eval_opts *o,
             snprintf(ci, sizeof ci, "   [%.3f, %.3f]", r->apgr_lo, r->apgr_hi);
         else if (o->bootstrap)
             snprintf(ci, sizeof ci, "   -");
-        printf("%-16s %6.3f %7.3f %6.2f%% %6.2f%% %6.2f%% %8.3f %7.2fx %7.2fx %9s%s\n", r->label,
-               r->m.apgr, r->m.apgr_avg, r->m.cpt20, r->m.cpt50, r->m.cpt80, r->m.auc,
-               r->m.saving50, r->m.saving80, removed, ci);
+        enum { W = 32 };
+        char c[8][W];
+        printf("%-16s %6s %7s %7s %7s %7s %8s %8s %8s %9s%s\n", r->label,
+               cell(c[0], W, "%.3f", r->m.apgr), cell(c[1], W, "%.3f", r->m.apgr_avg),
+               cell(c[2], W, "%.2f%%", r->m.cpt20), cell(c[3], W, "%.2f%%", r->m.cpt50),
+               cell(c[4], W, "%.2f%%", r->m.cpt80), cell(c[5], W, "%.3f", r->m.auc),
+               cell(c[6], W, "%.2fx", r->m.saving50), cell(c[7], W, "%.2fx", r->m.saving80),
+               removed, ci);
     }
     printf("\nAPGR: area under PGR over the share of strong calls (random = 0.5); APGR10: mean "
            "PGR at the\n%d thresholds with strong calls; CPT(x): %% strong calls to reach x%% "
@@ -141,6 +154,13 @@ int cli_eval_print_json(const struct rl_bench *b, const struct eval_opts *o,
     return 0;
 }
 
+// ",value", with an empty field for a value that is not defined (NaN).
+static void csv_number(FILE *f, double v) {
+    fputc(',', f);
+    if (!isnan(v))
+        fprintf(f, "%.10g", v);
+}
+
 // Quote a CSV field when it needs it.
 static void csv_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\n\r")) {
@@ -166,9 +186,12 @@ void cli_eval_print_csv(const struct result *res, int n_res) {
         printf(",%zu,", r->n_prompts);
         if (r->n_removed >= 0)
             printf("%ld", r->n_removed);
-        printf(",%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,",
-               m->r_weak, m->r_strong, m->apgr, m->apgr_avg, m->auc, m->cpt20, m->cpt50, m->cpt80,
-               m->cpt20_min, m->cpt50_min, m->cpt80_min, m->saving50, m->saving80);
+        const double v[] = {m->r_weak,    m->r_strong, m->apgr,    m->apgr_avg,  m->auc,
+                            m->cpt20,     m->cpt50,    m->cpt80,   m->cpt20_min, m->cpt50_min,
+                            m->cpt80_min, m->saving50, m->saving80};
+        for (size_t k = 0; k < RL_COUNTOF(v); k++)
+            csv_number(stdout, v[k]);
+        putchar(',');
         if (r->has_ci)
             printf("%.10g,%.10g\n", r->apgr_lo, r->apgr_hi);
         else
@@ -228,8 +251,9 @@ int cli_eval_write_output(const struct rl_bench *b, const struct eval_opts *o,
         for (int k = 0; k < res[i].n_pts; k++) {
             const struct rl_eval_point *p = &res[i].pts[k];
             csv_field(f, res[i].label);
-            fprintf(f, ",%d,%.10g,%.10g,%.10g,%.10g,%.10g\n", p->edge, p->threshold, p->strong_pct,
-                    p->quality, p->pgr, p->cost);
+            fprintf(f, ",%d,%.10g,%.10g,%.10g", p->edge, p->threshold, p->strong_pct, p->quality);
+            csv_number(f, p->pgr);
+            fprintf(f, ",%.10g\n", p->cost);
         }
     if (fclose(f) != 0)
         return cli_fail("%s: write failed", csv);

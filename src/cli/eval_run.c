@@ -38,14 +38,26 @@ static int finish(const struct rl_bench *b, const double *scores, const struct e
     return 0;
 }
 
+// PGR-based metrics come out NaN when the pair is not ordered; the reports show them as not
+// defined, and cli_eval_warn_pair has said why.
 static int metrics(const struct rl_bench *b, const struct eval_opts *o, struct result *res) {
-    double r_w = rl_bench_quality(b, false), r_s = rl_bench_quality(b, true);
-    if (rl_eval_metrics(res->pts, (size_t)res->n_pts, r_w, r_s, rl_bench_cost(b, &o->prices, true),
-                        &res->m) != RL_OK)
-        return cli_fail("%s: the strong and weak models have the same mean quality (%g) on "
-                        "these prompts, so PGR is undefined",
-                        res->label, r_w);
+    if (rl_eval_bench_metrics(b, res->pts, (size_t)res->n_pts, &o->prices, &res->m) != RL_OK)
+        return cli_fail("%s: cannot compute the metrics of the curve", res->label);
     return 0;
+}
+
+void cli_eval_warn_pair(const struct rl_bench *b, const char *who) {
+    char where[160] = "";
+    if (who)
+        snprintf(where, sizeof where, " (%s: the %zu prompts left after decontamination)", who,
+                 b->n);
+    fprintf(stderr,
+            "routellm: warning: %s%s: the strong model %s (mean quality %.6g) is not better than "
+            "the weak model %s (mean %.6g) by at least %.6g, %g%% of the range of its quality "
+            "values; PGR, APGR, CPT and the savings are not defined (shown as -, null in JSON, "
+            "empty in CSV)\n",
+            b->name, where, b->strong, rl_bench_quality(b, true), b->weak,
+            rl_bench_quality(b, false), rl_bench_min_gap(b), RL_EVAL_MIN_GAP * 100);
 }
 
 // The curve, the metrics and the bootstrap interval of one router's scores.
@@ -239,21 +251,43 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, const st
     return rc;
 }
 
+// A pair the router does not know is an error with the message of route and calibrate; the way
+// out, --as, is named after it, with the router's whole list when the message had to cut it.
+static int pair_error(const struct rl_router *r, const struct router_spec *spec, const char *err) {
+    cli_fail("%s", err);
+    size_t n = strlen(err);
+    if (n >= 3 && strcmp(err + n - 3, "...") == 0) {
+        fprintf(stderr, "routellm: %s knows:", spec->label);
+        for (size_t i = 0; i < rl_router_n_models(r); i++)
+            fprintf(stderr, "%s %s", i ? "," : "", rl_router_model(r, i));
+        fputc('\n', stderr);
+    }
+    if (!spec->as_strong && !spec->as_weak)
+        fprintf(stderr,
+                "routellm: to score %s here, name models it knows to stand in for the pair: "
+                "--as strong=NAME,weak=NAME, or --as %s:strong=NAME,weak=NAME for it alone\n",
+                spec->label, spec->label);
+    return 1;
+}
+
 int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
                     const struct eval_opts *o, struct cli_scorer *s, struct result *res) {
     char err[RL_ERRBUF_SIZE];
     struct rl_router *r = rl_router_load(spec->spec, cli_home(), err);
     if (!r)
         return cli_fail("%s", err);
+    const char *strong = spec->as_strong ? spec->as_strong : b->strong;
+    const char *weak = spec->as_weak ? spec->as_weak : b->weak;
     struct rl_router_pair pair;
-    if (rl_router_pair(r, b->strong, b->weak, &pair, err) != RL_OK) {
-        if (rl_router_default_pair(r, &pair) != RL_OK) {
-            rl_router_free(r);
-            return cli_fail("%s", err);
-        }
-        fprintf(stderr, "routellm: note: %s; scoring %s's default pair %s vs %s\n", err,
-                spec->label, rl_router_model(r, pair.strong), rl_router_model(r, pair.weak));
+    if (rl_router_pair(r, strong, weak, &pair, err) != RL_OK) {
+        pair_error(r, spec, err);
+        rl_router_free(r);
+        return 1;
     }
+    if (spec->as_strong || spec->as_weak)
+        fprintf(stderr, "routellm: note: %s scores %s vs %s as %s vs %s (--as)\n", spec->label,
+                b->strong, b->weak, rl_router_model(r, (size_t)pair.strong),
+                rl_router_model(r, (size_t)pair.weak));
     double *scores = malloc((b->n ? b->n : 1) * sizeof *scores);
     bool *flag = malloc((b->n ? b->n : 1) * sizeof *flag);
     struct rl_texts train = {0};
@@ -286,6 +320,8 @@ int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
     const struct rl_bench *eb = sub ? sub : b;
     if (rc == 0)
         rc = write_scores(o, eb, spec->label, scores);
+    if (rc == 0 && sub && !rl_bench_pair_ordered(sub) && rl_bench_pair_ordered(b))
+        cli_eval_warn_pair(sub, spec->label);
     if (rc == 0)
         rc = evaluate(eb, scores, o, res);
     rl_bench_free(sub);

@@ -3,6 +3,7 @@
 #ifndef RL_SRC_DATA_H
 #define RL_SRC_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,5 +54,23 @@ int rl__dcsv_next(struct rl__dcsv *c, struct rl__dcsv_row *row);
 int rl__dcsv_read(struct rl__dcsv *c, struct rl__dcsv_row *row, const char *path, char *errbuf);
 // Index of the first field equal to name (a header row's column), or -1.
 int rl__dcsv_column(const struct rl__dcsv_row *row, const char *name);
+
+// ----------------------------------------------------------------------------
+// Model names (model_name.c)
+
+// Entry i of the alias table of rl_model_canon: the spelling, with its canonical name in
+// *canon; NULL past the end.
+const char *rl__model_alias(size_t i, const char **canon);
+
+// A table column (or JSON key) named "MODEL|FIELD" holds a field of MODEL, such as its cost or
+// its answer, never a quality: returns the length of MODEL and points *field (when not NULL) at
+// FIELD; 0 for a name without a '|' or with an empty side, which is a model's name.
+size_t rl__model_field(const char *name, const char **field);
+// Whether FIELD is the per-prompt cost of its model: "cost", or RouterBench's "total_cost".
+bool rl__model_field_is_cost(const char *field);
+// Whether the n bytes at s are a field name tables are known to use: the cost fields and
+// RouterBench's "model_response". In a "models=a|b" list such an item is the field of the model
+// before it ("models=gpt-4|cost|mixtral" names gpt-4's cost column) and is never a model.
+bool rl__model_field_known(const char *s, size_t n);
 
 #endif

@@ -173,12 +173,14 @@ static int alpaca_prompt_row(struct rl__reader *r, json_t *o, long line) {
     return r->alpaca.text[k] ? RL_OK : RL_ENOMEM;
 }
 
+// Whether a "a|b|c" list names name. A field item ("gpt-4|cost": rl__model_field_known) is the
+// field of the model before it and names nothing.
 static bool list_has(const char *list, const char *name) {
     size_t n = strlen(name);
     for (const char *p = list; *p;) {
         const char *bar = strchr(p, '|');
         size_t m = bar ? (size_t)(bar - p) : strlen(p);
-        if (m == n && strncmp(p, name, n) == 0)
+        if (m == n && strncmp(p, name, n) == 0 && !(p > list && rl__model_field_known(p, m)))
             return true;
         p = bar ? bar + 1 : p + m;
     }
@@ -361,6 +363,8 @@ static int read_table_csv(struct rl__reader *r, char *data, size_t len, const ch
         if (i == r->table.cols[0] || (r->table.models && !list_has(r->table.models, h.field[i])) ||
             (r->table.skip && list_has(r->table.skip, h.field[i])))
             continue;
+        if (rl__model_field(h.field[i], NULL) > 0) // "gpt-4|cost": a field, not a model
+            continue;
         if (r->table.n_models >= RL_TABLE_MAX_MODELS)
             return rl__errf(r->errbuf, RL_ETOOBIG, "%s:1: more than %d model columns", r->path,
                             RL_TABLE_MAX_MODELS);
@@ -400,6 +404,8 @@ static int table_json_row(struct rl__reader *r, json_t *o, long line) {
     const char *key;
     json_t *v;
     json_object_foreach(src, key, v) {
+        if (rl__model_field(key, NULL) > 0) // "gpt-4|cost": a field, not a model
+            continue;
         if (r->table.models ? !list_has(r->table.models, key)
                             : (src == o && (key == p || strcmp(key, "prompt") == 0)))
             continue;

@@ -99,6 +99,8 @@ void rl_bench_free(struct rl_bench *b) {
     free(b->q_weak);
     free(b->c_strong);
     free(b->c_weak);
+    free(b->c_strong_col);
+    free(b->c_weak_col);
     free(b->name);
     free(b->strong);
     free(b->weak);
@@ -122,6 +124,11 @@ struct rl_bench *rl_bench_new_subset(const struct rl_bench *b, const bool *keep)
     struct rl_bench *s = rl__bench_builder_take(&bb);
     s->n_total = b->n_total;
     s->n_dropped = b->n_dropped;
+    if ((b->c_strong_col && !(s->c_strong_col = strdup(b->c_strong_col))) ||
+        (b->c_weak_col && !(s->c_weak_col = strdup(b->c_weak_col)))) {
+        rl_bench_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -131,6 +138,24 @@ double rl_bench_quality(const struct rl_bench *b, bool strong) {
     for (size_t i = 0; i < b->n; i++)
         sum += q[i];
     return b->n ? sum / (double)b->n : 0;
+}
+
+// The range is taken over both models together: it is the scale of the table (0/1 correctness,
+// 0-100, 1-10 judge scores) as far as the prompts show it, so the minimum gap follows the scale.
+double rl_bench_min_gap(const struct rl_bench *b) {
+    if (b->n == 0)
+        return 0;
+    double lo = b->q_strong[0], hi = b->q_strong[0];
+    for (size_t i = 0; i < b->n; i++) {
+        lo = fmin(lo, fmin(b->q_strong[i], b->q_weak[i]));
+        hi = fmax(hi, fmax(b->q_strong[i], b->q_weak[i]));
+    }
+    return RL_EVAL_MIN_GAP * (hi - lo);
+}
+
+bool rl_bench_pair_ordered(const struct rl_bench *b) {
+    return rl__pgr_defined(rl_bench_quality(b, false), rl_bench_quality(b, true),
+                           rl_bench_min_gap(b));
 }
 
 double rl_bench_cost(const struct rl_bench *b, const struct rl_eval_prices *prices, bool strong) {
@@ -398,10 +423,33 @@ static int cell_number(const char *path, const struct rl__dcsv_row *row, int col
     return RL_OK;
 }
 
-// Append every row of one CSV file to bb, skipping prompts in `bad` (counted in *dropped).
+// A user table's own cost column of model: "<model>|cost" or "<model>|total_cost"
+// (rl__model_field), the first in the header; -1 when it has none.
+static int model_cost_col(const char *const *names, int n, const char *model) {
+    size_t len = strlen(model);
+    for (int i = 0; i < n; i++) {
+        const char *field;
+        if (rl__model_field(names[i], &field) == len && strncmp(names[i], model, len) == 0 &&
+            rl__model_field_is_cost(field))
+            return i;
+    }
+    return -1;
+}
+
+// Read costs from the columns cs and cw: the builder takes costs from now on, and the bench
+// records the columns' names.
+static int use_cost(struct rl__bench_builder *bb, const char *cs, const char *cw) {
+    bb->has_cost = true;
+    bb->b->c_strong_col = strdup(cs);
+    bb->b->c_weak_col = strdup(cw);
+    return bb->b->c_strong_col && bb->b->c_weak_col ? RL_OK : RL_ENOMEM;
+}
+
+// Append every row of one CSV file to bb, skipping prompts in `bad` (counted in *dropped). With
+// find_cost, a table without named cost columns uses its models' own (model_cost_col).
 static int add_csv(struct rl__bench_builder *bb, const char *path,
                    const struct rl_bench_table_params *p, const struct rl__strset *bad,
-                   size_t *total, size_t *dropped, char *errbuf) {
+                   bool find_cost, size_t *total, size_t *dropped, char *errbuf) {
     char *data;
     size_t len;
     int rc = rl_file_read(path, RL_EVAL_MAX_FILE, &data, &len, errbuf);
@@ -428,6 +476,19 @@ static int add_csv(struct rl__bench_builder *bb, const char *path,
         rc = find_col(path, row, p->cost_strong, &col.c_strong, errbuf);
     if (rc == RL_OK)
         rc = find_col(path, row, p->cost_weak, &col.c_weak, errbuf);
+    const char *cs_name = p->cost_strong, *cw_name = p->cost_weak;
+    if (rc == RL_OK && find_cost && !cs_name && !cw_name) {
+        int s = model_cost_col((const char *const *)row->field, row->n, p->strong);
+        int w = model_cost_col((const char *const *)row->field, row->n, p->weak);
+        if (s >= 0 && w >= 0) {
+            col.c_strong = s;
+            col.c_weak = w;
+            cs_name = row->field[s]; // parsed in place: the text outlives the header row
+            cw_name = row->field[w];
+            if ((rc = use_cost(bb, cs_name, cw_name)) != RL_OK)
+                rl__errf(errbuf, rc, "%s: out of memory", path);
+        }
+    }
     while (rc == RL_OK) {
         int more = rl__dcsv_read(&c, row, path, errbuf);
         if (more <= 0) {
@@ -444,10 +505,10 @@ static int add_csv(struct rl__bench_builder *bb, const char *path,
             (rc = cell_number(path, row, col.weak, p->weak, &qw, errbuf)) != RL_OK)
             break;
         if (col.c_strong >= 0 &&
-            (rc = cell_number(path, row, col.c_strong, p->cost_strong, &cs, errbuf)) != RL_OK)
+            (rc = cell_number(path, row, col.c_strong, cs_name, &cs, errbuf)) != RL_OK)
             break;
         if (col.c_weak >= 0 &&
-            (rc = cell_number(path, row, col.c_weak, p->cost_weak, &cw, errbuf)) != RL_OK)
+            (rc = cell_number(path, row, col.c_weak, cw_name, &cw, errbuf)) != RL_OK)
             break;
         if (cs < 0 || cw < 0) {
             rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: negative cost", path, row->line);
@@ -537,12 +598,12 @@ static struct rl_bench *load_correctness(const char *name, const char *dir, char
             if (rl_path_join(path, sizeof path, folder, files[i]) != RL_OK)
                 rc = rl__errf(errbuf, RL_ETOOBIG, "%s: path too long", folder);
             else
-                rc = add_csv(&bb, path, &params, &bad, &total, &dropped, errbuf);
+                rc = add_csv(&bb, path, &params, &bad, false, &total, &dropped, errbuf);
         }
     } else if (rc == RL_OK) {
         rc = find_file(dir, "gsm8k/gsm8k_responses.csv", path, sizeof path, errbuf);
         if (rc == RL_OK)
-            rc = add_csv(&bb, path, &params, &bad, &total, &dropped, errbuf);
+            rc = add_csv(&bb, path, &params, &bad, false, &total, &dropped, errbuf);
     }
     struct rl_bench *b = NULL;
     if (rc == RL_OK && bb.b->n == 0)
@@ -583,6 +644,7 @@ struct jsonl_table {
     struct rl__bench_builder *bb;
     const struct rl_bench_table_params *p;
     size_t total;
+    const char *cost_strong, *cost_weak; // the cost keys: named, the first line's own, or NULL
 };
 
 static int json_cell(json_t *obj, const char *key, bool required, double *v, const char *path,
@@ -603,8 +665,29 @@ static int json_cell(json_t *obj, const char *key, bool required, double *v, con
     return RL_OK;
 }
 
+// The first line's own cost keys of both models ("<model>|cost", as model_cost_col), when no cost
+// key was named.
+static int jsonl_auto_cost(struct jsonl_table *t, json_t *obj) {
+    const char *keys[RL_DCSV_MAX_FIELDS], *key;
+    json_t *v;
+    int n = 0;
+    json_object_foreach(obj, key, v) {
+        if (n < RL_DCSV_MAX_FIELDS)
+            keys[n++] = key;
+    }
+    int s = model_cost_col(keys, n, t->p->strong), w = model_cost_col(keys, n, t->p->weak);
+    if (s < 0 || w < 0)
+        return RL_OK;
+    int rc = use_cost(t->bb, keys[s], keys[w]);
+    t->cost_strong = t->bb->b->c_strong_col;
+    t->cost_weak = t->bb->b->c_weak_col;
+    return rc;
+}
+
 static int jsonl_table_row(void *ctx, json_t *obj, const char *path, size_t line, char *errbuf) {
     struct jsonl_table *t = ctx;
+    if (t->total == 0 && !t->p->cost_strong && !t->p->cost_weak && jsonl_auto_cost(t, obj) != RL_OK)
+        return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
     const char *key = t->p->prompt ? t->p->prompt : "prompt";
     const char *prompt = json_string_value(json_object_get(obj, key));
     if (!prompt)
@@ -614,9 +697,9 @@ static int jsonl_table_row(void *ctx, json_t *obj, const char *path, size_t line
     if (rc == RL_OK)
         rc = json_cell(obj, t->p->weak, true, &qw, path, line, errbuf);
     if (rc == RL_OK)
-        rc = json_cell(obj, t->p->cost_strong, false, &cs, path, line, errbuf);
+        rc = json_cell(obj, t->cost_strong, false, &cs, path, line, errbuf);
     if (rc == RL_OK)
-        rc = json_cell(obj, t->p->cost_weak, false, &cw, path, line, errbuf);
+        rc = json_cell(obj, t->cost_weak, false, &cw, path, line, errbuf);
     if (rc != RL_OK)
         return rc;
     if (cs < 0 || cw < 0)
@@ -640,18 +723,20 @@ struct rl_bench *rl_bench_load_table(const char *path, const struct rl_bench_tab
         return NULL;
     }
     struct rl__bench_builder bb;
-    if (rl__bench_builder_init(&bb, path, p->strong, p->weak, p->cost_strong != NULL) != RL_OK) {
+    if (rl__bench_builder_init(&bb, path, p->strong, p->weak, false) != RL_OK ||
+        (p->cost_strong && use_cost(&bb, p->cost_strong, p->cost_weak) != RL_OK)) {
+        rl__bench_builder_free(&bb);
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
         return NULL;
     }
     size_t total = 0, dropped = 0;
     int rc;
     if (rl_has_suffix(path, ".jsonl") || rl_has_suffix(path, ".jsonl.gz")) {
-        struct jsonl_table t = {&bb, p, 0};
+        struct jsonl_table t = {&bb, p, 0, p->cost_strong, p->cost_weak};
         rc = rl__jsonl_read(path, RL_EVAL_MAX_FILE, jsonl_table_row, &t, errbuf);
         total = t.total;
     } else {
-        rc = add_csv(&bb, path, p, NULL, &total, &dropped, errbuf);
+        rc = add_csv(&bb, path, p, NULL, true, &total, &dropped, errbuf);
     }
     struct rl_bench *b = NULL;
     if (rc == RL_OK && bb.b->n == 0)

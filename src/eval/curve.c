@@ -154,7 +154,7 @@ int rl_eval_curve(const struct rl_bench *b, const double *scores, int num_result
     if (rc != RL_OK)
         return rc;
     double r_w = rl_bench_quality(b, false), r_s = rl_bench_quality(b, true);
-    double gap = r_s - r_w;
+    double gap = rl_bench_pair_ordered(b) ? r_s - r_w : NAN;
     double nd = (double)b->n;
     for (int e = 0; e <= num_results; e++) {
         double edge = edges[e], quality = 0, cost = 0;
@@ -173,7 +173,7 @@ int rl_eval_curve(const struct rl_bench *b, const double *scores, int num_result
         p->threshold = edge;
         p->strong_pct = (double)strong / nd * 100;
         p->quality = quality / nd;
-        p->pgr = gap != 0 ? (p->quality - r_w) / gap : 0;
+        p->pgr = (p->quality - r_w) / gap;
         p->cost = cost / nd;
         p->edge = e;
     }
@@ -247,9 +247,16 @@ static double first_crossing(const double *x, const double *y, size_t n, double 
     return x[n - 1];
 }
 
-int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak, double r_strong,
-                    double cost_strong, struct rl_eval_metrics *m) {
-    if (n_pts < 2 || n_pts > RL_EVAL_MAX_RESULTS + 1 || r_strong == r_weak)
+bool rl__pgr_defined(double r_weak, double r_strong, double min_gap) {
+    return r_strong - r_weak > 0 && r_strong - r_weak >= min_gap;
+}
+
+// When PGR is not defined (rl__pgr_defined), every metric that divides by the gap is NaN; AUC
+// and the cost of always-strong are still computed.
+static int metrics_gap(const struct rl_eval_point *pts, size_t n_pts, double r_weak,
+                       double r_strong, double min_gap, double cost_strong,
+                       struct rl_eval_metrics *m) {
+    if (n_pts < 2 || n_pts > RL_EVAL_MAX_RESULTS + 1)
         return RL_EINVAL;
     double x[RL_EVAL_MAX_RESULTS + 1], pct[RL_EVAL_MAX_RESULTS + 1], y[RL_EVAL_MAX_RESULTS + 1];
     double flat_w[RL_EVAL_MAX_RESULTS + 1], flat_s[RL_EVAL_MAX_RESULTS + 1];
@@ -269,9 +276,15 @@ int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak
     m->r_weak = r_weak;
     m->r_strong = r_strong;
     m->cost_strong = cost_strong;
+    m->auc = rl_eval_trapz(y, x, n_pts);
+    m->pgr_defined = rl__pgr_defined(r_weak, r_strong, min_gap);
+    if (!m->pgr_defined) {
+        m->apgr = m->apgr_avg = m->cpt20 = m->cpt50 = m->cpt80 = NAN;
+        m->cpt20_min = m->cpt50_min = m->cpt80_min = m->saving50 = m->saving80 = NAN;
+        return RL_OK;
+    }
 
     // AUC and APGR exactly as evaluate.py's auc_metric and apgr_metric.
-    m->auc = rl_eval_trapz(y, x, n_pts);
     double weak_auc = rl_eval_trapz(flat_w, x, n_pts);
     double strong_auc = rl_eval_trapz(flat_s, x, n_pts);
     m->apgr = (m->auc - weak_auc) / (strong_auc - weak_auc);
@@ -306,6 +319,17 @@ int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak
     return RL_OK;
 }
 
+int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak, double r_strong,
+                    double cost_strong, struct rl_eval_metrics *m) {
+    return metrics_gap(pts, n_pts, r_weak, r_strong, 0, cost_strong, m);
+}
+
+int rl_eval_bench_metrics(const struct rl_bench *b, const struct rl_eval_point *pts, size_t n_pts,
+                          const struct rl_eval_prices *prices, struct rl_eval_metrics *m) {
+    return metrics_gap(pts, n_pts, rl_bench_quality(b, false), rl_bench_quality(b, true),
+                       rl_bench_min_gap(b), rl_bench_cost(b, prices, true), m);
+}
+
 // ----------------------------------------------------------------------------
 // Bootstrap
 
@@ -315,8 +339,10 @@ int rl_eval_metrics(const struct rl_eval_point *pts, size_t n_pts, double r_weak
 int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, size_t n_runs,
                            int num_results, int n_boot, uint64_t seed, double *lo, double *hi) {
     if (n_boot < 2 || n_runs < 1 || b->n == 0 || num_results < 1 ||
-        num_results > RL_EVAL_MAX_RESULTS)
+        num_results > RL_EVAL_MAX_RESULTS || !rl_bench_pair_ordered(b))
         return RL_EINVAL;
+    // The resamples keep the table's scale: a resample passes with the gap the table needs.
+    double min_gap = rl_bench_min_gap(b);
     size_t n = b->n, n_pts = (size_t)num_results + 1;
     double *qs = malloc(n * sizeof *qs), *qw = malloc(n * sizeof *qw);
     double *s = malloc(n * sizeof *s), *apgr = malloc((size_t)n_boot * sizeof *apgr);
@@ -338,7 +364,7 @@ int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, size_
             qw[i] = b->q_weak[idx[i]];
         }
         double r_w = rl_bench_quality(&v, false), r_s = rl_bench_quality(&v, true);
-        if (r_w == r_s)
+        if (!rl__pgr_defined(r_w, r_s, min_gap))
             continue;
         for (size_t r = 0; rc == RL_OK && r < n_runs; r++) {
             for (size_t i = 0; i < n; i++)
@@ -349,7 +375,7 @@ int rl_eval_bootstrap_apgr(const struct rl_bench *b, const double *scores, size_
             break;
         rl_eval_curve_mean(runs, n_runs, num_results, mean);
         struct rl_eval_metrics m;
-        rc = rl_eval_metrics(mean, n_pts, r_w, r_s, 1, &m);
+        rc = metrics_gap(mean, n_pts, r_w, r_s, min_gap, 1, &m);
         if (rc == RL_OK)
             apgr[kept++] = m.apgr;
     }

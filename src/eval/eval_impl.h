@@ -26,6 +26,10 @@ double rl__lerp(double a, double b, double t);
 // score is not finite, or RL_ENOMEM.
 int rl__sorted_scores(const double *scores, size_t n, double **sorted) RL_NODISCARD;
 
+// Whether PGR is defined for these qualities of the two models alone: r_strong - r_weak > 0
+// and >= min_gap (rl_bench_min_gap).
+bool rl__pgr_defined(double r_weak, double r_strong, double min_gap);
+
 // ----------------------------------------------------------------------------
 // Cell values
 

@@ -136,12 +136,19 @@ const char *rl_router_model(const struct rl_router *r, size_t i) {
 // ----------------------------------------------------------------------------
 // Pairs
 
+// A router file stores the names that were canonical when it was trained. When none is the
+// name's canonical form, they are canonicalised again, so that a spelling the alias table
+// learnt since (an older file's "claude-2" for today's "claude-2.0") still finds its model.
 int rl__router_find_model(const struct rl_router *r, const char *name) {
-    char canon[RL_MODEL_NAME_MAX];
+    char canon[RL_MODEL_NAME_MAX], stored[RL_MODEL_NAME_MAX];
     if (rl_model_canon(name, canon, sizeof canon) != RL_OK)
         return -1;
     for (int i = 0; i < r->n_models; i++)
         if (strcasecmp(canon, r->model_names[i]) == 0)
+            return i;
+    for (int i = 0; i < r->n_models; i++)
+        if (rl_model_canon(r->model_names[i], stored, sizeof stored) == RL_OK &&
+            strcmp(canon, stored) == 0)
             return i;
     return -1;
 }

@@ -2,6 +2,7 @@
 // (malformed rows skipped and reported with file and line) and strict mode (the first one stops
 // the read with a message naming it).
 #include <stdlib.h>
+#include <string.h>
 
 #include "rl/battle.h"
 #include "test.h"
@@ -237,6 +238,40 @@ TEST(readers_table_gold) {
     ASSERT_STR_CONTAINS(w.last, "table_bad.csv:4: malformed CSV");
     ASSERT_EQ(read_strict(b, "table:" BATTLES "table_bad.csv", err), RL_EFORMAT);
     ASSERT_STR_CONTAINS(err, "table_bad.csv:3:");
+    rl_battles_free(b);
+    return 0;
+}
+
+// A column "MODEL|cost" (or "|total_cost") is MODEL's price, not a model: it never battles its
+// own model. In a models= list "gpt-4|cost" is read as gpt-4 and its cost column, which is not
+// a model either. RouterDC-style score objects may hold such keys too.
+TEST(readers_table_cost_columns) {
+    char err[RL_ERRBUF_SIZE] = "";
+    struct warnings w = {0};
+    static const struct {
+        const char *spec; // input
+        long battles;     // output
+        size_t models;    // output
+    } cases[] = {
+        {"table:" BATTLES "costs.csv", 4, 3},
+        {"table:" BATTLES "costs.csv,models=gpt-4-1106-preview|cost|mixtral-8x7b-chat|cost", 1, 2},
+        {"table:" BATTLES "costs.csv,models=gpt-4-1106-preview|cost|claude-v2|total_cost", 1, 2},
+        {"table:" BATTLES "routerdc_costs.json,models=a|cost|b|cost", 1, 2},
+        {"table:" BATTLES "routerdc_costs.json", 1, 2},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct rl_battles *b = rl_battles_new();
+        ASSERT_EQ(read_lenient(b, cases[i].spec, &w, err), cases[i].battles);
+        ASSERT_EQ(b->n_models, cases[i].models);
+        for (size_t m = 0; m < b->n_models; m++)
+            ASSERT(strchr(b->models[m], '|') == NULL);
+        rl_battles_free(b);
+    }
+    struct rl_battles *b = rl_battles_new();
+    ASSERT_EQ(read_strict(b, "table:" BATTLES "costs.csv", err), 4);
+    ASSERT_STR_EQ(model(b, 0, 0), "gpt-4-1106-preview");
+    ASSERT_STR_EQ(model(b, 0, 1), "mixtral-8x7b-instruct-v0.1");
+    ASSERT_STR_EQ(model(b, 1, 1), "claude-2.0");
     rl_battles_free(b);
     return 0;
 }

@@ -167,6 +167,66 @@ TEST(eval_bench_tables) {
     return 0;
 }
 
+// A table's own "<model>|cost" columns (RouterBench's "|total_cost" too) are its costs when no
+// cost column is named and both models have one; named columns win; with one model's alone, the
+// prices are used.
+TEST(eval_bench_table_cost_columns) {
+    struct scratch s;
+    ASSERT_OK(scratch_init(&s));
+    const char *csv = scratch_file(&s, "costs.csv",
+                                   "prompt,big,small,big|cost,small|cost,big_alt,small_alt,x|cost\n"
+                                   "first,1,0,0.02,0.001,2,1,5\n"
+                                   "second,0.5,0.5,0.03,0.002,3,1,5\n");
+    const char *jsonl = scratch_file(
+        &s, "costs.jsonl",
+        "{\"prompt\": \"first\", \"big\": true, \"small\": false, \"big|total_cost\": 0.02, "
+        "\"small|total_cost\": 0.001}\n"
+        "{\"prompt\": \"second\", \"big\": 1, \"small\": 1, \"big|total_cost\": 0.03, "
+        "\"small|total_cost\": 0.002}\n");
+    static const struct {
+        int file;                            // input: 0 CSV, 1 JSONL
+        const char *strong, *weak;           // input
+        const char *cost_strong, *cost_weak; // input
+        const char *col;                     // output: the strong model's cost column, or NULL
+        double cost;                         // output: its cost on the second prompt
+        const char *err;                     // output: part of the error, or NULL
+    } cases[] = {
+        {0, "big", "small", NULL, NULL, "big|cost", 0.03, NULL},
+        {0, "big", "small", "big_alt", "small_alt", "big_alt", 3, NULL},
+        {0, "big", "big_alt", NULL, NULL, NULL, 0, NULL},
+        {0, "x", "small", NULL, NULL, NULL, 0, "no column \"x\""}, // a cost is no quality
+        {1, "big", "small", NULL, NULL, "big|total_cost", 0.03, NULL},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char err[RL_ERRBUF_SIZE] = "";
+        struct rl_bench_table_params p = {NULL, cases[i].strong, cases[i].weak,
+                                          cases[i].cost_strong, cases[i].cost_weak};
+        struct rl_bench *b = rl_bench_load_table(cases[i].file ? jsonl : csv, &p, err);
+        if (cases[i].err) {
+            ASSERT_NULL(b);
+            ASSERT_STR_CONTAINS(err, cases[i].err);
+            continue;
+        }
+        ASSERT_NOT_NULL(b);
+        ASSERT_EQ(b->n, 2);
+        if (cases[i].col) {
+            ASSERT_STR_EQ(b->c_strong_col, cases[i].col);
+            ASSERT_NEAR(b->c_strong[1], cases[i].cost, 0);
+            bool keep[2] = {false, true};
+            struct rl_bench *sub = rl_bench_new_subset(b, keep);
+            ASSERT_NOT_NULL(sub);
+            ASSERT_STR_EQ(sub->c_weak_col, b->c_weak_col);
+            rl_bench_free(sub);
+        } else {
+            ASSERT_NULL(b->c_strong);
+            ASSERT_NULL(b->c_strong_col);
+        }
+        rl_bench_free(b);
+    }
+    scratch_free(&s);
+    return 0;
+}
+
 // Score files (`eval --scores`): each benchmark prompt is looked up by its text; blank lines are
 // skipped; a malformed line names the file and line; a prompt without a score is named.
 TEST(eval_bench_scores_file) {
@@ -219,6 +279,13 @@ TEST(eval_bench_malformed) {
         {"nokey.jsonl", "{\"prompt\": \"a\", \"s\": 1}\n", "nokey.jsonl:1: no key \"w\""},
         {"str.jsonl", "{\"prompt\": \"a\", \"s\": \"1\", \"w\": 0}\n",
          "str.jsonl:1: \"s\" is neither"},
+        {"cost_bad.csv", "prompt,s,w,s|cost,w|cost\np1,1,0,x,0\n",
+         "cost_bad.csv:2: s|cost value \"x\""},
+        {"cost_neg.csv", "prompt,s,w,s|cost,w|cost\np1,1,0,-1,0\n", "cost_neg.csv:2: negative"},
+        {"cost_gone.jsonl",
+         "{\"prompt\": \"a\", \"s\": 1, \"w\": 0, \"s|cost\": 2, \"w|cost\": 1}\n"
+         "{\"prompt\": \"b\", \"s\": 1, \"w\": 0, \"w|cost\": 1}\n",
+         "cost_gone.jsonl:2: no key \"s|cost\""},
     };
     struct rl_bench_table_params p = {NULL, "s", "w", NULL, NULL};
     int rc = 0;

@@ -15,6 +15,9 @@
 #define RL_TEST_BIN "build/routellm"
 #endif
 
+// --as value that scores the routers' default pair in place of a table's strong and weak columns.
+#define AS_DEFAULT_PAIR "strong=" RL_MODEL_DEFAULT_STRONG ",weak=" RL_MODEL_DEFAULT_WEAK
+
 // Run a shell command; returns its exit status and its stdout+stderr (caller frees).
 static int run(const char *cmd, char **out) {
     FILE *p = popen(cmd, "r");
@@ -101,6 +104,64 @@ TEST(eval_cli_table_csv) {
     return 0;
 }
 
+// A pair whose strong model is not better (tied: the same column twice; inverted: the weak
+// column as --strong) gets a warning naming both means and a result without PGR: AUC as usual,
+// APGR, CPT and the savings as "-" in the table, null in JSON, empty in CSV, and no interval.
+TEST(eval_cli_unordered_pair) {
+    static const char *const pairs[] = {"--strong big --weak big", "--strong small --weak big"};
+    for (size_t i = 0; i < RL_COUNTOF(pairs); i++) {
+        char cmd[512], *out;
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/table.csv "
+                             "--prompt-column question %s --routers random,length "
+                             "--random-iters 2 --bootstrap 20 --num-results 2 2>&1",
+                 pairs[i]);
+        ASSERT_EQ(run(cmd, &out), 0);
+        ASSERT_STR_CONTAINS(out, "warning: " RL_TEST_DATA "/eval/table.csv: the strong model ");
+        ASSERT_STR_CONTAINS(out, i ? "small (mean quality 0.475) is not better than the weak "
+                                     "model big (mean 0.8) by at least 0.01,"
+                                   : "big (mean quality 0.8) is not better than the weak model "
+                                     "big (mean 0.8) by at least 0.004,");
+        ASSERT_STR_CONTAINS(out, "\nrandom                -       -       -       -       -    ");
+        ASSERT_STR_CONTAINS(out, "\noracle                -       -       -       -       -    ");
+        ASSERT_STR_CONTAINS(out, "        -        -         -   -\n");
+        free(out);
+
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/table.csv "
+                             "--prompt-column question %s --routers random --random-iters 2 "
+                             "--num-results 2 --format csv 2>/dev/null",
+                 pairs[i]);
+        ASSERT_EQ(run(cmd, &out), 0);
+        ASSERT_STR_CONTAINS(out, i ? "\nrandom,4,,0.8,0.475,,,0." : "\nrandom,4,,0.8,0.8,,,0.8,");
+        ASSERT_STR_CONTAINS(out, ",,,,,,,,,,\noracle,4,,");
+        free(out);
+
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/table.csv "
+                             "--prompt-column question %s --routers random --random-iters 2 "
+                             "--bootstrap 20 --format json 2>/dev/null",
+                 pairs[i]);
+        json_t *doc = run_json(cmd);
+        ASSERT_NOT_NULL(doc);
+        for (size_t k = 0; k < 2; k++) {
+            json_t *r = json_array_get(json_object_get(doc, "routers"), k);
+            static const char *const undefined[] = {"apgr",     "apgr_avg", "cpt20",
+                                                    "cpt50",    "cpt80",    "cpt50_min",
+                                                    "saving50", "saving80", "apgr_ci"};
+            for (size_t u = 0; u < RL_COUNTOF(undefined); u++)
+                ASSERT(json_is_null(json_object_get(r, undefined[u])));
+            ASSERT(json_is_number(json_object_get(r, "auc")));
+            ASSERT(json_is_number(json_object_get(r, "cost_strong")));
+            json_t *p0 = json_array_get(json_object_get(r, "points"), 0);
+            ASSERT(json_is_null(json_object_get(p0, "pgr")));
+            ASSERT(json_is_number(json_object_get(p0, "quality")));
+        }
+        json_decref(doc);
+    }
+    return 0;
+}
+
 TEST(eval_cli_plots) {
     char dir[] = "/tmp/rl_eval_plot_XXXXXX", cmd[512], *out;
     ASSERT_NOT_NULL(mkdtemp(dir));
@@ -159,6 +220,14 @@ TEST(eval_cli_errors) {
         {"eval --benchmark mmlu --bogus 1", 2, "unknown option '--bogus'"},
         {"eval --benchmark mmlu --bootstrp 1", 2, "(did you mean '--bootstrap'?)"},
         {"eval --benchmark mmlu extra", 2, "unexpected argument 'extra'"},
+        {"eval --benchmark mmlu --as x", 2, "--as: expected [ROUTER:]strong=NAME,weak=NAME"},
+        {"eval --benchmark mmlu --as mf:strong=a", 2, "--as: no router named 'mf'"},
+        {"eval --benchmark mmlu --as strong=a,bogus=1", 2, "'bogus=1' is not strong=NAME or"},
+        {"eval --benchmark mmlu --as strong=a,strong=b", 2, "'strong=b' is not strong=NAME"},
+        {"eval --benchmark mmlu --as strong=a --as weak=b", 2, "given twice for every router"},
+        {"eval --benchmark mmlu --routers length --as length:strong=a --as length:weak=b", 2,
+         "given twice for length"},
+        {"eval --benchmark mmlu --scores s=x --as s:strong=a", 2, "'s' is a score file"},
         {"eval --benchmark gsm8k --data-dir /nonexistent", 1, "/nonexistent/gsm8k"},
         {"calibrate --router random", 2, "--strong-model-pct P is required"},
         {"calibrate --routers random", 2, "--strong-model-pct P is required"},
@@ -207,7 +276,9 @@ TEST(calibrate_cli) {
 
 // Decontamination against a router's own training prompts, end to end: a small mf router trained
 // (with the tiny test encoder) on tests/data/battles/table.csv, evaluated on a table holding two
-// of its training prompts verbatim; those two are dropped for that router only.
+// of its training prompts verbatim; those two are dropped for that router only. The table's
+// models (strong, weak) are not the router's: that is an error naming the models it knows,
+// unless --as names stand-ins, for every router or for this one; the length router needs none.
 TEST(eval_cli_train_prompts) {
     char dir[] = "/tmp/rl_eval_mf_XXXXXX", cmd[1024], *out;
     ASSERT_NOT_NULL(mkdtemp(dir));
@@ -221,12 +292,42 @@ TEST(eval_cli_train_prompts) {
         fprintf(stderr, "%s\n", out);
     free(out);
     ASSERT_EQ(st, 0);
+    static const struct {
+        const char *as;   // input: the --as options
+        int status;       // output
+        const char *want; // output: part of stderr
+    } pairs[] = {
+        {"", 1,
+         "router mf does not know the model 'strong'; it knows: mixtral-8x7b-instruct-v0.1, "
+         "gpt-4-1106-preview, llama-3-8b\nroutellm: to score mf here, name models it knows to "
+         "stand in for the pair: --as strong=NAME,weak=NAME, or --as mf:strong=NAME,weak=NAME"},
+        {"--as strong=gpt-4-1106-preview", 1, "does not know the model 'weak'"},
+        {"--as strong=gpt-4o,weak=mixtral", 1, "does not know the model 'gpt-4o'"},
+        {"--as strong=GPT4_1106_preview,weak=mixtral", 0,
+         "note: mf scores strong vs weak as gpt-4-1106-preview vs mixtral-8x7b-instruct-v0.1"},
+        {"--as mf:weak=llama-3-8b,strong=mixtral-8x7b-instruct-v0.1 --as strong=x,weak=y", 0,
+         "note: mf scores strong vs weak as mixtral-8x7b-instruct-v0.1 vs llama-3-8b"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(pairs); i++) {
+        snprintf(cmd, sizeof cmd,
+                 RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA "/eval/decontam.csv "
+                             "--strong strong --weak weak --routers length --router-file "
+                             "mf=%s/mf.safetensors --model-dir " RL_TEST_DATA "/encoder/tiny-bert "
+                             "--no-cache --no-decontaminate --num-results 2 %s 2>&1 >/dev/null",
+                 dir, pairs[i].as);
+        st = run(cmd, &out);
+        if (st != pairs[i].status || !strstr(out, pairs[i].want))
+            fprintf(stderr, "  '%s' exited %d with:\n%s\n", pairs[i].as, st, out);
+        ASSERT_EQ(st, pairs[i].status);
+        ASSERT_STR_CONTAINS(out, pairs[i].want);
+        free(out);
+    }
     snprintf(cmd, sizeof cmd,
              RL_TEST_BIN
              " eval --benchmark table:" RL_TEST_DATA "/eval/decontam.csv --strong "
              "strong --weak weak --router-file mf=%s/mf.safetensors --model-dir " RL_TEST_DATA
              "/encoder/tiny-bert --train-prompts mf=" RL_TEST_DATA "/battles/table.csv "
-             "--no-cache --num-results 2 --format json 2>/dev/null",
+             "--as " AS_DEFAULT_PAIR " --no-cache --num-results 2 --format json 2>/dev/null",
              dir);
     json_t *doc = run_json(cmd);
     snprintf(cmd, sizeof cmd, "%s/mf.safetensors", dir);
@@ -298,7 +399,8 @@ TEST(eval_cli_decontaminate_own_prompts) {
         snprintf(cmd, sizeof cmd,
                  "ROUTELLM_HOME=%s " RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA
                  "/eval/leak.csv --strong strong --weak weak --router-file mf=%s/mf.safetensors "
-                 "--model-dir " RL_TEST_MODEL " --num-results 2 --format json %s 2>/dev/null",
+                 "--as " AS_DEFAULT_PAIR " --model-dir " RL_TEST_MODEL
+                 " --num-results 2 --format json %s 2>/dev/null",
                  dir, dir, cases[i].extra);
         json_t *doc = run_json(cmd);
         ASSERT_NOT_NULL(doc);
@@ -320,7 +422,7 @@ TEST(eval_cli_decontaminate_own_prompts) {
     snprintf(cmd, sizeof cmd,
              "ROUTELLM_HOME=%s " RL_TEST_BIN " eval --benchmark table:" RL_TEST_DATA
              "/eval/leak.csv --strong strong --weak weak --router-file mf=%s/mf.safetensors "
-             "--model-dir " RL_TEST_MODEL " 2>&1",
+             "--as " AS_DEFAULT_PAIR " --model-dir " RL_TEST_MODEL " 2>&1",
              dir, dir);
     ASSERT_EQ(run(cmd, &out), 1);
     ASSERT_STR_CONTAINS(out, "changed since the router was trained");

@@ -2,7 +2,9 @@
 // then the numbers of tools/ref_eval.py (pandas.qcut, numpy.interp, numpy trapezoids on the same
 // scores) for synthetic cases and for the shipped MT-Bench, MMLU and GSM8K data.
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rl/eval.h"
 #include "support/ref_uniform.h"
@@ -92,7 +94,13 @@ TEST(eval_metrics_invalid) {
     memset(pts, 0, sizeof pts);
     struct rl_eval_metrics m;
     ASSERT_EQ(rl_eval_metrics(pts, 1, 0, 1, 1, &m), RL_EINVAL);
-    ASSERT_EQ(rl_eval_metrics(pts, 2, 1, 1, 1, &m), RL_EINVAL);
+    // A tied or inverted pair has no PGR, but still an AUC.
+    ASSERT_OK(rl_eval_metrics(pts, 2, 1, 1, 1, &m));
+    ASSERT(!m.pgr_defined);
+    ASSERT(isnan(m.apgr) && isnan(m.cpt50) && isnan(m.saving50));
+    ASSERT_NEAR(m.auc, 0, 0);
+    ASSERT_OK(rl_eval_metrics(pts, 2, 1, 0.5, 1, &m));
+    ASSERT(!m.pgr_defined && isnan(m.apgr_avg) && isnan(m.cpt80_min));
     // A one-prompt benchmark: 100% strong at the first edge, 0% at the last.
     struct rl_bench b = view(1, qs, qw);
     struct rl_eval_prices prices = {1, 1};
@@ -102,6 +110,56 @@ TEST(eval_metrics_invalid) {
     ASSERT_NEAR(one[0].strong_pct, 0, 0);
     ASSERT_NEAR(one[1].strong_pct, 100, 0);
     ASSERT_NEAR(one[2].strong_pct, 100, 0);
+    return 0;
+}
+
+// A pair whose strong model is not better by RL_EVAL_MIN_GAP of the quality range (tied,
+// inverted, or ahead by less) keeps its curve and AUC; PGR and everything derived from it is NaN,
+// and the bootstrap gives no interval. The range follows the table's scale: 1% of 0-1 is 0.01, of
+// 1-10 judge scores 0.09.
+TEST(eval_metrics_unordered_pair) {
+    static const struct {
+        /* input: four prompts' qualities */
+        double qs[4], qw[4];
+        /* output */
+        double min_gap;
+        bool ordered;
+    } cases[] = {
+        {{1, 0, 1, 0}, {1, 0, 1, 0}, 0.01, false},                // tied
+        {{0, 0, 1, 0}, {1, 1, 1, 0}, 0.01, false},                // inverted
+        {{0.50, 0.5, 0.5, 1}, {0.49, 0.5, 0.5, 0}, 0.01, true},   // ahead by 0.2525
+        {{0.53, 0.5, 0.5, 1}, {0.50, 0.5, 0.5, 1}, 0.005, true},  // range 0.5: needs 0.005
+        {{0.51, 0.5, 0.5, 1}, {0.50, 0.5, 0.5, 1}, 0.005, false}, // ahead by 0.0025
+        {{10, 1, 5.0, 5}, {10, 1, 4.8, 5}, 0.09, false},          // judge scores, ahead by 0.05
+        {{10, 1, 5.4, 5}, {10, 1, 5.0, 5}, 0.09, true},           // ahead by 0.1
+    };
+    double scores[4] = {0.9, 0.1, 0.5, 0.3};
+    struct rl_eval_prices prices = {10, 1};
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        double qs[4], qw[4];
+        memcpy(qs, cases[i].qs, sizeof qs);
+        memcpy(qw, cases[i].qw, sizeof qw);
+        struct rl_bench b = view(4, qs, qw);
+        ASSERT_NEAR(rl_bench_min_gap(&b), cases[i].min_gap, 1e-12);
+        ASSERT_EQ(rl_bench_pair_ordered(&b), cases[i].ordered);
+        struct rl_eval_point pts[5];
+        struct rl_eval_metrics m;
+        ASSERT_OK(rl_eval_curve(&b, scores, 4, &prices, pts));
+        ASSERT_OK(rl_eval_bench_metrics(&b, pts, 5, &prices, &m));
+        ASSERT_EQ(m.pgr_defined, cases[i].ordered);
+        ASSERT(isfinite(m.auc));
+        ASSERT_NEAR(m.cost_strong, 10, 0);
+        ASSERT_NEAR(m.r_strong, rl_bench_quality(&b, true), 0);
+        for (int k = 0; k < 5; k++)
+            ASSERT_EQ(isnan(pts[k].pgr) != 0, !cases[i].ordered);
+        double metric[] = {m.apgr,      m.apgr_avg,  m.cpt20,     m.cpt50,    m.cpt80,
+                           m.cpt20_min, m.cpt50_min, m.cpt80_min, m.saving50, m.saving80};
+        for (size_t k = 0; k < RL_COUNTOF(metric); k++)
+            ASSERT_EQ(isnan(metric[k]) != 0, !cases[i].ordered);
+        double lo, hi;
+        if (!cases[i].ordered)
+            ASSERT_EQ(rl_eval_bootstrap_apgr(&b, scores, 1, 4, 50, 7, &lo, &hi), RL_EINVAL);
+    }
     return 0;
 }
 
@@ -358,6 +416,20 @@ TEST(eval_metrics_bootstrap) {
     ASSERT_EQ(rl_eval_bootstrap_apgr(&(struct rl_bench){.n = n, .q_strong = qs, .q_weak = qs}, s, 1,
                                      10, 50, 7, &lo, &hi),
               RL_EINVAL);
+    // A pair just above the minimum gap (12 of 997 wrong answers of the weak model made right):
+    // the resamples that fall below it are skipped, and the interval is that of the others.
+    double *near = malloc(n * sizeof *near);
+    ASSERT_NOT_NULL(near);
+    memcpy(near, qw, n * sizeof *near);
+    struct rl_bench nb = view(n, near, qw);
+    for (size_t i = 0, fixed = 0; i < n && fixed < 12; i++) {
+        fixed += near[i] == 0;
+        near[i] = 1;
+    }
+    ASSERT(rl_bench_pair_ordered(&nb));
+    ASSERT_OK(rl_eval_bootstrap_apgr(&nb, s, 1, 10, 200, 7, &lo, &hi));
+    ASSERT(isfinite(lo) && isfinite(hi) && lo <= hi);
+    free(near);
     free(qs);
     free(qw);
     free(s);

@@ -155,6 +155,41 @@ static int write_mf3(const char *path, const float *p, const float *w1) {
 // Found by fuzz/router_file.c: a NaN in the row of a model outside the default pair passed the
 // load (only the default pair was checked) and gave p_strong = NaN for pairs with that model;
 // finite but huge parameters can overflow a score the same way.
+
+// A file stores the model names that were canonical when it was trained. A spelling the alias
+// table has learnt since finds them: an older file's "claude-2" is today's "claude-2.0".
+TEST(router_file_older_model_spellings) {
+    char path[256], err[RL_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "/tmp/rl_test_%ld_spellings.safetensors", (long)getpid());
+    const char *keys[] = {GOOD_KEYS, NULL};
+    const char *v[] = {"routellm-router", "1",      "mf", "enc", "8", "[\"claude-2\",\"mixtral\"]",
+                       "claude-2",        "mixtral"};
+    ASSERT_OK(write_router(path, keys, v, 8));
+    struct rl_router *r = rl_router_load(path, NULL, err);
+    ASSERT_NOT_NULL(r);
+    static const struct {
+        const char *strong, *weak; // input
+        int rc, s, w;              // output
+    } cases[] = {
+        {"claude-2", "mixtral", RL_OK, 0, 1},
+        {"anthropic/claude-2.0", "mistralai/mixtral-8x7b-chat", RL_OK, 0, 1},
+        {"bedrock/anthropic.claude-v2", "Mixtral-8x7B-Instruct-v0.1", RL_OK, 0, 1},
+        {"mixtral-8x7b-instruct-v0.1", "claude-v2", RL_OK, 1, 0},
+        {"claude-2.1", "mixtral", RL_EINVAL, 0, 0},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct rl_router_pair p = {-1, -1};
+        ASSERT_EQ(rl_router_pair(r, cases[i].strong, cases[i].weak, &p, err), cases[i].rc);
+        if (cases[i].rc == RL_OK) {
+            ASSERT_EQ(p.strong, cases[i].s);
+            ASSERT_EQ(p.weak, cases[i].w);
+        }
+    }
+    ASSERT_STR_CONTAINS(err, "does not know the model 'claude-2.1'; it knows: claude-2, mixtral");
+    rl_router_free(r);
+    unlink(path);
+    return 0;
+}
 TEST(router_file_mf_parameters_finite) {
     char path[256], err[RL_ERRBUF_SIZE];
     snprintf(path, sizeof path, "/tmp/rl_test_%ld_mf3.safetensors", (long)getpid());
