@@ -70,9 +70,10 @@ TEST(router_length_orders_by_tokens) {
         last = s;
     }
     // 64 tokens give one half.
-    char text[256] = "";
+    char text[256];
     for (int i = 0; i < 64; i++)
-        strcat(text, "w ");
+        memcpy(text + 2 * i, "w ", 2);
+    text[128] = '\0';
     struct rl_prompt p = {text, strlen(text), NULL};
     struct rl_router_decision d;
     ASSERT_OK(rl_router_decide(r, NULL, &p, 0.5, &d));
