@@ -1,6 +1,6 @@
 // The server's configuration: a YAML file read into a tree of nodes that keep their line
-// (core/yaml.c), then checked against one table of keys per section (name, type, range, field, help:
-// the schema of docs/SERVER.md), so each accepted key is written once. Every error names the
+// (core/yaml.c), then checked against one table of keys per section (name, type, range, field,
+// help: the schema of docs/SERVER.md), so each accepted key is written once. Every error names the
 // file, the line and the key. Secrets are never read from the file: upstream and client keys
 // come from environment variables the file names. The flags of src/cli/cmd_serve.c set values
 // through the same tables (srv_config_set).
@@ -301,7 +301,7 @@ static int bad_value(struct walk *w, const struct rl_ynode *n, const char *key, 
     snprintf(msg, sizeof msg, "expected %s, got '%.60s'", want,
              n->type == RL_YAML_SCALAR ? n->value
              : n->type == RL_YAML_MAP  ? "a mapping"
-                                        : "a list");
+                                       : "a list");
     return bad(w, n, key, msg);
 }
 
