@@ -6,15 +6,16 @@ suite alone (no benchmark figure is read).
 
 Without --json it runs `build/routellm validate --format json` on the default suite (an hour or
 so from nothing on two cores; trained routers and scores are cached) and keeps the document in
-.cache/select/validate.json. It prints every candidate's figures as a Markdown table for
-docs/TRAINING.md and the choice; --write records the choice in data/suite/shipped.json, which
-`make routers` (tools/make_routers.sh) reads.
+.cache/select/validate.json. It prints every candidate's figures as Markdown tables for
+docs/TRAINING.md (overall, then per held-out source) and the choice; --write records the choice
+in data/suite/shipped.json, which `make routers` (tools/make_routers.sh) reads.
 
 The rule: per kind, the first candidate the suite lists is the baseline; another replaces it only
 if its mean APGR exceeds the baseline's by more than two standard errors of the paired
 difference (the SD of the difference over the suite's bootstrap resamples); the highest such
-candidate ships. The recommended router is the shipped one with the highest mean APGR if it beats
-`length` by more than two standard errors of that paired difference, else `length`.
+candidate ships. The recommended router (recorded by its kind, the name `--router` takes) is the
+shipped one with the highest mean APGR if it beats `length` by more than two standard errors of
+that paired difference, else `length`.
 Standard library only.
 """
 import argparse
@@ -78,7 +79,7 @@ def choose(doc):
         shipped[kind] = win["name"]
     best = max((r for r in routers if r["name"] in shipped.values()), key=lambda r: r["apgr"])
     margin, se = paired(doc, best["name"], "length")
-    shipped["recommended"] = best["name"] if margin > 2 * se else "length"
+    shipped["recommended"] = best["kind"] if margin > 2 * se else "length"
     return rows, shipped
 
 
@@ -96,11 +97,28 @@ def table(doc, rows, shipped):
         c = "" if "margin" not in row else ("yes" if row["clears"] else "no")
         vl = f"{row['vs_length'][0]:+.4f} ± {row['vs_length'][1]:.4f}"
         s = "**yes**" if shipped.get(r["kind"]) == r["name"] else ""
-        if shipped["recommended"] == r["name"]:
+        if shipped["recommended"] == r["kind"] and shipped[r["kind"]] == r["name"]:
             s += " (recommended)"
         out.append(f"| {r['name']} | {r['kind']} | {r['apgr']:.3f} ({r['apgr_ci'][0]:.3f}-"
                    f"{r['apgr_ci'][1]:.3f}) | {r['apgr_se']:.4f} | {r['cpt50']:.1f}% | {m} | {c} "
                    f"| {vl} | {s} |")
+    return "\n".join(out)
+
+
+def by_source(doc):
+    """Mean APGR per held-out source (columns) for every router and baseline (rows)."""
+    sources = []
+    for e in doc["evaluations"]:
+        if e["source"] not in sources:
+            sources.append(e["source"])
+    out = ["| router | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
+    for r in doc["routers"]:
+        cells = []
+        for src in sources:
+            v = [e["results"][r["name"]]["apgr"] for e in doc["evaluations"]
+                 if e["source"] == src and e["results"][r["name"]]["apgr"] is not None]
+            cells.append(f"{sum(v) / len(v):.3f}" if v else "—")
+        out.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -113,6 +131,8 @@ def main():
     doc = load(args)
     rows, shipped = choose(doc)
     print(table(doc, rows, shipped))
+    print("\nmean APGR per held-out source:\n")
+    print(by_source(doc))
     print("\nchoice: " + json.dumps(shipped))
     if args.write:
         path = os.path.join(ROOT, "data", "suite", "shipped.json")

@@ -49,8 +49,7 @@ TEST(router_registry_lookup) {
     } cases[] = {
         {"random", false, true, false, true}, {"length", false, true, false, true},
         {"mf", true, false, true, false},     {"sw_ranking", true, false, true, false},
-        {"bert", true, false, true, false},
-        {"irt", false, false, true, false},
+        {"bert", true, false, true, false},   {"irt", false, false, true, false},
     };
     for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
         const struct rl_router_kind *k = rl_router_kind_find(cases[i].name, NULL);
