@@ -5,11 +5,12 @@ with the current build, and report every difference.
     python3 tools/cli_regress.py [--base REF] [--full] [--only NAME ...]
 
 REF defaults to the commit named in tools/cli_regress.base: the last commit that changed the
-behaviour on purpose (move it there with each such change). The base commit REF is checked out into .cache/regress/<sha> (a detached git worktree) and built
-there; the current tree must already be built (`make all build/bench/proxy_stub`). Both builds
-use their own shipped routers and data, share the encoder weights (models/) and the embedding
-cache (.cache/embeddings), and start each command with an empty score cache, so every router
-score is recomputed by the build under test.
+behaviour on purpose (move it there with each such change). The base commit REF is checked out
+into .cache/regress/<sha> (a detached git worktree) and built there; the current tree must
+already be built (`make all build/bench/proxy_stub`). Both builds use their own shipped routers
+and data, share the encoder weights (models/) and the embedding cache (.cache/embeddings), and
+start each command with an empty score cache, so every router score is recomputed by the build
+under test.
 
 A command is compared on its exit status, stdout, stderr and the files it writes, after the
 tree's own path is replaced by <HOME>. Commands marked `usage` are option errors: only the

@@ -15,7 +15,9 @@ kind is (`routellm validate --ship` with the candidate data/suite/shipped.json n
 stand-in aliases: the routed pair has real data here) plus the other K - 1 folds' labels (the
 benchmark's per-question correctness of gpt-4-1106-preview and Mixtral-8x7B, as gold battles or,
 for irt, as per-model scores). Training prompts within cosine 0.95 of a fold-k prompt, or quoted
-by one, are excluded, which also keeps duplicated questions out. The fold-k router scores the fold-k prompts
+by one, are excluded, which also keeps duplicated questions out; the suite's own exclude list
+(every benchmark text) is not applied here (`--own-exclude-only`), since the other folds are
+meant to be trained on. The fold-k router scores the fold-k prompts
 (`routellm eval --scores-out`); the K held-out score files are pooled and evaluated with
 RouteLLM's protocol over the whole benchmark (`routellm eval --scores`), bootstrap interval
 included. Everything is deterministic; trained routers are kept under --work and reused.
@@ -102,7 +104,7 @@ def kfold(args, bench, kind):
         if not os.path.exists(out):
             run([args.bin, "validate", "--ship", variant, "--out", out + ".tmp.safetensors",
                  "--data", f"table:{work}/train-{k}.csv", "--exclude", f"{work}/heldout-{k}.csv",
-                 "--no-aliases", "--strong", STRONG, "--weak", WEAK])
+                 "--no-aliases", "--own-exclude-only", "--strong", STRONG, "--weak", WEAK])
             os.replace(out + ".tmp.safetensors", out)
         where = f"{where_k}/scores-{kind}-{k}"
         run([args.bin, "eval", "--benchmark", f"table:{work}/heldout-{k}.csv", "--strong", STRONG,

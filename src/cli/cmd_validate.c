@@ -15,7 +15,7 @@ struct validate_opts {
     const char *suite, *routers, *sources, *model_dir, *ship, *out, *strong, *weak;
     int format; // 0 table, 1 json
     int bootstrap, threads;
-    bool no_cache, verbose, no_aliases;
+    bool no_cache, verbose, no_aliases, own_exclude_only;
     struct cli_list data, exclude;
 };
 
@@ -52,6 +52,9 @@ static int parse_args(int argc, char **argv, struct validate_opts *o) {
         CLI_FLAG("--no-aliases", &o->no_aliases,
                  "--ship: leave out the candidate's aliases (when --data has the models they "
                  "stand in for)"),
+        CLI_FLAG("--own-exclude-only", &o->own_exclude_only,
+                 "--ship: decontaminate against --exclude alone, not the suite's exclude list "
+                 "(in-domain K-fold training on a benchmark's other folds)"),
         CLI_MODEL_DIR(&o->model_dir),
         CLI_NO_CACHE(&o->no_cache),
     };
@@ -67,9 +70,10 @@ static int parse_args(int argc, char **argv, struct validate_opts *o) {
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc == 0 && !o->ship != !o->out)
         return cli_usage(&spec, "--ship and --out go together");
-    if (rc == 0 && !o->ship && (o->data.n || o->exclude.n || o->no_aliases || o->strong || o->weak))
-        return cli_usage(&spec,
-                         "--data, --exclude, --no-aliases, --strong and --weak go with --ship");
+    if (rc == 0 && !o->ship &&
+        (o->data.n || o->exclude.n || o->no_aliases || o->own_exclude_only || o->strong || o->weak))
+        return cli_usage(&spec, "--data, --exclude, --no-aliases, --own-exclude-only, --strong "
+                                "and --weak go with --ship");
     return rc;
 }
 
@@ -357,6 +361,7 @@ int cli_cmd_validate(int argc, char **argv) {
         v.extra_data = &o.data;
         v.extra_exclude = &o.exclude;
         v.no_aliases = o.no_aliases;
+        v.own_exclude_only = o.own_exclude_only;
         const struct suite_router *r = NULL;
         for (size_t i = 0; i < s.n_routers && !r; i++)
             r = strcmp(s.routers[i].name, o.ship) == 0 ? &s.routers[i] : NULL;

@@ -50,10 +50,11 @@ struct validate {
     const char *home;
     int threads;
     bool verbose;
-    // --ship: data added to every source's, texts added to the suite's exclude list, and the
-    // candidate's aliases left out (when the added data has the models they stand in for).
+    // --ship: data added to every source's, texts added to the suite's exclude list (or, with
+    // own_exclude_only, replacing it), and the candidate's aliases left out (when the added data
+    // has the models they stand in for).
     struct cli_list *extra_data, *extra_exclude;
-    bool no_aliases;
+    bool no_aliases, own_exclude_only;
 
     struct vtable *tables;
     size_t n_tables;

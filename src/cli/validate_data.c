@@ -198,7 +198,8 @@ int validate_banned(struct validate *v) {
     if (rc == 0 && v->extra_data)
         rc = read_specs(u, v->extra_data->value, (size_t)v->extra_data->n, true, NULL);
     size_t n_extra = v->extra_exclude ? (size_t)v->extra_exclude->n : 0;
-    for (size_t i = 0; rc == 0 && i < s->n_exclude + n_extra; i++) {
+    for (size_t i = v->own_exclude_only ? s->n_exclude : 0; rc == 0 && i < s->n_exclude + n_extra;
+         i++) {
         struct rl_texts t;
         const char *spec =
             i < s->n_exclude ? s->exclude[i] : v->extra_exclude->value[i - s->n_exclude];

@@ -2,7 +2,8 @@
 // weak models fail exactly on long prompts, so the length baseline and a router trained on the
 // prompt features must rank the prompts well, and the random baseline must not. Also the pairs
 // chosen, the bootstrap interval, the router cache (a second run gives the same document) and
-// the errors of a bad suite file or a bad option.
+// the errors of a bad suite file or a bad option. Then `--ship`, with the suite's exclude list and
+// with --own-exclude-only.
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,30 @@ TEST(validate_cli_synthetic_suite) {
     snprintf(cmd, sizeof cmd, "%s validate --suite %s/suite.yaml 2>&1", RL_TEST_BIN, dir);
     ASSERT_EQ(run(cmd, &out), 1);
     ASSERT_STR_CONTAINS(out, "suite.yaml:12: unknown key 'bogus'");
+    free(out);
+
+    // --ship decontaminates against the suite's exclude list (here: source s1's table, whose
+    // prompts are also within cosine 0.95 of many of the others'), unless --own-exclude-only
+    // keeps only the texts given with --exclude (here none).
+    char extra[256];
+    snprintf(extra, sizeof extra, "exclude: [%s/t1.csv]\n", dir);
+    write_suite(extra);
+    const char *modes[2] = {"", "--own-exclude-only"};
+    for (int m = 0; m < 2; m++) {
+        snprintf(cmd, sizeof cmd,
+                 "ROUTELLM_HOME=%s %s validate --suite %s/suite.yaml --ship irt-f --out "
+                 "%s/shipped.safetensors %s --model-dir " RL_TEST_MODEL " 2>&1",
+                 dir, RL_TEST_BIN, dir, dir, modes[m]);
+        ASSERT_EQ(run(cmd, &out), 0);
+        ASSERT_STR_CONTAINS(out, " of 180 training-side prompts match a benchmark text");
+        ASSERT((strstr(out, "validate: 0 of 180") != NULL) == (m == 1));
+        ASSERT_STR_CONTAINS(out, "wrote ");
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "%s validate --suite %s/suite.yaml --own-exclude-only 2>&1",
+             RL_TEST_BIN, dir);
+    ASSERT_EQ(run(cmd, &out), 2);
+    ASSERT_STR_CONTAINS(out, "go with --ship");
     free(out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ASSERT_EQ(system(cmd), 0);
