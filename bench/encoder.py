@@ -108,6 +108,9 @@ class OrtEngine:
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.sess = ort.InferenceSession(args.onnx, so, providers=["CPUExecutionProvider"])
         self.tok = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
+        # The model's tokenizer.json pads every text to 128 tokens; encode() pads per batch
+        # itself, with an attention mask that covers only the real tokens.
+        self.tok.no_padding()
         self.tok.enable_truncation(256)
 
     def run_ids(self, batch):
