@@ -88,7 +88,8 @@ int rl_battles_source(struct rl_battles *b, const char *name); // intern a sourc
 int rl_battles_model(struct rl_battles *b, const char *name);  // intern a model name: id or < 0
 int rl_battles_find_model(const struct rl_battles *b, const char *name); // id, or -1
 
-// Add one model's quality on a prompt (score in [0, 1]). The prompt is cleaned as for battles;
+// Add one model's quality on a prompt (score in [0, 1]), from data source `source` (an id of
+// rl_battles_source, or 0 when the set names none; 0-255). The prompt is cleaned as for battles;
 // a too-short prompt is counted in n_dropped_short and not added (returns 0). Returns 1 when
 // added, 0 when dropped, or < 0 (RL_EINVAL for a score outside [0, 1] or a bad name).
 int rl_battles_add_cell(struct rl_battles *b, const char *prompt, size_t prompt_len,

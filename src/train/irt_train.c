@@ -246,7 +246,12 @@ int rl__train_irt(const struct rl_train_ctx *c, struct rl_train_out *out) {
                         "irt: no per-model scores to train on (read tables in cells mode)");
     if (hp->epochs < 1 || !(hp->lr > 0) || !(hp->weight_decay >= 0))
         return rl__errf(c->errbuf, RL_EINVAL, "irt: bad hyper-parameters");
-    const int D = c->dim, M = (int)c->b->n_models, S = (int)c->b->n_sources;
+    // One offset per source id the cells use (ids need not have been named with
+    // rl_battles_source: a set built by hand may leave every cell at source 0).
+    int S = (int)c->b->n_sources;
+    for (size_t i = 0; i < c->b->n_cells; i++)
+        S = c->b->cells[i].source >= S ? c->b->cells[i].source + 1 : S;
+    const int D = c->dim, M = (int)c->b->n_models;
     const size_t n_prompts = c->b->n_prompts;
     struct irt_data d;
     struct irt_params p = {0}, g = {0}, m1 = {0}, m2 = {0};
