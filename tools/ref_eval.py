@@ -7,11 +7,8 @@ thresholds, numpy.interp for CPT(x%), numpy trapezoids for AUC and APGR, groupby
 random router's runs -- on score arrays that the C test can regenerate bit for bit (splitmix64),
 over synthetic cases and over the shipped MT-Bench, MMLU and GSM8K data (data/evals), which it
 reads with pandas exactly as benchmarks.py does. It also records numpy.interp on non-monotone
-curves and Series.quantile for the calibration.
-
-The metric itself -- the exact decile edges, the trapezoids, APGR -- is also written here in plain
-Python (lerp, edge, trapz, apgr), which tools/select_routers.py imports; those need neither numpy
-nor pandas.
+curves and Series.quantile for the calibration. The exact decile edges (at exactly i/10, as the
+C harness computes them) are written out in plain Python (lerp, edge) beside pandas' qcut.
 
     python3 -m venv .venv-ref && .venv-ref/bin/pip install numpy pandas
     .venv-ref/bin/python tools/ref_eval.py            # from the repository root
@@ -21,11 +18,8 @@ import json
 import os
 import sys
 
-try:
-    import numpy as np
-    import pandas as pd
-except ImportError:  # the reference needs them; the plain-Python metric below does not
-    np = pd = None
+import numpy as np
+import pandas as pd
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -64,16 +58,11 @@ def edge(nth, n, i, num_results=NUM_RESULTS):
     return nth(lo) if rem == 0 else lerp(nth(lo), nth(lo + 1), rem / num_results)
 
 
-def trapz(y, x):
-    """The trapezoid rule summed left to right (rl_eval_trapz)."""
-    return sum((x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2.0 for i in range(1, len(x)))
-
-
-def apgr(x, y, weak, strong, trapz=trapz):
+def apgr(x, y, weak, strong):
     """evaluate.py's apgr_metric: the area under quality y over strong share x in [0, 1],
-    between the areas of the weak model's quality and the strong model's."""
-    weak_auc, strong_auc = trapz([weak] * len(x), x), trapz([strong] * len(x), x)
-    return (trapz(y, x) - weak_auc) / (strong_auc - weak_auc)
+    between the areas of the weak model's quality and the strong model's (numpy trapezoids)."""
+    weak_auc, strong_auc = np.trapezoid([weak] * len(x), x), np.trapezoid([strong] * len(x), x)
+    return (np.trapezoid(y, x) - weak_auc) / (strong_auc - weak_auc)
 
 
 # ----------------------------------------------------------------------------
@@ -136,7 +125,7 @@ def metrics(df, weak_acc, strong_acc):
             np.interp(pct * (strong_acc - weak_acc) + weak_acc, df["accuracy"],
                       df["strong_percentage"]))
     out["auc"] = float(np.trapezoid(y, x))
-    out["apgr"] = float(apgr(x, y, weak_acc, strong_acc, trapz=np.trapezoid))
+    out["apgr"] = float(apgr(x, y, weak_acc, strong_acc))
     # The paper's (1/10) * sum of PGR at the ten thresholds that give strong calls.
     first = df[df["edge"] != NUM_RESULTS]
     out["apgr_avg"] = float(((first["accuracy"] - weak_acc) / (strong_acc - weak_acc)).mean())
