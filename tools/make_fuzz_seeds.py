@@ -275,6 +275,21 @@ def tokenizer_seeds():
     put("tokenizer_config", "sbert", b"\6" + read(TINY, "sentence_bert_config.json"))
 
 
+def http_request_seeds():
+    # The first byte picks the split of the chunked body.
+    body = '{"model":"router-mf-0.5","messages":[{"role":"user","content":"hi"}]}'
+    put("http_request", "post", "\x03POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: %d\r\nAuthorization: Bearer k\r\n\r\n%s" % (len(body), body))
+    put("http_request", "chunked", "\x05POST /v1/route HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+        "1c;ext=1\r\n" + body[:28] + "\r\n%x\r\n%s\r\n0\r\nT: v\r\n\r\n" % (len(body) - 28, body[28:]))
+    put("http_request", "pipelined", "\x01GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    put("http_request", "smuggle", "\x02POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    put("http_request", "bad-length", "\x00POST / HTTP/1.1\r\nHost: x\r\nContent-Length : -1\r\n\r\n")
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     router_seeds()
@@ -283,3 +298,4 @@ if __name__ == "__main__":
     eval_table_seeds()
     npy_seeds()
     tokenizer_seeds()
+    http_request_seeds()

@@ -2,9 +2,14 @@
 // POSTed there (upstream.c). Until the first byte of an answer reaches the client, a failure can
 // still be hidden: connection errors, timeouts, 429 and 5xx are retried with exponential
 // back-off (a Retry-After of up to 10 s is honoured), then a routed request falls back to the
-// other model of the pair. An upstream's own 4xx goes back as it is, since neither a retry nor
-// another model would help. A non-streaming answer is held, bounded, until it is complete and
-// known to be JSON; a streamed one is committed at its first byte and handed to the relay.
+// other model of the pair. A redirect or an upstream refusing the proxy's own credentials (401,
+// 403) is the configuration's fault, not the client's: it is not retried on the same model, may
+// fall back, and ends as 502 with its own type, never as the upstream's answer (a 401 passed on
+// would read as the client's key failing). Any other 4xx goes back with its status, since neither
+// a retry nor another model would help, but never with the upstream's body, which can quote
+// what it was sent: the client gets a summary with key-shaped words masked. A non-streaming
+// answer is held, bounded, until it is complete and known to be JSON; a streamed one is
+// committed at its first byte and handed to the relay.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +23,7 @@ static void start_attempt(struct srv_request *q);
 // Streamed answers: the relay between libcurl and the client
 
 static void relay_wake(struct srv_relay *r) {
-    srv__resume(r->data);
+    srv__stream_wake(r->data);
 }
 
 static void relay_unpause(struct srv_relay *r) {
@@ -73,12 +78,34 @@ static void on_backoff(struct srv_timer *t) {
     start_attempt(t->data);
 }
 
-// A retryable failure: wait and try the same model again while retries are left, then the other
-// model of the pair (routed requests only, once), then give up with 502, or 504 after a timeout.
-static void retry_or_fall_back(struct srv_request *q, const char *detail) {
+// The client's error after the last attempt failed: 504 after a timeout, else 502.
+static void give_up(struct srv_request *q, const char *detail) {
     struct srv_server *s = q->s;
     struct srv_attempts *up = &q->up;
-    if (up->retries_left > 0) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "upstream model '%s' failed after %d attempt%s: %s",
+             s->c->models[q->model].name, up->n, up->n == 1 ? "" : "s", detail);
+    switch (up->last_failure) {
+    case SRV_FAIL_TIMEOUT:
+        srv__answer_error(q, 504, msg, "upstream_error", NULL, "upstream_timeout");
+        break;
+    case SRV_FAIL_AUTH:
+        srv__answer_error(q, 502, msg, "upstream_auth_error", NULL, "upstream_unauthorized");
+        break;
+    case SRV_FAIL_REDIRECT:
+        srv__answer_error(q, 502, msg, "upstream_error", NULL, "upstream_redirect");
+        break;
+    default: srv__answer_error(q, 502, msg, "upstream_error", NULL, "upstream_failed");
+    }
+}
+
+// A failure worth another try: wait and try the same model again while retries are left (unless
+// retry_same is false), then the other model of the pair (routed requests only, once), then give
+// up.
+static void retry_or_fall_back(struct srv_request *q, const char *detail, bool retry_same) {
+    struct srv_server *s = q->s;
+    struct srv_attempts *up = &q->up;
+    if (retry_same && up->retries_left > 0) {
         up->retries_left--;
         int doublings = up->n_model - 1 < 6 ? up->n_model - 1 : 6;
         double delay = s->c->backoff_s * (double)(1u << doublings);
@@ -108,11 +135,7 @@ static void retry_or_fall_back(struct srv_request *q, const char *detail) {
         start_attempt(q);
         return;
     }
-    char msg[400];
-    snprintf(msg, sizeof msg, "upstream model '%s' failed after %d attempt%s: %s",
-             s->c->models[q->model].name, up->n, up->n == 1 ? "" : "s", detail);
-    srv__answer_error(q, up->last_timeout ? 504 : 502, msg, "upstream_error", NULL,
-                      up->last_timeout ? "upstream_timeout" : "upstream_failed");
+    give_up(q, detail);
 }
 
 // ----------------------------------------------------------------------------
@@ -170,18 +193,34 @@ static void on_done(struct srv_call *call, CURLcode rc) {
         answered(q, call, ctype, secs);
         return;
     }
-    if (rc == CURLE_OK && status != 429 && status < 500) {
-        // The upstream refused the request itself (400, 401, 404, ...): retrying or another
-        // model would not help, so its answer goes back as it is.
+    bool redirect = rc == CURLE_OK && status >= 300 && status < 400;
+    bool auth = rc == CURLE_OK && (status == 401 || status == 403);
+    if (rc == CURLE_OK && status >= 400 && status < 500 && status != 429 && !auth) {
+        // The upstream refused the request itself (400, 404, 422, ...): retrying or another
+        // model would not help; its status goes back, with a safe summary of its error.
         srv_metrics_attempt(s->metrics, q->model, "http_4xx", secs);
-        srv__answer(q, status >= 100 ? (int)status : 502, &up->resp, ctype);
+        const struct srv_model *m = &s->c->models[q->model];
+        struct rl_buf b;
+        rl_buf_init(&b, 1 << 16);
+        if (srv_upstream_error_body(up->resp.data, up->resp.len, m->name, status, m->api_key, &b) !=
+            RL_OK)
+            rl_buf_init(&b, 0);
+        srv__answer(q, (int)status, &b, "application/json");
         return;
     }
     char detail[300];
     const char *outcome;
-    bool retry = true;
-    up->last_timeout = rc == CURLE_OPERATION_TIMEDOUT;
-    if (rc == CURLE_OK) {
+    bool retry = true, retry_same = !redirect && !auth;
+    up->last_failure = rc == CURLE_OPERATION_TIMEDOUT ? SRV_FAIL_TIMEOUT
+                       : auth                         ? SRV_FAIL_AUTH
+                       : redirect                     ? SRV_FAIL_REDIRECT
+                                                      : SRV_FAIL_OTHER;
+    if (auth || redirect) {
+        outcome = auth ? "http_auth" : "http_redirect";
+        snprintf(detail, sizeof detail, "HTTP %ld: %s", status,
+                 auth ? "the upstream refused the proxy's credentials (check its api_key_env)"
+                      : "the upstream redirects (check its base_url)");
+    } else if (rc == CURLE_OK) {
         outcome = status == 429 ? "http_429" : "http_5xx";
         snprintf(detail, sizeof detail, "HTTP %ld", status);
     } else if (up->too_big) {
@@ -207,7 +246,7 @@ static void on_done(struct srv_call *call, CURLcode rc) {
     if (!retry)
         srv__answer_error(q, 502, detail, "upstream_error", NULL, "upstream_failed");
     else
-        retry_or_fall_back(q, detail);
+        retry_or_fall_back(q, detail, retry_same);
 }
 
 static void start_attempt(struct srv_request *q) {

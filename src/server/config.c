@@ -24,7 +24,10 @@ void srv_config_init(struct srv_config *c) {
     c->max_response = SRV_MAX_RESPONSE;
     c->max_header = SRV_MAX_HEADER;
     c->max_connections = SRV_MAX_CONNECTIONS;
+    c->max_per_client = SRV_MAX_PER_CLIENT;
     c->idle_timeout_s = SRV_IDLE_TIMEOUT_S;
+    c->header_timeout_s = SRV_HEADER_TIMEOUT_S;
+    c->body_timeout_s = SRV_BODY_TIMEOUT_S;
     c->drain_timeout_s = 30;
     c->log_requests = true;
     c->fallback = true;
@@ -148,8 +151,14 @@ static const struct key server_keys[] = {
     {"max_header_bytes", KEY_SIZE, 4096, 1 << 24, CFG(max_header), "request line plus headers"},
     {"max_connections", KEY_UNSIGNED, 1, 1 << 20, CFG(max_connections),
      "concurrent client connections"},
+    {"max_connections_per_client", KEY_UNSIGNED, 0, 1 << 20, CFG(max_per_client),
+     "connections one client address may hold; 0: no cap"},
     {"idle_timeout_s", KEY_UNSIGNED, 1, 86400, CFG(idle_timeout_s),
-     "a client connection silent this long is closed"},
+     "a keep-alive connection idle, or a client not reading its answer, this long is closed"},
+    {"header_timeout_s", KEY_NUM, 0.01, 3600, CFG(header_timeout_s),
+     "a request head must be in this long after its first byte"},
+    {"body_timeout_s", KEY_NUM, 0.01, 86400, CFG(body_timeout_s),
+     "a request body must be in this long after its head"},
     {"drain_timeout_s", KEY_NUM, 0, 3600, CFG(drain_timeout_s),
      "after SIGTERM, how long in-flight requests may take to finish"},
     {"api_keys_env", KEY_STR, 0, 0, CFG(api_keys_env),

@@ -1,84 +1,55 @@
-// The HTTP glue: libmicrohttpd's callbacks, the request object, client keys and answers. A
-// request's path is looked up once in the endpoint table below, which says the method it takes,
-// whether it needs a client key, and who handles it: endpoints without a body are answered from
-// the headers, the two that take a body hand it to routing (route.c) once it is in.
+// The HTTP glue: the request object, the endpoint table, client keys and answers, on top of the
+// connections of conn.c. A request's path is looked up once in the endpoint table below, which
+// says the method it takes, whether it needs a client key, and who handles it: endpoints without
+// a body are answered from the head, the two that take a body hand it to routing (route.c) once
+// it is in.
 //
-// A request waiting on an embedding, an upstream or a slow stream is a suspended connection;
-// while it is suspended its socket is watched for a hang-up, so a client that leaves cancels its
-// upstream call at once rather than at the next write.
+// While a request waits on an embedding, an upstream or a slow stream, its connection watches
+// for a hang-up, so a client that leaves cancels its upstream call at once rather than at the
+// next write.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 
 #include "server/server_impl.h"
 
-#define STREAM_BLOCK 32768
-
 // ----------------------------------------------------------------------------
-// Suspending, resuming and answering
+// Answering
 
-static void on_hangup(struct srv_watch *w, uint32_t events);
-
-static void suspend(struct srv_request *q) {
-    struct srv_client *cl = &q->client;
-    if (cl->suspended)
-        return;
-    MHD_suspend_connection(cl->conn);
-    cl->suspended = true;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(cl->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci)
-        return;
-    cl->hup.fd = ci->connect_fd;
-    cl->hup.cb = on_hangup;
-    cl->hup.data = q;
-    cl->hup_watched = srv_loop_add(q->s->loop, &cl->hup, EPOLLRDHUP) == RL_OK;
-}
-
-void srv__resume(struct srv_request *q) {
-    struct srv_client *cl = &q->client;
-    if (!cl->suspended)
-        return;
-    if (cl->hup_watched) {
-        srv_loop_del(q->s->loop, &cl->hup);
-        cl->hup_watched = false;
-    }
-    cl->suspended = false;
-    q->s->mhd_kick = true;
-    MHD_resume_connection(cl->conn);
-}
-
-// Stop every piece of work the request has outstanding (no callbacks follow).
-static void cancel_work(struct srv_request *q) {
-    srv_embedder_cancel(q->s->emb, &q->routing.waiter);
-    srv__attempts_stop(q);
-}
-
-void srv__request_cut(struct srv_request *q) {
-    cancel_work(q);
-    q->client.cancelled = true;
-    srv__resume(q);
-}
-
-static void on_hangup(struct srv_watch *w, uint32_t events) {
-    (void)events;
-    struct srv_request *q = w->data;
-    srv__attempts_abandon(q);
-    srv__request_cut(q);
+// The headers every answer carries: the request id, and for a routed or model request that
+// succeeded, the model and p_strong.
+static void route_headers(const struct srv_request *q, const char *ctype, char *out, size_t size) {
+    const struct srv_server *s = q->s;
+    bool answered = q->state == SRV_ANSWERED && q->reply.status < 400;
+    int n = snprintf(out, size, "Content-Type: %s\r\nx-request-id: %s\r\n", ctype, q->id);
+    if (n > 0 && (size_t)n < size && q->model >= 0 && q->kind != SRV_KIND_OTHER && answered)
+        n += snprintf(out + n, size - (size_t)n, "x-routellm-model: %s\r\n",
+                      s->c->models[q->model].name);
+    if (n > 0 && (size_t)n < size && q->routing.route >= 0 && answered)
+        n += snprintf(out + n, size - (size_t)n, "x-routellm-p-strong: %.6f\r\n",
+                      q->routing.p_strong);
+    if (n > 0 && (size_t)n < size && q->reply.retry_after_s > 0)
+        snprintf(out + n, size - (size_t)n, "Retry-After: %d\r\n", q->reply.retry_after_s);
 }
 
 void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const char *ctype) {
     struct srv_reply *a = &q->reply;
+    if (a->ready) {
+        rl_buf_free(body);
+        return;
+    }
     a->status = status;
-    rl_buf_free(&a->body);
-    a->body = *body;
-    rl_buf_init(body, 0);
-    snprintf(a->ctype, sizeof a->ctype, "%s", ctype);
     a->ready = true;
+    snprintf(a->ctype, sizeof a->ctype, "%s", ctype);
     q->state = SRV_ANSWERED;
-    srv__resume(q);
+    char headers[512];
+    route_headers(q, ctype, headers, sizeof headers);
+    size_t len;
+    char *data = rl_buf_take(body, &len);
+    if (!data)
+        len = 0;
+    srv_conn_respond(q->client.conn, status, headers, data, len);
 }
 
 void srv__answer_error(struct srv_request *q, int status, const char *message, const char *type,
@@ -105,7 +76,16 @@ void srv__answer_stream(struct srv_request *q, int status, const char *ctype) {
     a->stream = true;
     a->ready = true;
     q->state = SRV_ANSWERED;
-    srv__resume(q);
+    char headers[640];
+    route_headers(q, ctype, headers, sizeof headers);
+    size_t n = strlen(headers);
+    snprintf(headers + n, sizeof headers - n,
+             "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    srv_conn_respond_stream(q->client.conn, status, headers);
+}
+
+void srv__stream_wake(struct srv_request *q) {
+    srv_conn_wake(q->client.conn);
 }
 
 static void refuse_too_large(struct srv_request *q) {
@@ -114,60 +94,26 @@ static void refuse_too_large(struct srv_request *q) {
     srv__answer_error(q, 413, msg, "invalid_request_error", NULL, "body_too_large");
 }
 
-static void add_route_headers(struct srv_request *q, struct MHD_Response *r) {
-    struct srv_server *s = q->s;
-    bool answered = q->state == SRV_ANSWERED && q->reply.status < 400;
-    MHD_add_response_header(r, "x-request-id", q->id);
-    if (q->model >= 0 && q->kind != SRV_KIND_OTHER && answered)
-        MHD_add_response_header(r, "x-routellm-model", s->c->models[q->model].name);
-    if (q->routing.route >= 0 && answered) {
-        char p[32];
-        snprintf(p, sizeof p, "%.6f", q->routing.p_strong);
-        MHD_add_response_header(r, "x-routellm-p-strong", p);
-    }
-    if (s->draining)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+// Stop every piece of work the request has outstanding (no callbacks follow).
+static void cancel_work(struct srv_request *q) {
+    srv_embedder_cancel(q->s->emb, &q->routing.waiter);
+    srv__attempts_stop(q);
 }
 
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
-    (void)pos;
-    struct srv_request *q = cls;
-    if (q->client.cancelled)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    ssize_t n = srv_relay_read(&q->relay, buf, max);
-    if (n == SRV_RELAY_WAIT)
-        suspend(q); // the relay resumes it when there is more
-    if (n == SRV_RELAY_END)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n == SRV_RELAY_BROKEN)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    return n;
-}
-
-static enum MHD_Result send_answer(struct srv_request *q) {
-    struct srv_reply *a = &q->reply;
-    struct MHD_Response *r;
-    if (a->stream) {
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_reader, q,
-                                              NULL);
-        if (r) {
-            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-            MHD_add_response_header(r, "X-Accel-Buffering", "no");
-        }
-    } else {
-        size_t len;
-        char *data = rl_buf_take(&a->body, &len);
-        r = data ? MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE) : NULL;
-        if (!r)
-            free(data);
+// The drain deadline passed: a stream under way ends with an error event, a request not yet
+// answered gets 503; an answer being written is left to finish.
+void srv__request_cut(struct srv_request *q) {
+    q->drain_cut = true;
+    if (q->up.committed) {
+        srv__attempts_stop(q);
+        srv_relay_cut(&q->relay, "the server is shutting down");
+        return;
     }
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
-    add_route_headers(q, r);
-    enum MHD_Result ok = MHD_queue_response(q->client.conn, (unsigned)a->status, r);
-    MHD_destroy_response(r);
-    return ok;
+    if (q->reply.ready)
+        return;
+    cancel_work(q);
+    srv__answer_error(q, 503, "the server is shutting down and its drain deadline passed",
+                      "server_error", NULL, "server_shutting_down");
 }
 
 // ----------------------------------------------------------------------------
@@ -243,15 +189,21 @@ static bool authorized(struct srv_request *q) {
     const struct srv_config *c = q->s->c;
     if (c->n_keys == 0)
         return true;
-    const char *h = MHD_lookup_connection_value(q->client.conn, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    size_t n;
+    const char *h = srv_http_field(q->head, "Authorization", &n);
+    if (!h || n < 7 || strncasecmp(h, "Bearer ", 7) != 0)
         return false;
-    return srv_key_allowed(c, h + 7);
+    char key[512];
+    if (n - 7 >= sizeof key)
+        return false;
+    memcpy(key, h + 7, n - 7);
+    key[n - 7] = '\0';
+    return srv_key_allowed(c, key);
 }
 
 // The headers are in: answer what can be answered now, or get ready for the body.
 static void begin(struct srv_request *q, const char *method) {
-    const struct srv_endpoint *ep = find_endpoint(q->path);
+    const struct srv_endpoint *ep = q->path_too_long ? NULL : find_endpoint(q->path);
     if (!ep) {
         srv__answer_error(q, 404, "no such endpoint", "invalid_request_error", NULL, "not_found");
         return;
@@ -273,8 +225,7 @@ static void begin(struct srv_request *q, const char *method) {
         ep->handler(q);
         return;
     }
-    const char *cl = MHD_lookup_connection_value(q->client.conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > q->s->c->max_body) {
+    if (q->head->has_length && q->head->length > q->s->c->max_body) {
         refuse_too_large(q);
         return;
     }
@@ -284,25 +235,31 @@ static void begin(struct srv_request *q, const char *method) {
 // ----------------------------------------------------------------------------
 // Requests: creation, the access handler, completion
 
-static void make_id(struct srv_request *q, const char *given) {
-    bool ok = given && *given && strlen(given) < sizeof q->id;
-    for (const char *p = given; ok && *p; p++)
-        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-             *p == '-' || *p == '_' || *p == '.';
+static void make_id(struct srv_request *q) {
+    size_t n = 0;
+    const char *given = srv_http_field(q->head, "x-request-id", &n);
+    bool ok = given && n && n < sizeof q->id;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = given[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '-' || ch == '_' || ch == '.';
+    }
     if (ok) {
-        snprintf(q->id, sizeof q->id, "%s", given);
+        memcpy(q->id, given, n);
+        q->id[n] = '\0';
         return;
     }
     uint64_t x = rl__splitmix64_at(q->s->id_seed, q->s->id_next++);
     snprintf(q->id, sizeof q->id, "req_%016llx", (unsigned long long)x);
 }
 
-static struct srv_request *request_new(struct srv_server *s, struct MHD_Connection *conn,
-                                       const char *url, const char *method) {
+static struct srv_request *request_new(struct srv_server *s, struct srv_conn *conn,
+                                       const struct srv_http_head *h) {
     struct srv_request *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     q->s = s;
+    q->head = h;
     q->client.conn = conn;
     q->t0 = srv_now_ns();
     q->routing.route = -1;
@@ -311,14 +268,19 @@ static struct srv_request *request_new(struct srv_server *s, struct MHD_Connecti
     q->up.body_model = -1;
     q->up.retries_left = s->c->retries;
     q->kind = SRV_KIND_OTHER;
-    snprintf(q->method, sizeof q->method, "%s", method);
-    snprintf(q->path, sizeof q->path, "%s", url);
+    snprintf(q->method, sizeof q->method, "%s", h->method);
+    // The path without its query; one too long for any endpoint is kept cut, and is not found.
+    const char *query = memchr(h->target, '?', h->target_len);
+    size_t plen = query ? (size_t)(query - h->target) : h->target_len;
+    snprintf(q->path, sizeof q->path, "%.*s",
+             (int)(plen < sizeof q->path ? plen : sizeof q->path - 1), h->target);
+    q->path_too_long = plen >= sizeof q->path;
     rl_buf_init(&q->client.body, 0);
     rl_buf_init(&q->reply.body, 0);
     rl_buf_init(&q->up.resp, 0);
     rl_buf_init(&q->up.body, 0);
     rl_buf_init(&q->routing.prompt, 0);
-    make_id(q, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-request-id"));
+    make_id(q);
     q->next = s->live;
     if (s->live)
         s->live->prev = q;
@@ -348,55 +310,54 @@ static void request_free(struct srv_request *q) {
     free(q);
 }
 
-// Keep a piece of the body. A chunked body announces no length, so one over the limit is read to
-// its end and dropped, and then refused with 413; a client still sending after SRV_DRAIN_FACTOR
-// times the limit is disconnected instead.
-static enum MHD_Result receive(struct srv_request *q, const char *data, size_t n) {
+// ----------------------------------------------------------------------------
+// The connection's calls (srv_conn_ops)
+
+static void *on_begin(void *owner, struct srv_conn *conn, const struct srv_http_head *h) {
+    struct srv_request *q = request_new(owner, conn, h);
+    if (q)
+        begin(q, q->method);
+    return q;
+}
+
+// Keep a piece of the body; past the limit the rest is dropped and the request refused with 413
+// once it is in.
+static bool on_body(void *req, const char *data, size_t n) {
+    struct srv_request *q = req;
     struct srv_client *cl = &q->client;
-    cl->body_seen += n;
-    if (!cl->too_big && rl_buf_append(&cl->body, data, n) != RL_OK) {
+    if (rl_buf_append(&cl->body, data, n) != RL_OK) {
         cl->too_big = true;
         rl_buf_free(&cl->body);
+        return false;
     }
-    return cl->too_big && cl->body_seen / SRV_DRAIN_FACTOR > q->s->c->max_body ? MHD_NO : MHD_YES;
+    return true;
 }
 
-enum MHD_Result srv__http_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls) {
-    (void)version;
-    struct srv_server *s = cls;
-    struct srv_request *q = *con_cls;
-    if (!q) {
-        q = request_new(s, conn, url, method);
-        if (!q)
-            return MHD_NO;
-        *con_cls = q;
-        begin(q, method);
-        // A GET is answered on the next call, once MHD knows there is no body, so that the
-        // connection stays open; a refused POST is answered now, before its body is read.
-        bool has_body = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
-        return q->reply.ready && has_body ? send_answer(q) : MHD_YES;
-    }
-    if (q->client.cancelled)
-        return MHD_NO;
-    if (*upload_data_size) {
-        size_t n = *upload_data_size;
-        *upload_data_size = 0;
-        return receive(q, upload_data, n);
-    }
-    if (q->client.too_big && !q->reply.ready)
+static void on_body_end(void *req) {
+    struct srv_request *q = req;
+    if (q->client.too_big)
         refuse_too_large(q);
-    // Only an endpoint that takes a body is still unanswered here.
-    if (q->state == SRV_RECEIVING && !q->reply.ready)
-        q->ep->handler(q);
-    if (q->reply.ready)
-        return send_answer(q);
-    suspend(q);
-    return MHD_YES;
+    else
+        q->ep->handler(q); // only an endpoint that takes a body is still unanswered here
 }
 
-static void log_request(const struct srv_request *q, int status, bool stream_cut) {
+static ssize_t on_stream(void *req, char *buf, size_t max) {
+    struct srv_request *q = req;
+    return srv_relay_read(&q->relay, buf, max);
+}
+
+// What became of a streamed request, for its log line.
+static const char *stream_outcome(const struct srv_request *q, enum srv_conn_end how) {
+    if (q->drain_cut)
+        return "drain_timeout";
+    if (!q->up.committed)
+        return how == SRV_CONN_CLIENT_CLOSED ? "client_closed_before_first_byte" : "not_started";
+    if (how == SRV_CONN_CLIENT_CLOSED || how == SRV_CONN_TIMEOUT)
+        return "client_closed";
+    return q->relay.error_sent || how != SRV_CONN_OK ? "error" : "ok";
+}
+
+static void log_request(const struct srv_request *q, int status, enum srv_conn_end how) {
     const struct srv_server *s = q->s;
     const struct srv_reply *a = &q->reply;
     struct srv_log l;
@@ -417,10 +378,7 @@ static void log_request(const struct srv_request *q, int status, bool stream_cut
     if (q->up.fell_back)
         srv_log_str(&l, "fallback_from", s->c->models[q->up.first_model].name);
     if (q->routing.stream)
-        srv_log_str(&l, "stream",
-                    stream_cut            ? "client_closed"
-                    : q->relay.error_sent ? "error"
-                                          : "ok");
+        srv_log_str(&l, "stream", stream_outcome(q, how));
     if (a->have_usage) {
         srv_log_int(&l, "prompt_tokens", a->prompt_tokens);
         srv_log_int(&l, "completion_tokens", a->completion_tokens);
@@ -429,17 +387,13 @@ static void log_request(const struct srv_request *q, int status, bool stream_cut
     srv_log_end(&l);
 }
 
-void srv__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
-    (void)conn;
-    struct srv_server *s = cls;
-    struct srv_request *q = *con_cls;
-    if (!q)
-        return;
-    *con_cls = NULL;
+// The request is over: count it, log it, free it.
+static void on_end(void *req, enum srv_conn_end how) {
+    struct srv_request *q = req;
+    struct srv_server *s = q->s;
+    if (how != SRV_CONN_OK)
+        srv__attempts_abandon(q);
     cancel_work(q);
-    if (q->client.hup_watched)
-        srv_loop_del(s->loop, &q->client.hup);
     struct srv_reply *a = &q->reply;
     if (q->up.committed && q->relay.events.have_usage) {
         a->have_usage = true;
@@ -447,14 +401,20 @@ void srv__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         a->completion_tokens = q->relay.events.completion_tokens;
     }
     // 499 is nginx's "the client closed the request before it was answered".
-    bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
-    int status = a->ready ? a->status : ok ? 500 : 499;
+    bool ok = how == SRV_CONN_OK;
+    int status = how == SRV_CONN_BAD_REQUEST            ? 400
+                 : how == SRV_CONN_TIMEOUT && !a->ready ? 408
+                 : a->ready                             ? a->status
+                 : ok                                   ? 500
+                                                        : 499;
     bool stream_cut = q->up.committed && !ok;
     if (q->kind != SRV_KIND_OTHER)
         srv_metrics_request(s->metrics, q->routing.route, q->model, stream_cut ? 499 : status);
     if (a->have_usage && status < 400)
         srv_metrics_usage(s->metrics, q->model, s->strong, a->prompt_tokens, a->completion_tokens);
     if (s->c->log_requests || status >= 500)
-        log_request(q, status, stream_cut);
+        log_request(q, status, how);
     request_free(q);
 }
+
+const struct srv_conn_ops srv__http_ops = {on_begin, on_body, on_body_end, on_stream, on_end};

@@ -15,9 +15,9 @@ static const double upstream_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
                                      0.5,   1,      2.5,   5,    10,    30,   60,  120};
 #define HIST_MAX 16
 
-static const char *const outcomes[] = {"ok",      "http_4xx",      "http_429",  "http_5xx",
-                                       "timeout", "connect_error", "malformed", "too_large",
-                                       "error",   "cancelled"};
+static const char *const outcomes[] = {"ok",        "http_4xx",      "http_429", "http_5xx",
+                                       "http_auth", "http_redirect", "timeout",  "connect_error",
+                                       "malformed", "too_large",     "error",    "cancelled"};
 #define N_OUTCOMES (sizeof outcomes / sizeof outcomes[0])
 
 struct hist {

@@ -251,6 +251,92 @@ int srv_error_body(struct rl_buf *out, const char *message, const char *type, co
     return rc;
 }
 
+// Characters of a key-shaped word: keys are long runs of these.
+static bool is_key_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_';
+}
+
+// Does w[0..n) look like a credential: a provider's key prefix, or a long run of letters and
+// digits?
+static bool key_shaped(const char *w, size_t n) {
+    static const char *const prefixes[] = {"sk-", "sk_", "gsk_", "hf_", "AIza", "xai-", "pk-"};
+    for (size_t i = 0; i < RL_COUNTOF(prefixes); i++)
+        if (n >= 12 && strncmp(w, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    if (n < SRV_KEY_SHAPED_MIN)
+        return false;
+    bool letter = false, digit = false;
+    for (size_t i = 0; i < n; i++) {
+        letter |= (w[i] >= 'a' && w[i] <= 'z') || (w[i] >= 'A' && w[i] <= 'Z');
+        digit |= w[i] >= '0' && w[i] <= '9';
+    }
+    return letter && digit;
+}
+
+int srv_mask_secrets(const char *text, const char *secret, struct rl_buf *out) {
+    size_t n = strlen(text), slen = secret ? strlen(secret) : 0;
+    int rc = RL_OK;
+    for (size_t i = 0; i < n && rc == RL_OK;) {
+        if (slen && n - i >= slen && memcmp(text + i, secret, slen) == 0) {
+            rc = rl_buf_append(out, "[redacted]", 10);
+            i += slen;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && is_key_char(text[j]))
+            j++;
+        if (j == i) {
+            rc = rl_buf_append(out, text + i, 1);
+            i++;
+        } else {
+            rc = key_shaped(text + i, j - i) ? rl_buf_append(out, "[redacted]", 10)
+                                             : rl_buf_append(out, text + i, j - i);
+            i = j;
+        }
+    }
+    return rc;
+}
+
+// A short code or type from the upstream is kept if it is a plain identifier.
+static const char *plain_word(const json_t *v) {
+    const char *s = json_string_value(v);
+    if (!s || !*s || strlen(s) > 64)
+        return NULL;
+    for (const char *p = s; *p; p++)
+        if (!is_key_char(*p) && *p != '.')
+            return NULL;
+    return key_shaped(s, strlen(s)) ? NULL : s;
+}
+
+int srv_upstream_error_body(const char *body, size_t len, const char *model, long status,
+                            const char *secret, struct rl_buf *out) {
+    json_error_t jerr;
+    json_t *j = len ? json_loadb(body, len, 0, &jerr) : NULL;
+    const json_t *e = json_object_get(j, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (!msg)
+        msg = json_string_value(e); // {"error": "text"}, as some servers answer
+    const char *code = plain_word(json_object_get(e, "code"));
+    struct rl_buf text;
+    rl_buf_init(&text, 2048);
+    int rc =
+        rl_buf_appendf(&text, "upstream model '%s' refused the request (HTTP %ld)", model, status);
+    if (rc == RL_OK && msg) {
+        char cut[1024];
+        snprintf(cut, sizeof cut, "%s", msg); // long messages are cut
+        rc = rl_buf_append(&text, ": ", 2);
+        if (rc == RL_OK)
+            rc = srv_mask_secrets(cut, secret, &text);
+    }
+    if (rc == RL_OK)
+        rc = srv_error_body(out, text.data, "upstream_error", NULL,
+                            code ? code : "upstream_refused");
+    rl_buf_free(&text);
+    json_decref(j);
+    return rc;
+}
+
 bool srv_usage(const json_t *resp, long *prompt_tokens, long *completion_tokens) {
     const json_t *u = json_object_get(resp, "usage");
     const json_t *p = json_object_get(u, "prompt_tokens");

@@ -5,9 +5,9 @@
 // stream is scanned as it passes (srv_sse_scan) so that a stream that breaks after it began
 // can still end with an error event instead of looking complete.
 //
-// The relay knows neither libmicrohttpd nor libcurl: its owner turns its answers into their
-// return codes and hears from it through the three calls of srv_relay_ops. It runs on the loop
-// thread only.
+// The relay knows neither the client's connection nor libcurl: its owner turns its answers into
+// their return codes and hears from it through the three calls of srv_relay_ops. It runs on the
+// loop thread only.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,17 +70,28 @@ void srv_relay_end(struct srv_relay *r, const char *error) {
     wake_reader(r);
 }
 
+void srv_relay_cut(struct srv_relay *r, const char *why) {
+    if (r->ended)
+        return;
+    r->cut = true;
+    srv_relay_end(r, why);
+}
+
 // The event that ends a broken event stream in OpenAI's error shape, written into buf when it
 // fits in max bytes. Returns its length, or SRV_RELAY_BROKEN when it does not fit.
 static ssize_t error_event(struct srv_relay *r, char *buf, size_t max) {
     char msg[256];
-    snprintf(msg, sizeof msg, "upstream model '%s' ended the stream early: %s", r->model,
-             r->failed ? r->error : "it closed without the final event");
+    if (r->cut)
+        snprintf(msg, sizeof msg, "the stream from '%s' was cut: %s", r->model, r->error);
+    else
+        snprintf(msg, sizeof msg, "upstream model '%s' ended the stream early: %s", r->model,
+                 r->failed ? r->error : "it closed without the final event");
     struct rl_buf b;
     rl_buf_init(&b, max);
     int rc = rl_buf_append(&b, "data: ", 6);
     if (rc == RL_OK)
-        rc = srv_error_body(&b, msg, "upstream_error", NULL, "stream_interrupted");
+        rc = srv_error_body(&b, msg, r->cut ? "server_error" : "upstream_error", NULL,
+                            r->cut ? "stream_cut" : "stream_interrupted");
     if (rc == RL_OK)
         rc = rl_buf_append(&b, "\n\n", 2);
     if (rc != RL_OK)

@@ -123,7 +123,13 @@ void srv__route(struct srv_request *q) {
                           "invalid_request_error", "model", "invalid_model");
         return;
     }
-    g->stream = json_is_true(json_object_get(g->json, "stream"));
+    const json_t *stream = json_object_get(g->json, "stream");
+    if (stream && !json_is_boolean(stream) && !json_is_null(stream)) {
+        srv__answer_error(q, 400, "'stream' must be true or false", "invalid_request_error",
+                          "stream", "invalid_stream");
+        return;
+    }
+    g->stream = json_is_true(stream);
     char router[SRV_NAME_MAX];
     const char *why = NULL;
     int rc = srv_parse_router_model(name, router, sizeof router, &g->threshold, &why);

@@ -1,9 +1,9 @@
 // Set-up and lifetime of the routing proxy: load the routers and the encoder they need, build
 // each upstream's URL and headers and the GET /v1/models answer once, bind the socket, then run
-// the loop until SIGTERM or SIGINT and drain. libmicrohttpd runs in "external" epoll mode inside
-// our loop, next to libcurl's multi interface and the encoder workers' eventfd, so a single
-// thread accepts requests, routes them, calls upstreams and relays answers, and never waits on
-// anything. What happens to a request is in the stages listed in server_impl.h.
+// the loop until SIGTERM or SIGINT and drain. The client connections (conn.c), libcurl's multi
+// interface and the encoder workers' eventfd share one epoll loop, so a single thread accepts
+// requests, routes them, calls upstreams and relays answers, and never waits on anything. What
+// happens to a request is in the stages listed in server_impl.h.
 //
 // It does not speak HTTP/2 to clients, does not terminate TLS (put it behind a TLS proxy for
 // that) and does not rewrite anything in a response.
@@ -186,73 +186,6 @@ static int build_model_list(struct srv_server *s) {
 }
 
 // ----------------------------------------------------------------------------
-// The socket
-
-static void mhd_logger(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
-    char text[512];
-    vsnprintf(text, sizeof text, fmt, ap);
-    size_t n = strlen(text);
-    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-        text[--n] = '\0';
-    srv_logf(SRV_LOG_WARN, "http", "%s", text);
-}
-
-// At max_connections libmicrohttpd takes its listening socket out of its epoll set, and puts it
-// back only at the start of its next run. When the last connections close, nothing else would
-// wake the loop for that run and the server would never accept again: so every close asks for
-// one more run.
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe) {
-    (void)conn;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
-        ((struct srv_server *)cls)->mhd_kick = true;
-}
-
-static void on_mhd(struct srv_watch *w, uint32_t events) {
-    (void)events;
-    struct srv_server *s = w->data;
-    s->mhd_kick = false;
-    MHD_run(s->mhd);
-}
-
-static int start_http(struct srv_server *s, char *errbuf) {
-    const struct srv_config *c = s->c;
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof port, "%d", c->port);
-    int gai = getaddrinfo(c->host, port, &hints, &ai);
-    if (gai != 0)
-        return rl__errf(errbuf, RL_EINVAL, "server.host '%s': %s", c->host, gai_strerror(gai));
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
-                     (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    s->mhd = MHD_start_daemon(
-        flags, (uint16_t)c->port, NULL, NULL, srv__http_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_logger, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->max_header, MHD_OPTION_NOTIFY_COMPLETED,
-        srv__http_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!s->mhd)
-        return rl__errf(errbuf, RL_EIO, "cannot listen on %s:%d: %s", c->host, c->port,
-                        strerror(errno));
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    if (!di || !pi)
-        return rl__errf(errbuf, RL_EIO, "libmicrohttpd: no epoll descriptor");
-    s->port = pi->port;
-    s->mhd_watch.fd = di->epoll_fd;
-    s->mhd_watch.cb = on_mhd;
-    s->mhd_watch.data = s;
-    if (srv_loop_add(s->loop, &s->mhd_watch, EPOLLIN) != RL_OK)
-        return rl__errf(errbuf, RL_EIO, "epoll: %s", strerror(errno));
-    return RL_OK;
-}
-
-// ----------------------------------------------------------------------------
 // Signals
 
 // Signals arrive through a pipe: libraries such as OpenBLAS start threads before main, so the
@@ -276,9 +209,7 @@ static void on_signal(struct srv_watch *w, uint32_t events) {
         return;
     s->draining = true;
     s->drain_deadline_ns = srv_now_ns() + (uint64_t)(s->c->drain_timeout_s * 1e9);
-    MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
+    srv_listener_stop_accepting(s->listener);
     srv_logf(SRV_LOG_INFO, "draining", "signal %u: no new connections; %ld request(s) in flight",
              (unsigned)sig, s->n_live);
 }
@@ -333,8 +264,12 @@ struct srv_server *srv_server_new(struct srv_config *c, const char *home, char *
         rl__errf(errbuf, RL_ENOMEM, "out of memory");
         goto fail;
     }
-    if (build_upstreams(s, errbuf) != RL_OK || start_http(s, errbuf) != RL_OK)
+    if (build_upstreams(s, errbuf) != RL_OK)
         goto fail;
+    s->listener = srv_listener_new(s->loop, c, &srv__http_ops, s, errbuf);
+    if (!s->listener)
+        goto fail;
+    s->port = srv_listener_port(s->listener);
     if (watch_signals(s, errbuf) != RL_OK)
         goto fail;
     return s;
@@ -363,33 +298,25 @@ int srv_server_run(struct srv_server *s) {
     srv_log_str(&l, "strong", s->c->strong);
     srv_log_str(&l, "weak", s->c->weak);
     srv_log_end(&l);
-    for (;;) {
-        if (s->draining && (s->n_live == 0 || srv_now_ns() >= s->drain_deadline_ns))
-            break;
-        MHD_UNSIGNED_LONG_LONG to = 0;
-        int wait = -1;
-        if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
-            wait = to > 60000 ? 60000 : (int)to;
-        if (s->draining && (wait < 0 || wait > 50))
-            wait = 50;
-        if (s->mhd_kick)
-            wait = 0;
-        if (srv_loop_run_once(s->loop, wait) != RL_OK) {
+    while (!s->draining || (s->n_live && srv_now_ns() < s->drain_deadline_ns)) {
+        if (srv_loop_run_once(s->loop, s->draining ? 50 : -1) != RL_OK) {
             srv_logf(SRV_LOG_ERROR, "event loop failed", "%s", strerror(errno));
             return 1;
         }
-        // Run MHD after a resume (its own wake-up would cost another loop turn) and for its
-        // connection timeouts, which nothing else signals.
-        if (s->mhd_kick || (MHD_get_timeout(s->mhd, &to) == MHD_YES && to == 0)) {
-            s->mhd_kick = false;
-            MHD_run(s->mhd);
-        }
     }
     if (s->n_live) {
-        srv_logf(SRV_LOG_WARN, "drain deadline passed", "%ld request(s) cut off", s->n_live);
-        for (struct srv_request *q = s->live; q; q = q->next)
+        srv_logf(SRV_LOG_WARN, "drain deadline passed",
+                 "%ld request(s) cut off: streams end with an error event, the rest get 503",
+                 s->n_live);
+        for (struct srv_request *q = s->live, *next; q; q = next) {
+            next = q->next;
             srv__request_cut(q);
-        MHD_run(s->mhd);
+        }
+        // Let the cut answers reach their clients, briefly.
+        uint64_t until = srv_now_ns() + (uint64_t)(SRV_CUT_FLUSH_S * 1e9);
+        while (s->n_live && srv_now_ns() < until)
+            if (srv_loop_run_once(s->loop, 50) != RL_OK)
+                break;
     }
     srv_logf(SRV_LOG_INFO, "stopped", "all requests finished or cut off");
     return 0;
@@ -398,8 +325,7 @@ int srv_server_run(struct srv_server *s) {
 void srv_server_free(struct srv_server *s) {
     if (!s)
         return;
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd);
+    srv_listener_free(s->listener);
     srv_embedder_free(s->emb);
     rl_encoder_free(s->enc);
     for (size_t i = 0; i < s->n_routes; i++)

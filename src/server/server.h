@@ -1,10 +1,10 @@
 // Internal interface of `routellm serve`, the OpenAI-compatible routing proxy. The server is a
 // client of libroutellm: it reads its configuration (config.c, with core/yaml.c), parses and
 // rewrites OpenAI request bodies (openai.c), batches prompts into encoder passes behind an LRU
-// cache (embed.c), runs one epoll loop that drives libmicrohttpd and libcurl together (loop.c,
-// upstream.c), relays streamed answers through a bounded ring (relay.c), and keeps Prometheus
-// metrics (metrics.c) and JSON-line logs (log.c). The proxy's request stages (http.c, route.c,
-// attempt.c) and its set-up (server.c) share server_impl.h besides this header.
+// cache (embed.c), runs one epoll loop that drives client connections (conn.c, http1.c) and
+// libcurl together (loop.c, upstream.c), relays streamed answers through a bounded ring (relay.c),
+// and keeps Prometheus metrics (metrics.c) and JSON-line logs (log.c). The proxy's request stages
+// (http.c, route.c, attempt.c) and its set-up (server.c) share server_impl.h besides this header.
 //
 // Threading: everything here runs on the loop thread except the encoder workers in embed.c,
 // which share nothing with the loop but the job queues and an eventfd.
@@ -26,21 +26,26 @@
 // ----------------------------------------------------------------------------
 // Limits and defaults (each can be changed in the config file; see docs/SERVER.md)
 
-#define SRV_DEFAULT_HOST    "127.0.0.1"
-#define SRV_DEFAULT_PORT    6060
-#define SRV_MAX_BODY        (4u << 20)  // request body, bytes
-#define SRV_DRAIN_FACTOR    4u          // a chunked body over the limit is drained up to 4x it
-#define SRV_MAX_RESPONSE    (16u << 20) // buffered (non-streaming) upstream response, bytes
-#define SRV_MAX_HEADER      (64u << 10) // request line + headers, bytes
-#define SRV_MAX_CONNECTIONS 1024u
-#define SRV_IDLE_TIMEOUT_S  60u          // a connection silent this long is closed
-#define SRV_STREAM_RING     (256u << 10) // per-stream relay buffer, bytes
-#define SRV_SSE_LINE_MAX    (64u << 10)  // longest SSE line inspected for usage
-#define SRV_MAX_PROMPT      (32u << 10)  // routing prompt bytes handed to the encoder
-#define SRV_MAX_KEYS        64
-#define SRV_MAX_MODELS      64 // upstream models in a config file (metrics hold models^2 cells)
-#define SRV_MAX_ROUTERS     64 // entries of a config file's routers: section
-#define SRV_NAME_MAX        64 // model and router names
+#define SRV_DEFAULT_HOST     "127.0.0.1"
+#define SRV_DEFAULT_PORT     6060
+#define SRV_MAX_BODY         (4u << 20)  // request body, bytes
+#define SRV_DRAIN_FACTOR     4u          // a chunked body over the limit is drained up to 4x it
+#define SRV_MAX_RESPONSE     (16u << 20) // buffered (non-streaming) upstream response, bytes
+#define SRV_MAX_HEADER       (64u << 10) // request line + headers, bytes
+#define SRV_MAX_CONNECTIONS  1024u
+#define SRV_IDLE_TIMEOUT_S   60u  // a keep-alive connection idle this long is closed
+#define SRV_HEADER_TIMEOUT_S 10.0 // a request head must be in this long after its first byte
+#define SRV_BODY_TIMEOUT_S   60.0 // a request body must be in this long after its head
+#define SRV_MAX_PER_CLIENT   128u // connections one client address may hold
+#define SRV_CUT_FLUSH_S      1.0  // after the drain deadline, time to send the cut answers
+#define SRV_STREAM_RING      (256u << 10) // per-stream relay buffer, bytes
+#define SRV_SSE_LINE_MAX     (64u << 10)  // longest SSE line inspected for usage
+#define SRV_MAX_PROMPT       (32u << 10)  // routing prompt bytes handed to the encoder
+#define SRV_MAX_KEYS         64
+#define SRV_MAX_MODELS       64 // upstream models in a config file (metrics hold models^2 cells)
+#define SRV_MAX_ROUTERS      64 // entries of a config file's routers: section
+#define SRV_NAME_MAX         64 // model and router names
+#define SRV_KEY_SHAPED_MIN   32 // a word of letters and digits this long is masked as a key
 
 // ----------------------------------------------------------------------------
 // Configuration (config.c)
@@ -76,7 +81,10 @@ struct srv_config {
     size_t max_response;
     size_t max_header;
     unsigned max_connections;
+    unsigned max_per_client; // 0: no cap
     unsigned idle_timeout_s;
+    double header_timeout_s;
+    double body_timeout_s;
     double drain_timeout_s;
     char *api_keys_env; // variable holding comma-separated client keys (NULL: no keys)
     char *keys[SRV_MAX_KEYS];
@@ -161,6 +169,16 @@ int srv_body_set_model(const char *body, size_t len, const char *model,
 int srv_error_body(struct rl_buf *out, const char *message, const char *type, const char *param,
                    const char *code) RL_NODISCARD;
 
+// Copy text into out with every occurrence of secret (may be NULL) and every key-shaped word
+// (a known key prefix such as sk-, hf_ or AIza, or SRV_KEY_SHAPED_MIN+ letters, digits, '-' and
+// '_' with a letter and a digit) replaced by "[redacted]". RL_OK or the buffer's error.
+int srv_mask_secrets(const char *text, const char *secret, struct rl_buf *out) RL_NODISCARD;
+// What the client gets for an upstream's own 4xx: never its body, but an OpenAI-shaped error
+// saying which model refused with which status, the upstream's error message (cut to 1 KiB,
+// masked as above) and its error code when that is a plain identifier.
+int srv_upstream_error_body(const char *body, size_t len, const char *model, long status,
+                            const char *secret, struct rl_buf *out) RL_NODISCARD;
+
 // Token counts from a response's "usage" object; false (outputs untouched) when absent or negative.
 bool srv_usage(const json_t *resp, long *prompt_tokens, long *completion_tokens);
 
@@ -182,6 +200,107 @@ void srv_sse_free(struct srv_sse *s); // frees the line buffer
 // Scan the next piece of the stream; pieces may split lines anywhere. Buffers at most one line
 // of SRV_SSE_LINE_MAX bytes, and never fails: an unreadable line is skipped.
 void srv_sse_scan(struct srv_sse *s, const char *data, size_t n);
+
+// ----------------------------------------------------------------------------
+// HTTP/1.1 request framing (http1.c): pure functions over bytes, strict about every ambiguity.
+
+#define SRV_HTTP_MAX_FIELDS 100
+
+struct srv_http_field {
+    const char *name;
+    size_t name_len;
+    const char *value; // without surrounding whitespace
+    size_t value_len;
+};
+
+struct srv_http_head {
+    size_t len; // bytes of the head, the empty line included
+    char method[16];
+    const char *target; // origin-form, as sent (query included)
+    size_t target_len;
+    int minor; // HTTP/1.<minor>
+    bool keep_alive, chunked, has_length, expect_continue;
+    uint64_t length; // Content-Length when has_length
+    struct srv_http_field fields[SRV_HTTP_MAX_FIELDS];
+    size_t n_fields;
+};
+
+// Parse the request head at the start of buf[0..len); at most `max` bytes may hold it. Returns 1
+// when it is complete (h points into buf), 0 when more bytes are needed, or the HTTP status to
+// answer before closing (400, 417, 431, 501, 505) with *why saying what is wrong.
+int srv_http_parse_head(const char *buf, size_t len, size_t max, struct srv_http_head *h,
+                        const char **why);
+// The first field called name (case-insensitive), with its length; NULL when absent.
+const char *srv_http_field(const struct srv_http_head *h, const char *name, size_t *len);
+
+// A chunked body decoder, fed the bytes after the head in pieces split anywhere.
+struct srv_chunked {
+    int state;
+    uint64_t left;   // data bytes left in the current chunk
+    unsigned digits; // of the size being read
+    size_t extra;    // bytes of the extension or trailers being read
+};
+void srv_chunked_init(struct srv_chunked *c);
+// Decode buf[0..n) in place: the body's data bytes are moved to buf[0..*data_len), and *used
+// bytes of the input were read. Returns 1 when the body (trailers included) ended at *used, 0
+// when more input is needed (everything was used), or 400 with *why (and nothing decoded).
+int srv_chunked_decode(struct srv_chunked *c, char *buf, size_t n, size_t *data_len, size_t *used,
+                       const char **why);
+
+// ----------------------------------------------------------------------------
+// Client connections (conn.c): the listening socket and HTTP/1.1 connections on the loop, with
+// deadlines for the head and the body, a cap per client address, keep-alive, pipelining and
+// 100-continue; fixed answers, and streamed ones sent chunked.
+
+struct srv_conn;
+struct srv_listener;
+struct srv_loop;
+
+// How a request's connection ended it.
+enum srv_conn_end {
+    SRV_CONN_OK,            // the answer was written
+    SRV_CONN_CLIENT_CLOSED, // the client hung up or stopped reading
+    SRV_CONN_TIMEOUT,       // the head, body or a write took too long
+    SRV_CONN_BAD_REQUEST,   // the body was malformed (the client was answered 400)
+    SRV_CONN_ERROR,         // out of memory, or a streamed answer broke
+    SRV_CONN_SHUTDOWN,      // the server closed it
+};
+
+// What a connection asks of its owner. Every call is on the loop thread.
+struct srv_conn_ops {
+    // A request head is in: the owner's request, passed to the calls below (NULL closes the
+    // connection). The owner may answer at once; a request with a body is then not read further.
+    void *(*begin)(void *owner, struct srv_conn *c, const struct srv_http_head *h);
+    // A piece of the body; false drops the rest of it (read up to SRV_DRAIN_FACTOR x max_body).
+    bool (*body)(void *req, const char *data, size_t n);
+    void (*body_end)(void *req); // the whole body is in: answer now or later
+    // The next bytes of a streamed answer, at most max: a count > 0, or SRV_RELAY_WAIT (then
+    // srv_conn_wake when there are more), SRV_RELAY_END, or SRV_RELAY_BROKEN (the connection
+    // closes without ending the stream properly).
+    ssize_t (*stream)(void *req, char *buf, size_t max);
+    // The request is over; req is not used again. Must not call back into the connection.
+    void (*end)(void *req, enum srv_conn_end how);
+};
+
+// Bind server.host:server.port and accept connections on the loop. NULL with errbuf on failure.
+struct srv_listener *srv_listener_new(struct srv_loop *loop, const struct srv_config *c,
+                                      const struct srv_conn_ops *ops, void *owner, char *errbuf);
+int srv_listener_port(const struct srv_listener *l); // the bound port (useful with port 0)
+// Drain: stop accepting, close idle connections, and close the others after their answer.
+void srv_listener_stop_accepting(struct srv_listener *l);
+size_t srv_listener_connections(const struct srv_listener *l);
+void srv_listener_free(struct srv_listener *l); // closes every connection (SRV_CONN_SHUTDOWN)
+
+// Answer with status, the header lines (each "Name: value\r\n"; NULL for none) and a body, which
+// the connection takes (free()d). Content-Length and Connection are added. The answer is written
+// once the owner's call returns to the loop, so ops->end never runs inside these three calls;
+// only a request's first answer counts.
+void srv_conn_respond(struct srv_conn *c, int status, const char *headers, char *body, size_t len);
+// Answer with a body read from ops->stream (chunked to HTTP/1.1 clients).
+void srv_conn_respond_stream(struct srv_conn *c, int status, const char *headers);
+void srv_conn_wake(struct srv_conn *c); // ops->stream has more
+// The remote address as text (for logs).
+void srv_conn_peer(const struct srv_conn *c, char *out, size_t size);
 
 // ----------------------------------------------------------------------------
 // Stream relay (relay.c): a streamed answer passes from the upstream transfer to the client
@@ -207,6 +326,7 @@ struct srv_relay {
     bool sse;              // text/event-stream: scanned, and a broken one ends with an error event
     bool writer_paused, reader_waiting;
     bool ended, failed, error_sent; // srv_relay_end was called; with an error; the event was read
+    bool cut;                       // ended by srv_relay_cut: the proxy, not the upstream, ended it
     char error[128];                // why the transfer failed
     char model[SRV_NAME_MAX];       // the upstream named in the error event
     struct srv_sse events;          // what the event stream said: [DONE], usage
@@ -223,6 +343,9 @@ void srv_relay_free(struct srv_relay *r);
 int srv_relay_push(struct srv_relay *r, const char *data, size_t n);
 // The writer is done: error is NULL for a complete transfer, else why it failed (copied).
 void srv_relay_end(struct srv_relay *r, const char *error);
+// The proxy ends the stream itself (why is copied): an event stream ends with an error event
+// saying so once the bytes already in the ring are read. No-op after srv_relay_end.
+void srv_relay_cut(struct srv_relay *r, const char *why);
 // Copy up to max bytes into buf: returns the count (> 0) or one of SRV_RELAY_WAIT, _END and
 // _BROKEN. A broken event stream reads as one error event before _END (_BROKEN when the event
 // does not fit in max bytes).

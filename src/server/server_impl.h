@@ -1,7 +1,9 @@
 // Internal interface of the proxy's stages. A request passes through them in this order, and
 // each keeps its state in its own part of struct srv_request:
 //
-//   http.c     HTTP glue: libmicrohttpd's callbacks, the endpoint table, client keys, answers
+//   conn.c     connections: sockets, HTTP/1.1 framing (http1.c), deadlines (its interface is in
+//              server.h)
+//   http.c     HTTP glue: the request object, the endpoint table, client keys, answers
 //   route.c    routing: parse the body, pick the route, wait for the embedding, decide
 //   attempt.c  upstream attempts: retries, back-off, fallback, what each failure means
 //   relay.c    a streamed answer's way to the client (its interface is in server.h)
@@ -10,8 +12,6 @@
 // Everything here runs on the loop thread.
 #ifndef RL_SERVER_IMPL_H
 #define RL_SERVER_IMPL_H
-
-#include <microhttpd.h>
 
 #include "server/server.h"
 
@@ -35,9 +35,7 @@ struct srv_model_entry {
 struct srv_server {
     struct srv_config *c;
     struct srv_loop *loop;
-    struct MHD_Daemon *mhd;
-    struct srv_watch mhd_watch;
-    bool mhd_kick; // a connection was resumed or closed: run MHD before sleeping again
+    struct srv_listener *listener;
     struct srv_upstream *up;
     struct rl_encoder *enc;
     struct srv_embedder *emb; // NULL when no router needs embeddings
@@ -67,13 +65,9 @@ enum srv_state { SRV_RECEIVING, SRV_EMBEDDING, SRV_UPSTREAM, SRV_BACKOFF, SRV_AN
 
 // The client's side of the connection (http.c).
 struct srv_client {
-    struct MHD_Connection *conn;
+    struct srv_conn *conn;
     struct rl_buf body;
-    size_t body_seen; // bytes of body received, kept or not
-    bool too_big;
-    bool suspended, cancelled; // cancelled: the client left, or the drain deadline passed
-    struct srv_watch hup;      // a suspended connection is watched for a hang-up
-    bool hup_watched;
+    bool too_big; // the body went over server.max_body_bytes; the rest was dropped
 };
 
 // Where the request goes (route.c).
@@ -87,6 +81,9 @@ struct srv_routing {
     struct srv_embed_waiter waiter;
 };
 
+// Why an attempt failed, as far as the client's final error is concerned.
+enum srv_failure { SRV_FAIL_OTHER, SRV_FAIL_TIMEOUT, SRV_FAIL_AUTH, SRV_FAIL_REDIRECT };
+
 // The upstream calls made for it (attempt.c).
 struct srv_attempts {
     struct srv_call call;
@@ -94,11 +91,12 @@ struct srv_attempts {
     int body_model;               // -1 for none yet
     int first_model;              // the model routed to, before any fallback
     int retries_left, n, n_model; // retries left on this model; attempts in all, on this model
-    bool fell_back, too_big, last_timeout;
-    uint64_t t0;              // when the current attempt began
-    struct rl_buf resp;       // a non-streaming answer, held (bounded) until complete
-    struct srv_timer backoff; // the wait before a retry
-    bool committed;           // a streamed answer began: its status is sent, no retry is left
+    bool fell_back, too_big;
+    enum srv_failure last_failure; // of the latest failed attempt: what the final error says
+    uint64_t t0;                   // when the current attempt began
+    struct rl_buf resp;            // a non-streaming answer, held (bounded) until complete
+    struct srv_timer backoff;      // the wait before a retry
+    bool committed;                // a streamed answer began: its status is sent, no retry is left
 };
 
 // The answer (http.c).
@@ -109,6 +107,7 @@ struct srv_reply {
     bool ready, stream;
     bool have_usage; // the upstream's token counts, for the metrics
     long prompt_tokens, completion_tokens;
+    int retry_after_s; // > 0: sent as Retry-After
 };
 
 struct srv_request {
@@ -117,9 +116,12 @@ struct srv_request {
     const struct srv_endpoint *ep;   // http.c's table row for the path, NULL when none
     enum srv_kind kind;
     enum srv_state state;
+    const struct srv_http_head *head; // owned by the connection, valid until the request ends
     char id[40];
-    char method[8];
+    char method[16];
     char path[64];
+    bool path_too_long;
+    bool drain_cut; // the drain deadline cut it
     uint64_t t0;
     int model; // the upstream chosen (after any fallback), -1 before
     struct srv_client client;
@@ -132,13 +134,10 @@ struct srv_request {
 // ----------------------------------------------------------------------------
 // HTTP glue (http.c)
 
-// libmicrohttpd's access handler and completion callback; cls is the server.
-enum MHD_Result srv__http_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls);
-void srv__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe);
-// Set the complete answer and let libmicrohttpd send it; the body is taken from *body.
+// The calls the connections make (conn.c); their owner is the server.
+extern const struct srv_conn_ops srv__http_ops;
+// Set the complete answer and send it; the body is taken from *body. Only the first answer of a
+// request counts.
 void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const char *ctype);
 // An answer in OpenAI's error shape; param and code may be NULL.
 void srv__answer_error(struct srv_request *q, int status, const char *message, const char *type,
@@ -146,8 +145,9 @@ void srv__answer_error(struct srv_request *q, int status, const char *message, c
 void srv__answer_json(struct srv_request *q, int status, const char *text);
 // Send the status now; the body follows from q->relay, which the caller has started.
 void srv__answer_stream(struct srv_request *q, int status, const char *ctype);
-void srv__resume(struct srv_request *q); // no-op unless suspended
-// Stop all work of the request and end it (the drain deadline passed).
+void srv__stream_wake(struct srv_request *q); // the relay has more for the client
+// The drain deadline passed: end a stream with an error event, answer 503 to a request not yet
+// answered (srv__request_cut's work is stopped either way).
 void srv__request_cut(struct srv_request *q);
 
 // ----------------------------------------------------------------------------

@@ -16,10 +16,11 @@
 #include "stub_upstream.h"
 
 #define STUB_MAX_BODY (8u << 20)
-#define N_MODES       11
+#define N_MODES       14
 
-static const char *const modes[N_MODES] = {"ok",      "slow",   "e429", "e500", "flaky", "cut",
-                                           "badjson", "badsse", "hang", "big",  "other"};
+static const char *const modes[N_MODES] = {"ok",   "slow",    "e429",   "e500", "flaky",
+                                           "cut",  "badjson", "badsse", "hang", "big",
+                                           "e401", "e400",    "e302",   "other"};
 
 struct stub_upstream {
     struct MHD_Daemon *d;
@@ -166,6 +167,28 @@ static enum MHD_Result answer(struct stub_upstream *s, struct MHD_Connection *c,
                    "\"code\":null}}",
                    name);
         return reply(c, name[1] == '4' ? 429 : 500, "application/json", out, n);
+    }
+    if (strcmp(name, "e401") == 0 || strcmp(name, "e400") == 0) {
+        // Errors that quote the key they were sent, as some providers' do.
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        const char *key = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "none";
+        bool e401 = name[1] == '4' && name[3] == '1';
+        out = dupf(&n,
+                   "{\"error\":{\"message\":\"%s: %s\",\"type\":\"invalid_request_error\","
+                   "\"param\":null,\"code\":\"%s\"}}",
+                   e401 ? "Incorrect API key provided"
+                        : "This model's maximum context length "
+                          "is 8 tokens; your key",
+                   key, e401 ? "invalid_api_key" : "context_length_exceeded");
+        return reply(c, e401 ? 401 : 400, "application/json", out, n);
+    }
+    if (strcmp(name, "e302") == 0) {
+        out = dupf(&n, "moved");
+        struct MHD_Response *r = MHD_create_response_from_buffer(n, out, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, "Location", "http://127.0.0.1:1/elsewhere");
+        enum MHD_Result ok = MHD_queue_response(c, 302, r);
+        MHD_destroy_response(r);
+        return ok;
     }
     if (strcmp(name, "flaky") == 0) {
         pthread_mutex_lock(&s->mu);

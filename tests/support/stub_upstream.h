@@ -11,6 +11,8 @@
 //   badjson  200 with a body that is not JSON     badsse  an SSE stream of garbage, no [DONE]
 //   hang     waits 5 s (or until stopped) before answering like ok
 //   big      200 with a 3 MiB JSON body
+//   e401     401 whose message quotes the key it was sent     e302   a redirect elsewhere
+//   e400     400 (context_length_exceeded) whose message quotes the key it was sent
 //
 // Each mode counts its requests; the last request's body and Authorization header are kept.
 #ifndef RL_TEST_STUB_UPSTREAM_H

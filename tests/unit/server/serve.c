@@ -148,9 +148,9 @@ TEST(serve_route_models_health) {
     return 0;
 }
 
-// At max_connections libmicrohttpd stops watching the listening socket and watches it again only
-// when it next runs; once every connection had closed nothing ran it, and the server never
-// accepted again (found by a storm of idle connections against the real server).
+// At max_connections the listening socket is not watched; it must be watched again once
+// connections close, or the server never accepts again (found by a storm of idle connections
+// against the real server, with the HTTP library the proxy used before its own).
 TEST(serve_accepts_again_after_connection_limit) {
     struct proxy p;
     ASSERT_OK(start(&p, "ok", "ok", ", max_connections: 4", NULL, NULL, NULL));
@@ -326,6 +326,71 @@ TEST(serve_upstream_key_sent_never_logged) {
 
 // ----------------------------------------------------------------------------
 // Streaming
+
+// An upstream's error body can quote the key it was sent: the client never sees that body. An
+// upstream refusing the proxy's key is 502 with its own type (a 401 passed on would read as the
+// client's key failing), a redirect is an upstream error, and a routed request falls back from
+// either; any other 4xx keeps its status and code with the message masked.
+TEST(serve_upstream_errors_never_echo_secrets) {
+    int sp = stub_port_or_start();
+    ASSERT(sp > 0);
+    stub_reset(stub);
+    struct proxy p;
+    ASSERT_OK(proxy_start(&p, "RL_TEST_UPSTREAM_KEY=sk-proj-Zq8Secret0123456789abcdef",
+                          "server: {host: 127.0.0.1, port: 0}\n"
+                          "models:\n"
+                          "  - {name: strong, base_url: \"http://127.0.0.1:%d/e401/v1\", "
+                          "api_key_env: RL_TEST_UPSTREAM_KEY}\n"
+                          "  - {name: weak, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                          "  - {name: short, base_url: \"http://127.0.0.1:%d/e400/v1\", "
+                          "api_key_env: RL_TEST_UPSTREAM_KEY}\n"
+                          "  - {name: moved, base_url: \"http://127.0.0.1:%d/e302/v1\"}\n"
+                          "routing: {strong: strong, weak: weak, backoff_s: 0.01}\n"
+                          "routers:\n"
+                          "  random: {threshold: 0.5}\n",
+                          sp, sp, sp, sp));
+    static const struct {
+        const char *body;
+        long status;
+        const char *type, *code;
+    } cases[] = {
+        {CHAT("strong", ""), 502, "upstream_auth_error", "upstream_unauthorized"},
+        {CHAT("short", ""), 400, "upstream_error", "context_length_exceeded"},
+        {CHAT("moved", ""), 502, "upstream_error", "upstream_redirect"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct http_resp r;
+        ASSERT_OK(http_call(p.port, "/v1/chat/completions", cases[i].body, NULL, 0, 0, &r));
+        if (r.status != cases[i].status)
+            TEST_FAIL_("case %zu: status %ld: %s", i, r.status, r.body.data);
+        json_t *j = json_loads(r.body.data, 0, NULL);
+        ASSERT_NOT_NULL(j);
+        json_t *e = json_object_get(j, "error");
+        ASSERT_STR_EQ(json_string_value(json_object_get(e, "type")), cases[i].type);
+        ASSERT_STR_EQ(json_string_value(json_object_get(e, "code")), cases[i].code);
+        json_decref(j);
+        ASSERT(strstr(r.body.data, "Secret0123") == NULL);
+        ASSERT(strstr(r.body.data, "moved") == NULL || i == 2);
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(stub_count(stub, "e401"), 1); // not retried: the same key would fail again
+    ASSERT_EQ(stub_count(stub, "e302"), 1);
+    // Routed to strong (threshold 0), which refuses the key: weak answers instead.
+    struct http_resp r;
+    ASSERT_OK(
+        http_call(p.port, "/v1/chat/completions", CHAT("router-random-0", ""), NULL, 0, 0, &r));
+    ASSERT_EQ(r.status, 200);
+    char model[64];
+    ASSERT(http_header(&r, "x-routellm-model", model, sizeof model));
+    ASSERT_STR_EQ(model, "weak");
+    http_resp_free(&r);
+    ASSERT_EQ(proxy_stop(&p), 0);
+    char *log = proxy_log(&p);
+    ASSERT(strstr(log, "Secret0123") == NULL);
+    ASSERT_STR_CONTAINS(log, "\"outcome\":\"http_auth\"");
+    free(log);
+    return 0;
+}
 
 TEST(serve_stream_relays_as_it_arrives) {
     struct proxy p;
@@ -669,11 +734,26 @@ TEST(serve_learned_routers_match_cli) {
     return 0;
 }
 
-// Past drain_timeout_s, requests still running are cut and the server still exits cleanly.
+// Past drain_timeout_s, requests still running are cut and the server still exits cleanly: a
+// stream ends with an error event saying so (and its chunked body ends properly), a request not
+// yet answered gets 503, and the log says drain timeout rather than client close.
 TEST(serve_sigterm_deadline_cuts_the_rest) {
     struct proxy p;
     ASSERT_OK(start(&p, "slow", "hang", ", drain_timeout_s: 0.3", NULL, NULL, NULL));
     stub_set_delay(stub, 150);
+    // A non-streaming request to the hanging upstream, sent over a raw socket and read at the end.
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *body = CHAT("weak", "");
+    char req[512];
+    int n =
+        snprintf(req, sizeof req,
+                 "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+                 strlen(body), body);
+    ASSERT_EQ(write(fd, req, (size_t)n), n);
     pid_t child = fork();
     if (child == 0) {
         usleep(200000);
@@ -681,17 +761,28 @@ TEST(serve_sigterm_deadline_cuts_the_rest) {
         _exit(0);
     }
     struct http_resp r;
-    http_call(p.port, "/v1/chat/completions", CHAT("strong", ",\"stream\":true"), NULL, 0, 0, &r);
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("strong", ",\"stream\":true"), NULL, 0,
+                        0, &r));
     stub_set_delay(stub, 0);
     waitpid(child, NULL, 0);
     ASSERT_EQ(r.status, 200);
     ASSERT_STR_CONTAINS(r.body.data, "\"content\":\"one \"");
     ASSERT(strstr(r.body.data, "[DONE]") == NULL); // cut at the deadline, 0.5 s into 0.9 s
-    ASSERT(r.t_total < 0.8);
+    ASSERT_STR_CONTAINS(r.body.data, "\"code\":\"stream_cut\"");
+    ASSERT(r.t_total < 1.5);
     http_resp_free(&r);
+    char out[2048];
+    ssize_t k = read(fd, out, sizeof out - 1);
+    close(fd);
+    ASSERT(k > 0);
+    out[k] = '\0';
+    ASSERT(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
+    ASSERT_STR_CONTAINS(out, "server_shutting_down");
     ASSERT_EQ(proxy_stop(&p), 0);
     char *log = proxy_log(&p);
     ASSERT_STR_CONTAINS(log, "\"msg\":\"drain deadline passed\"");
+    ASSERT_STR_CONTAINS(log, "\"stream\":\"drain_timeout\"");
+    ASSERT_STR_CONTAINS(log, "\"status\":503");
     ASSERT_STR_CONTAINS(log, "\"msg\":\"stopped\"");
     free(log);
     return 0;
