@@ -141,8 +141,16 @@ static void retry_or_fall_back(struct srv_request *q, const char *detail, bool r
 // ----------------------------------------------------------------------------
 // One attempt
 
+static void on_stall_check(struct srv_timer *t);
+
 static size_t on_body(struct srv_call *call, const char *data, size_t n) {
     struct srv_request *q = call->data;
+    q->up.last_byte_ns = srv_now_ns();
+    if (!q->up.stall.armed) {
+        q->up.stall.cb = on_stall_check;
+        q->up.stall.data = q;
+        srv_timer_start(q->s->loop, &q->up.stall, q->s->c->models[q->model].stall_timeout_s);
+    }
     if (q->up.committed)
         return relay_push(q, data, n);
     if (q->routing.stream && call->status >= 200 && call->status < 300)
@@ -186,7 +194,9 @@ static void on_done(struct srv_call *call, CURLcode rc) {
     long status = call->status;
     if (up->committed) {
         srv_metrics_attempt(s->metrics, q->model, rc == CURLE_OK ? "ok" : classify(rc), secs);
-        srv_relay_end(&q->relay, rc == CURLE_OK ? NULL : curl_easy_strerror(rc));
+        srv_relay_end(&q->relay, rc == CURLE_OK    ? NULL
+                                 : call->errbuf[0] ? call->errbuf
+                                                   : curl_easy_strerror(rc));
         return;
     }
     if (rc == CURLE_OK && status >= 200 && status < 300) {
@@ -249,6 +259,41 @@ static void on_done(struct srv_call *call, CURLcode rc) {
         retry_or_fall_back(q, detail, retry_same);
 }
 
+// An answer that began and then went silent for stall_timeout_s is cut like a timeout: before
+// the client has anything it is retried, after that the stream ends with an error event. The
+// check is lazy: one timer per attempt, moved on when bytes came since it was set.
+static void on_stall_check(struct srv_timer *t) {
+    struct srv_request *q = t->data;
+    struct srv_attempts *up = &q->up;
+    double stall = q->s->c->models[q->model].stall_timeout_s;
+    double quiet = (double)(srv_now_ns() - up->last_byte_ns) * 1e-9;
+    if (!up->call.easy)
+        return;
+    if (quiet < stall) {
+        srv_timer_start(q->s->loop, t, stall - quiet);
+        return;
+    }
+    srv_upstream_cancel(q->s->up, &up->call);
+    snprintf(up->call.errbuf, sizeof up->call.errbuf,
+             "the upstream sent nothing for %g s (stall_timeout_s)", stall);
+    on_done(&up->call, CURLE_OPERATION_TIMEDOUT);
+}
+
+// routing.request_timeout_s passed before the answer began: whatever is under way stops.
+static void on_deadline(struct srv_timer *t) {
+    struct srv_request *q = t->data;
+    if (q->up.committed || q->state == SRV_ANSWERED)
+        return;
+    srv_upstream_cancel(q->s->up, &q->up.call);
+    srv_timer_stop(q->s->loop, &q->up.backoff);
+    srv_timer_stop(q->s->loop, &q->up.stall);
+    q->up.last_failure = SRV_FAIL_TIMEOUT;
+    char detail[160];
+    snprintf(detail, sizeof detail, "no answer within routing.request_timeout_s (%g s)",
+             q->s->c->request_timeout_s);
+    give_up(q, detail);
+}
+
 static void start_attempt(struct srv_request *q) {
     struct srv_server *s = q->s;
     struct srv_attempts *up = &q->up;
@@ -270,6 +315,7 @@ static void start_attempt(struct srv_request *q) {
     up->n++;
     up->n_model++;
     up->t0 = srv_now_ns();
+    srv_timer_stop(s->loop, &up->stall);
     q->state = SRV_UPSTREAM;
     up->call.on_body = on_body;
     up->call.on_done = on_done;
@@ -285,12 +331,17 @@ static void start_attempt(struct srv_request *q) {
 
 void srv__attempts_begin(struct srv_request *q) {
     q->up.first_model = q->model;
+    q->up.deadline.cb = on_deadline;
+    q->up.deadline.data = q;
+    srv_timer_start(q->s->loop, &q->up.deadline, q->s->c->request_timeout_s);
     start_attempt(q);
 }
 
 void srv__attempts_stop(struct srv_request *q) {
     srv_upstream_cancel(q->s->up, &q->up.call);
     srv_timer_stop(q->s->loop, &q->up.backoff);
+    srv_timer_stop(q->s->loop, &q->up.stall);
+    srv_timer_stop(q->s->loop, &q->up.deadline);
 }
 
 void srv__attempts_abandon(struct srv_request *q) {

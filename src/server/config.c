@@ -33,6 +33,7 @@ void srv_config_init(struct srv_config *c) {
     c->fallback = true;
     c->retries = 2;
     c->backoff_s = 0.1;
+    c->request_timeout_s = SRV_REQUEST_TIMEOUT_S;
     c->encoder_workers = 1;
     c->batch_max = 32;
     c->cache_entries = 10000;
@@ -94,6 +95,7 @@ int srv_config_add_model(struct srv_config *c, const char *name, const char *bas
     memset(m, 0, sizeof *m);
     m->timeout_s = 600;
     m->connect_timeout_s = 5;
+    m->stall_timeout_s = SRV_STALL_TIMEOUT_S;
     int rc = set_str(&m->name, name);
     if (rc == RL_OK)
         rc = set_str(&m->base_url, base_url);
@@ -174,6 +176,8 @@ static const struct key model_keys[] = {
      "environment variable holding the upstream key"},
     {"timeout_s", KEY_NUM, 0.001, 86400, MODEL(timeout_s), "limit on one attempt"},
     {"connect_timeout_s", KEY_NUM, 0.001, 3600, MODEL(connect_timeout_s), "limit on connecting"},
+    {"stall_timeout_s", KEY_NUM, 0.001, 86400, MODEL(stall_timeout_s),
+     "an answer that has begun and then sends nothing this long is cut"},
     {"price_in", KEY_NUM, 0, 1e6, MODEL(price_in), "USD per million prompt tokens"},
     {"price_out", KEY_NUM, 0, 1e6, MODEL(price_out), "USD per million completion tokens"},
 };
@@ -184,6 +188,8 @@ static const struct key routing_keys[] = {
     {"fallback", KEY_BOOL, 0, 0, CFG(fallback), "after a routed model fails, try the other"},
     {"retries", KEY_INT, 0, 10, CFG(retries), "retries per model"},
     {"backoff_s", KEY_NUM, 0, 60, CFG(backoff_s), "first retry delay, doubled each time"},
+    {"request_timeout_s", KEY_NUM, 0.01, 86400, CFG(request_timeout_s),
+     "limit on a request's attempts, retries and fallback included, until its answer begins"},
 };
 
 static const struct key router_keys[] = {

@@ -48,6 +48,7 @@ struct srv_metrics {
     double *cost;                     // [model]
     double cost_strong, saving;
     long inflight;
+    int strong, weak; // the routed pair: the only models that fall back to each other
 };
 
 struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *const *router_names,
@@ -59,6 +60,8 @@ struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *cons
     m->n_models = nm;
     m->n_routers = nr;
     m->cfg = c->models;
+    m->strong = c->strong ? srv_config_model_index(c, c->strong) : -1;
+    m->weak = c->weak ? srv_config_model_index(c, c->weak) : -1;
     m->models = calloc(nm, sizeof *m->models);
     m->routers = calloc(nr + 1, sizeof *m->routers);
     m->routing = calloc(nr + 1, sizeof *m->routing);
@@ -210,16 +213,15 @@ static int single(struct rl_buf *b, const char *name, const char *type, const ch
 }
 
 // A counter family over pairs of labels: counts[i * n_b + j] is the sample of la = a[i] and
-// lb = bv[j]. With skip_same the pairs i == j are left out (a model does not fall back to itself).
+// lb = bv[j].
 static int pair_counts(struct rl_buf *b, const char *name, const char *help, const char *la,
                        const char *const *a, size_t n_a, const char *lb, const char *const *bv,
-                       size_t n_b, const uint64_t *counts, bool skip_same) {
+                       size_t n_b, const uint64_t *counts) {
     int rc = header(b, name, "counter", help);
     for (size_t i = 0; rc == RL_OK && i < n_a; i++)
         for (size_t j = 0; rc == RL_OK && j < n_b; j++)
-            if (!skip_same || i != j)
-                rc = rl_buf_appendf(b, "%s{%s=\"%s\",%s=\"%s\"} %llu\n", name, la, a[i], lb, bv[j],
-                                    (unsigned long long)counts[i * n_b + j]);
+            rc = rl_buf_appendf(b, "%s{%s=\"%s\",%s=\"%s\"} %llu\n", name, la, a[i], lb, bv[j],
+                                (unsigned long long)counts[i * n_b + j]);
     return rc;
 }
 
@@ -261,10 +263,9 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                             (unsigned long long)r->n);
     }
     if (rc == RL_OK)
-        rc = pair_counts(b, "routellm_routed_total",
-                         "Routing decisions, by router and chosen model.", "router",
-                         (const char *const *)m->routers, m->n_routers, "model", m->models, nm,
-                         m->routed, false);
+        rc = pair_counts(
+            b, "routellm_routed_total", "Routing decisions, by router and chosen model.", "router",
+            (const char *const *)m->routers, m->n_routers, "model", m->models, nm, m->routed);
     if (rc == RL_OK)
         rc = header(b, "routellm_routing_seconds", "histogram",
                     "Time to decide a route, embedding included.");
@@ -286,10 +287,20 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                 rc = rl_buf_appendf(
                     b, "routellm_upstream_attempts_total{model=\"%s\",outcome=\"%s\"} %llu\n",
                     m->models[i], outcomes[k], (unsigned long long)m->attempts[i * N_OUTCOMES + k]);
+    // Only the pairs that can fall back (the routed pair, both ways) are shown, and any other
+    // pair that ever did: 64 models would otherwise give 4,032 lines of zeros.
     if (rc == RL_OK)
-        rc = pair_counts(b, "routellm_fallbacks_total",
-                         "Requests moved to the other model after their model failed.", "from",
-                         m->models, nm, "to", m->models, nm, m->fallbacks, true);
+        rc = header(b, "routellm_fallbacks_total", "counter",
+                    "Requests moved to the other model after their model failed.");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        for (size_t j = 0; rc == RL_OK && j < nm; j++) {
+            uint64_t n = m->fallbacks[i * nm + j];
+            bool pair = ((int)i == m->strong && (int)j == m->weak) ||
+                        ((int)i == m->weak && (int)j == m->strong);
+            if (i != j && (n || pair))
+                rc = rl_buf_appendf(b, "routellm_fallbacks_total{from=\"%s\",to=\"%s\"} %llu\n",
+                                    m->models[i], m->models[j], (unsigned long long)n);
+        }
     if (rc == RL_OK)
         rc = header(b, "routellm_stream_errors_total", "counter",
                     "Streams that ended with an error event after they had begun.");

@@ -26,26 +26,28 @@
 // ----------------------------------------------------------------------------
 // Limits and defaults (each can be changed in the config file; see docs/SERVER.md)
 
-#define SRV_DEFAULT_HOST     "127.0.0.1"
-#define SRV_DEFAULT_PORT     6060
-#define SRV_MAX_BODY         (4u << 20)  // request body, bytes
-#define SRV_DRAIN_FACTOR     4u          // a chunked body over the limit is drained up to 4x it
-#define SRV_MAX_RESPONSE     (16u << 20) // buffered (non-streaming) upstream response, bytes
-#define SRV_MAX_HEADER       (64u << 10) // request line + headers, bytes
-#define SRV_MAX_CONNECTIONS  1024u
-#define SRV_IDLE_TIMEOUT_S   60u  // a keep-alive connection idle this long is closed
-#define SRV_HEADER_TIMEOUT_S 10.0 // a request head must be in this long after its first byte
-#define SRV_BODY_TIMEOUT_S   60.0 // a request body must be in this long after its head
-#define SRV_MAX_PER_CLIENT   128u // connections one client address may hold
-#define SRV_CUT_FLUSH_S      1.0  // after the drain deadline, time to send the cut answers
-#define SRV_STREAM_RING      (256u << 10) // per-stream relay buffer, bytes
-#define SRV_SSE_LINE_MAX     (64u << 10)  // longest SSE line inspected for usage
-#define SRV_MAX_PROMPT       (32u << 10)  // routing prompt bytes handed to the encoder
-#define SRV_MAX_KEYS         64
-#define SRV_MAX_MODELS       64 // upstream models in a config file (metrics hold models^2 cells)
-#define SRV_MAX_ROUTERS      64 // entries of a config file's routers: section
-#define SRV_NAME_MAX         64 // model and router names
-#define SRV_KEY_SHAPED_MIN   32 // a word of letters and digits this long is masked as a key
+#define SRV_DEFAULT_HOST      "127.0.0.1"
+#define SRV_DEFAULT_PORT      6060
+#define SRV_MAX_BODY          (4u << 20)  // request body, bytes
+#define SRV_DRAIN_FACTOR      4u          // a chunked body over the limit is drained up to 4x it
+#define SRV_MAX_RESPONSE      (16u << 20) // buffered (non-streaming) upstream response, bytes
+#define SRV_MAX_HEADER        (64u << 10) // request line + headers, bytes
+#define SRV_MAX_CONNECTIONS   1024u
+#define SRV_IDLE_TIMEOUT_S    60u   // a keep-alive connection idle this long is closed
+#define SRV_HEADER_TIMEOUT_S  10.0  // a request head must be in this long after its first byte
+#define SRV_BODY_TIMEOUT_S    60.0  // a request body must be in this long after its head
+#define SRV_MAX_PER_CLIENT    128u  // connections one client address may hold
+#define SRV_CUT_FLUSH_S       1.0   // after the drain deadline, time to send the cut answers
+#define SRV_STALL_TIMEOUT_S   120.0 // an upstream answer silent this long after it began is cut
+#define SRV_REQUEST_TIMEOUT_S 900.0 // all attempts of a request, until its answer begins
+#define SRV_STREAM_RING       (256u << 10) // per-stream relay buffer, bytes
+#define SRV_SSE_LINE_MAX      (64u << 10)  // longest SSE line inspected for usage
+#define SRV_MAX_PROMPT        (32u << 10)  // routing prompt bytes handed to the encoder
+#define SRV_MAX_KEYS          64
+#define SRV_MAX_MODELS        64 // upstream models in a config file (metrics hold models^2 cells)
+#define SRV_MAX_ROUTERS       64 // entries of a config file's routers: section
+#define SRV_NAME_MAX          64 // model and router names
+#define SRV_KEY_SHAPED_MIN    32 // a word of letters and digits this long is masked as a key
 
 // ----------------------------------------------------------------------------
 // Configuration (config.c)
@@ -58,9 +60,10 @@ struct srv_model {
     char *api_key;     // the key itself, read from the environment; never logged
     double timeout_s;  // total time of one attempt
     double connect_timeout_s;
-    double price_in;  // USD per million prompt tokens
-    double price_out; // USD per million completion tokens
-    int line;         // where it was defined, for messages
+    double stall_timeout_s; // an answer that began and then sends nothing this long is cut
+    double price_in;        // USD per million prompt tokens
+    double price_out;       // USD per million completion tokens
+    int line;               // where it was defined, for messages
 };
 
 struct srv_router_cfg {
@@ -99,6 +102,7 @@ struct srv_config {
     bool fallback;
     int retries;
     double backoff_s;
+    double request_timeout_s; // every attempt of a request, until its answer begins
 
     bool routers_given; // false: every shipped router is offered under its kind name
     struct srv_router_cfg *routers;

@@ -96,6 +96,9 @@ struct srv_attempts {
     uint64_t t0;                   // when the current attempt began
     struct rl_buf resp;            // a non-streaming answer, held (bounded) until complete
     struct srv_timer backoff;      // the wait before a retry
+    struct srv_timer stall;        // checks that a begun answer keeps coming (stall_timeout_s)
+    uint64_t last_byte_ns;         // when the current attempt last delivered a byte
+    struct srv_timer deadline;     // routing.request_timeout_s, until the answer begins
     bool committed;                // a streamed answer began: its status is sent, no retry is left
 };
 

@@ -384,6 +384,10 @@ TEST(serve_upstream_errors_never_echo_secrets) {
     ASSERT(http_header(&r, "x-routellm-model", model, sizeof model));
     ASSERT_STR_EQ(model, "weak");
     http_resp_free(&r);
+    // Fallback series exist for the routed pair only (4 models would give 12 lines of zeros).
+    ASSERT_EQ(metric_value(p.port, "routellm_fallbacks_total{from=\"strong\",to=\"weak\"}"), 1);
+    ASSERT_EQ(metric_value(p.port, "routellm_fallbacks_total{from=\"weak\",to=\"strong\"}"), 0);
+    ASSERT_EQ(metric_value(p.port, "routellm_fallbacks_total{from=\"short\",to=\"moved\"}"), -1);
     ASSERT_EQ(proxy_stop(&p), 0);
     char *log = proxy_log(&p);
     ASSERT(strstr(log, "Secret0123") == NULL);
@@ -730,6 +734,32 @@ TEST(serve_learned_routers_match_cli) {
     ASSERT_EQ(metric_value(p.port, "routellm_embedding_cache_total{result=\"miss\"}"), 2);
     ASSERT_EQ(metric_value(p.port, "routellm_embedding_cache_total{result=\"hit\"}"), 4);
     ASSERT_EQ(metric_value(p.port, "routellm_encoder_prompts_total"), 2);
+    ASSERT_EQ(proxy_stop(&p), 0);
+    return 0;
+}
+
+// A stream that began and then goes quiet past stall_timeout_s ends with an error event; a
+// request whose attempts outlast routing.request_timeout_s gets 504 however many are left.
+TEST(serve_stall_and_request_deadline) {
+    struct proxy p;
+    ASSERT_OK(start(&p, "slow", "hang", NULL, ", stall_timeout_s: 0.2",
+                    ", request_timeout_s: 0.7, retries: 5", NULL));
+    stub_set_delay(stub, 400);
+    struct http_resp r;
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("strong", ",\"stream\":true"), NULL, 0,
+                        0, &r));
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body.data, "\"content\":\"one \"");
+    ASSERT_STR_CONTAINS(r.body.data, "sent nothing for 0.2 s");
+    ASSERT(strstr(r.body.data, "[DONE]") == NULL);
+    ASSERT(r.t_total < 1.2);
+    http_resp_free(&r);
+    stub_set_delay(stub, 0);
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("weak", ""), NULL, 0, 0, &r));
+    ASSERT_EQ(r.status, 504);
+    ASSERT_STR_CONTAINS(r.body.data, "routing.request_timeout_s");
+    ASSERT(r.t_total > 0.65 && r.t_total < 1.3);
+    http_resp_free(&r);
     ASSERT_EQ(proxy_stop(&p), 0);
     return 0;
 }
