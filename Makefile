@@ -18,9 +18,20 @@
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= python3
-PKGS       := openblas libcurl libmicrohttpd jansson yaml-0.1 libutf8proc zlib libcrypto
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+VERSION    := $(strip $(file < VERSION))
+
+# The library's packages, then the tool's (the proxy's HTTP server and client). pkg-config runs
+# the first time a compile or link needs its answer, not when the Makefile is read, so that
+# `make deps`, `make demo` and `make check` on a machine without the -dev packages print nothing
+# before installing them; a build that lacks them stops with one message naming them.
+LIB_PKGS   := openblas jansson yaml-0.1 libutf8proc zlib libcrypto
+PKGS       := $(LIB_PKGS) libcurl libmicrohttpd
+pkg_query   = $(if $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok), \
+                  $(shell pkg-config $(1) $(PKGS)),$(error $(pkg_missing)))
+pkg_missing = pkg-config finds no $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) \
+              2>/dev/null && echo ok),,$(p))): run 'make deps' to install the -dev packages
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkg_query,--cflags))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $(call pkg_query,--libs))$(PKG_LIBS)
 
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -30,7 +41,8 @@ endif
 # The model kernels are built for the host CPU; everything else is portable.
 KERNEL_OPT ?= -O3 -march=native
 
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP $(PKG_CFLAGS) \
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -Iinclude -I$(BUILD)/include -Isrc -MMD -MP \
+              $(PKG_CFLAGS) \
               -DRL_DATA_DIR='"$(CURDIR)"' $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS      = $(PKG_LIBS) -lpthread -lm
@@ -58,7 +70,16 @@ MODEL_DIR   := models/all-MiniLM-L6-v2
 
 all: $(BUILD)/libroutellm.a $(BUILD)/routellm
 
-$(BUILD)/obj/%.o: %.c
+# The one place the version is written is the file VERSION; the public header that carries it,
+# RL_VERSION in rl/version.h, is made from it.
+VERSION_H   := $(BUILD)/include/rl/version.h
+$(VERSION_H): VERSION
+	@mkdir -p $(@D)
+	@{ echo '// Written by the Makefile from the file VERSION.'; \
+	   echo '#ifndef RL_VERSION_H'; echo '#define RL_VERSION_H'; \
+	   echo '#define RL_VERSION "$(VERSION)"'; echo '#endif'; } > $@
+
+$(BUILD)/obj/%.o: %.c | $(VERSION_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -87,7 +108,7 @@ $(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests -DRL_TEST_BIN='"$(CURDIR)/$(BUILD)
 $(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libroutellm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a | $(VERSION_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(KERNEL_OPT) -Ibench -o $@ $< $(BUILD)/libroutellm.a $(LDLIBS)
 

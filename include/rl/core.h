@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_VERSION "0.1.0"
+#include "rl/version.h" // RL_VERSION "x.y.z", written from the VERSION file by the Makefile
 
 // Status codes. Negative means error (as in libuv and ggml); functions that return a count
 // return >= 0 on success or one of these.
