@@ -47,4 +47,10 @@ enum rl_status {
 const char *rl_strerror(int status); // static string for a status; never NULL
 const char *rl_version(void);        // RL_VERSION
 
+// The home, where the shipped routers (routers/), data (data/) and encoder weights (models/) are
+// found: $ROUTELLM_HOME when set; else <prefix>/share/routellm when the running program or
+// libroutellm.so lies in <prefix>/bin or <prefix>/lib (an installed copy); else the source tree
+// the library was built from. A static string (or the environment's), never NULL.
+const char *rl_home(void);
+
 #endif

@@ -59,7 +59,7 @@ int rl_router_kind_file(const struct rl_router_kind *k, const char *home, char *
 
 // Load a router file (safetensors with __metadata__), or, when name_or_path names a shipped kind
 // (rl_router_kind_shipped), its default router: built in, or read from <home>/routers/ (home
-// NULL: $ROUTELLM_HOME, else the source tree the library was built from).
+// NULL: rl_home()).
 // NULL on failure, errbuf says why.
 struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf);
 // A random router: no embedding, any model names accepted by rl_router_pair. NULL on ENOMEM.

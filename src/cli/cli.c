@@ -11,10 +11,6 @@
 #include "cli/cli.h"
 #include "rl/router.h"
 
-#ifndef RL_DATA_DIR
-#define RL_DATA_DIR "."
-#endif
-
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -46,8 +42,21 @@ const char *cli_kind_names(enum cli_kinds which, const char *sep) {
 }
 
 const char *cli_home(void) {
-    const char *home = getenv("ROUTELLM_HOME");
-    return (home && *home) ? home : RL_DATA_DIR;
+    return rl_home();
+}
+
+// An installed home is not the user's to write, so its caches go to the user's cache folder.
+int cli_cache_dir(const char *name, char *out, size_t out_size) {
+    const char *home = cli_home(), *installed = rl__home_installed();
+    char root[4096];
+    int rc = rl_path_join(root, sizeof root, home, ".cache");
+    if (installed && strcmp(home, installed) == 0) {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *user = getenv("HOME");
+        rc = (xdg && *xdg) ? rl_path_join(root, sizeof root, xdg, "routellm")
+                           : rl_path_join(root, sizeof root, (user && *user) ? user : "/tmp",
+                                          ".cache/routellm");
+    }
+    return rc == RL_OK ? rl_path_join(out, out_size, root, name) : rc;
 }
 
 int cli_default_model_dir(char *out, size_t out_size) {

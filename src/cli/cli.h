@@ -168,9 +168,15 @@ const char *cli_kind_names(enum cli_kinds which, const char *sep);
 // ----------------------------------------------------------------------------
 // Paths (cli.c)
 
-// The project's home: $ROUTELLM_HOME, else the source tree the binary was built from. Shipped
-// data (data/, routers/) and fetched weights (models/) are found under it.
+// The project's home (rl_home): $ROUTELLM_HOME, else the install's <prefix>/share/routellm, else
+// the source tree the binary was built from. Shipped data (data/, routers/) and fetched weights
+// (models/) are found under it.
 const char *cli_home(void);
+
+// The cache folder `name` ("eval", "embeddings", "validate"), written into out: under
+// <home>/.cache, or, for an installed home, under $XDG_CACHE_HOME/routellm (~/.cache/routellm).
+// RL_OK or RL_ETOOBIG.
+int cli_cache_dir(const char *name, char *out, size_t out_size) RL_NODISCARD;
 
 // The encoder folder used when none is named, relative to the home.
 #define CLI_DEFAULT_MODEL_DIR "models/all-MiniLM-L6-v2"
@@ -217,13 +223,13 @@ struct rl_encoder *cli_encoder_open(const char *model_dir);
 int cli_router_load(const char *spec, const char *strong, const char *weak, struct rl_router **r,
                     struct rl_router_pair *pair);
 
-// Where a cached evaluation result named `file` lives: <home>/.cache/eval, and that folder
+// Where a cached evaluation result named `file` lives: cli_cache_dir("eval"), and that folder
 // joined with file, each written into a buffer of `size` bytes. False when a path does not fit.
 bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size);
 
 // The encoder is loaded on first need; embeddings go through the embedding cache in
-// <home>/.cache/embeddings and scores through the score cache in <home>/.cache/eval (unless
-// no_cache), with progress bars on stderr.
+// cli_cache_dir("embeddings") and scores through the score cache in cli_cache_dir("eval")
+// (unless no_cache), with progress bars on stderr.
 struct cli_scorer {
     const char *model_dir; // encoder folder, NULL for the default
     bool no_cache;         // recompute embeddings and scores

@@ -3,15 +3,10 @@
 // kind name to its default router. Nothing here knows a kind by name; each entry lives in its
 // kind's own file.
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
 #include "routers/router_impl.h"
-
-#ifndef RL_DATA_DIR
-#define RL_DATA_DIR "."
-#endif
 
 #define RL_ROUTER_KIND_ENTRY_(name) &rl__router_kind_##name,
 static const struct rl_router_kind *const kinds[] = {RL_ROUTER_KINDS(RL_ROUTER_KIND_ENTRY_)};
@@ -71,12 +66,8 @@ bool rl_router_kind_shipped(const struct rl_router_kind *k) {
 // ----------------------------------------------------------------------------
 // Default routers
 
-// home NULL: $ROUTELLM_HOME, else the source tree the library was built from.
 static const char *default_home(const char *home) {
-    if (home)
-        return home;
-    const char *env = getenv("ROUTELLM_HOME");
-    return (env && *env) ? env : RL_DATA_DIR;
+    return home ? home : rl_home();
 }
 
 int rl_router_kind_file(const struct rl_router_kind *k, const char *home, char *path, size_t size) {
