@@ -32,6 +32,7 @@ pkg_missing = pkg-config finds no $(foreach p,$(PKGS),$(if $(shell pkg-config --
               2>/dev/null && echo ok),,$(p))): run 'make deps' to install the -dev packages
 PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkg_query,--cflags))$(PKG_CFLAGS)
 PKG_LIBS    = $(eval PKG_LIBS := $(call pkg_query,--libs))$(PKG_LIBS)
+pkg_libs_of = $(if $(PKG_LIBS),$(shell pkg-config --libs $(1)))
 
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -68,7 +69,11 @@ MODEL_DIR   := models/all-MiniLM-L6-v2
         models routers clean
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/libroutellm.a $(BUILD)/routellm
+# libroutellm.so.MAJOR.MINOR.PATCH, known to the loader by its soname libroutellm.so.MAJOR.
+SONAME      := libroutellm.so.$(firstword $(subst ., ,$(VERSION)))
+SHLIB       := $(BUILD)/libroutellm.so.$(VERSION)
+
+all: $(BUILD)/libroutellm.a $(SHLIB) $(BUILD)/routellm
 
 # The one place the version is written is the file VERSION; the public header that carries it,
 # RL_VERSION in rl/version.h, is made from it.
@@ -86,10 +91,19 @@ $(BUILD)/obj/%.o: %.c | $(VERSION_H)
 $(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT)
 $(BUILD)/obj/src/train/%.o: ALL_CFLAGS += $(KERNEL_OPT)
 
+# One set of library objects serves both libraries: position-independent, and with every symbol
+# hidden except the public API (RL_API_BEGIN in include/rl/core.h), so that the shared library
+# exports rl_* from include/ and nothing else. `nm -D` shows it (tests/install.sh checks).
+$(LIB_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden
+
 $(BUILD)/libroutellm.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
+
+$(SHLIB): $(LIB_OBJ)
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(call pkg_libs_of,$(LIB_PKGS)) \
+	    -lpthread -lm
 
 $(BUILD)/routellm: $(APP_OBJ) $(BUILD)/libroutellm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)

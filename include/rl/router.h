@@ -14,6 +14,8 @@
 #include "rl/encoder.h"
 #include "rl/texts.h"
 
+RL_API_BEGIN
+
 struct rl_router;
 
 // The two models a decision compares, as indices into the router's model list.
@@ -137,5 +139,7 @@ struct rl_router_decision {
 int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
                      const struct rl_prompt *prompt, double threshold,
                      struct rl_router_decision *d) RL_NODISCARD;
+
+RL_API_END
 
 #endif
