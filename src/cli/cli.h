@@ -142,6 +142,12 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, int *n_args);
 // The --help text of spec: usage line, about, the options by section, notes.
 void cli_help(const struct cli_spec *spec, FILE *f);
 
+// The manual page is written from the same table: `routellm <command> --man` (not listed in
+// --help; the build runs it, through `routellm --man <command>`) prints the page's synopsis,
+// description, options and notes in roff, and cli_parse returns CLI_HELP. cli_man_text writes
+// text as roff.
+void cli_man_text(FILE *f, const char *text);
+
 // Report a usage error found after parsing ("routellm: <command>: <message>" and the usage line
 // on stderr); returns CLI_EXIT_USAGE.
 int cli_usage(const struct cli_spec *spec, const char *fmt, ...) RL_PRINTF(2, 3);
