@@ -1,5 +1,6 @@
 // Helpers shared by the subcommands: error lines, paths and file names, the progress bar. Options
 // are read by options.c.
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +80,26 @@ int cli_mkdirs(const char *path) {
         buf[i] = c;
     }
     return RL_OK;
+}
+
+char *cli_trim(char *s) {
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+char *cli_list_next(char **cursor) {
+    char *item = *cursor;
+    if (!item)
+        return NULL;
+    char *comma = strchr(item, ',');
+    if (comma)
+        *comma = '\0';
+    *cursor = comma ? comma + 1 : NULL;
+    return cli_trim(item);
 }
 
 void cli_slug(const char *in, char *out, size_t out_size) {

@@ -192,6 +192,13 @@ int cli_default_model_dir(char *out, size_t out_size) RL_NODISCARD;
 
 int cli_mkdirs(const char *path); // mkdir -p; RL_OK, RL_EINVAL (empty or too long) or RL_EIO
 
+// Cut the white space at the end of s in place; returns s past its leading white space.
+char *cli_trim(char *s);
+
+// The next item of a comma-separated list, split in place and trimmed (cli_trim), so that
+// "mf, bert" gives "mf" then "bert"; NULL after the last. *cursor starts at the list (or NULL).
+char *cli_list_next(char **cursor);
+
 // Copy `in` to out (at most out_size - 1 bytes) with every byte other than [A-Za-z0-9._-]
 // replaced by '_', so that it can be part of a file name.
 void cli_slug(const char *in, char *out, size_t out_size);
