@@ -132,12 +132,13 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a | $(VERSION_H)
 deps:
 	bash tools/install_deps.sh
 
+# --no-print-directory: the last line of `make check` is the test runner's "N passed, N failed".
 demo: deps
-	$(MAKE) all models
+	$(MAKE) --no-print-directory all models
 	bash tools/demo.sh
 
 check: deps
-	$(MAKE) test
+	$(MAKE) --no-print-directory test
 
 models: $(MODEL_DIR)/model.safetensors
 
@@ -148,8 +149,9 @@ $(MODEL_DIR)/model.safetensors: tools/fetch_models.sh
 routers: all models
 	bash tools/make_routers.sh $(BUILD)/routellm
 
-# The install test (tests/install.sh, about a second) runs first, except in sanitizer builds.
-test: all $(BUILD)/test_runner models $(if $(SAN),,test-install)
+# The install test (tests/install.sh, about a second) runs first, except in sanitizer builds and
+# for one test (T=name).
+test: all $(BUILD)/test_runner models $(if $(SAN)$(T),,test-install)
 	$(BUILD)/test_runner $(T)
 
 # The proxy end to end: real small models behind llama-cpp-python, the openai SDK in front

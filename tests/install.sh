@@ -41,6 +41,25 @@ out=$(PKG_CONFIG_LIBDIR=$tmp/no-pc $make --no-print-directory BUILD="$tmp/b" \
 case $out in *"pkg-config finds no openblas"*"make deps"*) ;; *) fail "message: $out" ;; esac
 ok "without the -dev packages: no pkg-config noise, one message at build time"
 
+# make deps waits for apt's lock: every apt-get call of tools/install_deps.sh (seen through stand-ins
+# for dpkg-query, sudo and apt-get that report every package missing) carries the timeout.
+mkdir -p "$tmp/fake"
+printf '#!/bin/sh\nexit 1\n' >"$tmp/fake/dpkg-query"
+printf '#!/bin/sh\nexec "$@"\n' >"$tmp/fake/sudo"
+printf '#!/bin/sh\necho "$*" >>"%s/apt.log"\n' "$tmp" >"$tmp/fake/apt-get"
+chmod +x "$tmp/fake/"*
+PATH=$tmp/fake:$PATH bash tools/install_deps.sh
+[ "$(grep -c -- '-o DPkg::Lock::Timeout=600 ' "$tmp/apt.log")" -eq 2 ] ||
+    fail "install_deps.sh does not wait for apt's lock: $(cat "$tmp/apt.log")"
+ok "make deps waits for apt's lock"
+
+# The last line of `make check` is the test runner's, as the README says (run as from a shell,
+# not as a sub-make of the make that runs this script).
+last=$(env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS $make check T=core_buf_append_and_take 2>&1 |
+    tail -n 1)
+case $last in [0-9]*" passed, "[0-9]*" failed") ;; *) fail "make check ends with: $last" ;; esac
+ok "make check ends with \"N passed, N failed\""
+
 # ----------------------------------------------------------------------------
 # 2. Install
 
@@ -74,7 +93,7 @@ cd "$tmp/elsewhere"
 bin=$dest/usr/bin/routellm
 [ "$("$bin" --version)" = "routellm $version" ] || fail "--version: $("$bin" --version)"
 out=$(ROUTELLM_HOME=$share HOME=$tmp/home "$bin" route --router mf --threshold 0.5 --json \
-    "Write a proof that there are infinitely many primes.")
+    "Write a proof that there are infinitely many primes." 2>/dev/null)
 case $out in *'"router":"mf"'*) ;; *) fail "route with ROUTELLM_HOME: $out" ;; esac
 # Without the variable the program finds the share folder beside itself: hide the prompt
 # sample, and calibrate names the installed path it looked for.

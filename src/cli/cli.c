@@ -82,6 +82,17 @@ int cli_mkdirs(const char *path) {
     return RL_OK;
 }
 
+int cli_output_dir(const char *opt, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return cli_fail("%s %s: not a folder", opt, dir);
+    if (cli_mkdirs(dir) != RL_OK)
+        return cli_fail("%s %s: cannot create the folder: %s", opt, dir, strerror(errno));
+    if (access(dir, W_OK) != 0)
+        return cli_fail("%s %s: cannot write there: %s", opt, dir, strerror(errno));
+    return 0;
+}
+
 char *cli_trim(char *s) {
     while (isspace((unsigned char)*s))
         s++;

@@ -249,6 +249,9 @@ int cli_cmd_eval(int argc, char **argv) {
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
     char err[RL_ERRBUF_SIZE], data_dir[4096];
+    if ((o.output && cli_output_dir("--output", o.output)) ||
+        (o.scores_out && cli_output_dir("--scores-out", o.scores_out)))
+        return 1;
     struct rl_bench *b;
     if (strncmp(o.benchmark, "table:", 6) == 0) {
         b = rl_bench_load_table(o.benchmark + 6, &o.table, err);
