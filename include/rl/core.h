@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_VERSION "0.1.0"
+#include "rl/version.h" // RL_VERSION "x.y.z", written from the VERSION file by the Makefile
 
 // Status codes. Negative means error (as in libuv and ggml); functions that return a count
 // return >= 0 on success or one of these.
@@ -32,6 +32,16 @@ enum rl_status {
 #define RL_PRINTF(f, a)
 #endif
 
+// The declarations between RL_API_BEGIN and RL_API_END, in the public headers, are the API that
+// libroutellm.so exports; the library is built with -fvisibility=hidden, so nothing else is.
+#if defined(__GNUC__)
+#define RL_API_BEGIN _Pragma("GCC visibility push(default)")
+#define RL_API_END   _Pragma("GCC visibility pop")
+#else
+#define RL_API_BEGIN
+#define RL_API_END
+#endif
+
 #define RL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 
 // The text of a macro's value: RL_STRINGIFY(RL_DECONTAM_COSINE) is "0.95", for help texts that
@@ -44,7 +54,17 @@ enum rl_status {
 #define RL_MODEL_DEFAULT_STRONG "gpt-4-1106-preview"
 #define RL_MODEL_DEFAULT_WEAK   "mixtral-8x7b-instruct-v0.1"
 
+RL_API_BEGIN
+
 const char *rl_strerror(int status); // static string for a status; never NULL
 const char *rl_version(void);        // RL_VERSION
+
+// The home, where the shipped routers (routers/), data (data/) and encoder weights (models/) are
+// found: $ROUTELLM_HOME when set; else <prefix>/share/routellm when the running program or
+// libroutellm.so lies in <prefix>/bin or <prefix>/lib (an installed copy); else the source tree
+// the library was built from. A static string (or the environment's), never NULL.
+const char *rl_home(void);
+
+RL_API_END
 
 #endif

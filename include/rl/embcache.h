@@ -12,6 +12,8 @@
 #include "rl/core.h"
 #include "rl/encoder.h"
 
+RL_API_BEGIN
+
 struct rl_embcache;
 
 // Open (creating folders as needed) the cache for encoder `encoder_name` of width dim under
@@ -41,5 +43,7 @@ long rl_embcache_get(struct rl_embcache *c, const struct rl_encoder *enc, const 
 // Store n ready-made embeddings (n × dim, unit norm) for texts, e.g. from another program.
 int rl_embcache_put(struct rl_embcache *c, const char *const *texts, size_t n, const float *emb,
                     char *errbuf) RL_NODISCARD;
+
+RL_API_END
 
 #endif

@@ -11,6 +11,8 @@
 #include "rl/core.h"
 #include "rl/tokenizer.h"
 
+RL_API_BEGIN
+
 struct rl_encoder;
 
 // Open the encoder in model_dir: its weights stay mapped from model.safetensors until
@@ -58,5 +60,7 @@ int rl_encoder_embed_ws(const struct rl_encoder *e, struct rl_encoder_ws *ws,
 int rl_encoder_embed_ids(const struct rl_encoder *e, struct rl_encoder_ws *ws,
                          const int32_t *const *ids, const size_t *n_ids, size_t n, float *out,
                          char *errbuf) RL_NODISCARD;
+
+RL_API_END
 
 #endif

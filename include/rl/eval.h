@@ -15,6 +15,8 @@
 #include "rl/encoder.h"
 #include "rl/router.h"
 
+RL_API_BEGIN
+
 // ----------------------------------------------------------------------------
 // Benchmarks
 
@@ -202,5 +204,7 @@ int rl_eval_cache_write(const char *path, uint64_t key, const double *scores, si
 // norm, dim wide. Returns how many prompts were newly marked, or < 0 on ENOMEM.
 long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
                           size_t dim, double threshold, bool *flag);
+
+RL_API_END
 
 #endif

@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+#include "rl/core.h"
+
+RL_API_BEGIN
+
 // The feature set's version, recorded in the files of routers trained with it.
 #define RL_FEATURES_VERSION "pf1"
 #define RL_FEATURES_N       11
@@ -21,5 +25,7 @@ void rl_features(const char *text, size_t len, float out[RL_FEATURES_N]);
 // characters between white space, with each punctuation character and each CJK ideograph a token
 // of its own. The `length` router ranks prompts by it.
 size_t rl_features_n_tokens(const char *text, size_t len);
+
+RL_API_END
 
 #endif

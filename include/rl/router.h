@@ -14,6 +14,8 @@
 #include "rl/encoder.h"
 #include "rl/texts.h"
 
+RL_API_BEGIN
+
 struct rl_router;
 
 // The two models a decision compares, as indices into the router's model list.
@@ -59,7 +61,7 @@ int rl_router_kind_file(const struct rl_router_kind *k, const char *home, char *
 
 // Load a router file (safetensors with __metadata__), or, when name_or_path names a shipped kind
 // (rl_router_kind_shipped), its default router: built in, or read from <home>/routers/ (home
-// NULL: $ROUTELLM_HOME, else the source tree the library was built from).
+// NULL: rl_home()).
 // NULL on failure, errbuf says why.
 struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf);
 // A random router: no embedding, any model names accepted by rl_router_pair. NULL on ENOMEM.
@@ -137,5 +139,7 @@ struct rl_router_decision {
 int rl_router_decide(const struct rl_router *r, const struct rl_router_pair *pair,
                      const struct rl_prompt *prompt, double threshold,
                      struct rl_router_decision *d) RL_NODISCARD;
+
+RL_API_END
 
 #endif

@@ -11,6 +11,8 @@
 
 #include "rl/core.h"
 
+RL_API_BEGIN
+
 // A list of texts, each NUL-terminated and owned by the list.
 struct rl_texts {
     char **items; // (n)
@@ -73,5 +75,7 @@ long rl_texts_prefix_match(const char *const *a, size_t n_a, const char *const *
 // or RL_ENOMEM.
 long rl_texts_quote_match(const char *const *a, size_t n_a, const char *const *b, size_t n_b,
                           size_t min_len, bool *hit);
+
+RL_API_END
 
 #endif

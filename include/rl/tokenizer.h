@@ -8,6 +8,8 @@
 
 #include "rl/core.h"
 
+RL_API_BEGIN
+
 struct rl_tokenizer;
 
 // Load vocab.txt (and tokenizer settings when present) from a model folder.
@@ -29,5 +31,7 @@ int32_t rl_tokenizer_token_id(const struct rl_tokenizer *t, const char *token);
 
 // The vocabulary entry of id, or NULL when out of range; valid until rl_tokenizer_free.
 const char *rl_tokenizer_token(const struct rl_tokenizer *t, int32_t id);
+
+RL_API_END
 
 #endif

@@ -13,6 +13,8 @@
 #include "rl/core.h"
 #include "rl/router.h"
 
+RL_API_BEGIN
+
 struct rl_train_progress {
     int epoch; // 1-based
     int n_epochs;
@@ -79,5 +81,7 @@ struct rl_train_params rl_train_params_default(const struct rl_router_kind *kind
 int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, const float *prompt_emb,
              const char *encoder, size_t dim, const struct rl_train_params *p, const char *out_path,
              char *errbuf) RL_NODISCARD;
+
+RL_API_END
 
 #endif

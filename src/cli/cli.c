@@ -1,5 +1,6 @@
 // Helpers shared by the subcommands: error lines, paths and file names, the progress bar. Options
 // are read by options.c.
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,10 +11,6 @@
 
 #include "cli/cli.h"
 #include "rl/router.h"
-
-#ifndef RL_DATA_DIR
-#define RL_DATA_DIR "."
-#endif
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;
@@ -46,8 +43,21 @@ const char *cli_kind_names(enum cli_kinds which, const char *sep) {
 }
 
 const char *cli_home(void) {
-    const char *home = getenv("ROUTELLM_HOME");
-    return (home && *home) ? home : RL_DATA_DIR;
+    return rl_home();
+}
+
+// An installed home is not the user's to write, so its caches go to the user's cache folder.
+int cli_cache_dir(const char *name, char *out, size_t out_size) {
+    const char *home = cli_home(), *installed = rl__home_installed();
+    char root[4096];
+    int rc = rl_path_join(root, sizeof root, home, ".cache");
+    if (installed && strcmp(home, installed) == 0) {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *user = getenv("HOME");
+        rc = (xdg && *xdg) ? rl_path_join(root, sizeof root, xdg, "routellm")
+                           : rl_path_join(root, sizeof root, (user && *user) ? user : "/tmp",
+                                          ".cache/routellm");
+    }
+    return rc == RL_OK ? rl_path_join(out, out_size, root, name) : rc;
 }
 
 int cli_default_model_dir(char *out, size_t out_size) {
@@ -70,6 +80,37 @@ int cli_mkdirs(const char *path) {
         buf[i] = c;
     }
     return RL_OK;
+}
+
+int cli_output_dir(const char *opt, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return cli_fail("%s %s: not a folder", opt, dir);
+    if (cli_mkdirs(dir) != RL_OK)
+        return cli_fail("%s %s: cannot create the folder: %s", opt, dir, strerror(errno));
+    if (access(dir, W_OK) != 0)
+        return cli_fail("%s %s: cannot write there: %s", opt, dir, strerror(errno));
+    return 0;
+}
+
+char *cli_trim(char *s) {
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+char *cli_list_next(char **cursor) {
+    char *item = *cursor;
+    if (!item)
+        return NULL;
+    char *comma = strchr(item, ',');
+    if (comma)
+        *comma = '\0';
+    *cursor = comma ? comma + 1 : NULL;
+    return cli_trim(item);
 }
 
 void cli_slug(const char *in, char *out, size_t out_size) {

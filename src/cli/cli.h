@@ -142,6 +142,12 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, int *n_args);
 // The --help text of spec: usage line, about, the options by section, notes.
 void cli_help(const struct cli_spec *spec, FILE *f);
 
+// The manual page is written from the same table: `routellm <command> --man` (not listed in
+// --help; the build runs it, through `routellm --man <command>`) prints the page's synopsis,
+// description, options and notes in roff, and cli_parse returns CLI_HELP. cli_man_text writes
+// text as roff.
+void cli_man_text(FILE *f, const char *text);
+
 // Report a usage error found after parsing ("routellm: <command>: <message>" and the usage line
 // on stderr); returns CLI_EXIT_USAGE.
 int cli_usage(const struct cli_spec *spec, const char *fmt, ...) RL_PRINTF(2, 3);
@@ -168,9 +174,15 @@ const char *cli_kind_names(enum cli_kinds which, const char *sep);
 // ----------------------------------------------------------------------------
 // Paths (cli.c)
 
-// The project's home: $ROUTELLM_HOME, else the source tree the binary was built from. Shipped
-// data (data/, routers/) and fetched weights (models/) are found under it.
+// The project's home (rl_home): $ROUTELLM_HOME, else the install's <prefix>/share/routellm, else
+// the source tree the binary was built from. Shipped data (data/, routers/) and fetched weights
+// (models/) are found under it.
 const char *cli_home(void);
+
+// The cache folder `name` ("eval", "embeddings", "validate"), written into out: under
+// <home>/.cache, or, for an installed home, under $XDG_CACHE_HOME/routellm (~/.cache/routellm).
+// RL_OK or RL_ETOOBIG.
+int cli_cache_dir(const char *name, char *out, size_t out_size) RL_NODISCARD;
 
 // The encoder folder used when none is named, relative to the home.
 #define CLI_DEFAULT_MODEL_DIR "models/all-MiniLM-L6-v2"
@@ -179,6 +191,17 @@ const char *cli_home(void);
 int cli_default_model_dir(char *out, size_t out_size) RL_NODISCARD;
 
 int cli_mkdirs(const char *path); // mkdir -p; RL_OK, RL_EINVAL (empty or too long) or RL_EIO
+
+// An output folder named by option `opt`, made (mkdir -p) and checked writable before a long run
+// rather than after it: 0, or 1 after printing why not.
+int cli_output_dir(const char *opt, const char *dir);
+
+// Cut the white space at the end of s in place; returns s past its leading white space.
+char *cli_trim(char *s);
+
+// The next item of a comma-separated list, split in place and trimmed (cli_trim), so that
+// "mf, bert" gives "mf" then "bert"; NULL after the last. *cursor starts at the list (or NULL).
+char *cli_list_next(char **cursor);
 
 // Copy `in` to out (at most out_size - 1 bytes) with every byte other than [A-Za-z0-9._-]
 // replaced by '_', so that it can be part of a file name.
@@ -217,13 +240,13 @@ struct rl_encoder *cli_encoder_open(const char *model_dir);
 int cli_router_load(const char *spec, const char *strong, const char *weak, struct rl_router **r,
                     struct rl_router_pair *pair);
 
-// Where a cached evaluation result named `file` lives: <home>/.cache/eval, and that folder
+// Where a cached evaluation result named `file` lives: cli_cache_dir("eval"), and that folder
 // joined with file, each written into a buffer of `size` bytes. False when a path does not fit.
 bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size);
 
 // The encoder is loaded on first need; embeddings go through the embedding cache in
-// <home>/.cache/embeddings and scores through the score cache in <home>/.cache/eval (unless
-// no_cache), with progress bars on stderr.
+// cli_cache_dir("embeddings") and scores through the score cache in cli_cache_dir("eval")
+// (unless no_cache), with progress bars on stderr.
 struct cli_scorer {
     const char *model_dir; // encoder folder, NULL for the default
     bool no_cache;         // recompute embeddings and scores

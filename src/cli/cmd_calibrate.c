@@ -50,6 +50,27 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
     return cli_parse(&spec, argc, argv, NULL);
 }
 
+// The name the proxy knows the router by: a shipped router's kind name, or, for a router file,
+// the file's name without its folder and extension, which the proxy's configuration must map to
+// the file (its routers section; `router-mf-…` would mean the shipped mf). Returns whether spec
+// is a file.
+static bool serve_name(const char *spec, char *out, size_t size) {
+    const struct rl_router_kind *k = rl_router_kind_find(spec, NULL);
+    if (k && rl_router_kind_shipped(k)) {
+        snprintf(out, size, "%s", spec);
+        return false;
+    }
+    const char *base = strrchr(spec, '/') ? strrchr(spec, '/') + 1 : spec;
+    char stem[128];
+    snprintf(stem, sizeof stem, "%.*s", (int)strcspn(base, "."), base);
+    cli_slug(stem, out, size);
+    for (char *p = out; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+    if (!*out)
+        snprintf(out, size, "custom");
+    return true;
+}
+
 int cli_cmd_calibrate(int argc, char **argv) {
     struct calib_opts o;
     int rc = parse_args(argc, argv, &o);
@@ -93,8 +114,11 @@ int cli_cmd_calibrate(int argc, char **argv) {
         snprintf(text, sizeof text, "%.5f", alpha);
         double rounded = strtod(text, NULL);
         size_t k = rl_calibrate_count_strong(scores, sample.n, rounded);
-        char model[160];
-        snprintf(model, sizeof model, "router-%s-%s", rl_router_name(r), text);
+        char model[256], name[128], where[4096];
+        bool is_file = serve_name(o.router, name, sizeof name);
+        snprintf(model, sizeof model, "router-%s-%s", name, text);
+        if (is_file && !realpath(o.router, where))
+            snprintf(where, sizeof where, "%s", o.router);
         if (o.json) {
             json_t *doc =
                 json_pack("{s:s,s:s,s:f,s:f,s:s,s:I,s:I,s:f}", "router", o.router, "prompts", file,
@@ -114,6 +138,10 @@ int cli_cmd_calibrate(int argc, char **argv) {
             printf("model: %s\n", model);
             printf("strong calls on the sample at %s: %zu of %zu (%.2f%%)\n", text, k, sample.n,
                    100.0 * (double)k / (double)sample.n);
+            if (is_file)
+                printf("serve: %s names this file only once the configuration says so:\n"
+                       "  routers:\n    %s: {checkpoint_path: %s, threshold: %s}\n",
+                       model, name, where, text);
         }
     }
     free(scores);

@@ -58,14 +58,10 @@ static int gather_routers(const struct cli_spec *cs, struct eval_opts *o, char *
                           struct cli_list *files, struct cli_list *train) {
     if (!routers && files->n == 0)
         routers = "random";
-    for (char *tok = routers; tok && *tok;) {
-        char *comma = strchr(tok, ',');
-        if (comma)
-            *comma = '\0';
+    char *rest = routers && *routers ? routers : NULL;
+    for (char *tok = cli_list_next(&rest); tok; tok = cli_list_next(&rest))
         if (add_router(cs, o, tok, tok, false))
             return CLI_EXIT_USAGE;
-        tok = comma ? comma + 1 : NULL;
-    }
     char *name = NULL, *file = NULL;
     for (int i = 0; i < files->n; i++)
         if (split_pair(cs, files->opt[i], files->value[i], &name, &file) ||
@@ -104,17 +100,14 @@ static int parse_as(const struct cli_spec *cs, struct eval_opts *o, struct cli_l
             v = colon + 1;
         }
         const char *strong = NULL, *weak = NULL;
-        for (char *tok = v; tok;) {
-            char *comma = strchr(tok, ',');
-            if (comma)
-                *comma = '\0';
+        char *rest = v;
+        for (char *tok = cli_list_next(&rest); tok; tok = cli_list_next(&rest)) {
             if (strncmp(tok, "strong=", 7) == 0 && tok[7] && !strong)
                 strong = tok + 7;
             else if (strncmp(tok, "weak=", 5) == 0 && tok[5] && !weak)
                 weak = tok + 5;
             else
                 return cli_usage(cs, "--as: '%s' is not strong=NAME or weak=NAME (each once)", tok);
-            tok = comma ? comma + 1 : NULL;
         }
         struct router_spec *r = router ? find_router(o, router) : NULL;
         if (router && !r)
@@ -256,6 +249,9 @@ int cli_cmd_eval(int argc, char **argv) {
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
     char err[RL_ERRBUF_SIZE], data_dir[4096];
+    if ((o.output && cli_output_dir("--output", o.output)) ||
+        (o.scores_out && cli_output_dir("--scores-out", o.scores_out)))
+        return 1;
     struct rl_bench *b;
     if (strncmp(o.benchmark, "table:", 6) == 0) {
         b = rl_bench_load_table(o.benchmark + 6, &o.table, err);

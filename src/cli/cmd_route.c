@@ -12,12 +12,33 @@
 #define MAX_STDIN_PROMPT (1u << 20)
 
 struct route_opts {
-    const char *router, *strong, *weak, *model_dir, *prompt;
+    const char *router, *strong, *weak, *model_dir;
+    const char *prompt; // the argument, or owned
+    char *owned;        // the prompt read from stdin
     double threshold;
     bool json;
 };
 
-// Returns 0, CLI_HELP or CLI_EXIT_USAGE.
+static char *read_stdin(void) {
+    struct rl_buf b;
+    rl_buf_init(&b, MAX_STDIN_PROMPT);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        if (rl_buf_append(&b, chunk, n) != RL_OK)
+            return NULL;
+    if (!b.data && rl_buf_append(&b, "", 0) != RL_OK)
+        return NULL;
+    return rl_buf_take(&b, &n);
+}
+
+static bool blank(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+        s++;
+    return *s == '\0';
+}
+
+// Returns 0, CLI_HELP, CLI_EXIT_USAGE (an empty prompt is one) or 1 (stdin too large).
 static int parse_args(int argc, char **argv, struct route_opts *o) {
     char router_help[600];
     snprintf(router_help, sizeof router_help, "%s (the shipped routers) or a router file",
@@ -43,39 +64,58 @@ static int parse_args(int argc, char **argv, struct route_opts *o) {
         CLI_OPTS(opts),
     };
     int rc = cli_parse(&spec, argc, argv, NULL);
-    if (rc == 0)
-        o->prompt = argv[1]; // the one PROMPT
-    return rc;
+    if (rc)
+        return rc;
+    o->prompt = argv[1]; // the one PROMPT
+    bool from_stdin = strcmp(o->prompt, "-") == 0;
+    if (from_stdin) {
+        o->prompt = o->owned = read_stdin();
+        if (!o->owned)
+            return cli_fail("route: stdin holds more than %u bytes", MAX_STDIN_PROMPT);
+    }
+    // Routing nothing would print a decision about no question at all.
+    if (blank(o->prompt))
+        return cli_usage(&spec, "%s: there is nothing to route",
+                         from_stdin ? "stdin holds no prompt" : "PROMPT is empty");
+    return 0;
 }
 
-static char *read_stdin(void) {
-    struct rl_buf b;
-    rl_buf_init(&b, MAX_STDIN_PROMPT);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (rl_buf_append(&b, chunk, n) != RL_OK)
-            return NULL;
-    if (!b.data && rl_buf_append(&b, "", 0) != RL_OK)
-        return NULL;
-    return rl_buf_take(&b, &n);
+// The shipped routers learned the default pair's names from other models of their training data
+// (stand-in aliases, docs/TRAINING.md): say which, on stderr, when the pair routed is such names.
+static void note_stand_ins(const struct rl_router *r, const struct rl_router_pair *pair) {
+    const char *text = rl_router_meta(r, "aliases");
+    json_t *aliases = text ? json_loads(text, 0, NULL) : NULL;
+    const char *names[2] = {rl_router_model(r, pair->strong), rl_router_model(r, pair->weak)};
+    char said[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < 2; i++) {
+        json_t *v = names[i] ? json_object_get(aliases, names[i]) : NULL;
+        if (!json_is_string(v))
+            continue;
+        int n = snprintf(said + len, sizeof said - len, len ? " and %s for %s" : "%s stands for %s",
+                         names[i], json_string_value(v));
+        len = n > 0 && len + (size_t)n < sizeof said ? len + (size_t)n : len;
+    }
+    const char *source = rl_router_meta(r, "source"), *n_battles = rl_router_meta(r, "n_battles");
+    if (len)
+        fprintf(stderr,
+                "routellm: note: %s learned this pair from stand-ins: %s in its training data "
+                "(%s battles; %s; docs/TRAINING.md)\n",
+                rl_router_name(r), said, n_battles ? n_battles : "?", source ? source : "");
+    json_decref(aliases);
 }
 
 int cli_cmd_route(int argc, char **argv) {
     struct route_opts o;
     memset(&o, 0, sizeof o);
     int rc = parse_args(argc, argv, &o);
-    if (rc)
+    if (rc) {
+        free(o.owned);
         return rc == CLI_HELP ? 0 : rc;
-    char err[RL_ERRBUF_SIZE];
-    char *owned = NULL;
-    const char *prompt = o.prompt;
-    if (strcmp(prompt, "-") == 0) {
-        owned = read_stdin();
-        if (!owned)
-            return cli_fail("route: stdin holds more than %u bytes", MAX_STDIN_PROMPT);
-        prompt = owned;
     }
+    char err[RL_ERRBUF_SIZE];
+    char *owned = o.owned;
+    const char *prompt = o.prompt;
     struct rl_router *r;
     struct rl_router_pair pair;
     if (cli_router_load(o.router, o.strong, o.weak, &r, &pair)) {
@@ -101,6 +141,7 @@ int cli_cmd_route(int argc, char **argv) {
         cli_fail("route: scoring failed");
         goto done;
     }
+    note_stand_ins(r, &pair);
     // The names the user gave win (the random router accepts any); else the router's own.
     const char *given = d.strong ? o.strong : o.weak;
     const char *model = given ? given : d.name;

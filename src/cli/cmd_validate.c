@@ -84,9 +84,10 @@ static bool listed(const char *list, const char *name, bool patterns) {
         return true;
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ",");
-        char tok[256];
-        snprintf(tok, sizeof tok, "%.*s", (int)n, p);
-        if (n > 0 && (patterns ? suite_match(tok, name) : strcmp(tok, name) == 0))
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)n, p);
+        const char *tok = cli_trim(buf);
+        if (*tok && (patterns ? suite_match(tok, name) : strcmp(tok, name) == 0))
             return true;
         p += n + (p[n] == ',');
     }

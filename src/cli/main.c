@@ -30,6 +30,61 @@ static void usage(FILE *f) {
     fprintf(f, "\nRun 'routellm <command> --help' for the options of a command.\n");
 }
 
+// ----------------------------------------------------------------------------
+// Manual pages, written by the build from the tables (`routellm --man [COMMAND]`): routellm(1)
+// from the command table, routellm-COMMAND(1) from the command's option table (options.c).
+
+// The page's title line and NAME section; the title is the name in capitals.
+static void man_title(const char *name, const char *summary) {
+    char title[64];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof title; i++)
+        title[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+    title[i] = '\0';
+    printf(".TH %s 1 \"\" \"routellm %s\" \"routellm manual\"\n.SH NAME\n", title, rl_version());
+    cli_man_text(stdout, name);
+    printf("\\- %s\n", summary);
+}
+
+static int man_main(void) {
+    man_title("routellm", "route LLM requests between a strong and a weak model");
+    printf(".SH SYNOPSIS\n\\fBroutellm\\fR [\\-\\-help] [\\-\\-version] \\fIcommand\\fR "
+           "[\\fIargs\\fR]\n.SH DESCRIPTION\n");
+    cli_man_text(stdout,
+                 "For each prompt a router estimates p_strong, the probability that the strong "
+                 "model answers better than the weak one, and the prompt goes to the strong model "
+                 "when p_strong reaches a threshold. Everything runs locally: the sentence "
+                 "encoder, the routers, training, calibration, evaluation and an "
+                 "OpenAI-compatible proxy.");
+    printf(".SH COMMANDS\n");
+    for (size_t i = 0; i < RL_COUNTOF(commands); i++)
+        printf(".TP\n.BR routellm\\-%s (1)\n%s\n", commands[i].name, commands[i].summary);
+    printf(".SH EXIT STATUS\n0 on success, 1 when a command fails while running, 2 for a usage "
+           "error.\n.SH ENVIRONMENT\n.TP\n.B ROUTELLM_HOME\n");
+    cli_man_text(stdout, "the folder holding routers/, data/ and models/ (default: the install's "
+                         "<prefix>/share/routellm, else the source tree of the build)");
+    printf(".TP\n.B XDG_CACHE_HOME\n");
+    cli_man_text(stdout, "an installed home's caches go to $XDG_CACHE_HOME/routellm "
+                         "(~/.cache/routellm); any other home keeps them in <home>/.cache");
+    printf(".SH FILES\n.TP\n.I <prefix>/share/routellm\n");
+    cli_man_text(stdout, "the shipped routers (routers/), evaluation and training data (data/) "
+                         "and the encoder weights (models/)");
+    return 0;
+}
+
+static int man_command(const struct cli_command *c) {
+    char page[64], opt[] = "--man";
+    snprintf(page, sizeof page, "routellm-%s", c->name);
+    man_title(page, c->summary);
+    char *argv[] = {(char *)c->name, opt, NULL};
+    int rc = c->run(2, argv);
+    printf(".SH SEE ALSO\n.BR routellm (1)\n");
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Dispatch
+
 // An unknown command is a usage error, with the closest command when it looks like a typo.
 static int unknown_command(const char *cmd) {
     struct cli_suggest s;
@@ -57,6 +112,14 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("routellm %s\n", rl_version());
         return 0;
+    }
+    if (strcmp(cmd, "--man") == 0 && argc == 2)
+        return man_main();
+    if (strcmp(cmd, "--man") == 0) {
+        for (size_t i = 0; i < RL_COUNTOF(commands); i++)
+            if (strcmp(argv[2], commands[i].name) == 0)
+                return man_command(&commands[i]);
+        return unknown_command(argv[2]);
     }
     for (size_t i = 0; i < RL_COUNTOF(commands); i++)
         if (strcmp(cmd, commands[i].name) == 0)

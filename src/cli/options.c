@@ -149,14 +149,16 @@ static void print_opt(FILE *f, const struct cli_opt *o, int column) {
     wrap(f, o->help ? o->help : "", n, column, column);
 }
 
-static void print_usage_line(const struct cli_spec *spec, FILE *f) {
-    char line[1024], head[128];
+// The usage line without its "usage: " (7 bytes) into line; returns the column where the
+// arguments start, which its wrapped lines are indented to.
+static int usage_line(const struct cli_spec *spec, char *line, size_t size) {
+    char head[128];
     size_t len = 0;
 #define ADD(...)                                                                                   \
     do {                                                                                           \
-        int k_ = snprintf(line + len, sizeof line - len, __VA_ARGS__);                             \
+        int k_ = snprintf(line + len, size - len, __VA_ARGS__);                                    \
         if (k_ > 0)                                                                                \
-            len = len + (size_t)k_ < sizeof line ? len + (size_t)k_ : sizeof line - 1;             \
+            len = len + (size_t)k_ < size ? len + (size_t)k_ : size - 1;                           \
     } while (0)
     ADD("usage: routellm %s", spec->name);
     int indent = (int)len + 1;
@@ -179,6 +181,12 @@ static void print_usage_line(const struct cli_spec *spec, FILE *f) {
     if (spec->args && !spec->args_first)
         ADD(" %s", spec->args);
 #undef ADD
+    return indent;
+}
+
+static void print_usage_line(const struct cli_spec *spec, FILE *f) {
+    char line[1024];
+    int indent = usage_line(spec, line, sizeof line);
     wrap(f, line, 0, 0, indent);
 }
 
@@ -203,6 +211,74 @@ void cli_help(const struct cli_spec *spec, FILE *f) {
     if (spec->notes) {
         fputc('\n', f);
         wrap(f, spec->notes, 0, 0, 0);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Manual page
+
+// Roff needs a backslash written \e, a dash that must stay a dash \-, and a guard (\&) before a
+// line that would start with a control character. Lines of the text are kept, an empty one
+// starts a paragraph, and a line's leading spaces (an example) break the line as in --help.
+static void man_put(FILE *f, const char *text, bool line_start) {
+    for (const char *p = text; *p; p++) {
+        if (line_start && *p == '\n') {
+            fputs(".PP\n", f);
+            continue;
+        }
+        if (line_start && (*p == '.' || *p == '\''))
+            fputs("\\&", f);
+        if (*p == '\\')
+            fputs("\\e", f);
+        else if (*p == '-')
+            fputs("\\-", f);
+        else
+            fputc(*p, f);
+        line_start = *p == '\n';
+    }
+}
+
+void cli_man_text(FILE *f, const char *text) {
+    man_put(f, text, true);
+    if (*text && text[strlen(text) - 1] != '\n')
+        fputc('\n', f);
+}
+
+// The part of a page that the table knows: synopsis, description, options, notes. The page's
+// title, name and cross-references are the caller's (main.c), which knows the command's summary.
+static void man_body(const struct cli_spec *spec, FILE *f) {
+    char line[1024];
+    usage_line(spec, line, sizeof line);
+    size_t skip = strlen("usage: routellm ") + strlen(spec->name);
+    fprintf(f, ".SH SYNOPSIS\n\\fBroutellm %s\\fR", spec->name);
+    cli_man_text(f, line + skip);
+    if (spec->about) {
+        fputs(".SH DESCRIPTION\n", f);
+        cli_man_text(f, spec->about);
+    }
+    fputs(".SH OPTIONS\n", f);
+    for (size_t i = 0; i < spec->n_opts; i++) {
+        const struct cli_opt *o = &spec->opts[i];
+        if (o->type == CLI_OPT_SECTION) {
+            fputs(".SS ", f);
+            cli_man_text(f, o->help);
+            continue;
+        }
+        fputs(".TP\n\\fB", f);
+        man_put(f, o->name, false);
+        fputs("\\fR", f);
+        if (o->metavar) {
+            fputs(" \\fI", f);
+            man_put(f, o->metavar, false);
+            fputs("\\fR", f);
+        }
+        fputc('\n', f);
+        cli_man_text(f, o->help ? o->help : "");
+    }
+    fputs(".TP\n\\fB\\-\\-help\\fR\nprint the options and exit\n", f);
+    if (spec->notes) {
+        fputs(".SH NOTES\n", f);
+        cli_man_text(f, spec->notes);
     }
 }
 
@@ -384,6 +460,9 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv, int *n_args) {
             only_args = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             cli_help(spec, stdout);
+            return CLI_HELP;
+        } else if (strcmp(a, "--man") == 0) {
+            man_body(spec, stdout);
             return CLI_HELP;
         } else {
             int rc = parse_opt(spec, argc, argv, &i, given);

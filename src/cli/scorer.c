@@ -44,7 +44,7 @@ int cli_router_load(const char *spec, const char *strong, const char *weak, stru
 }
 
 bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size) {
-    return rl_path_join(dir, size, cli_home(), ".cache/eval") == RL_OK &&
+    return cli_cache_dir("eval", dir, size) == RL_OK &&
            rl_path_join(path, size, dir, file) == RL_OK;
 }
 
@@ -78,7 +78,7 @@ static int scorer_encoder(struct cli_scorer *s) {
         return 1;
     // The embedding cache is an optimisation: without one, prompts are embedded directly.
     char root[4096], err[RL_ERRBUF_SIZE];
-    if (!s->no_cache && rl_path_join(root, sizeof root, cli_home(), ".cache/embeddings") == RL_OK)
+    if (!s->no_cache && cli_cache_dir("embeddings", root, sizeof root) == RL_OK)
         s->cache = rl_embcache_open(root, rl_encoder_name(s->enc), rl_encoder_dim(s->enc), err);
     return 0;
 }

@@ -1,5 +1,5 @@
 // The runs of `routellm validate` (validate.h): each candidate trained per fold (a router file
-// kept in <home>/.cache/validate under a key of its configuration and its training data, so a
+// kept in cli_cache_dir("validate") under a key of its configuration and its training data, so a
 // rerun only trains what changed), the held-out tables scored, and the RouteLLM metrics of every
 // evaluation with their bootstrap over prompts.
 #include <math.h>
@@ -87,7 +87,7 @@ static int train(struct validate *v, const struct suite_router *r, size_t held, 
     cli_slug(v->s->sources[held].name, slug_s, sizeof slug_s);
     snprintf(name, sizeof name, "%s--%s-%016llx.safetensors", slug_r, slug_s,
              (unsigned long long)router_key(v, r, held, digest));
-    if (rc == 0 && (rl_path_join(dir, sizeof dir, v->home, ".cache/validate") != RL_OK ||
+    if (rc == 0 && (cli_cache_dir("validate", dir, sizeof dir) != RL_OK ||
                     cli_mkdirs(dir) != RL_OK || rl_path_join(path, size, dir, name) != RL_OK))
         rc = cli_fail("%s: cannot create the router cache", dir);
     struct stat st;

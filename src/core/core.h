@@ -74,6 +74,10 @@ int rl_path_join(char *out, size_t out_size, const char *dir, const char *name) 
 
 bool rl_has_suffix(const char *s, const char *suffix); // s ends with suffix (".jsonl.gz", say)
 
+// The <prefix>/share/routellm of an installed copy that rl_home() falls back on, or NULL when the
+// program and the library do not run from an install (home.c).
+const char *rl__home_installed(void);
+
 // ----------------------------------------------------------------------------
 // Time
 

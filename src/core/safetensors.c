@@ -326,23 +326,27 @@ struct rl_safetensors *rl_safetensors_open(const char *path, char *errbuf) {
     const unsigned char *p = st->map.data;
     size_t len = st->map.len;
     if (len < 8) {
-        rl__errf(errbuf, RL_EFORMAT, "%s: %zu bytes, too short for a safetensors file", path, len);
+        rl__errf(errbuf, RL_EFORMAT, "%s: " RL_SAFETENSORS_NOT "%zu bytes are too short", path,
+                 len);
         goto fail;
     }
     uint64_t header_len = read_le64(p);
     if (header_len > RL_SAFETENSORS_MAX_HEADER) {
-        rl__errf(errbuf, RL_EFORMAT, "%s: header length %llu exceeds the limit of %u bytes", path,
+        rl__errf(errbuf, RL_EFORMAT,
+                 "%s: " RL_SAFETENSORS_NOT "header length %llu exceeds the limit of %u bytes", path,
                  (unsigned long long)header_len, RL_SAFETENSORS_MAX_HEADER);
         goto fail;
     }
     if (header_len > len - 8) {
         rl__errf(errbuf, RL_EFORMAT,
-                 "%s: header length %llu runs past the end of the file (%zu bytes)", path,
-                 (unsigned long long)header_len, len);
+                 "%s: " RL_SAFETENSORS_NOT
+                 "header length %llu runs past the end of the file (%zu bytes)",
+                 path, (unsigned long long)header_len, len);
         goto fail;
     }
     if (header_len == 0 || p[8] != '{') {
-        rl__errf(errbuf, RL_EFORMAT, "%s: header does not start with '{'", path);
+        rl__errf(errbuf, RL_EFORMAT, "%s: " RL_SAFETENSORS_NOT "header does not start with '{'",
+                 path);
         goto fail;
     }
     if (parse_header(st, (const char *)p + 8, (size_t)header_len, p + 8 + header_len,

@@ -50,8 +50,12 @@ struct rl_safetensors;
 size_t rl_dtype_size(enum rl_dtype dtype);      // bytes per element; 0 if invalid
 const char *rl_dtype_name(enum rl_dtype dtype); // "F32", ...; "?" if invalid
 
-// Map and validate path. NULL on failure; errbuf names the file and the problem.
+// Map and validate path. NULL on failure; errbuf names the file and the problem. When the file's
+// framing (its 8-byte header length and the '{' that starts the header) shows that it is not a
+// safetensors file at all, the message reads "PATH: " RL_SAFETENSORS_NOT "<which check>", so that
+// a reader of one kind of file can say what the file is not.
 struct rl_safetensors *rl_safetensors_open(const char *path, char *errbuf);
+#define RL_SAFETENSORS_NOT "not a safetensors file: "
 void rl_safetensors_free(struct rl_safetensors *st); // NULL is a no-op
 
 const char *rl_safetensors_path(const struct rl_safetensors *st); // as given to open

@@ -257,10 +257,22 @@ static int read_default_pair(struct rl_router *r, const struct rl_safetensors *s
     return RL_OK;
 }
 
+// A file that is not safetensors at all is not a router file: say so first, then which check.
+static void not_a_router_file(const char *path, char *errbuf) {
+    const char *why = errbuf ? strstr(errbuf, RL_SAFETENSORS_NOT) : NULL;
+    if (!why)
+        return;
+    char detail[RL_ERRBUF_SIZE];
+    snprintf(detail, sizeof detail, "%s", why);
+    rl__errf(errbuf, RL_EFORMAT, "%s: not a router file (%s)", path, detail);
+}
+
 struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
     struct rl_safetensors *st = rl_safetensors_open(path, errbuf);
-    if (!st)
+    if (!st) {
+        not_a_router_file(path, errbuf);
         return NULL;
+    }
     struct rl_router *r = NULL;
     char **models = NULL;
     int n_models = 0;

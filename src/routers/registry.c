@@ -2,16 +2,12 @@
 // name, what the public interface says about each kind, and rl_router_load, which resolves a
 // kind name to its default router. Nothing here knows a kind by name; each entry lives in its
 // kind's own file.
+#include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
 #include "routers/router_impl.h"
-
-#ifndef RL_DATA_DIR
-#define RL_DATA_DIR "."
-#endif
 
 #define RL_ROUTER_KIND_ENTRY_(name) &rl__router_kind_##name,
 static const struct rl_router_kind *const kinds[] = {RL_ROUTER_KINDS(RL_ROUTER_KIND_ENTRY_)};
@@ -71,12 +67,8 @@ bool rl_router_kind_shipped(const struct rl_router_kind *k) {
 // ----------------------------------------------------------------------------
 // Default routers
 
-// home NULL: $ROUTELLM_HOME, else the source tree the library was built from.
 static const char *default_home(const char *home) {
-    if (home)
-        return home;
-    const char *env = getenv("ROUTELLM_HOME");
-    return (env && *env) ? env : RL_DATA_DIR;
+    return home ? home : rl_home();
 }
 
 int rl_router_kind_file(const struct rl_router_kind *k, const char *home, char *path, size_t size) {
@@ -87,6 +79,41 @@ int rl_router_kind_file(const struct rl_router_kind *k, const char *home, char *
     return rl_path_join(path, size, default_home(home), rel);
 }
 
+// Names compare as a user may misremember them: case and '-' for '_' aside.
+static bool loosely_equal(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) {
+        int ca = tolower((unsigned char)(*a == '-' ? '_' : *a));
+        int cb = tolower((unsigned char)(*b == '-' ? '_' : *b));
+        if (ca != cb)
+            return false;
+    }
+    return *a == *b;
+}
+
+// A word that is no file and no shipped router's name (no '/' and no '.', so not meant as a
+// path): list the names, and the one meant when only case or a dash differ.
+static struct rl_router *unknown_name(const char *name, char *errbuf) {
+    char names[160] = "";
+    const char *meant = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < RL_COUNTOF(kinds); i++) {
+        if (!kinds[i]->shipped)
+            continue;
+        int n = snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", kinds[i]->name);
+        len = n > 0 && len + (size_t)n < sizeof names ? len + (size_t)n : len;
+        if (loosely_equal(name, kinds[i]->name))
+            meant = kinds[i]->name;
+    }
+    if (meant)
+        rl__errf(errbuf, RL_EINVAL,
+                 "unknown router '%.64s' (did you mean '%s'?); the routers are %s", name, meant,
+                 names);
+    else
+        rl__errf(errbuf, RL_EINVAL, "unknown router '%.64s': not a file, nor one of %s", name,
+                 names);
+    return NULL;
+}
+
 // A shipped kind's name gives its default router: built, or read from its file. Anything else
 // is a path.
 struct rl_router *rl_router_load(const char *name_or_path, const char *home, char *errbuf) {
@@ -95,8 +122,11 @@ struct rl_router *rl_router_load(const char *name_or_path, const char *home, cha
         return NULL;
     }
     const struct rl_router_kind *k = rl_router_kind_find(name_or_path, NULL);
-    if (!k || !k->shipped)
+    if (!k || !k->shipped) {
+        if (!strpbrk(name_or_path, "/.") && !rl_file_exists(name_or_path))
+            return unknown_name(name_or_path, errbuf);
         return rl__router_load_file(name_or_path, errbuf);
+    }
     if (k->build) {
         struct rl_router *r = k->build();
         if (!r)

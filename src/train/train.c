@@ -103,10 +103,23 @@ static int resolve_model(const struct rl_battles *b, const struct aliases *a, co
         for (int i = 0; i < a->n; i++)
             if (strcmp(canon, a->name[i]) == 0)
                 return (int)b->n_models + i;
+    // The models the data has, as many as the message holds, so that the fix can be typed.
+    char found[96] = "";
+    size_t len = 0, shown = 0;
+    for (; shown < b->n_models; shown++) {
+        size_t n = strlen(b->models[shown]);
+        if (len + n + 2 >= sizeof found - 16)
+            break;
+        len += (size_t)snprintf(found + len, sizeof found - len, "%s%s", shown ? ", " : "",
+                                b->models[shown]);
+    }
+    if (shown < b->n_models)
+        snprintf(found + len, sizeof found - len, "%s%zu more", shown ? " and " : "",
+                 b->n_models - shown);
     return rl__errf(errbuf, RL_EINVAL,
-                    "the training data has no battles of the %s model '%s'; name the pair with "
-                    "--strong and --weak, or map it to a model of the data with --alias",
-                    role, name);
+                    "the training data has no battles of the %s model '%.32s' (it has %s); set "
+                    "--strong/--weak or map it with --alias",
+                    role, name, found);
 }
 
 // Append one row per alias to each per-model tensor of out (the kind's list, NULL-terminated),

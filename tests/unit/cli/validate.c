@@ -118,6 +118,16 @@ TEST(validate_cli_synthetic_suite) {
     ASSERT_STR_EQ(again, out);
     free(out);
     free(again);
+    // List items are trimmed: "random, length" names two routers.
+    snprintf(cmd, sizeof cmd,
+             "ROUTELLM_HOME=%s %s validate --suite %s/suite.yaml --format json --routers "
+             "'random, length' --model-dir " RL_TEST_MODEL " 2>/dev/null",
+             dir, RL_TEST_BIN, dir);
+    ASSERT_EQ(run(cmd, &out), 0);
+    doc = json_loads(out, 0, NULL);
+    ASSERT(doc && router(doc, "random") && router(doc, "length") && !router(doc, "irt-f"));
+    json_decref(doc);
+    free(out);
 
     // Options and suite files that are wrong.
     snprintf(cmd, sizeof cmd,

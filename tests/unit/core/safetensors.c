@@ -188,7 +188,7 @@ TEST(core_safetensors_bad_length_field) {
     }
     ASSERT_OK(rl_file_write(TMP_FILE, "abc", 3, err));
     ASSERT_NULL(rl_safetensors_open(TMP_FILE, err));
-    ASSERT_STR_CONTAINS(err, "3 bytes, too short for a safetensors file");
+    ASSERT_STR_CONTAINS(err, "not a safetensors file: 3 bytes are too short");
     ASSERT_NULL(rl_safetensors_open("build/no/such.safetensors", err));
     ASSERT_STR_CONTAINS(err, "build/no/such.safetensors: cannot open");
     return 0;

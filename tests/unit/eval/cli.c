@@ -229,6 +229,10 @@ TEST(eval_cli_errors) {
          "given twice for length"},
         {"eval --benchmark mmlu --scores s=x --as s:strong=a", 2, "'s' is a score file"},
         {"eval --benchmark gsm8k --data-dir /nonexistent", 1, "/nonexistent/gsm8k"},
+        {"eval --benchmark mt-bench --routers length --output README.md", 1,
+         "--output README.md: not a folder"},
+        {"eval --benchmark mt-bench --routers mf --scores-out README.md/x", 1,
+         "--scores-out README.md/x: cannot create the folder"},
         {"calibrate --router random", 2, "--strong-model-pct P is required"},
         {"calibrate --routers random", 2, "--strong-model-pct P is required"},
         {"calibrate --router random --strong-model-pct 1.5", 2, "'1.5' is not a number in [0, 1]"},
@@ -271,6 +275,33 @@ TEST(calibrate_cli) {
     ASSERT_STR_CONTAINS(out, "threshold for 50.0% strong calls: 0.");
     ASSERT_STR_CONTAINS(out, "model: router-random-0.");
     free(out);
+    return 0;
+}
+
+// A router file is not the shipped router of its kind: the model string names the file's stem,
+// and the proxy's configuration that makes it mean this file is printed beside it.
+TEST(calibrate_cli_router_file) {
+    char cmd[1024], *out;
+    long pid = (long)getpid();
+    snprintf(cmd, sizeof cmd,
+             "cp routers/mf.safetensors /tmp/rl_test_%ld_my-router.safetensors && "
+             "printf 'hi\\nprove it\\nwrite code\\n' > /tmp/rl_test_%ld_p.txt && "
+             "%s calibrate --router /tmp/rl_test_%ld_my-router.safetensors --strong-model-pct 0.5 "
+             "--prompts /tmp/rl_test_%ld_p.txt 2>&1",
+             pid, pid, RL_TEST_BIN, pid, pid);
+    ASSERT_EQ(run(cmd, &out), 0);
+    char want[256];
+    snprintf(want, sizeof want, "model: router-rl_test_%ld_my_router-0.", pid);
+    ASSERT_STR_CONTAINS(out, want);
+    snprintf(want, sizeof want,
+             "    rl_test_%ld_my_router: {checkpoint_path: /tmp/rl_test_%ld_my-router.safetensors, "
+             "threshold: 0.",
+             pid, pid);
+    ASSERT_STR_CONTAINS(out, want);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -f /tmp/rl_test_%ld_my-router.safetensors /tmp/rl_test_%ld_p.txt",
+             pid, pid);
+    ASSERT_EQ(system(cmd), 0);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 // options, the error that lists the known models, and a small end-to-end training run.
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,55 @@ TEST(route_cli_random_json) {
                   sizeof out),
               1);
     ASSERT_STR_CONTAINS(out, "/nonexistent.safetensors");
+    return 0;
+}
+
+// What a user mistypes or leaves out: an empty prompt is a usage error, a misspelt router name
+// lists the names, a file that is no router file says so, list options trim their items; and
+// the shipped routers say which models their default pair's names stand for.
+TEST(route_cli_input_errors) {
+    static const struct {
+        /* input */
+        const char *args;
+        /* output */
+        int status;
+        const char *want;
+    } cases[] = {
+        {"route --router length --threshold 0.5 ''", 2, "route: PROMPT is empty"},
+        {"route --router length --threshold 0.5 ' \t'", 2, "route: PROMPT is empty"},
+        {"route --router length --threshold 0.5 - </dev/null", 2, "stdin holds no prompt"},
+        {"route --router sw-ranking --threshold 0.5 x", 1,
+         "unknown router 'sw-ranking' (did you mean 'sw_ranking'?); the routers are random, "
+         "length, mf, sw_ranking, bert, irt"},
+        {"route --router MF --threshold 0.5 x", 1, "(did you mean 'mf'?)"},
+        {"route --router nosuch --threshold 0.5 x", 1,
+         "unknown router 'nosuch': not a file, nor one of random, length, mf"},
+        {"route --router README.md --threshold 0.5 x", 1,
+         "README.md: not a router file (not a safetensors file: header length"},
+        {"route --router mf --threshold 0.5 'Prove that 2 has no rational square root.'", 0,
+         "note: mf learned this pair from stand-ins: gpt-4-1106-preview stands for "
+         "dolphin-2.9-llama3-8b and mixtral-8x7b-instruct-v0.1 for chinese-mistral-7b-v0.1"},
+        {"route --router mf --threshold 0.5 --strong zephyr-7b-beta --weak mistral-7b-v0.1 x", 0,
+         "model"},
+        {"eval --benchmark mt-bench --routers ' random , length' --format json", 0,
+         "\"router\": \"length\""},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char cmd[512], out[16384];
+        snprintf(cmd, sizeof cmd, "%s %s", RL_TEST_BIN, cases[i].args);
+        int st = run(cmd, out, sizeof out);
+        if (st != cases[i].status || !strstr(out, cases[i].want)) {
+            fprintf(stderr, "  '%s' exited %d (want %d) with:\n%s\n  (want \"%s\")\n",
+                    cases[i].args, st, cases[i].status, out, cases[i].want);
+            return 1;
+        }
+        // A pair the router knows by its own names needs no note; irt knows the default pair.
+        if (strstr(cases[i].args, "--strong zephyr"))
+            ASSERT(!strstr(out, "note:"));
+    }
+    char out[4096];
+    ASSERT_EQ(run(RL_TEST_BIN " route --router irt --threshold 0.5 'hello'", out, sizeof out), 0);
+    ASSERT(!strstr(out, "note:"));
     return 0;
 }
 

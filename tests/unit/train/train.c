@@ -384,7 +384,8 @@ TEST(train_rejects_bad_input) {
     const char *f = tmp_path("bad.safetensors");
     p.strong = "gpt-4o";
     ASSERT_EQ(rl_train(kind_of("mf"), b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
-    ASSERT_STR_CONTAINS(err, "no battles of the strong model 'gpt-4o'");
+    ASSERT_STR_CONTAINS(err, "no battles of the strong model 'gpt-4o' (it has "
+                             "gpt-4-1106-preview, mixtral-8x7b-instruct-v0.1, m3)");
     p = rl_train_params_default(kind_of("mf"));
     p.holdout = 0.7;
     ASSERT_EQ(rl_train(kind_of("mf"), b, emb, "e", D_SYN, &p, f, err), RL_EINVAL);
