@@ -299,14 +299,19 @@ static void start_attempt(struct srv_request *q) {
     struct srv_attempts *up = &q->up;
     const struct srv_model *m = &s->c->models[q->model];
     if (up->body_model != q->model) {
-        rl_buf_free(&up->body);
-        rl_buf_init(&up->body, s->c->max_body + 256);
-        const struct rl_buf *in = &q->client.body;
-        if (srv_body_set_model(in->data, in->len, m->model, &up->body) != RL_OK) {
+        // The body is kept once: the client's bytes until the first rewrite, then the latest
+        // rewrite, which a fallback rewrites again.
+        const struct rl_buf *in = up->body.data ? &up->body : &q->client.body;
+        struct rl_buf out;
+        rl_buf_init(&out, s->c->max_body + 256);
+        if (srv_body_set_model(in->data, in->len, m->model, &out) != RL_OK) {
             srv__answer_error(q, 500, "could not rewrite the request body", "server_error", NULL,
                               NULL);
             return;
         }
+        rl_buf_free(&up->body);
+        rl_buf_free(&q->client.body);
+        up->body = out;
         up->body_model = q->model;
     }
     rl_buf_free(&up->resp);

@@ -21,6 +21,7 @@ void srv_config_init(struct srv_config *c) {
     memset(c, 0, sizeof *c);
     c->port = SRV_DEFAULT_PORT;
     c->max_body = SRV_MAX_BODY;
+    c->max_inflight_body = SRV_MAX_INFLIGHT_BODY;
     c->max_response = SRV_MAX_RESPONSE;
     c->max_header = SRV_MAX_HEADER;
     c->max_connections = SRV_MAX_CONNECTIONS;
@@ -148,6 +149,8 @@ static const struct key server_keys[] = {
     {"host", KEY_STR, 0, 0, CFG(host), "address to listen on (IPv4 or IPv6)"},
     {"port", KEY_INT, 0, 65535, CFG(port), "port to listen on; 0 picks a free one"},
     {"max_body_bytes", KEY_SIZE, 1, 1 << 30, CFG(max_body), "largest request body"},
+    {"max_inflight_body_bytes", KEY_SIZE, 1, 1ull << 40, CFG(max_inflight_body),
+     "request bodies held at once, all requests together; past it new ones get 503"},
     {"max_response_bytes", KEY_SIZE, 1024, 1 << 30, CFG(max_response),
      "largest non-streaming upstream answer held in memory"},
     {"max_header_bytes", KEY_SIZE, 4096, 1 << 24, CFG(max_header), "request line plus headers"},

@@ -7,6 +7,7 @@
 // While a request waits on an embedding, an upstream or a slow stream, its connection watches
 // for a hang-up, so a client that leaves cancels its upstream call at once rather than at the
 // next write.
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,24 @@ static void refuse_too_large(struct srv_request *q) {
     char msg[128];
     snprintf(msg, sizeof msg, "the body exceeds the limit of %zu bytes", q->s->c->max_body);
     srv__answer_error(q, 413, msg, "invalid_request_error", NULL, "body_too_large");
+}
+
+// Request bodies held by the server, all requests together, stay within
+// server.max_inflight_body_bytes: a body that would pass it is refused with 503 and Retry-After.
+static bool reserve_body(struct srv_request *q, uint64_t n) {
+    struct srv_server *s = q->s;
+    if (s->body_bytes + n > s->c->max_inflight_body)
+        return false;
+    s->body_bytes += n;
+    q->client.reserved += n;
+    return true;
+}
+
+static void refuse_busy(struct srv_request *q) {
+    q->reply.retry_after_s = 1;
+    srv__answer_error(q, 503,
+                      "the server holds too many request bytes at the moment; retry shortly",
+                      "server_error", NULL, "server_busy");
 }
 
 // Stop every piece of work the request has outstanding (no callbacks follow).
@@ -229,6 +248,10 @@ static void begin(struct srv_request *q, const char *method) {
         refuse_too_large(q);
         return;
     }
+    if (q->head->has_length && !reserve_body(q, q->head->length)) {
+        refuse_busy(q);
+        return;
+    }
     rl_buf_init(&q->client.body, q->s->c->max_body);
 }
 
@@ -299,6 +322,7 @@ static void request_free(struct srv_request *q) {
     if (q->next)
         q->next->prev = q->prev;
     s->n_live--;
+    s->body_bytes -= q->client.reserved;
     srv_metrics_inflight(s->metrics, -1);
     json_decref(q->routing.json);
     rl_buf_free(&q->client.body);
@@ -308,6 +332,13 @@ static void request_free(struct srv_request *q) {
     rl_buf_free(&q->routing.prompt);
     srv_relay_free(&q->relay);
     free(q);
+    // Idle again after a burst: hand the heap's free pages back (glibc keeps pages freed below a
+    // live allocation otherwise; a burst of large parsed bodies left ~70 MB of them).
+    uint64_t now = srv_now_ns();
+    if (s->n_live == 0 && now - s->trimmed_ns > (uint64_t)1e9) {
+        s->trimmed_ns = now;
+        malloc_trim(0);
+    }
 }
 
 // ----------------------------------------------------------------------------
@@ -325,6 +356,11 @@ static void *on_begin(void *owner, struct srv_conn *conn, const struct srv_http_
 static bool on_body(void *req, const char *data, size_t n) {
     struct srv_request *q = req;
     struct srv_client *cl = &q->client;
+    if (!q->head->has_length && !reserve_body(q, n)) { // a chunked body, reserved as it comes
+        cl->too_busy = true;
+        rl_buf_free(&cl->body);
+        return false;
+    }
     if (rl_buf_append(&cl->body, data, n) != RL_OK) {
         cl->too_big = true;
         rl_buf_free(&cl->body);
@@ -335,7 +371,9 @@ static bool on_body(void *req, const char *data, size_t n) {
 
 static void on_body_end(void *req) {
     struct srv_request *q = req;
-    if (q->client.too_big)
+    if (q->client.too_busy)
+        refuse_busy(q);
+    else if (q->client.too_big)
         refuse_too_large(q);
     else
         q->ep->handler(q); // only an endpoint that takes a body is still unanswered here

@@ -47,21 +47,29 @@ static void on_embedding(struct srv_embed_waiter *w, const float *embedding, int
     routed(q, embedding);
 }
 
+// The parsed body is needed only to route: it is freed before the upstream is called, so a
+// request waiting on a slow upstream holds its body's bytes and nothing more.
+static void drop_body_tree(struct srv_request *q) {
+    json_decref(q->routing.json);
+    q->routing.json = NULL;
+}
+
 // A model that names an upstream: no routing, no fallback; POST /v1/route refuses it.
 static void direct(struct srv_request *q, const char *name) {
     q->model = q->kind == SRV_KIND_ROUTE ? -1 : srv_config_model_index(q->s->c, name);
-    if (q->model < 0) {
-        char msg[400];
-        snprintf(msg, sizeof msg,
-                 q->kind == SRV_KIND_ROUTE
-                     ? "'%.100s' is not a router model; use router-<router>-<threshold>"
-                     : "the model '%.100s' does not exist; GET /v1/models lists the router "
-                       "aliases and upstream models",
-                 name);
-        srv__answer_error(q, 400, msg, "invalid_request_error", "model", "model_not_found");
+    if (q->model >= 0) {
+        drop_body_tree(q);
+        srv__attempts_begin(q);
         return;
     }
-    srv__attempts_begin(q);
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             q->kind == SRV_KIND_ROUTE
+                 ? "'%.100s' is not a router model; use router-<router>-<threshold>"
+                 : "the model '%.100s' does not exist; GET /v1/models lists the router "
+                   "aliases and upstream models",
+             name);
+    srv__answer_error(q, 400, msg, "invalid_request_error", "model", "model_not_found");
 }
 
 // Find the router by name; answers 400 and returns -1 when it is not loaded.
@@ -89,6 +97,7 @@ static void score_prompt(struct srv_request *q) {
                           "invalid_messages");
         return;
     }
+    drop_body_tree(q);
     g->t0 = srv_now_ns();
     if (!s->routes[g->route].needs_embedding) {
         routed(q, NULL);

@@ -9,6 +9,7 @@
 // that) and does not rewrite anything in a response.
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -236,6 +237,11 @@ static int watch_signals(struct srv_server *s, char *errbuf) {
 
 struct srv_server *srv_server_new(struct srv_config *c, const char *home, char *errbuf) {
     signal(SIGPIPE, SIG_IGN);
+    // Request bodies and held answers are allocated in pieces of up to max_body_bytes. glibc
+    // raises its mmap threshold to the largest block freed, after which such blocks come from the
+    // heap and stay in the process when freed; a fixed threshold keeps each in its own mapping,
+    // returned to the system on free, so memory falls back after a burst of large requests.
+    mallopt(M_MMAP_THRESHOLD, SRV_MMAP_THRESHOLD);
 
     struct srv_server *s = calloc(1, sizeof *s);
     if (!s) {

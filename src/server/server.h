@@ -28,10 +28,11 @@
 
 #define SRV_DEFAULT_HOST      "127.0.0.1"
 #define SRV_DEFAULT_PORT      6060
-#define SRV_MAX_BODY          (4u << 20)  // request body, bytes
-#define SRV_DRAIN_FACTOR      4u          // a chunked body over the limit is drained up to 4x it
-#define SRV_MAX_RESPONSE      (16u << 20) // buffered (non-streaming) upstream response, bytes
-#define SRV_MAX_HEADER        (64u << 10) // request line + headers, bytes
+#define SRV_MAX_BODY          (4u << 20)    // request body, bytes
+#define SRV_MAX_INFLIGHT_BODY (1024u << 20) // request bodies held at once, bytes
+#define SRV_DRAIN_FACTOR      4u            // a chunked body over the limit is drained up to 4x it
+#define SRV_MAX_RESPONSE      (16u << 20)   // buffered (non-streaming) upstream response, bytes
+#define SRV_MAX_HEADER        (64u << 10)   // request line + headers, bytes
 #define SRV_MAX_CONNECTIONS   1024u
 #define SRV_IDLE_TIMEOUT_S    60u   // a keep-alive connection idle this long is closed
 #define SRV_HEADER_TIMEOUT_S  10.0  // a request head must be in this long after its first byte
@@ -47,6 +48,8 @@
 #define SRV_MAX_MODELS        64 // upstream models in a config file (metrics hold models^2 cells)
 #define SRV_MAX_ROUTERS       64 // entries of a config file's routers: section
 #define SRV_NAME_MAX          64 // model and router names
+#define SRV_MMAP_THRESHOLD    (256u << 10) // blocks this large get their own mapping (server.c)
+#define SRV_MAX_JSON_NODES    (1u << 18)   // values and keys in a request body (bounds the parse)
 #define SRV_KEY_SHAPED_MIN    32 // a word of letters and digits this long is masked as a key
 
 // ----------------------------------------------------------------------------
@@ -81,6 +84,7 @@ struct srv_config {
     char *host;
     int port;
     size_t max_body;
+    size_t max_inflight_body; // request bodies held at once, all requests together
     size_t max_response;
     size_t max_header;
     unsigned max_connections;
@@ -150,8 +154,9 @@ int srv_config_model_index(const struct srv_config *c, const char *name); // -1 
 // ----------------------------------------------------------------------------
 // OpenAI bodies (openai.c)
 
-// Parse a request body as the proxy accepts it: one JSON object, no duplicate keys, no NUL byte.
-// NULL when it is not, with msg (for a 400 answer) saying why.
+// Parse a request body as the proxy accepts it: one JSON object, no duplicate keys, no NUL byte,
+// at most SRV_MAX_JSON_NODES values and keys. NULL when it is not, with msg (for a 400 answer)
+// saying why.
 json_t *srv_body_parse(const char *body, size_t len, char *msg, size_t msg_size);
 
 // Parse "router-<router>-<threshold>". Returns 1 and fills router/threshold for a router alias,

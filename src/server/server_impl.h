@@ -54,6 +54,8 @@ struct srv_server {
     struct srv_request *live; // every request not yet completed
     long n_live;
     uint64_t id_seed, id_next;
+    uint64_t trimmed_ns; // the last malloc_trim, when the server went idle
+    uint64_t body_bytes; // request bodies reserved by live requests
     int port;
 };
 
@@ -67,7 +69,9 @@ enum srv_state { SRV_RECEIVING, SRV_EMBEDDING, SRV_UPSTREAM, SRV_BACKOFF, SRV_AN
 struct srv_client {
     struct srv_conn *conn;
     struct rl_buf body;
-    bool too_big; // the body went over server.max_body_bytes; the rest was dropped
+    bool too_big;      // the body went over server.max_body_bytes; the rest was dropped
+    bool too_busy;     // the body would pass server.max_inflight_body_bytes; the rest was dropped
+    uint64_t reserved; // bytes counted in srv_server.body_bytes for it
 };
 
 // Where the request goes (route.c).

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -85,20 +86,25 @@ static size_t count_of(const char *hay, const char *needle) {
 
 static struct stub_upstream *stub;
 
-static int start(struct proxy *p, const char *server_extra) {
+// A proxy whose two upstreams are the stub in `mode`.
+static int start_mode(struct proxy *p, const char *server_extra, const char *mode) {
     if (!stub)
         stub = stub_start(0, true);
     if (!stub)
         return RL_EIO;
     int port = stub_port(stub);
     return proxy_start(p, NULL,
-                       "server: {host: 127.0.0.1, port: 0%s}\n"
+                       "server: {host: 127.0.0.1, port: 0, log_requests: false%s}\n"
                        "models:\n"
-                       "  - {name: strong, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
-                       "  - {name: weak, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                       "  - {name: strong, base_url: \"http://127.0.0.1:%d/%s/v1\"}\n"
+                       "  - {name: weak, base_url: \"http://127.0.0.1:%d/%s/v1\"}\n"
                        "routers:\n"
                        "  random: {threshold: 0.5}\n",
-                       server_extra ? server_extra : "", port, port);
+                       server_extra ? server_extra : "", port, mode, port, mode);
+}
+
+static int start(struct proxy *p, const char *server_extra) {
+    return start_mode(p, server_extra, "ok");
 }
 
 #define BODY     "{\"model\":\"weak\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
@@ -277,5 +283,97 @@ TEST(serve_http_slow_clients_do_not_starve_others) {
     ASSERT_STR_CONTAINS(log, "\"msg\":\"connection refused\"");
     ASSERT(count_of(log, "connection refused") < 5); // rate-limited, not one line per refusal
     free(log);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Memory
+
+static long rss_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+// A request of `len` bytes whose body is a "weak" chat request padded with an array of
+// `elem`-byte elements (elem 2: "1,"; elem 17: "1111111111111111,").
+static char *padded_request(size_t len, size_t elem, size_t *out_len) {
+    static const char head[] = "{\"model\":\"weak\",\"messages\":[{\"role\":\"user\","
+                               "\"content\":\"hi\"}],\"x\":[";
+    size_t n = (len - sizeof head - 2) / elem;
+    size_t body_len = sizeof head - 1 + n * elem + 1; // the last ',' becomes ']', then '}'
+    char *r = malloc(body_len + 128);
+    int h = snprintf(r, 128,
+                     "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+                     body_len);
+    char *b = r + h;
+    memcpy(b, head, sizeof head - 1);
+    for (size_t i = 0; i < n; i++) {
+        memset(b + sizeof head - 1 + i * elem, '1', elem - 1);
+        b[sizeof head - 1 + i * elem + elem - 1] = ',';
+    }
+    memcpy(b + sizeof head - 1 + n * elem - 1, "]}", 2);
+    *out_len = (size_t)h + body_len;
+    return r;
+}
+
+// 30 bodies of 4 MiB in flight against a hanging upstream raise RSS by at most 64 MiB + twice
+// their bytes whatever their shape, RSS falls back once they are gone, a body of 2 million tiny
+// values is refused before jansson sees it, and past max_inflight_body_bytes new bodies get 503.
+TEST(serve_http_body_memory_is_bounded) {
+    struct proxy p;
+    ASSERT_OK(start_mode(&p, NULL, "hang"));
+    size_t len;
+    char *req = padded_request(4u << 20, 17, &len); // ~250,000 values: the most accepted
+    long idle = rss_kib(p.pid);
+    int fds[30];
+    for (int i = 0; i < 30; i++) {
+        fds[i] = connect_from(p.port, NULL);
+        ASSERT(fds[i] >= 0);
+        ASSERT_EQ(write(fds[i], req, len), (ssize_t)len);
+    }
+    usleep(300000);
+    long busy = rss_kib(p.pid);
+    long bytes_kib = (long)(30 * len / 1024);
+    if (busy - idle > 64 * 1024 + 2 * bytes_kib)
+        TEST_FAIL_("RSS %ld KiB idle, %ld KiB with %ld KiB of bodies in flight", idle, busy,
+                   bytes_kib);
+    for (int i = 0; i < 30; i++)
+        close(fds[i]);
+    usleep(1500000);
+    long after = rss_kib(p.pid);
+    if (after - idle > 16 * 1024)
+        TEST_FAIL_("RSS %ld KiB idle, %ld KiB after the bodies left", idle, after);
+    free(req);
+    char out[4096];
+    req = padded_request(4u << 20, 2, &len);
+    exchange(p.port, req, len, out, sizeof out, 3000);
+    free(req);
+    ASSERT(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+    ASSERT_STR_CONTAINS(out, "JSON values");
+    ASSERT_EQ(proxy_stop(&p), 0);
+
+    ASSERT_OK(start_mode(&p, ", max_inflight_body_bytes: 10000000", "hang"));
+    req = padded_request(4u << 20, 17, &len);
+    for (int i = 0; i < 3; i++) {
+        fds[i] = connect_from(p.port, NULL);
+        ASSERT(fds[i] >= 0);
+        ASSERT_EQ(write(fds[i], req, len), (ssize_t)len);
+    }
+    read_all(fds[2], out, sizeof out, 2000);
+    ASSERT(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
+    ASSERT_STR_CONTAINS(out, "Retry-After: 1\r\n");
+    ASSERT_STR_CONTAINS(out, "server_busy");
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    free(req);
+    ASSERT_EQ(proxy_stop(&p), 0);
     return 0;
 }
