@@ -87,7 +87,9 @@ $(VERSION_H): VERSION
 	   echo '#ifndef RL_VERSION_H'; echo '#define RL_VERSION_H'; \
 	   echo '#define RL_VERSION "$(VERSION)"'; echo '#endif'; } > $@
 
-$(BUILD)/obj/%.o: %.c | $(VERSION_H)
+# Every object depends on the Makefile too: a build folder outlives edits of the flags here (an
+# object built before -fPIC was added cannot go into the shared library).
+$(BUILD)/obj/%.o: %.c Makefile | $(VERSION_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -33,7 +33,7 @@ static void relay_unpause(struct srv_relay *r) {
 
 static void relay_broken(struct srv_relay *r) {
     struct srv_request *q = r->data;
-    srv_metrics_stream_error(q->s->metrics, q->model);
+    srv_metrics_stream_error(q->gen->metrics, q->model);
 }
 
 static const struct srv_relay_ops relay_ops = {relay_wake, relay_unpause, relay_broken};
@@ -49,8 +49,8 @@ static size_t relay_push(struct srv_request *q, const char *data, size_t n) {
 static bool commit(struct srv_request *q, const struct srv_call *call) {
     const char *ctype = call->content_type[0] ? call->content_type : "text/event-stream";
     bool sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
-    if (srv_relay_init(&q->relay, SRV_STREAM_RING, sse, q->s->c->models[q->model].name, &relay_ops,
-                       q) != RL_OK)
+    if (srv_relay_init(&q->relay, SRV_STREAM_RING, sse, q->gen->c->models[q->model].name,
+                       &relay_ops, q) != RL_OK)
         return false;
     q->up.committed = true;
     srv__answer_stream(q, (int)call->status, ctype);
@@ -80,11 +80,10 @@ static void on_backoff(struct srv_timer *t) {
 
 // The client's error after the last attempt failed: 504 after a timeout, else 502.
 static void give_up(struct srv_request *q, const char *detail) {
-    struct srv_server *s = q->s;
     struct srv_attempts *up = &q->up;
     char msg[400];
     snprintf(msg, sizeof msg, "upstream model '%s' failed after %d attempt%s: %s",
-             s->c->models[q->model].name, up->n, up->n == 1 ? "" : "s", detail);
+             q->gen->c->models[q->model].name, up->n, up->n == 1 ? "" : "s", detail);
     switch (up->last_failure) {
     case SRV_FAIL_TIMEOUT:
         srv__answer_error(q, 504, msg, "upstream_error", NULL, "upstream_timeout");
@@ -108,7 +107,7 @@ static void retry_or_fall_back(struct srv_request *q, const char *detail, bool r
     if (retry_same && up->retries_left > 0) {
         up->retries_left--;
         int doublings = up->n_model - 1 < 6 ? up->n_model - 1 : 6;
-        double delay = s->c->backoff_s * (double)(1u << doublings);
+        double delay = q->gen->c->backoff_s * (double)(1u << doublings);
         if (up->call.retry_after_s > delay && up->call.retry_after_s <= 10)
             delay = up->call.retry_after_s;
         q->state = SRV_BACKOFF;
@@ -117,21 +116,21 @@ static void retry_or_fall_back(struct srv_request *q, const char *detail, bool r
         srv_timer_start(s->loop, &up->backoff, delay);
         return;
     }
-    int other = q->model == s->strong ? s->weak : s->strong;
+    int other = q->model == q->gen->strong ? q->gen->weak : q->gen->strong;
     bool routed = q->routing.route >= 0;
-    if (s->c->fallback && routed && !up->fell_back && other != q->model) {
-        srv_metrics_fallback(s->metrics, q->model, other);
+    if (q->gen->c->fallback && routed && !up->fell_back && other != q->model) {
+        srv_metrics_fallback(q->gen->metrics, q->model, other);
         struct srv_log l;
         srv_log_begin(&l, SRV_LOG_WARN, "fallback");
         srv_log_str(&l, "id", q->id);
-        srv_log_str(&l, "from", s->c->models[q->model].name);
-        srv_log_str(&l, "to", s->c->models[other].name);
+        srv_log_str(&l, "from", q->gen->c->models[q->model].name);
+        srv_log_str(&l, "to", q->gen->c->models[other].name);
         srv_log_str(&l, "reason", detail);
         srv_log_end(&l);
         up->fell_back = true;
         q->model = other;
         up->n_model = 0;
-        up->retries_left = s->c->retries;
+        up->retries_left = q->gen->c->retries;
         start_attempt(q);
         return;
     }
@@ -149,7 +148,7 @@ static size_t on_body(struct srv_call *call, const char *data, size_t n) {
     if (!q->up.stall.armed) {
         q->up.stall.cb = on_stall_check;
         q->up.stall.data = q;
-        srv_timer_start(q->s->loop, &q->up.stall, q->s->c->models[q->model].stall_timeout_s);
+        srv_timer_start(q->s->loop, &q->up.stall, q->gen->c->models[q->model].stall_timeout_s);
     }
     if (q->up.committed)
         return relay_push(q, data, n);
@@ -165,15 +164,14 @@ static size_t on_body(struct srv_call *call, const char *data, size_t n) {
 // A complete 2xx answer is passed on when it is JSON, else it is a 502.
 static void answered(struct srv_request *q, const struct srv_call *call, const char *ctype,
                      double secs) {
-    struct srv_server *s = q->s;
     struct rl_buf *resp = &q->up.resp;
     json_error_t jerr;
     json_t *j = resp->len ? json_loadb(resp->data, resp->len, 0, &jerr) : NULL;
     if (!j) {
-        srv_metrics_attempt(s->metrics, q->model, "malformed", secs);
+        srv_metrics_attempt(q->gen->metrics, q->model, "malformed", secs);
         char detail[300];
         snprintf(detail, sizeof detail, "upstream model '%s' returned %s",
-                 s->c->models[q->model].name,
+                 q->gen->c->models[q->model].name,
                  resp->len ? "a body that is not valid JSON" : "an empty body");
         srv__answer_error(q, 502, detail, "upstream_error", NULL, "upstream_malformed");
         return;
@@ -181,19 +179,18 @@ static void answered(struct srv_request *q, const struct srv_call *call, const c
     struct srv_reply *a = &q->reply;
     a->have_usage = srv_usage(j, &a->prompt_tokens, &a->completion_tokens);
     json_decref(j);
-    srv_metrics_attempt(s->metrics, q->model, "ok", secs);
+    srv_metrics_attempt(q->gen->metrics, q->model, "ok", secs);
     srv__answer(q, (int)call->status, resp, ctype);
 }
 
 static void on_done(struct srv_call *call, CURLcode rc) {
     struct srv_request *q = call->data;
-    struct srv_server *s = q->s;
     struct srv_attempts *up = &q->up;
     double secs = (double)(srv_now_ns() - up->t0) * 1e-9;
     const char *ctype = call->content_type[0] ? call->content_type : "application/json";
     long status = call->status;
     if (up->committed) {
-        srv_metrics_attempt(s->metrics, q->model, rc == CURLE_OK ? "ok" : classify(rc), secs);
+        srv_metrics_attempt(q->gen->metrics, q->model, rc == CURLE_OK ? "ok" : classify(rc), secs);
         srv_relay_end(&q->relay, rc == CURLE_OK    ? NULL
                                  : call->errbuf[0] ? call->errbuf
                                                    : curl_easy_strerror(rc));
@@ -208,8 +205,8 @@ static void on_done(struct srv_call *call, CURLcode rc) {
     if (rc == CURLE_OK && status >= 400 && status < 500 && status != 429 && !auth) {
         // The upstream refused the request itself (400, 404, 422, ...): retrying or another
         // model would not help; its status goes back, with a safe summary of its error.
-        srv_metrics_attempt(s->metrics, q->model, "http_4xx", secs);
-        const struct srv_model *m = &s->c->models[q->model];
+        srv_metrics_attempt(q->gen->metrics, q->model, "http_4xx", secs);
+        const struct srv_model *m = &q->gen->c->models[q->model];
         struct rl_buf b;
         rl_buf_init(&b, 1 << 16);
         if (srv_upstream_error_body(up->resp.data, up->resp.len, m->name, status, m->api_key, &b) !=
@@ -238,17 +235,17 @@ static void on_done(struct srv_call *call, CURLcode rc) {
         outcome = "too_large";
         retry = false;
         snprintf(detail, sizeof detail, "the response exceeds server.max_response_bytes (%zu)",
-                 s->c->max_response);
+                 q->gen->c->max_response);
     } else {
         outcome = classify(rc);
         snprintf(detail, sizeof detail, "%s",
                  call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
     }
-    srv_metrics_attempt(s->metrics, q->model, outcome, secs);
+    srv_metrics_attempt(q->gen->metrics, q->model, outcome, secs);
     struct srv_log l;
     srv_log_begin(&l, SRV_LOG_WARN, "upstream attempt failed");
     srv_log_str(&l, "id", q->id);
-    srv_log_str(&l, "model", s->c->models[q->model].name);
+    srv_log_str(&l, "model", q->gen->c->models[q->model].name);
     srv_log_str(&l, "outcome", outcome);
     srv_log_str(&l, "detail", detail);
     srv_log_int(&l, "attempt", up->n);
@@ -265,7 +262,7 @@ static void on_done(struct srv_call *call, CURLcode rc) {
 static void on_stall_check(struct srv_timer *t) {
     struct srv_request *q = t->data;
     struct srv_attempts *up = &q->up;
-    double stall = q->s->c->models[q->model].stall_timeout_s;
+    double stall = q->gen->c->models[q->model].stall_timeout_s;
     double quiet = (double)(srv_now_ns() - up->last_byte_ns) * 1e-9;
     if (!up->call.easy)
         return;
@@ -290,20 +287,20 @@ static void on_deadline(struct srv_timer *t) {
     q->up.last_failure = SRV_FAIL_TIMEOUT;
     char detail[160];
     snprintf(detail, sizeof detail, "no answer within routing.request_timeout_s (%g s)",
-             q->s->c->request_timeout_s);
+             q->gen->c->request_timeout_s);
     give_up(q, detail);
 }
 
 static void start_attempt(struct srv_request *q) {
     struct srv_server *s = q->s;
     struct srv_attempts *up = &q->up;
-    const struct srv_model *m = &s->c->models[q->model];
+    const struct srv_model *m = &q->gen->c->models[q->model];
     if (up->body_model != q->model) {
         // The body is kept once: the client's bytes until the first rewrite, then the latest
         // rewrite, which a fallback rewrites again.
         const struct rl_buf *in = up->body.data ? &up->body : &q->client.body;
         struct rl_buf out;
-        rl_buf_init(&out, s->c->max_body + 256);
+        rl_buf_init(&out, q->gen->c->max_body + 256);
         if (srv_body_set_model(in->data, in->len, m->model, &out) != RL_OK) {
             srv__answer_error(q, 500, "could not rewrite the request body", "server_error", NULL,
                               NULL);
@@ -315,7 +312,7 @@ static void start_attempt(struct srv_request *q) {
         up->body_model = q->model;
     }
     rl_buf_free(&up->resp);
-    rl_buf_init(&up->resp, s->c->max_response);
+    rl_buf_init(&up->resp, q->gen->c->max_response);
     up->too_big = false;
     up->n++;
     up->n_model++;
@@ -325,8 +322,9 @@ static void start_attempt(struct srv_request *q) {
     up->call.on_body = on_body;
     up->call.on_done = on_done;
     up->call.data = q;
-    if (srv_upstream_start(s->up, &up->call, s->urls[q->model], s->headers[q->model], up->body.data,
-                           up->body.len, m->timeout_s, m->connect_timeout_s) != RL_OK)
+    if (srv_upstream_start(s->up, &up->call, q->gen->urls[q->model], q->gen->headers[q->model],
+                           up->body.data, up->body.len, m->timeout_s,
+                           m->connect_timeout_s) != RL_OK)
         srv__answer_error(q, 500, "could not start the upstream request", "server_error", NULL,
                           NULL);
 }
@@ -338,7 +336,7 @@ void srv__attempts_begin(struct srv_request *q) {
     q->up.first_model = q->model;
     q->up.deadline.cb = on_deadline;
     q->up.deadline.data = q;
-    srv_timer_start(q->s->loop, &q->up.deadline, q->s->c->request_timeout_s);
+    srv_timer_start(q->s->loop, &q->up.deadline, q->gen->c->request_timeout_s);
     start_attempt(q);
 }
 
@@ -351,7 +349,7 @@ void srv__attempts_stop(struct srv_request *q) {
 
 void srv__attempts_abandon(struct srv_request *q) {
     if (q->up.call.easy)
-        srv_metrics_attempt(q->s->metrics, q->model, "cancelled",
+        srv_metrics_attempt(q->gen->metrics, q->model, "cancelled",
                             (double)(srv_now_ns() - q->up.t0) * 1e-9);
     srv__attempts_stop(q);
 }

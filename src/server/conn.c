@@ -660,7 +660,8 @@ static void on_accept(struct srv_watch *w, uint32_t events) {
         rl_buf_init(&c->pending, l->c->max_header);
         rl_buf_init(&c->out, CONN_STREAM_BLOCK + 64 + l->c->max_header);
         c->phase = PHASE_HEAD;
-        set_deadline(c, l->c->header_timeout_s, false);
+        // Silent until its first byte, like a kept-alive one: clients open pools ahead of use.
+        set_deadline(c, l->c->idle_timeout_s, true);
         if (srv_loop_add(l->loop, &c->w, EPOLLIN | EPOLLRDHUP) != RL_OK) {
             close(fd);
             free(c);
@@ -746,6 +747,12 @@ struct srv_listener *srv_listener_new(struct srv_loop *loop, const struct srv_co
     l->kick_timer = (struct srv_timer){.cb = on_kick, .data = l};
     srv_timer_start(loop, &l->sweep, CONN_SWEEP_S);
     return l;
+}
+
+void srv_listener_set_config(struct srv_listener *l, const struct srv_config *c) {
+    l->c = c;
+    if (l->n_conns < c->max_connections)
+        watch_listener(l, true);
 }
 
 int srv_listener_port(const struct srv_listener *l) {

@@ -21,12 +21,11 @@
 // The headers every answer carries: the request id, and for a routed or model request that
 // succeeded, the model and p_strong.
 static void route_headers(const struct srv_request *q, const char *ctype, char *out, size_t size) {
-    const struct srv_server *s = q->s;
     bool answered = q->state == SRV_ANSWERED && q->reply.status < 400;
     int n = snprintf(out, size, "Content-Type: %s\r\nx-request-id: %s\r\n", ctype, q->id);
     if (n > 0 && (size_t)n < size && q->model >= 0 && q->kind != SRV_KIND_OTHER && answered)
         n += snprintf(out + n, size - (size_t)n, "x-routellm-model: %s\r\n",
-                      s->c->models[q->model].name);
+                      q->gen->c->models[q->model].name);
     if (n > 0 && (size_t)n < size && q->routing.route >= 0 && answered)
         n += snprintf(out + n, size - (size_t)n, "x-routellm-p-strong: %.6f\r\n",
                       q->routing.p_strong);
@@ -91,7 +90,7 @@ void srv__stream_wake(struct srv_request *q) {
 
 static void refuse_too_large(struct srv_request *q) {
     char msg[128];
-    snprintf(msg, sizeof msg, "the body exceeds the limit of %zu bytes", q->s->c->max_body);
+    snprintf(msg, sizeof msg, "the body exceeds the limit of %zu bytes", q->gen->c->max_body);
     srv__answer_error(q, 413, msg, "invalid_request_error", NULL, "body_too_large");
 }
 
@@ -99,7 +98,7 @@ static void refuse_too_large(struct srv_request *q) {
 // server.max_inflight_body_bytes: a body that would pass it is refused with 503 and Retry-After.
 static bool reserve_body(struct srv_request *q, uint64_t n) {
     struct srv_server *s = q->s;
-    if (s->body_bytes + n > s->c->max_inflight_body)
+    if (s->body_bytes + n > q->gen->c->max_inflight_body)
         return false;
     s->body_bytes += n;
     q->client.reserved += n;
@@ -149,7 +148,7 @@ static void get_metrics(struct srv_request *q) {
     struct rl_buf b;
     rl_buf_init(&b, 16u << 20);
     struct srv_embed_stats st = s->emb ? srv_embedder_stats(s->emb) : (struct srv_embed_stats){0};
-    if (srv_metrics_render(s->metrics, s->emb ? &st : NULL, &b) != RL_OK) {
+    if (srv_metrics_render(s->gen->metrics, s->emb ? &st : NULL, &b) != RL_OK) {
         srv__answer_error(q, 500, "could not render the metrics", "server_error", NULL, NULL);
         return;
     }
@@ -157,16 +156,15 @@ static void get_metrics(struct srv_request *q) {
 }
 
 static void get_models(struct srv_request *q) {
-    srv__answer_json(q, 200, q->s->models_json);
+    srv__answer_json(q, 200, q->gen->models_json);
 }
 
 // One entry of the list, found by its exact id.
 static void get_model(struct srv_request *q) {
-    const struct srv_server *s = q->s;
     const char *id = q->path + strlen("/v1/models/");
-    for (size_t i = 0; i < s->n_model_entries; i++) {
-        if (strcmp(s->model_entries[i].id, id) == 0) {
-            srv__answer_json(q, 200, s->model_entries[i].json);
+    for (size_t i = 0; i < q->gen->n_model_entries; i++) {
+        if (strcmp(q->gen->model_entries[i].id, id) == 0) {
+            srv__answer_json(q, 200, q->gen->model_entries[i].json);
             return;
         }
     }
@@ -205,7 +203,7 @@ static const struct srv_endpoint *find_endpoint(const char *path) {
 }
 
 static bool authorized(struct srv_request *q) {
-    const struct srv_config *c = q->s->c;
+    const struct srv_config *c = q->gen->c;
     if (c->n_keys == 0)
         return true;
     size_t n;
@@ -244,7 +242,7 @@ static void begin(struct srv_request *q, const char *method) {
         ep->handler(q);
         return;
     }
-    if (q->head->has_length && q->head->length > q->s->c->max_body) {
+    if (q->head->has_length && q->head->length > q->gen->c->max_body) {
         refuse_too_large(q);
         return;
     }
@@ -252,7 +250,7 @@ static void begin(struct srv_request *q, const char *method) {
         refuse_busy(q);
         return;
     }
-    rl_buf_init(&q->client.body, q->s->c->max_body);
+    rl_buf_init(&q->client.body, q->gen->c->max_body);
 }
 
 // ----------------------------------------------------------------------------
@@ -282,6 +280,8 @@ static struct srv_request *request_new(struct srv_server *s, struct srv_conn *co
     if (!q)
         return NULL;
     q->s = s;
+    q->gen = s->gen;
+    q->gen->refs++;
     q->head = h;
     q->client.conn = conn;
     q->t0 = srv_now_ns();
@@ -289,7 +289,7 @@ static struct srv_request *request_new(struct srv_server *s, struct srv_conn *co
     q->model = -1;
     q->up.first_model = -1;
     q->up.body_model = -1;
-    q->up.retries_left = s->c->retries;
+    q->up.retries_left = q->gen->c->retries;
     q->kind = SRV_KIND_OTHER;
     snprintf(q->method, sizeof q->method, "%s", h->method);
     // The path without its query; one too long for any endpoint is kept cut, and is not found.
@@ -309,7 +309,7 @@ static struct srv_request *request_new(struct srv_server *s, struct srv_conn *co
         s->live->prev = q;
     s->live = q;
     s->n_live++;
-    srv_metrics_inflight(s->metrics, 1);
+    srv_metrics_inflight(s->gen->metrics, 1);
     return q;
 }
 
@@ -323,7 +323,7 @@ static void request_free(struct srv_request *q) {
         q->next->prev = q->prev;
     s->n_live--;
     s->body_bytes -= q->client.reserved;
-    srv_metrics_inflight(s->metrics, -1);
+    srv_metrics_inflight(s->gen->metrics, -1);
     json_decref(q->routing.json);
     rl_buf_free(&q->client.body);
     rl_buf_free(&q->reply.body);
@@ -331,6 +331,7 @@ static void request_free(struct srv_request *q) {
     rl_buf_free(&q->up.body);
     rl_buf_free(&q->routing.prompt);
     srv_relay_free(&q->relay);
+    srv__gen_unref(q->gen);
     free(q);
     // Idle again after a burst: hand the heap's free pages back (glibc keeps pages freed below a
     // live allocation otherwise; a burst of large parsed bodies left ~70 MB of them).
@@ -396,7 +397,6 @@ static const char *stream_outcome(const struct srv_request *q, enum srv_conn_end
 }
 
 static void log_request(const struct srv_request *q, int status, enum srv_conn_end how) {
-    const struct srv_server *s = q->s;
     const struct srv_reply *a = &q->reply;
     struct srv_log l;
     srv_log_begin(&l, status >= 500 ? SRV_LOG_WARN : SRV_LOG_INFO, "request");
@@ -405,16 +405,16 @@ static void log_request(const struct srv_request *q, int status, enum srv_conn_e
     srv_log_str(&l, "path", q->path);
     srv_log_int(&l, "status", status);
     if (q->routing.route >= 0) {
-        srv_log_str(&l, "router", s->routes[q->routing.route].name);
+        srv_log_str(&l, "router", q->gen->routes[q->routing.route].name);
         srv_log_num(&l, "threshold", q->routing.threshold);
         srv_log_num(&l, "p_strong", q->routing.p_strong);
     }
     if (q->model >= 0)
-        srv_log_str(&l, "model", s->c->models[q->model].name);
+        srv_log_str(&l, "model", q->gen->c->models[q->model].name);
     if (q->up.n)
         srv_log_int(&l, "attempts", q->up.n);
     if (q->up.fell_back)
-        srv_log_str(&l, "fallback_from", s->c->models[q->up.first_model].name);
+        srv_log_str(&l, "fallback_from", q->gen->c->models[q->up.first_model].name);
     if (q->routing.stream)
         srv_log_str(&l, "stream", stream_outcome(q, how));
     if (a->have_usage) {
@@ -428,7 +428,6 @@ static void log_request(const struct srv_request *q, int status, enum srv_conn_e
 // The request is over: count it, log it, free it.
 static void on_end(void *req, enum srv_conn_end how) {
     struct srv_request *q = req;
-    struct srv_server *s = q->s;
     if (how != SRV_CONN_OK)
         srv__attempts_abandon(q);
     cancel_work(q);
@@ -447,10 +446,11 @@ static void on_end(void *req, enum srv_conn_end how) {
                                                         : 499;
     bool stream_cut = q->up.committed && !ok;
     if (q->kind != SRV_KIND_OTHER)
-        srv_metrics_request(s->metrics, q->routing.route, q->model, stream_cut ? 499 : status);
+        srv_metrics_request(q->gen->metrics, q->routing.route, q->model, stream_cut ? 499 : status);
     if (a->have_usage && status < 400)
-        srv_metrics_usage(s->metrics, q->model, s->strong, a->prompt_tokens, a->completion_tokens);
-    if (s->c->log_requests || status >= 500)
+        srv_metrics_usage(q->gen->metrics, q->model, q->gen->strong, a->prompt_tokens,
+                          a->completion_tokens);
+    if (q->gen->c->log_requests || status >= 500)
         log_request(q, status, how);
     request_free(q);
 }

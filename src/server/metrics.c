@@ -120,11 +120,12 @@ static bool model_ok(const struct srv_metrics *m, int model) {
     return model >= 0 && (size_t)model < m->n_models;
 }
 
-void srv_metrics_request(struct srv_metrics *m, int router, int model, int status) {
+// Count n requests of (router, model, status).
+static void reqs_add(struct srv_metrics *m, int router, int model, int status, uint64_t n) {
     for (size_t i = 0; i < m->n_reqs; i++) {
         struct req_count *r = &m->reqs[i];
         if (r->router == router && r->model == model && r->status == status) {
-            r->n++;
+            r->n += n;
             return;
         }
     }
@@ -136,7 +137,11 @@ void srv_metrics_request(struct srv_metrics *m, int router, int model, int statu
         m->reqs = grown;
         m->cap_reqs = cap;
     }
-    m->reqs[m->n_reqs++] = (struct req_count){router, model, status, 1};
+    m->reqs[m->n_reqs++] = (struct req_count){router, model, status, n};
+}
+
+void srv_metrics_request(struct srv_metrics *m, int router, int model, int status) {
+    reqs_add(m, router, model, status, 1);
 }
 
 void srv_metrics_routing(struct srv_metrics *m, int router, int model, double seconds) {
@@ -354,4 +359,64 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                         (unsigned long long)emb->errors);
     }
     return rc;
+}
+
+// Index of name in names[0..n), or -1.
+static int name_index(const char *const *names, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+void srv_metrics_carry(struct srv_metrics *to, const struct srv_metrics *from) {
+    size_t nm = to->n_models, fm = from->n_models;
+    int model_from[SRV_MAX_MODELS], router_from[SRV_MAX_ROUTERS + 1];
+    for (size_t i = 0; i < nm; i++)
+        model_from[i] = name_index(from->models, fm, to->models[i]);
+    for (size_t r = 0; r < to->n_routers; r++)
+        router_from[r] =
+            name_index((const char *const *)from->routers, from->n_routers, to->routers[r]);
+    for (size_t i = 0; i < nm; i++) {
+        int f = model_from[i];
+        if (f < 0)
+            continue;
+        to->upstream[i] = from->upstream[f];
+        memcpy(&to->attempts[i * N_OUTCOMES], &from->attempts[(size_t)f * N_OUTCOMES],
+               N_OUTCOMES * sizeof *to->attempts);
+        to->stream_errors[i] = from->stream_errors[f];
+        to->tokens_in[i] = from->tokens_in[f];
+        to->tokens_out[i] = from->tokens_out[f];
+        to->cost[i] = from->cost[f];
+        for (size_t j = 0; j < nm; j++)
+            if (model_from[j] >= 0)
+                to->fallbacks[i * nm + j] = from->fallbacks[(size_t)f * fm + (size_t)model_from[j]];
+    }
+    for (size_t r = 0; r < to->n_routers; r++) {
+        int f = router_from[r];
+        if (f < 0)
+            continue;
+        to->routing[r] = from->routing[f];
+        for (size_t i = 0; i < nm; i++)
+            if (model_from[i] >= 0)
+                to->routed[r * nm + i] = from->routed[(size_t)f * fm + (size_t)model_from[i]];
+    }
+    // Requests by (router, model, status): carried where both names still exist (router -1,
+    // "none", always does).
+    for (size_t k = 0; k < from->n_reqs; k++) {
+        const struct req_count *c = &from->reqs[k];
+        int router = c->router < 0 ? -1 : -2, model = c->model < 0 ? -1 : -2;
+        for (size_t r = 0; router == -2 && r < to->n_routers; r++)
+            if (router_from[r] == c->router)
+                router = (int)r;
+        for (size_t i = 0; model == -2 && i < nm; i++)
+            if (model_from[i] == c->model)
+                model = (int)i;
+        if (router == -2 || model == -2)
+            continue;
+        reqs_add(to, router, model, c->status, c->n);
+    }
+    to->cost_strong = from->cost_strong;
+    to->saving = from->saving;
+    to->inflight = from->inflight;
 }

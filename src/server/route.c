@@ -11,9 +11,8 @@
 // The decision (rl_router_decide) on the routing prompt and its embedding, if the router needs one;
 // then the attempts, or the answer of POST /v1/route.
 static void routed(struct srv_request *q, const float *embedding) {
-    struct srv_server *s = q->s;
     struct srv_routing *g = &q->routing;
-    const struct srv_route *rt = &s->routes[g->route];
+    const struct srv_route *rt = &q->gen->routes[g->route];
     struct rl_router_decision d;
     struct rl_prompt prompt = {g->prompt.data, g->prompt.len, embedding};
     if (rl_router_decide(rt->r, &rt->pair, &prompt, g->threshold, &d) != RL_OK) {
@@ -23,13 +22,13 @@ static void routed(struct srv_request *q, const float *embedding) {
     }
     // The router decides between its own pair; the upstreams are the config's routed pair.
     g->p_strong = d.p_strong;
-    q->model = d.strong ? s->strong : s->weak;
-    srv_metrics_routing(s->metrics, g->route, q->model, (double)(srv_now_ns() - g->t0) * 1e-9);
+    q->model = d.strong ? q->gen->strong : q->gen->weak;
+    srv_metrics_routing(q->gen->metrics, g->route, q->model, (double)(srv_now_ns() - g->t0) * 1e-9);
     if (q->kind == SRV_KIND_ROUTE) {
         char text[512];
         snprintf(text, sizeof text,
                  "{\"model\":\"%s\",\"p_strong\":%.15g,\"threshold\":%.15g,\"router\":\"%s\"}",
-                 s->c->models[q->model].name, g->p_strong, g->threshold, rt->name);
+                 q->gen->c->models[q->model].name, g->p_strong, g->threshold, rt->name);
         srv__answer_json(q, 200, text);
         return;
     }
@@ -56,7 +55,7 @@ static void drop_body_tree(struct srv_request *q) {
 
 // A model that names an upstream: no routing, no fallback; POST /v1/route refuses it.
 static void direct(struct srv_request *q, const char *name) {
-    q->model = q->kind == SRV_KIND_ROUTE ? -1 : srv_config_model_index(q->s->c, name);
+    q->model = q->kind == SRV_KIND_ROUTE ? -1 : srv_config_model_index(q->gen->c, name);
     if (q->model >= 0) {
         drop_body_tree(q);
         srv__attempts_begin(q);
@@ -74,14 +73,13 @@ static void direct(struct srv_request *q, const char *name) {
 
 // Find the router by name; answers 400 and returns -1 when it is not loaded.
 static int find_route(struct srv_request *q, const char *router) {
-    const struct srv_server *s = q->s;
-    for (size_t i = 0; i < s->n_routes; i++)
-        if (strcmp(s->routes[i].name, router) == 0)
+    for (size_t i = 0; i < q->gen->n_routes; i++)
+        if (strcmp(q->gen->routes[i].name, router) == 0)
             return (int)i;
     char msg[400];
     int n = snprintf(msg, sizeof msg, "the router '%s' is not loaded; loaded:", router);
-    for (size_t i = 0; i < s->n_routes && n > 0 && (size_t)n < sizeof msg; i++)
-        n += snprintf(msg + n, sizeof msg - (size_t)n, " %s", s->routes[i].name);
+    for (size_t i = 0; i < q->gen->n_routes && n > 0 && (size_t)n < sizeof msg; i++)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, " %s", q->gen->routes[i].name);
     srv__answer_error(q, 400, msg, "invalid_request_error", "model", "model_not_found");
     return -1;
 }
@@ -99,7 +97,7 @@ static void score_prompt(struct srv_request *q) {
     }
     drop_body_tree(q);
     g->t0 = srv_now_ns();
-    if (!s->routes[g->route].needs_embedding) {
+    if (!q->gen->routes[g->route].needs_embedding) {
         routed(q, NULL);
         return;
     }

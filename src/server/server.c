@@ -1,9 +1,10 @@
-// Set-up and lifetime of the routing proxy: load the routers and the encoder they need, build
-// each upstream's URL and headers and the GET /v1/models answer once, bind the socket, then run
-// the loop until SIGTERM or SIGINT and drain. The client connections (conn.c), libcurl's multi
-// interface and the encoder workers' eventfd share one epoll loop, so a single thread accepts
-// requests, routes them, calls upstreams and relays answers, and never waits on anything. What
-// happens to a request is in the stages listed in server_impl.h.
+// Set-up and lifetime of the routing proxy: build the configuration, load its routers and the
+// encoder they need, build each upstream's URL and headers and the GET /v1/models answer once
+// per configuration, bind the socket, then run the loop until SIGTERM or SIGINT and drain; SIGHUP
+// loads a new configuration beside the running one (reload). The client connections (conn.c),
+// libcurl's multi interface and the encoder workers' eventfd share one epoll loop, so a single
+// thread accepts requests, routes them, calls upstreams and relays answers, and never waits on
+// anything. What happens to a request is in the stages listed in server_impl.h.
 //
 // It does not speak HTTP/2 to clients, does not terminate TLS (put it behind a TLS proxy for
 // that) and does not rewrite anything in a response.
@@ -38,9 +39,9 @@ static struct rl_router *load_router(const struct srv_router_cfg *rc, const char
     return rl_router_load(what, home, errbuf);
 }
 
-static int add_route(struct srv_server *s, const char *name, struct rl_router *r,
+static int add_route(struct srv_gen *g, const char *name, struct rl_router *r,
                      const struct srv_router_cfg *rc, char *errbuf) {
-    struct srv_route *rt = &s->routes[s->n_routes];
+    struct srv_route *rt = &g->routes[g->n_routes];
     memset(rt, 0, sizeof *rt);
     snprintf(rt->name, sizeof rt->name, "%s", name);
     rt->r = r;
@@ -51,17 +52,17 @@ static int add_route(struct srv_server *s, const char *name, struct rl_router *r
         rl_router_free(r);
         return rl__errf(errbuf, RL_EINVAL, "routers.%s: %s", name, err);
     }
-    s->n_routes++;
+    g->n_routes++;
     return RL_OK;
 }
 
 // The routers of the config's routers: section, or, without one, every kind the registry ships a
 // default router for (rl/router.h), under its kind name.
-static int load_routes(struct srv_server *s, const char *home, char *errbuf) {
-    const struct srv_config *c = s->c;
+static int load_routes(struct srv_gen *g, const char *home, char *errbuf) {
+    const struct srv_config *c = g->c;
     size_t n = c->routers_given ? c->n_routers : rl_router_kind_count();
-    s->routes = calloc(n ? n : 1, sizeof *s->routes);
-    if (!s->routes)
+    g->routes = calloc(n ? n : 1, sizeof *g->routes);
+    if (!g->routes)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     char err[RL_ERRBUF_SIZE];
     for (size_t i = 0; i < n; i++) {
@@ -79,41 +80,23 @@ static int load_routes(struct srv_server *s, const char *home, char *errbuf) {
             srv_logf(SRV_LOG_WARN, "router not available", "%s: %s", name, err);
             continue;
         }
-        int st = add_route(s, name, r, rc, errbuf);
+        int st = add_route(g, name, r, rc, errbuf);
         if (st != RL_OK)
             return st;
     }
-    if (s->n_routes == 0)
+    if (g->n_routes == 0)
         return rl__errf(errbuf, RL_EINVAL, "no router could be loaded");
     return RL_OK;
-}
-
-static int load_encoder(struct srv_server *s, char *errbuf) {
-    bool needed = false;
-    for (size_t i = 0; i < s->n_routes; i++)
-        needed |= s->routes[i].needs_embedding;
-    if (!needed)
-        return RL_OK;
-    char err[RL_ERRBUF_SIZE];
-    s->enc = rl_encoder_open(s->c->encoder_dir, err);
-    if (!s->enc)
-        return rl__errf(errbuf, RL_EINVAL, "encoder %s: %s", s->c->encoder_dir, err);
-    for (size_t i = 0; i < s->n_routes; i++)
-        if (rl_router_check_encoder(s->routes[i].r, s->enc, err) != RL_OK)
-            return rl__errf(errbuf, RL_EINVAL, "router %s: %s", s->routes[i].name, err);
-    s->emb = srv_embedder_new(s->enc, s->loop, s->c->encoder_workers, s->c->batch_max,
-                              s->c->cache_entries, errbuf);
-    return s->emb ? RL_OK : RL_ENOMEM;
 }
 
 // ----------------------------------------------------------------------------
 // Upstreams and the model list
 
-static int build_upstreams(struct srv_server *s, char *errbuf) {
-    const struct srv_config *c = s->c;
-    s->urls = calloc(c->n_models, sizeof *s->urls);
-    s->headers = calloc(c->n_models, sizeof *s->headers);
-    if (!s->urls || !s->headers)
+static int build_upstreams(struct srv_gen *g, char *errbuf) {
+    const struct srv_config *c = g->c;
+    g->urls = calloc(c->n_models, sizeof *g->urls);
+    g->headers = calloc(c->n_models, sizeof *g->headers);
+    if (!g->urls || !g->headers)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     for (size_t i = 0; i < c->n_models; i++) {
         const struct srv_model *m = &c->models[i];
@@ -124,7 +107,7 @@ static int build_upstreams(struct srv_server *s, char *errbuf) {
         rl_buf_init(&b, 8192);
         if (rl_buf_appendf(&b, "%.*s/chat/completions", (int)n, m->base_url) != RL_OK)
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-        s->urls[i] = rl_buf_take(&b, NULL);
+        g->urls[i] = rl_buf_take(&b, NULL);
         struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
         // No "Expect: 100-continue" round trip before larger bodies.
         h = h ? curl_slist_append(h, "Expect:") : NULL;
@@ -138,19 +121,19 @@ static int build_upstreams(struct srv_server *s, char *errbuf) {
         }
         if (!h)
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-        s->headers[i] = h;
+        g->headers[i] = h;
     }
     return RL_OK;
 }
 
 // Add one entry to the list, and keep its id and text for GET /v1/models/<id>.
-static int add_model_entry(struct srv_server *s, json_t *data, const char *id, json_int_t created,
+static int add_model_entry(struct srv_gen *g, json_t *data, const char *id, json_int_t created,
                            const char *owner) {
     json_t *m = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", created,
                           "owned_by", owner);
     if (!m)
         return RL_ENOMEM;
-    struct srv_model_entry *e = &s->model_entries[s->n_model_entries];
+    struct srv_model_entry *e = &g->model_entries[g->n_model_entries];
     e->id = strdup(id);
     e->json = json_dumps(m, JSON_COMPACT);
     int rc = e->id && e->json && json_array_append(data, m) == 0 ? RL_OK : RL_ENOMEM;
@@ -160,30 +143,157 @@ static int add_model_entry(struct srv_server *s, json_t *data, const char *id, j
         free(e->json);
         return rc;
     }
-    s->n_model_entries++;
+    g->n_model_entries++;
     return RL_OK;
 }
 
 // The GET /v1/models answer: each router once, under its configured threshold, then the
 // upstream models. It changes only with the configuration, so it is written once, here.
-static int build_model_list(struct srv_server *s) {
-    size_t n = s->n_routes + s->c->n_models;
-    s->model_entries = calloc(n, sizeof *s->model_entries);
+static int build_model_list(struct srv_gen *g) {
+    size_t n = g->n_routes + g->c->n_models;
+    g->model_entries = calloc(n, sizeof *g->model_entries);
     json_t *data = json_array();
     json_int_t created = (json_int_t)time(NULL);
-    int rc = s->model_entries && data ? RL_OK : RL_ENOMEM;
-    for (size_t i = 0; rc == RL_OK && i < s->n_routes; i++) {
+    int rc = g->model_entries && data ? RL_OK : RL_ENOMEM;
+    for (size_t i = 0; rc == RL_OK && i < g->n_routes; i++) {
         char id[SRV_NAME_MAX + 64];
-        snprintf(id, sizeof id, "router-%s-%g", s->routes[i].name, s->routes[i].threshold);
-        rc = add_model_entry(s, data, id, created, "routellm");
+        snprintf(id, sizeof id, "router-%s-%g", g->routes[i].name, g->routes[i].threshold);
+        rc = add_model_entry(g, data, id, created, "routellm");
     }
-    for (size_t i = 0; rc == RL_OK && i < s->c->n_models; i++)
-        rc = add_model_entry(s, data, s->c->models[i].name, created, "upstream");
+    for (size_t i = 0; rc == RL_OK && i < g->c->n_models; i++)
+        rc = add_model_entry(g, data, g->c->models[i].name, created, "upstream");
     json_t *list = rc == RL_OK ? json_pack("{s:s,s:O}", "object", "list", "data", data) : NULL;
-    s->models_json = list ? json_dumps(list, JSON_COMPACT) : NULL;
+    g->models_json = list ? json_dumps(list, JSON_COMPACT) : NULL;
     json_decref(list);
     json_decref(data);
-    return s->models_json ? RL_OK : RL_ENOMEM;
+    return g->models_json ? RL_OK : RL_ENOMEM;
+}
+
+// The encoder, when a router of the first configuration needs it, with its workers. A reload
+// cannot load it later (server.c's reload says so).
+static int load_encoder(struct srv_server *s, char *errbuf) {
+    const struct srv_gen *g = s->gen;
+    bool needed = false;
+    for (size_t i = 0; i < g->n_routes; i++)
+        needed |= g->routes[i].needs_embedding;
+    if (!needed)
+        return RL_OK;
+    char err[RL_ERRBUF_SIZE];
+    s->enc = rl_encoder_open(g->c->encoder_dir, err);
+    if (!s->enc)
+        return rl__errf(errbuf, RL_EINVAL, "encoder %s: %s", g->c->encoder_dir, err);
+    s->emb = srv_embedder_new(s->enc, s->loop, g->c->encoder_workers, g->c->batch_max,
+                              g->c->cache_entries, errbuf);
+    return s->emb ? RL_OK : RL_ENOMEM;
+}
+
+// Every router that embeds must read this server's encoder.
+static int check_encoder(const struct srv_server *s, const struct srv_gen *g, char *errbuf) {
+    char err[RL_ERRBUF_SIZE];
+    for (size_t i = 0; i < g->n_routes; i++) {
+        if (!g->routes[i].needs_embedding)
+            continue;
+        if (!s->enc)
+            return rl__errf(errbuf, RL_EINVAL,
+                            "router %s needs the encoder, which this server did not load at "
+                            "start: restart it",
+                            g->routes[i].name);
+        if (rl_router_check_encoder(g->routes[i].r, s->enc, err) != RL_OK)
+            return rl__errf(errbuf, RL_EINVAL, "router %s: %s", g->routes[i].name, err);
+    }
+    return RL_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Configurations
+
+void srv__gen_unref(struct srv_gen *g) {
+    if (!g || --g->refs > 0)
+        return;
+    for (size_t i = 0; i < g->n_routes; i++)
+        rl_router_free(g->routes[i].r);
+    free(g->routes);
+    for (size_t i = 0; g->urls && i < g->c->n_models; i++)
+        free(g->urls[i]);
+    free(g->urls);
+    for (size_t i = 0; g->headers && i < g->c->n_models; i++)
+        curl_slist_free_all(g->headers[i]);
+    free(g->headers);
+    srv_metrics_free(g->metrics);
+    free(g->models_json);
+    for (size_t i = 0; i < g->n_model_entries; i++) {
+        free(g->model_entries[i].id);
+        free(g->model_entries[i].json);
+    }
+    free(g->model_entries);
+    srv_config_free(g->c);
+    free(g->c);
+    free(g);
+}
+
+// Build a configuration and load everything it names. NULL with errbuf on failure.
+static struct srv_gen *gen_new(struct srv_server *s, char *errbuf) {
+    struct srv_gen *g = calloc(1, sizeof *g);
+    if (!g || !(g->c = malloc(sizeof *g->c))) {
+        free(g);
+        rl__errf(errbuf, RL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    g->refs = 1;
+    srv_config_init(g->c);
+    if (s->build(s->build_data, g->c, errbuf) != RL_OK || load_routes(g, s->home, errbuf) != RL_OK)
+        goto fail;
+    g->strong = srv_config_model_index(g->c, g->c->strong);
+    g->weak = srv_config_model_index(g->c, g->c->weak);
+    const char *names[SRV_MAX_ROUTERS + 16];
+    for (size_t i = 0; i < g->n_routes && i < RL_COUNTOF(names); i++)
+        names[i] = g->routes[i].name;
+    g->metrics = srv_metrics_new(g->c, names, g->n_routes);
+    if (!g->metrics || build_model_list(g) != RL_OK) {
+        rl__errf(errbuf, RL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (build_upstreams(g, errbuf) != RL_OK)
+        goto fail;
+    return g;
+fail:
+    srv__gen_unref(g);
+    return NULL;
+}
+
+// SIGHUP: build the new set beside the old one and switch only when all of it loaded; the
+// requests in flight keep the old set until they end.
+static void reload(struct srv_server *s) {
+    char errbuf[RL_ERRBUF_SIZE] = "";
+    struct srv_gen *g = gen_new(s, errbuf);
+    if (g && check_encoder(s, g, errbuf) != RL_OK) {
+        srv__gen_unref(g);
+        g = NULL;
+    }
+    if (!g) {
+        srv_logf(SRV_LOG_ERROR, "reload refused", "%s; the running configuration stays", errbuf);
+        return;
+    }
+    const struct srv_config *old = s->gen->c, *c = g->c;
+    if (strcmp(old->host, c->host) != 0 || (c->port && old->port != c->port) ||
+        strcmp(old->encoder_dir, c->encoder_dir) != 0 ||
+        old->encoder_workers != c->encoder_workers || old->batch_max != c->batch_max ||
+        old->cache_entries != c->cache_entries)
+        srv_logf(SRV_LOG_WARN, "reload",
+                 "server.host, server.port and the encoder section take effect at the next "
+                 "start; the running values stay");
+    srv_metrics_carry(g->metrics, s->gen->metrics);
+    srv_listener_set_config(s->listener, c);
+    srv__gen_unref(s->gen);
+    s->gen = g;
+    struct srv_log l;
+    srv_log_begin(&l, SRV_LOG_INFO, "reloaded");
+    srv_log_int(&l, "routers", (long long)g->n_routes);
+    srv_log_int(&l, "models", (long long)c->n_models);
+    srv_log_str(&l, "strong", c->strong);
+    srv_log_str(&l, "weak", c->weak);
+    srv_log_int(&l, "requests_on_the_old_set", s->n_live);
+    srv_log_end(&l);
 }
 
 // ----------------------------------------------------------------------------
@@ -208,14 +318,18 @@ static void on_signal(struct srv_watch *w, uint32_t events) {
     unsigned char sig = 0;
     if (read(w->fd, &sig, 1) != 1 || s->draining)
         return;
+    if (sig == SIGHUP) {
+        reload(s);
+        return;
+    }
     s->draining = true;
-    s->drain_deadline_ns = srv_now_ns() + (uint64_t)(s->c->drain_timeout_s * 1e9);
+    s->drain_deadline_ns = srv_now_ns() + (uint64_t)(s->gen->c->drain_timeout_s * 1e9);
     srv_listener_stop_accepting(s->listener);
     srv_logf(SRV_LOG_INFO, "draining", "signal %u: no new connections; %ld request(s) in flight",
              (unsigned)sig, s->n_live);
 }
 
-// SIGTERM and SIGINT start the drain (on_signal).
+// SIGTERM and SIGINT start the drain, SIGHUP reloads (on_signal).
 static int watch_signals(struct srv_server *s, char *errbuf) {
     if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
         return rl__errf(errbuf, RL_EIO, "pipe: %s", strerror(errno));
@@ -229,13 +343,15 @@ static int watch_signals(struct srv_server *s, char *errbuf) {
     sa.sa_flags = SA_RESTART;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     return RL_OK;
 }
 
 // ----------------------------------------------------------------------------
 // Start-up
 
-struct srv_server *srv_server_new(struct srv_config *c, const char *home, char *errbuf) {
+struct srv_server *srv_server_new(srv_config_builder build, void *build_data, const char *home,
+                                  char *errbuf) {
     signal(SIGPIPE, SIG_IGN);
     // Request bodies and held answers are allocated in pieces of up to max_body_bytes. glibc
     // raises its mmap threshold to the largest block freed, after which such blocks come from the
@@ -244,13 +360,13 @@ struct srv_server *srv_server_new(struct srv_config *c, const char *home, char *
     mallopt(M_MMAP_THRESHOLD, SRV_MMAP_THRESHOLD);
 
     struct srv_server *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (!s || !(s->home = strdup(home))) {
+        free(s);
         rl__errf(errbuf, RL_ENOMEM, "out of memory");
         return NULL;
     }
-    s->c = c;
-    s->strong = srv_config_model_index(c, c->strong);
-    s->weak = srv_config_model_index(c, c->weak);
+    s->build = build;
+    s->build_data = build_data;
     s->sig.fd = -1;
     if (getrandom(&s->id_seed, sizeof s->id_seed, 0) != (ssize_t)sizeof s->id_seed)
         s->id_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
@@ -260,19 +376,10 @@ struct srv_server *srv_server_new(struct srv_config *c, const char *home, char *
         rl__errf(errbuf, RL_ENOMEM, "cannot create the event loop");
         goto fail;
     }
-    if (load_routes(s, home, errbuf) != RL_OK || load_encoder(s, errbuf) != RL_OK)
+    s->gen = gen_new(s, errbuf);
+    if (!s->gen || load_encoder(s, errbuf) != RL_OK || check_encoder(s, s->gen, errbuf) != RL_OK)
         goto fail;
-    const char *names[256];
-    for (size_t i = 0; i < s->n_routes && i < RL_COUNTOF(names); i++)
-        names[i] = s->routes[i].name;
-    s->metrics = srv_metrics_new(c, names, s->n_routes);
-    if (!s->metrics || build_model_list(s) != RL_OK) {
-        rl__errf(errbuf, RL_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (build_upstreams(s, errbuf) != RL_OK)
-        goto fail;
-    s->listener = srv_listener_new(s->loop, c, &srv__http_ops, s, errbuf);
+    s->listener = srv_listener_new(s->loop, s->gen->c, &srv__http_ops, s, errbuf);
     if (!s->listener)
         goto fail;
     s->port = srv_listener_port(s->listener);
@@ -292,17 +399,18 @@ int srv_server_port(const struct srv_server *s) {
 // Running and stopping
 
 int srv_server_run(struct srv_server *s) {
+    const struct srv_gen *g = s->gen;
     struct srv_log l;
     srv_log_begin(&l, SRV_LOG_INFO, "listening");
-    srv_log_str(&l, "host", s->c->host);
+    srv_log_str(&l, "host", g->c->host);
     srv_log_int(&l, "port", s->port);
     char names[512] = "";
-    for (size_t i = 0, used = 0; i < s->n_routes && used < sizeof names; i++)
+    for (size_t i = 0, used = 0; i < g->n_routes && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
-                                 s->routes[i].name);
+                                 g->routes[i].name);
     srv_log_str(&l, "routers", names);
-    srv_log_str(&l, "strong", s->c->strong);
-    srv_log_str(&l, "weak", s->c->weak);
+    srv_log_str(&l, "strong", g->c->strong);
+    srv_log_str(&l, "weak", g->c->weak);
     srv_log_end(&l);
     while (!s->draining || (s->n_live && srv_now_ns() < s->drain_deadline_ns)) {
         if (srv_loop_run_once(s->loop, s->draining ? 50 : -1) != RL_OK) {
@@ -331,28 +439,14 @@ int srv_server_run(struct srv_server *s) {
 void srv_server_free(struct srv_server *s) {
     if (!s)
         return;
-    srv_listener_free(s->listener);
+    srv_listener_free(s->listener); // ends every request, which lets go of old configurations
     srv_embedder_free(s->emb);
     rl_encoder_free(s->enc);
-    for (size_t i = 0; i < s->n_routes; i++)
-        rl_router_free(s->routes[i].r);
-    free(s->routes);
-    for (size_t i = 0; s->urls && i < s->c->n_models; i++)
-        free(s->urls[i]);
-    free(s->urls);
-    for (size_t i = 0; s->headers && i < s->c->n_models; i++)
-        curl_slist_free_all(s->headers[i]);
-    free(s->headers);
+    srv__gen_unref(s->gen);
     srv_upstream_free(s->up);
-    srv_metrics_free(s->metrics);
-    free(s->models_json);
-    for (size_t i = 0; i < s->n_model_entries; i++) {
-        free(s->model_entries[i].id);
-        free(s->model_entries[i].json);
-    }
-    free(s->model_entries);
     if (s->sig.fd >= 0)
         srv_loop_del(s->loop, &s->sig);
     srv_loop_free(s->loop);
+    free(s->home);
     free(s);
 }

@@ -295,6 +295,8 @@ struct srv_conn_ops {
 struct srv_listener *srv_listener_new(struct srv_loop *loop, const struct srv_config *c,
                                       const struct srv_conn_ops *ops, void *owner, char *errbuf);
 int srv_listener_port(const struct srv_listener *l); // the bound port (useful with port 0)
+// Read the limits and deadlines from c from now on (after a reload; host and port stay).
+void srv_listener_set_config(struct srv_listener *l, const struct srv_config *c);
 // Drain: stop accepting, close idle connections, and close the others after their answer.
 void srv_listener_stop_accepting(struct srv_listener *l);
 size_t srv_listener_connections(const struct srv_listener *l);
@@ -414,6 +416,11 @@ int srv_upstream_start(struct srv_upstream *u, struct srv_call *call, const char
                        double connect_timeout_s) RL_NODISCARD;
 void srv_upstream_cancel(struct srv_upstream *u, struct srv_call *call); // no on_done; idempotent
 void srv_upstream_unpause(struct srv_upstream *u, struct srv_call *call);
+// Read one line of an upstream's answer head into call: a status line sets status (its three
+// digits, 0 when they are not) and clears the rest; Content-Type is kept (visible ASCII, cut
+// at the first other byte, at most 127 bytes); Retry-After in seconds, in (0, 3600), sets
+// retry_after_s. Other lines are ignored.
+void srv_upstream_header(struct srv_call *call, const char *line, size_t len);
 
 // ----------------------------------------------------------------------------
 // Embeddings (embed.c): an LRU cache of prompt -> embedding in front of a pool of encoder
@@ -460,6 +467,9 @@ void srv_metrics_stream_error(struct srv_metrics *m, int model);
 void srv_metrics_usage(struct srv_metrics *m, int model, int strong, long prompt_tokens,
                        long completion_tokens);
 void srv_metrics_inflight(struct srv_metrics *m, int delta);
+// After a reload: copy into `to` every count of `from` whose router and model names `to` also
+// has (a router or model that is gone takes its counts with it).
+void srv_metrics_carry(struct srv_metrics *to, const struct srv_metrics *from);
 int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats *emb,
                        struct rl_buf *out) RL_NODISCARD;
 
@@ -492,10 +502,17 @@ int srv_json_quote(struct rl_buf *b, const char *s, size_t len) RL_NODISCARD;
 // The server (server.c)
 
 struct srv_server;
-// Load routers and the encoder they need, bind the socket. NULL on failure, errbuf says why.
-struct srv_server *srv_server_new(struct srv_config *c, const char *home, char *errbuf);
+// Fill c (initialised with srv_config_init) from wherever the configuration comes from, and
+// srv_config_finish it: the server calls it at start and again at each SIGHUP.
+typedef int (*srv_config_builder)(void *data, struct srv_config *c, char *errbuf);
+// Build the configuration, load its routers and the encoder they need, bind the socket. NULL on
+// failure, errbuf says why.
+struct srv_server *srv_server_new(srv_config_builder build, void *build_data, const char *home,
+                                  char *errbuf);
 int srv_server_port(const struct srv_server *s); // the bound port (useful with port 0)
-// Serve until SIGTERM or SIGINT, then drain in-flight requests up to the drain deadline.
+// Serve until SIGTERM or SIGINT, then drain in-flight requests up to the drain deadline. SIGHUP
+// reloads the configuration and router files: new requests use the new set, requests in flight
+// finish on the old one, and a set that fails to load is refused with a logged error.
 int srv_server_run(struct srv_server *s);
 void srv_server_free(struct srv_server *s);
 

@@ -32,13 +32,12 @@ struct srv_model_entry {
     char *json;
 };
 
-struct srv_server {
+// One loaded configuration and everything built from it: what a request uses from its start to
+// its end. SIGHUP builds a new one (server.c); requests keep a reference to the one they began
+// on, so an old set is freed when its last request ends.
+struct srv_gen {
+    int refs;
     struct srv_config *c;
-    struct srv_loop *loop;
-    struct srv_listener *listener;
-    struct srv_upstream *up;
-    struct rl_encoder *enc;
-    struct srv_embedder *emb; // NULL when no router needs embeddings
     struct srv_route *routes;
     size_t n_routes;
     struct srv_metrics *metrics;
@@ -48,6 +47,20 @@ struct srv_server {
     char *models_json;           // the GET /v1/models answer
     struct srv_model_entry *model_entries;
     size_t n_model_entries;
+};
+
+void srv__gen_unref(struct srv_gen *g); // frees it with its last reference
+
+struct srv_server {
+    struct srv_gen *gen; // the current configuration
+    srv_config_builder build;
+    void *build_data;
+    char *home;
+    struct srv_loop *loop;
+    struct srv_listener *listener;
+    struct srv_upstream *up;
+    struct rl_encoder *enc;   // loaded at start for the routers that need it; never reloaded
+    struct srv_embedder *emb; // NULL when no router needs embeddings
     struct srv_watch sig;
     bool draining;
     uint64_t drain_deadline_ns;
@@ -119,6 +132,7 @@ struct srv_reply {
 
 struct srv_request {
     struct srv_server *s;
+    struct srv_gen *gen;             // the configuration it began on (a reference)
     struct srv_request *prev, *next; // s->live
     const struct srv_endpoint *ep;   // http.c's table row for the path, NULL when none
     enum srv_kind kind;

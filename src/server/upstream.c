@@ -150,16 +150,19 @@ void srv_upstream_free(struct srv_upstream *u) {
 // ----------------------------------------------------------------------------
 // Calls
 
-static size_t header_cb(char *data, size_t size, size_t n, void *userp) {
-    struct srv_call *call = userp;
-    size_t len = size * n;
+void srv_upstream_header(struct srv_call *call, const char *data, size_t len) {
     if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
-        // A new status line (after a redirect or an interim 1xx) starts a new header set.
+        // A new status line (after an interim 1xx) starts a new header set.
         call->content_type[0] = '\0';
         call->retry_after_s = 0;
+        call->status = 0;
         const char *sp = memchr(data, ' ', len);
-        call->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        return len;
+        size_t at = sp ? (size_t)(sp - data) + 1 : len;
+        if (at + 3 <= len && data[at] >= '1' && data[at] <= '9' && data[at + 1] >= '0' &&
+            data[at + 1] <= '9' && data[at + 2] >= '0' && data[at + 2] <= '9')
+            call->status =
+                (data[at] - '0') * 100 + (data[at + 1] - '0') * 10 + (data[at + 2] - '0');
+        return;
     }
     static const char ct[] = "content-type:", ra[] = "retry-after:";
     if (len > sizeof ct - 1 && strncasecmp(data, ct, sizeof ct - 1) == 0) {
@@ -171,8 +174,12 @@ static size_t header_cb(char *data, size_t size, size_t n, void *userp) {
             vn--;
         if (vn >= sizeof call->content_type)
             vn = sizeof call->content_type - 1;
-        memcpy(call->content_type, v, vn);
-        call->content_type[vn] = '\0';
+        // Only visible characters and spaces: the value is sent on as the client's Content-Type.
+        size_t k = 0;
+        while (k < vn && ((unsigned char)v[k] >= 0x20 && (unsigned char)v[k] < 0x7f))
+            k++;
+        memcpy(call->content_type, v, k);
+        call->content_type[k] = '\0';
     } else if (len > sizeof ra - 1 && strncasecmp(data, ra, sizeof ra - 1) == 0) {
         char tmp[32];
         size_t vn = len - (sizeof ra - 1) < sizeof tmp - 1 ? len - (sizeof ra - 1) : sizeof tmp - 1;
@@ -183,7 +190,11 @@ static size_t header_cb(char *data, size_t size, size_t n, void *userp) {
         if (end != tmp && v > 0 && v < 3600)
             call->retry_after_s = v;
     }
-    return len;
+}
+
+static size_t header_cb(char *data, size_t size, size_t n, void *userp) {
+    srv_upstream_header(userp, data, size * n);
+    return size * n;
 }
 
 static size_t write_cb(char *data, size_t size, size_t n, void *userp) {

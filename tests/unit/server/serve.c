@@ -764,6 +764,90 @@ TEST(serve_stall_and_request_deadline) {
     return 0;
 }
 
+// Write text to path (the config a SIGHUP rereads).
+static int rewrite(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return RL_EIO;
+    fputs(text, f);
+    return fclose(f) == 0 ? RL_OK : RL_EIO;
+}
+
+// Wait until the log holds `needle` n times (10 s at most).
+static bool wait_log(const struct proxy *p, const char *needle, int n) {
+    for (int waited = 0; waited < 10000; waited += 20) {
+        char *log = proxy_log(p);
+        int seen = 0;
+        for (const char *at = log ? strstr(log, needle) : NULL; at; at = strstr(at + 1, needle))
+            seen++;
+        free(log);
+        if (seen >= n)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+// SIGHUP reloads the file: new requests see the new models and routers, a stream in flight
+// finishes on the old set, counters carry over, and a broken file is refused with the old set
+// kept. (SIGHUP used to kill the server, exit 129, cutting streams.)
+TEST(serve_sighup_reloads_atomically) {
+    struct proxy p;
+    ASSERT_OK(start(&p, "slow", "ok", NULL, NULL, NULL, NULL));
+    struct http_resp r;
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("weak", ""), NULL, 0, 0, &r));
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    stub_set_delay(stub, 150);
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(200000);
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "server: {host: 127.0.0.1, port: 0}\n"
+                 "models:\n"
+                 "  - {name: strong, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                 "  - {name: weak, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                 "  - {name: extra, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                 "routing: {strong: strong, weak: weak}\n"
+                 "routers:\n"
+                 "  random: {threshold: 0.7}\n",
+                 stub_port(stub), stub_port(stub), stub_port(stub));
+        if (rewrite(p.config, text) != RL_OK)
+            _exit(1);
+        kill(p.pid, SIGHUP);
+        _exit(0);
+    }
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("strong", ",\"stream\":true"), NULL, 0,
+                        0, &r));
+    int st;
+    waitpid(child, &st, 0);
+    stub_set_delay(stub, 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT(ends_with(&r.body, "data: [DONE]\n\n")); // the old set saw it through
+    http_resp_free(&r);
+    ASSERT(wait_log(&p, "\"msg\":\"reloaded\"", 1));
+    ASSERT_OK(http_call(p.port, "/v1/models", NULL, NULL, 0, 0, &r));
+    ASSERT_STR_CONTAINS(r.body.data, "\"router-random-0.7\"");
+    ASSERT_STR_CONTAINS(r.body.data, "\"extra\"");
+    http_resp_free(&r);
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("extra", ""), NULL, 0, 0, &r));
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{router=\"none\",model=\"weak\","
+                                   "status=\"200\"}"),
+              1);
+    // A broken file: refused, logged, the running set stays.
+    ASSERT_OK(rewrite(p.config, "server: {port: [\n"));
+    kill(p.pid, SIGHUP);
+    ASSERT(wait_log(&p, "\"msg\":\"reload refused\"", 1));
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("extra", ""), NULL, 0, 0, &r));
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(proxy_stop(&p), 0);
+    return 0;
+}
+
 // Past drain_timeout_s, requests still running are cut and the server still exits cleanly: a
 // stream ends with an error event saying so (and its chunked body ends properly), a request not
 // yet answered gets 503, and the log says drain timeout rather than client close.

@@ -342,16 +342,22 @@ TEST(serve_http_body_memory_is_bounded) {
     usleep(300000);
     long busy = rss_kib(p.pid);
     long bytes_kib = (long)(30 * len / 1024);
+    for (int i = 0; i < 30; i++)
+        close(fds[i]);
+    free(req);
+    usleep(1500000);
+    long after = rss_kib(p.pid);
+    // Under AddressSanitizer (make asan builds the server with it too) freed memory sits in
+    // quarantine and shadow memory doubles the rest: the figures mean something only without it.
+#ifndef __SANITIZE_ADDRESS__
     if (busy - idle > 64 * 1024 + 2 * bytes_kib)
         TEST_FAIL_("RSS %ld KiB idle, %ld KiB with %ld KiB of bodies in flight", idle, busy,
                    bytes_kib);
-    for (int i = 0; i < 30; i++)
-        close(fds[i]);
-    usleep(1500000);
-    long after = rss_kib(p.pid);
     if (after - idle > 16 * 1024)
         TEST_FAIL_("RSS %ld KiB idle, %ld KiB after the bodies left", idle, after);
-    free(req);
+#else
+    (void)busy, (void)after, (void)bytes_kib;
+#endif
     char out[4096];
     req = padded_request(4u << 20, 2, &len);
     exchange(p.port, req, len, out, sizeof out, 3000);
