@@ -23,7 +23,8 @@ CC         ?= cc
 PYTHON     ?= python3
 VERSION    := $(strip $(file < VERSION))
 
-# The library's packages, then the tool's (the proxy's HTTP server and client). pkg-config runs
+# The library's packages, then the tool's (libcurl: the proxy's upstream client) and the tests'
+# (libmicrohttpd: the stub upstream of tests/support and bench/proxy_stub). pkg-config runs
 # the first time a compile or link needs its answer, not when the Makefile is read, so that
 # `make deps`, `make demo` and `make check` on a machine without the -dev packages print nothing
 # before installing them; a build that lacks them stops with one message naming them.
@@ -111,7 +112,7 @@ $(SHLIB): $(LIB_OBJ)
 	    -lpthread -lm
 
 $(BUILD)/routellm: $(APP_OBJ) $(BUILD)/libroutellm.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkg_libs_of,$(LIB_PKGS) libcurl) -lpthread -lm
 
 # The test list is generated from the TEST(name) definitions, so a new case needs no registry.
 $(BUILD)/gen/test_list.h: $(TEST_SRC)

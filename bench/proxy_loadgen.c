@@ -137,11 +137,22 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             ssize_t r = read(c->fd, c->buf + c->len, BUF_SIZE - c->len);
+            if (r < 0 && errno == EAGAIN)
+                continue;
             if (r <= 0) {
-                if (r < 0 && errno == EAGAIN)
-                    continue;
-                fprintf(stderr, "proxy_loadgen: connection closed\n");
-                return 1;
+                // A server may close a kept-alive connection that sat idle (its idle timeout):
+                // connect again. One closed under a request in flight is that request's error.
+                errors += c->busy;
+                c->busy = false;
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                c->fd = connect_to(port);
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+                if (c->fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+                    fprintf(stderr, "proxy_loadgen: cannot connect again to port %d\n", port);
+                    return 1;
+                }
+                continue;
             }
             c->len += (size_t)r;
             int status = 0;

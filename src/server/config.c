@@ -530,6 +530,11 @@ static int set_routers(struct srv_config *c, const char *list, char *errbuf) {
     for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *next = p + n + (end ? 1 : 0);
+        while (n && (*p == ' ' || *p == '\t')) // "mf, bert": spaces around names are dropped
+            p++, n--;
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
         if (n >= SRV_NAME_MAX)
             return rl__errf(errbuf, RL_EINVAL, "routers: the name '%.40s...' is over %d bytes", p,
                             SRV_NAME_MAX - 1);
@@ -538,7 +543,7 @@ static int set_routers(struct srv_config *c, const char *list, char *errbuf) {
         name[n] = '\0';
         if (n > 0 && srv_config_add_router(c, name) != RL_OK)
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-        p += n + (end ? 1 : 0);
+        p = next;
     }
     return RL_OK;
 }

@@ -306,7 +306,7 @@ static void write_some(struct srv_conn *c) {
         if (!flush(c)) {
             if (c->w.fd >= 0) {
                 c->phase = PHASE_WRITE;
-                set_events(c, EPOLLOUT | EPOLLRDHUP);
+                set_events(c, EPOLLOUT); // not RDHUP: a half-closed client may still read
             }
             return;
         }
@@ -534,7 +534,7 @@ static void on_kick(struct srv_timer *t) {
         c->kicked = false;
         if (c->w.fd < 0)
             continue;
-        if (c->want_write && c->phase != PHASE_BODY) {
+        if (c->want_write) { // in PHASE_BODY too (a drain cut): the rest of the body is dropped
             c->want_write = false;
             write_some(c);
         } else if (c->phase == PHASE_HEAD && !c->req && c->in.len) {

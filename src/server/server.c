@@ -412,6 +412,10 @@ int srv_server_run(struct srv_server *s) {
     srv_log_str(&l, "strong", g->c->strong);
     srv_log_str(&l, "weak", g->c->weak);
     srv_log_end(&l);
+    if (g->c->n_keys == 0)
+        srv_logf(SRV_LOG_WARN, "no client keys",
+                 "anyone who reaches %s:%d can spend the upstream keys; set server.api_keys_env",
+                 g->c->host, s->port);
     while (!s->draining || (s->n_live && srv_now_ns() < s->drain_deadline_ns)) {
         if (srv_loop_run_once(s->loop, s->draining ? 50 : -1) != RL_OK) {
             srv_logf(SRV_LOG_ERROR, "event loop failed", "%s", strerror(errno));

@@ -523,9 +523,10 @@ TEST(server_config_set_routers_and_key) {
     ASSERT_NEAR(c.routers[1].threshold, 0.5, 0);
     c.routers[0].threshold = 0.2;
     // A new list replaces the old one, entries and their settings.
-    ASSERT_OK(srv_config_set(&c, "routers", "bert,mf", err));
+    ASSERT_OK(srv_config_set(&c, "routers", " bert,\tmf ", err)); // spaces around names dropped
     ASSERT_EQ(c.n_routers, 2);
     ASSERT_STR_EQ(c.routers[0].name, "bert");
+    ASSERT_STR_EQ(c.routers[1].name, "mf");
     ASSERT_NEAR(c.routers[1].threshold, 0.5, 0);
     char long_list[200];
     memset(long_list, 'r', sizeof long_list - 1);
