@@ -92,6 +92,17 @@ static int load_routes(struct srv_gen *g, const char *home, char *errbuf) {
 // ----------------------------------------------------------------------------
 // Upstreams and the model list
 
+// <base_url>/<path>, however many slashes base_url ends with (malloc'd; NULL when out of memory).
+static char *upstream_url(const struct srv_model *m, const char *path) {
+    size_t n = strlen(m->base_url);
+    while (n && m->base_url[n - 1] == '/')
+        n--;
+    struct rl_buf b;
+    rl_buf_init(&b, 8192);
+    return rl_buf_appendf(&b, "%.*s/%s", (int)n, m->base_url, path) == RL_OK ? rl_buf_take(&b, NULL)
+                                                                             : NULL;
+}
+
 static int build_upstreams(struct srv_gen *g, char *errbuf) {
     const struct srv_config *c = g->c;
     g->urls = calloc(c->n_models, sizeof *g->urls);
@@ -100,18 +111,14 @@ static int build_upstreams(struct srv_gen *g, char *errbuf) {
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     for (size_t i = 0; i < c->n_models; i++) {
         const struct srv_model *m = &c->models[i];
-        size_t n = strlen(m->base_url);
-        while (n && m->base_url[n - 1] == '/')
-            n--;
-        struct rl_buf b;
-        rl_buf_init(&b, 8192);
-        if (rl_buf_appendf(&b, "%.*s/chat/completions", (int)n, m->base_url) != RL_OK)
+        g->urls[i] = upstream_url(m, "chat/completions");
+        if (!g->urls[i])
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-        g->urls[i] = rl_buf_take(&b, NULL);
         struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
         // No "Expect: 100-continue" round trip before larger bodies.
         h = h ? curl_slist_append(h, "Expect:") : NULL;
         if (h && m->api_key) {
+            struct rl_buf b;
             rl_buf_init(&b, 8192);
             if (rl_buf_appendf(&b, "Authorization: Bearer %s", m->api_key) != RL_OK)
                 return rl__errf(errbuf, RL_ENOMEM, "out of memory");
@@ -348,6 +355,68 @@ static int watch_signals(struct srv_server *s, char *errbuf) {
 }
 
 // ----------------------------------------------------------------------------
+// Probes: at start each upstream is asked for its model list (GET <base_url>/models, with its
+// key), so that a wrong base_url or key shows in the log at once, not at the first request.
+
+struct srv_probe {
+    struct srv_call call; // first: on_done gets it back as the probe
+    struct srv_gen *gen;  // a reference: the headers and names it uses
+    int model;
+    char *url;
+};
+
+static size_t probe_body(struct srv_call *call, const char *data, size_t n) {
+    (void)call, (void)data;
+    return n;
+}
+
+static void probe_done(struct srv_call *call, CURLcode rc) {
+    struct srv_probe *p = (struct srv_probe *)call;
+    const char *name = p->gen->c->models[p->model].name;
+    if (rc != CURLE_OK)
+        srv_logf(SRV_LOG_WARN, "upstream unreachable", "model %s at %s: %s", name, p->url,
+                 call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
+    else if (call->status == 401 || call->status == 403)
+        srv_logf(SRV_LOG_WARN, "upstream refused the key",
+                 "model %s at %s: HTTP %ld (check its api_key_env)", name, p->url, call->status);
+    srv__gen_unref(p->gen);
+    p->gen = NULL;
+}
+
+static void probe_upstreams(struct srv_server *s) {
+    const struct srv_config *c = s->gen->c;
+    s->probes = calloc(c->n_models, sizeof *s->probes);
+    for (size_t i = 0; s->probes && i < c->n_models; i++) {
+        struct srv_probe *p = &s->probes[s->n_probes];
+        const struct srv_model *m = &c->models[i];
+        p->url = upstream_url(m, "models");
+        if (!p->url)
+            break;
+        p->call.on_body = probe_body;
+        p->call.on_done = probe_done;
+        p->gen = s->gen;
+        p->model = (int)i;
+        if (srv_upstream_start(s->up, &p->call, p->url, s->gen->headers[i], NULL, 0,
+                               m->connect_timeout_s + SRV_PROBE_EXTRA_S,
+                               m->connect_timeout_s) != RL_OK) {
+            free(p->url);
+            break;
+        }
+        s->gen->refs++;
+        s->n_probes++;
+    }
+}
+
+static void probes_free(struct srv_server *s) {
+    for (size_t i = 0; i < s->n_probes; i++) {
+        srv_upstream_cancel(s->up, &s->probes[i].call);
+        srv__gen_unref(s->probes[i].gen);
+        free(s->probes[i].url);
+    }
+    free(s->probes);
+}
+
+// ----------------------------------------------------------------------------
 // Start-up
 
 struct srv_server *srv_server_new(srv_config_builder build, void *build_data, const char *home,
@@ -416,6 +485,7 @@ int srv_server_run(struct srv_server *s) {
         srv_logf(SRV_LOG_WARN, "no client keys",
                  "anyone who reaches %s:%d can spend the upstream keys; set server.api_keys_env",
                  g->c->host, s->port);
+    probe_upstreams(s);
     while (!s->draining || (s->n_live && srv_now_ns() < s->drain_deadline_ns)) {
         if (srv_loop_run_once(s->loop, s->draining ? 50 : -1) != RL_OK) {
             srv_logf(SRV_LOG_ERROR, "event loop failed", "%s", strerror(errno));
@@ -444,6 +514,7 @@ void srv_server_free(struct srv_server *s) {
     if (!s)
         return;
     srv_listener_free(s->listener); // ends every request, which lets go of old configurations
+    probes_free(s);
     srv_embedder_free(s->emb);
     rl_encoder_free(s->enc);
     srv__gen_unref(s->gen);

@@ -38,6 +38,7 @@
 #define SRV_HEADER_TIMEOUT_S  10.0  // a request head must be in this long after its first byte
 #define SRV_BODY_TIMEOUT_S    60.0  // a request body must be in this long after its head
 #define SRV_MAX_PER_CLIENT    128u  // connections one client address may hold
+#define SRV_PROBE_EXTRA_S     10.0  // the start-up check of an upstream: connect timeout + this
 #define SRV_CUT_FLUSH_S       1.0   // after the drain deadline, time to send the cut answers
 #define SRV_STALL_TIMEOUT_S   120.0 // an upstream answer silent this long after it began is cut
 #define SRV_REQUEST_TIMEOUT_S 900.0 // all attempts of a request, until its answer begins
@@ -410,7 +411,8 @@ struct srv_call {
 
 struct srv_upstream *srv_upstream_new(struct srv_loop *loop); // NULL on failure
 void srv_upstream_free(struct srv_upstream *u);
-// POST body to url. The body and headers must live until on_done or cancel.
+// POST body to url, or GET url when body is NULL. The body and headers must live until on_done
+// or cancel.
 int srv_upstream_start(struct srv_upstream *u, struct srv_call *call, const char *url,
                        struct curl_slist *headers, const char *body, size_t len, double timeout_s,
                        double connect_timeout_s) RL_NODISCARD;

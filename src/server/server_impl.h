@@ -67,8 +67,10 @@ struct srv_server {
     struct srv_request *live; // every request not yet completed
     long n_live;
     uint64_t id_seed, id_next;
-    uint64_t trimmed_ns; // the last malloc_trim, when the server went idle
-    uint64_t body_bytes; // request bodies reserved by live requests
+    uint64_t trimmed_ns;      // the last malloc_trim, when the server went idle
+    uint64_t body_bytes;      // request bodies reserved by live requests
+    struct srv_probe *probes; // the start-up checks of the upstreams (server.c)
+    size_t n_probes;
     int port;
 };
 

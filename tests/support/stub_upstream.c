@@ -328,6 +328,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     int mode = mode_index(url);
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (strcmp(method, "GET") == 0 && strstr(url, "/v1/models")) {
+        // The model list a proxy asks for at start: not counted; e401 refuses the key.
+        size_t n;
+        bool refuse = strcmp(modes[mode], "e401") == 0;
+        char *out = dupf(&n, refuse ? "{\"error\":{\"message\":\"bad key\"}}"
+                                    : "{\"object\":\"list\",\"data\":[]}");
+        return reply(c, refuse ? 401 : 200, "application/json", out, n);
+    }
     pthread_mutex_lock(&s->mu);
     s->counts[mode]++;
     free(s->last_body);

@@ -14,7 +14,8 @@
 //   e401     401 whose message quotes the key it was sent     e302   a redirect elsewhere
 //   e400     400 (context_length_exceeded) whose message quotes the key it was sent
 //
-// Each mode counts its requests; the last request's body and Authorization header are kept.
+// GET /<mode>/v1/models lists no models (401 in mode e401) and is not counted. Each mode counts
+// its other requests; the last request's body and Authorization header are kept.
 #ifndef RL_TEST_STUB_UPSTREAM_H
 #define RL_TEST_STUB_UPSTREAM_H
 

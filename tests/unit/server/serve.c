@@ -330,25 +330,28 @@ TEST(serve_upstream_key_sent_never_logged) {
 // An upstream's error body can quote the key it was sent: the client never sees that body. An
 // upstream refusing the proxy's key is 502 with its own type (a 401 passed on would read as the
 // client's key failing), a redirect is an upstream error, and a routed request falls back from
-// either; any other 4xx keeps its status and code with the message masked.
+// either; any other 4xx keeps its status and code with the message masked. At start the proxy
+// asks each upstream for its model list and warns about a refused key or an unreachable one.
 TEST(serve_upstream_errors_never_echo_secrets) {
     int sp = stub_port_or_start();
     ASSERT(sp > 0);
     stub_reset(stub);
     struct proxy p;
-    ASSERT_OK(proxy_start(&p, "RL_TEST_UPSTREAM_KEY=sk-proj-Zq8Secret0123456789abcdef",
-                          "server: {host: 127.0.0.1, port: 0}\n"
-                          "models:\n"
-                          "  - {name: strong, base_url: \"http://127.0.0.1:%d/e401/v1\", "
-                          "api_key_env: RL_TEST_UPSTREAM_KEY}\n"
-                          "  - {name: weak, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
-                          "  - {name: short, base_url: \"http://127.0.0.1:%d/e400/v1\", "
-                          "api_key_env: RL_TEST_UPSTREAM_KEY}\n"
-                          "  - {name: moved, base_url: \"http://127.0.0.1:%d/e302/v1\"}\n"
-                          "routing: {strong: strong, weak: weak, backoff_s: 0.01}\n"
-                          "routers:\n"
-                          "  random: {threshold: 0.5}\n",
-                          sp, sp, sp, sp));
+    ASSERT_OK(proxy_start(
+        &p, "RL_TEST_UPSTREAM_KEY=sk-proj-Zq8Secret0123456789abcdef",
+        "server: {host: 127.0.0.1, port: 0}\n"
+        "models:\n"
+        "  - {name: strong, base_url: \"http://127.0.0.1:%d/e401/v1\", "
+        "api_key_env: RL_TEST_UPSTREAM_KEY}\n"
+        "  - {name: weak, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+        "  - {name: short, base_url: \"http://127.0.0.1:%d/e400/v1\", "
+        "api_key_env: RL_TEST_UPSTREAM_KEY}\n"
+        "  - {name: moved, base_url: \"http://127.0.0.1:%d/e302/v1\"}\n"
+        "  - {name: gone, base_url: \"http://127.0.0.1:1/v1\", connect_timeout_s: 0.5}\n"
+        "routing: {strong: strong, weak: weak, backoff_s: 0.01}\n"
+        "routers:\n"
+        "  random: {threshold: 0.5}\n",
+        sp, sp, sp, sp));
     static const struct {
         const char *body;
         long status;
@@ -392,6 +395,10 @@ TEST(serve_upstream_errors_never_echo_secrets) {
     char *log = proxy_log(&p);
     ASSERT(strstr(log, "Secret0123") == NULL);
     ASSERT_STR_CONTAINS(log, "\"outcome\":\"http_auth\"");
+    // The start-up check named the refused key and the upstream nobody listens for.
+    ASSERT_STR_CONTAINS(log, "\"msg\":\"upstream refused the key\",\"detail\":\"model strong");
+    ASSERT_STR_CONTAINS(log, "\"msg\":\"upstream unreachable\",\"detail\":\"model gone");
+    ASSERT(strstr(log, "upstream unreachable\",\"detail\":\"model weak") == NULL);
     free(log);
     return 0;
 }
