@@ -47,7 +47,6 @@ struct srv_conn {
     struct srv_watch w;
     uint32_t events; // what w is registered for
     struct sockaddr_storage addr;
-    socklen_t addr_len;
     enum conn_phase phase;
     uint64_t deadline_ns;  // of the current phase, 0 for none
     bool deadline_is_idle; // the deadline is the keep-alive wait, not a request's
@@ -55,7 +54,6 @@ struct srv_conn {
     struct rl_buf in;      // the current request's head (and bytes read after it)
     struct rl_buf pending; // bytes of the next request that came with this one
     struct srv_http_head head;
-    bool head_done;
 
     void *req;          // the owner's request, NULL between requests
     uint64_t body_left; // Content-Length bytes still to come
@@ -287,7 +285,7 @@ static void answer_sent(struct srv_conn *c) {
         return conn_close(c, SRV_CONN_ERROR);
     rl_buf_reset(&c->pending);
     c->phase = PHASE_HEAD;
-    c->head_done = c->answered = c->streaming = c->stream_ended = c->want_write = false;
+    c->answered = c->streaming = c->stream_ended = c->want_write = false;
     c->body_done = c->discarding = false;
     c->body_seen = 0;
     set_deadline(c, c->in.len ? c->l->c->header_timeout_s : c->l->c->idle_timeout_s,
@@ -358,14 +356,6 @@ void srv_conn_wake(struct srv_conn *c) {
         c->want_write = true;
         kick(c);
     }
-}
-
-void srv_conn_peer(const struct srv_conn *c, char *out, size_t size) {
-    const void *a = c->addr.ss_family == AF_INET6
-                        ? (const void *)&((const struct sockaddr_in6 *)&c->addr)->sin6_addr
-                        : (const void *)&((const struct sockaddr_in *)&c->addr)->sin_addr;
-    if (!inet_ntop(c->addr.ss_family, a, out, (socklen_t)size))
-        snprintf(out, size, "?");
 }
 
 // ----------------------------------------------------------------------------
@@ -452,7 +442,6 @@ static void feed_body(struct srv_conn *c, char *data, size_t n) {
 
 // The head is complete: hand it to the owner, then read the body (100-continue first).
 static void head_ready(struct srv_conn *c) {
-    c->head_done = true;
     c->body_left = c->head.has_length ? c->head.length : 0;
     bool no_body = !c->head.chunked && c->body_left == 0;
     c->body_done = no_body; // an answer given at the head keeps the connection only then
@@ -654,7 +643,6 @@ static void on_accept(struct srv_watch *w, uint32_t events) {
         }
         c->l = l;
         c->addr = addr;
-        c->addr_len = alen;
         c->w = (struct srv_watch){fd, on_event, c};
         rl_buf_init(&c->in, l->c->max_header + 1);
         rl_buf_init(&c->pending, l->c->max_header);
@@ -770,10 +758,6 @@ void srv_listener_stop_accepting(struct srv_listener *l) {
         if (!c->req && c->phase == PHASE_HEAD && c->in.len == 0)
             conn_close(c, SRV_CONN_OK); // idle keep-alive connections go at once
     }
-}
-
-size_t srv_listener_connections(const struct srv_listener *l) {
-    return l->n_conns;
 }
 
 void srv_listener_free(struct srv_listener *l) {

@@ -41,7 +41,6 @@ void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const c
     }
     a->status = status;
     a->ready = true;
-    snprintf(a->ctype, sizeof a->ctype, "%s", ctype);
     q->state = SRV_ANSWERED;
     char headers[512];
     route_headers(q, ctype, headers, sizeof headers);
@@ -72,7 +71,6 @@ void srv__answer_json(struct srv_request *q, int status, const char *text) {
 void srv__answer_stream(struct srv_request *q, int status, const char *ctype) {
     struct srv_reply *a = &q->reply;
     a->status = status;
-    snprintf(a->ctype, sizeof a->ctype, "%s", ctype);
     a->stream = true;
     a->ready = true;
     q->state = SRV_ANSWERED;
@@ -299,7 +297,6 @@ static struct srv_request *request_new(struct srv_server *s, struct srv_conn *co
              (int)(plen < sizeof q->path ? plen : sizeof q->path - 1), h->target);
     q->path_too_long = plen >= sizeof q->path;
     rl_buf_init(&q->client.body, 0);
-    rl_buf_init(&q->reply.body, 0);
     rl_buf_init(&q->up.resp, 0);
     rl_buf_init(&q->up.body, 0);
     rl_buf_init(&q->routing.prompt, 0);
@@ -326,7 +323,6 @@ static void request_free(struct srv_request *q) {
     srv_metrics_inflight(s->gen->metrics, -1);
     json_decref(q->routing.json);
     rl_buf_free(&q->client.body);
-    rl_buf_free(&q->reply.body);
     rl_buf_free(&q->up.resp);
     rl_buf_free(&q->up.body);
     rl_buf_free(&q->routing.prompt);

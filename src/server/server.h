@@ -300,7 +300,6 @@ int srv_listener_port(const struct srv_listener *l); // the bound port (useful w
 void srv_listener_set_config(struct srv_listener *l, const struct srv_config *c);
 // Drain: stop accepting, close idle connections, and close the others after their answer.
 void srv_listener_stop_accepting(struct srv_listener *l);
-size_t srv_listener_connections(const struct srv_listener *l);
 void srv_listener_free(struct srv_listener *l); // closes every connection (SRV_CONN_SHUTDOWN)
 
 // Answer with status, the header lines (each "Name: value\r\n"; NULL for none) and a body, which
@@ -311,8 +310,6 @@ void srv_conn_respond(struct srv_conn *c, int status, const char *headers, char 
 // Answer with a body read from ops->stream (chunked to HTTP/1.1 clients).
 void srv_conn_respond_stream(struct srv_conn *c, int status, const char *headers);
 void srv_conn_wake(struct srv_conn *c); // ops->stream has more
-// The remote address as text (for logs).
-void srv_conn_peer(const struct srv_conn *c, char *out, size_t size);
 
 // ----------------------------------------------------------------------------
 // Stream relay (relay.c): a streamed answer passes from the upstream transfer to the client

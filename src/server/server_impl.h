@@ -123,9 +123,7 @@ struct srv_attempts {
 
 // The answer (http.c).
 struct srv_reply {
-    int status;
-    struct rl_buf body; // a complete answer; a streamed one comes from the relay
-    char ctype[128];
+    int status; // the body went to the connection with it; a streamed one comes from the relay
     bool ready, stream;
     bool have_usage; // the upstream's token counts, for the metrics
     long prompt_tokens, completion_tokens;
