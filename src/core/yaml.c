@@ -49,6 +49,22 @@ static int add_kid(struct rl_ynode *parent, struct rl_ynode *kid) {
     return RL_OK;
 }
 
+// A key of map is a plain string that the map does not hold yet: a repeated key would otherwise
+// overwrite (or, for readers that append, add to) what the first one said without a word.
+// Quadratic in the keys of one map, which RL_YAML_MAX_NODES bounds.
+static int check_key(struct yreader *y, const struct rl_ynode *map, const struct rl_ynode *key) {
+    if (key->type != RL_YAML_SCALAR)
+        return yerr(y, key->line, "keys must be plain strings%s%s", "", "");
+    for (size_t i = 0; i < map->n_kids; i += 2)
+        if (strcmp(map->kids[i]->value, key->value) == 0) {
+            char first[32];
+            snprintf(first, sizeof first, "%d", map->kids[i]->line);
+            return yerr(y, key->line, "duplicate key '%.100s' (first on line %s)", key->value,
+                        first);
+        }
+    return RL_OK;
+}
+
 // Read the node that starts with the next event (recursively for collections).
 static int read_node(struct yreader *y, int depth, struct rl_ynode **out) {
     yaml_event_t ev;
@@ -86,8 +102,9 @@ static int read_node(struct yreader *y, int depth, struct rl_ynode **out) {
             rc = read_node(y, depth + 1, &kid);
             if (rc != RL_OK || !kid)
                 break;
-            if (map && n->n_kids % 2 == 0 && kid->type != RL_YAML_SCALAR) {
-                rc = yerr(y, kid->line, "keys must be plain strings%s%s", "", "");
+            if (map && n->n_kids % 2 == 0)
+                rc = check_key(y, n, kid);
+            if (rc != RL_OK) {
                 rl__ynode_free(kid);
                 break;
             }

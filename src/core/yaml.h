@@ -1,7 +1,7 @@
 // Internal interface: one YAML document read with libyaml into a small tree whose nodes keep
 // their line, for messages that name it. Used by the proxy's configuration and the validation
 // suite's file. The text is untrusted: the tree is bounded in depth and in nodes, aliases are
-// refused, and a second document is an error.
+// refused, a key repeated in one mapping is an error, and so is a second document.
 #ifndef RL_SRC_CORE_YAML_H
 #define RL_SRC_CORE_YAML_H
 

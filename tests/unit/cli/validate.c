@@ -141,6 +141,11 @@ TEST(validate_cli_synthetic_suite) {
     ASSERT_EQ(run(cmd, &out), 1);
     ASSERT_STR_CONTAINS(out, "suite.yaml:12: unknown key 'bogus'");
     free(out);
+    // A key said twice was read twice (and the first list leaked): now an error naming both lines.
+    write_suite("routers: []\n");
+    ASSERT_EQ(run(cmd, &out), 1);
+    ASSERT_STR_CONTAINS(out, "suite.yaml:12: duplicate key 'routers' (first on line 9)");
+    free(out);
 
     // --ship decontaminates against the suite's exclude list (here: source s1's table, whose
     // prompts are also within cosine 0.95 of many of the others'), unless --own-exclude-only

@@ -571,8 +571,8 @@ TEST(server_config_keys_are_documented) {
 // The config reader is bounded: at most SRV_MAX_MODELS models and SRV_MAX_ROUTERS routers (the
 // metrics hold models^2 cells), RL_YAML_MAX_NODES nodes read in linear time (each collection grew
 // one element per realloc before, minutes under ASan for a 20000-node list), RL_YAML_MAX_DEPTH
-// levels, no aliases, so "billion laughs" cannot expand, and one document (a second one was
-// ignored without a word).
+// levels, no aliases, so "billion laughs" cannot expand, no key twice in one mapping, and one
+// document (a second one was ignored without a word).
 TEST(server_config_limits) {
     char dir[] = "/tmp/rl_cfg_XXXXXX";
     ASSERT_NOT_NULL(mkdtemp(dir));
@@ -607,6 +607,8 @@ TEST(server_config_limits) {
         {"server: {host: \"a\\0b\"}\n", "c.yaml:1:", "NUL byte"},
         {"server: {port: 1}\n---\nserver: {port: 2}\n", "c.yaml:2:", "more than one YAML document"},
         {"server: {port: 1}\n...\n--- {}\n", "c.yaml:3:", "more than one YAML document"},
+        {"server: {port: 1}\nserver: {port: 2}\n", "c.yaml:2:", "duplicate key 'server' (first on line 1)"},
+        {"server:\n  port: 1\n  host: a\n  port: 2\n", "c.yaml:4:", "duplicate key 'port'"},
     };
     for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
         ASSERT_OK(rl_file_write(path, cases[i].yaml, strlen(cases[i].yaml), NULL));
