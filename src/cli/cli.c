@@ -143,25 +143,52 @@ void cli_progress_start(struct cli_progress *p, const char *label, size_t total)
     p->label = label;
     p->total = total;
     p->done = 0;
-    p->enabled = total >= 16 && isatty(STDERR_FILENO);
+    p->bar = total >= 16 && isatty(STDERR_FILENO);
+    p->lines = total >= 16 && !p->bar;
+    p->interval = CLI_PROGRESS_LINE_S;
+    const char *env = getenv("ROUTELLM_PROGRESS_S");
+    if (env && *env) {
+        char *end;
+        double s = strtod(env, &end);
+        if (*end == '\0' && s >= 0 && s <= 86400)
+            p->interval = s;
+    }
+    p->lines = p->lines && p->interval > 0;
+    p->printed = false;
     p->start = rl_now_s();
-    p->last_draw = 0;
+    p->last_draw = p->start;
+}
+
+// Without a terminal (CI, nohup, a pipe), a plain line every p->interval seconds.
+static void progress_line(struct cli_progress *p, double t) {
+    double elapsed = t - p->start;
+    fprintf(stderr, "%s: %zu/%zu (%.0f%%, %.0f/s, %.0f s)\n", p->label, p->done, p->total,
+            p->total ? 100.0 * (double)p->done / (double)p->total : 100.0,
+            elapsed > 0 ? (double)p->done / elapsed : 0, elapsed);
+    p->printed = true;
 }
 
 void cli_progress_add(struct cli_progress *p, size_t n) {
     p->done += n;
-    if (!p->enabled)
+    if (!p->bar && !p->lines)
         return;
     double t = rl_now_s();
-    if (t - p->last_draw >= 0.1 || p->done >= p->total) {
+    if (p->lines) {
+        if (t - p->last_draw >= p->interval) {
+            p->last_draw = t;
+            progress_line(p, t);
+        }
+    } else if (t - p->last_draw >= 0.1 || p->done >= p->total) {
         p->last_draw = t;
         progress_draw(p);
     }
 }
 
 void cli_progress_finish(struct cli_progress *p) {
-    if (!p->enabled)
-        return;
-    progress_draw(p);
-    fputc('\n', stderr);
+    if (p->bar) {
+        progress_draw(p);
+        fputc('\n', stderr);
+    } else if (p->printed) {
+        progress_line(p, rl_now_s()); // the last figures, when the run was long enough to report
+    }
 }

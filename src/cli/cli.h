@@ -208,14 +208,19 @@ char *cli_list_next(char **cursor);
 void cli_slug(const char *in, char *out, size_t out_size);
 
 // ----------------------------------------------------------------------------
-// Progress bar on stderr (cli.c), drawn only when stderr is a terminal and total is large enough
-// to matter. Calls are cheap; redraws are rate-limited.
+// Progress on stderr (cli.c) when total is large enough to matter: a bar redrawn in place when
+// stderr is a terminal, otherwise a line every CLI_PROGRESS_LINE_S seconds (none for a step
+// shorter than that) and a last one at the end. The environment variable ROUTELLM_PROGRESS_S
+// sets that interval (0: no lines). Calls are cheap; output is rate-limited.
+
+#define CLI_PROGRESS_LINE_S 10.0
 
 struct cli_progress {
     const char *label;
     size_t total;
     size_t done;
-    bool enabled;
+    bool bar, lines, printed; // drawing a bar; printing lines; printed one
+    double interval;          // seconds between lines
     double last_draw;
     double start;
 };

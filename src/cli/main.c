@@ -66,6 +66,9 @@ static int man_main(void) {
     printf(".TP\n.B XDG_CACHE_HOME\n");
     cli_man_text(stdout, "an installed home's caches go to $XDG_CACHE_HOME/routellm "
                          "(~/.cache/routellm); any other home keeps them in <home>/.cache");
+    printf(".TP\n.B ROUTELLM_PROGRESS_S\n");
+    cli_man_text(stdout, "seconds between progress lines on stderr when it is not a terminal "
+                         "(default 10; 0 prints none); on a terminal a bar is drawn instead");
     printf(".SH FILES\n.TP\n.I <prefix>/share/routellm\n");
     cli_man_text(stdout, "the shipped routers (routers/), evaluation and training data (data/) "
                          "and the encoder weights (models/)");
