@@ -16,7 +16,8 @@
 #   make fuzz       libFuzzer targets (fuzz/) under ASan + UBSan, FUZZ_SECONDS each
 #   make fuzz-regress  replay the committed fuzz corpora once (CI)
 #
-# WERROR=1 adds -Werror (CI sets it).
+# WERROR=1 adds -Werror (CI sets it). NATIVE=1 builds for this machine's CPU alone; the default
+# build runs on any x86-64 with AVX2 and FMA, with AVX-512 kernels chosen at run time.
 
 BUILD      ?= build
 CC         ?= cc
@@ -43,8 +44,21 @@ WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
 WARN       += -Werror
 endif
-# The model kernels are built for the host CPU; everything else is portable.
-KERNEL_OPT ?= -O3 -march=native
+# The numeric code (src/encoder, src/train, bench) needs x86-64-v3 (AVX2, FMA); the encoder's
+# kernels are built once per kernel set, and the library picks at run time the widest set the CPU
+# runs (src/encoder/kernels.h): any x86-64 with AVX2 runs the default build. NATIVE=1 builds all of
+# it, and one `native` kernel set, for the build host alone. Everything else is portable.
+KERNEL_OPT ?= -O3
+ifeq ($(NATIVE),1)
+ARCH        := -march=native
+KERNEL_SETS := native
+else
+ARCH        := -march=x86-64-v3
+KERNEL_SETS := avx2 avx512
+endif
+arch_native := -march=native
+arch_avx2   := -march=x86-64-v3
+arch_avx512 := -march=x86-64-v4
 
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -Iinclude -I$(BUILD)/include -Isrc -MMD -MP \
               $(PKG_CFLAGS) \
@@ -53,14 +67,14 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS      = $(PKG_LIBS) -lpthread -lm
 
 LIB_DIRS    := core tokenizer encoder data routers train eval calibrate
-LIB_SRC     := $(wildcard $(LIB_DIRS:%=src/%/*.c))
+LIB_SRC     := $(filter-out src/encoder/kernels.c,$(wildcard $(LIB_DIRS:%=src/%/*.c)))
 APP_SRC     := $(wildcard src/cli/*.c src/server/*.c)
 TEST_SRC    := $(wildcard tests/unit/*/*.c)
 TEST_HELPER := $(wildcard tests/support/*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
 FUZZ_SRC    := $(wildcard fuzz/*.c)
 
-LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(KERNEL_SETS:%=$(BUILD)/obj/src/encoder/kernels_%.o)
 APP_OBJ     := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/obj/%.o) $(TEST_HELPER:%.c=$(BUILD)/obj/%.o) \
                $(BUILD)/obj/tests/run.o
@@ -94,8 +108,17 @@ $(BUILD)/obj/%.o: %.c Makefile | $(VERSION_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT)
-$(BUILD)/obj/src/train/%.o: ALL_CFLAGS += $(KERNEL_OPT)
+$(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT) $(ARCH)
+$(BUILD)/obj/src/train/%.o: ALL_CFLAGS += $(KERNEL_OPT) $(ARCH)
+$(BUILD)/obj/src/core/cpu.o: ALL_CFLAGS += $(if $(filter 1,$(NATIVE)),-DRL_NATIVE_BUILD)
+$(BUILD)/obj/src/encoder/kernel_sets.o: ALL_CFLAGS += $(KERNEL_SETS:%=-DRL_HAVE_KERNELS_%)
+
+# One object per kernel set from one source, each exporting its table rl__kernels_<set>.
+# (A static pattern rule: as an implicit one it would let make chain it with its built-in rules.)
+KERNEL_OBJ  := $(KERNEL_SETS:%=$(BUILD)/obj/src/encoder/kernels_%.o)
+$(KERNEL_OBJ): $(BUILD)/obj/src/encoder/kernels_%.o: src/encoder/kernels.c Makefile | $(VERSION_H)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(arch_$*) -DRL_KERNELS=rl__kernels_$* -DRL_KERNELS_NAME='"$*"' -c $< -o $@
 
 # One set of library objects serves both libraries: position-independent, and with every symbol
 # hidden except the public API (RL_API_BEGIN in include/rl/core.h), so that the shared library
@@ -130,7 +153,7 @@ $(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libroutellm.a
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libroutellm.a | $(VERSION_H)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(KERNEL_OPT) -Ibench -o $@ $< $(BUILD)/libroutellm.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(KERNEL_OPT) $(ARCH) -Ibench -o $@ $< $(BUILD)/libroutellm.a $(LDLIBS)
 
 deps:
 	bash tools/install_deps.sh
@@ -163,7 +186,7 @@ test-e2e: all models
 	bash tests/e2e/run.sh $(BUILD)/routellm
 
 asan:
-	$(MAKE) BUILD=build/asan OPT='-O1 -g' KERNEL_OPT='-O1 -march=native' \
+	$(MAKE) BUILD=build/asan OPT='-O1 -g' KERNEL_OPT=-O1 \
 	        SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 
 # Fuzz targets: each fuzz/<name>.c is a libFuzzer program, built with clang under ASan and UBSan
@@ -172,7 +195,7 @@ asan:
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 fuzz fuzz-regress:
-	$(MAKE) BUILD=build/fuzz CC=clang WERROR= OPT='-O1 -g' KERNEL_OPT='-O1 -march=native' \
+	$(MAKE) BUILD=build/fuzz CC=clang WERROR= OPT='-O1 -g' KERNEL_OPT=-O1 \
 	        SAN='$(FUZZ_SAN) -fsanitize=fuzzer-no-link' fuzz-build
 	bash tools/fuzz.sh $@ build/fuzz $(FUZZ_SECONDS)
 

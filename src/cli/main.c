@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/cpu.h"
 
 struct cli_command {
     const char *name;
@@ -69,6 +70,9 @@ static int man_main(void) {
     printf(".TP\n.B ROUTELLM_PROGRESS_S\n");
     cli_man_text(stdout, "seconds between progress lines on stderr when it is not a terminal "
                          "(default 10; 0 prints none); on a terminal a bar is drawn instead");
+    printf(".TP\n.B ROUTELLM_KERNELS\n");
+    cli_man_text(stdout, "the encoder's kernel set, avx2 or avx512 (default: the faster one this "
+                         "CPU runs)");
     printf(".SH FILES\n.TP\n.I <prefix>/share/routellm\n");
     cli_man_text(stdout, "the shipped routers (routers/), evaluation and training data (data/) "
                          "and the encoder weights (models/)");
@@ -103,6 +107,12 @@ static int unknown_command(const char *cmd) {
 }
 
 int main(int argc, char **argv) {
+    // The numeric code of the default build uses AVX2 and FMA outside the kernels that are
+    // chosen at run time: say so rather than die of SIGILL.
+    if (!rl__cpu_runs_build()) {
+        return cli_fail("this build needs an x86-64 CPU with AVX2 and FMA (x86-64-v3); build it "
+                        "with `make NATIVE=1` on this machine");
+    }
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;

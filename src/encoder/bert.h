@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/safetensors.h"
+#include "encoder/kernels.h"
 
 enum rl__pooling {
     RL__POOLING_MEAN, // masked mean over tokens (also mean_sqrt_len: equal after L2 normalisation)
@@ -49,6 +50,7 @@ struct rl__bert_layer {
 };
 
 struct rl__bert_weights {
+    const struct rl__kernels *k;   // the kernel set the weights are packed for
     const float *word;             // (V, C), in the mapped file when it is F32
     const float *pos;              // (P, C), likewise
     const float *type0;            // (C), the token type 0 row
@@ -59,8 +61,9 @@ struct rl__bert_weights {
     struct rl_safetensors *st;     // kept open while word/pos point into it
 };
 
-// Map path and lay out its weights for cfg (the F32 embedding tables are read from the map,
-// which stays open until rl__bert_weights_free); every tensor's dtype and shape is checked.
+// Map path and lay out its weights for cfg and for the kernel set this CPU runs
+// (rl__kernels_for_cpu; RL_EUNSUPPORTED when none) (the F32 embedding tables are read from the
+// map, which stays open until rl__bert_weights_free); every tensor's dtype and shape is checked.
 int rl__bert_weights_open(const char *path, const struct rl__bert_config *cfg,
                           struct rl__bert_weights *w, char *errbuf) RL_NODISCARD;
 void rl__bert_weights_free(struct rl__bert_weights *w); // safe on a zeroed struct

@@ -196,7 +196,7 @@ int rl_encoder_ws_threads(const struct rl_encoder_ws *ws) {
 static int ws_reserve(struct rl_encoder_ws *ws, const struct rl_encoder *e, size_t tokens,
                       int max_len) {
     int C = e->cfg.n_hidden, F = e->cfg.n_ffn, d = C / e->cfg.n_heads;
-    size_t scratch = rl__attention_scratch(max_len, d);
+    size_t scratch = e->w.k->attention_scratch(max_len, d);
     if (ws->mem && tokens <= ws->cap_tokens && C <= ws->c && F <= ws->f &&
         scratch <= ws->scratch_each)
         return RL_OK;
@@ -294,7 +294,7 @@ static void embed_rows(const struct chunk *ch, int r0, int r1) {
         for (int j = 0; j < C; j++)
             x[j] = (word[j] + w->type0[j]) + pos[j];
     }
-    rl__layernorm(ws->x, C, C, w->ln_w, w->ln_b, ch->e->cfg.ln_eps, r0, r1);
+    w->k->layernorm(ws->x, C, C, w->ln_w, w->ln_b, ch->e->cfg.ln_eps, r0, r1);
 }
 
 static void pool(const struct chunk *ch, int s0, int s1) {
@@ -330,13 +330,14 @@ static void run_layer_item(const struct chunk *ch, int l, enum stage_kind kind, 
                            float *scratch) {
     const struct rl__bert_config *cfg = &ch->e->cfg;
     const struct rl__bert_layer *L = &ch->e->w.layers[l];
+    const struct rl__kernels *k = ch->e->w.k;
     struct rl_encoder_ws *ws = ch->ws;
     int C = cfg->n_hidden, F = cfg->n_ffn, NH = cfg->n_heads, d = C / NH, T = ch->n_tokens;
     int n = ch->items[kind], lo, hi;
     switch (kind) {
     case STAGE_QKV:
-        part(rl__gemm_n_panels(3 * C), g, n, &lo, &hi);
-        rl__gemm(T, 3 * C, C, ws->x, C, L->qkv_w, L->qkv_b, ws->qkv, 3 * C, RL__EPI_BIAS, lo, hi);
+        part(k->n_panels(3 * C), g, n, &lo, &hi);
+        k->gemm(T, 3 * C, C, ws->x, C, L->qkv_w, L->qkv_b, ws->qkv, 3 * C, RL__EPI_BIAS, lo, hi);
         break;
     case STAGE_ATTENTION:
         part(ch->n_seqs * NH, g, n, &lo, &hi);
@@ -344,29 +345,28 @@ static void run_layer_item(const struct chunk *ch, int l, enum stage_kind kind, 
             const struct seq *q = &ws->seqs[item / NH];
             int h = item % NH;
             const float *base = ws->qkv + (size_t)q->start * 3 * C + h * d;
-            rl__attention_head(q->len, d, base, base + C, base + 2 * C, 3 * C,
-                               1.0f / sqrtf((float)d), ws->ctx + (size_t)q->start * C + h * d, C,
-                               scratch);
+            k->attention_head(q->len, d, base, base + C, base + 2 * C, 3 * C,
+                              1.0f / sqrtf((float)d), ws->ctx + (size_t)q->start * C + h * d, C,
+                              scratch);
         }
         break;
     case STAGE_OUT_PROJ:
-        part(rl__gemm_n_panels(C), g, n, &lo, &hi);
-        rl__gemm(T, C, C, ws->ctx, C, L->o_w, L->o_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo, hi);
+        part(k->n_panels(C), g, n, &lo, &hi);
+        k->gemm(T, C, C, ws->ctx, C, L->o_w, L->o_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo, hi);
         break;
     case STAGE_LN1:
     case STAGE_LN2:
         part(T, g, n, &lo, &hi);
-        rl__layernorm(ws->x, C, C, kind == STAGE_LN1 ? L->ln1_w : L->ln2_w,
-                      kind == STAGE_LN1 ? L->ln1_b : L->ln2_b, cfg->ln_eps, lo, hi);
+        k->layernorm(ws->x, C, C, kind == STAGE_LN1 ? L->ln1_w : L->ln2_w,
+                     kind == STAGE_LN1 ? L->ln1_b : L->ln2_b, cfg->ln_eps, lo, hi);
         break;
     case STAGE_FFN_UP:
-        part(rl__gemm_n_panels(F), g, n, &lo, &hi);
-        rl__gemm(T, F, C, ws->x, C, L->ffn1_w, L->ffn1_b, ws->ffn, F, RL__EPI_BIAS_GELU, lo, hi);
+        part(k->n_panels(F), g, n, &lo, &hi);
+        k->gemm(T, F, C, ws->x, C, L->ffn1_w, L->ffn1_b, ws->ffn, F, RL__EPI_BIAS_GELU, lo, hi);
         break;
     case STAGE_FFN_DOWN:
-        part(rl__gemm_n_panels(C), g, n, &lo, &hi);
-        rl__gemm(T, C, F, ws->ffn, F, L->ffn2_w, L->ffn2_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo,
-                 hi);
+        part(k->n_panels(C), g, n, &lo, &hi);
+        k->gemm(T, C, F, ws->ffn, F, L->ffn2_w, L->ffn2_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo, hi);
         break;
     case N_LAYER_STAGES: break;
     }
@@ -465,12 +465,12 @@ static void run_chunk(const struct rl_encoder *e, struct rl_encoder_ws *ws, int 
     struct chunk *ch = &chunk;
     ch->n_embed = min_int(n_tokens, rows);
     ch->n_pool = min_int(n_seqs, rows);
-    ch->items[STAGE_QKV] = min_int(rl__gemm_n_panels(3 * C), per);
+    ch->items[STAGE_QKV] = min_int(e->w.k->n_panels(3 * C), per);
     ch->items[STAGE_ATTENTION] = min_int(n_seqs * cfg->n_heads, per);
-    ch->items[STAGE_OUT_PROJ] = min_int(rl__gemm_n_panels(C), per);
+    ch->items[STAGE_OUT_PROJ] = min_int(e->w.k->n_panels(C), per);
     ch->items[STAGE_LN1] = ch->items[STAGE_LN2] = min_int(n_tokens, rows);
-    ch->items[STAGE_FFN_UP] = min_int(rl__gemm_n_panels(cfg->n_ffn), per);
-    ch->items[STAGE_FFN_DOWN] = min_int(rl__gemm_n_panels(C), per);
+    ch->items[STAGE_FFN_UP] = min_int(e->w.k->n_panels(cfg->n_ffn), per);
+    ch->items[STAGE_FFN_DOWN] = min_int(e->w.k->n_panels(C), per);
     for (int k = 0; k < N_LAYER_STAGES; k++)
         ch->n_layer_items += ch->items[k];
     ch->n_items = ch->n_embed + (long)cfg->n_layers * ch->n_layer_items + ch->n_pool;

@@ -1,6 +1,8 @@
 // fp32 kernels of the BERT forward pass, written with GCC vector extensions so that one source
-// gives AVX-512 code (16 floats per vector) on hosts that have it and AVX2 code (8) elsewhere.
-// FMAs are explicit intrinsics: in ISO C mode GCC does not contract a*b+c on its own.
+// gives AVX-512 code (16 floats per vector) when built for it and AVX2 code (8) otherwise. The
+// Makefile builds it once per kernel set (kernels.h), each time under the table name RL_KERNELS,
+// and kernel_sets.c picks the set the CPU runs. FMAs are explicit intrinsics: in ISO C mode GCC
+// does not contract a*b+c on its own.
 //
 // The GEMM is a register-tiled micro-kernel over packed weight panels (the layout of BLIS and
 // of OpenBLAS's packed B): for a tile of MR rows × NR outputs it broadcasts one x value per row
@@ -17,6 +19,10 @@
 #endif
 
 #include "encoder/kernels.h"
+
+#if !defined(RL_KERNELS) || !defined(RL_KERNELS_NAME)
+#error "the Makefile builds this file once per kernel set, naming it with -DRL_KERNELS=..."
+#endif
 
 #if defined(__AVX512F__)
 #define VW 16 // floats per vector
@@ -139,20 +145,16 @@ static inline vf vgelu(vf x) {
 // ----------------------------------------------------------------------------
 // GEMM
 
-int rl__gemm_nr(void) {
-    return NR;
-}
-
-int rl__gemm_n_panels(int n) {
+static int gemm_n_panels(int n) {
     return (n + NR - 1) / NR;
 }
 
-size_t rl__gemm_packed_size(int n, int k) {
-    return (size_t)rl__gemm_n_panels(n) * NR * (size_t)k;
+static size_t gemm_packed_size(int n, int k) {
+    return (size_t)gemm_n_panels(n) * NR * (size_t)k;
 }
 
-void rl__gemm_pack(const float *w, int n, int k, float *wp) {
-    int n_panels = rl__gemm_n_panels(n);
+static void gemm_pack(const float *w, int n, int k, float *wp) {
+    int n_panels = gemm_n_panels(n);
     for (int p = 0; p < n_panels; p++) {
         float *dst = wp + (size_t)p * k * NR;
         for (int kk = 0; kk < k; kk++) {
@@ -239,9 +241,9 @@ static void tile_rest(int mr, int k, const float *x, int ldx, const float *wp, c
     }
 }
 
-void rl__gemm(int m, int n, int k, const float *x, int ldx, const float *wp, const float *bias,
-              float *y, int ldy, enum rl__epilogue epi, int p0, int p1) {
-    int n_panels = rl__gemm_n_panels(n);
+static void gemm(int m, int n, int k, const float *x, int ldx, const float *wp, const float *bias,
+                 float *y, int ldy, enum rl__epilogue epi, int p0, int p1) {
+    int n_panels = gemm_n_panels(n);
     for (int p = p0; p < p1; p++) {
         const float *panel = wp + (size_t)p * k * NR;
         int nv = n - p * NR < NR ? n - p * NR : NR;
@@ -265,8 +267,8 @@ void rl__gemm(int m, int n, int k, const float *x, int ldx, const float *wp, con
 // ----------------------------------------------------------------------------
 // Row kernels
 
-void rl__layernorm(float *x, int ldx, int c, const float *w, const float *b, float eps, int r0,
-                   int r1) {
+static void layernorm(float *x, int ldx, int c, const float *w, const float *b, float eps, int r0,
+                      int r1) {
     int cv = c / VW * VW;
     for (int r = r0; r < r1; r++) {
         float *row = x + (size_t)r * ldx;
@@ -295,17 +297,6 @@ void rl__layernorm(float *x, int ldx, int c, const float *w, const float *b, flo
     }
 }
 
-void rl__l2_normalize(float *v, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++)
-        ss += (double)v[i] * v[i];
-    if (ss <= 0)
-        return;
-    float inv = (float)(1.0 / sqrt(ss));
-    for (int i = 0; i < n; i++)
-        v[i] *= inv;
-}
-
 // ----------------------------------------------------------------------------
 // Attention
 
@@ -315,7 +306,7 @@ static int round_up(int x, int m) {
     return (x + m - 1) / m * m;
 }
 
-size_t rl__attention_scratch(int t, int d) {
+static size_t attention_scratch(int t, int d) {
     int tp = round_up(t, VW);
     return (size_t)d * tp + (size_t)IB * tp;
 }
@@ -337,8 +328,8 @@ static float softmax_unnormalized(float *s, int t, int tp) {
     return 1.0f / hsum(sum);
 }
 
-void rl__attention_head(int t, int d, const float *q, const float *k, const float *v, int ld,
-                        float scale, float *out, int ldo, float *scratch) {
+static void attention_head(int t, int d, const float *q, const float *k, const float *v, int ld,
+                           float scale, float *out, int ldo, float *scratch) {
     int tp = round_up(t, VW);
     float *kt = scratch;                 // (d, tp): keys transposed so scores vectorise over j
     float *s = scratch + (size_t)d * tp; // (IB, tp)
@@ -394,13 +385,9 @@ void rl__attention_head(int t, int d, const float *q, const float *k, const floa
 }
 
 // ----------------------------------------------------------------------------
-// Elementwise references
+// Elementwise forms, exposed through the table for their unit tests
 
-float rl__gelu_ref(float x) {
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-}
-
-void rl__gelu_inplace(float *x, int n) {
+static void gelu_inplace(float *x, int n) {
     int i = 0;
     for (; i + VW <= n; i += VW)
         vstore(x + i, vgelu(vload(x + i)));
@@ -412,7 +399,7 @@ void rl__gelu_inplace(float *x, int n) {
     }
 }
 
-void rl__exp_inplace(float *x, int n) {
+static void exp_inplace(float *x, int n) {
     int i = 0;
     for (; i + VW <= n; i += VW)
         vstore(x + i, vexp(vload(x + i)));
@@ -423,3 +410,20 @@ void rl__exp_inplace(float *x, int n) {
         memcpy(x + i, buf, (size_t)(n - i) * sizeof *x);
     }
 }
+
+// ----------------------------------------------------------------------------
+// The set, under the name the build gives it (kernels.h)
+
+const struct rl__kernels RL_KERNELS = {
+    .name = RL_KERNELS_NAME,
+    .nr = NR,
+    .n_panels = gemm_n_panels,
+    .packed_size = gemm_packed_size,
+    .pack = gemm_pack,
+    .gemm = gemm,
+    .layernorm = layernorm,
+    .attention_scratch = attention_scratch,
+    .attention_head = attention_head,
+    .gelu_inplace = gelu_inplace,
+    .exp_inplace = exp_inplace,
+};

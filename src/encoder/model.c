@@ -279,6 +279,7 @@ static void to_f32(const struct rl_tensor *t, float *dst) {
 
 struct loader {
     const struct rl__bert_config *cfg;
+    const struct rl__kernels *k;
     struct rl_safetensors *st;
     const char *prefix; // "" or "bert."
     char *errbuf;
@@ -336,9 +337,10 @@ static float *bump(struct bump *b, size_t n) {
 // Lay out the block; called once to measure and once to assign.
 static void layout(struct bump *b, const struct rl__bert_config *cfg, struct rl__bert_weights *w,
                    bool own_word, bool own_pos, float **word, float **pos) {
-    int C = cfg->n_hidden, F = cfg->n_ffn, nr = rl__gemm_nr();
-    size_t pad3c = (size_t)rl__gemm_n_panels(3 * C) * nr, padc = (size_t)rl__gemm_n_panels(C) * nr;
-    size_t padf = (size_t)rl__gemm_n_panels(F) * nr;
+    const struct rl__kernels *k = w->k;
+    int C = cfg->n_hidden, F = cfg->n_ffn, nr = k->nr;
+    size_t pad3c = (size_t)k->n_panels(3 * C) * nr, padc = (size_t)k->n_panels(C) * nr;
+    size_t padf = (size_t)k->n_panels(F) * nr;
     *word = own_word ? bump(b, (size_t)cfg->n_vocab * C) : NULL;
     *pos = own_pos ? bump(b, (size_t)cfg->n_positions * C) : NULL;
     w->type0 = bump(b, (size_t)C);
@@ -346,15 +348,15 @@ static void layout(struct bump *b, const struct rl__bert_config *cfg, struct rl_
     w->ln_b = bump(b, (size_t)C);
     for (int l = 0; l < cfg->n_layers; l++) {
         struct rl__bert_layer *L = &w->layers[l];
-        L->qkv_w = bump(b, rl__gemm_packed_size(3 * C, C));
+        L->qkv_w = bump(b, k->packed_size(3 * C, C));
         L->qkv_b = bump(b, pad3c);
-        L->o_w = bump(b, rl__gemm_packed_size(C, C));
+        L->o_w = bump(b, k->packed_size(C, C));
         L->o_b = bump(b, padc);
         L->ln1_w = bump(b, (size_t)C);
         L->ln1_b = bump(b, (size_t)C);
-        L->ffn1_w = bump(b, rl__gemm_packed_size(F, C));
+        L->ffn1_w = bump(b, k->packed_size(F, C));
         L->ffn1_b = bump(b, padf);
-        L->ffn2_w = bump(b, rl__gemm_packed_size(C, F));
+        L->ffn2_w = bump(b, k->packed_size(C, F));
         L->ffn2_b = bump(b, padc);
         L->ln2_w = bump(b, (size_t)C);
         L->ln2_b = bump(b, (size_t)C);
@@ -362,9 +364,10 @@ static void layout(struct bump *b, const struct rl__bert_config *cfg, struct rl_
 }
 
 static int load_layer(struct loader *ld, int l, struct rl__bert_layer *L, float *tmp) {
-    int C = ld->cfg->n_hidden, F = ld->cfg->n_ffn, nr = rl__gemm_nr();
-    int pad3c = rl__gemm_n_panels(3 * C) * nr, padc = rl__gemm_n_panels(C) * nr;
-    int padf = rl__gemm_n_panels(F) * nr;
+    const struct rl__kernels *k = ld->k;
+    int C = ld->cfg->n_hidden, F = ld->cfg->n_ffn, nr = k->nr;
+    int pad3c = k->n_panels(3 * C) * nr, padc = k->n_panels(C) * nr;
+    int padf = k->n_panels(F) * nr;
     static const char *const qkv[3] = {"query", "key", "value"};
     char name[160];
     int rc;
@@ -381,7 +384,7 @@ static int load_layer(struct loader *ld, int l, struct rl__bert_layer *L, float 
             return rc;
     }
     memset(qkv_b + 3 * C, 0, (size_t)(pad3c - 3 * C) * sizeof(float));
-    rl__gemm_pack(tmp, 3 * C, C, (float *)L->qkv_w);
+    k->pack(tmp, 3 * C, C, (float *)L->qkv_w);
 
     static const struct {
         const char *name;
@@ -399,7 +402,7 @@ static int load_layer(struct loader *ld, int l, struct rl__bert_layer *L, float 
         rc = load_mat(ld, name, rows, cols, tmp);
         if (rc < 0)
             return rc;
-        rl__gemm_pack(tmp, rows, cols, wdst[i]);
+        k->pack(tmp, rows, cols, wdst[i]);
         snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", l, mats[i].name);
         rc = load_vec(ld, name, rows, bdst[i], rows == F ? padf : padc);
         if (rc < 0)
@@ -461,7 +464,10 @@ int rl__bert_weights_open(const char *path, const struct rl__bert_config *cfg,
     memset(w, 0, sizeof *w);
     if (!rl_file_exists(path))
         return rl__errf(errbuf, RL_EIO, "%s: no such file (%s)", path, SETUP_HINT);
-    struct loader ld = {.cfg = cfg, .prefix = "", .errbuf = errbuf};
+    w->k = rl__kernels_for_cpu(errbuf);
+    if (!w->k)
+        return RL_EUNSUPPORTED;
+    struct loader ld = {.cfg = cfg, .k = w->k, .prefix = "", .errbuf = errbuf};
     float *tmp = NULL;
     int rc = RL_OK;
     ld.st = w->st = rl_safetensors_open(path, errbuf);

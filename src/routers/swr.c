@@ -6,13 +6,13 @@
 // within one tier are left out of the tier fit (the original's feature row degenerates to a
 // single -ln 10 there, which rewards whichever side was listed first), and two models in the same
 // tier get p = 0.5. Scoring allocates one buffer of N floats per call for the similarities.
-#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "core/cpu.h"
 #include "core/safetensors.h"
 #include "routers/bt.h"
 #include "routers/router_impl.h"
@@ -78,11 +78,7 @@ __attribute__((target("avx2,fma,f16c"))) static void scan_avx2(const struct rl_s
 }
 
 bool rl__swr_simd_supported(void) {
-    // F16C comes from CPUID rather than __builtin_cpu_supports, which clang 14 lacks for it.
-    unsigned eax, ebx, ecx, edx;
-    bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-    __builtin_cpu_init();
-    return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return rl__cpu_x86_64_v3(); // a superset of the AVX2, FMA and F16C the scan needs
 }
 
 // ----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-// Encoder kernels against references: the packed GEMM (every epilogue, odd shapes, split panel
-// ranges) against OpenBLAS cblas_sgemm, GELU and exp against libm, attention and LayerNorm
-// against straightforward double-precision loops.
+// Encoder kernels against references, for every kernel set this CPU runs (kernels.h): the packed
+// GEMM (every epilogue, odd shapes, split panel ranges) against OpenBLAS cblas_sgemm, GELU and
+// exp against libm, attention and LayerNorm against straightforward double-precision loops. The
+// choice of a set: the widest by default, ROUTELLM_KERNELS to force one, clear errors.
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +24,25 @@ static float *rand_vec(size_t n, uint64_t *seed) {
     return v;
 }
 
-TEST(encoder_kernels_gemm_matches_cblas) {
+// Run check with every kernel set this CPU runs (the build holds sets it may not run); at least
+// one must run. A failure names the set.
+static int each_set(int (*check)(const struct rl__kernels *K)) {
+    int ran = 0;
+    for (size_t i = 0; rl__kernels_name(i); i++) {
+        const struct rl__kernels *K = rl__kernels_named(rl__kernels_name(i));
+        if (!K)
+            continue;
+        if (check(K) != 0) {
+            fprintf(stderr, "  (with the %s kernels)\n", K->name);
+            return 1;
+        }
+        ran++;
+    }
+    ASSERT(ran > 0);
+    return 0;
+}
+
+static int gemm_matches_cblas(const struct rl__kernels *K) {
     static const struct {
         /* input */
         int m, n, k;
@@ -33,19 +53,19 @@ TEST(encoder_kernels_gemm_matches_cblas) {
     static const enum rl__epilogue epis[] = {RL__EPI_BIAS, RL__EPI_BIAS_RESIDUAL,
                                              RL__EPI_BIAS_GELU};
     uint64_t seed = 42;
-    int nr = rl__gemm_nr();
+    int nr = K->nr;
     for (size_t c = 0; c < RL_COUNTOF(cases); c++) {
-        int m = cases[c].m, n = cases[c].n, k = cases[c].k, np = rl__gemm_n_panels(n);
+        int m = cases[c].m, n = cases[c].n, k = cases[c].k, np = K->n_panels(n);
         int ldy = n + 3; // a row stride wider than n checks that padding columns are not written
         float *x = rand_vec((size_t)m * k, &seed), *w = rand_vec((size_t)n * k, &seed);
         float *bias = calloc((size_t)np * nr, sizeof *bias);
-        float *wp = aligned_alloc(64, rl__gemm_packed_size(n, k) * sizeof *wp);
+        float *wp = aligned_alloc(64, K->packed_size(n, k) * sizeof *wp);
         float *resid = rand_vec((size_t)m * ldy, &seed);
         float *ref = malloc((size_t)m * ldy * sizeof *ref), *y = malloc((size_t)m * ldy * 4);
         ASSERT(x && w && bias && wp && resid && ref && y);
         for (int j = 0; j < n; j++)
             bias[j] = frand(&seed);
-        rl__gemm_pack(w, n, k, wp);
+        K->pack(w, n, k, wp);
         for (size_t e = 0; e < RL_COUNTOF(epis); e++) {
             memcpy(ref, resid, (size_t)m * ldy * sizeof *ref);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k,
@@ -60,8 +80,8 @@ TEST(encoder_kernels_gemm_matches_cblas) {
             }
             memcpy(y, resid, (size_t)m * ldy * sizeof *y);
             // Two calls over split panel ranges, as two threads would make them.
-            rl__gemm(m, n, k, x, k, wp, bias, y, ldy, epis[e], 0, np / 2);
-            rl__gemm(m, n, k, x, k, wp, bias, y, ldy, epis[e], np / 2, np);
+            K->gemm(m, n, k, x, k, wp, bias, y, ldy, epis[e], 0, np / 2);
+            K->gemm(m, n, k, x, k, wp, bias, y, ldy, epis[e], np / 2, np);
             double maxdiff = 0;
             for (int i = 0; i < m; i++) {
                 for (int j = 0; j < ldy; j++) {
@@ -84,14 +104,14 @@ TEST(encoder_kernels_gemm_matches_cblas) {
     return 0;
 }
 
-TEST(encoder_kernels_gelu_and_exp_accuracy) {
+static int gelu_and_exp_accuracy(const struct rl__kernels *K) {
     enum { N = 40001 };
     static float x[N], y[N];
     double worst_gelu = 0, worst_exp = 0;
     for (int i = 0; i < N; i++)
         x[i] = -10.0f + 20.0f * (float)i / (N - 1);
     memcpy(y, x, sizeof x);
-    rl__gelu_inplace(y, N);
+    K->gelu_inplace(y, N);
     for (int i = 0; i < N; i++) {
         double ref = 0.5 * x[i] * erfc(-x[i] / sqrt(2.0));
         double d = fabs(y[i] - ref) / (fabs(x[i]) > 1 ? fabs(x[i]) : 1);
@@ -100,7 +120,7 @@ TEST(encoder_kernels_gelu_and_exp_accuracy) {
     for (int i = 0; i < N; i++)
         x[i] = -87.0f + 175.0f * (float)i / (N - 1);
     memcpy(y, x, sizeof x);
-    rl__exp_inplace(y, N - 7); // a length that is not a whole number of vectors
+    K->exp_inplace(y, N - 7); // a length that is not a whole number of vectors
     for (int i = 0; i < N - 7; i++) {
         double ref = exp((double)x[i]);
         double d = fabs(y[i] - ref) / ref;
@@ -138,7 +158,7 @@ static void attention_ref(int t, int d, const float *q, const float *k, const fl
     free(p);
 }
 
-TEST(encoder_kernels_attention_matches_reference) {
+static int attention_matches_reference(const struct rl__kernels *K) {
     static const struct {
         /* input */
         int t, d;
@@ -148,13 +168,13 @@ TEST(encoder_kernels_attention_matches_reference) {
         int t = cases[c].t, d = cases[c].d, ld = 3 * d + 5, ldo = d + 2;
         float *qkv = rand_vec((size_t)t * ld, &seed);
         float *out = calloc((size_t)t * ldo, sizeof *out);
-        float *scratch = malloc(rl__attention_scratch(t, d) * sizeof *scratch);
+        float *scratch = malloc(K->attention_scratch(t, d) * sizeof *scratch);
         double *ref = malloc((size_t)t * d * sizeof *ref);
         ASSERT(qkv && out && scratch && ref);
         for (size_t i = 0; i < (size_t)t * ld; i++)
             qkv[i] *= 3.0f; // sharper softmax
         float scale = 1.0f / sqrtf((float)d);
-        rl__attention_head(t, d, qkv, qkv + d, qkv + 2 * d, ld, scale, out, ldo, scratch);
+        K->attention_head(t, d, qkv, qkv + d, qkv + 2 * d, ld, scale, out, ldo, scratch);
         attention_ref(t, d, qkv, qkv + d, qkv + 2 * d, ld, scale, ref);
         double maxdiff = 0;
         for (int i = 0; i < t; i++) {
@@ -174,7 +194,7 @@ TEST(encoder_kernels_attention_matches_reference) {
     return 0;
 }
 
-TEST(encoder_kernels_layernorm_and_l2) {
+static int layernorm_and_l2(const struct rl__kernels *K) {
     static const int widths[] = {32, 384, 37, 5};
     uint64_t seed = 3;
     for (size_t c = 0; c < RL_COUNTOF(widths); c++) {
@@ -185,7 +205,7 @@ TEST(encoder_kernels_layernorm_and_l2) {
         for (int i = 0; i < rows * ld; i++)
             x[i] = x[i] * 4.0f + 1.0f;
         memcpy(orig, x, (size_t)rows * ld * sizeof *x);
-        rl__layernorm(x, ld, n, w, b, 1e-12f, 1, rows); // row 0 is left alone
+        K->layernorm(x, ld, n, w, b, 1e-12f, 1, rows); // row 0 is left alone
         for (int j = 0; j < ld; j++)
             ASSERT(x[j] == orig[j]);
         for (int r = 1; r < rows; r++) {
@@ -212,5 +232,48 @@ TEST(encoder_kernels_layernorm_and_l2) {
     ASSERT_NEAR(v[2], 0.8, 1e-7);
     rl__l2_normalize(z, 3);
     ASSERT(z[0] == 0.0f);
+    return 0;
+}
+
+TEST(encoder_kernels_gemm_matches_cblas) {
+    return each_set(gemm_matches_cblas);
+}
+
+TEST(encoder_kernels_gelu_and_exp_accuracy) {
+    return each_set(gelu_and_exp_accuracy);
+}
+
+TEST(encoder_kernels_attention_matches_reference) {
+    return each_set(attention_matches_reference);
+}
+
+TEST(encoder_kernels_layernorm_and_l2) {
+    return each_set(layernorm_and_l2);
+}
+
+// The default is the widest set the CPU runs; ROUTELLM_KERNELS forces one it runs, and names
+// the sets of the build when it asks for one that does not exist or that the CPU cannot run.
+TEST(encoder_kernels_choice) {
+    char err[RL_ERRBUF_SIZE] = "";
+    unsetenv("ROUTELLM_KERNELS");
+    const struct rl__kernels *best = rl__kernels_for_cpu(err), *widest = NULL;
+    for (size_t i = 0; rl__kernels_name(i); i++)
+        if (rl__kernels_named(rl__kernels_name(i)))
+            widest = rl__kernels_named(rl__kernels_name(i));
+    ASSERT(best != NULL && best == widest);
+    ASSERT(rl__kernels_named("sse9") == NULL);
+    setenv("ROUTELLM_KERNELS", "sse9", 1);
+    ASSERT_NULL(rl__kernels_for_cpu(err));
+    ASSERT_STR_CONTAINS(err, "ROUTELLM_KERNELS=sse9: no such kernel set (this build has: ");
+    ASSERT_STR_CONTAINS(err, rl__kernels_name(0));
+    for (size_t i = 0; rl__kernels_name(i); i++) {
+        setenv("ROUTELLM_KERNELS", rl__kernels_name(i), 1);
+        const struct rl__kernels *k = rl__kernels_for_cpu(err);
+        if (k)
+            ASSERT_STR_EQ(k->name, rl__kernels_name(i));
+        else
+            ASSERT_STR_CONTAINS(err, "this CPU cannot run that kernel set");
+    }
+    unsetenv("ROUTELLM_KERNELS");
     return 0;
 }
