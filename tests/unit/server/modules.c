@@ -607,7 +607,8 @@ TEST(server_config_limits) {
         {"server: {host: \"a\\0b\"}\n", "c.yaml:1:", "NUL byte"},
         {"server: {port: 1}\n---\nserver: {port: 2}\n", "c.yaml:2:", "more than one YAML document"},
         {"server: {port: 1}\n...\n--- {}\n", "c.yaml:3:", "more than one YAML document"},
-        {"server: {port: 1}\nserver: {port: 2}\n", "c.yaml:2:", "duplicate key 'server' (first on line 1)"},
+        {"server: {port: 1}\nserver: {port: 2}\n",
+         "c.yaml:2:", "duplicate key 'server' (first on line 1)"},
         {"server:\n  port: 1\n  host: a\n  port: 2\n", "c.yaml:4:", "duplicate key 'port'"},
     };
     for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
