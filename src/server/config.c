@@ -475,6 +475,13 @@ static bool is_ctl(char ch) {
     return ((unsigned char)ch < 0x20 && ch != '\t') || ch == 0x7f;
 }
 
+static bool has_ctl(const char *s) {
+    for (; s && *s; s++)
+        if (is_ctl(*s))
+            return true;
+    return false;
+}
+
 // Why value cannot be sent as written, or NULL when it can. A header value is one line without
 // surrounding blanks, whose ${NAME} references are counted into *n_refs; a query value is
 // encoded, so only control characters are refused, and it reads no variable.
@@ -822,6 +829,8 @@ int srv_config_set_num(struct srv_config *c, const char *key, double value, char
 }
 
 int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) {
+    if (has_ctl(key))
+        return rl__errf(errbuf, RL_EINVAL, "--api-key: the key holds a control character");
     for (size_t i = 0; i < c->n_models; i++)
         if (set_str(&c->models[i].api_key, key) != RL_OK)
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
@@ -918,9 +927,7 @@ static int expand_headers(const struct srv_config *c, struct srv_model *m, char 
             snprintf(var, sizeof var, "%.*s", (int)n, p + 2);
             p += n + 3;
             const char *v = getenv(var);
-            bool ctl = false;
-            for (const char *q = v; q && *q; q++)
-                ctl |= is_ctl(*q);
+            bool ctl = has_ctl(v);
             if (!v || !*v || ctl) {
                 rl_buf_free(&b);
                 return model_errf(
@@ -928,11 +935,13 @@ static int expand_headers(const struct srv_config *c, struct srv_model *m, char 
                     m->name, h->name, var,
                     ctl ? "holds a control character (a header is one line)" : "is not set");
             }
-            if (m->n_secrets == SRV_MAX_HEADERS || !(m->secrets[m->n_secrets] = strdup(v))) {
+            // read_pairs allows at most SRV_MAX_HEADERS references per model.
+            char *copy = m->n_secrets < SRV_MAX_HEADERS ? strdup(v) : NULL;
+            if (!copy) {
                 rl_buf_free(&b);
-                return RL_ENOMEM; // read_pairs allows at most SRV_MAX_HEADERS references
+                return RL_ENOMEM;
             }
-            m->n_secrets++;
+            m->secrets[m->n_secrets++] = copy;
             rc = rl_buf_append(&b, v, strlen(v));
         }
         if (rc == RL_ETOOBIG)
@@ -1011,10 +1020,13 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
                               m->name, m->base_url);
         // Paths are appended to base_url, and query: after them: a query or fragment written
         // into base_url would end up in the middle of the URL.
-        if (strpbrk(m->base_url, "?# \t\r\n"))
+        bool clean = true;
+        for (const char *p = m->base_url; *p; p++)
+            clean &= (unsigned char)*p > 0x20 && *p != 0x7f && *p != '?' && *p != '#';
+        if (!clean)
             return where_errf(c, errbuf, m->line,
-                              "model %s: base_url must not hold '?', '#' or blanks (give query "
-                              "parameters in query:), got '%.80s'",
+                              "model %s: base_url must not hold '?', '#', blanks or control "
+                              "characters (give query parameters in query:), got '%.80s'",
                               m->name, m->base_url);
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->models[j].name, m->name) == 0)
@@ -1025,6 +1037,12 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
             if (!key || !*key)
                 return where_errf(c, errbuf, m->line,
                                   "model %s: the environment variable %s (api_key_env) is not set",
+                                  m->name, m->api_key_env);
+            // The key goes into a header line: a CR or LF in it would add lines of its own.
+            if (has_ctl(key))
+                return where_errf(c, errbuf, m->line,
+                                  "model %s: the environment variable %s (api_key_env) holds a "
+                                  "control character",
                                   m->name, m->api_key_env);
             if (set_str(&m->api_key, key) != RL_OK)
                 return RL_ENOMEM;

@@ -170,7 +170,8 @@ int srv_config_set(struct srv_config *c, const char *key, const char *value,
 int srv_config_set_num(struct srv_config *c, const char *key, double value,
                        char *errbuf) RL_NODISCARD;
 // Send `key` to every upstream (the --api-key flag: the file can only name variables). Call it
-// after srv_config_finish, which sets each model's key from its api_key_env. RL_ENOMEM on failure.
+// after srv_config_finish, which sets each model's key from its api_key_env. RL_EINVAL for a key
+// holding a control character, or RL_ENOMEM.
 int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) RL_NODISCARD;
 
 // Append a model or a router; strings are copied.

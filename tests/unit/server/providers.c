@@ -181,7 +181,13 @@ TEST(server_config_refuses_bad_upstream_options) {
         {ONE_MODEL("    probe: sometimes\n"),
          "c.yaml:4:", "models[0].probe: expected true or false"},
         {"models:\n  - name: m\n    base_url: 'http://x/v1?api-version=1'\n", "c.yaml:2:",
-         "model m: base_url must not hold '?', '#' or blanks (give query parameters in query:)"},
+         "model m: base_url must not hold '?', '#', blanks or control characters (give query "
+         "parameters in query:)"},
+        {"models:\n  - name: m\n    base_url: \"http://x/\\x01v1\"\n",
+         "c.yaml:2:", "base_url must not hold"},
+        {ONE_MODEL("    api_key_env: RL_TEST_PROV_NL\n"), "c.yaml:2:",
+         "model m: the environment variable RL_TEST_PROV_NL (api_key_env) holds a control "
+         "character"},
         {ONE_MODEL("    headers: {X-Key: '${RL_TEST_PROV_UNSET}'}\n"), "c.yaml:4:",
          "model m: headers.X-Key: the environment variable RL_TEST_PROV_UNSET is not set"},
         {ONE_MODEL("    headers: {X-Key: 'k ${RL_TEST_PROV_NL}'}\n"), "c.yaml:4:",
@@ -199,6 +205,14 @@ TEST(server_config_refuses_bad_upstream_options) {
             TEST_FAIL_("case %zu: the message quotes a variable's value: '%s'", i, err);
         srv_config_free(&c);
     }
+    // The --api-key flag's key goes into a header line as well.
+    struct srv_config c;
+    char err[RL_ERRBUF_SIZE] = "";
+    ASSERT_OK(load_text(ONE_MODEL(""), &c, err));
+    ASSERT_EQ(srv_config_set_api_key(&c, "sk-a\r\nX-Injected: 1", err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "--api-key: the key holds a control character");
+    ASSERT_NULL(c.models[0].api_key);
+    srv_config_free(&c);
     rl_buf_free(&many);
     rl_buf_free(&long_value);
     rl_buf_free(&many_refs);
