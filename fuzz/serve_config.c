@@ -1,7 +1,9 @@
 // Fuzz target: the proxy's YAML configuration, read as `routellm serve --config FILE` reads it:
 // srv_config_load on the bytes, srv_config_finish on what it accepted, then srv_config_free.
-// Two environment variables let configs that name upstream and client keys get through
-// finish. An accepted config is walked in full so ASan sees any short or dangling string.
+// Two environment variables let configs that name upstream and client keys (and header values
+// that read ${RL_FUZZ_KEY}) get through finish. An accepted config is walked in full so ASan
+// sees any short or dangling string, and what the server would send upstream is checked: header
+// lines without CR, LF or NUL, URLs without blanks.
 #include <stdbool.h>
 
 #include "fuzz.h"
@@ -10,6 +12,33 @@
 static void touch(const char *s) {
     if (s)
         fuzz_sink ^= (uint8_t)s[strlen(s)];
+}
+
+// A model's headers, query, secrets and URLs: each name and value one line, each URL without a
+// blank or control byte (the reader promised it).
+static void touch_upstream(const struct srv_model *m) {
+    touch(m->auth_header);
+    for (size_t i = 0; i < m->headers.n; i++) {
+        const struct srv_pair *h = &m->headers.items[i];
+        touch(h->name);
+        touch(h->value);
+        if (!h->sent || strpbrk(h->sent, "\r\n") || strpbrk(h->name, "\r\n: "))
+            abort();
+    }
+    for (size_t i = 0; i < m->query.n; i++) {
+        touch(m->query.items[i].name);
+        touch(m->query.items[i].value);
+    }
+    const char *secrets[SRV_MAX_SECRETS];
+    size_t n = srv_model_secrets(m, secrets, RL_COUNTOF(secrets));
+    for (size_t i = 0; i < n; i++)
+        touch(secrets[i]);
+    char *url = srv_model_url(m, "chat/completions");
+    for (const char *p = url; p && *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            abort();
+    touch(url);
+    free(url);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -44,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         touch(m->model);
         touch(m->api_key_env);
         touch(m->api_key);
+        touch_upstream(m);
         if (srv_config_model_index(&c, m->name) != (int)i)
             abort(); // finish promised unique names
     }

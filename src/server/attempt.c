@@ -209,8 +209,10 @@ static void on_done(struct srv_call *call, CURLcode rc) {
         const struct srv_model *m = &q->gen->c->models[q->model];
         struct rl_buf b;
         rl_buf_init(&b, 1 << 16);
-        if (srv_upstream_error_body(up->resp.data, up->resp.len, m->name, status, m->api_key, &b) !=
-            RL_OK)
+        const char *secrets[SRV_MAX_SECRETS];
+        size_t n_secrets = srv_model_secrets(m, secrets, RL_COUNTOF(secrets));
+        if (srv_upstream_error_body(up->resp.data, up->resp.len, m->name, status, secrets,
+                                    n_secrets, &b) != RL_OK)
             rl_buf_init(&b, 0);
         srv__answer(q, (int)status, &b, "application/json");
         return;
@@ -225,7 +227,8 @@ static void on_done(struct srv_call *call, CURLcode rc) {
     if (auth || redirect) {
         outcome = auth ? "http_auth" : "http_redirect";
         snprintf(detail, sizeof detail, "HTTP %ld: %s", status,
-                 auth ? "the upstream refused the proxy's credentials (check its api_key_env)"
+                 auth ? "the upstream refused the proxy's credentials (check its api_key_env, "
+                        "auth and headers)"
                       : "the upstream redirects (check its base_url)");
     } else if (rc == CURLE_OK) {
         outcome = status == 429 ? "http_429" : "http_5xx";

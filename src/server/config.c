@@ -2,13 +2,16 @@
 // (core/yaml.c), then checked against one table of keys per section (name, type, range, field,
 // help: the schema of docs/SERVER.md), so each accepted key is written once. Every error names the
 // file, the line and the key. Secrets are never read from the file: upstream and client keys
-// come from environment variables the file names. The flags of src/cli/cmd_serve.c set values
-// through the same tables (srv_config_set).
+// come from environment variables the file names, and so do the parts of a model's extra
+// headers written ${VAR}. The flags of src/cli/cmd_serve.c set values through the same tables
+// (srv_config_set).
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/server.h"
 
@@ -40,12 +43,35 @@ void srv_config_init(struct srv_config *c) {
     c->cache_entries = 10000;
 }
 
+static void pairs_free(struct srv_pairs *p) {
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->items[i].name);
+        free(p->items[i].value);
+        free(p->items[i].sent);
+    }
+    free(p->items);
+    p->items = NULL;
+    p->n = 0;
+}
+
+static void secrets_free(struct srv_model *m) {
+    for (size_t i = 0; i < m->n_secrets; i++)
+        free(m->secrets[i]);
+    free(m->secrets);
+    m->secrets = NULL;
+    m->n_secrets = 0;
+}
+
 static void model_free(struct srv_model *m) {
     free(m->name);
     free(m->base_url);
     free(m->model);
     free(m->api_key_env);
     free(m->api_key);
+    free(m->auth_header);
+    pairs_free(&m->headers);
+    pairs_free(&m->query);
+    secrets_free(m);
 }
 
 static void router_cfg_free(struct srv_router_cfg *r) {
@@ -97,6 +123,8 @@ int srv_config_add_model(struct srv_config *c, const char *name, const char *bas
     m->timeout_s = 600;
     m->connect_timeout_s = 5;
     m->stall_timeout_s = SRV_STALL_TIMEOUT_S;
+    m->auth = SRV_AUTH_BEARER;
+    m->probe = true;
     int rc = set_str(&m->name, name);
     if (rc == RL_OK)
         rc = set_str(&m->base_url, base_url);
@@ -129,7 +157,20 @@ int srv_config_model_index(const struct srv_config *c, const char *name) {
 // ----------------------------------------------------------------------------
 // The accepted keys, one table per section
 
-enum key_type { KEY_STR, KEY_BOOL, KEY_NUM, KEY_INT, KEY_UNSIGNED, KEY_SIZE };
+// KEY_AUTH stores the index of its word in auth_words as an int (enum srv_auth); KEY_HEADERS
+// and KEY_QUERY read a mapping of names to values into a struct srv_pairs, checked as header
+// fields or as query parameters.
+enum key_type {
+    KEY_STR,
+    KEY_BOOL,
+    KEY_NUM,
+    KEY_INT,
+    KEY_UNSIGNED,
+    KEY_SIZE,
+    KEY_AUTH,
+    KEY_HEADERS,
+    KEY_QUERY
+};
 
 // One key of a section. Numbers must lie in [lo, hi]; KEY_INT, KEY_UNSIGNED and KEY_SIZE must
 // also be whole. The value is stored at `offset` in the section's struct.
@@ -140,6 +181,9 @@ struct key {
     size_t offset;
     const char *help;
 };
+
+// The words of models[].auth, in the order of enum srv_auth.
+static const char *const auth_words[] = {"bearer", "header", "none", NULL};
 
 #define CFG(field)    offsetof(struct srv_config, field)
 #define MODEL(field)  offsetof(struct srv_model, field)
@@ -183,6 +227,15 @@ static const struct key model_keys[] = {
      "an answer that has begun and then sends nothing this long is cut"},
     {"price_in", KEY_NUM, 0, 1e6, MODEL(price_in), "USD per million prompt tokens"},
     {"price_out", KEY_NUM, 0, 1e6, MODEL(price_out), "USD per million completion tokens"},
+    {"auth", KEY_AUTH, 0, 0, MODEL(auth),
+     "how the key is sent: bearer (Authorization: Bearer), header (auth_header), none"},
+    {"auth_header", KEY_STR, 0, 0, MODEL(auth_header),
+     "the header carrying the key (auth: header)"},
+    {"headers", KEY_HEADERS, 0, 0, MODEL(headers),
+     "header name -> value sent with every request; ${VAR} reads an environment variable"},
+    {"query", KEY_QUERY, 0, 0, MODEL(query),
+     "parameter name -> value appended, URL-encoded, to every upstream URL"},
+    {"probe", KEY_BOOL, 0, 0, MODEL(probe), "ask GET <base_url>/models at start"},
 };
 
 static const struct key routing_keys[] = {
@@ -214,7 +267,14 @@ enum want { WANT_TYPE, WANT_RANGE, WANT_WHOLE };
 
 // What the key's value must be, for messages.
 static void describe(const struct key *k, enum want what, char *want, size_t size) {
-    if (k->type == KEY_STR)
+    if (k->type == KEY_AUTH) {
+        size_t used = (size_t)snprintf(want, size, "one of");
+        for (size_t i = 0; auth_words[i] && used < size; i++)
+            used +=
+                (size_t)snprintf(want + used, size - used, "%s %s", i ? "," : "", auth_words[i]);
+    } else if (k->type == KEY_HEADERS || k->type == KEY_QUERY)
+        snprintf(want, size, "a mapping of names to values");
+    else if (k->type == KEY_STR)
         snprintf(want, size, "a non-empty string");
     else if (k->type == KEY_BOOL)
         snprintf(want, size, "true or false");
@@ -262,6 +322,15 @@ static int store_text(const struct key *k, void *base, const char *text, char *w
                 return RL_OK;
             }
         }
+    } else if (k->type == KEY_AUTH) {
+        for (int i = 0; auth_words[i]; i++) {
+            if (strcmp(text, auth_words[i]) == 0) {
+                *(int *)field = i;
+                return RL_OK;
+            }
+        }
+    } else if (k->type == KEY_HEADERS || k->type == KEY_QUERY) {
+        // A mapping, never a scalar: falls through to the type message.
     } else {
         char *end;
         errno = 0;
@@ -355,6 +424,184 @@ static int check_map(struct walk *w, const struct rl_ynode *map, const char *whe
     return rc == RL_OK ? check_keys(w, map, where, names, key_names(keys, n_keys, names)) : rc;
 }
 
+// ----------------------------------------------------------------------------
+// A model's extra headers and query parameters
+
+// Fields the proxy sets itself, or that would change how the request is framed or encoded:
+// neither headers: nor auth_header may name them.
+static const char *const reserved_headers[] = {
+    "Host",         "Content-Length",  "Transfer-Encoding",
+    "Connection",   "Keep-Alive",      "Upgrade",
+    "TE",           "Trailer",         "Expect",
+    "Content-Type", "Accept-Encoding", "Proxy-Connection",
+};
+
+static bool is_letter_(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+// Why name cannot be a header the proxy sends, or NULL when it can: RFC 9110's token
+// characters, at most SRV_HEADER_NAME_MAX bytes, and not reserved.
+static const char *header_name_problem(const char *name) {
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    size_t n = strlen(name);
+    if (n == 0 || n > SRV_HEADER_NAME_MAX)
+        return "a header name has 1 to 64 characters";
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!is_letter_(ch) && !(ch >= '0' && ch <= '9') && !strchr(tchar, ch))
+            return "not a header name (letters, digits and !#$%&'*+-.^_`|~ only)";
+    }
+    for (size_t i = 0; i < RL_COUNTOF(reserved_headers); i++)
+        if (strcasecmp(name, reserved_headers[i]) == 0)
+            return "the proxy sets this header itself, or it would change how the request is "
+                   "framed";
+    return NULL;
+}
+
+// The length of NAME when p, which starts with "${", opens a reference ${NAME} (letters, digits
+// and _, not starting with a digit, at most 127 bytes); 0 when it does not.
+static size_t ref_len(const char *p) {
+    const char *q = p + 2;
+    size_t n = 0;
+    while (is_letter_(q[n]) || (n > 0 && q[n] >= '0' && q[n] <= '9'))
+        n++;
+    return n > 0 && n < 128 && q[n] == '}' ? n : 0;
+}
+
+// A byte that may not be in a header line: every control character but HTAB (CR, LF and NUL
+// included: they would end or split the line).
+static bool is_ctl(char ch) {
+    return ((unsigned char)ch < 0x20 && ch != '\t') || ch == 0x7f;
+}
+
+static bool has_ctl(const char *s) {
+    for (; s && *s; s++)
+        if (is_ctl(*s))
+            return true;
+    return false;
+}
+
+// Why value cannot be sent as written, or NULL when it can. A header value is one line without
+// surrounding blanks, whose ${NAME} references are counted into *n_refs; a query value is
+// encoded, so only control characters are refused, and it reads no variable.
+static const char *value_problem(const char *value, bool header, size_t *n_refs) {
+    size_t n = strlen(value);
+    if (n == 0)
+        return "expected a non-empty string";
+    if (n > SRV_HEADER_VALUE_MAX)
+        return "longer than 4096 bytes";
+    for (size_t i = 0; i < n; i++) {
+        if (is_ctl(value[i]))
+            return "holds a control character (CR, LF, NUL or another below 0x20)";
+        if (value[i] != '$' || value[i + 1] != '{')
+            continue;
+        if (!header)
+            return "query values cannot read environment variables, since URLs end up in "
+                   "logs: send secrets in headers:";
+        size_t len = ref_len(value + i);
+        if (len == 0)
+            return "'${' must open a reference ${NAME} (letters, digits and _, not starting "
+                   "with a digit)";
+        ++*n_refs;
+        i += len + 2;
+    }
+    if (header &&
+        (value[0] == ' ' || value[0] == '\t' || value[n - 1] == ' ' || value[n - 1] == '\t'))
+        return "starts or ends with a space or tab";
+    return NULL;
+}
+
+// Read the mapping `map` of names to values (KEY_HEADERS or KEY_QUERY) into out, checking each
+// entry as the type wants; `where` is the key, e.g. "models[0].headers".
+static int read_pairs(struct walk *w, const struct rl_ynode *map, const char *where,
+                      enum key_type type, struct srv_pairs *out) {
+    bool header = type == KEY_HEADERS;
+    size_t max = header ? SRV_MAX_HEADERS : SRV_MAX_QUERY, n_refs = 0;
+    if (map->type != RL_YAML_MAP)
+        return bad_value(w, map, where, "a mapping of names to values");
+    if (map->n_kids / 2 > max)
+        return bad(w, map->kids[2 * max], where,
+                   header ? "more than 32 headers" : "more than 32 query parameters");
+    pairs_free(out);
+    out->items = calloc(map->n_kids / 2 + 1, sizeof *out->items);
+    if (!out->items)
+        return rl__errf(w->errbuf, RL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < map->n_kids; i += 2) {
+        const struct rl_ynode *kn = map->kids[i], *v = map->kids[i + 1];
+        char what[240];
+        snprintf(what, sizeof what, "%.160s.%.64s", where, kn->value);
+        const char *why = NULL;
+        if (header)
+            why = header_name_problem(kn->value);
+        else if (!*kn->value || strlen(kn->value) > SRV_HEADER_NAME_MAX)
+            why = "a parameter name has 1 to 64 characters";
+        for (const char *p = kn->value; !why && *p; p++)
+            if (is_ctl(*p))
+                why = "the name holds a control character";
+        for (size_t j = 0; !why && header && j < i; j += 2)
+            if (strcasecmp(kn->value, map->kids[j]->value) == 0)
+                why = "given twice (header names ignore case)";
+        if (why)
+            return bad(w, kn, what, why);
+        if (v->type != RL_YAML_SCALAR)
+            return bad_value(w, v, what, "a non-empty string");
+        why = value_problem(v->value, header, &n_refs);
+        if (!why && n_refs > SRV_MAX_HEADERS)
+            why = "more than 32 ${NAME} references in one model's headers";
+        if (why)
+            return bad(w, v, what, why);
+        struct srv_pair *pr = &out->items[out->n];
+        pr->name = strdup(kn->value);
+        pr->value = strdup(v->value);
+        pr->line = kn->line;
+        out->n++;
+        if (!pr->name || !pr->value)
+            return rl__errf(w->errbuf, RL_ENOMEM, "out of memory");
+    }
+    return RL_OK;
+}
+
+// The key node of `key` in a mapping, or NULL.
+static const struct rl_ynode *map_key(const struct rl_ynode *map, const char *key) {
+    for (size_t i = 0; i < map->n_kids; i += 2)
+        if (strcmp(map->kids[i]->value, key) == 0)
+            return map->kids[i];
+    return NULL;
+}
+
+// The model's auth, auth_header and headers agree: auth: header names its header, which is a
+// header the proxy may send; and the header the key travels in is not also given in headers:.
+static int check_auth(struct walk *w, const struct rl_ynode *map, const char *where,
+                      const struct srv_model *m) {
+    char what[128];
+    const struct rl_ynode *kn = map_key(map, "auth_header");
+    snprintf(what, sizeof what, "%s.auth_header", where);
+    if (m->auth == SRV_AUTH_HEADER && !m->auth_header)
+        return bad(w, map_key(map, "auth"), what,
+                   "auth: header needs auth_header, the header that carries the key "
+                   "(e.g. api-key)");
+    if (m->auth != SRV_AUTH_HEADER && m->auth_header)
+        return bad(w, kn, what, "only used with auth: header");
+    const char *why = m->auth_header ? header_name_problem(m->auth_header) : NULL;
+    if (why)
+        return bad(w, kn, what, why);
+    const char *key_header = m->auth == SRV_AUTH_BEARER   ? "Authorization"
+                             : m->auth == SRV_AUTH_HEADER ? m->auth_header
+                                                          : NULL;
+    for (size_t i = 0; key_header && i < m->headers.n; i++) {
+        const struct srv_pair *h = &m->headers.items[i];
+        if (strcasecmp(h->name, key_header) != 0)
+            continue;
+        snprintf(what, sizeof what, "%.48s.headers.%.64s", where, h->name);
+        return rl__errf(w->errbuf, RL_EINVAL,
+                        "%s:%d: %s: auth: %s sends this header with the key; write auth: none "
+                        "to send your own",
+                        w->path, h->line, what, auth_words[m->auth]);
+    }
+    return RL_OK;
+}
+
 // Store the values of a checked mapping into the struct at base, each converted to its type.
 static int store_keys(struct walk *w, const struct rl_ynode *map, const char *where,
                       const struct key *keys, size_t n_keys, void *base) {
@@ -364,6 +611,10 @@ static int store_keys(struct walk *w, const struct rl_ynode *map, const char *wh
         const struct rl_ynode *v = map->kids[i + 1];
         char key[160], want[96];
         snprintf(key, sizeof key, "%s.%s", where, k->name);
+        if (k->type == KEY_HEADERS || k->type == KEY_QUERY) {
+            rc = read_pairs(w, v, key, k->type, (struct srv_pairs *)((char *)base + k->offset));
+            continue;
+        }
         if (v->type != RL_YAML_SCALAR) {
             describe(k, WANT_TYPE, want, sizeof want);
             rc = RL_EINVAL;
@@ -415,6 +666,8 @@ static int read_models(struct walk *w, const struct section *sec, const struct r
             rc = bad(w, map, where, "missing 'name'");
         if (rc == RL_OK && !m->base_url)
             rc = bad(w, map, where, "missing 'base_url'");
+        if (rc == RL_OK)
+            rc = check_auth(w, map, where, m);
         if (rc == RL_OK && !m->model)
             rc = set_str(&m->model, m->name);
     }
@@ -576,6 +829,8 @@ int srv_config_set_num(struct srv_config *c, const char *key, double value, char
 }
 
 int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) {
+    if (has_ctl(key))
+        return rl__errf(errbuf, RL_EINVAL, "--api-key: the key holds a control character");
     for (size_t i = 0; i < c->n_models; i++)
         if (set_str(&c->models[i].api_key, key) != RL_OK)
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
@@ -636,6 +891,114 @@ static int read_client_keys(struct srv_config *c, char *errbuf) {
                      : where_errf(c, errbuf, 0, "%s holds no client keys%s", c->api_keys_env, "");
 }
 
+// Like where_errf, with any format.
+static int model_errf(const struct srv_config *c, char *errbuf, int line, const char *fmt, ...)
+    RL_PRINTF(4, 5);
+static int model_errf(const struct srv_config *c, char *errbuf, int line, const char *fmt, ...) {
+    char msg[RL_ERRBUF_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return where_errf(c, errbuf, line, "%s%s", msg, "");
+}
+
+// Read the ${NAME} references of each header value from the environment into its `sent` text,
+// and keep every value read as a secret of the model (masked like its key). An unset or empty
+// variable, or one holding a control character, is an error naming the header and the
+// variable, never the value.
+static int expand_headers(const struct srv_config *c, struct srv_model *m, char *errbuf) {
+    secrets_free(m);
+    m->secrets = calloc(SRV_MAX_HEADERS, sizeof *m->secrets);
+    if (!m->secrets)
+        return RL_ENOMEM;
+    for (size_t i = 0; i < m->headers.n; i++) {
+        struct srv_pair *h = &m->headers.items[i];
+        struct rl_buf b;
+        rl_buf_init(&b, SRV_HEADER_VALUE_MAX);
+        int rc = RL_OK;
+        for (const char *p = h->value; *p && rc == RL_OK;) {
+            size_t n = p[0] == '$' && p[1] == '{' ? ref_len(p) : 0;
+            if (n == 0) {
+                rc = rl_buf_append(&b, p++, 1);
+                continue;
+            }
+            char var[128];
+            snprintf(var, sizeof var, "%.*s", (int)n, p + 2);
+            p += n + 3;
+            const char *v = getenv(var);
+            bool ctl = has_ctl(v);
+            if (!v || !*v || ctl) {
+                rl_buf_free(&b);
+                return model_errf(
+                    c, errbuf, h->line, "model %s: headers.%.64s: the environment variable %s %s",
+                    m->name, h->name, var,
+                    ctl ? "holds a control character (a header is one line)" : "is not set");
+            }
+            // read_pairs allows at most SRV_MAX_HEADERS references per model.
+            char *copy = m->n_secrets < SRV_MAX_HEADERS ? strdup(v) : NULL;
+            if (!copy) {
+                rl_buf_free(&b);
+                return RL_ENOMEM;
+            }
+            m->secrets[m->n_secrets++] = copy;
+            rc = rl_buf_append(&b, v, strlen(v));
+        }
+        if (rc == RL_ETOOBIG)
+            return model_errf(c, errbuf, h->line,
+                              "model %s: headers.%.64s: longer than %d bytes once its variables "
+                              "are read",
+                              m->name, h->name, SRV_HEADER_VALUE_MAX);
+        if (rc != RL_OK)
+            return rc;
+        free(h->sent);
+        h->sent = rl_buf_take(&b, NULL);
+    }
+    return RL_OK;
+}
+
+size_t srv_model_secrets(const struct srv_model *m, const char **out, size_t max) {
+    size_t n = 0;
+    if (m->api_key && n < max)
+        out[n++] = m->api_key;
+    for (size_t i = 0; i < m->n_secrets && n < max; i++)
+        out[n++] = m->secrets[i];
+    return n;
+}
+
+// Append s percent-encoded: RFC 3986's unreserved characters stay, every other byte is %XX.
+static int append_encoded(struct rl_buf *b, const char *s) {
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = RL_OK;
+    for (const char *p = s; *p && rc == RL_OK; p++) {
+        char ch = *p;
+        bool plain =
+            is_letter_(ch) || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '~';
+        char esc[3] = {'%', hex[(unsigned char)ch >> 4], hex[(unsigned char)ch & 15]};
+        rc = plain ? rl_buf_append(b, p, 1) : rl_buf_append(b, esc, 3);
+    }
+    return rc;
+}
+
+char *srv_model_url(const struct srv_model *m, const char *path) {
+    size_t n = strlen(m->base_url);
+    while (n && m->base_url[n - 1] == '/')
+        n--;
+    struct rl_buf b;
+    rl_buf_init(&b, 1u << 20);
+    int rc = rl_buf_appendf(&b, "%.*s/%s", (int)n, m->base_url, path);
+    for (size_t i = 0; rc == RL_OK && i < m->query.n; i++) {
+        rc = rl_buf_append(&b, i ? "&" : "?", 1);
+        if (rc == RL_OK)
+            rc = append_encoded(&b, m->query.items[i].name);
+        if (rc == RL_OK)
+            rc = rl_buf_append(&b, "=", 1);
+        if (rc == RL_OK)
+            rc = append_encoded(&b, m->query.items[i].value);
+    }
+    return rc == RL_OK ? rl_buf_take(&b, NULL) : NULL;
+}
+
 int srv_config_finish(struct srv_config *c, char *errbuf) {
     if (!c->host && set_str(&c->host, SRV_DEFAULT_HOST) != RL_OK)
         return RL_ENOMEM;
@@ -655,6 +1018,16 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
             return where_errf(c, errbuf, m->line,
                               "model %s: base_url must start with http:// or https://, got '%.80s'",
                               m->name, m->base_url);
+        // Paths are appended to base_url, and query: after them: a query or fragment written
+        // into base_url would end up in the middle of the URL.
+        bool clean = true;
+        for (const char *p = m->base_url; *p; p++)
+            clean &= (unsigned char)*p > 0x20 && *p != 0x7f && *p != '?' && *p != '#';
+        if (!clean)
+            return where_errf(c, errbuf, m->line,
+                              "model %s: base_url must not hold '?', '#', blanks or control "
+                              "characters (give query parameters in query:), got '%.80s'",
+                              m->name, m->base_url);
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->models[j].name, m->name) == 0)
                 return where_errf(c, errbuf, m->line, "model name '%s' is used twice%s", m->name,
@@ -665,9 +1038,18 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
                 return where_errf(c, errbuf, m->line,
                                   "model %s: the environment variable %s (api_key_env) is not set",
                                   m->name, m->api_key_env);
+            // The key goes into a header line: a CR or LF in it would add lines of its own.
+            if (has_ctl(key))
+                return where_errf(c, errbuf, m->line,
+                                  "model %s: the environment variable %s (api_key_env) holds a "
+                                  "control character",
+                                  m->name, m->api_key_env);
             if (set_str(&m->api_key, key) != RL_OK)
                 return RL_ENOMEM;
         }
+        int rc = expand_headers(c, m, errbuf);
+        if (rc != RL_OK)
+            return rc;
     }
     if (!c->strong && c->n_models >= 1 && set_str(&c->strong, c->models[0].name) != RL_OK)
         return RL_ENOMEM;

@@ -302,11 +302,24 @@ static bool key_shaped(const char *w, size_t n) {
     return letter && digit;
 }
 
-int srv_mask_secrets(const char *text, const char *secret, struct rl_buf *out) {
-    size_t n = strlen(text), slen = secret ? strlen(secret) : 0;
+// The length of the longest of the n secrets that text[0..n_text) starts with, or 0.
+static size_t secret_at(const char *text, size_t n_text, const char *const *secrets, size_t n) {
+    size_t best = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t len = secrets[k] ? strlen(secrets[k]) : 0;
+        if (len > best && len <= n_text && memcmp(text, secrets[k], len) == 0)
+            best = len;
+    }
+    return best;
+}
+
+int srv_mask_secrets(const char *text, const char *const *secrets, size_t n_secrets,
+                     struct rl_buf *out) {
+    size_t n = strlen(text);
     int rc = RL_OK;
     for (size_t i = 0; i < n && rc == RL_OK;) {
-        if (slen && n - i >= slen && memcmp(text + i, secret, slen) == 0) {
+        size_t slen = secret_at(text + i, n - i, secrets, n_secrets);
+        if (slen) {
             rc = rl_buf_append(out, "[redacted]", 10);
             i += slen;
             continue;
@@ -338,7 +351,7 @@ static const char *plain_word(const json_t *v) {
 }
 
 int srv_upstream_error_body(const char *body, size_t len, const char *model, long status,
-                            const char *secret, struct rl_buf *out) {
+                            const char *const *secrets, size_t n_secrets, struct rl_buf *out) {
     json_error_t jerr;
     json_t *j = len ? json_loadb(body, len, 0, &jerr) : NULL;
     const json_t *e = json_object_get(j, "error");
@@ -355,7 +368,7 @@ int srv_upstream_error_body(const char *body, size_t len, const char *model, lon
         snprintf(cut, sizeof cut, "%s", msg); // long messages are cut
         rc = rl_buf_append(&text, ": ", 2);
         if (rc == RL_OK)
-            rc = srv_mask_secrets(cut, secret, &text);
+            rc = srv_mask_secrets(cut, secrets, n_secrets, &text);
     }
     if (rc == RL_OK)
         rc = srv_error_body(out, text.data, "upstream_error", NULL,

@@ -92,15 +92,41 @@ static int load_routes(struct srv_gen *g, const char *home, char *errbuf) {
 // ----------------------------------------------------------------------------
 // Upstreams and the model list
 
-// <base_url>/<path>, however many slashes base_url ends with (malloc'd; NULL when out of memory).
-static char *upstream_url(const struct srv_model *m, const char *path) {
-    size_t n = strlen(m->base_url);
-    while (n && m->base_url[n - 1] == '/')
-        n--;
+// Append the header line "<name>: <prefix><value>" to *list; false when out of memory (then
+// *list is freed and NULL). The config checked that name is a token and the value one line.
+static bool add_header(struct curl_slist **list, const char *name, const char *prefix,
+                       const char *value) {
     struct rl_buf b;
-    rl_buf_init(&b, 8192);
-    return rl_buf_appendf(&b, "%.*s/%s", (int)n, m->base_url, path) == RL_OK ? rl_buf_take(&b, NULL)
-                                                                             : NULL;
+    rl_buf_init(&b, 3 * SRV_HEADER_VALUE_MAX);
+    struct curl_slist *grown = NULL;
+    if (rl_buf_appendf(&b, "%s: %s%s", name, prefix, value) == RL_OK)
+        grown = curl_slist_append(*list, b.data);
+    rl_buf_free(&b);
+    if (!grown)
+        curl_slist_free_all(*list);
+    *list = grown;
+    return grown != NULL;
+}
+
+// A model's request headers: the JSON body's type, no Expect, the key as its auth says, then
+// its own headers: in the file's order.
+static struct curl_slist *model_headers(const struct srv_model *m) {
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    // No "Expect: 100-continue" round trip before larger bodies.
+    struct curl_slist *grown = h ? curl_slist_append(h, "Expect:") : NULL;
+    if (!grown) {
+        curl_slist_free_all(h);
+        return NULL;
+    }
+    h = grown;
+    bool ok = true;
+    if (m->api_key && m->auth == SRV_AUTH_BEARER)
+        ok = add_header(&h, "Authorization", "Bearer ", m->api_key);
+    else if (m->api_key && m->auth == SRV_AUTH_HEADER)
+        ok = add_header(&h, m->auth_header, "", m->api_key);
+    for (size_t i = 0; ok && i < m->headers.n; i++)
+        ok = add_header(&h, m->headers.items[i].name, "", m->headers.items[i].sent);
+    return ok ? h : NULL;
 }
 
 static int build_upstreams(struct srv_gen *g, char *errbuf) {
@@ -111,24 +137,10 @@ static int build_upstreams(struct srv_gen *g, char *errbuf) {
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     for (size_t i = 0; i < c->n_models; i++) {
         const struct srv_model *m = &c->models[i];
-        g->urls[i] = upstream_url(m, "chat/completions");
-        if (!g->urls[i])
+        g->urls[i] = srv_model_url(m, "chat/completions");
+        g->headers[i] = model_headers(m);
+        if (!g->urls[i] || !g->headers[i])
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-        // No "Expect: 100-continue" round trip before larger bodies.
-        h = h ? curl_slist_append(h, "Expect:") : NULL;
-        if (h && m->api_key) {
-            struct rl_buf b;
-            rl_buf_init(&b, 8192);
-            if (rl_buf_appendf(&b, "Authorization: Bearer %s", m->api_key) != RL_OK)
-                return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-            struct curl_slist *h2 = curl_slist_append(h, b.data);
-            rl_buf_free(&b);
-            h = h2;
-        }
-        if (!h)
-            return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-        g->headers[i] = h;
     }
     return RL_OK;
 }
@@ -356,7 +368,9 @@ static int watch_signals(struct srv_server *s, char *errbuf) {
 
 // ----------------------------------------------------------------------------
 // Probes: at start each upstream is asked for its model list (GET <base_url>/models, with its
-// key), so that a wrong base_url or key shows in the log at once, not at the first request.
+// key, headers and query), so that a wrong base_url or key shows in the log at once, not at the
+// first request. A model with probe: false is not asked (Azure OpenAI's deployment URLs, for
+// one, have no model list under them).
 
 struct srv_probe {
     struct srv_call call; // first: on_done gets it back as the probe
@@ -378,7 +392,8 @@ static void probe_done(struct srv_call *call, CURLcode rc) {
                  call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
     else if (call->status == 401 || call->status == 403)
         srv_logf(SRV_LOG_WARN, "upstream refused the key",
-                 "model %s at %s: HTTP %ld (check its api_key_env)", name, p->url, call->status);
+                 "model %s at %s: HTTP %ld (check its api_key_env, auth and headers)", name, p->url,
+                 call->status);
     srv__gen_unref(p->gen);
     p->gen = NULL;
 }
@@ -389,7 +404,9 @@ static void probe_upstreams(struct srv_server *s) {
     for (size_t i = 0; s->probes && i < c->n_models; i++) {
         struct srv_probe *p = &s->probes[s->n_probes];
         const struct srv_model *m = &c->models[i];
-        p->url = upstream_url(m, "models");
+        if (!m->probe)
+            continue;
+        p->url = srv_model_url(m, "models");
         if (!p->url)
             break;
         p->call.on_body = probe_body;

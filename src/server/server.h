@@ -51,10 +51,35 @@
 #define SRV_NAME_MAX          64 // model and router names
 #define SRV_MMAP_THRESHOLD    (256u << 10) // blocks this large get their own mapping (server.c)
 #define SRV_MAX_JSON_NODES    (1u << 18)   // values and keys in a request body (bounds the parse)
-#define SRV_KEY_SHAPED_MIN    32 // a word of letters and digits this long is masked as a key
+#define SRV_KEY_SHAPED_MIN    32   // a word of letters and digits this long is masked as a key
+#define SRV_MAX_HEADERS       32   // models[].headers entries of one model
+#define SRV_MAX_QUERY         32   // models[].query entries of one model
+#define SRV_HEADER_NAME_MAX   64   // bytes of a header or query parameter name
+#define SRV_HEADER_VALUE_MAX  4096 // bytes of a header or query value, variables expanded
+#define SRV_MAX_SECRETS       (SRV_MAX_HEADERS + 1) // a key and the variables its headers read
 
 // ----------------------------------------------------------------------------
 // Configuration (config.c)
+
+// How a model's key (api_key_env, or --api-key) is sent upstream.
+enum srv_auth {
+    SRV_AUTH_BEARER, // Authorization: Bearer <key> (the default)
+    SRV_AUTH_HEADER, // <auth_header>: <key>, e.g. Azure OpenAI's api-key
+    SRV_AUTH_NONE,   // no key is sent, even when one is set
+};
+
+// One entry of a model's headers: or query: map.
+struct srv_pair {
+    char *name;
+    char *value; // as written; in headers, ${VAR} names an environment variable
+    char *sent;  // headers: the value with its variables read (srv_config_finish)
+    int line;
+};
+
+struct srv_pairs {
+    struct srv_pair *items;
+    size_t n;
+};
 
 struct srv_model {
     char *name;        // the name clients use and x-routellm-model reports
@@ -64,10 +89,17 @@ struct srv_model {
     char *api_key;     // the key itself, read from the environment; never logged
     double timeout_s;  // total time of one attempt
     double connect_timeout_s;
-    double stall_timeout_s; // an answer that began and then sends nothing this long is cut
-    double price_in;        // USD per million prompt tokens
-    double price_out;       // USD per million completion tokens
-    int line;               // where it was defined, for messages
+    double stall_timeout_s;   // an answer that began and then sends nothing this long is cut
+    double price_in;          // USD per million prompt tokens
+    double price_out;         // USD per million completion tokens
+    int auth;                 // enum srv_auth
+    char *auth_header;        // the header carrying the key with SRV_AUTH_HEADER
+    struct srv_pairs headers; // sent with every upstream request, after the key's header
+    struct srv_pairs query;   // appended, URL-encoded, to every upstream URL
+    bool probe;               // ask GET <base_url>/models at start (srv_server_run)
+    char **secrets;           // values read from the environment for headers; masked like keys
+    size_t n_secrets;
+    int line; // where it was defined, for messages
 };
 
 struct srv_router_cfg {
@@ -138,7 +170,8 @@ int srv_config_set(struct srv_config *c, const char *key, const char *value,
 int srv_config_set_num(struct srv_config *c, const char *key, double value,
                        char *errbuf) RL_NODISCARD;
 // Send `key` to every upstream (the --api-key flag: the file can only name variables). Call it
-// after srv_config_finish, which sets each model's key from its api_key_env. RL_ENOMEM on failure.
+// after srv_config_finish, which sets each model's key from its api_key_env. RL_EINVAL for a key
+// holding a control character, or RL_ENOMEM.
 int srv_config_set_api_key(struct srv_config *c, const char *key, char *errbuf) RL_NODISCARD;
 
 // Append a model or a router; strings are copied.
@@ -147,8 +180,18 @@ int srv_config_add_model(struct srv_config *c, const char *name, const char *bas
 int srv_config_add_router(struct srv_config *c, const char *name) RL_NODISCARD;
 
 // Cross-checks after files and flags are merged: names unique and well formed, routing.strong
-// and .weak exist, keys read from the environment. errbuf names the offending entry.
+// and .weak exist, keys and header variables read from the environment. errbuf names the
+// offending entry.
 int srv_config_finish(struct srv_config *c, char *errbuf) RL_NODISCARD;
+
+// The model's secrets for srv_mask_secrets: its key, then every value its headers read from the
+// environment. Fills out with at most max borrowed pointers (valid while m is) and returns how
+// many.
+size_t srv_model_secrets(const struct srv_model *m, const char **out, size_t max);
+// <base_url>/<path>, however many slashes base_url ends with, then ?<query> with each name and
+// value percent-encoded (RFC 3986: all but letters, digits and - . _ ~). malloc'd; NULL when out
+// of memory.
+char *srv_model_url(const struct srv_model *m, const char *path);
 
 int srv_config_model_index(const struct srv_config *c, const char *name); // -1 when unknown
 
@@ -179,15 +222,18 @@ int srv_body_set_model(const char *body, size_t len, const char *model,
 int srv_error_body(struct rl_buf *out, const char *message, const char *type, const char *param,
                    const char *code) RL_NODISCARD;
 
-// Copy text into out with every occurrence of secret (may be NULL) and every key-shaped word
-// (a known key prefix such as sk-, hf_ or AIza, or SRV_KEY_SHAPED_MIN+ letters, digits, '-' and
-// '_' with a letter and a digit) replaced by "[redacted]". RL_OK or the buffer's error.
-int srv_mask_secrets(const char *text, const char *secret, struct rl_buf *out) RL_NODISCARD;
+// Copy text into out with every occurrence of the n secrets (NULL or empty ones are skipped; the
+// longest wins where two start at one place) and every key-shaped word (a known key prefix such
+// as sk-, hf_ or AIza, or SRV_KEY_SHAPED_MIN+ letters, digits, '-' and '_' with a letter and a
+// digit) replaced by "[redacted]". RL_OK or the buffer's error.
+int srv_mask_secrets(const char *text, const char *const *secrets, size_t n,
+                     struct rl_buf *out) RL_NODISCARD;
 // What the client gets for an upstream's own 4xx: never its body, but an OpenAI-shaped error
 // saying which model refused with which status, the upstream's error message (cut to 1 KiB,
 // masked as above) and its error code when that is a plain identifier.
 int srv_upstream_error_body(const char *body, size_t len, const char *model, long status,
-                            const char *secret, struct rl_buf *out) RL_NODISCARD;
+                            const char *const *secrets, size_t n_secrets,
+                            struct rl_buf *out) RL_NODISCARD;
 
 // Token counts from a response's "usage" object; false (outputs untouched) when absent or negative.
 bool srv_usage(const json_t *resp, long *prompt_tokens, long *completion_tokens);

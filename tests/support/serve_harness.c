@@ -135,6 +135,20 @@ int proxy_start(struct proxy *p, const char *extra_env, const char *fmt, ...) {
     return HARNESS_TIMEOUT;
 }
 
+bool proxy_wait_log(const struct proxy *p, const char *needle, int n) {
+    for (int waited = 0; waited < 10000; waited += 20) {
+        char *log = proxy_log(p);
+        int seen = 0;
+        for (const char *at = log ? strstr(log, needle) : NULL; at; at = strstr(at + 1, needle))
+            seen++;
+        free(log);
+        if (seen >= n)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
 int proxy_run_to_exit(struct proxy *p, const char *config_text, const char *const *args) {
     memset(p, 0, sizeof *p);
     if (write_config(p, config_text) != RL_OK)

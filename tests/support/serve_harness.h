@@ -26,6 +26,8 @@ int proxy_run_to_exit(struct proxy *p, const char *config_text, const char *cons
 // SIGTERM, then wait; returns the exit status (or -1 if it had to be killed after 10 s).
 int proxy_stop(struct proxy *p);
 char *proxy_log(const struct proxy *p); // malloc'd contents of the server's stderr
+// Wait until the server's log holds `needle` n times (10 s at most); false when it never does.
+bool proxy_wait_log(const struct proxy *p, const char *needle, int n);
 
 struct http_resp {
     long status;

@@ -29,6 +29,7 @@ struct stub_upstream {
     long counts[N_MODES];
     long aborted;
     char *last_body, *last_auth;
+    char *last_post, *last_get; // request line and header lines, as stub_last_request gives them
     int delay_ms;
     int flaky_left;
     volatile int stopping;
@@ -37,6 +38,8 @@ struct stub_upstream {
 struct exchange {
     char *body;
     size_t len, cap;
+    char *target; // the request target as sent, query included
+    bool started; // the first call of the access handler has been made
 };
 
 // One SSE stream being written: events sent one per reader call.
@@ -51,6 +54,11 @@ struct stream {
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static bool ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
 }
 
 static int mode_index(const char *url) {
@@ -169,9 +177,15 @@ static enum MHD_Result answer(struct stub_upstream *s, struct MHD_Connection *c,
         return reply(c, name[1] == '4' ? 429 : 500, "application/json", out, n);
     }
     if (strcmp(name, "e401") == 0 || strcmp(name, "e400") == 0) {
-        // Errors that quote the key they were sent, as some providers' do.
+        // Errors that quote the key they were sent, as some providers' do: a bearer token, else
+        // the value of an api-key or x-api-key header.
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        const char *key = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "none";
+        const char *key = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+        if (!key)
+            key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "api-key");
+        if (!key)
+            key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-api-key");
+        key = key ? key : "none";
         bool e401 = name[1] == '4' && name[3] == '1';
         out = dupf(&n,
                    "{\"error\":{\"message\":\"%s: %s\",\"type\":\"invalid_request_error\","
@@ -295,17 +309,57 @@ static enum MHD_Result answer(struct stub_upstream *s, struct MHD_Connection *c,
     return send_stream(c, st, MHD_SIZE_UNKNOWN, "text/event-stream");
 }
 
+// Called with the request target as sent, before it is parsed: the exchange starts here.
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)cls, (void)c;
+    struct exchange *x = calloc(1, sizeof *x);
+    if (x)
+        x->target = strdup(uri);
+    return x;
+}
+
+static enum MHD_Result add_header_line(void *cls, enum MHD_ValueKind kind, const char *name,
+                                       const char *value) {
+    (void)kind;
+    char **text = cls;
+    size_t n = *text ? strlen(*text) : 0;
+    size_t more = strlen(name) + strlen(value ? value : "") + 4;
+    char *grown = realloc(*text, n + more);
+    if (!grown)
+        return MHD_NO;
+    snprintf(grown + n, more, "%s: %s\n", name, value ? value : "");
+    *text = grown;
+    return MHD_YES;
+}
+
+// "METHOD target\n" then one "Name: value\n" line per header field, as received.
+static char *request_text(struct MHD_Connection *c, const char *method, const char *target) {
+    size_t n = strlen(method) + strlen(target) + 3;
+    char *text = malloc(n);
+    if (!text)
+        return NULL;
+    snprintf(text, n, "%s %s\n", method, target);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_line, &text);
+    return text;
+}
+
+static void keep_request(struct stub_upstream *s, char **slot, char *text) {
+    pthread_mutex_lock(&s->mu);
+    free(*slot);
+    *slot = text;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
     (void)version;
     struct stub_upstream *s = cls;
     struct exchange *x = *con_cls;
-    if (!x) {
-        x = calloc(1, sizeof *x);
-        if (!x)
-            return MHD_NO;
-        *con_cls = x;
+    if (!x)
+        return MHD_NO;
+    if (!x->started) {
+        x->started = true;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -328,7 +382,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     int mode = mode_index(url);
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (strcmp(method, "GET") == 0 && strstr(url, "/v1/models")) {
+    bool get = strcmp(method, "GET") == 0;
+    keep_request(s, get ? &s->last_get : &s->last_post,
+                 request_text(c, method, x->target ? x->target : url));
+    if (get && ends_with(url, "/models")) {
         // The model list a proxy asks for at start: not counted; e401 refuses the key.
         size_t n;
         bool refuse = strcmp(modes[mode], "e401") == 0;
@@ -343,12 +400,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     s->last_body = x->body ? strdup(x->body) : NULL;
     s->last_auth = auth ? strdup(auth) : NULL;
     pthread_mutex_unlock(&s->mu);
-    if (strcmp(method, "POST") != 0 || mode == N_MODES - 1) {
+    // A path that is no mode (a provider's own shape) is answered like ok when it is a chat call.
+    bool chat = ends_with(url, "/chat/completions");
+    if (strcmp(method, "POST") != 0 || (mode == N_MODES - 1 && !chat)) {
         size_t n;
         return reply(c, 404, "application/json",
                      dupf(&n, "{\"error\":{\"message\":\"stub: no such path\"}}"), n);
     }
-    return answer(s, c, mode, x->body, x->len);
+    return answer(s, c, mode == N_MODES - 1 ? 0 : mode, x->body, x->len);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -363,6 +422,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct exchange *x = *con_cls;
     if (x) {
         free(x->body);
+        free(x->target);
         free(x);
     }
     *con_cls = NULL;
@@ -379,8 +439,8 @@ struct stub_upstream *stub_start(int port, bool threaded) {
     sa.sin_addr.s_addr = htonl(0x7f000001);
     s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                            4096u, MHD_OPTION_END);
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_LIMIT,
+                            4096u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return NULL;
@@ -396,6 +456,8 @@ void stub_stop(struct stub_upstream *s) {
     MHD_stop_daemon(s->d);
     free(s->last_body);
     free(s->last_auth);
+    free(s->last_post);
+    free(s->last_get);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -436,6 +498,10 @@ char *stub_last_auth(struct stub_upstream *s) {
     return copy_locked(s, &s->last_auth);
 }
 
+char *stub_last_request(struct stub_upstream *s, const char *method) {
+    return copy_locked(s, strcmp(method, "GET") == 0 ? &s->last_get : &s->last_post);
+}
+
 void stub_set_delay(struct stub_upstream *s, int ms) {
     pthread_mutex_lock(&s->mu);
     s->delay_ms = ms;
@@ -454,6 +520,8 @@ void stub_reset(struct stub_upstream *s) {
     s->aborted = 0;
     free(s->last_body);
     free(s->last_auth);
-    s->last_body = s->last_auth = NULL;
+    free(s->last_post);
+    free(s->last_get);
+    s->last_body = s->last_auth = s->last_post = s->last_get = NULL;
     pthread_mutex_unlock(&s->mu);
 }

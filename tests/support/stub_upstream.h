@@ -12,10 +12,15 @@
 //   hang     waits 5 s (or until stopped) before answering like ok
 //   big      200 with a 3 MiB JSON body
 //   e401     401 whose message quotes the key it was sent     e302   a redirect elsewhere
-//   e400     400 (context_length_exceeded) whose message quotes the key it was sent
+//   e400     400 (context_length_exceeded) whose message quotes the key it was sent (the
+//            bearer token, else the api-key or x-api-key header; e401 likewise)
 //
-// GET /<mode>/v1/models lists no models (401 in mode e401) and is not counted. Each mode counts
-// its other requests; the last request's body and Authorization header are kept.
+// A POST to a path whose first segment is no mode but which ends in /chat/completions (a
+// provider's own shape, e.g. /openai/deployments/d/chat/completions) is answered like ok and
+// counted as "other"; any other path gets 404. GET <anything>/models lists no models (401 in
+// mode e401) and is not counted. Each mode counts its other requests; the last request's body
+// and Authorization header are kept, and so are the request line and headers of the last GET
+// and the last POST (stub_last_request).
 #ifndef RL_TEST_STUB_UPSTREAM_H
 #define RL_TEST_STUB_UPSTREAM_H
 
@@ -32,6 +37,9 @@ long stub_count(struct stub_upstream *s, const char *mode); // requests seen by 
 long stub_aborted(struct stub_upstream *s);    // requests whose connection broke before the end
 char *stub_last_body(struct stub_upstream *s); // malloc'd copy, or NULL
 char *stub_last_auth(struct stub_upstream *s); // malloc'd copy, or NULL
+// The last request with this method ("GET" or "POST"): "METHOD target\n", the target as sent
+// (query included), then "Name: value\n" for each header field as received. malloc'd, or NULL.
+char *stub_last_request(struct stub_upstream *s, const char *method);
 void stub_set_delay(struct stub_upstream *s, int ms);
 void stub_set_flaky(struct stub_upstream *s, int failures);
 void stub_reset(struct stub_upstream *s); // counters and the last request

@@ -733,20 +733,20 @@ TEST(server_mask_secrets_in_upstream_errors) {
     ASSERT_OK(srv_mask_secrets("Incorrect API key provided: sk-proj-abc123XYZ. Try hunter2pass; "
                                "model gpt-4o-mini-2024-07-18, context_length_exceeded, "
                                "token 0123456789abcdef0123456789abcdef.",
-                               "hunter2pass", &b));
+                               (const char *[]){"hunter2pass"}, 1, &b));
     ASSERT_STR_EQ(b.data, "Incorrect API key provided: [redacted]. Try [redacted]; model "
                           "gpt-4o-mini-2024-07-18, context_length_exceeded, token [redacted].");
     rl_buf_free(&b);
     rl_buf_init(&b, 4096);
     const char *up = "{\"error\":{\"message\":\"bad key hf_abcdefghijklmnop\",\"code\":\"sk-"
                      "leak-in-code-1234\"}}";
-    ASSERT_OK(srv_upstream_error_body(up, strlen(up), "m", 404, NULL, &b));
+    ASSERT_OK(srv_upstream_error_body(up, strlen(up), "m", 404, NULL, 0, &b));
     ASSERT_STR_EQ(b.data, "{\"error\":{\"message\":\"upstream model 'm' refused the request "
                           "(HTTP 404): bad key [redacted]\",\"type\":\"upstream_error\","
                           "\"param\":null,\"code\":\"upstream_refused\"}}");
     rl_buf_free(&b);
     rl_buf_init(&b, 4096);
-    ASSERT_OK(srv_upstream_error_body("<html>oops</html>", 17, "m", 422, NULL, &b));
+    ASSERT_OK(srv_upstream_error_body("<html>oops</html>", 17, "m", 422, NULL, 0, &b));
     ASSERT_STR_CONTAINS(b.data, "refused the request (HTTP 422)\"");
     rl_buf_free(&b);
     return 0;

@@ -780,21 +780,6 @@ static int rewrite(const char *path, const char *text) {
     return fclose(f) == 0 ? RL_OK : RL_EIO;
 }
 
-// Wait until the log holds `needle` n times (10 s at most).
-static bool wait_log(const struct proxy *p, const char *needle, int n) {
-    for (int waited = 0; waited < 10000; waited += 20) {
-        char *log = proxy_log(p);
-        int seen = 0;
-        for (const char *at = log ? strstr(log, needle) : NULL; at; at = strstr(at + 1, needle))
-            seen++;
-        free(log);
-        if (seen >= n)
-            return true;
-        usleep(20000);
-    }
-    return false;
-}
-
 // SIGHUP reloads the file: new requests see the new models and routers, a stream in flight
 // finishes on the old set, counters carry over, and a broken file is refused with the old set
 // kept. (SIGHUP used to kill the server, exit 129, cutting streams.)
@@ -833,7 +818,7 @@ TEST(serve_sighup_reloads_atomically) {
     ASSERT_EQ(r.status, 200);
     ASSERT(ends_with(&r.body, "data: [DONE]\n\n")); // the old set saw it through
     http_resp_free(&r);
-    ASSERT(wait_log(&p, "\"msg\":\"reloaded\"", 1));
+    ASSERT(proxy_wait_log(&p, "\"msg\":\"reloaded\"", 1));
     ASSERT_OK(http_call(p.port, "/v1/models", NULL, NULL, 0, 0, &r));
     ASSERT_STR_CONTAINS(r.body.data, "\"router-random-0.7\"");
     ASSERT_STR_CONTAINS(r.body.data, "\"extra\"");
@@ -847,7 +832,7 @@ TEST(serve_sighup_reloads_atomically) {
     // A broken file: refused, logged, the running set stays.
     ASSERT_OK(rewrite(p.config, "server: {port: [\n"));
     kill(p.pid, SIGHUP);
-    ASSERT(wait_log(&p, "\"msg\":\"reload refused\"", 1));
+    ASSERT(proxy_wait_log(&p, "\"msg\":\"reload refused\"", 1));
     ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("extra", ""), NULL, 0, 0, &r));
     ASSERT_EQ(r.status, 200);
     http_resp_free(&r);
