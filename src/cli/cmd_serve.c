@@ -1,6 +1,7 @@
 // `routellm serve`: read the YAML config and/or the flags of the original RouteLLM server
-// (--routers, --strong-model, --weak-model, --base-url, --api-key, --port), then run the
-// OpenAI-compatible routing proxy in src/server until SIGTERM. See docs/SERVER.md.
+// (--routers, --strong-model, --weak-model, --base-url, --api-key, --port) and the models'
+// prices, then run the OpenAI-compatible routing proxy in src/server until SIGTERM. See
+// docs/SERVER.md.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 struct serve_args {
     const char *config, *host, *routers, *strong, *weak, *base, *key, *key_env, *encoder;
     int port;
+    double price[2][2]; // [strong, weak][in, out], USD per million tokens; < 0: not given
 };
 
 // srv_config_builder: the file (or the original's flags), then the flags that override it.
@@ -35,6 +37,12 @@ static int build_config(void *data, struct srv_config *c, char *errbuf) {
         rc = srv_config_add_model(c, strong, base, strong, key_env);
         if (rc == RL_OK && strcmp(strong, weak) != 0)
             rc = srv_config_add_model(c, weak, base, weak, key_env);
+        // The metrics' cost and saving need both prices; a model left out costs 0.
+        for (size_t i = 0; rc == RL_OK && i < c->n_models; i++) {
+            const double *price = a->price[strcmp(c->models[i].name, strong) == 0 ? 0 : 1];
+            c->models[i].price_in = price[0] > 0 ? price[0] : 0;
+            c->models[i].price_out = price[1] > 0 ? price[1] : 0;
+        }
     }
     if (rc == RL_OK && a->routers)
         rc = srv_config_set(c, "routers", a->routers, errbuf);
@@ -60,7 +68,7 @@ static int build_config(void *data, struct srv_config *c, char *errbuf) {
 
 int cli_cmd_serve(int argc, char **argv) {
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
-    struct serve_args a = {.port = -1};
+    struct serve_args a = {.port = -1, .price = {{-1, -1}, {-1, -1}}};
     int level = -1;
     const struct cli_opt opts[] = {
         CLI_STR("--config", &a.config, "FILE", 0,
@@ -88,11 +96,20 @@ int cli_cmd_serve(int argc, char **argv) {
                 "variable holding the upstream key (default " DEFAULT_KEY_ENV ", if set)"),
         CLI_STR("--api-key", &a.key, "KEY", 0,
                 "the key itself (prefer --api-key-env: flags show in ps)"),
+        CLI_NUM("--strong-price-in", &a.price[0][0], 0, 1e6, "USD", 0,
+                "strong model's price per million prompt tokens, for the cost and saving "
+                "metrics (default 0)"),
+        CLI_NUM("--strong-price-out", &a.price[0][1], 0, 1e6, "USD", 0,
+                "strong model's price per million completion tokens"),
+        CLI_NUM("--weak-price-in", &a.price[1][0], 0, 1e6, "USD", 0,
+                "weak model's price per million prompt tokens"),
+        CLI_NUM("--weak-price-out", &a.price[1][1], 0, 1e6, "USD", 0,
+                "weak model's price per million completion tokens"),
     };
     const struct cli_spec spec = {
         .name = "serve",
         .about = "Run the OpenAI-compatible routing proxy. Send requests with "
-                 "model=\"router-<router>-<threshold>\" (e.g. router-mf-0.116) to route them, or "
+                 "model=\"router-<router>-<threshold>\" (e.g. router-mf-0.60091) to route them, or "
                  "with an upstream model's name to call it directly. docs/SERVER.md has the "
                  "details.",
         CLI_OPTS(opts),
@@ -102,9 +119,12 @@ int cli_cmd_serve(int argc, char **argv) {
         return parsed == CLI_HELP ? 0 : parsed;
     if (level >= 0)
         srv_log_set_level((enum srv_log_level)level);
-    if (a.config && (a.strong || a.weak || a.base || a.key || a.key_env))
-        return cli_usage(&spec, "--strong-model, --weak-model, --base-url and --api-key* "
-                                "apply without --config; put upstreams in the file's models:");
+    bool priced =
+        a.price[0][0] >= 0 || a.price[0][1] >= 0 || a.price[1][0] >= 0 || a.price[1][1] >= 0;
+    if (a.config && (a.strong || a.weak || a.base || a.key || a.key_env || priced))
+        return cli_usage(&spec, "--strong-model, --weak-model, --base-url, --api-key* and "
+                                "--*-price-* apply without --config; put upstreams and their "
+                                "prices in the file's models:");
     char errbuf[RL_ERRBUF_SIZE] = "";
     struct srv_server *s = srv_server_new(build_config, &a, cli_home(), errbuf);
     if (!s)

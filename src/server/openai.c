@@ -74,7 +74,7 @@ int srv_parse_router_model(const char *name, char *router, size_t router_size, d
     const char *r = name + sizeof prefix - 1;
     const char *dash = strchr(r, '-');
     if (!dash) {
-        *why = "expected router-<router>-<threshold>, e.g. router-mf-0.116";
+        *why = "expected router-<router>-<threshold>, e.g. router-mf-0.60091";
         return RL_EINVAL;
     }
     size_t n = (size_t)(dash - r);

@@ -67,6 +67,8 @@ static void kill_leftovers(void) {
     }
 }
 
+#define SPAWN_MAX_ARGS 32 // after "serve"
+
 static pid_t spawn(struct proxy *p, const char *extra_env, const char *const *args) {
     static bool registered;
     if (!registered)
@@ -83,9 +85,9 @@ static pid_t spawn(struct proxy *p, const char *extra_env, const char *const *ar
         _exit(127);
     if (extra_env)
         putenv((char *)extra_env);
-    const char *argv[16] = {RL_TEST_BIN, "serve"};
+    const char *argv[SPAWN_MAX_ARGS + 3] = {RL_TEST_BIN, "serve"};
     int n = 2;
-    for (int i = 0; args[i] && n < 15; i++)
+    for (int i = 0; args[i] && n < SPAWN_MAX_ARGS + 2; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
     execv(RL_TEST_BIN, (char *const *)argv);
@@ -100,20 +102,11 @@ char *proxy_log(const struct proxy *p) {
     return data;
 }
 
-int proxy_start(struct proxy *p, const char *extra_env, const char *fmt, ...) {
-    memset(p, 0, sizeof *p);
-    char text[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    if (write_config(p, text) != RL_OK)
-        return RL_EIO;
-    const char *args[] = {"--config", p->config, "--port", "0", NULL};
+// Start the server with args and wait until it logs {"msg":"listening",...,"port":N}.
+static int start_and_wait(struct proxy *p, const char *extra_env, const char *const *args) {
     p->pid = spawn(p, extra_env, args);
     if (p->pid < 0)
         return RL_EIO;
-    // The server logs {"msg":"listening",...,"port":N} once it accepts connections.
     for (int waited = 0; waited < 10000; waited += 5) {
         char *log = proxy_log(p);
         const char *at = log ? strstr(log, "\"msg\":\"listening\"") : NULL;
@@ -133,6 +126,31 @@ int proxy_start(struct proxy *p, const char *extra_env, const char *fmt, ...) {
     }
     proxy_stop(p);
     return HARNESS_TIMEOUT;
+}
+
+int proxy_start(struct proxy *p, const char *extra_env, const char *fmt, ...) {
+    memset(p, 0, sizeof *p);
+    char text[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (write_config(p, text) != RL_OK)
+        return RL_EIO;
+    const char *args[] = {"--config", p->config, "--port", "0", NULL};
+    return start_and_wait(p, extra_env, args);
+}
+
+int proxy_start_flags(struct proxy *p, const char *extra_env, const char *const *args) {
+    memset(p, 0, sizeof *p);
+    if (write_config(p, "") != RL_OK) // the folder for the log; the file is not read
+        return RL_EIO;
+    const char *full[SPAWN_MAX_ARGS + 1] = {"--port", "0"};
+    int n = 2;
+    for (int i = 0; args[i] && n < SPAWN_MAX_ARGS; i++)
+        full[n++] = args[i];
+    full[n] = NULL;
+    return start_and_wait(p, extra_env, full);
 }
 
 bool proxy_wait_log(const struct proxy *p, const char *needle, int n) {

@@ -20,6 +20,9 @@ struct proxy {
 // as often as the template uses it) and start the server. extra_env ("NAME=value" or NULL) is
 // added to its environment. Returns RL_OK once the server logs that it is listening.
 int proxy_start(struct proxy *p, const char *extra_env, const char *fmt, ...) RL_PRINTF(3, 4);
+// Start the server with flags alone (args after "serve", NULL-terminated; "--port 0" is added)
+// and wait as proxy_start does.
+int proxy_start_flags(struct proxy *p, const char *extra_env, const char *const *args);
 // Run the server with the given argv tail (after "serve") and config text, wait for it to exit
 // and return its exit status; its stderr is left in p->log.
 int proxy_run_to_exit(struct proxy *p, const char *config_text, const char *const *args);

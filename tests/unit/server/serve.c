@@ -584,25 +584,73 @@ TEST(serve_upstream_timeout_refused_malformed) {
 // ----------------------------------------------------------------------------
 // Metrics, draining, configuration
 
+// One chat request that the random router sends to the weak model (threshold 1), then the cost
+// metrics at the prices the tests use (weak: 0.5 $/M in, 1.5 $/M out; strong: 10 and 30; the
+// stub answers with 7 completion tokens). *pt: the prompt tokens the answer reports.
+static int check_weak_call_costs(int port, const char *weak, long *pt) {
+    struct http_resp r;
+    ASSERT_OK(http_call(port, "/v1/chat/completions", CHAT("router-random-1", ""), NULL, 0, 0, &r));
+    ASSERT_EQ(r.status, 200);
+    json_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
+    *pt = (long)json_integer_value(json_object_get(json_object_get(j, "usage"), "prompt_tokens"));
+    json_decref(j);
+    http_resp_free(&r);
+    ASSERT(*pt > 0);
+    double cost = (*pt * 0.5 + 7 * 1.5) / 1e6, strong = (*pt * 10.0 + 7 * 30.0) / 1e6;
+    char sample[96];
+    snprintf(sample, sizeof sample, "routellm_cost_usd_total{model=\"%s\"}", weak);
+    ASSERT_NEAR(metric_value(port, sample), cost, 1e-12);
+    ASSERT_NEAR(metric_value(port, "routellm_cost_always_strong_usd_total"), strong, 1e-12);
+    ASSERT_NEAR(metric_value(port, "routellm_saving_usd_total"), strong - cost, 1e-12);
+    return 0;
+}
+
+// Without a config file, the price flags give the two models their prices (the cost and saving
+// metrics); with a config file they are a usage error, as the other upstream flags are.
+TEST(serve_flags_only_prices) {
+    int port = stub_port_or_start();
+    ASSERT(port > 0);
+    stub_reset(stub);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/ok/v1", port);
+    const char *args[] = {"--base-url",
+                          base,
+                          "--strong-model",
+                          "big",
+                          "--weak-model",
+                          "small",
+                          "--routers",
+                          "random",
+                          "--strong-price-in",
+                          "10",
+                          "--strong-price-out",
+                          "30",
+                          "--weak-price-in",
+                          "0.5",
+                          "--weak-price-out",
+                          "1.5",
+                          NULL};
+    struct proxy p;
+    ASSERT_OK(proxy_start_flags(&p, NULL, args));
+    long pt;
+    ASSERT_OK(check_weak_call_costs(p.port, "small", &pt));
+    ASSERT_EQ(proxy_stop(&p), 0);
+
+    const char *with_config[] = {"--weak-price-in", "1", NULL};
+    ASSERT_EQ(proxy_run_to_exit(&p, "routers: {random: }\n", with_config), 2);
+    char *log = proxy_log(&p);
+    ASSERT_NOT_NULL(log);
+    ASSERT_STR_CONTAINS(log, "--*-price-* apply without --config");
+    free(log);
+    return 0;
+}
+
 TEST(serve_metrics_tokens_and_cost) {
     struct proxy p;
     ASSERT_OK(start(&p, "ok", "ok", NULL, NULL, NULL, NULL));
-    struct http_resp r;
-    ASSERT_OK(
-        http_call(p.port, "/v1/chat/completions", CHAT("router-random-1", ""), NULL, 0, 0, &r));
-    ASSERT_EQ(r.status, 200);
-    json_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
-    long pt =
-        (long)json_integer_value(json_object_get(json_object_get(j, "usage"), "prompt_tokens"));
-    json_decref(j);
-    http_resp_free(&r);
-    ASSERT(pt > 0);
+    long pt;
+    ASSERT_OK(check_weak_call_costs(p.port, "weak", &pt));
     ASSERT_EQ(metric_value(p.port, "routellm_tokens_total{model=\"weak\",type=\"prompt\"}"), pt);
-    // weak: 0.5 $/M in, 1.5 $/M out; strong: 10 and 30.
-    double cost = (pt * 0.5 + 7 * 1.5) / 1e6, strong = (pt * 10.0 + 7 * 30.0) / 1e6;
-    ASSERT_NEAR(metric_value(p.port, "routellm_cost_usd_total{model=\"weak\"}"), cost, 1e-12);
-    ASSERT_NEAR(metric_value(p.port, "routellm_cost_always_strong_usd_total"), strong, 1e-12);
-    ASSERT_NEAR(metric_value(p.port, "routellm_saving_usd_total"), strong - cost, 1e-12);
     ASSERT_EQ(
         metric_value(p.port,
                      "routellm_requests_total{router=\"random\",model=\"weak\",status=\"200\"}"),
@@ -610,6 +658,7 @@ TEST(serve_metrics_tokens_and_cost) {
     ASSERT_EQ(metric_value(p.port, "routellm_routed_total{router=\"random\",model=\"weak\"}"), 1);
     ASSERT_EQ(metric_value(p.port, "routellm_routing_seconds_count{router=\"random\"}"), 1);
     ASSERT_EQ(metric_value(p.port, "routellm_upstream_seconds_count{model=\"weak\"}"), 1);
+    struct http_resp r;
     ASSERT_OK(http_call(p.port, "/metrics", NULL, NULL, 0, 0, &r));
     char v[96];
     ASSERT(http_header(&r, "content-type", v, sizeof v));
