@@ -8,6 +8,7 @@
 #include "rl/embcache.h"
 #include "rl/encoder.h"
 #include "rl/eval.h"
+#include "rl/policy.h"
 #include "rl/router.h"
 #include "rl/texts.h"
 #include "rl/tokenizer.h"

@@ -97,6 +97,9 @@ const char *rl_router_model(const struct rl_router *r, size_t i); // NULL when o
 int rl_router_pair(const struct rl_router *r, const char *strong, const char *weak,
                    struct rl_router_pair *pair, char *errbuf) RL_NODISCARD;
 int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pair); // RL_OK
+// The index of the model called name (case-insensitive, through the alias table) in r's list, or
+// RL_EINVAL with errbuf listing the models the router knows.
+int rl_router_model_index(const struct rl_router *r, const char *name, char *errbuf) RL_NODISCARD;
 
 // What a router reads of one prompt: its text, and its embedding from the router's encoder
 // (rl_router_encoder_dim(r) floats; NULL when the router needs none).

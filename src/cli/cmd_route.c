@@ -1,7 +1,9 @@
 // `routellm route`: score one prompt with a router and print p_strong and the decision (strong
-// when p_strong >= the threshold, RouteLLM §1.1). Loads the encoder only when the router needs
-// embeddings; calls no LLM.
+// when p_strong >= the threshold, RouteLLM §1.1), or, with --models, each candidate's quality and
+// the model a policy picks from them and the models' prices (rl/policy.h). Loads the encoder only
+// when the router needs embeddings; calls no LLM.
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +12,25 @@
 #include "rl.h"
 
 #define MAX_STDIN_PROMPT (1u << 20)
+#define MAX_CANDIDATES   64
+// Prompt tokens are estimated from the prompt's bytes (about four per token in English text for
+// the common BPE vocabularies) for the expected cost of a request.
+#define BYTES_PER_TOKEN 4.0
 
 struct route_opts {
     const char *router, *strong, *weak, *model_dir;
     const char *prompt; // the argument, or owned
     char *owned;        // the prompt read from stdin
-    double threshold;
+    double threshold;   // NAN when not given
     bool json;
+    // Many models (--models): the candidates, the policy and its parameter, the prices.
+    const char *models; // the comma-separated list
+    int policy;         // index into policy_names
+    double tolerance, lambda, output_tokens;
+    struct cli_list prices; // MODEL=IN,OUT
 };
+
+static const char *const policy_names[] = {"cheapest", "utility", NULL};
 
 static char *read_stdin(void) {
     struct rl_buf b;
@@ -45,14 +58,33 @@ static int parse_args(int argc, char **argv, struct route_opts *o) {
              cli_kind_names(CLI_KINDS_SHIPPED, ", "));
     const struct cli_opt opts[] = {
         CLI_STR("--router", &o->router, "R", CLI_REQUIRED, router_help),
-        CLI_NUM("--threshold", &o->threshold, 0, 1, "A", CLI_REQUIRED,
-                "cost threshold in [0, 1] (e.g. from 'routellm calibrate')"),
+        CLI_NUM("--threshold", &o->threshold, 0, 1, "A", 0,
+                "cost threshold in [0, 1] (e.g. from 'routellm calibrate'); required without "
+                "--models"),
         CLI_STR("--strong", &o->strong, "M", 0,
                 "the strong model of the pair to compare, among the models the router knows "
                 "(names are case-insensitive; default: the router's pair)"),
-        CLI_STR("--weak", &o->weak, "M", 0, "the weak model of the pair"),
+        CLI_STR("--weak", &o->weak, "M", 0,
+                "the weak model of the pair; with --models, the reference model of the "
+                "qualities"),
         CLI_FLAG("--json", &o->json, "print {\"router\", \"p_strong\", \"threshold\", \"model\"}"),
         CLI_MODEL_DIR(&o->model_dir),
+        CLI_SECTION("among many models (mf, sw_ranking and irt routers; docs/ROUTERS.md):"),
+        CLI_STR("--models", &o->models, "A,B,...", 0,
+                "the candidate models; prints each one's quality (the probability that it beats "
+                "the router's default weak model) and the model the policy picks"),
+        CLI_CHOICE("--policy", &o->policy, policy_names, "P",
+                   "cheapest: the cheapest model within --tolerance of the best quality "
+                   "(default); utility: the largest quality - lambda x expected cost"),
+        CLI_NUM("--tolerance", &o->tolerance, 0, 1, "T", 0,
+                "quality the cheapest policy gives up at most (default 0.05)"),
+        CLI_NUM("--lambda", &o->lambda, 0, 1e9, "L", 0,
+                "quality per USD of expected cost for the utility policy (required with it)"),
+        CLI_LIST("--price", &o->prices, "M=IN,OUT", 0,
+                 "a candidate's price in USD per million prompt and completion tokens "
+                 "(repeatable; every candidate needs one)"),
+        CLI_NUM("--output-tokens", &o->output_tokens, 0, 1e7, "N", 0,
+                "expected completion tokens per request, for the expected cost (default 256)"),
     };
     const struct cli_spec spec = {
         .name = "route",
@@ -60,12 +92,32 @@ static int parse_args(int argc, char **argv, struct route_opts *o) {
         .min_args = 1,
         .max_args = 1,
         .about = "Print the router's estimate that the strong model wins on PROMPT and the model "
-                 "the prompt goes to: the strong one when p_strong >= A. PROMPT '-' reads stdin.",
+                 "the prompt goes to: the strong one when p_strong >= A. With --models, print "
+                 "each candidate's quality and the model the policy picks. PROMPT '-' reads "
+                 "stdin.",
         CLI_OPTS(opts),
     };
+    o->threshold = NAN;
+    o->policy = -1;
+    o->tolerance = 0.05;
+    o->lambda = NAN;
+    o->output_tokens = 256;
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc)
         return rc;
+    if (!o->models && isnan(o->threshold))
+        return cli_usage(&spec, "--threshold A is required");
+    if (o->models && !isnan(o->threshold))
+        return cli_usage(&spec, "--threshold is for a pair; with --models give --policy");
+    if (!o->models && (o->policy >= 0 || o->prices.n > 0 || !isnan(o->lambda)))
+        return cli_usage(&spec, "--policy, --price and --lambda go with --models");
+    if (o->models && o->strong)
+        return cli_usage(&spec, "--strong is for a pair; with --models, --weak names the "
+                                "reference model of the qualities");
+    if (o->models && o->policy < 0)
+        o->policy = 0;
+    if (o->models && o->policy == 1 && isnan(o->lambda))
+        return cli_usage(&spec, "the utility policy needs --lambda");
     o->prompt = argv[1]; // the one PROMPT
     bool from_stdin = strcmp(o->prompt, "-") == 0;
     if (from_stdin) {
@@ -105,6 +157,140 @@ static void note_stand_ins(const struct rl_router *r, const struct rl_router_pai
     json_decref(aliases);
 }
 
+// Print j (taken) on one line of stdout. 0, or 1 after printing why not.
+static int print_json(json_t *j) {
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(j);
+    if (!text)
+        return cli_fail("out of memory");
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Many models
+
+// The price of each candidate from --price MODEL=IN,OUT (names as the router resolves them), into
+// price[i][0..1]. 0, or 1 after printing why not.
+static int candidate_prices(const struct route_opts *o, const struct rl_router *r, const int *idx,
+                            int n, double (*price)[2]) {
+    char err[RL_ERRBUF_SIZE];
+    bool seen[MAX_CANDIDATES] = {false};
+    for (int k = 0; k < o->prices.n; k++) {
+        const char *spec = o->prices.value[k], *eq = strchr(spec, '=');
+        char name[256], *end;
+        double in = 0, out = 0;
+        bool ok = eq && eq > spec && (size_t)(eq - spec) < sizeof name;
+        if (ok) {
+            in = strtod(eq + 1, &end);
+            ok = end > eq + 1 && *end == ',';
+            if (ok) {
+                const char *at = end + 1;
+                out = strtod(at, &end);
+                ok = end > at && *end == '\0' && in >= 0 && out >= 0 && in <= 1e6 && out <= 1e6;
+            }
+        }
+        if (!ok)
+            return cli_fail("route: --price %s: expected MODEL=IN,OUT (USD per million prompt "
+                            "and completion tokens, each in [0, 1e6])",
+                            spec);
+        snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+        int at = rl_router_model_index(r, name, err);
+        if (at < 0)
+            return cli_fail("route: --price: %s", err);
+        int i = 0;
+        while (i < n && idx[i] != at)
+            i++;
+        if (i == n)
+            return cli_fail("route: --price names %s, which is not among --models", name);
+        price[i][0] = in;
+        price[i][1] = out;
+        seen[i] = true;
+    }
+    for (int i = 0; i < n; i++)
+        if (!seen[i])
+            return cli_fail("route: no --price for %s: a policy compares the candidates' costs",
+                            rl_router_model(r, idx[i]));
+    return 0;
+}
+
+// Score the candidates of --models, apply the policy and print. 0, or 1 after printing why not.
+static int route_models(const struct route_opts *o, const struct rl_router *r,
+                        const struct rl_prompt *p) {
+    char err[RL_ERRBUF_SIZE];
+    if (!rl_router_kind_ranks_models(rl_router_kind(r)))
+        return cli_fail("route: a %s router scores one pair and cannot rank models; --models "
+                        "needs mf, sw_ranking or irt",
+                        rl_router_name(r));
+    char *list = strdup(o->models), *cursor = list, *name;
+    int idx[MAX_CANDIDATES], n = 0, rc = 1;
+    if (!list)
+        return cli_fail("out of memory");
+    while ((name = cli_list_next(&cursor)) != NULL) {
+        if (!*name || n == MAX_CANDIDATES) {
+            cli_fail("route: --models: %s", *name ? "more than 64 models" : "an empty name");
+            goto done;
+        }
+        idx[n] = rl_router_model_index(r, name, err);
+        if (idx[n++] < 0) {
+            cli_fail("route: --models: %s", err);
+            goto done;
+        }
+    }
+    struct rl_router_pair def;
+    (void)rl_router_default_pair(r, &def);
+    int ref = o->weak ? rl_router_model_index(r, o->weak, err) : def.weak;
+    if (n == 0 || ref < 0) {
+        cli_fail("route: %s", n == 0 ? "--models names no model" : err);
+        goto done;
+    }
+    double price[MAX_CANDIDATES][2], quality[MAX_CANDIDATES], cost[MAX_CANDIDATES];
+    if (candidate_prices(o, r, idx, n, price))
+        goto done;
+    if (rl_router_qualities(r, idx, (size_t)n, ref, p, quality) != RL_OK) {
+        cli_fail("route: scoring failed");
+        goto done;
+    }
+    double prompt_tokens = ceil((double)p->len / BYTES_PER_TOKEN);
+    for (int i = 0; i < n; i++)
+        cost[i] = rl_policy_request_cost(price[i][0], price[i][1], prompt_tokens, o->output_tokens);
+    struct rl_policy policy = {o->policy == 0 ? RL_POLICY_CHEAPEST : RL_POLICY_UTILITY,
+                               o->policy == 0 ? o->tolerance : o->lambda};
+    int pick = rl_policy_choose(&policy, quality, cost, (size_t)n);
+    if (pick < 0) {
+        cli_fail("route: the policy found no model");
+        goto done;
+    }
+    const char *reference = rl_router_model(r, ref);
+    if (o->json) {
+        json_t *scores = json_object(), *costs = json_object();
+        for (int i = 0; i < n; i++) {
+            json_object_set_new(scores, rl_router_model(r, idx[i]), json_real(quality[i]));
+            json_object_set_new(costs, rl_router_model(r, idx[i]), json_real(cost[i]));
+        }
+        json_t *j = json_pack("{s:s, s:s, s:f, s:s, s:s, s:o, s:o}", "router", rl_router_name(r),
+                              "policy", rl_policy_kind_name(policy.kind), "param", policy.param,
+                              "reference", reference, "model", rl_router_model(r, idx[pick]),
+                              "scores", scores, "costs", costs);
+        if (print_json(j))
+            goto done;
+    } else {
+        printf("%-32s %9s %12s\n", "model", "quality", "cost USD");
+        for (int i = 0; i < n; i++)
+            printf("%-32s %9.6f %12.6f%s\n", rl_router_model(r, idx[i]), quality[i], cost[i],
+                   i == pick ? "  <- chosen" : "");
+        printf("%s (%s %g; quality = P(beats %s); %.0f prompt tokens estimated, %.0f out): %s\n",
+               rl_policy_kind_name(policy.kind),
+               policy.kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", policy.param, reference,
+               prompt_tokens, o->output_tokens, rl_router_model(r, idx[pick]));
+    }
+    rc = 0;
+done:
+    free(list);
+    return rc;
+}
+
 int cli_cmd_route(int argc, char **argv) {
     struct route_opts o;
     memset(&o, 0, sizeof o);
@@ -137,6 +323,10 @@ int cli_cmd_route(int argc, char **argv) {
         }
     }
     struct rl_prompt p = {prompt, strlen(prompt), emb};
+    if (o.models) {
+        rc = route_models(&o, r, &p);
+        goto done;
+    }
     if (rl_router_decide(r, &pair, &p, o.threshold, &d) != RL_OK) {
         cli_fail("route: scoring failed");
         goto done;
@@ -148,14 +338,8 @@ int cli_cmd_route(int argc, char **argv) {
     if (o.json) {
         json_t *j = json_pack("{s:s, s:f, s:f, s:s}", "router", rl_router_name(r), "p_strong",
                               d.p_strong, "threshold", o.threshold, "model", model);
-        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
-        json_decref(j);
-        if (!text) {
-            cli_fail("out of memory");
+        if (print_json(j))
             goto done;
-        }
-        printf("%s\n", text);
-        free(text);
     } else {
         printf("p_strong %.6f (threshold %.6f): %s model %s\n", d.p_strong, o.threshold,
                d.strong ? "strong" : "weak", model);

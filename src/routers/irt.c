@@ -80,6 +80,7 @@ static const char *const per_model[] = {"irt.theta", NULL};
 
 const struct rl_router_kind rl__router_kind_irt = {
     .name = "irt",
+    .ranks_models = true,
     .shipped = true,
     .features = true,
     .cells = true,

@@ -120,6 +120,7 @@ static const char *const per_model[] = {"P.weight", NULL};
 
 const struct rl_router_kind rl__router_kind_mf = {
     .name = "mf",
+    .ranks_models = true,
     .needs_encoder = true,
     .shipped = true,
     .load = mf_load,

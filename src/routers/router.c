@@ -195,6 +195,11 @@ int rl_router_pair(const struct rl_router *r, const char *strong, const char *we
     return RL_OK;
 }
 
+int rl_router_model_index(const struct rl_router *r, const char *name, char *errbuf) {
+    int i = rl__router_find_model(r, name);
+    return i >= 0 ? i : unknown_model(r, name, errbuf);
+}
+
 int rl_router_default_pair(const struct rl_router *r, struct rl_router_pair *pair) {
     *pair = r->def_pair;
     return RL_OK;

@@ -37,6 +37,7 @@ struct rl_router_kind {
     bool needs_text;    // scores the prompt's text itself (the length router)
     bool features;      // its trainer may append the prompt features to the embedding
     bool cells;         // its trainer learns from per-model scores (cells), not from battles
+    bool ranks_models;  // its pair scores rank any number of its models (rl/policy.h)
 
     // Read the kind's tensors from st into r, whose models, encoder and default pair are set,
     // and set r->impl. RL_OK or < 0 with errbuf naming the file and tensor. NULL: the kind has

@@ -270,6 +270,7 @@ static const char *const per_model[] = {"model_tier", "model_rating", NULL};
 
 const struct rl_router_kind rl__router_kind_sw_ranking = {
     .name = "sw_ranking",
+    .ranks_models = true,
     .needs_encoder = true,
     .shipped = true,
     .load = swr_load,

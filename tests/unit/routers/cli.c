@@ -1,5 +1,6 @@
 // `routellm route` and `routellm train` from the command line: the JSON decision, the pair
-// options, the error that lists the known models, and a small end-to-end training run.
+// options, routing among many models, the error that lists the known models, and a small
+// end-to-end training run.
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,101 @@ TEST(route_cli_input_errors) {
     char out[4096];
     ASSERT_EQ(run(RL_TEST_BIN " route --router irt --threshold 0.5 'hello'", out, sizeof out), 0);
     ASSERT(!strstr(out, "note:"));
+    return 0;
+}
+
+// Many models: each candidate's quality is the pair score against the reference (the router's
+// default weak model), the policies pick from the qualities and the --price costs, and what is
+// missing or wrong is a clear error.
+TEST(route_cli_many_models) {
+    char out[8192];
+    const char *prompt = "'Prove that there are infinitely many primes.'";
+    const char *prices =
+        "--price gpt-4-1106-preview=10,30 --price mixtral-8x7b-instruct-v0.1=0.6,0.6 "
+        "--price mistral-7b-v0.1=0.1,0.1";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s route --router mf --json --models gpt-4-1106-preview,mixtral-8x7b-instruct-v0.1,"
+             "mistral-7b-v0.1 %s %s",
+             RL_TEST_BIN, prices, prompt);
+    ASSERT_EQ(run(cmd, out, sizeof out), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    ASSERT_NOT_NULL(j);
+    json_t *scores = json_object_get(j, "scores"), *costs = json_object_get(j, "costs");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "policy")), "cheapest");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "reference")), "mixtral-8x7b-instruct-v0.1");
+    ASSERT_NEAR(json_number_value(json_object_get(scores, "mixtral-8x7b-instruct-v0.1")), 0.5, 0);
+    double q4 = json_number_value(json_object_get(scores, "gpt-4-1106-preview"));
+    double q7 = json_number_value(json_object_get(scores, "mistral-7b-v0.1"));
+    // 44 bytes: 11 prompt tokens estimated, 256 out.
+    ASSERT_NEAR(json_number_value(json_object_get(costs, "gpt-4-1106-preview")),
+                (11 * 10.0 + 256 * 30.0) / 1e6, 1e-12);
+    // The quality of a candidate is the pair decision's p_strong.
+    char pair[512], pout[1024];
+    snprintf(pair, sizeof pair, "%s route --router mf --threshold 0.5 --json %s", RL_TEST_BIN,
+             prompt);
+    ASSERT_EQ(run(pair, pout, sizeof pout), 0);
+    const char *doc = strchr(pout, '{'); // after the note on stderr about stand-in names
+    json_t *pj = doc ? json_loads(doc, 0, NULL) : NULL;
+    ASSERT_NOT_NULL(pj);
+    ASSERT_NEAR(json_number_value(json_object_get(pj, "p_strong")), q4, 1e-9);
+    json_decref(pj);
+    // Cheapest within 0.05 of the best: the best unless another is that close.
+    const char *want = q4 - q7 <= 0.05 ? "mistral-7b-v0.1" : "gpt-4-1106-preview";
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "model")), want);
+    json_decref(j);
+    // A tolerance of 1 takes the cheapest; utility with a large lambda too, with none the best.
+    snprintf(cmd, sizeof cmd,
+             "%s route --router mf --models gpt-4-1106-preview,mistral-7b-v0.1 --tolerance 1 "
+             "--price gpt-4-1106-preview=10,30 --price mistral-7b-v0.1=0.1,0.1 %s",
+             RL_TEST_BIN, prompt);
+    ASSERT_EQ(run(cmd, out, sizeof out), 0);
+    ASSERT_STR_CONTAINS(out,
+                        "cheapest (tolerance 1; quality = P(beats mixtral-8x7b-instruct-v0.1)");
+    ASSERT_STR_CONTAINS(out, "): mistral-7b-v0.1\n");
+    snprintf(
+        cmd, sizeof cmd,
+        "%s route --router irt --models gpt-4-1106-preview,mistral-7b-v0.1 --policy utility "
+        "--lambda 0 --price gpt-4-1106-preview=10,30 --price mistral-7b-v0.1=0.1,0.1 --json %s",
+        RL_TEST_BIN, prompt);
+    ASSERT_EQ(run(cmd, out, sizeof out), 0);
+    j = json_loads(out, 0, NULL);
+    ASSERT_NOT_NULL(j);
+    scores = json_object_get(j, "scores");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "model")),
+                  json_number_value(json_object_get(scores, "gpt-4-1106-preview")) >=
+                          json_number_value(json_object_get(scores, "mistral-7b-v0.1"))
+                      ? "gpt-4-1106-preview"
+                      : "mistral-7b-v0.1");
+    json_decref(j);
+    static const struct {
+        /* input */
+        const char *args;
+        /* output */
+        int status;
+        const char *want;
+    } cases[] = {
+        {"--router bert --models a,b --price a=1,1 x", 1, "a bert router scores one pair"},
+        {"--router mf --models gpt-4-1106-preview,mistral-7b-v0.1 --price gpt-4-1106-preview=1,1 x",
+         1, "no --price for mistral-7b-v0.1"},
+        {"--router mf --models gpt-4-1106-preview --price gpt-4-1106-preview=1 x", 1,
+         "--price gpt-4-1106-preview=1: expected MODEL=IN,OUT"},
+        {"--router mf --models gpt-5 --price gpt-5=1,1 x", 1,
+         "router mf does not know the model 'gpt-5'; it knows: "},
+        {"--router mf --models gpt-4-1106-preview --threshold 0.5 x", 2,
+         "--threshold is for a pair; with --models give --policy"},
+        {"--router mf --models gpt-4-1106-preview --policy utility x", 2,
+         "the utility policy needs --lambda"},
+        {"--router mf --threshold 0.5 --policy cheapest x", 2,
+         "--policy, --price and --lambda go with --models"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        snprintf(cmd, sizeof cmd, "%s route %s", RL_TEST_BIN, cases[i].args);
+        int st = run(cmd, out, sizeof out);
+        if (st != cases[i].status || !strstr(out, cases[i].want))
+            TEST_FAIL_("'%s' exited %d (want %d) with: %s (want \"%s\")", cases[i].args, st,
+                       cases[i].status, out, cases[i].want);
+    }
     return 0;
 }
 

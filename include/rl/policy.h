@@ -1,0 +1,62 @@
+// Routing among more than two models: a router's predicted quality for each candidate model on
+// one prompt, and the policies that pick a model from those qualities and the models' prices.
+//
+// Quality: the probability that a model beats a reference model on the prompt, as the router's
+// pair score (rl_router_score_prompt with strong = the model, weak = the reference); the
+// reference scores 0.5. mf and sw_ranking give that probability directly; irt gives
+// 0.5 + (P(good answer | model) - P(good answer | reference)) / 2, which orders models by their
+// probability of a good answer. Kinds whose score does not depend on the pair (random, length,
+// bert: a classifier of one pair) cannot rank more than two models
+// (rl_router_kind_ranks_models).
+#ifndef RL_POLICY_H
+#define RL_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rl/core.h"
+#include "rl/router.h"
+
+RL_API_BEGIN
+
+// Whether the kind's scores rank any number of its models (mf, sw_ranking, irt).
+bool rl_router_kind_ranks_models(const struct rl_router_kind *k);
+
+// Quality of models[0..n) (indices into r's model list) against the model at index ref, for one
+// prompt, into quality[0..n). RL_EUNSUPPORTED when r's kind cannot rank models; RL_EINVAL for an
+// index out of range, n == 0, or a missing embedding or text; a scoring error otherwise, with
+// quality untouched.
+int rl_router_qualities(const struct rl_router *r, const int *models, size_t n, int ref,
+                        const struct rl_prompt *prompt, double *quality) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// Policies
+
+enum rl_policy_kind {
+    RL_POLICY_CHEAPEST, // the cheapest model whose quality is within `param` of the best one's
+    RL_POLICY_UTILITY,  // the model with the largest quality - param · expected cost (USD)
+};
+
+struct rl_policy {
+    enum rl_policy_kind kind;
+    double param; // cheapest: tolerance in [0, 1]; utility: λ >= 0, quality per USD
+};
+
+// Parse "cheapest" or "utility" into *kind; RL_EINVAL otherwise.
+int rl_policy_kind_parse(const char *name, enum rl_policy_kind *kind) RL_NODISCARD;
+const char *rl_policy_kind_name(enum rl_policy_kind kind); // "cheapest", "utility"
+
+// The expected cost in USD of one request to a model priced price_in and price_out (USD per
+// million prompt and completion tokens) for prompt_tokens in and output_tokens out.
+double rl_policy_request_cost(double price_in, double price_out, double prompt_tokens,
+                              double output_tokens);
+
+// The index in [0, n) of the model policy p picks from quality[0..n) and cost[0..n) (expected
+// USD per request). Ties go to the higher quality, then the lower cost, then the lower index.
+// RL_EINVAL (< 0) for n == 0, a parameter out of range, or a value that is not finite.
+int rl_policy_choose(const struct rl_policy *p, const double *quality, const double *cost,
+                     size_t n) RL_NODISCARD;
+
+RL_API_END
+
+#endif

@@ -1,0 +1,100 @@
+// Qualities of many models from a router's pair scores, and the policies that choose among them
+// (rl/policy.h).
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "rl/policy.h"
+#include "routers/router_impl.h"
+
+bool rl_router_kind_ranks_models(const struct rl_router_kind *k) {
+    return k && k->ranks_models;
+}
+
+int rl_router_qualities(const struct rl_router *r, const int *models, size_t n, int ref,
+                        const struct rl_prompt *prompt, double *quality) {
+    if (!r->kind->ranks_models)
+        return RL_EUNSUPPORTED;
+    if (n == 0 || ref < 0 || ref >= r->n_models)
+        return RL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (models[i] < 0 || models[i] >= r->n_models)
+            return RL_EINVAL;
+    // Scored into a copy first, so that an error leaves quality as it was.
+    double q[64];
+    for (size_t done = 0; done < n; done += RL_COUNTOF(q)) {
+        size_t m = n - done < RL_COUNTOF(q) ? n - done : RL_COUNTOF(q);
+        for (size_t i = 0; i < m; i++) {
+            struct rl_router_pair pair = {models[done + i], ref};
+            if (pair.strong == ref) {
+                q[i] = 0.5;
+                continue;
+            }
+            int rc = rl_router_score_prompt(r, &pair, prompt, &q[i]);
+            if (rc != RL_OK)
+                return rc;
+        }
+        memcpy(quality + done, q, m * sizeof *q);
+    }
+    return RL_OK;
+}
+
+int rl_policy_kind_parse(const char *name, enum rl_policy_kind *kind) {
+    if (strcmp(name, "cheapest") == 0)
+        *kind = RL_POLICY_CHEAPEST;
+    else if (strcmp(name, "utility") == 0)
+        *kind = RL_POLICY_UTILITY;
+    else
+        return RL_EINVAL;
+    return RL_OK;
+}
+
+const char *rl_policy_kind_name(enum rl_policy_kind kind) {
+    return kind == RL_POLICY_CHEAPEST ? "cheapest" : "utility";
+}
+
+double rl_policy_request_cost(double price_in, double price_out, double prompt_tokens,
+                              double output_tokens) {
+    return (price_in * prompt_tokens + price_out * output_tokens) / 1e6;
+}
+
+// Whether candidate i beats the best so far b: higher quality, then lower cost.
+static bool better(const double *quality, const double *cost, size_t i, size_t b) {
+    if (quality[i] != quality[b])
+        return quality[i] > quality[b];
+    return cost[i] < cost[b];
+}
+
+int rl_policy_choose(const struct rl_policy *p, const double *quality, const double *cost,
+                     size_t n) {
+    if (n == 0 || n > (size_t)INT_MAX || !isfinite(p->param) || p->param < 0 ||
+        (p->kind == RL_POLICY_CHEAPEST && p->param > 1))
+        return RL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(quality[i]) || !isfinite(cost[i]))
+            return RL_EINVAL;
+    size_t best = 0;
+    if (p->kind == RL_POLICY_CHEAPEST) {
+        for (size_t i = 1; i < n; i++)
+            if (better(quality, cost, i, best))
+                best = i;
+        double floor = quality[best] - p->param;
+        size_t pick = best;
+        for (size_t i = 0; i < n; i++) {
+            if (quality[i] < floor)
+                continue;
+            if (cost[i] < cost[pick] || (cost[i] == cost[pick] && better(quality, cost, i, pick)))
+                pick = i;
+        }
+        return (int)pick;
+    }
+    double best_u = quality[0] - p->param * cost[0];
+    for (size_t i = 1; i < n; i++) {
+        double u = quality[i] - p->param * cost[i];
+        if (u > best_u || (u == best_u && better(quality, cost, i, best))) {
+            best = i;
+            best_u = u;
+        }
+    }
+    return (int)best;
+}
