@@ -57,6 +57,24 @@ double rl_policy_request_cost(double price_in, double price_out, double prompt_t
 int rl_policy_choose(const struct rl_policy *p, const double *quality, const double *cost,
                      size_t n) RL_NODISCARD;
 
+// ----------------------------------------------------------------------------
+// Calibration over a prompt sample: quality and cost hold n prompts × m candidates, row-major
+// (prompt i's candidates at [i·m, i·m + m)).
+
+// The average expected cost per prompt of policy p over the sample into *avg_cost, and the number
+// of prompts that go to each candidate into counts[0..m) (NULL: not wanted). RL_EINVAL as
+// rl_policy_choose.
+int rl_policy_sample_cost(const struct rl_policy *p, const double *quality, const double *cost,
+                          size_t n, size_t m, double *avg_cost, size_t *counts) RL_NODISCARD;
+
+// The smallest parameter of `kind` (tolerance in [0, 1]; λ in [0, 1e12]) whose average expected
+// cost over the sample is at most target_cost (USD per request): the most quality that budget
+// buys, as a larger parameter never costs more. RL_OK with *param; RL_ETOOBIG with *param the
+// largest value when even that costs more than target_cost; RL_EINVAL as rl_policy_choose or for a
+// target that is not finite.
+int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const double *cost,
+                        size_t n, size_t m, double target_cost, double *param) RL_NODISCARD;
+
 RL_API_END
 
 #endif

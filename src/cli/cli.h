@@ -245,6 +245,26 @@ struct rl_encoder *cli_encoder_open(const char *model_dir);
 int cli_router_load(const char *spec, const char *strong, const char *weak, struct rl_router **r,
                     struct rl_router_pair *pair);
 
+// Candidates for routing among many models (route and calibrate --models, rl/policy.h): indices
+// into a router's model list, each one's price in USD per million prompt and completion tokens,
+// and the reference model of the qualities.
+#define CLI_MAX_CANDIDATES 64
+struct cli_candidates {
+    int n;
+    int idx[CLI_MAX_CANDIDATES];
+    double price[CLI_MAX_CANDIDATES][2];
+    int ref;
+};
+// Read the comma-separated `models`, one `--price MODEL=IN,OUT` entry per candidate from prices,
+// and the reference (NULL: the router's default weak model) for router r, which must rank models
+// (rl_router_kind_ranks_models). 0, or 1 after printing why not, prefixed with cmd.
+int cli_candidates_read(const struct rl_router *r, const char *cmd, const char *models,
+                        const struct cli_list *prices, const char *reference,
+                        struct cli_candidates *c);
+// Prompt tokens are estimated from a prompt's bytes (about four per token in English text for the
+// common BPE vocabularies) for the expected cost of a request.
+#define CLI_BYTES_PER_TOKEN 4.0
+
 // Where a cached evaluation result named `file` lives: cli_cache_dir("eval"), and that folder
 // joined with file, each written into a buffer of `size` bytes. False when a path does not fit.
 bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size);

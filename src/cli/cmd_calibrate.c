@@ -1,8 +1,10 @@
 // `routellm calibrate`: the threshold α that sends a chosen share of prompts to the strong model,
 // computed as RouteLLM's calibrate_threshold does (ROUTELLM.md §1.5) but over a prompt sample
 // scored locally: the shipped Arena prompts by default, or the user's own. Prints α to five
-// decimals and the model string router-<name>-<α> to put in requests.
+// decimals and the model string router-<name>-<α> to put in requests. With --models, the
+// tolerance or λ of a many-model policy (rl/policy.h) for a target average cost per request.
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +16,16 @@
 
 struct calib_opts {
     const char *router, *prompts, *strong, *weak, *model_dir;
-    double pct;
+    double pct; // NAN when not given
     bool json, no_cache;
+    // Many models: the candidates, their prices, the policy, the target and the output length.
+    const char *models;
+    struct cli_list prices;
+    int policy; // index into policy_names
+    double target_cost, output_tokens;
 };
+
+static const char *const policy_names[] = {"cheapest", "utility", NULL};
 
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct calib_opts *o) {
@@ -27,8 +36,8 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
     const struct cli_opt opts[] = {
         CLI_STR("--router", &o->router, "R", CLI_REQUIRED, router_help),
         CLI_STR("--routers", &o->router, "R", 0, "the same as --router"),
-        CLI_NUM("--strong-model-pct", &o->pct, 0, 1, "P", CLI_REQUIRED,
-                "fraction of strong calls wanted, e.g. 0.3 for 30%"),
+        CLI_NUM("--strong-model-pct", &o->pct, 0, 1, "P", 0,
+                "fraction of strong calls wanted, e.g. 0.3 for 30% (required without --models)"),
         CLI_STR("--prompts", &o->prompts, "FILE", 0,
                 "prompt sample: .json/.jsonl (\"prompt\"), .csv (prompt column) or text, one "
                 "prompt per line (default: the shipped Arena prompts, "
@@ -39,15 +48,138 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
         CLI_FLAG("--json", &o->json, "one JSON object on stdout"),
         CLI_MODEL_DIR(&o->model_dir),
         CLI_NO_CACHE(&o->no_cache),
+        CLI_SECTION("among many models (mf, sw_ranking and irt routers; docs/ROUTERS.md):"),
+        CLI_STR("--models", &o->models, "A,B,...", 0,
+                "the candidate models: print the policy's parameter for --target-cost"),
+        CLI_LIST("--price", &o->prices, "M=IN,OUT", 0,
+                 "a candidate's price in USD per million prompt and completion tokens "
+                 "(repeatable; every candidate needs one)"),
+        CLI_CHOICE("--policy", &o->policy, policy_names, "P",
+                   "cheapest (calibrates its tolerance; default) or utility (its lambda)"),
+        CLI_NUM("--target-cost", &o->target_cost, 0, 1e6, "USD", 0,
+                "average expected cost per request wanted (required with --models)"),
+        CLI_NUM("--output-tokens", &o->output_tokens, 0, 1e7, "N", 0,
+                "expected completion tokens per request (default 256)"),
     };
     const struct cli_spec spec = {
         .name = "calibrate",
         .about = "Print the threshold that routes a fraction P (0 to 1) of the prompt sample to "
                  "the strong model, and the model string router-NAME-<threshold> to use in "
-                 "requests.",
+                 "requests. With --models, print the smallest tolerance (cheapest policy) or "
+                 "lambda (utility) whose average expected cost over the sample is within "
+                 "--target-cost, and each model's share.",
         CLI_OPTS(opts),
     };
-    return cli_parse(&spec, argc, argv, NULL);
+    o->pct = NAN;
+    o->policy = -1;
+    o->target_cost = NAN;
+    o->output_tokens = 256;
+    int rc = cli_parse(&spec, argc, argv, NULL);
+    if (rc)
+        return rc;
+    if (!o->models && isnan(o->pct))
+        return cli_usage(&spec, "--strong-model-pct P is required");
+    if (!o->models && (o->prices.n > 0 || o->policy >= 0 || !isnan(o->target_cost)))
+        return cli_usage(&spec, "--price, --policy and --target-cost go with --models");
+    if (o->models && (!isnan(o->pct) || o->strong))
+        return cli_usage(&spec, "--strong-model-pct and --strong are for a pair; with --models "
+                                "give --target-cost");
+    if (o->models && isnan(o->target_cost))
+        return cli_usage(&spec, "--target-cost USD is required with --models");
+    if (o->policy < 0)
+        o->policy = 0;
+    return 0;
+}
+
+// The shortest decimal form of param (6 to 17 significant digits) at which the policy still
+// meets the target on the sample, so that the printed value does what was asked.
+static double printable(enum rl_policy_kind kind, double param, const double *q, const double *c,
+                        size_t n, size_t m, double target, char *text, size_t size) {
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(text, size, "%.*g", digits, param);
+        struct rl_policy p = {kind, strtod(text, NULL)};
+        double avg;
+        if (rl_policy_sample_cost(&p, q, c, n, m, &avg, NULL) == RL_OK && avg <= target)
+            break;
+    }
+    return strtod(text, NULL);
+}
+
+// Qualities and costs of every candidate on every sample prompt, the calibrated parameter, and
+// the report. 0, or 1 after printing why not.
+static int calibrate_models(const struct calib_opts *o, struct cli_scorer *s,
+                            const struct rl_router *r, const struct rl_texts *sample,
+                            const char *file) {
+    struct cli_candidates c;
+    if (cli_candidates_read(r, "calibrate", o->models, &o->prices, o->weak, &c))
+        return 1;
+    const size_t n = sample->n, m = (size_t)c.n, dim = rl_router_encoder_dim(r);
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    float *emb = NULL;
+    double *q = malloc(n * m * sizeof *q), *cost = malloc(n * m * sizeof *cost);
+    int rc = q && cost ? 0 : cli_fail("out of memory");
+    if (rc == 0 && dim > 0)
+        rc = cli_scorer_embed(s, (const char *const *)sample->items, n, base, &emb);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct rl_prompt p = {sample->items[i], strlen(sample->items[i]),
+                              emb ? emb + i * dim : NULL};
+        if (rl_router_qualities(r, c.idx, m, c.ref, &p, q + i * m) != RL_OK)
+            rc = cli_fail("calibrate: scoring prompt %zu of %s failed", i + 1, file);
+        double tokens = ceil((double)p.len / CLI_BYTES_PER_TOKEN);
+        for (size_t k = 0; k < m; k++)
+            cost[i * m + k] =
+                rl_policy_request_cost(c.price[k][0], c.price[k][1], tokens, o->output_tokens);
+    }
+    enum rl_policy_kind kind = o->policy == 0 ? RL_POLICY_CHEAPEST : RL_POLICY_UTILITY;
+    double param = 0, avg = 0;
+    size_t counts[CLI_MAX_CANDIDATES];
+    char text[32];
+    if (rc == 0) {
+        int st = rl_policy_calibrate(kind, q, cost, n, m, o->target_cost, &param);
+        if (st == RL_ETOOBIG)
+            fprintf(stderr,
+                    "routellm: calibrate: even the largest %s (%g) costs more than %g USD per "
+                    "request on average: the cheapest candidates are too expensive\n",
+                    kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", param, o->target_cost);
+        else if (st != RL_OK)
+            rc = cli_fail("calibrate: the policy cannot be calibrated on these scores");
+    }
+    if (rc == 0) {
+        param = printable(kind, param, q, cost, n, m, o->target_cost, text, sizeof text);
+        struct rl_policy p = {kind, param};
+        if (rl_policy_sample_cost(&p, q, cost, n, m, &avg, counts) != RL_OK)
+            rc = cli_fail("calibrate: the policy cannot be applied to these scores");
+    }
+    if (rc == 0 && o->json) {
+        json_t *share = json_object();
+        for (size_t k = 0; k < m; k++)
+            json_object_set_new(share, rl_router_model(r, c.idx[k]),
+                                json_real((double)counts[k] / (double)n));
+        json_t *doc =
+            json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:I,s:o}", "router", o->router, "prompts", file,
+                      "policy", rl_policy_kind_name(kind), "param", param, "target_cost",
+                      o->target_cost, "avg_cost", avg, "n_prompts", (json_int_t)n, "share", share);
+        char *t = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
+        json_decref(doc);
+        rc = t ? 0 : cli_fail("out of memory");
+        if (t)
+            puts(t);
+        free(t);
+    } else if (rc == 0) {
+        printf("router %s, %zu prompts from %s, %zu candidates\n", o->router, n, file, m);
+        printf("%s %s for at most %g USD per request: average %.6g USD\n",
+               rl_policy_kind_name(kind), kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda",
+               o->target_cost, avg);
+        printf("  --policy %s --%s %s\n", rl_policy_kind_name(kind),
+               kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", text);
+        for (size_t k = 0; k < m; k++)
+            printf("  %-32s %6.2f%% of prompts\n", rl_router_model(r, c.idx[k]),
+                   100.0 * (double)counts[k] / (double)n);
+    }
+    free(emb);
+    free(q);
+    free(cost);
+    return rc;
 }
 
 // The name the proxy knows the router by: a shipped router's kind name, or, for a router file,
@@ -92,12 +224,20 @@ int cli_cmd_calibrate(int argc, char **argv) {
         return cli_fail("%s: no prompts in the sample", file);
     struct rl_router *r;
     struct rl_router_pair pair;
-    if (cli_router_load(o.router, o.strong, o.weak, &r, &pair)) {
+    // With --models, --weak is the reference of the qualities rather than half of a pair.
+    if (cli_router_load(o.router, o.strong, o.models ? NULL : o.weak, &r, &pair)) {
         rl_texts_free(&sample);
         return 1;
     }
     struct cli_scorer s;
     cli_scorer_init(&s, o.model_dir, o.no_cache);
+    if (o.models) {
+        rc = calibrate_models(&o, &s, r, &sample, file);
+        cli_scorer_free(&s);
+        rl_router_free(r);
+        rl_texts_free(&sample);
+        return rc;
+    }
     double *scores = malloc(sample.n * sizeof *scores);
     rc = scores ? 0 : cli_fail("out of memory");
     const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;

@@ -12,10 +12,6 @@
 #include "rl.h"
 
 #define MAX_STDIN_PROMPT (1u << 20)
-#define MAX_CANDIDATES   64
-// Prompt tokens are estimated from the prompt's bytes (about four per token in English text for
-// the common BPE vocabularies) for the expected cost of a request.
-#define BYTES_PER_TOKEN 4.0
 
 struct route_opts {
     const char *router, *strong, *weak, *model_dir;
@@ -171,98 +167,26 @@ static int print_json(json_t *j) {
 // ----------------------------------------------------------------------------
 // Many models
 
-// The price of each candidate from --price MODEL=IN,OUT (names as the router resolves them), into
-// price[i][0..1]. 0, or 1 after printing why not.
-static int candidate_prices(const struct route_opts *o, const struct rl_router *r, const int *idx,
-                            int n, double (*price)[2]) {
-    char err[RL_ERRBUF_SIZE];
-    bool seen[MAX_CANDIDATES] = {false};
-    for (int k = 0; k < o->prices.n; k++) {
-        const char *spec = o->prices.value[k], *eq = strchr(spec, '=');
-        char name[256], *end;
-        double in = 0, out = 0;
-        bool ok = eq && eq > spec && (size_t)(eq - spec) < sizeof name;
-        if (ok) {
-            in = strtod(eq + 1, &end);
-            ok = end > eq + 1 && *end == ',';
-            if (ok) {
-                const char *at = end + 1;
-                out = strtod(at, &end);
-                ok = end > at && *end == '\0' && in >= 0 && out >= 0 && in <= 1e6 && out <= 1e6;
-            }
-        }
-        if (!ok)
-            return cli_fail("route: --price %s: expected MODEL=IN,OUT (USD per million prompt "
-                            "and completion tokens, each in [0, 1e6])",
-                            spec);
-        snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
-        int at = rl_router_model_index(r, name, err);
-        if (at < 0)
-            return cli_fail("route: --price: %s", err);
-        int i = 0;
-        while (i < n && idx[i] != at)
-            i++;
-        if (i == n)
-            return cli_fail("route: --price names %s, which is not among --models", name);
-        price[i][0] = in;
-        price[i][1] = out;
-        seen[i] = true;
-    }
-    for (int i = 0; i < n; i++)
-        if (!seen[i])
-            return cli_fail("route: no --price for %s: a policy compares the candidates' costs",
-                            rl_router_model(r, idx[i]));
-    return 0;
-}
-
 // Score the candidates of --models, apply the policy and print. 0, or 1 after printing why not.
 static int route_models(const struct route_opts *o, const struct rl_router *r,
                         const struct rl_prompt *p) {
-    char err[RL_ERRBUF_SIZE];
-    if (!rl_router_kind_ranks_models(rl_router_kind(r)))
-        return cli_fail("route: a %s router scores one pair and cannot rank models; --models "
-                        "needs mf, sw_ranking or irt",
-                        rl_router_name(r));
-    char *list = strdup(o->models), *cursor = list, *name;
-    int idx[MAX_CANDIDATES], n = 0, rc = 1;
-    if (!list)
-        return cli_fail("out of memory");
-    while ((name = cli_list_next(&cursor)) != NULL) {
-        if (!*name || n == MAX_CANDIDATES) {
-            cli_fail("route: --models: %s", *name ? "more than 64 models" : "an empty name");
-            goto done;
-        }
-        idx[n] = rl_router_model_index(r, name, err);
-        if (idx[n++] < 0) {
-            cli_fail("route: --models: %s", err);
-            goto done;
-        }
-    }
-    struct rl_router_pair def;
-    (void)rl_router_default_pair(r, &def);
-    int ref = o->weak ? rl_router_model_index(r, o->weak, err) : def.weak;
-    if (n == 0 || ref < 0) {
-        cli_fail("route: %s", n == 0 ? "--models names no model" : err);
-        goto done;
-    }
-    double price[MAX_CANDIDATES][2], quality[MAX_CANDIDATES], cost[MAX_CANDIDATES];
-    if (candidate_prices(o, r, idx, n, price))
-        goto done;
-    if (rl_router_qualities(r, idx, (size_t)n, ref, p, quality) != RL_OK) {
-        cli_fail("route: scoring failed");
-        goto done;
-    }
-    double prompt_tokens = ceil((double)p->len / BYTES_PER_TOKEN);
+    struct cli_candidates c;
+    if (cli_candidates_read(r, "route", o->models, &o->prices, o->weak, &c))
+        return 1;
+    const int n = c.n, *idx = c.idx;
+    double quality[CLI_MAX_CANDIDATES], cost[CLI_MAX_CANDIDATES];
+    if (rl_router_qualities(r, idx, (size_t)n, c.ref, p, quality) != RL_OK)
+        return cli_fail("route: scoring failed");
+    double prompt_tokens = ceil((double)p->len / CLI_BYTES_PER_TOKEN);
     for (int i = 0; i < n; i++)
-        cost[i] = rl_policy_request_cost(price[i][0], price[i][1], prompt_tokens, o->output_tokens);
+        cost[i] =
+            rl_policy_request_cost(c.price[i][0], c.price[i][1], prompt_tokens, o->output_tokens);
     struct rl_policy policy = {o->policy == 0 ? RL_POLICY_CHEAPEST : RL_POLICY_UTILITY,
                                o->policy == 0 ? o->tolerance : o->lambda};
     int pick = rl_policy_choose(&policy, quality, cost, (size_t)n);
-    if (pick < 0) {
-        cli_fail("route: the policy found no model");
-        goto done;
-    }
-    const char *reference = rl_router_model(r, ref);
+    if (pick < 0)
+        return cli_fail("route: the policy found no model");
+    const char *reference = rl_router_model(r, c.ref);
     if (o->json) {
         json_t *scores = json_object(), *costs = json_object();
         for (int i = 0; i < n; i++) {
@@ -273,22 +197,17 @@ static int route_models(const struct route_opts *o, const struct rl_router *r,
                               "policy", rl_policy_kind_name(policy.kind), "param", policy.param,
                               "reference", reference, "model", rl_router_model(r, idx[pick]),
                               "scores", scores, "costs", costs);
-        if (print_json(j))
-            goto done;
-    } else {
-        printf("%-32s %9s %12s\n", "model", "quality", "cost USD");
-        for (int i = 0; i < n; i++)
-            printf("%-32s %9.6f %12.6f%s\n", rl_router_model(r, idx[i]), quality[i], cost[i],
-                   i == pick ? "  <- chosen" : "");
-        printf("%s (%s %g; quality = P(beats %s); %.0f prompt tokens estimated, %.0f out): %s\n",
-               rl_policy_kind_name(policy.kind),
-               policy.kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", policy.param, reference,
-               prompt_tokens, o->output_tokens, rl_router_model(r, idx[pick]));
+        return print_json(j);
     }
-    rc = 0;
-done:
-    free(list);
-    return rc;
+    printf("%-32s %9s %12s\n", "model", "quality", "cost USD");
+    for (int i = 0; i < n; i++)
+        printf("%-32s %9.6f %12.6f%s\n", rl_router_model(r, idx[i]), quality[i], cost[i],
+               i == pick ? "  <- chosen" : "");
+    printf("%s (%s %g; quality = P(beats %s); %.0f prompt tokens estimated, %.0f out): %s\n",
+           rl_policy_kind_name(policy.kind),
+           policy.kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", policy.param, reference,
+           prompt_tokens, o->output_tokens, rl_router_model(r, idx[pick]));
+    return 0;
 }
 
 int cli_cmd_route(int argc, char **argv) {

@@ -194,3 +194,82 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
         fprintf(stderr, "routellm: note: could not write the score cache %s\n", path);
     return 0;
 }
+
+// ----------------------------------------------------------------------------
+// Candidates among many models
+
+// The price of each candidate from prices (MODEL=IN,OUT; names as the router resolves them).
+static int candidate_prices(const struct rl_router *r, const char *cmd,
+                            const struct cli_list *prices, struct cli_candidates *c) {
+    char err[RL_ERRBUF_SIZE];
+    bool seen[CLI_MAX_CANDIDATES] = {false};
+    for (int k = 0; k < prices->n; k++) {
+        const char *spec = prices->value[k], *eq = strchr(spec, '=');
+        char name[256], *end;
+        double in = 0, out = 0;
+        bool ok = eq && eq > spec && (size_t)(eq - spec) < sizeof name;
+        if (ok) {
+            in = strtod(eq + 1, &end);
+            ok = end > eq + 1 && *end == ',';
+            if (ok) {
+                const char *at = end + 1;
+                out = strtod(at, &end);
+                ok = end > at && *end == '\0' && in >= 0 && out >= 0 && in <= 1e6 && out <= 1e6;
+            }
+        }
+        if (!ok)
+            return cli_fail("%s: --price %s: expected MODEL=IN,OUT (USD per million prompt and "
+                            "completion tokens, each in [0, 1e6])",
+                            cmd, spec);
+        snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+        int at = rl_router_model_index(r, name, err);
+        if (at < 0)
+            return cli_fail("%s: --price: %s", cmd, err);
+        int i = 0;
+        while (i < c->n && c->idx[i] != at)
+            i++;
+        if (i == c->n)
+            return cli_fail("%s: --price names %s, which is not among --models", cmd, name);
+        c->price[i][0] = in;
+        c->price[i][1] = out;
+        seen[i] = true;
+    }
+    for (int i = 0; i < c->n; i++)
+        if (!seen[i])
+            return cli_fail("%s: no --price for %s: a policy compares the candidates' costs", cmd,
+                            rl_router_model(r, c->idx[i]));
+    return 0;
+}
+
+int cli_candidates_read(const struct rl_router *r, const char *cmd, const char *models,
+                        const struct cli_list *prices, const char *reference,
+                        struct cli_candidates *c) {
+    char err[RL_ERRBUF_SIZE];
+    if (!rl_router_kind_ranks_models(rl_router_kind(r)))
+        return cli_fail("%s: a %s router scores one pair and cannot rank models; --models needs "
+                        "mf, sw_ranking or irt",
+                        cmd, rl_router_name(r));
+    char *list = strdup(models), *cursor = list, *name;
+    if (!list)
+        return cli_fail("out of memory");
+    c->n = 0;
+    int rc = 0;
+    while (rc == 0 && (name = cli_list_next(&cursor)) != NULL) {
+        if (!*name || c->n == CLI_MAX_CANDIDATES) {
+            rc = cli_fail("%s: --models: %s", cmd, *name ? "more than 64 models" : "an empty name");
+            break;
+        }
+        c->idx[c->n] = rl_router_model_index(r, name, err);
+        if (c->idx[c->n++] < 0)
+            rc = cli_fail("%s: --models: %s", cmd, err);
+    }
+    free(list);
+    if (rc)
+        return rc;
+    struct rl_router_pair def;
+    (void)rl_router_default_pair(r, &def);
+    c->ref = reference ? rl_router_model_index(r, reference, err) : def.weak;
+    if (c->n == 0 || c->ref < 0)
+        return cli_fail("%s: %s", cmd, c->n == 0 ? "--models names no model" : err);
+    return candidate_prices(r, cmd, prices, c);
+}

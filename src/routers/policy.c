@@ -98,3 +98,69 @@ int rl_policy_choose(const struct rl_policy *p, const double *quality, const dou
     }
     return (int)best;
 }
+
+// ----------------------------------------------------------------------------
+// Calibration
+
+int rl_policy_sample_cost(const struct rl_policy *p, const double *quality, const double *cost,
+                          size_t n, size_t m, double *avg_cost, size_t *counts) {
+    if (n == 0)
+        return RL_EINVAL;
+    if (counts)
+        memset(counts, 0, m * sizeof *counts);
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int pick = rl_policy_choose(p, quality + i * m, cost + i * m, m);
+        if (pick < 0)
+            return pick;
+        total += cost[i * m + (size_t)pick];
+        if (counts)
+            counts[pick]++;
+    }
+    *avg_cost = total / (double)n;
+    return RL_OK;
+}
+
+// Whether the policy at param keeps the sample's average cost within target; rc gets an error.
+static bool within(enum rl_policy_kind kind, double param, const double *quality,
+                   const double *cost, size_t n, size_t m, double target, int *rc) {
+    struct rl_policy p = {kind, param};
+    double avg = 0;
+    *rc = rl_policy_sample_cost(&p, quality, cost, n, m, &avg, NULL);
+    return *rc == RL_OK && avg <= target;
+}
+
+#define LAMBDA_MAX 1e12
+
+int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const double *cost,
+                        size_t n, size_t m, double target_cost, double *param) {
+    if (!isfinite(target_cost))
+        return RL_EINVAL;
+    int rc;
+    double lo = 0, hi = kind == RL_POLICY_CHEAPEST ? 1 : LAMBDA_MAX;
+    if (within(kind, lo, quality, cost, n, m, target_cost, &rc)) {
+        *param = lo;
+        return RL_OK;
+    }
+    if (rc != RL_OK)
+        return rc;
+    if (!within(kind, hi, quality, cost, n, m, target_cost, &rc)) {
+        *param = hi;
+        return rc != RL_OK ? rc : RL_ETOOBIG;
+    }
+    // The average cost is a step function that never rises with the parameter: bisect to the
+    // step (λ on a log scale, as its useful values span many decades).
+    if (kind == RL_POLICY_UTILITY)
+        lo = 1e-12;
+    for (int it = 0; it < 200 && hi - lo > 1e-12 * hi; it++) {
+        double mid = kind == RL_POLICY_UTILITY ? sqrt(lo * hi) : 0.5 * (lo + hi);
+        if (within(kind, mid, quality, cost, n, m, target_cost, &rc))
+            hi = mid;
+        else if (rc != RL_OK)
+            return rc;
+        else
+            lo = mid;
+    }
+    *param = hi;
+    return RL_OK;
+}

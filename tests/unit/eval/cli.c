@@ -278,6 +278,72 @@ TEST(calibrate_cli) {
     return 0;
 }
 
+// Many models: the tolerance (or λ) found keeps the sample's average cost within the target and
+// spends it: a target above the best models' cost gives 0 and every prompt to a best model, a
+// tighter one sends some prompts to cheaper models; the options that do not fit are usage errors.
+TEST(calibrate_cli_many_models) {
+    const char *base = RL_TEST_BIN " calibrate --router mf --json --models "
+                                   "gpt-4-1106-preview,mistral-7b-v0.1 --price "
+                                   "gpt-4-1106-preview=10,30 --price mistral-7b-v0.1=0.1,0.1";
+    char cmd[1024];
+    static const char *const policies[] = {"cheapest", "utility"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s --policy %s --target-cost 0.004 2>&1", base, policies[k]);
+        json_t *doc = run_json(cmd);
+        ASSERT_NOT_NULL(doc);
+        double avg = json_number_value(json_object_get(doc, "avg_cost"));
+        double param = json_number_value(json_object_get(doc, "param"));
+        json_t *share = json_object_get(doc, "share");
+        double big = json_number_value(json_object_get(share, "gpt-4-1106-preview"));
+        double small = json_number_value(json_object_get(share, "mistral-7b-v0.1"));
+        ASSERT(avg <= 0.004 && avg > 0.002);
+        ASSERT(param > 0);
+        ASSERT(big > 0.1 && small > 0.1);
+        ASSERT_NEAR(big + small, 1, 1e-9);
+        ASSERT_EQ(json_integer_value(json_object_get(doc, "n_prompts")), 1250);
+        json_decref(doc);
+        snprintf(cmd, sizeof cmd, "%s --policy %s --target-cost 1 2>&1", base, policies[k]);
+        doc = run_json(cmd);
+        ASSERT_NOT_NULL(doc);
+        ASSERT_NEAR(json_number_value(json_object_get(doc, "param")), 0, 0);
+        json_decref(doc);
+    }
+    static const struct {
+        /* input */
+        const char *args;
+        /* output */
+        int status;
+        const char *want;
+    } cases[] = {
+        {"--router mf --models gpt-4-1106-preview --price gpt-4-1106-preview=1,1", 2,
+         "--target-cost USD is required with --models"},
+        {"--router mf --models gpt-4-1106-preview --strong-model-pct 0.5 --target-cost 1", 2,
+         "--strong-model-pct and --strong are for a pair"},
+        {"--router mf --strong-model-pct 0.5 --target-cost 1", 2,
+         "--price, --policy and --target-cost go with --models"},
+        {"--router length --models a,b --price a=1,1 --price b=1,1 --target-cost 1", 1,
+         "a length router scores one pair and cannot rank models"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char *out;
+        snprintf(cmd, sizeof cmd, "%s calibrate %s 2>&1", RL_TEST_BIN, cases[i].args);
+        int st = run(cmd, &out);
+        bool ok = st == cases[i].status && out && strstr(out, cases[i].want);
+        if (!ok)
+            fprintf(stderr, "  '%s' exited %d (want %d) with:\n%s\n", cases[i].args, st,
+                    cases[i].status, out ? out : "");
+        free(out);
+        ASSERT(ok);
+    }
+    // Out of reach: even the cheapest model costs more than the target.
+    char *out;
+    snprintf(cmd, sizeof cmd, "%s --target-cost 0.000001 2>&1", base);
+    ASSERT_EQ(run(cmd, &out), 0);
+    ASSERT_STR_CONTAINS(out, "the cheapest candidates are too expensive");
+    free(out);
+    return 0;
+}
+
 // A router file is not the shipped router of its kind: the model string names the file's stem,
 // and the proxy's configuration that makes it mean this file is printed beside it.
 TEST(calibrate_cli_router_file) {

@@ -125,3 +125,45 @@ TEST(policy_choose_follows_the_definitions) {
     ASSERT_NEAR(rl_policy_request_cost(10, 30, 1000, 200), 0.016, 1e-15);
     return 0;
 }
+
+// Calibration: the parameter found is the smallest whose average cost over the sample is within
+// the target (just below it the average is over), for both policies; a target below the cheapest
+// model's cost is out of reach.
+TEST(policy_calibrate_meets_the_target_cost) {
+    enum { N = 400, M = 3 };
+    static double q[N * M], c[N * M];
+    unsigned seed = 5;
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < M; k++) {
+            seed = seed * 1103515245u + 12345u;
+            q[i * M + k] = 0.3 + 0.5 * (double)((seed >> 8) & 0xffff) / 65536.0 + 0.05 * k;
+            c[i * M + k] = (k == 0 ? 0.0001 : k == 1 ? 0.001 : 0.01) * (1 + (i % 7));
+        }
+    }
+    static const enum rl_policy_kind kinds[] = {RL_POLICY_CHEAPEST, RL_POLICY_UTILITY};
+    for (size_t k = 0; k < RL_COUNTOF(kinds); k++) {
+        struct rl_policy best = {kinds[k], 0};
+        double top, bottom;
+        ASSERT_OK(rl_policy_sample_cost(&best, q, c, N, M, &top, NULL));
+        for (double frac = 0.2; frac < 0.95; frac += 0.25) {
+            double target = frac * top, param;
+            ASSERT_OK(rl_policy_calibrate(kinds[k], q, c, N, M, target, &param));
+            struct rl_policy at = {kinds[k], param}, below = {kinds[k], param * (1 - 1e-6)};
+            double avg;
+            size_t counts[M];
+            ASSERT_OK(rl_policy_sample_cost(&at, q, c, N, M, &avg, counts));
+            ASSERT(avg <= target);
+            ASSERT_EQ(counts[0] + counts[1] + counts[2], N);
+            ASSERT_OK(rl_policy_sample_cost(&below, q, c, N, M, &bottom, NULL));
+            if (!(bottom > target))
+                TEST_FAIL_("%s at %.3g of the cost: %g is not the smallest parameter",
+                           rl_policy_kind_name(kinds[k]), frac, param);
+        }
+        double param;
+        ASSERT_EQ(rl_policy_calibrate(kinds[k], q, c, N, M, 0.00005, &param), RL_ETOOBIG);
+        ASSERT_OK(rl_policy_calibrate(kinds[k], q, c, N, M, 1.0, &param));
+        ASSERT_NEAR(param, 0, 0); // the best model for every prompt costs less than 1 USD
+        ASSERT_EQ(rl_policy_calibrate(kinds[k], q, c, N, M, NAN, &param), RL_EINVAL);
+    }
+    return 0;
+}
