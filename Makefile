@@ -66,7 +66,7 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -Iinclude -I$(BUILD)/
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS      = $(PKG_LIBS) -lpthread -lm
 
-LIB_DIRS    := core tokenizer encoder data routers train eval calibrate
+LIB_DIRS    := core tokenizer encoder lm data routers train eval calibrate
 LIB_SRC     := $(filter-out src/encoder/kernels.c,$(wildcard $(LIB_DIRS:%=src/%/*.c)))
 APP_SRC     := $(wildcard src/cli/*.c src/server/*.c)
 TEST_SRC    := $(wildcard tests/unit/*/*.c)
