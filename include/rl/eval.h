@@ -34,6 +34,7 @@ struct rl_bench {
     double *c_weak;      // (n) likewise
     char *c_strong_col;  // the cost columns read, or NULL (tables only)
     char *c_weak_col;
+    size_t n_missing; // table rows left out: the strong or weak quality cell empty (JSON null)
 };
 
 // Names of the built-in benchmarks, NULL-terminated.

@@ -47,6 +47,14 @@ int rl_texts_load(const char *path, const struct rl_texts_params *p, struct rl_t
 // takes it; the spec's column wins over p's. p may be NULL. RL_EINVAL for an unknown option.
 int rl_texts_load_spec(const char *spec, const struct rl_texts_params *p, struct rl_texts *out,
                        char *errbuf) RL_NODISCARD;
+// Read texts with a second value beside each: the CSV column or JSON member `second` of the same
+// row (a string, or a JSON number as JSON writes it), such as a prompt's reference answer.
+// seconds->items[i] belongs to out->items[i]; a row whose text is empty is left out with its
+// value. A row without the value, or with an empty one, is RL_EFORMAT naming the file and line;
+// a text file (one text per line) has no second column and is RL_EFORMAT too. Otherwise as
+// rl_texts_load; free both lists with rl_texts_free.
+int rl_texts_load_pairs(const char *path, const struct rl_texts_params *p, const char *second,
+                        struct rl_texts *out, struct rl_texts *seconds, char *errbuf) RL_NODISCARD;
 void rl_texts_free(struct rl_texts *t); // safe on a zeroed struct
 
 // Move every text of from to the end of to; from is empty afterwards. RL_OK, or RL_ENOMEM with

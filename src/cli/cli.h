@@ -17,6 +17,7 @@ int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_calibrate(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
+int cli_cmd_label(int argc, char **argv);
 int cli_cmd_route(int argc, char **argv);
 int cli_cmd_validate(int argc, char **argv);
 

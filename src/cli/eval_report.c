@@ -33,8 +33,11 @@ static const char *cell(char *buf, size_t size, const char *fmt, double v) {
 void cli_eval_print_table(const struct rl_bench *b, const struct eval_opts *o,
                           const struct result *res, int n_res) {
     printf("benchmark %s: %zu prompts (%zu in the source, %zu dropped by its contamination "
-           "list)\n",
+           "list",
            b->name, b->n, b->n_total, b->n_dropped);
+    if (b->n_missing)
+        printf(", %zu without a quality for both models", b->n_missing);
+    printf(")\n");
     printf("quality: %s; strong %s %.3f, weak %s %.3f\n", quality_name(b), b->strong,
            rl_bench_quality(b, true), b->weak, rl_bench_quality(b, false));
     if (b->c_strong)
@@ -90,6 +93,7 @@ int cli_eval_print_json(const struct rl_bench *b, const struct eval_opts *o,
     json_object_set_new(doc, "n_prompts", json_integer((json_int_t)b->n));
     json_object_set_new(doc, "n_source", json_integer((json_int_t)b->n_total));
     json_object_set_new(doc, "n_contaminated", json_integer((json_int_t)b->n_dropped));
+    json_object_set_new(doc, "n_missing", json_integer((json_int_t)b->n_missing));
     json_object_set_new(doc, "strong_quality", json_num(rl_bench_quality(b, true)));
     json_object_set_new(doc, "weak_quality", json_num(rl_bench_quality(b, false)));
     json_object_set_new(doc, "num_results", json_integer(o->num_results));

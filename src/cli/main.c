@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"calibrate", cli_cmd_calibrate, "find the threshold that gives a share of strong calls"},
     {"serve", cli_cmd_serve, "run the OpenAI-compatible routing proxy"},
     {"train", cli_cmd_train, "train a router from battle data"},
+    {"label", cli_cmd_label, "label prompts with your models' answers, judged or graded"},
     {"route", cli_cmd_route, "score one prompt and print the routing decision"},
     {"validate", cli_cmd_validate, "measure how routers generalise to held-out data"},
 };

@@ -18,30 +18,48 @@ struct texts {
     size_t cap;
     const char *column; // CSV column or JSON member, NULL for the defaults
     bool exact;
+    const char *second;          // rl_texts_load_pairs: the column read beside each text
+    struct rl_texts *second_out; // its values, one per text kept; NULL for a plain list
+    size_t second_cap;
+    const char *second_val; // the current row's value (set before texts_push)
+    size_t second_len;
 };
 
+// Append n bytes of s to list o (capacity *cap). RL_OK, RL_ETOOBIG or RL_ENOMEM.
+static int list_push(struct rl_texts *o, size_t *cap, const char *s, size_t n) {
+    if (o->n == RL_TEXTS_MAX)
+        return RL_ETOOBIG;
+    if (o->n == *cap) {
+        size_t grown = *cap ? 2 * *cap : 256;
+        char **v = realloc(o->items, grown * sizeof *v);
+        if (!v)
+            return RL_ENOMEM;
+        o->items = v;
+        *cap = grown;
+    }
+    o->items[o->n] = strndup(s, n);
+    if (!o->items[o->n])
+        return RL_ENOMEM;
+    o->n++;
+    return RL_OK;
+}
+
+// Keep one text (and, for a pair list, the row's second value beside it).
 static int texts_push(struct texts *t, const char *s, size_t len) {
     const char *start = s;
     if (!t->exact)
         len = rl__prompt_clean(s, len, &start);
     if (len == 0)
         return RL_OK;
-    struct rl_texts *o = t->out;
-    if (o->n == RL_TEXTS_MAX)
-        return RL_ETOOBIG;
-    if (o->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 256;
-        char **v = realloc(o->items, cap * sizeof *v);
-        if (!v)
-            return RL_ENOMEM;
-        o->items = v;
-        t->cap = cap;
+    if (t->second_out) {
+        int rc = list_push(t->second_out, &t->second_cap, t->second_val, t->second_len);
+        if (rc != RL_OK)
+            return rc;
     }
-    o->items[o->n] = strndup(start, len);
-    if (!o->items[o->n])
-        return RL_ENOMEM;
-    o->n++;
-    return RL_OK;
+    int rc = list_push(t->out, &t->cap, start, len);
+    if (rc != RL_OK && t->second_out)
+        free(t->second_out->items[--t->second_out->n]);
+    return rc;
 }
 
 // A record's text: its member (the first of the defaults present), a string or the first turn of
@@ -62,7 +80,19 @@ static int texts_json_row(struct rl__reader *r, json_t *o, long line) {
         len = json_string_length(v);
     if (!s)
         return rl__row_fail(r, line, "no text in member '%s'", t->column ? t->column : "prompt");
-    return texts_push(t, s, len);
+    if (!t->second_out)
+        return texts_push(t, s, len);
+    // A pair list's second member: a string, or a number written as JSON writes it (a
+    // reference answer such as 72).
+    json_t *w = json_is_object(o) ? json_object_get(o, t->second) : NULL;
+    char *num = json_is_number(w) ? json_dumps(w, JSON_ENCODE_ANY) : NULL;
+    t->second_val = num ? num : json_string_value(w);
+    t->second_len = num ? strlen(num) : json_string_length(w);
+    int rc = t->second_val && t->second_len && !memchr(t->second_val, '\0', t->second_len)
+                 ? texts_push(t, s, len)
+                 : rl__row_fail(r, line, "no string or number in member '%s'", t->second);
+    free(num);
+    return rc;
 }
 
 // The column's cells; a cell holding a JSON list of turns gives its first turn.
@@ -75,13 +105,23 @@ static int texts_csv(struct rl__reader *r, struct texts *t, char *data, size_t l
     int col = rc == RL_OK ? rl__dcsv_column(&h, name) : -1;
     if (rc == RL_OK && col < 0)
         rc = rl__errf(r->errbuf, RL_EFORMAT, "%s:1: no column '%s'", r->path, name);
+    int col2 = rc == RL_OK && t->second_out ? rl__dcsv_column(&h, t->second) : 0;
+    if (rc == RL_OK && col2 < 0)
+        rc = rl__errf(r->errbuf, RL_EFORMAT, "%s:1: no column '%s'", r->path, t->second);
     while (rc == RL_OK) {
         long line = c.line;
         int k = rl__dcsv_next(&c, &row);
         if (k == 0)
             break;
-        if (k < 0 || row.n <= col) {
+        if (k < 0 || row.n <= col || row.n <= col2) {
             rc = rl__errf(r->errbuf, RL_EFORMAT, "%s:%ld: malformed CSV row", r->path, line);
+            break;
+        }
+        t->second_val = row.field[col2];
+        t->second_len = row.len[col2];
+        if (t->second_out && (!t->second_len || memchr(t->second_val, '\0', t->second_len))) {
+            rc = rl__errf(r->errbuf, RL_EFORMAT, "%s:%ld: empty or binary '%s'", r->path, line,
+                          t->second);
             break;
         }
         const char *cell = row.field[col];
@@ -128,10 +168,9 @@ void rl_texts_free(struct rl_texts *t) {
     t->n = 0;
 }
 
-int rl_texts_load(const char *path, const struct rl_texts_params *p, struct rl_texts *out,
-                  char *errbuf) {
-    memset(out, 0, sizeof *out);
-    struct texts t = {.out = out, .column = p ? p->column : NULL, .exact = p && p->exact};
+// Read the file into t's lists (a plain list, or a pair list when t->second_out is set).
+static int texts_load(const char *path, struct texts *t, char *errbuf) {
+    struct rl_texts *out = t->out;
     char *data = NULL;
     size_t len = 0;
     int rc = rl__data_read(path, &data, &len, errbuf);
@@ -139,23 +178,52 @@ int rl_texts_load(const char *path, const struct rl_texts_params *p, struct rl_t
         return rc;
     struct rl_battles_read_opts strict = {.strict = true};
     struct rl__reader r = {
-        .texts = &t, .opts = &strict, .path = path, .errbuf = errbuf, .limit = -1};
+        .texts = t, .opts = &strict, .path = path, .errbuf = errbuf, .limit = -1};
     if (memchr(data, '\0', len))
         rc = rl__errf(errbuf, RL_EFORMAT, "%s: binary data (a NUL byte) in a prompt file", path);
     else if (has_ext(path, ".csv"))
-        rc = texts_csv(&r, &t, data, len);
+        rc = texts_csv(&r, t, data, len);
     else if (has_ext(path, ".json") || has_ext(path, ".jsonl"))
         rc = rl__json_rows(&r, data, len, texts_json_row);
+    else if (t->second_out)
+        rc = rl__errf(errbuf, RL_EFORMAT,
+                      "%s: a text file has one text per line and no column '%s' (give a .csv, "
+                      ".json or .jsonl file)",
+                      path, t->second);
     else
-        rc = texts_lines(&t, data, len);
+        rc = texts_lines(t, data, len);
     free(data);
     if (rc == RL_ENOMEM)
         rl__errf(errbuf, rc, "%s: out of memory", path);
     else if (rc == RL_ETOOBIG)
         rl__errf(errbuf, rc, "%s: more than %u texts", path, RL_TEXTS_MAX);
-    if (rc != RL_OK)
+    if (rc != RL_OK) {
         rl_texts_free(out);
+        if (t->second_out)
+            rl_texts_free(t->second_out);
+    }
     return rc;
+}
+
+int rl_texts_load(const char *path, const struct rl_texts_params *p, struct rl_texts *out,
+                  char *errbuf) {
+    memset(out, 0, sizeof *out);
+    struct texts t = {.out = out, .column = p ? p->column : NULL, .exact = p && p->exact};
+    return texts_load(path, &t, errbuf);
+}
+
+int rl_texts_load_pairs(const char *path, const struct rl_texts_params *p, const char *second,
+                        struct rl_texts *out, struct rl_texts *seconds, char *errbuf) {
+    memset(out, 0, sizeof *out);
+    memset(seconds, 0, sizeof *seconds);
+    if (!second || !*second)
+        return rl__errf(errbuf, RL_EINVAL, "%s: no second column named", path);
+    struct texts t = {.out = out,
+                      .column = p ? p->column : NULL,
+                      .exact = p && p->exact,
+                      .second = second,
+                      .second_out = seconds};
+    return texts_load(path, &t, errbuf);
 }
 
 int rl_texts_load_spec(const char *spec_text, const struct rl_texts_params *p, struct rl_texts *out,

@@ -124,6 +124,7 @@ struct rl_bench *rl_bench_new_subset(const struct rl_bench *b, const bool *keep)
     struct rl_bench *s = rl__bench_builder_take(&bb);
     s->n_total = b->n_total;
     s->n_dropped = b->n_dropped;
+    s->n_missing = b->n_missing;
     if ((b->c_strong_col && !(s->c_strong_col = strdup(b->c_strong_col))) ||
         (b->c_weak_col && !(s->c_weak_col = strdup(b->c_weak_col)))) {
         rl_bench_free(s);
@@ -445,11 +446,12 @@ static int use_cost(struct rl__bench_builder *bb, const char *cs, const char *cw
     return bb->b->c_strong_col && bb->b->c_weak_col ? RL_OK : RL_ENOMEM;
 }
 
-// Append every row of one CSV file to bb, skipping prompts in `bad` (counted in *dropped). With
+// Append every row of one CSV file to bb, skipping prompts in `bad` (counted in *dropped) and
+// rows whose strong or weak quality cell is empty (a missing label, counted in *missing). With
 // find_cost, a table without named cost columns uses its models' own (model_cost_col).
 static int add_csv(struct rl__bench_builder *bb, const char *path,
                    const struct rl_bench_table_params *p, const struct rl__strset *bad,
-                   bool find_cost, size_t *total, size_t *dropped, char *errbuf) {
+                   bool find_cost, size_t *total, size_t *dropped, size_t *missing, char *errbuf) {
     char *data;
     size_t len;
     int rc = rl_file_read(path, RL_EVAL_MAX_FILE, &data, &len, errbuf);
@@ -500,6 +502,12 @@ static int add_csv(struct rl__bench_builder *bb, const char *path,
             rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: %d fields, the prompt column is number %d",
                           path, row->line, row->n, col.prompt + 1);
             break;
+        }
+        if ((col.strong < row->n && row->len[col.strong] == 0) ||
+            (col.weak < row->n && row->len[col.weak] == 0)) {
+            (*total)++;
+            (*missing)++;
+            continue;
         }
         if ((rc = cell_number(path, row, col.strong, p->strong, &qs, errbuf)) != RL_OK ||
             (rc = cell_number(path, row, col.weak, p->weak, &qw, errbuf)) != RL_OK)
@@ -581,7 +589,7 @@ static struct rl_bench *load_correctness(const char *name, const char *dir, char
     struct rl__bench_builder bb = {0};
     char path[4096], rel[256], folder[4096];
     char **files = NULL;
-    size_t n_files = 0, total = 0, dropped = 0;
+    size_t n_files = 0, total = 0, dropped = 0, missing = 0;
     snprintf(rel, sizeof rel, "%s/contaminated_prompts.jsonl", sub);
     int rc = find_file(dir, rel, path, sizeof path, errbuf);
     if (rc == RL_OK)
@@ -598,12 +606,12 @@ static struct rl_bench *load_correctness(const char *name, const char *dir, char
             if (rl_path_join(path, sizeof path, folder, files[i]) != RL_OK)
                 rc = rl__errf(errbuf, RL_ETOOBIG, "%s: path too long", folder);
             else
-                rc = add_csv(&bb, path, &params, &bad, false, &total, &dropped, errbuf);
+                rc = add_csv(&bb, path, &params, &bad, false, &total, &dropped, &missing, errbuf);
         }
     } else if (rc == RL_OK) {
         rc = find_file(dir, "gsm8k/gsm8k_responses.csv", path, sizeof path, errbuf);
         if (rc == RL_OK)
-            rc = add_csv(&bb, path, &params, &bad, false, &total, &dropped, errbuf);
+            rc = add_csv(&bb, path, &params, &bad, false, &total, &dropped, &missing, errbuf);
     }
     struct rl_bench *b = NULL;
     if (rc == RL_OK && bb.b->n == 0)
@@ -643,7 +651,7 @@ struct rl_bench *rl_bench_load(const char *name, const char *data_dir, char *err
 struct jsonl_table {
     struct rl__bench_builder *bb;
     const struct rl_bench_table_params *p;
-    size_t total;
+    size_t total, missing;
     const char *cost_strong, *cost_weak; // the cost keys: named, the first line's own, or NULL
 };
 
@@ -693,6 +701,12 @@ static int jsonl_table_row(void *ctx, json_t *obj, const char *path, size_t line
     if (!prompt)
         return rl__errf(errbuf, RL_EFORMAT, "%s:%zu: no string \"%s\"", path, line, key);
     double qs, qw, cs = 0, cw = 0;
+    if (json_is_null(json_object_get(obj, t->p->strong)) ||
+        json_is_null(json_object_get(obj, t->p->weak))) {
+        t->total++;
+        t->missing++;
+        return RL_OK;
+    }
     int rc = json_cell(obj, t->p->strong, true, &qs, path, line, errbuf);
     if (rc == RL_OK)
         rc = json_cell(obj, t->p->weak, true, &qw, path, line, errbuf);
@@ -729,14 +743,15 @@ struct rl_bench *rl_bench_load_table(const char *path, const struct rl_bench_tab
         rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
         return NULL;
     }
-    size_t total = 0, dropped = 0;
+    size_t total = 0, dropped = 0, missing = 0;
     int rc;
     if (rl_has_suffix(path, ".jsonl") || rl_has_suffix(path, ".jsonl.gz")) {
-        struct jsonl_table t = {&bb, p, 0, p->cost_strong, p->cost_weak};
+        struct jsonl_table t = {&bb, p, 0, 0, p->cost_strong, p->cost_weak};
         rc = rl__jsonl_read(path, RL_EVAL_MAX_FILE, jsonl_table_row, &t, errbuf);
         total = t.total;
+        missing = t.missing;
     } else {
-        rc = add_csv(&bb, path, p, NULL, true, &total, &dropped, errbuf);
+        rc = add_csv(&bb, path, p, NULL, true, &total, &dropped, &missing, errbuf);
     }
     struct rl_bench *b = NULL;
     if (rc == RL_OK && bb.b->n == 0)
@@ -745,6 +760,7 @@ struct rl_bench *rl_bench_load_table(const char *path, const struct rl_bench_tab
         b = rl__bench_builder_take(&bb);
         b->n_total = total;
         b->n_dropped = 0;
+        b->n_missing = missing;
     }
     rl__bench_builder_free(&bb);
     return b;

@@ -110,7 +110,7 @@ static bool add_header(struct curl_slist **list, const char *name, const char *p
 
 // A model's request headers: the JSON body's type, no Expect, the key as its auth says, then
 // its own headers: in the file's order.
-static struct curl_slist *model_headers(const struct srv_model *m) {
+struct curl_slist *srv_model_headers(const struct srv_model *m) {
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     // No "Expect: 100-continue" round trip before larger bodies.
     struct curl_slist *grown = h ? curl_slist_append(h, "Expect:") : NULL;
@@ -138,7 +138,7 @@ static int build_upstreams(struct srv_gen *g, char *errbuf) {
     for (size_t i = 0; i < c->n_models; i++) {
         const struct srv_model *m = &c->models[i];
         g->urls[i] = srv_model_url(m, "chat/completions");
-        g->headers[i] = model_headers(m);
+        g->headers[i] = srv_model_headers(m);
         if (!g->urls[i] || !g->headers[i])
             return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     }

@@ -192,6 +192,9 @@ size_t srv_model_secrets(const struct srv_model *m, const char **out, size_t max
 // value percent-encoded (RFC 3986: all but letters, digits and - . _ ~). malloc'd; NULL when out
 // of memory.
 char *srv_model_url(const struct srv_model *m, const char *path);
+// The request headers of a call to m: Content-Type: application/json, no Expect, the key as its
+// auth says, then its headers: in order (free with curl_slist_free_all). NULL when out of memory.
+struct curl_slist *srv_model_headers(const struct srv_model *m);
 
 int srv_config_model_index(const struct srv_config *c, const char *name); // -1 when unknown
 

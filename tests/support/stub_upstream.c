@@ -16,11 +16,11 @@
 #include "stub_upstream.h"
 
 #define STUB_MAX_BODY (8u << 20)
-#define N_MODES       14
+#define N_MODES       17
 
-static const char *const modes[N_MODES] = {"ok",   "slow",    "e429",   "e500", "flaky",
-                                           "cut",  "badjson", "badsse", "hang", "big",
-                                           "e401", "e400",    "e302",   "other"};
+static const char *const modes[N_MODES] = {"ok",      "slow",   "e429",  "e500",   "flaky", "cut",
+                                           "badjson", "badsse", "hang",  "big",    "e401",  "e400",
+                                           "e302",    "say",    "judge", "biased", "other"};
 
 struct stub_upstream {
     struct MHD_Daemon *d;
@@ -164,6 +164,59 @@ static const char *last_user_text(json_t *req) {
     return "";
 }
 
+// The first "score=N" at or after p: N, with *next past it; -1 when there is none.
+static int find_score(const char *p, const char **next) {
+    const char *at = p ? strstr(p, "score=") : NULL;
+    if (!at || at[6] < '0' || at[6] > '9')
+        return -1;
+    *next = at + 6;
+    return (int)strtol(at + 6, NULL, 10);
+}
+
+// The modes `routellm label` is tested with (stub_upstream.h): a fixed answer, a judge that
+// reads "score=N" in the answers it is shown, and a judge that always prefers answer A.
+static enum MHD_Result answer_label(struct stub_upstream *s, struct MHD_Connection *c,
+                                    const char *name, const char *body, size_t len) {
+    pthread_mutex_lock(&s->mu);
+    int delay = s->delay_ms;
+    pthread_mutex_unlock(&s->mu);
+    if (delay)
+        sleep_ms(delay);
+    json_t *req = json_loadb(body ? body : "", len, 0, NULL);
+    const char *model = json_string_value(json_object_get(req, "model"));
+    const char *text = last_user_text(req);
+    char verdict[64];
+    bool say = strcmp(name, "say") == 0;
+    if (strcmp(name, "biased") == 0) {
+        snprintf(verdict, sizeof verdict, "Assistant A is better. [[A]]");
+    } else if (!say && strstr(text, "[The Start of Assistant A's Answer]")) {
+        const char *next = NULL;
+        int a = find_score(text, &next), b = a >= 0 ? find_score(next, &next) : -1;
+        if (a < 0 || b < 0)
+            snprintf(verdict, sizeof verdict, "I cannot decide.");
+        else
+            snprintf(verdict, sizeof verdict, "Verdict: [[%c]]", a > b ? 'A' : a < b ? 'B' : 'C');
+    } else if (!say) {
+        const char *next;
+        int n = find_score(text, &next);
+        if (n < 0)
+            snprintf(verdict, sizeof verdict, "I cannot rate this answer.");
+        else
+            snprintf(verdict, sizeof verdict, "A fair answer. Rating: [[%d]]", n);
+    }
+    json_t *doc = json_pack(
+        "{s:s,s:s,s:[{s:i,s:{s:s,s:s},s:s}],s:{s:i,s:i,s:i}}", "id", "chatcmpl-stub", "object",
+        "chat.completion", "choices", "index", 0, "message", "role", "assistant", "content",
+        say ? (model ? model : "") : verdict, "finish_reason", "stop", "usage", "prompt_tokens",
+        say ? 100 : 200, "completion_tokens", say ? 20 : 10, "total_tokens", say ? 120 : 210);
+    char *out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    json_decref(req);
+    if (!out)
+        return MHD_NO;
+    return reply(c, 200, "application/json", out, strlen(out));
+}
+
 static enum MHD_Result answer(struct stub_upstream *s, struct MHD_Connection *c, int mode,
                               const char *body, size_t len) {
     const char *name = modes[mode];
@@ -232,6 +285,8 @@ static enum MHD_Result answer(struct stub_upstream *s, struct MHD_Connection *c,
     if (strcmp(name, "hang") == 0)
         for (int waited = 0; waited < 5000 && !s->stopping; waited += 10)
             sleep_ms(10);
+    if (strcmp(name, "say") == 0 || strcmp(name, "judge") == 0 || strcmp(name, "biased") == 0)
+        return answer_label(s, c, name, body, len);
     int delay = 0;
     if (strcmp(name, "slow") == 0) {
         pthread_mutex_lock(&s->mu);

@@ -15,6 +15,15 @@
 //   e400     400 (context_length_exceeded) whose message quotes the key it was sent (the
 //            bearer token, else the api-key or x-api-key header; e401 likewise)
 //
+// and, for `routellm label`, with usage (100, 20) for say and (200, 10) for the judges:
+//
+//   say      answers with the request's "model" as the whole content (a fixed answer per
+//            configured model id), after stub_set_delay() ms
+//   judge    a judge: shown one answer, "Rating: [[N]]" for the first "score=N" in its prompt
+//            (none: a reply without a verdict); shown two (MT-Bench's pairwise prompt),
+//            "[[A]]", "[[B]]" or "[[C]]" by the first two "score=" values in order
+//   biased   a pairwise judge that always answers "[[A]]"
+//
 // A POST to a path whose first segment is no mode but which ends in /chat/completions (a
 // provider's own shape, e.g. /openai/deployments/d/chat/completions) is answered like ok and
 // counted as "other"; any other path gets 404. GET <anything>/models lists no models (401 in

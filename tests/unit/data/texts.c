@@ -1,6 +1,8 @@
 // Text lists (the evaluation prompts kept out of training) and the nearest-neighbour similarity
 // used to decontaminate training prompts.
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "rl/battle.h"
@@ -52,6 +54,51 @@ TEST(texts_read_formats) {
     ASSERT_STR_EQ(a.items[3], "Draft a professional email.");
     rl_texts_free(&a);
     rl_texts_free(&b);
+    return 0;
+}
+
+// A prompt list with a second column (a reference answer): rows pair up, an empty text drops its
+// row, a missing or empty value is an error with its line, and a text file has no columns.
+TEST(texts_read_pairs) {
+    static const struct {
+        const char *suffix, *text; // input
+        long n;                    // output: texts read, or the error
+        const char *second, *err;  // the last second value, or the error's text
+    } cases[] = {
+        {".csv", "prompt,answer\nWhat is 6 x 7?,42\n\"  \",1\n\"Say \"\"hi\"\"\",hi\n", 2, "hi",
+         NULL},
+        {".jsonl", "{\"prompt\":\"a\",\"answer\":42}\n{\"prompt\":\"b\",\"answer\":\"x y\"}\n", 2,
+         "x y", NULL},
+        {".jsonl", "{\"prompt\":\"a\",\"answer\":4.5}\n", 1, "4.5", NULL},
+        {".csv", "prompt,answer\nWhat?,\n", RL_EFORMAT, NULL, ":2: empty or binary 'answer'"},
+        {".csv", "prompt,other\nWhat?,1\n", RL_EFORMAT, NULL, ":1: no column 'answer'"},
+        {".jsonl", "{\"prompt\":\"a\"}\n", RL_EFORMAT, NULL, ":1: no string or number in member"},
+        {".jsonl", "{\"prompt\":\"a\",\"answer\":[1]}\n", RL_EFORMAT, NULL, "member 'answer'"},
+        {".txt", "one prompt\n", RL_EFORMAT, NULL, "a text file has one text per line"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        char path[128], err[RL_ERRBUF_SIZE] = "";
+        snprintf(path, sizeof path, "/tmp/rl_test_%ld_pairs%s", (long)getpid(), cases[i].suffix);
+        FILE *f = fopen(path, "w");
+        ASSERT_NOT_NULL(f);
+        fputs(cases[i].text, f);
+        fclose(f);
+        struct rl_texts t, s;
+        int rc = rl_texts_load_pairs(path, NULL, "answer", &t, &s, err);
+        remove(path);
+        if (cases[i].n < 0) {
+            ASSERT_EQ(rc, cases[i].n);
+            ASSERT_STR_CONTAINS(err, cases[i].err);
+            ASSERT_EQ(t.n + s.n, 0);
+            continue;
+        }
+        ASSERT_OK(rc);
+        ASSERT_EQ(t.n, cases[i].n);
+        ASSERT_EQ(s.n, t.n);
+        ASSERT_STR_EQ(s.items[s.n - 1], cases[i].second);
+        rl_texts_free(&t);
+        rl_texts_free(&s);
+    }
     return 0;
 }
 
