@@ -320,12 +320,27 @@ void suite_free(struct suite *s) {
     }
 }
 
+// Iterative, with one backtracking point (the last '*' seen): time linear in
+// strlen(pattern) × strlen(name), where the recursive form was exponential in the stars.
 bool suite_match(const char *pattern, const char *name) {
-    if (*pattern == '\0')
-        return *name == '\0';
-    if (*pattern == '*')
-        return suite_match(pattern + 1, name) || (*name && suite_match(pattern, name + 1));
-    return *name == *pattern && suite_match(pattern + 1, name + 1);
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        if (*pattern == '*') {
+            star = pattern++;
+            resume = name;
+        } else if (*pattern == *name) {
+            pattern++;
+            name++;
+        } else if (star) {
+            pattern = star + 1; // the last star takes one more character
+            name = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pattern == '*')
+        pattern++;
+    return *pattern == '\0';
 }
 
 bool suite_router_uses(const struct suite_router *r, const struct suite_source *src) {

@@ -52,19 +52,27 @@ static void write_table(const char *path, int k) {
 
 static char dir[128];
 
-static void write_suite(const char *extra) {
+// The suite file: three sources s0..s2, one irt router training on the sources that `sources`
+// (a glob) names, the baselines, then extra lines.
+static void write_suite_for(const char *sources, const char *extra) {
     char path[256];
     snprintf(path, sizeof path, "%s/suite.yaml", dir);
     FILE *f = fopen(path, "w");
     fprintf(f, "suite: tiny\nmin_gap: 0.02\nmax_pairs: 2\nbootstrap: 50\nsources:\n");
     for (int k = 0; k < 3; k++)
-        fprintf(f, "  - {name: s%d, tables: [table:%s/t%d.csv], battles: [table:%s/t%d.csv]}\n", k,
-                dir, k, dir, k);
+        fprintf(f,
+                "  - {name: s%d-a-source-name-as-long-as-forty-bytes, tables: [table:%s/t%d.csv], "
+                "battles: [table:%s/t%d.csv]}\n",
+                k, dir, k, dir, k);
     fprintf(f,
-            "routers:\n  - {name: irt-f, kind: irt, sources: ['*'], features: true, "
+            "routers:\n  - {name: irt-f, kind: irt, sources: ['%s'], features: true, "
             "embedding: false, strong: big, weak: small}\nbaselines: [random, length]\n%s",
-            extra);
+            sources, extra);
     fclose(f);
+}
+
+static void write_suite(const char *extra) {
+    write_suite_for("*", extra);
 }
 
 static const json_t *router(const json_t *doc, const char *name) {
@@ -140,6 +148,15 @@ TEST(validate_cli_synthetic_suite) {
     snprintf(cmd, sizeof cmd, "%s validate --suite %s/suite.yaml 2>&1", RL_TEST_BIN, dir);
     ASSERT_EQ(run(cmd, &out), 1);
     ASSERT_STR_CONTAINS(out, "suite.yaml:12: unknown key 'bogus'");
+    free(out);
+    // Globs match in time linear in their length: 40 stars against the 40-character source names
+    // took exponential time (found by fuzzing), now a quick "match no source".
+    char stars[80] = "s";
+    memset(stars + 1, '*', 40);
+    strcpy(stars + 41, "x");
+    write_suite_for(stars, "");
+    ASSERT_EQ(run(cmd, &out), 1);
+    ASSERT_STR_CONTAINS(out, "router 'irt-f': its sources match no source");
     free(out);
     // A key said twice was read twice (and the first list leaked): now an error naming both lines.
     write_suite("routers: []\n");
