@@ -277,7 +277,9 @@ uninstall:
 
 # Installs into a temporary DESTDIR, uses the installed program, headers, pkg-config file and
 # library from another folder, checks what the library exports, and uninstalls (tests/install.sh).
-test-install: all models
+# After the test runner: the script's own `make check` links it too, and two links of one file
+# at once (make -j) can fail.
+test-install: all models $(BUILD)/test_runner
 	MAKE='$(MAKE)' bash tests/install.sh $(BUILD)
 
 clean:

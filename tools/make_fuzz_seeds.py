@@ -288,6 +288,12 @@ def http_request_seeds():
     put("http_request", "smuggle", "\x02POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     put("http_request", "bad-length", "\x00POST / HTTP/1.1\r\nHost: x\r\nContent-Length : -1\r\n\r\n")
+    completion = '{"model":"router-mf-0.5","prompt":"hi","stream":true}'
+    put("http_request", "completions", "\x04POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: %d\r\n\r\n%s" % (len(completion), completion))
+    embedding = '{"model":"all-MiniLM-L6-v2","input":["a","b"],"encoding_format":"base64"}'
+    put("http_request", "embeddings", "\x06POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(embedding), embedding))
 
 
 if __name__ == "__main__":

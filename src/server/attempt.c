@@ -9,7 +9,8 @@
 // a retry nor another model would help, but never with the upstream's body, which can quote
 // what it was sent: the client gets a summary with key-shaped words masked. A non-streaming
 // answer is held, bounded, until it is complete and known to be JSON; a streamed one is
-// committed at its first byte and handed to the relay.
+// committed at its first byte and handed to the relay. A chat request goes to the model's
+// chat/completions URL, a completions request to its completions URL.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,7 +326,8 @@ static void start_attempt(struct srv_request *q) {
     up->call.on_body = on_body;
     up->call.on_done = on_done;
     up->call.data = q;
-    if (srv_upstream_start(s->up, &up->call, q->gen->urls[q->model], q->gen->headers[q->model],
+    int api = q->kind == SRV_KIND_COMPLETIONS ? SRV_API_COMPLETIONS : SRV_API_CHAT;
+    if (srv_upstream_start(s->up, &up->call, q->gen->urls[api][q->model], q->gen->headers[q->model],
                            up->body.data, up->body.len, m->timeout_s,
                            m->connect_timeout_s) != RL_OK)
         srv__answer_error(q, 500, "could not start the upstream request", "server_error", NULL,

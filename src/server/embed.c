@@ -20,6 +20,7 @@ struct entry {
     char *text;
     size_t len;
     float *emb;   // (dim)
+    int n_tokens; // the tokens the encoder read, [CLS] and [SEP] included
     int status;   // RL_OK once embedded, < 0 after a failed batch
     bool pending; // queued or being embedded; not in the LRU list and never evicted
     struct srv_embed_waiter *waiters;
@@ -64,6 +65,11 @@ static void *worker_main(void *arg) {
     const char **texts = calloc((size_t)e->batch_max, sizeof *texts);
     struct entry **batch = calloc((size_t)e->batch_max, sizeof *batch);
     float *out = malloc((size_t)e->batch_max * (size_t)e->dim * sizeof *out);
+    // The token counts (the usage of POST /v1/embeddings) come from a second tokenization: it
+    // stops at the encoder's limit, so it costs little beside the forward pass.
+    const struct rl_tokenizer *tok = rl_encoder_tokenizer(e->enc);
+    size_t max_tokens = rl_encoder_max_tokens(e->enc);
+    int32_t *ids = malloc(max_tokens * sizeof *ids);
     // Each worker owns a workspace sized to its share of the CPUs, so several workers never run
     // more forward-pass threads than there are cores.
     struct rl_encoder_ws *ws = rl_encoder_ws_new(e->ws_threads);
@@ -85,7 +91,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&e->mu);
 
         int rc = RL_ENOMEM;
-        if (texts && batch && out && ws) {
+        if (texts && batch && out && ws && ids) {
             for (int i = 0; i < n; i++)
                 texts[i] = batch[i]->text;
             char err[RL_ERRBUF_SIZE] = "";
@@ -95,9 +101,11 @@ static void *worker_main(void *arg) {
         }
         for (int i = 0; i < n; i++) {
             batch[i]->status = rc;
-            if (rc == RL_OK)
-                memcpy(batch[i]->emb, out + (size_t)i * (size_t)e->dim,
-                       (size_t)e->dim * sizeof *out);
+            if (rc != RL_OK)
+                continue;
+            memcpy(batch[i]->emb, out + (size_t)i * (size_t)e->dim, (size_t)e->dim * sizeof *out);
+            long n_ids = rl_tokenizer_encode(tok, batch[i]->text, batch[i]->len, ids, max_tokens);
+            batch[i]->n_tokens = n_ids > 0 ? (int)n_ids : 0;
         }
         pthread_mutex_lock(&e->mu);
         for (int i = 0; i < n; i++) {
@@ -114,6 +122,7 @@ static void *worker_main(void *arg) {
         (void)wr;
     }
     rl_encoder_ws_free(ws);
+    free(ids);
     free(texts);
     free(batch);
     free(out);
@@ -192,6 +201,7 @@ static void deliver(struct srv_embedder *e, struct entry *x) {
             x->waiters->prev = NULL;
         w->next = w->prev = NULL;
         w->entry = NULL;
+        w->n_tokens = x->n_tokens;
         w->cb(w, x->status == RL_OK ? x->emb : NULL, x->status);
     }
     if (x->status != RL_OK)
@@ -308,6 +318,7 @@ int srv_embedder_get(struct srv_embedder *e, const char *text, size_t len,
         lru_push_front(e, x);
         e->stats.hits++;
         *embedding = x->emb;
+        w->n_tokens = x->n_tokens;
         return 1;
     }
     if (!x) {

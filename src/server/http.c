@@ -1,8 +1,8 @@
 // The HTTP glue: the request object, the endpoint table, client keys and answers, on top of the
 // connections of conn.c. A request's path is looked up once in the endpoint table below, which
 // says the method it takes, whether it needs a client key, and who handles it: endpoints without
-// a body are answered from the head, the two that take a body hand it to routing (route.c) once
-// it is in.
+// a body are answered from the head, those that take one get it once it is in: routing (route.c)
+// for chat, completions and route, the encoder (embeddings.c) for embeddings.
 //
 // While a request waits on an embedding, an upstream or a slow stream, its connection watches
 // for a hang-up, so a client that leaves cancels its upstream call at once rather than at the
@@ -113,6 +113,7 @@ static void refuse_busy(struct srv_request *q) {
 // Stop every piece of work the request has outstanding (no callbacks follow).
 static void cancel_work(struct srv_request *q) {
     srv_embedder_cancel(q->s->emb, &q->routing.waiter);
+    srv__embeddings_stop(q);
     srv__attempts_stop(q);
 }
 
@@ -187,7 +188,9 @@ static const struct srv_endpoint endpoints[] = {
     {"GET", "/v1/models", SRV_KIND_OTHER, false, false, get_models},
     {"GET", "/v1/models/", SRV_KIND_OTHER, false, false, get_model},
     {"POST", "/v1/chat/completions", SRV_KIND_CHAT, false, true, srv__route},
+    {"POST", "/v1/completions", SRV_KIND_COMPLETIONS, false, true, srv__route},
     {"POST", "/v1/route", SRV_KIND_ROUTE, false, true, srv__route},
+    {"POST", "/v1/embeddings", SRV_KIND_EMBEDDINGS, false, true, srv__embeddings},
 };
 
 static const struct srv_endpoint *find_endpoint(const char *path) {
@@ -326,6 +329,7 @@ static void request_free(struct srv_request *q) {
     rl_buf_free(&q->up.resp);
     rl_buf_free(&q->up.body);
     rl_buf_free(&q->routing.prompt);
+    srv__embeddings_free(q);
     srv_relay_free(&q->relay);
     srv__gen_unref(q->gen);
     free(q);
@@ -407,6 +411,10 @@ static void log_request(const struct srv_request *q, int status, enum srv_conn_e
     }
     if (q->model >= 0)
         srv_log_str(&l, "model", q->gen->c->models[q->model].name);
+    if (q->emb.n) { // an embeddings request that was accepted
+        srv_log_str(&l, "model", rl_encoder_name(q->s->enc));
+        srv_log_int(&l, "inputs", (long long)q->emb.n);
+    }
     if (q->up.n)
         srv_log_int(&l, "attempts", q->up.n);
     if (q->up.fell_back)
@@ -442,7 +450,8 @@ static void on_end(void *req, enum srv_conn_end how) {
                                                         : 499;
     bool stream_cut = q->up.committed && !ok;
     if (q->kind != SRV_KIND_OTHER)
-        srv_metrics_request(q->gen->metrics, q->routing.route, q->model, stream_cut ? 499 : status);
+        srv_metrics_request(q->gen->metrics, q->ep->path, q->routing.route, q->model,
+                            stream_cut ? 499 : status);
     if (a->have_usage && status < 400)
         srv_metrics_usage(q->gen->metrics, q->model, q->gen->strong, a->prompt_tokens,
                           a->completion_tokens);

@@ -27,6 +27,7 @@ struct hist {
 };
 
 struct req_count {
+    const char *endpoint; // the path, a string of http.c's endpoint table
     int router, model, status;
     uint64_t n;
 };
@@ -120,11 +121,13 @@ static bool model_ok(const struct srv_metrics *m, int model) {
     return model >= 0 && (size_t)model < m->n_models;
 }
 
-// Count n requests of (router, model, status).
-static void reqs_add(struct srv_metrics *m, int router, int model, int status, uint64_t n) {
+// Count n requests of (endpoint, router, model, status).
+static void reqs_add(struct srv_metrics *m, const char *endpoint, int router, int model, int status,
+                     uint64_t n) {
     for (size_t i = 0; i < m->n_reqs; i++) {
         struct req_count *r = &m->reqs[i];
-        if (r->router == router && r->model == model && r->status == status) {
+        if (r->router == router && r->model == model && r->status == status &&
+            strcmp(r->endpoint, endpoint) == 0) {
             r->n += n;
             return;
         }
@@ -137,11 +140,12 @@ static void reqs_add(struct srv_metrics *m, int router, int model, int status, u
         m->reqs = grown;
         m->cap_reqs = cap;
     }
-    m->reqs[m->n_reqs++] = (struct req_count){router, model, status, n};
+    m->reqs[m->n_reqs++] = (struct req_count){endpoint, router, model, status, n};
 }
 
-void srv_metrics_request(struct srv_metrics *m, int router, int model, int status) {
-    reqs_add(m, router, model, status, 1);
+void srv_metrics_request(struct srv_metrics *m, const char *endpoint, int router, int model,
+                         int status) {
+    reqs_add(m, endpoint, router, model, status, 1);
 }
 
 void srv_metrics_routing(struct srv_metrics *m, int router, int model, double seconds) {
@@ -256,14 +260,14 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                        struct rl_buf *b) {
     size_t nm = m->n_models;
     int rc = header(b, "routellm_requests_total", "counter",
-                    "Requests answered, by router (none: an upstream model named directly), "
-                    "model and HTTP status.");
+                    "Requests answered, by endpoint, router (none: an upstream model named "
+                    "directly, or no routing), model and HTTP status.");
     for (size_t i = 0; rc == RL_OK && i < m->n_reqs; i++) {
         const struct req_count *r = &m->reqs[i];
         rc = rl_buf_appendf(b,
-                            "routellm_requests_total{router=\"%s\",model=\"%s\",status=\"%d\"} "
-                            "%llu\n",
-                            router_label(m, r->router),
+                            "routellm_requests_total{endpoint=\"%s\",router=\"%s\",model=\"%s\","
+                            "status=\"%d\"} %llu\n",
+                            r->endpoint, router_label(m, r->router),
                             model_ok(m, r->model) ? m->models[r->model] : "none", r->status,
                             (unsigned long long)r->n);
     }
@@ -414,7 +418,7 @@ void srv_metrics_carry(struct srv_metrics *to, const struct srv_metrics *from) {
                 model = (int)i;
         if (router == -2 || model == -2)
             continue;
-        reqs_add(to, router, model, c->status, c->n);
+        reqs_add(to, c->endpoint, router, model, c->status, c->n);
     }
     to->cost_strong = from->cost_strong;
     to->saving = from->saving;

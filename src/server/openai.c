@@ -1,12 +1,16 @@
-// The OpenAI side of the proxy: router model names, the routing prompt, the one-field rewrite of
-// request bodies, error bodies, token usage and client keys. Bodies are parsed with jansson to
+// The OpenAI side of the proxy: router model names, the routing prompt of chat and completions
+// bodies, the one-field rewrite of request bodies, embeddings requests and answers, error bodies,
+// token usage and client keys. Bodies are parsed with jansson to
 // validate them and read fields, but the bytes forwarded upstream are the client's own with only
 // the value of "model" spliced in, so numbers, key order and unknown fields travel unchanged.
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "server/server.h"
 
@@ -165,6 +169,263 @@ int srv_routing_prompt(const json_t *body, struct rl_buf *out, const char **why)
         return RL_EINVAL;
     }
     return RL_OK;
+}
+
+int srv_completion_prompt(const json_t *body, struct rl_buf *out, const char **why) {
+    const json_t *p = json_object_get(body, "prompt");
+    // An array of one string is what clients send for a single prompt as often as the string.
+    if (json_is_array(p) && json_array_size(p) == 1)
+        p = json_array_get(p, 0);
+    if (!json_is_string(p)) {
+        *why = "'prompt' must be a string or an array holding one string (token arrays and "
+               "several prompts cannot be routed)";
+        return RL_EINVAL;
+    }
+    rl_buf_reset(out);
+    int rc = append_capped(out, json_string_value(p), json_string_length(p));
+    if (rc != RL_OK)
+        return rc;
+    if (out->len == 0) {
+        *why = "'prompt' is empty: there is no text to route on";
+        return RL_EINVAL;
+    }
+    return RL_OK;
+}
+
+// ----------------------------------------------------------------------------
+// Embeddings
+
+static int refuse(struct srv_refusal *why, int status, const char *param, const char *code,
+                  const char *fmt, ...) RL_PRINTF(5, 6);
+static int refuse(struct srv_refusal *why, int status, const char *param, const char *code,
+                  const char *fmt, ...) {
+    why->status = status;
+    why->param = param;
+    why->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why->message, sizeof why->message, fmt, ap);
+    va_end(ap);
+    return RL_EINVAL;
+}
+
+// Check one input: a non-empty string within SRV_MAX_EMBED_INPUT bytes.
+static int check_input(const json_t *v, size_t i, bool listed, struct srv_refusal *why) {
+    char where[48] = "'input'";
+    if (listed)
+        snprintf(where, sizeof where, "'input[%zu]'", i);
+    if (json_is_array(v))
+        return refuse(why, 400, "input", "invalid_input",
+                      "%s is made of token ids, which this server does not take: send the text",
+                      where);
+    if (!json_is_string(v))
+        return refuse(why, 400, "input", "invalid_input", "%s must be a string", where);
+    size_t len = json_string_length(v);
+    if (len == 0)
+        return refuse(why, 400, "input", "invalid_input", "%s is empty", where);
+    if (len > SRV_MAX_EMBED_INPUT)
+        return refuse(why, 400, "input", "invalid_input",
+                      "%s has %zu bytes, over the limit of %u (the encoder reads only the first "
+                      "256 tokens of a text anyway)",
+                      where, len, (unsigned)SRV_MAX_EMBED_INPUT);
+    return RL_OK;
+}
+
+int srv_embeddings_parse(const json_t *body, const char *model, size_t dim,
+                         struct srv_embeddings_req *r, struct srv_refusal *why) {
+    memset(r, 0, sizeof *r);
+    const char *name = json_string_value(json_object_get(body, "model"));
+    if (!name)
+        return refuse(why, 400, "model", "invalid_model",
+                      "'model' is required and must be a string: '%s', the encoder of this server",
+                      model);
+    if (strcmp(name, model) != 0)
+        return refuse(why, 404, "model", "model_not_found",
+                      "the embedding model '%.100s' does not exist here; this server embeds with "
+                      "'%s'",
+                      name, model);
+    const json_t *in = json_object_get(body, "input");
+    if (json_is_array(in)) {
+        r->n = json_array_size(in);
+        if (r->n == 0 || r->n > SRV_MAX_EMBED_INPUTS)
+            return refuse(why, 400, "input", "invalid_input",
+                          "'input' must hold 1 to %d texts; it holds %zu", SRV_MAX_EMBED_INPUTS,
+                          r->n);
+        // A flat array of integers is one text given as token ids.
+        if (json_is_integer(json_array_get(in, 0)))
+            return check_input(in, 0, false, why);
+        for (size_t i = 0; i < r->n; i++)
+            if (check_input(json_array_get(in, i), i, true, why) != RL_OK)
+                return RL_EINVAL;
+    } else if (in) {
+        r->n = 1;
+        if (check_input(in, 0, false, why) != RL_OK)
+            return RL_EINVAL;
+    } else {
+        return refuse(why, 400, "input", "invalid_input",
+                      "'input' is required: a string or an array of strings");
+    }
+    r->input = in;
+    const json_t *fmt = json_object_get(body, "encoding_format");
+    const char *f = json_string_value(fmt);
+    if (fmt && !json_is_null(fmt) && (!f || (strcmp(f, "float") != 0 && strcmp(f, "base64") != 0)))
+        return refuse(why, 400, "encoding_format", "invalid_encoding_format",
+                      "'encoding_format' must be \"float\" or \"base64\"");
+    r->base64 = f && strcmp(f, "base64") == 0;
+    const json_t *dims = json_object_get(body, "dimensions");
+    if (dims && !json_is_null(dims) &&
+        !(json_is_integer(dims) && json_integer_value(dims) == (json_int_t)dim))
+        return refuse(why, 400, "dimensions", "invalid_dimensions",
+                      "'dimensions' must be %zu: the encoder '%s' has no other width", dim, model);
+    const json_t *user = json_object_get(body, "user");
+    if (user && !json_is_null(user) && !json_is_string(user))
+        return refuse(why, 400, "user", "invalid_user", "'user' must be a string");
+    return RL_OK;
+}
+
+const char *srv_embeddings_input(const struct srv_embeddings_req *r, size_t i, size_t *len) {
+    const json_t *v = json_is_array(r->input) ? json_array_get(r->input, i) : r->input;
+    *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+size_t srv_format_f32(float x, char *buf) {
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    double v = x;
+    size_t n = 0;
+    if (v == 0) {
+        buf[0] = '0';
+        return 1;
+    }
+    if (v < 0) {
+        buf[n++] = '-';
+        v = -v;
+    }
+    // The 9 digits m = round(v / 10^(e-8)) in [1e8, 1e9), e the decimal exponent, first guessed
+    // from the binary one (log10(2) = 0.30103) and corrected by the loop when one off; a double
+    // holds v * 10^k to about 1e-16, far inside the last digit's 1e-9, so the digits read back
+    // as the same float.
+    int e2;
+    frexp(v, &e2);
+    int e = (int)floor((e2 - 1) * 0.30103);
+    uint64_t m = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        int k = 8 - e;
+        double p = k >= 0 && k < 23 ? pow10[k] : k < 0 && k > -23 ? pow10[-k] : pow(10.0, abs(k));
+        m = (uint64_t)llrint(k >= 0 ? v * p : v / p); // ties to even, as printf
+        if (m >= 1000000000u && m != 1000000000u)
+            e++;
+        else if (m < 100000000u)
+            e--;
+        else
+            break;
+    }
+    if (m == 1000000000u) { // rounded up to the next power of ten
+        m = 100000000u;
+        e++;
+    }
+    char d[9];
+    for (int i = 8; i >= 0; i--, m /= 10)
+        d[i] = (char)('0' + m % 10);
+    int nd = 9;
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    if (e >= -4 && e < 9) { // fixed notation, as %g chooses for these exponents
+        if (e < 0) {
+            buf[n++] = '0';
+            buf[n++] = '.';
+            for (int i = 0; i < -e - 1; i++)
+                buf[n++] = '0';
+            memcpy(buf + n, d, (size_t)nd);
+            return n + (size_t)nd;
+        }
+        for (int i = 0; i <= e; i++)
+            buf[n++] = i < nd ? d[i] : '0';
+        if (nd > e + 1) {
+            buf[n++] = '.';
+            memcpy(buf + n, d + e + 1, (size_t)(nd - e - 1));
+            n += (size_t)(nd - e - 1);
+        }
+        return n;
+    }
+    buf[n++] = d[0];
+    if (nd > 1) {
+        buf[n++] = '.';
+        memcpy(buf + n, d + 1, (size_t)(nd - 1));
+        n += (size_t)(nd - 1);
+    }
+    buf[n++] = 'e';
+    buf[n++] = e < 0 ? '-' : '+';
+    int a = abs(e);
+    if (a >= 10)
+        buf[n++] = (char)('0' + a / 10);
+    else
+        buf[n++] = '0';
+    buf[n++] = (char)('0' + a % 10);
+    return n;
+}
+
+// One embedding as the answer carries it: a JSON array, or a base64 string of little-endian
+// float32 values. row holds at least dim * 17 + 2 bytes.
+static size_t format_embedding(const float *v, size_t dim, bool base64, char *row,
+                               unsigned char *raw) {
+    size_t n = 0;
+    if (!base64) {
+        row[n++] = '[';
+        for (size_t k = 0; k < dim; k++) {
+            if (k)
+                row[n++] = ',';
+            n += srv_format_f32(v[k], row + n);
+        }
+        row[n++] = ']';
+        return n;
+    }
+    for (size_t k = 0; k < dim; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        for (int b = 0; b < 4; b++)
+            raw[4 * k + (size_t)b] = (unsigned char)(u >> (8 * b));
+    }
+    row[n++] = '"';
+    n += (size_t)EVP_EncodeBlock((unsigned char *)row + n, raw, (int)(4 * dim));
+    row[n++] = '"';
+    return n;
+}
+
+// A float takes at most 16 bytes and a comma (its base64 under 6), an entry's frame under 64, and
+// the model name at most 6 bytes a byte once quoted (\u00XX).
+size_t srv_embeddings_answer_max(size_t n, size_t dim, const char *model) {
+    return n * (dim * 17 + 64) + 6 * strlen(model) + 128;
+}
+
+int srv_embeddings_answer(struct rl_buf *out, const float *emb, size_t n, size_t dim, bool base64,
+                          const char *model, long tokens) {
+    // A float is at most 16 bytes and a comma; base64 needs 4 bytes per 3, i.e. about 5.4 per
+    // float, and EVP_EncodeBlock writes a NUL after them.
+    char *row = malloc(dim * 17 + 8);
+    unsigned char *raw = malloc(dim * 4 + 1);
+    int rc = row && raw ? rl_buf_appendf(out, "{\"object\":\"list\",\"data\":[") : RL_ENOMEM;
+    for (size_t i = 0; rc == RL_OK && i < n; i++) {
+        rc = rl_buf_appendf(
+            out, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i ? "," : "", i);
+        size_t len = format_embedding(emb + i * dim, dim, base64, row, raw);
+        if (rc == RL_OK)
+            rc = rl_buf_append(out, row, len);
+        if (rc == RL_OK)
+            rc = rl_buf_append(out, "}", 1);
+    }
+    if (rc == RL_OK)
+        rc = rl_buf_appendf(out, "],\"model\":");
+    if (rc == RL_OK)
+        rc = srv_json_quote(out, model, strlen(model));
+    if (rc == RL_OK)
+        rc = rl_buf_appendf(out, ",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}}", tokens,
+                            tokens);
+    free(row);
+    free(raw);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-// Routing: the body of a chat or route request is parsed, its `model` names either an upstream
-// (the request goes straight there) or an alias router-<router>-<threshold>, whose router scores
-// the routing prompt. The random router scores inline; the others need the prompt's embedding,
-// which comes from the encoder workers (embed.c) while the request waits, suspended. The
-// decision then goes to the attempts (attempt.c), or back to the client for POST /v1/route.
+// Routing: the body of a chat, completions or route request is parsed, its `model` names either
+// an upstream (the request goes straight there) or an alias router-<router>-<threshold>, whose
+// router scores the routing prompt: the last user message of a chat body, the prompt of a
+// completions body (POST /v1/route takes either). The random router scores inline; the others need
+// the prompt's embedding, which comes from the encoder workers (embed.c) while the request waits,
+// suspended. The decision then goes to the attempts (attempt.c), or back to the client for POST
+// /v1/route.
 #include <stdio.h>
 #include <string.h>
 
@@ -84,17 +86,34 @@ static int find_route(struct srv_request *q, const char *router) {
     return -1;
 }
 
+// Take the routing prompt from the body as its kind has it; answers 400 and returns false when
+// there is none.
+static bool take_prompt(struct srv_request *q) {
+    struct srv_routing *g = &q->routing;
+    // POST /v1/route takes a chat body, or a completions body when it has no messages.
+    bool completions = q->kind == SRV_KIND_COMPLETIONS ||
+                       (q->kind == SRV_KIND_ROUTE && !json_object_get(g->json, "messages") &&
+                        json_object_get(g->json, "prompt"));
+    const char *why = NULL;
+    rl_buf_init(&g->prompt, SRV_MAX_PROMPT + 1);
+    int rc = completions ? srv_completion_prompt(g->json, &g->prompt, &why)
+                         : srv_routing_prompt(g->json, &g->prompt, &why);
+    if (rc == RL_OK)
+        return true;
+    if (q->kind == SRV_KIND_ROUTE && !completions && !json_object_get(g->json, "messages"))
+        why = "the body needs 'messages' (a chat request) or 'prompt' (a completions request)";
+    srv__answer_error(q, 400, why ? why : "out of memory", "invalid_request_error",
+                      completions ? "prompt" : "messages",
+                      completions ? "invalid_prompt" : "invalid_messages");
+    return false;
+}
+
 // Score with the router, now or once the prompt's embedding is ready.
 static void score_prompt(struct srv_request *q) {
     struct srv_server *s = q->s;
     struct srv_routing *g = &q->routing;
-    const char *why = NULL;
-    rl_buf_init(&g->prompt, SRV_MAX_PROMPT + 1);
-    if (srv_routing_prompt(g->json, &g->prompt, &why) != RL_OK) {
-        srv__answer_error(q, 400, why ? why : "out of memory", "invalid_request_error", "messages",
-                          "invalid_messages");
+    if (!take_prompt(q))
         return;
-    }
     drop_body_tree(q);
     g->t0 = srv_now_ns();
     if (!q->gen->routes[g->route].needs_embedding) {

@@ -129,20 +129,21 @@ struct curl_slist *srv_model_headers(const struct srv_model *m) {
     return ok ? h : NULL;
 }
 
+// Each model's URL for each API, and its headers.
 static int build_upstreams(struct srv_gen *g, char *errbuf) {
+    static const char *const paths[SRV_N_APIS] = {"chat/completions", "completions"};
     const struct srv_config *c = g->c;
-    g->urls = calloc(c->n_models, sizeof *g->urls);
     g->headers = calloc(c->n_models, sizeof *g->headers);
-    if (!g->urls || !g->headers)
-        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    for (size_t i = 0; i < c->n_models; i++) {
+    bool ok = g->headers != NULL;
+    for (size_t a = 0; a < SRV_N_APIS; a++)
+        ok &= (g->urls[a] = calloc(c->n_models, sizeof *g->urls[a])) != NULL;
+    for (size_t i = 0; ok && i < c->n_models; i++) {
         const struct srv_model *m = &c->models[i];
-        g->urls[i] = srv_model_url(m, "chat/completions");
-        g->headers[i] = srv_model_headers(m);
-        if (!g->urls[i] || !g->headers[i])
-            return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+        for (size_t a = 0; a < SRV_N_APIS; a++)
+            ok &= (g->urls[a][i] = srv_model_url(m, paths[a])) != NULL;
+        ok &= (g->headers[i] = srv_model_headers(m)) != NULL;
     }
-    return RL_OK;
+    return ok ? RL_OK : rl__errf(errbuf, RL_ENOMEM, "out of memory");
 }
 
 // Add one entry to the list, and keep its id and text for GET /v1/models/<id>.
@@ -167,9 +168,10 @@ static int add_model_entry(struct srv_gen *g, json_t *data, const char *id, json
 }
 
 // The GET /v1/models answer: each router once, under its configured threshold, then the
-// upstream models. It changes only with the configuration, so it is written once, here.
-static int build_model_list(struct srv_gen *g) {
-    size_t n = g->n_routes + g->c->n_models;
+// upstream models, then the encoder when the server runs one (the model of POST /v1/embeddings).
+// It changes only with the configuration, so it is written once, here.
+static int build_model_list(struct srv_gen *g, const struct rl_encoder *enc) {
+    size_t n = g->n_routes + g->c->n_models + 1;
     g->model_entries = calloc(n, sizeof *g->model_entries);
     json_t *data = json_array();
     json_int_t created = (json_int_t)time(NULL);
@@ -181,6 +183,8 @@ static int build_model_list(struct srv_gen *g) {
     }
     for (size_t i = 0; rc == RL_OK && i < g->c->n_models; i++)
         rc = add_model_entry(g, data, g->c->models[i].name, created, "upstream");
+    if (rc == RL_OK && enc)
+        rc = add_model_entry(g, data, rl_encoder_name(enc), created, "routellm");
     json_t *list = rc == RL_OK ? json_pack("{s:s,s:O}", "object", "list", "data", data) : NULL;
     g->models_json = list ? json_dumps(list, JSON_COMPACT) : NULL;
     json_decref(list);
@@ -232,9 +236,11 @@ void srv__gen_unref(struct srv_gen *g) {
     for (size_t i = 0; i < g->n_routes; i++)
         rl_router_free(g->routes[i].r);
     free(g->routes);
-    for (size_t i = 0; g->urls && i < g->c->n_models; i++)
-        free(g->urls[i]);
-    free(g->urls);
+    for (size_t a = 0; a < SRV_N_APIS; a++) {
+        for (size_t i = 0; g->urls[a] && i < g->c->n_models; i++)
+            free(g->urls[a][i]);
+        free(g->urls[a]);
+    }
     for (size_t i = 0; g->headers && i < g->c->n_models; i++)
         curl_slist_free_all(g->headers[i]);
     free(g->headers);
@@ -268,7 +274,7 @@ static struct srv_gen *gen_new(struct srv_server *s, char *errbuf) {
     for (size_t i = 0; i < g->n_routes && i < RL_COUNTOF(names); i++)
         names[i] = g->routes[i].name;
     g->metrics = srv_metrics_new(g->c, names, g->n_routes);
-    if (!g->metrics || build_model_list(g) != RL_OK) {
+    if (!g->metrics) {
         rl__errf(errbuf, RL_ENOMEM, "out of memory");
         goto fail;
     }
@@ -280,12 +286,21 @@ fail:
     return NULL;
 }
 
+// What a configuration needs of the server's encoder, which is loaded once, after the first
+// configuration: its routers must read it, and the model list offers it.
+static int gen_ready(const struct srv_server *s, struct srv_gen *g, char *errbuf) {
+    int rc = check_encoder(s, g, errbuf);
+    if (rc == RL_OK && build_model_list(g, s->enc) != RL_OK)
+        rc = rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    return rc;
+}
+
 // SIGHUP: build the new set beside the old one and switch only when all of it loaded; the
 // requests in flight keep the old set until they end.
 static void reload(struct srv_server *s) {
     char errbuf[RL_ERRBUF_SIZE] = "";
     struct srv_gen *g = gen_new(s, errbuf);
-    if (g && check_encoder(s, g, errbuf) != RL_OK) {
+    if (g && gen_ready(s, g, errbuf) != RL_OK) {
         srv__gen_unref(g);
         g = NULL;
     }
@@ -463,7 +478,7 @@ struct srv_server *srv_server_new(srv_config_builder build, void *build_data, co
         goto fail;
     }
     s->gen = gen_new(s, errbuf);
-    if (!s->gen || load_encoder(s, errbuf) != RL_OK || check_encoder(s, s->gen, errbuf) != RL_OK)
+    if (!s->gen || load_encoder(s, errbuf) != RL_OK || gen_ready(s, s->gen, errbuf) != RL_OK)
         goto fail;
     s->listener = srv_listener_new(s->loop, s->gen->c, &srv__http_ops, s, errbuf);
     if (!s->listener)

@@ -42,9 +42,11 @@
 #define SRV_CUT_FLUSH_S       1.0   // after the drain deadline, time to send the cut answers
 #define SRV_STALL_TIMEOUT_S   120.0 // an upstream answer silent this long after it began is cut
 #define SRV_REQUEST_TIMEOUT_S 900.0 // all attempts of a request, until its answer begins
-#define SRV_STREAM_RING       (256u << 10) // per-stream relay buffer, bytes
-#define SRV_SSE_LINE_MAX      (64u << 10)  // longest SSE line inspected for usage
-#define SRV_MAX_PROMPT        (32u << 10)  // routing prompt bytes handed to the encoder
+#define SRV_STREAM_RING       (256u << 10)   // per-stream relay buffer, bytes
+#define SRV_SSE_LINE_MAX      (64u << 10)    // longest SSE line inspected for usage
+#define SRV_MAX_PROMPT        (32u << 10)    // routing prompt bytes handed to the encoder
+#define SRV_MAX_EMBED_INPUTS  2048           // texts in one POST /v1/embeddings (OpenAI's limit)
+#define SRV_MAX_EMBED_INPUT   SRV_MAX_PROMPT // bytes of one of them: a cache entry's text
 #define SRV_MAX_KEYS          64
 #define SRV_MAX_MODELS        64 // upstream models in a config file (metrics hold models^2 cells)
 #define SRV_MAX_ROUTERS       64 // entries of a config file's routers: section
@@ -215,6 +217,47 @@ int srv_parse_router_model(const char *name, char *router, size_t router_size, d
 // "text" parts of a content array joined by newlines), cut to SRV_MAX_PROMPT bytes on a UTF-8
 // boundary. RL_EINVAL with *why when there is no such text.
 int srv_routing_prompt(const json_t *body, struct rl_buf *out, const char **why) RL_NODISCARD;
+
+// The routing prompt of a completions request: its "prompt", a string or an array holding one
+// string, cut like srv_routing_prompt's. RL_EINVAL with *why for any other prompt (token arrays,
+// several prompts) or an empty one.
+int srv_completion_prompt(const json_t *body, struct rl_buf *out, const char **why) RL_NODISCARD;
+
+// Why a request is refused: the status and the parts of its OpenAI error body.
+struct srv_refusal {
+    int status;
+    const char *param, *code; // static strings; param may be NULL
+    char message[300];
+};
+
+// A POST /v1/embeddings body, checked by srv_embeddings_parse.
+struct srv_embeddings_req {
+    const json_t *input; // a string, or an array of n strings; borrowed from the parsed body
+    size_t n;
+    bool base64; // encoding_format "base64"; otherwise "float"
+};
+
+// Check an embeddings body against the encoder that serves it (its name and width): "model" is
+// that name, "input" a non-empty string or an array of 1 to SRV_MAX_EMBED_INPUTS of them, each
+// at most SRV_MAX_EMBED_INPUT bytes, "encoding_format" "float", "base64" or null,
+// "dimensions" the width or null, "user" a string or null; other members are ignored. RL_OK
+// with r filled, or RL_EINVAL with why (400; 404 for another model).
+int srv_embeddings_parse(const json_t *body, const char *model, size_t dim,
+                         struct srv_embeddings_req *r, struct srv_refusal *why) RL_NODISCARD;
+// Input i (< r->n) of a parsed request and its length in bytes; valid while the body is.
+const char *srv_embeddings_input(const struct srv_embeddings_req *r, size_t i, size_t *len);
+// The answer, in OpenAI's shape: {"object":"list","data":[{"object":"embedding","index":i,
+// "embedding":E}, ...],"model":model,"usage":{"prompt_tokens":tokens,"total_tokens":tokens}},
+// where E is an array of numbers that read back as the same float32 values, or with base64 a
+// string, the base64 of the dim values as little-endian float32. emb is (n, dim) and finite.
+int srv_embeddings_answer(struct rl_buf *out, const float *emb, size_t n, size_t dim, bool base64,
+                          const char *model, long tokens) RL_NODISCARD;
+// Bytes that always hold that answer.
+size_t srv_embeddings_answer_max(size_t n, size_t dim, const char *model);
+// Write the finite x as printf's "%.9g" would (9 significant digits: a float32 reads back
+// exactly), but several times faster and with -0 as "0": a JSON number of at most 16 bytes, no
+// NUL. Returns the length.
+size_t srv_format_f32(float x, char *buf);
 
 // Copy body with the value of its top-level "model" member replaced by the JSON string `model`;
 // every other byte is kept. body must be a valid JSON object (already parsed by jansson).
@@ -478,6 +521,8 @@ struct srv_embedder;
 struct srv_embed_waiter {
     // Called on the loop thread with the embedding (valid during the call) or a status < 0.
     void (*cb)(struct srv_embed_waiter *w, const float *embedding, int status);
+    // Set on a hit and before cb: the tokens the encoder read, [CLS] and [SEP] included.
+    int n_tokens;
     struct srv_embed_waiter *prev, *next;
     void *entry;
 };
@@ -490,8 +535,8 @@ struct srv_embedder *srv_embedder_new(const struct rl_encoder *enc, struct srv_l
                                       int workers, int batch_max, size_t cache_entries,
                                       char *errbuf);
 void srv_embedder_free(struct srv_embedder *e); // joins the workers; NULL is a no-op
-// Look text up. Returns 1 with *embedding set (valid until the next embedder call) on a hit,
-// 0 when queued (w->cb runs later on the loop thread), or < 0 on failure.
+// Look text up. Returns 1 with *embedding (valid until the next embedder call) and w->n_tokens
+// set on a hit, 0 when queued (w->cb runs later on the loop thread), or < 0 on failure.
 int srv_embedder_get(struct srv_embedder *e, const char *text, size_t len,
                      struct srv_embed_waiter *w, const float **embedding);
 void srv_embedder_cancel(struct srv_embedder *e, struct srv_embed_waiter *w); // idempotent
@@ -505,8 +550,10 @@ struct srv_metrics;
 struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *const *router_names,
                                     size_t n_routers);
 void srv_metrics_free(struct srv_metrics *m);
-// router -1 means a request that named an upstream model directly (or was not routed).
-void srv_metrics_request(struct srv_metrics *m, int router, int model, int status);
+// endpoint is the request's path, a string that outlives every srv_metrics; router -1 means a
+// request that named an upstream model directly (or was not routed), model -1 none.
+void srv_metrics_request(struct srv_metrics *m, const char *endpoint, int router, int model,
+                         int status);
 void srv_metrics_routing(struct srv_metrics *m, int router, int model, double seconds);
 void srv_metrics_attempt(struct srv_metrics *m, int model, const char *outcome, double seconds);
 void srv_metrics_fallback(struct srv_metrics *m, int from, int to);

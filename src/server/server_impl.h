@@ -6,6 +6,7 @@
 //   http.c     HTTP glue: the request object, the endpoint table, client keys, answers
 //   route.c    routing: parse the body, pick the route, wait for the embedding, decide
 //   attempt.c  upstream attempts: retries, back-off, fallback, what each failure means
+//   embeddings.c  POST /v1/embeddings, answered from the encoder workers (embed.c), no upstream
 //   relay.c    a streamed answer's way to the client (its interface is in server.h)
 //   server.c   set-up: routers, encoder, upstreams, the model list, the socket; run, drain, free
 //
@@ -32,6 +33,9 @@ struct srv_model_entry {
     char *json;
 };
 
+// The upstream APIs a request can go to: chat and the legacy text completions.
+enum srv_api { SRV_API_CHAT, SRV_API_COMPLETIONS, SRV_N_APIS };
+
 // One loaded configuration and everything built from it: what a request uses from its start to
 // its end. SIGHUP builds a new one (server.c); requests keep a reference to the one they began
 // on, so an old set is freed when its last request ends.
@@ -41,7 +45,7 @@ struct srv_gen {
     struct srv_route *routes;
     size_t n_routes;
     struct srv_metrics *metrics;
-    char **urls;                 // per model: <base_url>/chat/completions
+    char **urls[SRV_N_APIS];     // per API, per model: <base_url>/chat/completions, /completions
     struct curl_slist **headers; // per model: content type, key, no Expect
     int strong, weak;            // model indices
     char *models_json;           // the GET /v1/models answer
@@ -77,7 +81,14 @@ struct srv_server {
 // ----------------------------------------------------------------------------
 // A request and its parts, one per stage
 
-enum srv_kind { SRV_KIND_OTHER, SRV_KIND_CHAT, SRV_KIND_ROUTE }; // from the path alone
+// From the path alone.
+enum srv_kind {
+    SRV_KIND_OTHER,
+    SRV_KIND_CHAT,
+    SRV_KIND_COMPLETIONS,
+    SRV_KIND_ROUTE,
+    SRV_KIND_EMBEDDINGS,
+};
 enum srv_state { SRV_RECEIVING, SRV_EMBEDDING, SRV_UPSTREAM, SRV_BACKOFF, SRV_ANSWERED };
 
 // The client's side of the connection (http.c).
@@ -121,6 +132,22 @@ struct srv_attempts {
     bool committed;                // a streamed answer began: its status is sent, no retry is left
 };
 
+// One text of an embeddings request, waiting on the encoder (embeddings.c).
+struct srv_embed_slot {
+    struct srv_embed_waiter w; // first: the callback finds the slot from it
+    struct srv_request *q;
+    size_t i; // its index in the request's input
+};
+
+// An embeddings request (embeddings.c).
+struct srv_embeddings {
+    struct srv_embed_slot *slots; // (n)
+    float *out;                   // (n, dim)
+    size_t n, left;               // texts; those not embedded yet
+    long tokens;                  // the encoder's tokens over all texts
+    bool base64;
+};
+
 // The answer (http.c).
 struct srv_reply {
     int status; // the body went to the connection with it; a streamed one comes from the relay
@@ -149,6 +176,7 @@ struct srv_request {
     struct srv_routing routing;
     struct srv_attempts up;
     struct srv_relay relay; // started when a streamed answer begins
+    struct srv_embeddings emb;
     struct srv_reply reply;
 };
 
@@ -186,5 +214,14 @@ void srv__attempts_begin(struct srv_request *q);
 void srv__attempts_stop(struct srv_request *q); // no callback follows; idempotent
 // The client hung up: count an attempt in flight as cancelled, then stop.
 void srv__attempts_abandon(struct srv_request *q);
+
+// ----------------------------------------------------------------------------
+// Embeddings (embeddings.c)
+
+// The body is in: check it, and embed its texts through the encoder workers and their cache
+// (never on the loop thread). Answers every outcome itself.
+void srv__embeddings(struct srv_request *q);
+void srv__embeddings_stop(struct srv_request *q); // no callback follows; idempotent
+void srv__embeddings_free(struct srv_request *q); // frees what srv__embeddings allocated
 
 #endif

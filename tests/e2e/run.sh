@@ -96,7 +96,7 @@ pids+=($!)
 wait_http "http://127.0.0.1:$proxy_port/health" 60
 
 status=0
-RL_E2E_BASE="http://127.0.0.1:$proxy_port/v1" RL_E2E_KEY=e2e-key \
+RL_E2E_BASE="http://127.0.0.1:$proxy_port/v1" RL_E2E_KEY=e2e-key RL_E2E_BIN="$bin" \
     "$py" -m pytest -q -p no:cacheprovider tests/e2e/test_openai_sdk.py || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- routellm serve log" >&2

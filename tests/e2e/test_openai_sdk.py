@@ -1,12 +1,17 @@
 """The official openai SDK against `routellm serve` in front of two real small models.
 
 Run by tests/e2e/run.sh, which starts the upstreams and the proxy and sets RL_E2E_BASE (the
-proxy's /v1 URL) and RL_E2E_KEY (a client key the proxy accepts). The proxy offers the random
-router and the shipped mf router, which embeds each prompt with the local encoder.
+proxy's /v1 URL), RL_E2E_KEY (a client key the proxy accepts) and RL_E2E_BIN (the routellm
+program, whose `embed` the proxy's embeddings are checked against). The proxy offers the random
+router and the shipped mf router, which embeds each prompt with the local encoder; that encoder
+also answers /v1/embeddings.
 """
 
+import base64
 import json
 import os
+import struct
+import subprocess
 import urllib.request
 
 import openai
@@ -14,6 +19,8 @@ import pytest
 
 BASE = os.environ["RL_E2E_BASE"]
 KEY = os.environ["RL_E2E_KEY"]
+BIN = os.environ["RL_E2E_BIN"]
+ENCODER = "all-MiniLM-L6-v2"
 MESSAGES = [
     {"role": "system", "content": "Answer in one short sentence."},
     {"role": "user", "content": "What is the capital of France?"},
@@ -108,3 +115,70 @@ def test_learned_router_embeds_the_prompt(client):
     again = client.chat.completions.with_raw_response.create(
         model="router-mf-0.5", messages=MESSAGES, max_tokens=4)
     assert float(again.headers["x-routellm-p-strong"]) == p
+
+
+def test_completions_route_stream_and_pass_through(client):
+    raw = client.completions.with_raw_response.create(
+        model="router-random-0", prompt="The capital of France is", max_tokens=6, temperature=0)
+    assert raw.headers["x-routellm-model"] == "strong"
+    resp = raw.parse()
+    assert "gemma-3-270m" in resp.model
+    assert resp.object == "text_completion"
+    assert resp.choices[0].text
+    assert 0 < resp.usage.completion_tokens <= 6
+    # An upstream's name passes through; max_tokens reaches it.
+    resp = client.completions.create(
+        model="weak", prompt=["The capital of France is"], max_tokens=2, temperature=0)
+    assert "smollm2-135m" in resp.model
+    assert resp.choices[0].finish_reason == "length"
+    stream = client.completions.create(
+        model="router-random-1", prompt="One, two, three,", max_tokens=8, temperature=0,
+        stream=True)
+    chunks = list(stream)
+    assert len(chunks) >= 2
+    assert "".join(c.choices[0].text for c in chunks if c.choices).strip()
+
+
+def test_completions_refuse_a_prompt_they_cannot_route(client):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.completions.create(model="router-random-0.5", prompt=[1, 2, 3], max_tokens=2)
+    assert err.value.code == "invalid_prompt"
+
+
+def cli_embedding(text):
+    out = subprocess.run([BIN, "embed", text], capture_output=True, text=True, check=True,
+                         timeout=120)
+    return json.loads(out.stdout.splitlines()[0])["embedding"]
+
+
+def test_embeddings_equal_routellm_embed(client):
+    texts = ["What is the capital of France?", "Routers pick a model per prompt."]
+    want = [cli_embedding(t) for t in texts]
+    assert ENCODER in {m.id for m in client.models.list()}
+    # The SDK's default asks for base64 and decodes it; "float" asks for numbers; an explicit
+    # "base64" hands back the string, little-endian float32.
+    default = client.embeddings.create(model=ENCODER, input=texts)
+    floats = client.embeddings.create(model=ENCODER, input=texts, encoding_format="float")
+    raw = client.embeddings.create(model=ENCODER, input=texts[1], encoding_format="base64")
+    decoded = struct.unpack("<384f", base64.b64decode(raw.data[0].embedding))
+    for resp in (default, floats):
+        assert resp.model == ENCODER
+        assert [d.index for d in resp.data] == [0, 1]
+        assert resp.usage.prompt_tokens == resp.usage.total_tokens > 0
+        for d, w in zip(resp.data, want):
+            assert len(d.embedding) == 384
+            assert max(abs(a - b) for a, b in zip(d.embedding, w)) < 1e-5
+    assert max(abs(a - b) for a, b in zip(decoded, want[1])) < 1e-5
+
+
+def test_embeddings_errors_are_openai_shaped(client):
+    with pytest.raises(openai.NotFoundError) as err:
+        client.embeddings.create(model="text-embedding-3-small", input="hi")
+    assert err.value.code == "model_not_found"
+    assert ENCODER in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model=ENCODER, input="hi", dimensions=64)
+    assert err.value.code == "invalid_dimensions"
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model=ENCODER, input=[[1, 2, 3]])
+    assert err.value.code == "invalid_input"

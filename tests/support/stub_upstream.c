@@ -217,8 +217,62 @@ static enum MHD_Result answer_label(struct stub_upstream *s, struct MHD_Connecti
     return reply(c, 200, "application/json", out, strlen(out));
 }
 
+// The text a completions request asks about: its prompt, or the first string of a prompt array.
+static const char *prompt_text(json_t *req) {
+    json_t *p = json_object_get(req, "prompt");
+    const char *text = json_string_value(json_is_array(p) ? json_array_get(p, 0) : p);
+    return text ? text : "";
+}
+
+// A text completion (POST .../completions), as the chat answer below but in the legacy shape.
+static enum MHD_Result answer_text(struct MHD_Connection *c, json_t *req, size_t len, int delay) {
+    const char *model = json_string_value(json_object_get(req, "model"));
+    model = model ? model : "unknown";
+    bool usage =
+        json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
+    json_t *text = json_pack("s+", "echo: ", prompt_text(req));
+    char *content = json_dumps(text, JSON_ENCODE_ANY);
+    json_decref(text);
+    long pt = (long)len / 4, ct = 7;
+    size_t n;
+    if (!json_is_true(json_object_get(req, "stream"))) {
+        if (delay)
+            sleep_ms(delay);
+        char *out = dupf(&n,
+                         "{\"id\":\"cmpl-stub\",\"object\":\"text_completion\",\"created\":1,"
+                         "\"model\":\"%s\",\"choices\":[{\"index\":0,\"text\":%s,\"logprobs\":null,"
+                         "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":%ld,"
+                         "\"completion_tokens\":%ld,\"total_tokens\":%ld}}",
+                         model, content ? content : "\"\"", pt, ct, pt + ct);
+        free(content);
+        return reply(c, 200, "application/json", out, n);
+    }
+    free(content);
+    struct stream *st = calloc(1, sizeof *st);
+    st->events = calloc(8, sizeof *st->events);
+    st->delay_ms = delay;
+    static const char *const words[3] = {"one", "two", "three"};
+    for (int i = 0; i < 4; i++)
+        add_event(st, dupf(&n,
+                           "data: {\"id\":\"cmpl-stub\",\"object\":\"text_completion\","
+                           "\"model\":\"%s\",\"choices\":[{\"index\":0,\"text\":\"%s%s\","
+                           "\"logprobs\":null,\"finish_reason\":%s}]}\n\n",
+                           model, i < 3 ? words[i % 3] : "", i < 3 ? " " : "",
+                           i < 3 ? "null" : "\"stop\""));
+    if (usage)
+        add_event(st, dupf(&n,
+                           "data: {\"id\":\"cmpl-stub\",\"object\":\"text_completion\","
+                           "\"model\":\"%s\",\"choices\":[],\"usage\":{\"prompt_tokens\":%ld,"
+                           "\"completion_tokens\":%ld,\"total_tokens\":%ld}}\n\n",
+                           model, pt, ct, pt + ct));
+    add_event(st, dupf(&n, "data: [DONE]\n\n"));
+    return send_stream(c, st, MHD_SIZE_UNKNOWN, "text/event-stream");
+}
+
+// text: the request is a legacy completion (a path ending in /completions but not
+// /chat/completions); the modes that answer like ok then answer in that API's shape.
 static enum MHD_Result answer(struct stub_upstream *s, struct MHD_Connection *c, int mode,
-                              const char *body, size_t len) {
+                              const char *body, size_t len, bool text_api) {
     const char *name = modes[mode];
     size_t n = 0;
     char *out;
@@ -294,6 +348,11 @@ static enum MHD_Result answer(struct stub_upstream *s, struct MHD_Connection *c,
         pthread_mutex_unlock(&s->mu);
     }
     json_t *req = json_loadb(body ? body : "", len, 0, NULL);
+    if (text_api && (strcmp(name, "cut") != 0 && strcmp(name, "badsse") != 0)) {
+        enum MHD_Result ok = answer_text(c, req, len, delay);
+        json_decref(req);
+        return ok;
+    }
     const char *model = json_string_value(json_object_get(req, "model"));
     model = model ? model : "unknown";
     bool stream = json_is_true(json_object_get(req, "stream"));
@@ -455,14 +514,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     s->last_body = x->body ? strdup(x->body) : NULL;
     s->last_auth = auth ? strdup(auth) : NULL;
     pthread_mutex_unlock(&s->mu);
-    // A path that is no mode (a provider's own shape) is answered like ok when it is a chat call.
+    // A path that is no mode (a provider's own shape) is answered like ok when it is a chat or
+    // completions call.
     bool chat = ends_with(url, "/chat/completions");
-    if (strcmp(method, "POST") != 0 || (mode == N_MODES - 1 && !chat)) {
+    bool text_api = !chat && ends_with(url, "/completions");
+    if (strcmp(method, "POST") != 0 || (mode == N_MODES - 1 && !chat && !text_api)) {
         size_t n;
         return reply(c, 404, "application/json",
                      dupf(&n, "{\"error\":{\"message\":\"stub: no such path\"}}"), n);
     }
-    return answer(s, c, mode == N_MODES - 1 ? 0 : mode, x->body, x->len);
+    return answer(s, c, mode == N_MODES - 1 ? 0 : mode, x->body, x->len, text_api);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

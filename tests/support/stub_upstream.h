@@ -24,11 +24,16 @@
 //            "[[A]]", "[[B]]" or "[[C]]" by the first two "score=" values in order
 //   biased   a pairwise judge that always answers "[[A]]"
 //
-// A POST to a path whose first segment is no mode but which ends in /chat/completions (a
-// provider's own shape, e.g. /openai/deployments/d/chat/completions) is answered like ok and
-// counted as "other"; any other path gets 404. GET <anything>/models lists no models (401 in
-// mode e401) and is not counted. Each mode counts its other requests; the last request's body
-// and Authorization header are kept, and so are the request line and headers of the last GET
+// A POST to a path ending in /completions but not /chat/completions is a legacy text completion:
+// the modes that answer like ok (ok, slow, flaky, hang) then answer in its shape, a
+// text_completion (or its stream) whose text is "echo: <prompt>" (the prompt string, or the
+// first string of a prompt array); the other modes answer as they do for chat.
+//
+// A POST to a path whose first segment is no mode but which ends in /chat/completions or
+// /completions (a provider's own shape, e.g. /openai/deployments/d/chat/completions) is answered
+// like ok and counted as "other"; any other path gets 404. GET <anything>/models lists no models
+// (401 in mode e401) and is not counted. Each mode counts its other requests; the last request's
+// body and Authorization header are kept, and so are the request line and headers of the last GET
 // and the last POST (stub_last_request).
 #ifndef RL_TEST_STUB_UPSTREAM_H
 #define RL_TEST_STUB_UPSTREAM_H

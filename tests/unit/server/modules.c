@@ -52,11 +52,37 @@ TEST(server_parse_router_model) {
     return 0;
 }
 
+// A body and the routing prompt taken from it.
+struct prompt_case {
+    const char *body; // input
+    const char *want; // output (NULL: an error)
+};
+
+// Take the prompt of each case with `take` (srv_routing_prompt or srv_completion_prompt).
+static int check_prompts(int (*take)(const json_t *, struct rl_buf *, const char **),
+                         const struct prompt_case *cases, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_loads(cases[i].body, 0, NULL);
+        ASSERT_NOT_NULL(j);
+        struct rl_buf out;
+        rl_buf_init(&out, SRV_MAX_PROMPT + 1);
+        const char *why = NULL;
+        int rc = take(j, &out, &why);
+        if (cases[i].want) {
+            ASSERT_OK(rc);
+            ASSERT_STR_EQ(out.data, cases[i].want);
+        } else {
+            ASSERT_EQ(rc, RL_EINVAL);
+            ASSERT_NOT_NULL(why);
+        }
+        rl_buf_free(&out);
+        json_decref(j);
+    }
+    return 0;
+}
+
 TEST(server_routing_prompt_is_last_user_text) {
-    static const struct {
-        const char *body; // input
-        const char *want; // output (NULL: an error)
-    } cases[] = {
+    static const struct prompt_case cases[] = {
         {"{\"messages\":[{\"role\":\"user\",\"content\":\"first\"},{\"role\":\"assistant\","
          "\"content\":\"a\"},{\"role\":\"user\",\"content\":\"second\"},{\"role\":\"assistant\","
          "\"content\":\"last, but not the user's\"}]}",
@@ -71,23 +97,7 @@ TEST(server_routing_prompt_is_last_user_text) {
         {"{\"messages\":\"hello\"}", NULL},
         {"{}", NULL},
     };
-    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
-        json_t *j = json_loads(cases[i].body, 0, NULL);
-        ASSERT_NOT_NULL(j);
-        struct rl_buf out;
-        rl_buf_init(&out, SRV_MAX_PROMPT + 1);
-        const char *why = NULL;
-        int rc = srv_routing_prompt(j, &out, &why);
-        if (cases[i].want) {
-            ASSERT_OK(rc);
-            ASSERT_STR_EQ(out.data, cases[i].want);
-        } else {
-            ASSERT_EQ(rc, RL_EINVAL);
-            ASSERT_NOT_NULL(why);
-        }
-        rl_buf_free(&out);
-        json_decref(j);
-    }
+    ASSERT_OK(check_prompts(srv_routing_prompt, cases, RL_COUNTOF(cases)));
     // A long prompt is cut at SRV_MAX_PROMPT bytes, on a UTF-8 boundary ("é" is 2 bytes).
     size_t n = SRV_MAX_PROMPT + 101;
     char *text = malloc(n + 1);
@@ -105,6 +115,221 @@ TEST(server_routing_prompt_is_last_user_text) {
     rl_buf_free(&out);
     json_decref(j);
     free(text);
+    return 0;
+}
+
+TEST(server_completion_prompt) {
+    static const struct prompt_case cases[] = {
+        {"{\"prompt\":\"Say this is a test\"}", "Say this is a test"},
+        {"{\"prompt\":[\"one prompt\"]}", "one prompt"},
+        {"{\"prompt\":[\"two\",\"prompts\"]}", NULL},
+        {"{\"prompt\":[]}", NULL},
+        {"{\"prompt\":[1,2,3]}", NULL},
+        {"{\"prompt\":[[1,2]]}", NULL},
+        {"{\"prompt\":[\"\"]}", NULL},
+        {"{\"prompt\":\"\"}", NULL},
+        {"{\"prompt\":null}", NULL},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", NULL},
+    };
+    ASSERT_OK(check_prompts(srv_completion_prompt, cases, RL_COUNTOF(cases)));
+    // A long prompt is cut like a chat one.
+    size_t n = SRV_MAX_PROMPT + 10;
+    char *text = malloc(n + 1);
+    memset(text, 'p', n);
+    text[n] = '\0';
+    json_t *j = json_pack("{s:[s]}", "prompt", text);
+    struct rl_buf out;
+    rl_buf_init(&out, SRV_MAX_PROMPT + 1);
+    const char *why;
+    ASSERT_OK(srv_completion_prompt(j, &out, &why));
+    ASSERT_EQ(out.len, SRV_MAX_PROMPT);
+    rl_buf_free(&out);
+    json_decref(j);
+    free(text);
+    return 0;
+}
+
+// The fast formatter against printf's "%.9g" (the reference) on floats of every magnitude, exact
+// ties included: the same text (but "0" for -0), which reads back as the same float and is a
+// JSON number.
+TEST(server_format_f32_reads_back) {
+    static const float fixed[] = {0.0f,
+                                  -0.0f,
+                                  1.0f,
+                                  -1.0f,
+                                  0.1f,
+                                  1e-4f,
+                                  9.99999975e-5f,
+                                  1e-5f,
+                                  123456789.0f,
+                                  1e9f,
+                                  3.40282347e38f,
+                                  1.17549435e-38f,
+                                  1.40129846e-45f,
+                                  -0.0344772898f,
+                                  0.5f,
+                                  999999999.0f,
+                                  9.9999999e-5f,
+                                  99999.9999f};
+    uint64_t state = 42;
+    for (int i = 0; i < 200000 + (int)RL_COUNTOF(fixed); i++) {
+        float x;
+        if (i < (int)RL_COUNTOF(fixed)) {
+            x = fixed[i];
+        } else {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t bits = (uint32_t)(state >> 32);
+            memcpy(&x, &bits, 4);
+            if (!isfinite(x))
+                continue;
+            if (i % 2) // half of them the values of unit vectors
+                x = (float)ldexp((double)(bits & 0xffffff) / (1 << 24), -(int)(bits >> 28)) *
+                    ((bits >> 27) & 1 ? -1.0f : 1.0f);
+        }
+        char got[32], want[32];
+        size_t n = srv_format_f32(x, got);
+        ASSERT(n <= 16);
+        got[n] = '\0';
+        snprintf(want, sizeof want, "%.9g", x);
+        float back = strtof(got, NULL);
+        if (back != x)
+            TEST_FAIL_("%s (printf %s) reads back as %.9g", got, want, back);
+        json_t *j = json_loads(got, JSON_DECODE_ANY, NULL);
+        ASSERT(json_is_number(j));
+        json_decref(j);
+        if (strcmp(got, x == 0 ? "0" : want) != 0)
+            TEST_FAIL_("%s, printf %s", got, want);
+    }
+    return 0;
+}
+
+TEST(server_embeddings_parse) {
+    static const struct {
+        const char *body; // input
+        int status;       // output: 0 for accepted
+        const char *code; // the refusal's code
+        size_t n;         // texts when accepted
+        bool base64;
+    } cases[] = {
+        {"{\"model\":\"enc\",\"input\":\"hello\"}", 0, NULL, 1, false},
+        {"{\"model\":\"enc\",\"input\":[\"a\",\"b\"],\"encoding_format\":\"base64\","
+         "\"dimensions\":8,\"user\":\"u\",\"extra\":1}",
+         0, NULL, 2, true},
+        {"{\"model\":\"enc\",\"input\":\"a\",\"encoding_format\":\"float\",\"user\":null}", 0, NULL,
+         1, false},
+        {"{\"input\":\"a\"}", 400, "invalid_model", 0, false},
+        {"{\"model\":7,\"input\":\"a\"}", 400, "invalid_model", 0, false},
+        {"{\"model\":\"other\",\"input\":\"a\"}", 404, "model_not_found", 0, false},
+        {"{\"model\":\"enc\"}", 400, "invalid_input", 0, false},
+        {"{\"model\":\"enc\",\"input\":\"\"}", 400, "invalid_input", 0, false},
+        {"{\"model\":\"enc\",\"input\":[]}", 400, "invalid_input", 0, false},
+        {"{\"model\":\"enc\",\"input\":[\"a\",null]}", 400, "invalid_input", 0, false},
+        {"{\"model\":\"enc\",\"input\":[5,6]}", 400, "invalid_input", 0, false},
+        {"{\"model\":\"enc\",\"input\":[[5],[6]]}", 400, "invalid_input", 0, false},
+        {"{\"model\":\"enc\",\"input\":{\"text\":\"a\"}}", 400, "invalid_input", 0, false},
+        {"{\"model\":\"enc\",\"input\":\"a\",\"encoding_format\":\"FLOAT\"}", 400,
+         "invalid_encoding_format", 0, false},
+        {"{\"model\":\"enc\",\"input\":\"a\",\"dimensions\":7}", 400, "invalid_dimensions", 0,
+         false},
+        {"{\"model\":\"enc\",\"input\":\"a\",\"dimensions\":8.0}", 400, "invalid_dimensions", 0,
+         false},
+        {"{\"model\":\"enc\",\"input\":\"a\",\"user\":[]}", 400, "invalid_user", 0, false},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        json_t *j = json_loads(cases[i].body, 0, NULL);
+        ASSERT_NOT_NULL(j);
+        struct srv_embeddings_req r;
+        struct srv_refusal why = {0};
+        int rc = srv_embeddings_parse(j, "enc", 8, &r, &why);
+        if (cases[i].status == 0) {
+            if (rc != RL_OK)
+                TEST_FAIL_("case %zu refused: %s", i, why.message);
+            ASSERT_EQ(r.n, cases[i].n);
+            ASSERT_EQ(r.base64, cases[i].base64);
+            size_t len;
+            const char *text = srv_embeddings_input(&r, r.n - 1, &len);
+            ASSERT_EQ(len, strlen(text));
+        } else {
+            ASSERT_EQ(rc, RL_EINVAL);
+            ASSERT_EQ(why.status, cases[i].status);
+            ASSERT_STR_EQ(why.code, cases[i].code);
+            ASSERT(why.message[0]);
+        }
+        json_decref(j);
+    }
+    // Count and size limits.
+    json_t *many = json_array();
+    for (int i = 0; i <= SRV_MAX_EMBED_INPUTS; i++)
+        json_array_append_new(many, json_string("x"));
+    char *long_text = malloc(SRV_MAX_EMBED_INPUT + 2);
+    memset(long_text, 'y', SRV_MAX_EMBED_INPUT + 1);
+    long_text[SRV_MAX_EMBED_INPUT + 1] = '\0';
+    json_t *body = json_pack("{s:s,s:O}", "model", "enc", "input", many);
+    struct srv_embeddings_req r;
+    struct srv_refusal why;
+    ASSERT_EQ(srv_embeddings_parse(body, "enc", 8, &r, &why), RL_EINVAL);
+    ASSERT_STR_CONTAINS(why.message, "1 to 2048");
+    json_array_remove(many, 0);
+    ASSERT_OK(srv_embeddings_parse(body, "enc", 8, &r, &why));
+    ASSERT_EQ(r.n, SRV_MAX_EMBED_INPUTS);
+    json_object_set_new(body, "input", json_string(long_text));
+    ASSERT_EQ(srv_embeddings_parse(body, "enc", 8, &r, &why), RL_EINVAL);
+    long_text[SRV_MAX_EMBED_INPUT] = '\0';
+    json_object_set_new(body, "input", json_string(long_text));
+    ASSERT_OK(srv_embeddings_parse(body, "enc", 8, &r, &why));
+    json_decref(body);
+    json_decref(many);
+    free(long_text);
+    return 0;
+}
+
+TEST(server_embeddings_answer) {
+    const float emb[2 * 3] = {0.25f, -1.0f, 1e-7f, 0.0f, 0.333333343f, -2.5e-5f};
+    for (int base64 = 0; base64 < 2; base64++) {
+        struct rl_buf b;
+        rl_buf_init(&b, srv_embeddings_answer_max(2, 3, "m\"x"));
+        ASSERT_OK(srv_embeddings_answer(&b, emb, 2, 3, base64, "m\"x", 17));
+        json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
+        ASSERT_NOT_NULL(j);
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "object")), "list");
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "model")), "m\"x");
+        json_t *u = json_object_get(j, "usage");
+        ASSERT_EQ(json_integer_value(json_object_get(u, "prompt_tokens")), 17);
+        ASSERT_EQ(json_integer_value(json_object_get(u, "total_tokens")), 17);
+        json_t *data = json_object_get(j, "data");
+        ASSERT_EQ(json_array_size(data), 2);
+        for (size_t i = 0; i < 2; i++) {
+            json_t *d = json_array_get(data, i);
+            ASSERT_STR_EQ(json_string_value(json_object_get(d, "object")), "embedding");
+            ASSERT_EQ(json_integer_value(json_object_get(d, "index")), (json_int_t)i);
+            json_t *e = json_object_get(d, "embedding");
+            float got[3];
+            if (base64) {
+                // 12 bytes are 16 base64 characters, little-endian float32 each.
+                const char *s = json_string_value(e);
+                ASSERT_EQ(strlen(s), 16);
+                unsigned char raw[13];
+                ASSERT_EQ(EVP_DecodeBlock(raw, (const unsigned char *)s, 16), 12);
+                for (int k = 0; k < 3; k++) {
+                    uint32_t w = (uint32_t)raw[4 * k] | (uint32_t)raw[4 * k + 1] << 8 |
+                                 (uint32_t)raw[4 * k + 2] << 16 | (uint32_t)raw[4 * k + 3] << 24;
+                    memcpy(&got[k], &w, 4);
+                }
+            } else {
+                ASSERT_EQ(json_array_size(e), 3);
+                for (size_t k = 0; k < 3; k++)
+                    got[k] = (float)json_number_value(json_array_get(e, k));
+            }
+            ASSERT(memcmp(got, emb + 3 * i, sizeof got) == 0);
+        }
+        json_decref(j);
+        rl_buf_free(&b);
+    }
+    // A buffer too small for the answer is an error, not a cut answer.
+    struct rl_buf small;
+    rl_buf_init(&small, 40);
+    ASSERT(srv_embeddings_answer(&small, emb, 2, 3, false, "m", 1) != RL_OK);
+    rl_buf_free(&small);
     return 0;
 }
 
@@ -683,6 +908,12 @@ TEST(server_embedder_batches_caches_and_evicts) {
     ASSERT_EQ(box[1].calls, 1);
     ASSERT_EQ(box[2].calls, 0);
     ASSERT_EQ(box[3].calls, 1);
+    // Each waiter learns how many tokens the encoder read: [CLS], the words, "?", [SEP].
+    ASSERT_EQ(box[0].w.n_tokens, 9);
+    ASSERT_EQ(box[3].w.n_tokens, 9);
+    int32_t ids[256];
+    ASSERT_EQ(box[1].w.n_tokens,
+              rl_tokenizer_encode(rl_encoder_tokenizer(enc), texts[1], strlen(texts[1]), ids, 256));
     struct srv_embed_stats st = srv_embedder_stats(e);
     ASSERT_EQ(st.misses, 3);
     ASSERT_EQ(st.hits, 1); // the repeated prompt joined the first one's pass

@@ -253,12 +253,16 @@ TEST(serve_client_errors) {
     ASSERT_EQ(r.status, 200);
     http_resp_free(&r);
     ASSERT_EQ(stub_count(stub, "ok"), 1);
-    // The two requests without a user message had a router but no model.
-    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{router=\"none\",model=\"none\","
-                                   "status=\"400\"}"),
-              15);
-    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{router=\"random\",model=\"none\","
-                                   "status=\"400\"}"),
+    // The two requests without a user message had a router but no model; each endpoint counts
+    // its own.
+    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{endpoint=\"/v1/chat/completions\","
+                                   "router=\"none\",model=\"none\",status=\"400\"}"),
+              14);
+    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{endpoint=\"/v1/route\","
+                                   "router=\"none\",model=\"none\",status=\"400\"}"),
+              1);
+    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{endpoint=\"/v1/chat/completions\","
+                                   "router=\"random\",model=\"none\",status=\"400\"}"),
               2);
     ASSERT_EQ(proxy_stop(&p), 0);
     return 0;
@@ -651,10 +655,9 @@ TEST(serve_metrics_tokens_and_cost) {
     long pt;
     ASSERT_OK(check_weak_call_costs(p.port, "weak", &pt));
     ASSERT_EQ(metric_value(p.port, "routellm_tokens_total{model=\"weak\",type=\"prompt\"}"), pt);
-    ASSERT_EQ(
-        metric_value(p.port,
-                     "routellm_requests_total{router=\"random\",model=\"weak\",status=\"200\"}"),
-        1);
+    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{endpoint=\"/v1/chat/completions\","
+                                   "router=\"random\",model=\"weak\",status=\"200\"}"),
+              1);
     ASSERT_EQ(metric_value(p.port, "routellm_routed_total{router=\"random\",model=\"weak\"}"), 1);
     ASSERT_EQ(metric_value(p.port, "routellm_routing_seconds_count{router=\"random\"}"), 1);
     ASSERT_EQ(metric_value(p.port, "routellm_upstream_seconds_count{model=\"weak\"}"), 1);
@@ -875,8 +878,8 @@ TEST(serve_sighup_reloads_atomically) {
     ASSERT_OK(http_call(p.port, "/v1/chat/completions", CHAT("extra", ""), NULL, 0, 0, &r));
     ASSERT_EQ(r.status, 200);
     http_resp_free(&r);
-    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{router=\"none\",model=\"weak\","
-                                   "status=\"200\"}"),
+    ASSERT_EQ(metric_value(p.port, "routellm_requests_total{endpoint=\"/v1/chat/completions\","
+                                   "router=\"none\",model=\"weak\",status=\"200\"}"),
               1);
     // A broken file: refused, logged, the running set stays.
     ASSERT_OK(rewrite(p.config, "server: {port: [\n"));
