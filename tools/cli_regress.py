@@ -339,6 +339,8 @@ def run_command(binary, home, argv, stdin, flags):
     d = prepare_workdir(home)
     env = dict(os.environ)
     env.pop("ROUTELLM_HOME", None)
+    # Progress lines appear on a slow machine only: never in what is compared.
+    env["ROUTELLM_PROGRESS_S"] = "0"
     # A fresh score cache per command: every router score is recomputed by this build.
     shutil.rmtree(os.path.join(home, ".cache", "eval"), ignore_errors=True)
     argv = [a.replace("@HOME@", home) for a in argv]
