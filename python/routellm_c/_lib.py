@@ -79,7 +79,7 @@ class Bench(ctypes.Structure):
                 ("prompts", POINTER(c_char_p)), ("q_strong", POINTER(c_double)),
                 ("q_weak", POINTER(c_double)), ("c_strong", POINTER(c_double)),
                 ("c_weak", POINTER(c_double)), ("c_strong_col", c_char_p),
-                ("c_weak_col", c_char_p)]
+                ("c_weak_col", c_char_p), ("n_missing", c_size_t)]
 
 
 class BenchTableParams(ctypes.Structure):
