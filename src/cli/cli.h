@@ -250,6 +250,8 @@ int cli_router_load(const char *spec, const char *strong, const char *weak, stru
 // into a router's model list, each one's price in USD per million prompt and completion tokens,
 // and the reference model of the qualities.
 #define CLI_MAX_CANDIDATES 64
+// The --policy words, in the order of enum rl_policy_kind, NULL-terminated.
+extern const char *const cli_policy_names[];
 struct cli_candidates {
     int n;
     int idx[CLI_MAX_CANDIDATES];

@@ -21,11 +21,9 @@ struct calib_opts {
     // Many models: the candidates, their prices, the policy, the target and the output length.
     const char *models;
     struct cli_list prices;
-    int policy; // index into policy_names
+    int policy; // index into cli_policy_names: an enum rl_policy_kind
     double target_cost, output_tokens;
 };
-
-static const char *const policy_names[] = {"cheapest", "utility", NULL};
 
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct calib_opts *o) {
@@ -54,7 +52,7 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
         CLI_LIST("--price", &o->prices, "M=IN,OUT", 0,
                  "a candidate's price in USD per million prompt and completion tokens "
                  "(repeatable; every candidate needs one)"),
-        CLI_CHOICE("--policy", &o->policy, policy_names, "P",
+        CLI_CHOICE("--policy", &o->policy, cli_policy_names, "P",
                    "cheapest (calibrates its tolerance; default) or utility (its lambda)"),
         CLI_NUM("--target-cost", &o->target_cost, 0, 1e6, "USD", 0,
                 "average expected cost per request wanted (required with --models)"),
@@ -87,7 +85,7 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
     if (o->models && isnan(o->target_cost))
         return cli_usage(&spec, "--target-cost USD is required with --models");
     if (o->policy < 0)
-        o->policy = 0;
+        o->policy = RL_POLICY_CHEAPEST;
     return 0;
 }
 
@@ -130,7 +128,7 @@ static int calibrate_models(const struct calib_opts *o, struct cli_scorer *s,
             cost[i * m + k] =
                 rl_policy_request_cost(c.price[k][0], c.price[k][1], tokens, o->output_tokens);
     }
-    enum rl_policy_kind kind = o->policy == 0 ? RL_POLICY_CHEAPEST : RL_POLICY_UTILITY;
+    enum rl_policy_kind kind = (enum rl_policy_kind)o->policy;
     double param = 0, avg = 0;
     size_t counts[CLI_MAX_CANDIDATES];
     char text[32];

@@ -21,12 +21,10 @@ struct route_opts {
     bool json;
     // Many models (--models): the candidates, the policy and its parameter, the prices.
     const char *models; // the comma-separated list
-    int policy;         // index into policy_names
+    int policy;         // index into cli_policy_names: an enum rl_policy_kind
     double tolerance, lambda, output_tokens;
     struct cli_list prices; // MODEL=IN,OUT
 };
-
-static const char *const policy_names[] = {"cheapest", "utility", NULL};
 
 static char *read_stdin(void) {
     struct rl_buf b;
@@ -69,7 +67,7 @@ static int parse_args(int argc, char **argv, struct route_opts *o) {
         CLI_STR("--models", &o->models, "A,B,...", 0,
                 "the candidate models; prints each one's quality (the probability that it beats "
                 "the router's default weak model) and the model the policy picks"),
-        CLI_CHOICE("--policy", &o->policy, policy_names, "P",
+        CLI_CHOICE("--policy", &o->policy, cli_policy_names, "P",
                    "cheapest: the cheapest model within --tolerance of the best quality "
                    "(default); utility: the largest quality - lambda x expected cost"),
         CLI_NUM("--tolerance", &o->tolerance, 0, 1, "T", 0,
@@ -111,8 +109,8 @@ static int parse_args(int argc, char **argv, struct route_opts *o) {
         return cli_usage(&spec, "--strong is for a pair; with --models, --weak names the "
                                 "reference model of the qualities");
     if (o->models && o->policy < 0)
-        o->policy = 0;
-    if (o->models && o->policy == 1 && isnan(o->lambda))
+        o->policy = RL_POLICY_CHEAPEST;
+    if (o->models && o->policy == RL_POLICY_UTILITY && isnan(o->lambda))
         return cli_usage(&spec, "the utility policy needs --lambda");
     o->prompt = argv[1]; // the one PROMPT
     bool from_stdin = strcmp(o->prompt, "-") == 0;
@@ -181,8 +179,8 @@ static int route_models(const struct route_opts *o, const struct rl_router *r,
     for (int i = 0; i < n; i++)
         cost[i] =
             rl_policy_request_cost(c.price[i][0], c.price[i][1], prompt_tokens, o->output_tokens);
-    struct rl_policy policy = {o->policy == 0 ? RL_POLICY_CHEAPEST : RL_POLICY_UTILITY,
-                               o->policy == 0 ? o->tolerance : o->lambda};
+    struct rl_policy policy = {(enum rl_policy_kind)o->policy,
+                               o->policy == RL_POLICY_CHEAPEST ? o->tolerance : o->lambda};
     int pick = rl_policy_choose(&policy, quality, cost, (size_t)n);
     if (pick < 0)
         return cli_fail("route: the policy found no model");

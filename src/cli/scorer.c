@@ -198,6 +198,9 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
 // ----------------------------------------------------------------------------
 // Candidates among many models
 
+const char *const cli_policy_names[] = {
+    [RL_POLICY_CHEAPEST] = "cheapest", [RL_POLICY_UTILITY] = "utility", NULL};
+
 // The price of each candidate from prices (MODEL=IN,OUT; names as the router resolves them).
 static int candidate_prices(const struct rl_router *r, const char *cmd,
                             const struct cli_list *prices, struct cli_candidates *c) {
