@@ -3,7 +3,8 @@
 // Two environment variables let configs that name upstream and client keys (and header values
 // that read ${RL_FUZZ_KEY}) get through finish. An accepted config is walked in full so ASan
 // sees any short or dangling string, and what the server would send upstream is checked: header
-// lines without CR, LF or NUL, URLs without blanks.
+// lines without CR, LF or NUL, URLs without blanks; fallback chains and routes are checked as
+// finish promised: indices in range, no repeats, no chain through its own model.
 #include <stdbool.h>
 
 #include "fuzz.h"
@@ -41,6 +42,40 @@ static void touch_upstream(const struct srv_model *m) {
     free(url);
 }
 
+// A resolved chain: models in range, none twice, and never `self` (a cycle would bring it back).
+static void check_chain(const struct srv_config *c, const struct srv_chain *ch, int self) {
+    if (ch->n > c->n_models)
+        abort();
+    for (size_t i = 0; i < ch->n; i++) {
+        if (ch->items[i] < 0 || (size_t)ch->items[i] >= c->n_models || ch->items[i] == self)
+            abort();
+        for (size_t j = 0; j < i; j++)
+            if (ch->items[j] == ch->items[i])
+                abort();
+    }
+}
+
+static void touch_routes(const struct srv_config *c) {
+    for (size_t i = 0; i < c->n_routes; i++) {
+        const struct srv_route_cfg *r = &c->routes[i];
+        touch(r->name);
+        touch(r->router);
+        touch(r->reference);
+        if (strlen(r->name) >= SRV_NAME_MAX || strchr(r->name, ':') || r->n_candidates == 0 ||
+            srv_config_model_index(c, r->name) >= 0 ||
+            srv_config_route_index(c, r->name, strlen(r->name)) != (int)i)
+            abort();
+        for (size_t k = 0; k < r->n_candidates; k++) {
+            touch(r->candidates[k].model);
+            touch(r->candidates[k].as);
+            if (r->models[k] != srv_config_model_index(c, r->candidates[k].model) ||
+                r->models[k] < 0)
+                abort();
+        }
+        check_chain(c, &r->chain, -1);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static bool env_set;
     if (!env_set) {
@@ -76,7 +111,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         touch_upstream(m);
         if (srv_config_model_index(&c, m->name) != (int)i)
             abort(); // finish promised unique names
+        check_chain(&c, &m->chain, (int)i);
+        check_chain(&c, &m->context_chain, (int)i);
     }
+    touch_routes(&c);
     touch(c.strong);
     touch(c.weak);
     if (srv_config_model_index(&c, c.strong) < 0 || srv_config_model_index(&c, c.weak) < 0)

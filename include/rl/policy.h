@@ -42,9 +42,20 @@ struct rl_policy {
     double param; // cheapest: tolerance in [0, 1]; utility: λ >= 0, quality per USD
 };
 
+#define RL_POLICY_LAMBDA_MAX 1e12 // the largest λ
+
+// RL_OK when p's parameter is in its kind's range (tolerance in [0, 1], λ in [0,
+// RL_POLICY_LAMBDA_MAX]), RL_EINVAL otherwise.
+int rl_policy_check(const struct rl_policy *p) RL_NODISCARD;
+
 // Parse "cheapest" or "utility" into *kind; RL_EINVAL otherwise.
 int rl_policy_kind_parse(const char *name, enum rl_policy_kind *kind) RL_NODISCARD;
 const char *rl_policy_kind_name(enum rl_policy_kind kind); // "cheapest", "utility"
+
+// Prompt tokens are estimated from a prompt's bytes (about four per token in English text for the
+// common BPE vocabularies) for the expected cost of a request: by `route`, `calibrate` and the
+// proxy's routes alike, so a parameter calibrated on prompts means the same when serving.
+#define RL_POLICY_BYTES_PER_TOKEN 4.0
 
 // The expected cost in USD of one request to a model priced price_in and price_out (USD per
 // million prompt and completion tokens) for prompt_tokens in and output_tokens out.

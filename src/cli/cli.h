@@ -264,10 +264,6 @@ struct cli_candidates {
 int cli_candidates_read(const struct rl_router *r, const char *cmd, const char *models,
                         const struct cli_list *prices, const char *reference,
                         struct cli_candidates *c);
-// Prompt tokens are estimated from a prompt's bytes (about four per token in English text for the
-// common BPE vocabularies) for the expected cost of a request.
-#define CLI_BYTES_PER_TOKEN 4.0
-
 // Where a cached evaluation result named `file` lives: cli_cache_dir("eval"), and that folder
 // joined with file, each written into a buffer of `size` bytes. False when a path does not fit.
 bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size);

@@ -123,7 +123,7 @@ static int calibrate_models(const struct calib_opts *o, struct cli_scorer *s,
                               emb ? emb + i * dim : NULL};
         if (rl_router_qualities(r, c.idx, m, c.ref, &p, q + i * m) != RL_OK)
             rc = cli_fail("calibrate: scoring prompt %zu of %s failed", i + 1, file);
-        double tokens = ceil((double)p.len / CLI_BYTES_PER_TOKEN);
+        double tokens = ceil((double)p.len / RL_POLICY_BYTES_PER_TOKEN);
         for (size_t k = 0; k < m; k++)
             cost[i * m + k] =
                 rl_policy_request_cost(c.price[k][0], c.price[k][1], tokens, o->output_tokens);

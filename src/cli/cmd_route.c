@@ -175,7 +175,7 @@ static int route_models(const struct route_opts *o, const struct rl_router *r,
     double quality[CLI_MAX_CANDIDATES], cost[CLI_MAX_CANDIDATES];
     if (rl_router_qualities(r, idx, (size_t)n, c.ref, p, quality) != RL_OK)
         return cli_fail("route: scoring failed");
-    double prompt_tokens = ceil((double)p->len / CLI_BYTES_PER_TOKEN);
+    double prompt_tokens = ceil((double)p->len / RL_POLICY_BYTES_PER_TOKEN);
     for (int i = 0; i < n; i++)
         cost[i] =
             rl_policy_request_cost(c.price[i][0], c.price[i][1], prompt_tokens, o->output_tokens);

@@ -65,10 +65,15 @@ static bool better(const double *quality, const double *cost, size_t i, size_t b
     return cost[i] < cost[b];
 }
 
+int rl_policy_check(const struct rl_policy *p) {
+    double max = p->kind == RL_POLICY_CHEAPEST ? 1 : RL_POLICY_LAMBDA_MAX;
+    bool known = p->kind == RL_POLICY_CHEAPEST || p->kind == RL_POLICY_UTILITY;
+    return known && isfinite(p->param) && p->param >= 0 && p->param <= max ? RL_OK : RL_EINVAL;
+}
+
 int rl_policy_choose(const struct rl_policy *p, const double *quality, const double *cost,
                      size_t n) {
-    if (n == 0 || n > (size_t)INT_MAX || !isfinite(p->param) || p->param < 0 ||
-        (p->kind == RL_POLICY_CHEAPEST && p->param > 1))
+    if (n == 0 || n > (size_t)INT_MAX || rl_policy_check(p) != RL_OK)
         return RL_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(quality[i]) || !isfinite(cost[i]))
@@ -130,14 +135,12 @@ static bool within(enum rl_policy_kind kind, double param, const double *quality
     return *rc == RL_OK && avg <= target;
 }
 
-#define LAMBDA_MAX 1e12
-
 int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const double *cost,
                         size_t n, size_t m, double target_cost, double *param) {
     if (!isfinite(target_cost))
         return RL_EINVAL;
     int rc;
-    double lo = 0, hi = kind == RL_POLICY_CHEAPEST ? 1 : LAMBDA_MAX;
+    double lo = 0, hi = kind == RL_POLICY_CHEAPEST ? 1 : RL_POLICY_LAMBDA_MAX;
     if (within(kind, lo, quality, cost, n, m, target_cost, &rc)) {
         *param = lo;
         return RL_OK;

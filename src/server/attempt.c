@@ -1,8 +1,13 @@
 // Upstream attempts: the request body, with its `model` rewritten for the chosen upstream, is
 // POSTed there (upstream.c). Until the first byte of an answer reaches the client, a failure can
 // still be hidden: connection errors, timeouts, 429 and 5xx are retried with exponential
-// back-off (a Retry-After of up to 10 s is honoured), then a routed request falls back to the
-// other model of the pair. A redirect or an upstream refusing the proxy's own credentials (401,
+// back-off (a Retry-After of up to 10 s is honoured), then the request falls back along its
+// plan: the model's fallbacks: chain, then for a route its fallbacks: chain, for a pair router
+// the other model of the pair (routing.fallback) and its chain. A model that failed
+// cooldown_errors requests in a row is skipped for cooldown_s while a model that is not cooling
+// down is left on the plan. An answer saying that the prompt is too long for the model (a 400
+// of context_length_exceeded and its kin) switches the plan to the model's context_fallbacks
+// chain. A redirect or an upstream refusing the proxy's own credentials (401,
 // 403) is the configuration's fault, not the client's: it is not retried on the same model, may
 // fall back, and ends as 502 with its own type, never as the upstream's answer (a 401 passed on
 // would read as the client's key failing). Any other 4xx goes back with its status, since neither
@@ -19,6 +24,87 @@
 #include "server/server_impl.h"
 
 static void start_attempt(struct srv_request *q);
+
+// ----------------------------------------------------------------------------
+// The plan: the models a request may try, in order
+
+static void plan_add(struct srv_attempts *up, int model) {
+    for (size_t i = 0; i < up->n_plan; i++)
+        if (up->plan[i] == model)
+            return;
+    if (up->n_plan < RL_COUNTOF(up->plan))
+        up->plan[up->n_plan++] = model;
+}
+
+static void plan_add_chain(struct srv_attempts *up, const struct srv_chain *ch) {
+    for (size_t i = 0; i < ch->n; i++)
+        plan_add(up, ch->items[i]);
+}
+
+static void plan_build(struct srv_request *q) {
+    struct srv_attempts *up = &q->up;
+    const struct srv_config *c = q->gen->c;
+    up->n_plan = up->at = 0;
+    plan_add(up, q->model);
+    plan_add_chain(up, &c->models[q->model].chain);
+    if (q->routing.route >= 0) {
+        plan_add_chain(up, &q->gen->routes[q->routing.route].cfg->chain);
+    } else if (q->routing.router >= 0 && c->fallback) {
+        int other = q->model == q->gen->strong ? q->gen->weak : q->gen->strong;
+        plan_add(up, other);
+        plan_add_chain(up, &c->models[other].chain);
+    }
+}
+
+static bool cooling(const struct srv_request *q, int model) {
+    return q->gen->health[model].until_ns > srv_now_ns();
+}
+
+// The plan's next model from index `from` on: the first that is not cooling down, or, when all
+// are, the first. -1 when the plan is over.
+static int plan_next(const struct srv_request *q, size_t from) {
+    for (size_t i = from; i < q->up.n_plan; i++)
+        if (!cooling(q, q->up.plan[i]))
+            return (int)i;
+    return from < q->up.n_plan ? (int)from : -1;
+}
+
+// A request's attempts on a model all failed: count it towards the model's cooldown.
+static void health_failed(struct srv_request *q, int model) {
+    struct srv_health *h = &q->gen->health[model];
+    const struct srv_model *m = &q->gen->c->models[model];
+    if (!m->cooldown_errors || ++h->fails < m->cooldown_errors)
+        return;
+    h->fails = 0;
+    h->until_ns = srv_now_ns() + (uint64_t)(m->cooldown_s * 1e9);
+    srv_metrics_cooldown(q->gen->metrics, model);
+    srv_logf(SRV_LOG_WARN, "cooldown", "model %s failed %u requests in a row: skipped for %g s",
+             m->name, m->cooldown_errors, m->cooldown_s);
+}
+
+static void health_ok(struct srv_request *q, int model) {
+    q->gen->health[model].fails = 0;
+}
+
+// Move the request to plan[i], a model other than the current one, and start there.
+static void switch_model(struct srv_request *q, size_t i, const char *reason) {
+    struct srv_attempts *up = &q->up;
+    int to = up->plan[i];
+    srv_metrics_fallback(q->gen->metrics, q->model, to);
+    struct srv_log l;
+    srv_log_begin(&l, SRV_LOG_WARN, "fallback");
+    srv_log_str(&l, "id", q->id);
+    srv_log_str(&l, "from", q->gen->c->models[q->model].name);
+    srv_log_str(&l, "to", q->gen->c->models[to].name);
+    srv_log_str(&l, "reason", reason);
+    srv_log_end(&l);
+    up->fell_back = true;
+    up->at = i;
+    q->model = to;
+    up->n_model = 0;
+    up->retries_left = q->gen->c->retries;
+    start_attempt(q);
+}
 
 // ----------------------------------------------------------------------------
 // Streamed answers: the relay between libcurl and the client
@@ -54,6 +140,7 @@ static bool commit(struct srv_request *q, const struct srv_call *call) {
                        &relay_ops, q) != RL_OK)
         return false;
     q->up.committed = true;
+    health_ok(q, q->model);
     srv__answer_stream(q, (int)call->status, ctype);
     return true;
 }
@@ -100,8 +187,7 @@ static void give_up(struct srv_request *q, const char *detail) {
 }
 
 // A failure worth another try: wait and try the same model again while retries are left (unless
-// retry_same is false), then the other model of the pair (routed requests only, once), then give
-// up.
+// retry_same is false), then the plan's next model, then give up.
 static void retry_or_fall_back(struct srv_request *q, const char *detail, bool retry_same) {
     struct srv_server *s = q->s;
     struct srv_attempts *up = &q->up;
@@ -117,25 +203,37 @@ static void retry_or_fall_back(struct srv_request *q, const char *detail, bool r
         srv_timer_start(s->loop, &up->backoff, delay);
         return;
     }
-    int other = q->model == q->gen->strong ? q->gen->weak : q->gen->strong;
-    bool routed = q->routing.route >= 0;
-    if (q->gen->c->fallback && routed && !up->fell_back && other != q->model) {
-        srv_metrics_fallback(q->gen->metrics, q->model, other);
-        struct srv_log l;
-        srv_log_begin(&l, SRV_LOG_WARN, "fallback");
-        srv_log_str(&l, "id", q->id);
-        srv_log_str(&l, "from", q->gen->c->models[q->model].name);
-        srv_log_str(&l, "to", q->gen->c->models[other].name);
-        srv_log_str(&l, "reason", detail);
-        srv_log_end(&l);
-        up->fell_back = true;
-        q->model = other;
-        up->n_model = 0;
-        up->retries_left = q->gen->c->retries;
-        start_attempt(q);
+    health_failed(q, q->model);
+    int next = plan_next(q, up->at + 1);
+    if (next >= 0) {
+        switch_model(q, (size_t)next, detail);
         return;
     }
     give_up(q, detail);
+}
+
+// The upstream answered that the prompt exceeds its context: go on along the model's context
+// fallbacks (or, already on them, to the next one). False when there is none left.
+static bool context_fall_back(struct srv_request *q, long status) {
+    struct srv_attempts *up = &q->up;
+    if (!srv_upstream_context_exceeded(status, up->resp.data, up->resp.len))
+        return false;
+    if (!up->context) {
+        const struct srv_chain *ch = &q->gen->c->models[q->model].context_chain;
+        if (ch->n == 0)
+            return false;
+        // The plan becomes the current model, then its context chain.
+        up->n_plan = 0;
+        plan_add(up, q->model);
+        plan_add_chain(up, ch);
+        up->at = 0;
+        up->context = true;
+    }
+    int next = plan_next(q, up->at + 1);
+    if (next < 0)
+        return false;
+    switch_model(q, (size_t)next, "the prompt exceeds the model's context");
+    return true;
 }
 
 // ----------------------------------------------------------------------------
@@ -181,6 +279,7 @@ static void answered(struct srv_request *q, const struct srv_call *call, const c
     a->have_usage = srv_usage(j, &a->prompt_tokens, &a->completion_tokens);
     json_decref(j);
     srv_metrics_attempt(q->gen->metrics, q->model, "ok", secs);
+    health_ok(q, q->model);
     srv__answer(q, (int)call->status, resp, ctype);
 }
 
@@ -204,9 +303,13 @@ static void on_done(struct srv_call *call, CURLcode rc) {
     bool redirect = rc == CURLE_OK && status >= 300 && status < 400;
     bool auth = rc == CURLE_OK && (status == 401 || status == 403);
     if (rc == CURLE_OK && status >= 400 && status < 500 && status != 429 && !auth) {
-        // The upstream refused the request itself (400, 404, 422, ...): retrying or another
-        // model would not help; its status goes back, with a safe summary of its error.
+        // The upstream refused the request itself (400, 404, 422, ...): retrying would not help,
+        // nor would another model, unless the prompt is too long for this one and a model with a
+        // larger context is configured. Otherwise its status goes back, with a safe summary of
+        // its error.
         srv_metrics_attempt(q->gen->metrics, q->model, "http_4xx", secs);
+        if (context_fall_back(q, status))
+            return;
         const struct srv_model *m = &q->gen->c->models[q->model];
         struct rl_buf b;
         rl_buf_init(&b, 1 << 16);
@@ -338,7 +441,15 @@ static void start_attempt(struct srv_request *q) {
 // Interface to the other stages
 
 void srv__attempts_begin(struct srv_request *q) {
-    q->up.first_model = q->model;
+    plan_build(q);
+    int first = plan_next(q, 0);
+    if (first > 0) { // the chosen model is cooling down: the plan's next one goes first
+        q->up.at = (size_t)first;
+        q->model = q->up.plan[first];
+        q->up.fell_back = true;
+        srv_metrics_fallback(q->gen->metrics, q->up.plan[0], q->model);
+    }
+    q->up.first_model = q->up.plan[0];
     q->up.deadline.cb = on_deadline;
     q->up.deadline.data = q;
     srv_timer_start(q->s->loop, &q->up.deadline, q->gen->c->request_timeout_s);

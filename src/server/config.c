@@ -62,6 +62,19 @@ static void secrets_free(struct srv_model *m) {
     m->n_secrets = 0;
 }
 
+static void names_free(struct srv_names *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    free(l->lines);
+    memset(l, 0, sizeof *l);
+}
+
+static void chain_free(struct srv_chain *ch) {
+    free(ch->items);
+    memset(ch, 0, sizeof *ch);
+}
+
 static void model_free(struct srv_model *m) {
     free(m->name);
     free(m->base_url);
@@ -72,6 +85,24 @@ static void model_free(struct srv_model *m) {
     pairs_free(&m->headers);
     pairs_free(&m->query);
     secrets_free(m);
+    names_free(&m->fallbacks);
+    names_free(&m->context_fallbacks);
+    chain_free(&m->chain);
+    chain_free(&m->context_chain);
+}
+
+static void route_cfg_free(struct srv_route_cfg *r) {
+    free(r->name);
+    free(r->router);
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        free(r->candidates[i].model);
+        free(r->candidates[i].as);
+    }
+    free(r->candidates);
+    free(r->reference);
+    names_free(&r->fallbacks);
+    chain_free(&r->chain);
+    free(r->models);
 }
 
 static void router_cfg_free(struct srv_router_cfg *r) {
@@ -95,6 +126,9 @@ void srv_config_free(struct srv_config *c) {
     for (size_t i = 0; i < c->n_routers; i++)
         router_cfg_free(&c->routers[i]);
     free(c->routers);
+    for (size_t i = 0; i < c->n_routes; i++)
+        route_cfg_free(&c->routes[i]);
+    free(c->routes);
     free(c->encoder_dir);
     memset(c, 0, sizeof *c);
 }
@@ -125,6 +159,7 @@ int srv_config_add_model(struct srv_config *c, const char *name, const char *bas
     m->stall_timeout_s = SRV_STALL_TIMEOUT_S;
     m->auth = SRV_AUTH_BEARER;
     m->probe = true;
+    m->cooldown_s = 30;
     int rc = set_str(&m->name, name);
     if (rc == RL_OK)
         rc = set_str(&m->base_url, base_url);
@@ -154,12 +189,21 @@ int srv_config_model_index(const struct srv_config *c, const char *name) {
     return -1;
 }
 
+int srv_config_route_index(const struct srv_config *c, const char *name, size_t len) {
+    for (size_t i = 0; i < c->n_routes; i++)
+        if (strlen(c->routes[i].name) == len && memcmp(c->routes[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
 // ----------------------------------------------------------------------------
 // The accepted keys, one table per section
 
-// KEY_AUTH stores the index of its word in auth_words as an int (enum srv_auth); KEY_HEADERS
+// KEY_AUTH and KEY_POLICY store the index of their word in their word list (key_words) as an
+// int, the value of an enum; KEY_HEADERS
 // and KEY_QUERY read a mapping of names to values into a struct srv_pairs, checked as header
-// fields or as query parameters.
+// fields or as query parameters; KEY_NAMES reads a list of model names into a struct srv_names;
+// KEY_CANDIDATES reads a route's list of models into its candidates.
 enum key_type {
     KEY_STR,
     KEY_BOOL,
@@ -168,8 +212,11 @@ enum key_type {
     KEY_UNSIGNED,
     KEY_SIZE,
     KEY_AUTH,
+    KEY_POLICY,
     KEY_HEADERS,
-    KEY_QUERY
+    KEY_QUERY,
+    KEY_NAMES,
+    KEY_CANDIDATES,
 };
 
 // One key of a section. Numbers must lie in [lo, hi]; KEY_INT, KEY_UNSIGNED and KEY_SIZE must
@@ -184,10 +231,18 @@ struct key {
 
 // The words of models[].auth, in the order of enum srv_auth.
 static const char *const auth_words[] = {"bearer", "header", "none", NULL};
+// The words of routes.<name>.policy, in the order of enum rl_policy_kind.
+static const char *const policy_words[] = {"cheapest", "utility", NULL};
+
+// The words of a key that takes one of a list (NULL-terminated), or NULL.
+static const char *const *key_words(const struct key *k) {
+    return k->type == KEY_AUTH ? auth_words : k->type == KEY_POLICY ? policy_words : NULL;
+}
 
 #define CFG(field)    offsetof(struct srv_config, field)
 #define MODEL(field)  offsetof(struct srv_model, field)
 #define ROUTER(field) offsetof(struct srv_router_cfg, field)
+#define ROUTE(field)  offsetof(struct srv_route_cfg, field)
 
 static const struct key server_keys[] = {
     {"host", KEY_STR, 0, 0, CFG(host), "address to listen on (IPv4 or IPv6)"},
@@ -236,6 +291,13 @@ static const struct key model_keys[] = {
     {"query", KEY_QUERY, 0, 0, MODEL(query),
      "parameter name -> value appended, URL-encoded, to every upstream URL"},
     {"probe", KEY_BOOL, 0, 0, MODEL(probe), "ask GET <base_url>/models at start"},
+    {"fallbacks", KEY_NAMES, 0, 0, MODEL(fallbacks),
+     "models tried in order once this one has failed, each followed by its own fallbacks"},
+    {"context_fallbacks", KEY_NAMES, 0, 0, MODEL(context_fallbacks),
+     "models tried in order when this one answers that the prompt is too long"},
+    {"cooldown_errors", KEY_UNSIGNED, 0, 1000, MODEL(cooldown_errors),
+     "requests failed in a row after which the model is skipped for cooldown_s; 0: never"},
+    {"cooldown_s", KEY_NUM, 0.001, 86400, MODEL(cooldown_s), "how long a cooldown lasts"},
 };
 
 static const struct key routing_keys[] = {
@@ -255,6 +317,22 @@ static const struct key router_keys[] = {
     {"threshold", KEY_NUM, 0, 1, ROUTER(threshold), "the threshold /v1/models advertises"},
 };
 
+static const struct key route_keys[] = {
+    {"router", KEY_STR, 0, 0, ROUTE(router), "the router that scores the candidates"},
+    {"models", KEY_CANDIDATES, 0, 0, 0,
+     "the candidates: model names, or name: router's name for it"},
+    {"policy", KEY_POLICY, 0, 0, ROUTE(policy),
+     "cheapest (within tolerance of the best quality) or utility (quality - lambda x cost)"},
+    {"tolerance", KEY_NUM, 0, 1, ROUTE(tolerance), "cheapest: quality given up at most"},
+    {"lambda", KEY_NUM, 0, RL_POLICY_LAMBDA_MAX, ROUTE(lambda), "utility: quality per USD"},
+    {"output_tokens", KEY_NUM, 0, 1e7, ROUTE(output_tokens),
+     "expected completion tokens per request, for the expected cost"},
+    {"reference", KEY_STR, 0, 0, ROUTE(reference),
+     "the router's model the qualities are against (default: its weak model)"},
+    {"fallbacks", KEY_NAMES, 0, 0, ROUTE(fallbacks),
+     "models tried once the chosen one and its own fallbacks failed"},
+};
+
 static const struct key encoder_keys[] = {
     {"model_dir", KEY_STR, 0, 0, CFG(encoder_dir), "the local sentence encoder"},
     {"workers", KEY_INT, 1, 64, CFG(encoder_workers), "encoder threads"},
@@ -267,13 +345,17 @@ enum want { WANT_TYPE, WANT_RANGE, WANT_WHOLE };
 
 // What the key's value must be, for messages.
 static void describe(const struct key *k, enum want what, char *want, size_t size) {
-    if (k->type == KEY_AUTH) {
+    const char *const *words = key_words(k);
+    if (words) {
         size_t used = (size_t)snprintf(want, size, "one of");
-        for (size_t i = 0; auth_words[i] && used < size; i++)
-            used +=
-                (size_t)snprintf(want + used, size - used, "%s %s", i ? "," : "", auth_words[i]);
+        for (size_t i = 0; words[i] && used < size; i++)
+            used += (size_t)snprintf(want + used, size - used, "%s %s", i ? "," : "", words[i]);
     } else if (k->type == KEY_HEADERS || k->type == KEY_QUERY)
         snprintf(want, size, "a mapping of names to values");
+    else if (k->type == KEY_NAMES)
+        snprintf(want, size, "a list of model names");
+    else if (k->type == KEY_CANDIDATES)
+        snprintf(want, size, "a list of model names, or of name: router's name");
     else if (k->type == KEY_STR)
         snprintf(want, size, "a non-empty string");
     else if (k->type == KEY_BOOL)
@@ -322,15 +404,16 @@ static int store_text(const struct key *k, void *base, const char *text, char *w
                 return RL_OK;
             }
         }
-    } else if (k->type == KEY_AUTH) {
-        for (int i = 0; auth_words[i]; i++) {
-            if (strcmp(text, auth_words[i]) == 0) {
+    } else if (key_words(k)) {
+        for (int i = 0; key_words(k)[i]; i++) {
+            if (strcmp(text, key_words(k)[i]) == 0) {
                 *(int *)field = i;
                 return RL_OK;
             }
         }
-    } else if (k->type == KEY_HEADERS || k->type == KEY_QUERY) {
-        // A mapping, never a scalar: falls through to the type message.
+    } else if (k->type == KEY_HEADERS || k->type == KEY_QUERY || k->type == KEY_NAMES ||
+               k->type == KEY_CANDIDATES) {
+        // A mapping or a list, never a scalar: falls through to the type message.
     } else {
         char *end;
         errno = 0;
@@ -351,7 +434,7 @@ static const struct key *find_key(const struct key *keys, size_t n, const char *
     return NULL;
 }
 
-#define MAX_KEYS 16 // in one table
+#define MAX_KEYS 24 // in one table
 
 // The names of a table's keys, in its order; returns how many.
 static size_t key_names(const struct key *keys, size_t n, const char **names) {
@@ -562,6 +645,67 @@ static int read_pairs(struct walk *w, const struct rl_ynode *map, const char *wh
     return RL_OK;
 }
 
+// Copy the scalar n into *dst as a model name of `where`: non-empty, at most SRV_NAME_MAX - 1
+// bytes (srv_config_finish checks that it names a model).
+static int read_name(struct walk *w, const struct rl_ynode *n, const char *where, char **dst) {
+    if (n->type != RL_YAML_SCALAR || !*n->value)
+        return bad_value(w, n, where, "a model name");
+    if (strlen(n->value) >= SRV_NAME_MAX)
+        return bad(w, n, where, "a model name is at most 63 bytes");
+    return set_str(dst, n->value) == RL_OK ? RL_OK
+                                           : rl__errf(w->errbuf, RL_ENOMEM, "out of memory");
+}
+
+// Read a list of model names (KEY_NAMES) into out, at most SRV_MAX_MODELS of them.
+static int read_names(struct walk *w, const struct rl_ynode *list, const char *where,
+                      struct srv_names *out) {
+    if (list->type != RL_YAML_SEQ)
+        return bad_value(w, list, where, "a list of model names");
+    if (list->n_kids > SRV_MAX_MODELS)
+        return bad(w, list->kids[SRV_MAX_MODELS], where, "more than 64 names");
+    names_free(out);
+    out->items = calloc(list->n_kids + 1, sizeof *out->items);
+    out->lines = calloc(list->n_kids + 1, sizeof *out->lines);
+    if (!out->items || !out->lines)
+        return rl__errf(w->errbuf, RL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < list->n_kids; i++) {
+        int rc = read_name(w, list->kids[i], where, &out->items[i]);
+        if (rc != RL_OK)
+            return rc;
+        out->lines[i] = list->kids[i]->line;
+        out->n++;
+    }
+    return RL_OK;
+}
+
+// Read a route's list of models (KEY_CANDIDATES): each item a model name, or a mapping of one
+// model name to the router's name for it.
+static int read_candidates(struct walk *w, const struct rl_ynode *list, const char *where,
+                           struct srv_route_cfg *r) {
+    if (list->type != RL_YAML_SEQ || list->n_kids == 0)
+        return bad_value(w, list, where, "a non-empty list of model names");
+    if (list->n_kids > SRV_MAX_MODELS)
+        return bad(w, list->kids[SRV_MAX_MODELS], where, "more than 64 models");
+    r->candidates = calloc(list->n_kids, sizeof *r->candidates);
+    if (!r->candidates)
+        return rl__errf(w->errbuf, RL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < list->n_kids; i++) {
+        const struct rl_ynode *item = list->kids[i];
+        struct srv_candidate *cand = &r->candidates[r->n_candidates++];
+        cand->line = item->line;
+        if (item->type == RL_YAML_MAP && item->n_kids != 2)
+            return bad(w, item, where,
+                       "an item is a model name, or one 'name: router's name for it'");
+        int rc = item->type == RL_YAML_MAP ? read_name(w, item->kids[0], where, &cand->model)
+                                           : read_name(w, item, where, &cand->model);
+        if (rc == RL_OK && item->type == RL_YAML_MAP)
+            rc = read_name(w, item->kids[1], where, &cand->as);
+        if (rc != RL_OK)
+            return rc;
+    }
+    return RL_OK;
+}
+
 // The key node of `key` in a mapping, or NULL.
 static const struct rl_ynode *map_key(const struct rl_ynode *map, const char *key) {
     for (size_t i = 0; i < map->n_kids; i += 2)
@@ -613,6 +757,14 @@ static int store_keys(struct walk *w, const struct rl_ynode *map, const char *wh
         snprintf(key, sizeof key, "%s.%s", where, k->name);
         if (k->type == KEY_HEADERS || k->type == KEY_QUERY) {
             rc = read_pairs(w, v, key, k->type, (struct srv_pairs *)((char *)base + k->offset));
+            continue;
+        }
+        if (k->type == KEY_NAMES) {
+            rc = read_names(w, v, key, (struct srv_names *)((char *)base + k->offset));
+            continue;
+        }
+        if (k->type == KEY_CANDIDATES) {
+            rc = read_candidates(w, v, key, base);
             continue;
         }
         if (v->type != RL_YAML_SCALAR) {
@@ -703,11 +855,49 @@ static int read_routers(struct walk *w, const struct section *sec, const struct 
     return rc;
 }
 
+static int read_routes(struct walk *w, const struct section *sec, const struct rl_ynode *map) {
+    int rc = want_map(w, map, "routes");
+    for (size_t i = 0; rc == RL_OK && i < map->n_kids; i += 2) {
+        const struct rl_ynode *kn = map->kids[i], *v = map->kids[i + 1];
+        char where[96];
+        snprintf(where, sizeof where, "routes.%.60s", kn->value);
+        if (i / 2 == SRV_MAX_ROUTES)
+            return bad(w, kn, "routes", "more than 64 routes");
+        struct srv_route_cfg *grown =
+            realloc(w->c->routes, (w->c->n_routes + 1) * sizeof *w->c->routes);
+        if (!grown)
+            return rl__errf(w->errbuf, RL_ENOMEM, "out of memory");
+        w->c->routes = grown;
+        struct srv_route_cfg *r = &w->c->routes[w->c->n_routes++];
+        memset(r, 0, sizeof *r);
+        r->line = kn->line;
+        r->policy = RL_POLICY_CHEAPEST;
+        r->tolerance = 0.05;
+        r->lambda = NAN;
+        r->output_tokens = 256;
+        if (set_str(&r->name, kn->value) != RL_OK)
+            return rl__errf(w->errbuf, RL_ENOMEM, "out of memory");
+        rc = check_map(w, v, where, sec->keys, sec->n_keys);
+        if (rc == RL_OK)
+            rc = store_keys(w, v, where, sec->keys, sec->n_keys, r);
+        if (rc == RL_OK && !r->router)
+            rc = bad(w, kn, where, "missing 'router'");
+        if (rc == RL_OK && !r->candidates)
+            rc = bad(w, kn, where, "missing 'models'");
+        if (rc == RL_OK && r->policy == RL_POLICY_UTILITY && isnan(r->lambda))
+            rc = bad(w, kn, where, "policy: utility needs lambda (quality per USD)");
+        if (rc == RL_OK && r->policy == RL_POLICY_CHEAPEST && !isnan(r->lambda))
+            rc = bad(w, map_key(v, "lambda"), where, "lambda goes with policy: utility");
+    }
+    return rc;
+}
+
 static const struct section sections[] = {
     {"server", read_plain, server_keys, RL_COUNTOF(server_keys)},
     {"models", read_models, model_keys, RL_COUNTOF(model_keys)},
     {"routing", read_plain, routing_keys, RL_COUNTOF(routing_keys)},
     {"routers", read_routers, router_keys, RL_COUNTOF(router_keys)},
+    {"routes", read_routes, route_keys, RL_COUNTOF(route_keys)},
     {"encoder", read_plain, encoder_keys, RL_COUNTOF(encoder_keys)},
 };
 
@@ -957,6 +1147,111 @@ static int expand_headers(const struct srv_config *c, struct srv_model *m, char 
     return RL_OK;
 }
 
+// ----------------------------------------------------------------------------
+// Fallback chains and routes
+
+static bool chain_has(const struct srv_chain *ch, int model) {
+    for (size_t i = 0; i < ch->n; i++)
+        if (ch->items[i] == model)
+            return true;
+    return false;
+}
+
+static int chain_init(struct srv_chain *ch) {
+    chain_free(ch);
+    ch->items = calloc(SRV_MAX_MODELS, sizeof *ch->items);
+    return ch->items ? RL_OK : RL_ENOMEM;
+}
+
+// Append to ch the fallbacks (or context fallbacks) of model `owner`, each followed depth first
+// by its own, skipping models already on it. A list that names `origin`, the model whose chain
+// this is, closes a cycle: an error naming the line. The depth is bounded by the model count,
+// since each level adds a model.
+static int chain_follow(const struct srv_config *c, int origin, int owner, bool context,
+                        struct srv_chain *ch, char *errbuf) {
+    const struct srv_model *om = &c->models[owner];
+    const struct srv_names *list = context ? &om->context_fallbacks : &om->fallbacks;
+    const char *key = context ? "context_fallbacks" : "fallbacks";
+    for (size_t i = 0; i < list->n; i++) {
+        int m = srv_config_model_index(c, list->items[i]);
+        if (m < 0)
+            return model_errf(c, errbuf, list->lines[i], "model %s: %s: no model is named '%s'",
+                              om->name, key, list->items[i]);
+        if (m == origin)
+            return model_errf(c, errbuf, list->lines[i],
+                              "model %s: %s: '%s' leads back to %s, a cycle", om->name, key,
+                              list->items[i], c->models[origin].name);
+        if (chain_has(ch, m))
+            continue;
+        ch->items[ch->n++] = m;
+        int rc = chain_follow(c, origin, m, context, ch, errbuf);
+        if (rc != RL_OK)
+            return rc;
+    }
+    return RL_OK;
+}
+
+static int resolve_chains(struct srv_config *c, char *errbuf) {
+    for (size_t i = 0; i < c->n_models; i++) {
+        struct srv_model *m = &c->models[i];
+        int rc = chain_init(&m->chain);
+        if (rc == RL_OK)
+            rc = chain_init(&m->context_chain);
+        if (rc == RL_OK)
+            rc = chain_follow(c, (int)i, (int)i, false, &m->chain, errbuf);
+        if (rc == RL_OK)
+            rc = chain_follow(c, (int)i, (int)i, true, &m->context_chain, errbuf);
+        if (rc != RL_OK)
+            return rc;
+    }
+    return RL_OK;
+}
+
+// A route's name is what clients send as `model`: unique among routes and models, not a router
+// alias, and without ':' (which separates a policy written into the model string).
+static int check_route(struct srv_config *c, size_t k, char *errbuf) {
+    struct srv_route_cfg *r = &c->routes[k];
+    if (!name_ok(r->name, true) || strchr(r->name, ':') || strncmp(r->name, "router-", 7) == 0)
+        return model_errf(c, errbuf, r->line,
+                          "route name '%.60s' must use letters, digits and _ . - / and must "
+                          "not start with 'router-'",
+                          r->name);
+    if (srv_config_model_index(c, r->name) >= 0)
+        return model_errf(c, errbuf, r->line, "route %s: a model has the same name", r->name);
+    for (size_t j = 0; j < k; j++)
+        if (strcmp(c->routes[j].name, r->name) == 0)
+            return model_errf(c, errbuf, r->line, "route '%s' is given twice", r->name);
+    free(r->models);
+    r->models = calloc(r->n_candidates, sizeof *r->models);
+    if (!r->models || chain_init(&r->chain) != RL_OK)
+        return RL_ENOMEM;
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct srv_candidate *cand = &r->candidates[i];
+        r->models[i] = srv_config_model_index(c, cand->model);
+        if (r->models[i] < 0)
+            return model_errf(c, errbuf, cand->line, "route %s: models: no model is named '%s'",
+                              r->name, cand->model);
+        for (size_t j = 0; j < i; j++)
+            if (r->models[j] == r->models[i])
+                return model_errf(c, errbuf, cand->line, "route %s: models: '%s' is given twice",
+                                  r->name, cand->model);
+    }
+    for (size_t i = 0; i < r->fallbacks.n; i++) {
+        int m = srv_config_model_index(c, r->fallbacks.items[i]);
+        if (m < 0)
+            return model_errf(c, errbuf, r->fallbacks.lines[i],
+                              "route %s: fallbacks: no model is named '%s'", r->name,
+                              r->fallbacks.items[i]);
+        const struct srv_chain *own = &c->models[m].chain;
+        for (size_t j = 0; j <= own->n; j++) {
+            int next = j == 0 ? m : own->items[j - 1];
+            if (!chain_has(&r->chain, next))
+                r->chain.items[r->chain.n++] = next;
+        }
+    }
+    return RL_OK;
+}
+
 size_t srv_model_secrets(const struct srv_model *m, const char **out, size_t max) {
     size_t n = 0;
     if (m->api_key && n < max)
@@ -1070,6 +1365,11 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
             if (strcmp(c->routers[j].name, r->name) == 0)
                 return where_errf(c, errbuf, r->line, "router '%s' is given twice%s", r->name, "");
     }
+    int rc = resolve_chains(c, errbuf);
+    for (size_t i = 0; rc == RL_OK && i < c->n_routes; i++)
+        rc = check_route(c, i, errbuf);
+    if (rc != RL_OK)
+        return rc == RL_ENOMEM ? rl__errf(errbuf, rc, "out of memory") : rc;
     if (c->api_keys_env)
         return read_client_keys(c, errbuf);
     return RL_OK;

@@ -19,7 +19,7 @@
 // Answering
 
 // The headers every answer carries: the request id, and for a routed or model request that
-// succeeded, the model and p_strong.
+// succeeded, the model and p_strong (a pair router) or the route and the model's quality.
 static void route_headers(const struct srv_request *q, const char *ctype, char *out, size_t size) {
     bool answered = q->state == SRV_ANSWERED && q->reply.status < 400;
     int n = snprintf(out, size, "Content-Type: %s\r\nx-request-id: %s\r\n", ctype, q->id);
@@ -27,6 +27,10 @@ static void route_headers(const struct srv_request *q, const char *ctype, char *
         n += snprintf(out + n, size - (size_t)n, "x-routellm-model: %s\r\n",
                       q->gen->c->models[q->model].name);
     if (n > 0 && (size_t)n < size && q->routing.route >= 0 && answered)
+        n += snprintf(out + n, size - (size_t)n,
+                      "x-routellm-route: %s\r\nx-routellm-quality: %.6f\r\n",
+                      q->gen->routes[q->routing.route].cfg->name, q->routing.quality);
+    else if (n > 0 && (size_t)n < size && q->routing.router >= 0 && answered)
         n += snprintf(out + n, size - (size_t)n, "x-routellm-p-strong: %.6f\r\n",
                       q->routing.p_strong);
     if (n > 0 && (size_t)n < size && q->reply.retry_after_s > 0)
@@ -286,6 +290,7 @@ static struct srv_request *request_new(struct srv_server *s, struct srv_conn *co
     q->head = h;
     q->client.conn = conn;
     q->t0 = srv_now_ns();
+    q->routing.router = -1;
     q->routing.route = -1;
     q->model = -1;
     q->up.first_model = -1;
@@ -405,7 +410,13 @@ static void log_request(const struct srv_request *q, int status, enum srv_conn_e
     srv_log_str(&l, "path", q->path);
     srv_log_int(&l, "status", status);
     if (q->routing.route >= 0) {
-        srv_log_str(&l, "router", q->gen->routes[q->routing.route].name);
+        srv_log_str(&l, "route", q->gen->routes[q->routing.route].cfg->name);
+        srv_log_str(&l, "router", q->gen->routers[q->routing.router].name);
+        srv_log_str(&l, "policy", rl_policy_kind_name(q->routing.policy.kind));
+        srv_log_num(&l, "param", q->routing.policy.param);
+        srv_log_num(&l, "quality", q->routing.quality);
+    } else if (q->routing.router >= 0) {
+        srv_log_str(&l, "router", q->gen->routers[q->routing.router].name);
         srv_log_num(&l, "threshold", q->routing.threshold);
         srv_log_num(&l, "p_strong", q->routing.p_strong);
     }
@@ -450,7 +461,7 @@ static void on_end(void *req, enum srv_conn_end how) {
                                                         : 499;
     bool stream_cut = q->up.committed && !ok;
     if (q->kind != SRV_KIND_OTHER)
-        srv_metrics_request(q->gen->metrics, q->ep->path, q->routing.route, q->model,
+        srv_metrics_request(q->gen->metrics, q->ep->path, q->routing.router, q->model,
                             stream_cut ? 499 : status);
     if (a->have_usage && status < 400)
         srv_metrics_usage(q->gen->metrics, q->model, q->gen->strong, a->prompt_tokens,

@@ -33,10 +33,11 @@ struct req_count {
 };
 
 struct srv_metrics {
-    size_t n_models, n_routers;
-    const char **models;         // borrowed from the config
-    const struct srv_model *cfg; // prices, borrowed from the config
-    char **routers;              // copies
+    size_t n_models, n_routers, n_routes;
+    const char **models;                // borrowed from the config
+    const struct srv_model *cfg;        // prices, borrowed from the config
+    const struct srv_route_cfg *routes; // borrowed from the config
+    char **routers;                     // copies
     struct req_count *reqs;
     size_t n_reqs, cap_reqs;
     struct hist *routing;             // [router]
@@ -44,13 +45,42 @@ struct srv_metrics {
     uint64_t *routed;                 // [router][model]
     uint64_t *attempts;               // [model][outcome]
     uint64_t *fallbacks;              // [from][to]
+    bool *may_fall_back;              // [from][to]: the configuration allows it
+    uint64_t *route_picks;            // [route][model]
+    uint64_t *cooldowns;              // [model]
     uint64_t *stream_errors;          // [model]
     uint64_t *tokens_in, *tokens_out; // [model]
     double *cost;                     // [model]
     double cost_strong, saving;
     long inflight;
-    int strong, weak; // the routed pair: the only models that fall back to each other
 };
+
+// Which models a failed one may fall back to, by the configuration: the routed pair both ways
+// (routing.fallback), each model's fallback and context fallback chains, and each route's
+// candidates to its chain.
+static void mark_fallbacks(struct srv_metrics *m, const struct srv_config *c) {
+    size_t nm = c->n_models;
+    int strong = srv_config_model_index(c, c->strong), weak = srv_config_model_index(c, c->weak);
+    if (c->fallback && strong >= 0 && weak >= 0 && strong != weak) {
+        m->may_fall_back[(size_t)strong * nm + (size_t)weak] = true;
+        m->may_fall_back[(size_t)weak * nm + (size_t)strong] = true;
+    }
+    for (size_t i = 0; i < nm; i++) {
+        const struct srv_model *md = &c->models[i];
+        for (size_t j = 0; j < md->chain.n; j++)
+            m->may_fall_back[i * nm + (size_t)md->chain.items[j]] = true;
+        for (size_t j = 0; j < md->context_chain.n; j++)
+            m->may_fall_back[i * nm + (size_t)md->context_chain.items[j]] = true;
+    }
+    for (size_t r = 0; r < c->n_routes; r++) {
+        const struct srv_route_cfg *rc = &c->routes[r];
+        for (size_t i = 0; i < rc->n_candidates; i++)
+            for (size_t j = 0; j < rc->chain.n; j++)
+                if (rc->chain.items[j] != rc->models[i])
+                    m->may_fall_back[(size_t)rc->models[i] * nm + (size_t)rc->chain.items[j]] =
+                        true;
+    }
+}
 
 struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *const *router_names,
                                     size_t n_routers) {
@@ -61,8 +91,8 @@ struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *cons
     m->n_models = nm;
     m->n_routers = nr;
     m->cfg = c->models;
-    m->strong = c->strong ? srv_config_model_index(c, c->strong) : -1;
-    m->weak = c->weak ? srv_config_model_index(c, c->weak) : -1;
+    m->routes = c->routes;
+    m->n_routes = c->n_routes;
     m->models = calloc(nm, sizeof *m->models);
     m->routers = calloc(nr + 1, sizeof *m->routers);
     m->routing = calloc(nr + 1, sizeof *m->routing);
@@ -70,12 +100,16 @@ struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *cons
     m->routed = calloc((nr + 1) * nm, sizeof *m->routed);
     m->attempts = calloc(nm * N_OUTCOMES, sizeof *m->attempts);
     m->fallbacks = calloc(nm * nm, sizeof *m->fallbacks);
+    m->may_fall_back = calloc(nm * nm, sizeof *m->may_fall_back);
+    m->route_picks = calloc((c->n_routes + 1) * nm, sizeof *m->route_picks);
+    m->cooldowns = calloc(nm, sizeof *m->cooldowns);
     m->stream_errors = calloc(nm, sizeof *m->stream_errors);
     m->tokens_in = calloc(nm, sizeof *m->tokens_in);
     m->tokens_out = calloc(nm, sizeof *m->tokens_out);
     m->cost = calloc(nm, sizeof *m->cost);
     bool ok = m->models && m->routers && m->routing && m->upstream && m->routed && m->attempts &&
-              m->fallbacks && m->stream_errors && m->tokens_in && m->tokens_out && m->cost;
+              m->fallbacks && m->may_fall_back && m->route_picks && m->cooldowns &&
+              m->stream_errors && m->tokens_in && m->tokens_out && m->cost;
     for (size_t i = 0; ok && i < nm; i++)
         m->models[i] = c->models[i].name;
     for (size_t i = 0; ok && i < nr; i++)
@@ -84,6 +118,7 @@ struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *cons
         srv_metrics_free(m);
         return NULL;
     }
+    mark_fallbacks(m, c);
     return m;
 }
 
@@ -100,6 +135,9 @@ void srv_metrics_free(struct srv_metrics *m) {
     free(m->routed);
     free(m->attempts);
     free(m->fallbacks);
+    free(m->may_fall_back);
+    free(m->route_picks);
+    free(m->cooldowns);
     free(m->stream_errors);
     free(m->tokens_in);
     free(m->tokens_out);
@@ -168,6 +206,16 @@ void srv_metrics_attempt(struct srv_metrics *m, int model, const char *outcome, 
 void srv_metrics_fallback(struct srv_metrics *m, int from, int to) {
     if (model_ok(m, from) && model_ok(m, to))
         m->fallbacks[(size_t)from * m->n_models + (size_t)to]++;
+}
+
+void srv_metrics_route(struct srv_metrics *m, int route, int model) {
+    if (route >= 0 && (size_t)route < m->n_routes && model_ok(m, model))
+        m->route_picks[(size_t)route * m->n_models + (size_t)model]++;
+}
+
+void srv_metrics_cooldown(struct srv_metrics *m, int model) {
+    if (model_ok(m, model))
+        m->cooldowns[model]++;
 }
 
 void srv_metrics_stream_error(struct srv_metrics *m, int model) {
@@ -296,20 +344,35 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
                 rc = rl_buf_appendf(
                     b, "routellm_upstream_attempts_total{model=\"%s\",outcome=\"%s\"} %llu\n",
                     m->models[i], outcomes[k], (unsigned long long)m->attempts[i * N_OUTCOMES + k]);
-    // Only the pairs that can fall back (the routed pair, both ways) are shown, and any other
-    // pair that ever did: 64 models would otherwise give 4,032 lines of zeros.
+    // Only the pairs that can fall back by the configuration are shown, and any other pair that
+    // ever did: 64 models would otherwise give 4,032 lines of zeros.
     if (rc == RL_OK)
         rc = header(b, "routellm_fallbacks_total", "counter",
                     "Requests moved to the other model after their model failed.");
     for (size_t i = 0; rc == RL_OK && i < nm; i++)
         for (size_t j = 0; rc == RL_OK && j < nm; j++) {
             uint64_t n = m->fallbacks[i * nm + j];
-            bool pair = ((int)i == m->strong && (int)j == m->weak) ||
-                        ((int)i == m->weak && (int)j == m->strong);
-            if (i != j && (n || pair))
+            if (i != j && (n || m->may_fall_back[i * nm + j]))
                 rc = rl_buf_appendf(b, "routellm_fallbacks_total{from=\"%s\",to=\"%s\"} %llu\n",
                                     m->models[i], m->models[j], (unsigned long long)n);
         }
+    if (rc == RL_OK && m->n_routes)
+        rc = header(b, "routellm_route_requests_total", "counter",
+                    "Route decisions, by route and the candidate chosen.");
+    for (size_t r = 0; rc == RL_OK && r < m->n_routes; r++)
+        for (size_t i = 0; rc == RL_OK && i < m->routes[r].n_candidates; i++) {
+            int model = m->routes[r].models[i];
+            rc =
+                rl_buf_appendf(b, "routellm_route_requests_total{route=\"%s\",model=\"%s\"} %llu\n",
+                               m->routes[r].name, m->models[model],
+                               (unsigned long long)m->route_picks[r * nm + (size_t)model]);
+        }
+    if (rc == RL_OK)
+        rc = header(b, "routellm_upstream_cooldowns_total", "counter",
+                    "Times a model was put in cooldown after cooldown_errors failed requests.");
+    for (size_t i = 0; rc == RL_OK && i < nm; i++)
+        rc = rl_buf_appendf(b, "routellm_upstream_cooldowns_total{model=\"%s\"} %llu\n",
+                            m->models[i], (unsigned long long)m->cooldowns[i]);
     if (rc == RL_OK)
         rc = header(b, "routellm_stream_errors_total", "counter",
                     "Streams that ended with an error event after they had begun.");
@@ -389,6 +452,7 @@ void srv_metrics_carry(struct srv_metrics *to, const struct srv_metrics *from) {
         memcpy(&to->attempts[i * N_OUTCOMES], &from->attempts[(size_t)f * N_OUTCOMES],
                N_OUTCOMES * sizeof *to->attempts);
         to->stream_errors[i] = from->stream_errors[f];
+        to->cooldowns[i] = from->cooldowns[f];
         to->tokens_in[i] = from->tokens_in[f];
         to->tokens_out[i] = from->tokens_out[f];
         to->cost[i] = from->cost[f];
@@ -405,6 +469,14 @@ void srv_metrics_carry(struct srv_metrics *to, const struct srv_metrics *from) {
             if (model_from[i] >= 0)
                 to->routed[r * nm + i] = from->routed[(size_t)f * fm + (size_t)model_from[i]];
     }
+    for (size_t r = 0; r < to->n_routes; r++)
+        for (size_t k = 0; k < from->n_routes; k++) {
+            if (strcmp(to->routes[r].name, from->routes[k].name) != 0)
+                continue;
+            for (size_t i = 0; i < nm; i++)
+                if (model_from[i] >= 0)
+                    to->route_picks[r * nm + i] = from->route_picks[k * fm + (size_t)model_from[i]];
+        }
     // Requests by (router, model, status): carried where both names still exist (router -1,
     // "none", always does).
     for (size_t k = 0; k < from->n_reqs; k++) {

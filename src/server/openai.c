@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -70,6 +71,22 @@ json_t *srv_body_parse(const char *body, size_t len, char *msg, size_t msg_size)
 // ----------------------------------------------------------------------------
 // Model names
 
+bool srv_parse_number(const char *t, double *v) {
+    // Only the characters of a plain decimal number: strtod alone would also take "nan",
+    // "inf", hex floats and leading spaces.
+    bool digit = false;
+    for (const char *p = t; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digit = true;
+        else if (!strchr(".eE+-", *p))
+            return false;
+    }
+    char *end;
+    errno = 0;
+    *v = digit ? strtod(t, &end) : NAN;
+    return digit && !*end && !errno && isfinite(*v);
+}
+
 int srv_parse_router_model(const char *name, char *router, size_t router_size, double *threshold,
                            const char **why) {
     static const char prefix[] = "router-";
@@ -86,24 +103,8 @@ int srv_parse_router_model(const char *name, char *router, size_t router_size, d
         *why = "the router name in router-<router>-<threshold> is empty or too long";
         return RL_EINVAL;
     }
-    const char *t = dash + 1;
-    // Only the characters of a plain decimal number: strtod alone would also take "nan",
-    // "inf", hex floats and leading spaces.
-    bool digit = false, clean = true;
-    for (const char *p = t; *p; p++) {
-        if (*p >= '0' && *p <= '9')
-            digit = true;
-        else if (!strchr(".eE+-", *p))
-            clean = false;
-    }
-    if (!clean || !digit) {
-        *why = "the threshold in router-<router>-<threshold> must be a number in [0, 1]";
-        return RL_EINVAL;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(t, &end);
-    if (*end || errno || !isfinite(v) || v < 0 || v > 1) {
+    double v;
+    if (!srv_parse_number(dash + 1, &v) || v < 0 || v > 1) {
         *why = "the threshold in router-<router>-<threshold> must be a number in [0, 1]";
         return RL_EINVAL;
     }
@@ -473,15 +474,16 @@ static size_t skip_value(const char *s, size_t i, size_t len) {
     return len;
 }
 
-// Whether the key literal s[a..b) (quotes included) decodes to "model". Escaped keys are rare
-// but legal, so they are decoded by jansson rather than compared raw.
-static bool key_is_model(const char *s, size_t a, size_t b) {
-    if (b - a == 7)
-        return memcmp(s + a, "\"model\"", 7) == 0;
+// Whether the key literal s[a..b) (quotes included) decodes to name. Escaped keys are rare but
+// legal, so they are decoded by jansson rather than compared raw.
+static bool key_is(const char *s, size_t a, size_t b, const char *name) {
+    size_t n = strlen(name);
+    if (b - a == n + 2 && memcmp(s + a + 1, name, n) == 0)
+        return true;
     if (!memchr(s + a, '\\', b - a))
         return false;
     json_t *k = json_loadb(s + a, b - a, JSON_DECODE_ANY, NULL);
-    bool yes = json_is_string(k) && strcmp(json_string_value(k), "model") == 0;
+    bool yes = json_is_string(k) && strcmp(json_string_value(k), name) == 0;
     json_decref(k);
     return yes;
 }
@@ -493,7 +495,7 @@ int srv_body_set_model(const char *body, size_t len, const char *model, struct r
     i = skip_ws(body, i + 1, len);
     while (i < len && body[i] == '"') {
         size_t key_end = skip_string(body, i, len);
-        bool is_model = key_is_model(body, i, key_end);
+        bool is_model = key_is(body, i, key_end, "model");
         size_t v = skip_ws(body, key_end, len);
         if (v >= len || body[v] != ':')
             return RL_EFORMAT;
@@ -515,8 +517,55 @@ int srv_body_set_model(const char *body, size_t len, const char *model, struct r
     return RL_EFORMAT;
 }
 
+int srv_body_drop_member(const char *body, size_t len, const char *key, struct rl_buf *out) {
+    size_t i = skip_ws(body, 0, len);
+    if (i >= len || body[i] != '{')
+        return RL_EFORMAT;
+    i = skip_ws(body, i + 1, len);
+    size_t prev_end = 0; // where the previous member's value ends; 0 before the first
+    while (i < len && body[i] == '"') {
+        size_t key_end = skip_string(body, i, len);
+        bool found = key_is(body, i, key_end, key);
+        size_t v = skip_ws(body, key_end, len);
+        if (v >= len || body[v] != ':')
+            return RL_EFORMAT;
+        v = skip_ws(body, v + 1, len);
+        size_t v_end = skip_value(body, v, len);
+        size_t next = skip_ws(body, v_end, len);
+        bool comma = next < len && body[next] == ',';
+        if (found) {
+            // The member goes with the comma after it, or else with the one before it.
+            size_t from = comma || !prev_end ? i : prev_end;
+            size_t to = comma ? skip_ws(body, next + 1, len) : v_end;
+            rl_buf_reset(out);
+            int rc = rl_buf_append(out, body, from);
+            return rc == RL_OK ? rl_buf_append(out, body + to, len - to) : rc;
+        }
+        prev_end = v_end;
+        i = comma ? skip_ws(body, next + 1, len) : next;
+    }
+    return RL_EINVAL;
+}
+
 // ----------------------------------------------------------------------------
 // Errors, usage, keys
+
+bool srv_upstream_context_exceeded(long status, const char *body, size_t len) {
+    static const char *const marks[] = {"context_length_exceeded", "maximum context length",
+                                        "context window",          "context size",
+                                        "prompt is too long",      "too many tokens"};
+    if ((status != 400 && status != 413 && status != 422) || !body)
+        return false;
+    if (len > (64u << 10)) // an error message is near the start of any sane error body
+        len = 64u << 10;
+    for (size_t i = 0; i < len; i++)
+        for (size_t k = 0; k < RL_COUNTOF(marks); k++) {
+            size_t n = strlen(marks[k]);
+            if (len - i >= n && strncasecmp(body + i, marks[k], n) == 0)
+                return true;
+        }
+    return false;
+}
 
 int srv_error_body(struct rl_buf *out, const char *message, const char *type, const char *param,
                    const char *code) {

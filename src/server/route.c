@@ -1,22 +1,102 @@
-// Routing: the body of a chat, completions or route request is parsed, its `model` names either
-// an upstream (the request goes straight there) or an alias router-<router>-<threshold>, whose
-// router scores the routing prompt: the last user message of a chat body, the prompt of a
+// Routing: the body of a chat, completions or route request is parsed, and its `model` names
+// one of:
+//   - an upstream: the request goes straight there;
+//   - an alias router-<router>-<threshold>: the router scores the pair routing.strong/weak;
+//   - a route of the routes: section, as <route> or <route>:<policy>-<parameter> (a policy of
+//     include/rl/policy.h, e.g. smart:cheapest-0.1 or smart:utility-500); a body member
+//     "routellm": {"policy", "tolerance", "lambda"} overrides the policy too, and is removed
+//     before the body goes upstream. The route's router gives each candidate a quality, the
+//     models' prices an expected cost, and the policy picks.
+// Routers score the routing prompt: the last user message of a chat body, the prompt of a
 // completions body (POST /v1/route takes either). The random router scores inline; the others need
 // the prompt's embedding, which comes from the encoder workers (embed.c) while the request waits,
 // suspended. The decision then goes to the attempts (attempt.c), or back to the client for POST
 // /v1/route.
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "server/server_impl.h"
 
-// The decision (rl_router_decide) on the routing prompt and its embedding, if the router needs one;
-// then the attempts, or the answer of POST /v1/route.
-static void routed(struct srv_request *q, const float *embedding) {
+// POST /v1/route for a route: the pick, and every candidate's quality and expected cost.
+static void answer_route(struct srv_request *q, const double *quality, const double *cost) {
+    const struct srv_routing *g = &q->routing;
+    const struct srv_route_cfg *rc = q->gen->routes[g->route].cfg;
+    const struct srv_config *c = q->gen->c;
+    json_t *scores = json_object(), *costs = json_object();
+    for (size_t i = 0; scores && costs && i < rc->n_candidates; i++) {
+        const char *name = c->models[rc->models[i]].name;
+        json_object_set_new(scores, name, json_real(quality[i]));
+        json_object_set_new(costs, name, json_real(cost[i]));
+    }
+    const struct srv_route *rt = &q->gen->routes[g->route];
+    const struct rl_router *r = q->gen->routers[g->router].r;
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:o*,s:o*}", "route", rc->name, "model",
+                  c->models[q->model].name, "router", q->gen->routers[g->router].name, "policy",
+                  rl_policy_kind_name(g->policy.kind), "param", g->policy.param, "reference",
+                  rl_router_model(r, (size_t)rt->ref), "scores", scores, "costs", costs);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        srv__answer_error(q, 500, "out of memory", "server_error", NULL, NULL);
+        return;
+    }
+    srv__answer_json(q, 200, text);
+    free(text);
+}
+
+// A route's decision: each candidate's quality from the router, its expected cost from its
+// prices (the prompt's tokens estimated from its bytes, as `calibrate` does), the policy's pick.
+// Returns false when it answered an error.
+static bool route_decide(struct srv_request *q, const struct rl_prompt *prompt, double *quality,
+                         double *cost) {
     struct srv_routing *g = &q->routing;
     const struct srv_route *rt = &q->gen->routes[g->route];
-    struct rl_router_decision d;
+    const struct srv_route_cfg *rc = rt->cfg;
+    if (rl_router_qualities(q->gen->routers[g->router].r, rt->router_models, rc->n_candidates,
+                            rt->ref, prompt, quality) != RL_OK) {
+        srv__answer_error(q, 500, "the router failed to score the prompt", "server_error", NULL,
+                          NULL);
+        return false;
+    }
+    double tokens = ceil((double)prompt->len / RL_POLICY_BYTES_PER_TOKEN);
+    for (size_t i = 0; i < rc->n_candidates; i++) {
+        const struct srv_model *m = &q->gen->c->models[rc->models[i]];
+        cost[i] = rl_policy_request_cost(m->price_in, m->price_out, tokens, rc->output_tokens);
+    }
+    int pick = rl_policy_choose(&g->policy, quality, cost, rc->n_candidates);
+    if (pick < 0) {
+        srv__answer_error(q, 500, "the route's policy failed to choose", "server_error", NULL,
+                          NULL);
+        return false;
+    }
+    q->model = rc->models[pick];
+    g->quality = quality[pick];
+    srv_metrics_route(q->gen->metrics, g->route, q->model);
+    return true;
+}
+
+// The decision on the routing prompt and its embedding, if the router needs one: a route's
+// policy, or the pair's threshold (rl_router_decide); then the attempts, or the answer of POST
+// /v1/route.
+static void routed(struct srv_request *q, const float *embedding) {
+    struct srv_routing *g = &q->routing;
+    const struct srv_router *rt = &q->gen->routers[g->router];
     struct rl_prompt prompt = {g->prompt.data, g->prompt.len, embedding};
+    if (g->route >= 0) {
+        double quality[SRV_MAX_MODELS], cost[SRV_MAX_MODELS];
+        if (!route_decide(q, &prompt, quality, cost))
+            return;
+        srv_metrics_routing(q->gen->metrics, g->router, q->model,
+                            (double)(srv_now_ns() - g->t0) * 1e-9);
+        if (q->kind == SRV_KIND_ROUTE)
+            answer_route(q, quality, cost);
+        else
+            srv__attempts_begin(q);
+        return;
+    }
+    struct rl_router_decision d;
     if (rl_router_decide(rt->r, &rt->pair, &prompt, g->threshold, &d) != RL_OK) {
         srv__answer_error(q, 500, "the router failed to score the prompt", "server_error", NULL,
                           NULL);
@@ -25,7 +105,8 @@ static void routed(struct srv_request *q, const float *embedding) {
     // The router decides between its own pair; the upstreams are the config's routed pair.
     g->p_strong = d.p_strong;
     q->model = d.strong ? q->gen->strong : q->gen->weak;
-    srv_metrics_routing(q->gen->metrics, g->route, q->model, (double)(srv_now_ns() - g->t0) * 1e-9);
+    srv_metrics_routing(q->gen->metrics, g->router, q->model,
+                        (double)(srv_now_ns() - g->t0) * 1e-9);
     if (q->kind == SRV_KIND_ROUTE) {
         char text[512];
         snprintf(text, sizeof text,
@@ -74,16 +155,126 @@ static void direct(struct srv_request *q, const char *name) {
 }
 
 // Find the router by name; answers 400 and returns -1 when it is not loaded.
-static int find_route(struct srv_request *q, const char *router) {
-    for (size_t i = 0; i < q->gen->n_routes; i++)
-        if (strcmp(q->gen->routes[i].name, router) == 0)
+static int find_router(struct srv_request *q, const char *router) {
+    for (size_t i = 0; i < q->gen->n_routers; i++)
+        if (strcmp(q->gen->routers[i].name, router) == 0)
             return (int)i;
     char msg[400];
     int n = snprintf(msg, sizeof msg, "the router '%s' is not loaded; loaded:", router);
-    for (size_t i = 0; i < q->gen->n_routes && n > 0 && (size_t)n < sizeof msg; i++)
-        n += snprintf(msg + n, sizeof msg - (size_t)n, " %s", q->gen->routes[i].name);
+    for (size_t i = 0; i < q->gen->n_routers && n > 0 && (size_t)n < sizeof msg; i++)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, " %s", q->gen->routers[i].name);
     srv__answer_error(q, 400, msg, "invalid_request_error", "model", "model_not_found");
     return -1;
+}
+
+// Whether `name` is a route, as <route> or <route>:<policy>-<parameter>; sets the request's
+// route and router.
+static bool find_named_route(struct srv_request *q, const char *name) {
+    const char *colon = strchr(name, ':');
+    int k = srv_config_route_index(q->gen->c, name, colon ? (size_t)(colon - name) : strlen(name));
+    if (k < 0)
+        return false;
+    q->routing.route = k;
+    q->routing.router = q->gen->routes[k].router;
+    return true;
+}
+
+static void bad_policy(struct srv_request *q, const char *param, const char *fmt, const char *a) {
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, a);
+    srv__answer_error(q, 400, msg, "invalid_request_error", param, "invalid_policy");
+}
+
+// The request's policy: the route's, then <policy>-<parameter> after the ':' of the model
+// string, then the body's "routellm" member ({"policy", "tolerance", "lambda"}). Answers 400 and
+// returns false for a bad one.
+static bool take_policy(struct srv_request *q, const char *name, const json_t *options) {
+    struct srv_routing *g = &q->routing;
+    const struct srv_route_cfg *rc = q->gen->routes[g->route].cfg;
+    g->policy.kind = (enum rl_policy_kind)rc->policy;
+    g->policy.param = rc->policy == RL_POLICY_CHEAPEST ? rc->tolerance : rc->lambda;
+    const char *colon = strchr(name, ':');
+    if (colon) {
+        const char *dash = strchr(colon, '-');
+        char word[16];
+        snprintf(word, sizeof word, "%.*s", dash ? (int)(dash - colon - 1) : 0, colon + 1);
+        double v;
+        if (!dash || rl_policy_kind_parse(word, &g->policy.kind) != RL_OK ||
+            !srv_parse_number(dash + 1, &v)) {
+            bad_policy(q, "model",
+                       "invalid model '%.100s': a route is <route> or <route>:<policy>-<number>, "
+                       "e.g. smart:cheapest-0.05 or smart:utility-500",
+                       name);
+            return false;
+        }
+        g->policy.param = v;
+    }
+    if (options) {
+        if (!json_is_object(options)) {
+            bad_policy(q, SRV_OPTIONS_MEMBER, "'%s' must be an object", SRV_OPTIONS_MEMBER);
+            return false;
+        }
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)options, key, v) {
+            if (strcmp(key, "policy") == 0) {
+                if (!json_is_string(v) ||
+                    rl_policy_kind_parse(json_string_value(v), &g->policy.kind) != RL_OK) {
+                    bad_policy(q, SRV_OPTIONS_MEMBER,
+                               "%s.policy must be \"cheapest\" or \"utility\"", SRV_OPTIONS_MEMBER);
+                    return false;
+                }
+            } else if (strcmp(key, "tolerance") != 0 && strcmp(key, "lambda") != 0) {
+                bad_policy(q, SRV_OPTIONS_MEMBER,
+                           "unknown member '%.60s' (known: policy, tolerance, lambda)", key);
+                return false;
+            }
+        }
+        const char *want = g->policy.kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda";
+        const char *other = g->policy.kind == RL_POLICY_CHEAPEST ? "lambda" : "tolerance";
+        if (json_object_get(options, other)) {
+            bad_policy(q, SRV_OPTIONS_MEMBER, "%s goes with the other policy", other);
+            return false;
+        }
+        const json_t *param = json_object_get(options, want);
+        if (param && !json_is_number(param)) {
+            bad_policy(q, SRV_OPTIONS_MEMBER, "%s must be a number", want);
+            return false;
+        }
+        if (param)
+            g->policy.param = json_number_value(param);
+        else if (g->policy.kind != (enum rl_policy_kind)rc->policy && !colon) {
+            bad_policy(q, SRV_OPTIONS_MEMBER, "a policy other than the route's needs its %s", want);
+            return false;
+        }
+    }
+    if (isnan(g->policy.param) || rl_policy_check(&g->policy) != RL_OK) {
+        bad_policy(q, "model",
+                   g->policy.kind == RL_POLICY_CHEAPEST
+                       ? "the tolerance must be a number in [0, 1]%s"
+                       : "the utility policy needs lambda, a number in [0, 1e12]%s",
+                   "");
+        return false;
+    }
+    return true;
+}
+
+// Remove the "routellm" member from the body that goes upstream (OpenAI refuses members it does
+// not know). Answers 500 and returns false when out of memory.
+static bool drop_options(struct srv_request *q, const json_t *options) {
+    if (!options)
+        return true;
+    struct rl_buf out;
+    rl_buf_init(&out, q->client.body.len + 1);
+    if (srv_body_drop_member(q->client.body.data, q->client.body.len, SRV_OPTIONS_MEMBER, &out) !=
+        RL_OK) {
+        rl_buf_free(&out);
+        srv__answer_error(q, 500, "could not rewrite the request body", "server_error", NULL, NULL);
+        return false;
+    }
+    rl_buf_free(&q->client.body);
+    q->client.body = out;
+    return true;
 }
 
 // Take the routing prompt from the body as its kind has it; answers 400 and returns false when
@@ -116,7 +307,7 @@ static void score_prompt(struct srv_request *q) {
         return;
     drop_body_tree(q);
     g->t0 = srv_now_ns();
-    if (!q->gen->routes[g->route].needs_embedding) {
+    if (!q->gen->routers[g->router].needs_embedding) {
         routed(q, NULL);
         return;
     }
@@ -164,11 +355,22 @@ void srv__route(struct srv_request *q) {
         srv__answer_error(q, 400, msg, "invalid_request_error", "model", "invalid_model");
         return;
     }
+    const json_t *options = json_object_get(g->json, SRV_OPTIONS_MEMBER);
+    if (rc == 0 && srv_config_model_index(q->gen->c, name) < 0 && find_named_route(q, name)) {
+        if (take_policy(q, name, options) && drop_options(q, options))
+            score_prompt(q);
+        return;
+    }
+    if (options) {
+        srv__answer_error(q, 400, "'" SRV_OPTIONS_MEMBER "' applies to route requests only",
+                          "invalid_request_error", SRV_OPTIONS_MEMBER, "invalid_routellm");
+        return;
+    }
     if (rc == 0) {
         direct(q, name);
         return;
     }
-    g->route = find_route(q, router);
-    if (g->route >= 0)
+    g->router = find_router(q, router);
+    if (g->router >= 0)
         score_prompt(q);
 }

@@ -39,9 +39,9 @@ static struct rl_router *load_router(const struct srv_router_cfg *rc, const char
     return rl_router_load(what, home, errbuf);
 }
 
-static int add_route(struct srv_gen *g, const char *name, struct rl_router *r,
-                     const struct srv_router_cfg *rc, char *errbuf) {
-    struct srv_route *rt = &g->routes[g->n_routes];
+static int add_router(struct srv_gen *g, const char *name, struct rl_router *r,
+                      const struct srv_router_cfg *rc, char *errbuf) {
+    struct srv_router *rt = &g->routers[g->n_routers];
     memset(rt, 0, sizeof *rt);
     snprintf(rt->name, sizeof rt->name, "%s", name);
     rt->r = r;
@@ -52,17 +52,17 @@ static int add_route(struct srv_gen *g, const char *name, struct rl_router *r,
         rl_router_free(r);
         return rl__errf(errbuf, RL_EINVAL, "routers.%s: %s", name, err);
     }
-    g->n_routes++;
+    g->n_routers++;
     return RL_OK;
 }
 
 // The routers of the config's routers: section, or, without one, every kind the registry ships a
 // default router for (rl/router.h), under its kind name.
-static int load_routes(struct srv_gen *g, const char *home, char *errbuf) {
+static int load_routers(struct srv_gen *g, const char *home, char *errbuf) {
     const struct srv_config *c = g->c;
     size_t n = c->routers_given ? c->n_routers : rl_router_kind_count();
-    g->routes = calloc(n ? n : 1, sizeof *g->routes);
-    if (!g->routes)
+    g->routers = calloc(n ? n : 1, sizeof *g->routers);
+    if (!g->routers)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory");
     char err[RL_ERRBUF_SIZE];
     for (size_t i = 0; i < n; i++) {
@@ -80,12 +80,61 @@ static int load_routes(struct srv_gen *g, const char *home, char *errbuf) {
             srv_logf(SRV_LOG_WARN, "router not available", "%s: %s", name, err);
             continue;
         }
-        int st = add_route(g, name, r, rc, errbuf);
+        int st = add_router(g, name, r, rc, errbuf);
         if (st != RL_OK)
             return st;
     }
-    if (g->n_routes == 0)
+    if (g->n_routers == 0)
         return rl__errf(errbuf, RL_EINVAL, "no router could be loaded");
+    return RL_OK;
+}
+
+// Resolve the routes: section against the loaded routers: each route's router must be loaded
+// and able to rank models, and must know every candidate (under its `as` name) and the
+// reference.
+static int load_routes(struct srv_gen *g, char *errbuf) {
+    const struct srv_config *c = g->c;
+    g->routes = calloc(c->n_routes ? c->n_routes : 1, sizeof *g->routes);
+    g->health = calloc(c->n_models, sizeof *g->health);
+    if (!g->routes || !g->health)
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    const char *path = c->path ? c->path : "--config";
+    char err[RL_ERRBUF_SIZE];
+    for (size_t i = 0; i < c->n_routes; i++) {
+        const struct srv_route_cfg *rc = &c->routes[i];
+        struct srv_route *rt = &g->routes[g->n_routes++];
+        rt->cfg = rc;
+        rt->router = -1;
+        for (size_t j = 0; j < g->n_routers && rt->router < 0; j++)
+            if (strcmp(g->routers[j].name, rc->router) == 0)
+                rt->router = (int)j;
+        if (rt->router < 0)
+            return rl__errf(errbuf, RL_EINVAL,
+                            "%s:%d: routes.%s: the router '%s' is not loaded (see routers:)", path,
+                            rc->line, rc->name, rc->router);
+        const struct srv_router *ro = &g->routers[rt->router];
+        const struct rl_router_kind *kind = rl_router_kind(ro->r);
+        if (!rl_router_kind_ranks_models(kind))
+            return rl__errf(errbuf, RL_EINVAL,
+                            "%s:%d: routes.%s: router %s is of kind %s, which scores one pair; a "
+                            "route needs a kind that ranks models (mf, sw_ranking, irt)",
+                            path, rc->line, rc->name, rc->router, rl_router_kind_name(kind));
+        rt->router_models = calloc(rc->n_candidates, sizeof *rt->router_models);
+        if (!rt->router_models)
+            return rl__errf(errbuf, RL_ENOMEM, "out of memory");
+        for (size_t k = 0; k < rc->n_candidates; k++) {
+            const struct srv_candidate *cand = &rc->candidates[k];
+            rt->router_models[k] =
+                rl_router_model_index(ro->r, cand->as ? cand->as : cand->model, err);
+            if (rt->router_models[k] < 0)
+                return rl__errf(errbuf, RL_EINVAL, "%s:%d: routes.%s: models: %s", path, cand->line,
+                                rc->name, err);
+        }
+        rt->ref = rc->reference ? rl_router_model_index(ro->r, rc->reference, err) : ro->pair.weak;
+        if (rt->ref < 0)
+            return rl__errf(errbuf, RL_EINVAL, "%s:%d: routes.%s: reference: %s", path, rc->line,
+                            rc->name, err);
+    }
     return RL_OK;
 }
 
@@ -167,20 +216,22 @@ static int add_model_entry(struct srv_gen *g, json_t *data, const char *id, json
     return RL_OK;
 }
 
-// The GET /v1/models answer: each router once, under its configured threshold, then the
-// upstream models, then the encoder when the server runs one (the model of POST /v1/embeddings).
-// It changes only with the configuration, so it is written once, here.
+// The GET /v1/models answer: each router once, under its configured threshold, then the routes,
+// then the upstream models, then the encoder when the server runs one (the model of POST
+// /v1/embeddings). It changes only with the configuration, so it is written once, here.
 static int build_model_list(struct srv_gen *g, const struct rl_encoder *enc) {
-    size_t n = g->n_routes + g->c->n_models + 1;
+    size_t n = g->n_routers + g->n_routes + g->c->n_models + 1;
     g->model_entries = calloc(n, sizeof *g->model_entries);
     json_t *data = json_array();
     json_int_t created = (json_int_t)time(NULL);
     int rc = g->model_entries && data ? RL_OK : RL_ENOMEM;
-    for (size_t i = 0; rc == RL_OK && i < g->n_routes; i++) {
+    for (size_t i = 0; rc == RL_OK && i < g->n_routers; i++) {
         char id[SRV_NAME_MAX + 64];
-        snprintf(id, sizeof id, "router-%s-%g", g->routes[i].name, g->routes[i].threshold);
+        snprintf(id, sizeof id, "router-%s-%g", g->routers[i].name, g->routers[i].threshold);
         rc = add_model_entry(g, data, id, created, "routellm");
     }
+    for (size_t i = 0; rc == RL_OK && i < g->n_routes; i++)
+        rc = add_model_entry(g, data, g->routes[i].cfg->name, created, "routellm");
     for (size_t i = 0; rc == RL_OK && i < g->c->n_models; i++)
         rc = add_model_entry(g, data, g->c->models[i].name, created, "upstream");
     if (rc == RL_OK && enc)
@@ -197,8 +248,8 @@ static int build_model_list(struct srv_gen *g, const struct rl_encoder *enc) {
 static int load_encoder(struct srv_server *s, char *errbuf) {
     const struct srv_gen *g = s->gen;
     bool needed = false;
-    for (size_t i = 0; i < g->n_routes; i++)
-        needed |= g->routes[i].needs_embedding;
+    for (size_t i = 0; i < g->n_routers; i++)
+        needed |= g->routers[i].needs_embedding;
     if (!needed)
         return RL_OK;
     char err[RL_ERRBUF_SIZE];
@@ -213,16 +264,16 @@ static int load_encoder(struct srv_server *s, char *errbuf) {
 // Every router that embeds must read this server's encoder.
 static int check_encoder(const struct srv_server *s, const struct srv_gen *g, char *errbuf) {
     char err[RL_ERRBUF_SIZE];
-    for (size_t i = 0; i < g->n_routes; i++) {
-        if (!g->routes[i].needs_embedding)
+    for (size_t i = 0; i < g->n_routers; i++) {
+        if (!g->routers[i].needs_embedding)
             continue;
         if (!s->enc)
             return rl__errf(errbuf, RL_EINVAL,
                             "router %s needs the encoder, which this server did not load at "
                             "start: restart it",
-                            g->routes[i].name);
-        if (rl_router_check_encoder(g->routes[i].r, s->enc, err) != RL_OK)
-            return rl__errf(errbuf, RL_EINVAL, "router %s: %s", g->routes[i].name, err);
+                            g->routers[i].name);
+        if (rl_router_check_encoder(g->routers[i].r, s->enc, err) != RL_OK)
+            return rl__errf(errbuf, RL_EINVAL, "router %s: %s", g->routers[i].name, err);
     }
     return RL_OK;
 }
@@ -233,9 +284,13 @@ static int check_encoder(const struct srv_server *s, const struct srv_gen *g, ch
 void srv__gen_unref(struct srv_gen *g) {
     if (!g || --g->refs > 0)
         return;
+    for (size_t i = 0; i < g->n_routers; i++)
+        rl_router_free(g->routers[i].r);
+    free(g->routers);
     for (size_t i = 0; i < g->n_routes; i++)
-        rl_router_free(g->routes[i].r);
+        free(g->routes[i].router_models);
     free(g->routes);
+    free(g->health);
     for (size_t a = 0; a < SRV_N_APIS; a++) {
         for (size_t i = 0; g->urls[a] && i < g->c->n_models; i++)
             free(g->urls[a][i]);
@@ -266,14 +321,15 @@ static struct srv_gen *gen_new(struct srv_server *s, char *errbuf) {
     }
     g->refs = 1;
     srv_config_init(g->c);
-    if (s->build(s->build_data, g->c, errbuf) != RL_OK || load_routes(g, s->home, errbuf) != RL_OK)
+    if (s->build(s->build_data, g->c, errbuf) != RL_OK ||
+        load_routers(g, s->home, errbuf) != RL_OK || load_routes(g, errbuf) != RL_OK)
         goto fail;
     g->strong = srv_config_model_index(g->c, g->c->strong);
     g->weak = srv_config_model_index(g->c, g->c->weak);
     const char *names[SRV_MAX_ROUTERS + 16];
-    for (size_t i = 0; i < g->n_routes && i < RL_COUNTOF(names); i++)
-        names[i] = g->routes[i].name;
-    g->metrics = srv_metrics_new(g->c, names, g->n_routes);
+    for (size_t i = 0; i < g->n_routers && i < RL_COUNTOF(names); i++)
+        names[i] = g->routers[i].name;
+    g->metrics = srv_metrics_new(g->c, names, g->n_routers);
     if (!g->metrics) {
         rl__errf(errbuf, RL_ENOMEM, "out of memory");
         goto fail;
@@ -317,12 +373,17 @@ static void reload(struct srv_server *s) {
                  "server.host, server.port and the encoder section take effect at the next "
                  "start; the running values stay");
     srv_metrics_carry(g->metrics, s->gen->metrics);
+    for (size_t i = 0; i < c->n_models; i++) { // a model's cooldown outlives the reload
+        int was = srv_config_model_index(old, c->models[i].name);
+        if (was >= 0)
+            g->health[i] = s->gen->health[was];
+    }
     srv_listener_set_config(s->listener, c);
     srv__gen_unref(s->gen);
     s->gen = g;
     struct srv_log l;
     srv_log_begin(&l, SRV_LOG_INFO, "reloaded");
-    srv_log_int(&l, "routers", (long long)g->n_routes);
+    srv_log_int(&l, "routers", (long long)g->n_routers);
     srv_log_int(&l, "models", (long long)c->n_models);
     srv_log_str(&l, "strong", c->strong);
     srv_log_str(&l, "weak", c->weak);
@@ -506,9 +567,9 @@ int srv_server_run(struct srv_server *s) {
     srv_log_str(&l, "host", g->c->host);
     srv_log_int(&l, "port", s->port);
     char names[512] = "";
-    for (size_t i = 0, used = 0; i < g->n_routes && used < sizeof names; i++)
+    for (size_t i = 0, used = 0; i < g->n_routers && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
-                                 g->routes[i].name);
+                                 g->routers[i].name);
     srv_log_str(&l, "routers", names);
     srv_log_str(&l, "strong", g->c->strong);
     srv_log_str(&l, "weak", g->c->weak);

@@ -50,6 +50,7 @@
 #define SRV_MAX_KEYS          64
 #define SRV_MAX_MODELS        64 // upstream models in a config file (metrics hold models^2 cells)
 #define SRV_MAX_ROUTERS       64 // entries of a config file's routers: section
+#define SRV_MAX_ROUTES        64 // entries of a config file's routes: section
 #define SRV_NAME_MAX          64 // model and router names
 #define SRV_MMAP_THRESHOLD    (256u << 10) // blocks this large get their own mapping (server.c)
 #define SRV_MAX_JSON_NODES    (1u << 18)   // values and keys in a request body (bounds the parse)
@@ -83,6 +84,20 @@ struct srv_pairs {
     size_t n;
 };
 
+// A list of model names as written (models[].fallbacks, routes.<name>.fallbacks), with the line
+// of each.
+struct srv_names {
+    char **items;
+    int *lines;
+    size_t n;
+};
+
+// Model indices: a fallback chain, resolved by srv_config_finish.
+struct srv_chain {
+    int *items;
+    size_t n;
+};
+
 struct srv_model {
     char *name;        // the name clients use and x-routellm-model reports
     char *base_url;    // OpenAI-compatible base URL, e.g. https://api.openai.com/v1
@@ -101,6 +116,14 @@ struct srv_model {
     bool probe;               // ask GET <base_url>/models at start (srv_server_run)
     char **secrets;           // values read from the environment for headers; masked like keys
     size_t n_secrets;
+    struct srv_names fallbacks;         // tried in order once this model has failed
+    struct srv_names context_fallbacks; // tried when it answers that the prompt is too long
+    unsigned cooldown_errors; // requests failed in a row that put it in cooldown (0: never)
+    double cooldown_s;        // how long a cooldown lasts
+    // Resolved by srv_config_finish: the fallbacks, each followed by its own fallbacks, depth
+    // first, without repeats (a chain that leads back to the model is refused); likewise the
+    // context fallbacks, each followed by its own context fallbacks.
+    struct srv_chain chain, context_chain;
     int line; // where it was defined, for messages
 };
 
@@ -110,6 +133,31 @@ struct srv_router_cfg {
     char *strong;     // the router's own name for the strong model (NULL: its default)
     char *weak;       // likewise for the weak model
     double threshold; // the threshold /v1/models advertises
+    int line;
+};
+
+// One candidate of a route: an upstream model, and the name its route's router knows it by.
+struct srv_candidate {
+    char *model; // a name of the models: section
+    char *as;    // the router's name for it (NULL: the same name)
+    int line;
+};
+
+// A named route (routes: section): the `model` a client asks for, the candidates it chooses
+// among, and how (include/rl/policy.h).
+struct srv_route_cfg {
+    char *name;
+    char *router; // a name of the routers: section, or a shipped kind without one
+    struct srv_candidate *candidates;
+    size_t n_candidates;
+    int policy;           // enum rl_policy_kind
+    double tolerance;     // cheapest: within this much of the best quality
+    double lambda;        // utility: quality per USD (NAN: not given)
+    double output_tokens; // expected completion tokens, for the expected cost
+    char *reference;      // the router's model the qualities are against (NULL: its weak model)
+    struct srv_names fallbacks; // tried once the chosen model and its own chain failed
+    struct srv_chain chain;     // resolved by srv_config_finish, without repeats
+    int *models;                // resolved: candidates[i]'s index in the models: section
     int line;
 };
 
@@ -147,6 +195,9 @@ struct srv_config {
     struct srv_router_cfg *routers;
     size_t n_routers;
 
+    struct srv_route_cfg *routes;
+    size_t n_routes;
+
     char *encoder_dir; // NULL: cli_default_model_dir()
     int encoder_workers;
     int batch_max;
@@ -182,8 +233,9 @@ int srv_config_add_model(struct srv_config *c, const char *name, const char *bas
 int srv_config_add_router(struct srv_config *c, const char *name) RL_NODISCARD;
 
 // Cross-checks after files and flags are merged: names unique and well formed, routing.strong
-// and .weak exist, keys and header variables read from the environment. errbuf names the
-// offending entry.
+// and .weak exist, fallback chains and routes name known models and chains have no cycle (each
+// is resolved into model indices), keys and header variables read from the environment. errbuf
+// names the offending entry.
 int srv_config_finish(struct srv_config *c, char *errbuf) RL_NODISCARD;
 
 // The model's secrets for srv_mask_secrets: its key, then every value its headers read from the
@@ -199,6 +251,8 @@ char *srv_model_url(const struct srv_model *m, const char *path);
 struct curl_slist *srv_model_headers(const struct srv_model *m);
 
 int srv_config_model_index(const struct srv_config *c, const char *name); // -1 when unknown
+// The route whose name is the len bytes at name; -1 when unknown.
+int srv_config_route_index(const struct srv_config *c, const char *name, size_t len);
 
 // ----------------------------------------------------------------------------
 // OpenAI bodies (openai.c)
@@ -207,6 +261,14 @@ int srv_config_model_index(const struct srv_config *c, const char *name); // -1 
 // at most SRV_MAX_JSON_NODES values and keys. NULL when it is not, with msg (for a 400 answer)
 // saying why.
 json_t *srv_body_parse(const char *body, size_t len, char *msg, size_t msg_size);
+
+// The body member that carries a route request's own policy ({"policy", "tolerance",
+// "lambda"}); it is removed before the body goes upstream.
+#define SRV_OPTIONS_MEMBER "routellm"
+
+// Parse t, a plain decimal number (digits, '.', 'e', signs; no "nan", "inf", hex or spaces)
+// that is finite, into *v.
+bool srv_parse_number(const char *t, double *v);
 
 // Parse "router-<router>-<threshold>". Returns 1 and fills router/threshold for a router alias,
 // 0 when name does not start with "router-", RL_EINVAL for a malformed alias (why says how).
@@ -263,6 +325,18 @@ size_t srv_format_f32(float x, char *buf);
 // every other byte is kept. body must be a valid JSON object (already parsed by jansson).
 int srv_body_set_model(const char *body, size_t len, const char *model,
                        struct rl_buf *out) RL_NODISCARD;
+
+// Copy body without its top-level member `key` (and the comma that separated it); every other
+// byte is kept. body must be a valid JSON object (already parsed by jansson). RL_EINVAL when it
+// has no such member.
+int srv_body_drop_member(const char *body, size_t len, const char *key,
+                         struct rl_buf *out) RL_NODISCARD;
+
+// Whether an upstream's error answer (status and body) says that the prompt is longer than the
+// model's context: a 400, 413 or 422 whose body holds OpenAI's code context_length_exceeded or
+// a message of its kin ("maximum context length", "context window", "context size", "prompt is
+// too long", "too many tokens") in its first 64 KiB, compared ignoring case.
+bool srv_upstream_context_exceeded(long status, const char *body, size_t len);
 
 // {"error": {"message", "type", "param", "code"}} into out (param and code may be NULL).
 int srv_error_body(struct rl_buf *out, const char *message, const char *type, const char *param,
@@ -557,6 +631,8 @@ void srv_metrics_request(struct srv_metrics *m, const char *endpoint, int router
 void srv_metrics_routing(struct srv_metrics *m, int router, int model, double seconds);
 void srv_metrics_attempt(struct srv_metrics *m, int model, const char *outcome, double seconds);
 void srv_metrics_fallback(struct srv_metrics *m, int from, int to);
+void srv_metrics_route(struct srv_metrics *m, int route, int model); // a route's decision
+void srv_metrics_cooldown(struct srv_metrics *m, int model);         // a cooldown began
 void srv_metrics_stream_error(struct srv_metrics *m, int model);
 // Tokens and cost of one answered request; `strong` is the routing pair's strong model.
 void srv_metrics_usage(struct srv_metrics *m, int model, int strong, long prompt_tokens,

@@ -19,12 +19,27 @@
 // ----------------------------------------------------------------------------
 // The server, built by server.c and read by every stage
 
-struct srv_route {
+// A loaded router, offered as router-<name>-<threshold>.
+struct srv_router {
     char name[SRV_NAME_MAX]; // the <router> of router-<router>-<threshold>
     struct rl_router *r;
     struct rl_router_pair pair;
     double threshold; // advertised in /v1/models
     bool needs_embedding;
+};
+
+// A named route of the config's routes: section, resolved against its router.
+struct srv_route {
+    const struct srv_route_cfg *cfg; // borrowed from the generation's config
+    int router;                      // index into srv_gen.routers
+    int *router_models;              // per candidate: its index among the router's models
+    int ref;                         // the router's model the qualities are against
+};
+
+// An upstream's recent failures, for its cooldown (models[].cooldown_errors).
+struct srv_health {
+    unsigned fails;    // requests in a row that it failed
+    uint64_t until_ns; // skipped while a fallback is left, until then
 };
 
 // One entry of the GET /v1/models list, also answered alone by GET /v1/models/<id>.
@@ -42,8 +57,11 @@ enum srv_api { SRV_API_CHAT, SRV_API_COMPLETIONS, SRV_N_APIS };
 struct srv_gen {
     int refs;
     struct srv_config *c;
+    struct srv_router *routers;
+    size_t n_routers;
     struct srv_route *routes;
     size_t n_routes;
+    struct srv_health *health; // per model; starts afresh with each configuration
     struct srv_metrics *metrics;
     char **urls[SRV_N_APIS];     // per API, per model: <base_url>/chat/completions, /completions
     struct curl_slist **headers; // per model: content type, key, no Expect
@@ -104,8 +122,12 @@ struct srv_client {
 struct srv_routing {
     json_t *json; // the parsed body
     bool stream;
-    int route; // index into s->routes, -1 for a direct model request
+    int router; // index into gen->routers, -1 for a direct model request
+    int route;  // index into gen->routes for a route request (router is then its router), or -1
+    struct rl_policy policy; // a route request's policy, the route's unless the request's own
     double threshold, p_strong;
+    double quality;    // a route request: the chosen model's quality
+    bool drop_options; // the body's "routellm" member is removed before it goes upstream
     uint64_t t0;
     struct rl_buf prompt;
     struct srv_embed_waiter waiter;
@@ -120,8 +142,11 @@ struct srv_attempts {
     struct rl_buf body;           // the request body rewritten for body_model
     int body_model;               // -1 for none yet
     int first_model;              // the model routed to, before any fallback
+    int plan[SRV_MAX_MODELS];     // the models to try in order: the first, then fallbacks
+    size_t n_plan, at;            // plan[at] is q->model
     int retries_left, n, n_model; // retries left on this model; attempts in all, on this model
     bool fell_back, too_big;
+    bool context;                  // the plan is a context fallback chain
     enum srv_failure last_failure; // of the latest failed attempt: what the final error says
     uint64_t t0;                   // when the current attempt began
     struct rl_buf resp;            // a non-streaming answer, held (bounded) until complete

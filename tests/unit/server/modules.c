@@ -407,6 +407,68 @@ TEST(server_body_set_model_changes_one_value) {
     return 0;
 }
 
+// The "routellm" member goes with one comma, whatever its place; every other byte stays, and
+// the result is the same object less that member.
+TEST(server_body_drop_member_keeps_the_rest) {
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{\"routellm\":{\"a\":1}}", "{}"},
+        {"{\"model\":\"x\", \"routellm\":{\"a\":[1,{\"}\":2}]}}", "{\"model\":\"x\"}"},
+        {"{ \"routellm\" : {} , \"model\":\"x\" }", "{ \"model\":\"x\" }"},
+        {"{\"a\":1,\"routellm\":null,\"b\":\"routellm\"}", "{\"a\":1,\"b\":\"routellm\"}"},
+        {"{\"x\":{\"routellm\":1},\"rout\\u0065llm\":2}", "{\"x\":{\"routellm\":1}}"},
+        {"{\"a\":1}", NULL},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        struct rl_buf out;
+        rl_buf_init(&out, 1 << 16);
+        int rc = srv_body_drop_member(cases[i].body, strlen(cases[i].body), "routellm", &out);
+        if (cases[i].want) {
+            ASSERT_OK(rc);
+            ASSERT_STR_EQ(out.data, cases[i].want);
+            json_t *j = json_loads(out.data, JSON_REJECT_DUPLICATES, NULL);
+            ASSERT_NOT_NULL(j);
+            ASSERT(json_object_get(j, "routellm") == NULL);
+            json_decref(j);
+        } else {
+            ASSERT_EQ(rc, RL_EINVAL);
+        }
+        rl_buf_free(&out);
+    }
+    return 0;
+}
+
+// The context-length answers of OpenAI, vLLM, llama.cpp and Anthropic's OpenAI layer are
+// recognised; other refusals, statuses and 5xx are not.
+TEST(server_upstream_context_exceeded) {
+    static const char openai[] =
+        "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens.\","
+        "\"code\":\"context_length_exceeded\"}}";
+    ASSERT(srv_upstream_context_exceeded(400, openai, strlen(openai)));
+    ASSERT(
+        srv_upstream_context_exceeded(400, "the request exceeds the available CONTEXT SIZE", 46));
+    ASSERT(srv_upstream_context_exceeded(413, "prompt is too long: 210000 tokens", 33));
+    ASSERT(!srv_upstream_context_exceeded(500, openai, strlen(openai)));
+    ASSERT(
+        !srv_upstream_context_exceeded(400, "{\"error\":{\"message\":\"bad temperature\"}}", 39));
+    ASSERT(!srv_upstream_context_exceeded(400, NULL, 0));
+    ASSERT(!srv_upstream_context_exceeded(400, "context_length_exceeded", 10)); // cut short
+    return 0;
+}
+
+TEST(server_parse_number_is_plain_decimal) {
+    double v;
+    ASSERT(srv_parse_number("0.05", &v) && v == 0.05);
+    ASSERT(srv_parse_number("1e-3", &v) && v == 1e-3);
+    ASSERT(srv_parse_number("500", &v) && v == 500);
+    static const char *const bad[] = {"", "nan", "inf", "0x10", " 1", "1 ", "1e999", "-", "."};
+    for (size_t i = 0; i < RL_COUNTOF(bad); i++)
+        if (srv_parse_number(bad[i], &v))
+            TEST_FAIL_("'%s' was taken as %g", bad[i], v);
+    return 0;
+}
+
 TEST(server_error_body_and_keys) {
     struct rl_buf b;
     rl_buf_init(&b, 1 << 12);
@@ -610,11 +672,22 @@ TEST(server_config_reads_every_section) {
         "    api_key_env: RL_TEST_CFG_UP\n"
         "    price_in: 2.5\n"
         "    price_out: 10\n"
-        "  - {name: small, base_url: 'http://127.0.0.1:8000/v1'}\n"
+        "    fallbacks: [small, tiny]\n"
+        "    cooldown_errors: 3\n"
+        "  - {name: small, base_url: 'http://127.0.0.1:8000/v1', fallbacks: [tiny, big2]}\n"
+        "  - {name: tiny, base_url: 'http://127.0.0.1:8001/v1', context_fallbacks: [small]}\n"
+        "  - {name: big2, base_url: 'http://127.0.0.1:8002/v1'}\n"
         "routing: {strong: big, weak: small, fallback: false, retries: 0, backoff_s: 0.5}\n"
         "routers:\n"
         "  mf: {checkpoint_path: routers/mf.safetensors, threshold: 0.116}\n"
         "  random:\n"
+        "routes:\n"
+        "  smart:\n"
+        "    router: mf\n"
+        "    models: [{big: gpt-4-1106-preview}, small]\n"
+        "    policy: utility\n"
+        "    lambda: 250\n"
+        "    fallbacks: [tiny]\n"
         "encoder: {model_dir: /m, workers: 2, batch_max: 8, cache_entries: 0}\n";
     ASSERT_OK(rl_file_write(path, text, strlen(text), NULL));
     setenv("RL_TEST_CFG_KEYS", "k1,,k2", 1);
@@ -633,7 +706,29 @@ TEST(server_config_reads_every_section) {
     ASSERT_EQ(c.log_requests, false);
     ASSERT_EQ(c.n_keys, 2);
     ASSERT_STR_EQ(c.keys[1], "k2");
-    ASSERT_EQ(c.n_models, 2);
+    ASSERT_EQ(c.n_models, 4);
+    // big's chain: small, then small's own (tiny, big2), then tiny (already there).
+    ASSERT_EQ(c.models[0].chain.n, 3);
+    ASSERT_EQ(c.models[0].chain.items[0], 1);
+    ASSERT_EQ(c.models[0].chain.items[1], 2);
+    ASSERT_EQ(c.models[0].chain.items[2], 3);
+    ASSERT_EQ(c.models[0].cooldown_errors, 3);
+    ASSERT_NEAR(c.models[0].cooldown_s, 30, 0);
+    ASSERT_EQ(c.models[2].context_chain.n, 1);
+    ASSERT_EQ(c.models[2].context_chain.items[0], 1);
+    ASSERT_EQ(c.n_routes, 1);
+    const struct srv_route_cfg *rt = &c.routes[0];
+    ASSERT_STR_EQ(rt->name, "smart");
+    ASSERT_STR_EQ(rt->router, "mf");
+    ASSERT_EQ(rt->n_candidates, 2);
+    ASSERT_STR_EQ(rt->candidates[0].as, "gpt-4-1106-preview");
+    ASSERT_NULL(rt->candidates[1].as);
+    ASSERT_EQ(rt->models[1], 1);
+    ASSERT_EQ(rt->policy, RL_POLICY_UTILITY);
+    ASSERT_NEAR(rt->lambda, 250, 0);
+    ASSERT_NEAR(rt->output_tokens, 256, 0);
+    ASSERT_EQ(rt->chain.n, 1); // tiny, whose fallbacks are none (its context chain is apart)
+    ASSERT_EQ(rt->chain.items[0], 2);
     ASSERT_STR_EQ(c.models[0].model, "gpt-4o");
     ASSERT_STR_EQ(c.models[0].api_key, "sk-up");
     ASSERT_NEAR(c.models[0].price_out, 10, 0);
