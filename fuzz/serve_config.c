@@ -108,11 +108,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         touch(m->model);
         touch(m->api_key_env);
         touch(m->api_key);
-        touch_upstream(m);
+        if (!m->members.n) // a group has no upstream of its own
+            touch_upstream(m);
         if (srv_config_model_index(&c, m->name) != (int)i)
             abort(); // finish promised unique names
         check_chain(&c, &m->chain, (int)i);
         check_chain(&c, &m->context_chain, (int)i);
+        check_chain(&c, &m->members, (int)i);
+        for (size_t k = 0; k < m->members.n; k++)
+            if (c.models[m->members.items[k]].members.n) // a group of groups
+                abort();
+        if (!m->members.n && !m->base_url)
+            abort(); // an upstream without a URL
     }
     touch_routes(&c);
     touch(c.strong);

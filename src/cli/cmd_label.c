@@ -241,6 +241,16 @@ int cli_cmd_label(int argc, char **argv) {
             cli_usage(spec, "--judge: no model '%s' in %s (it has: %s)", o.judge, o.config, known);
         goto done;
     }
+    for (int k = -1; k < j.n_models; k++) {
+        int i = k < 0 ? judge : cfg[k];
+        if (i >= 0 && c.models[i].deployments.n) {
+            status = cli_usage(spec,
+                               "'%s' is a group of deployments (models[].deployments): name one "
+                               "of them, e.g. '%s'",
+                               c.models[i].name, c.models[i].deployments.items[0]);
+            goto done;
+        }
+    }
     if (o.pairwise && j.n_models != 2) {
         status = cli_usage(spec, "--pairwise compares two models; --models gives %d", j.n_models);
         goto done;

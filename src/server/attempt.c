@@ -56,8 +56,40 @@ static void plan_build(struct srv_request *q) {
     }
 }
 
+// A model is cooling down, or, for a group, every one of its deployments is.
 static bool cooling(const struct srv_request *q, int model) {
-    return q->gen->health[model].until_ns > srv_now_ns();
+    const struct srv_chain *members = &q->gen->c->models[model].members;
+    uint64_t now = srv_now_ns();
+    for (size_t i = 0; i < members->n; i++)
+        if (q->gen->health[members->items[i]].until_ns <= now)
+            return false;
+    return members->n > 0 || q->gen->health[model].until_ns > now;
+}
+
+// The upstream a call to q->model goes to: the model itself, or for a group the deployment
+// whose turn it is (round_robin) or that has the fewest calls in flight (least_busy), among
+// those not cooling down (among all when every one is).
+static int pick_target(struct srv_request *q) {
+    const struct srv_model *m = &q->gen->c->models[q->model];
+    const struct srv_chain *members = &m->members;
+    if (members->n == 0)
+        return q->model;
+    struct srv_health *h = q->gen->health;
+    bool all_cooling = cooling(q, q->model);
+    int best = -1;
+    for (size_t k = 0; k < members->n; k++) {
+        size_t i = m->balance == SRV_BALANCE_ROUND_ROBIN ? (h[q->model].turn + k) % members->n : k;
+        int d = members->items[i];
+        if (!all_cooling && cooling(q, d))
+            continue;
+        if (m->balance == SRV_BALANCE_ROUND_ROBIN) {
+            h[q->model].turn = (unsigned)((i + 1) % members->n);
+            return d;
+        }
+        if (best < 0 || h[d].busy < h[best].busy)
+            best = d;
+    }
+    return best;
 }
 
 // The plan's next model from index `from` on: the first that is not cooling down, or, when all
@@ -69,7 +101,7 @@ static int plan_next(const struct srv_request *q, size_t from) {
     return from < q->up.n_plan ? (int)from : -1;
 }
 
-// A request's attempts on a model all failed: count it towards the model's cooldown.
+// A call to an upstream failed: count it towards the upstream's cooldown.
 static void health_failed(struct srv_request *q, int model) {
     struct srv_health *h = &q->gen->health[model];
     const struct srv_model *m = &q->gen->c->models[model];
@@ -78,12 +110,20 @@ static void health_failed(struct srv_request *q, int model) {
     h->fails = 0;
     h->until_ns = srv_now_ns() + (uint64_t)(m->cooldown_s * 1e9);
     srv_metrics_cooldown(q->gen->metrics, model);
-    srv_logf(SRV_LOG_WARN, "cooldown", "model %s failed %u requests in a row: skipped for %g s",
+    srv_logf(SRV_LOG_WARN, "cooldown", "model %s failed %u calls in a row: skipped for %g s",
              m->name, m->cooldown_errors, m->cooldown_s);
 }
 
 static void health_ok(struct srv_request *q, int model) {
     q->gen->health[model].fails = 0;
+}
+
+// The call to up->target is over (done or cancelled): it is no longer in flight.
+static void call_ended(struct srv_request *q) {
+    if (q->up.busy) {
+        q->gen->health[q->up.target].busy--;
+        q->up.busy = false;
+    }
 }
 
 // Move the request to plan[i], a model other than the current one, and start there.
@@ -120,7 +160,7 @@ static void relay_unpause(struct srv_relay *r) {
 
 static void relay_broken(struct srv_relay *r) {
     struct srv_request *q = r->data;
-    srv_metrics_stream_error(q->gen->metrics, q->model);
+    srv_metrics_stream_error(q->gen->metrics, q->up.target);
 }
 
 static const struct srv_relay_ops relay_ops = {relay_wake, relay_unpause, relay_broken};
@@ -136,11 +176,11 @@ static size_t relay_push(struct srv_request *q, const char *data, size_t n) {
 static bool commit(struct srv_request *q, const struct srv_call *call) {
     const char *ctype = call->content_type[0] ? call->content_type : "text/event-stream";
     bool sse = strncasecmp(ctype, "text/event-stream", 17) == 0;
-    if (srv_relay_init(&q->relay, SRV_STREAM_RING, sse, q->gen->c->models[q->model].name,
+    if (srv_relay_init(&q->relay, SRV_STREAM_RING, sse, q->gen->c->models[q->up.target].name,
                        &relay_ops, q) != RL_OK)
         return false;
     q->up.committed = true;
-    health_ok(q, q->model);
+    health_ok(q, q->up.target);
     srv__answer_stream(q, (int)call->status, ctype);
     return true;
 }
@@ -203,7 +243,6 @@ static void retry_or_fall_back(struct srv_request *q, const char *detail, bool r
         srv_timer_start(s->loop, &up->backoff, delay);
         return;
     }
-    health_failed(q, q->model);
     int next = plan_next(q, up->at + 1);
     if (next >= 0) {
         switch_model(q, (size_t)next, detail);
@@ -247,7 +286,7 @@ static size_t on_body(struct srv_call *call, const char *data, size_t n) {
     if (!q->up.stall.armed) {
         q->up.stall.cb = on_stall_check;
         q->up.stall.data = q;
-        srv_timer_start(q->s->loop, &q->up.stall, q->gen->c->models[q->model].stall_timeout_s);
+        srv_timer_start(q->s->loop, &q->up.stall, q->gen->c->models[q->up.target].stall_timeout_s);
     }
     if (q->up.committed)
         return relay_push(q, data, n);
@@ -267,10 +306,10 @@ static void answered(struct srv_request *q, const struct srv_call *call, const c
     json_error_t jerr;
     json_t *j = resp->len ? json_loadb(resp->data, resp->len, 0, &jerr) : NULL;
     if (!j) {
-        srv_metrics_attempt(q->gen->metrics, q->model, "malformed", secs);
+        srv_metrics_attempt(q->gen->metrics, q->up.target, "malformed", secs);
         char detail[300];
         snprintf(detail, sizeof detail, "upstream model '%s' returned %s",
-                 q->gen->c->models[q->model].name,
+                 q->gen->c->models[q->up.target].name,
                  resp->len ? "a body that is not valid JSON" : "an empty body");
         srv__answer_error(q, 502, detail, "upstream_error", NULL, "upstream_malformed");
         return;
@@ -278,8 +317,8 @@ static void answered(struct srv_request *q, const struct srv_call *call, const c
     struct srv_reply *a = &q->reply;
     a->have_usage = srv_usage(j, &a->prompt_tokens, &a->completion_tokens);
     json_decref(j);
-    srv_metrics_attempt(q->gen->metrics, q->model, "ok", secs);
-    health_ok(q, q->model);
+    srv_metrics_attempt(q->gen->metrics, q->up.target, "ok", secs);
+    health_ok(q, q->up.target);
     srv__answer(q, (int)call->status, resp, ctype);
 }
 
@@ -289,8 +328,10 @@ static void on_done(struct srv_call *call, CURLcode rc) {
     double secs = (double)(srv_now_ns() - up->t0) * 1e-9;
     const char *ctype = call->content_type[0] ? call->content_type : "application/json";
     long status = call->status;
+    call_ended(q);
     if (up->committed) {
-        srv_metrics_attempt(q->gen->metrics, q->model, rc == CURLE_OK ? "ok" : classify(rc), secs);
+        srv_metrics_attempt(q->gen->metrics, up->target, rc == CURLE_OK ? "ok" : classify(rc),
+                            secs);
         srv_relay_end(&q->relay, rc == CURLE_OK    ? NULL
                                  : call->errbuf[0] ? call->errbuf
                                                    : curl_easy_strerror(rc));
@@ -307,10 +348,10 @@ static void on_done(struct srv_call *call, CURLcode rc) {
         // nor would another model, unless the prompt is too long for this one and a model with a
         // larger context is configured. Otherwise its status goes back, with a safe summary of
         // its error.
-        srv_metrics_attempt(q->gen->metrics, q->model, "http_4xx", secs);
+        srv_metrics_attempt(q->gen->metrics, up->target, "http_4xx", secs);
         if (context_fall_back(q, status))
             return;
-        const struct srv_model *m = &q->gen->c->models[q->model];
+        const struct srv_model *m = &q->gen->c->models[up->target];
         struct rl_buf b;
         rl_buf_init(&b, 1 << 16);
         const char *secrets[SRV_MAX_SECRETS];
@@ -348,11 +389,12 @@ static void on_done(struct srv_call *call, CURLcode rc) {
         snprintf(detail, sizeof detail, "%s",
                  call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
     }
-    srv_metrics_attempt(q->gen->metrics, q->model, outcome, secs);
+    srv_metrics_attempt(q->gen->metrics, up->target, outcome, secs);
+    health_failed(q, up->target);
     struct srv_log l;
     srv_log_begin(&l, SRV_LOG_WARN, "upstream attempt failed");
     srv_log_str(&l, "id", q->id);
-    srv_log_str(&l, "model", q->gen->c->models[q->model].name);
+    srv_log_str(&l, "model", q->gen->c->models[up->target].name);
     srv_log_str(&l, "outcome", outcome);
     srv_log_str(&l, "detail", detail);
     srv_log_int(&l, "attempt", up->n);
@@ -369,7 +411,7 @@ static void on_done(struct srv_call *call, CURLcode rc) {
 static void on_stall_check(struct srv_timer *t) {
     struct srv_request *q = t->data;
     struct srv_attempts *up = &q->up;
-    double stall = q->gen->c->models[q->model].stall_timeout_s;
+    double stall = q->gen->c->models[up->target].stall_timeout_s;
     double quiet = (double)(srv_now_ns() - up->last_byte_ns) * 1e-9;
     if (!up->call.easy)
         return;
@@ -389,6 +431,7 @@ static void on_deadline(struct srv_timer *t) {
     if (q->up.committed || q->state == SRV_ANSWERED)
         return;
     srv_upstream_cancel(q->s->up, &q->up.call);
+    call_ended(q);
     srv_timer_stop(q->s->loop, &q->up.backoff);
     srv_timer_stop(q->s->loop, &q->up.stall);
     q->up.last_failure = SRV_FAIL_TIMEOUT;
@@ -401,8 +444,9 @@ static void on_deadline(struct srv_timer *t) {
 static void start_attempt(struct srv_request *q) {
     struct srv_server *s = q->s;
     struct srv_attempts *up = &q->up;
-    const struct srv_model *m = &q->gen->c->models[q->model];
-    if (up->body_model != q->model) {
+    up->target = pick_target(q);
+    const struct srv_model *m = &q->gen->c->models[up->target];
+    if (up->body_model != up->target) {
         // The body is kept once: the client's bytes until the first rewrite, then the latest
         // rewrite, which a fallback rewrites again.
         const struct rl_buf *in = up->body.data ? &up->body : &q->client.body;
@@ -416,7 +460,7 @@ static void start_attempt(struct srv_request *q) {
         rl_buf_free(&up->body);
         rl_buf_free(&q->client.body);
         up->body = out;
-        up->body_model = q->model;
+        up->body_model = up->target;
     }
     rl_buf_free(&up->resp);
     rl_buf_init(&up->resp, q->gen->c->max_response);
@@ -430,11 +474,15 @@ static void start_attempt(struct srv_request *q) {
     up->call.on_done = on_done;
     up->call.data = q;
     int api = q->kind == SRV_KIND_COMPLETIONS ? SRV_API_COMPLETIONS : SRV_API_CHAT;
-    if (srv_upstream_start(s->up, &up->call, q->gen->urls[api][q->model], q->gen->headers[q->model],
-                           up->body.data, up->body.len, m->timeout_s,
-                           m->connect_timeout_s) != RL_OK)
+    if (srv_upstream_start(s->up, &up->call, q->gen->urls[api][up->target],
+                           q->gen->headers[up->target], up->body.data, up->body.len, m->timeout_s,
+                           m->connect_timeout_s) != RL_OK) {
         srv__answer_error(q, 500, "could not start the upstream request", "server_error", NULL,
                           NULL);
+        return;
+    }
+    q->gen->health[up->target].busy++;
+    up->busy = true;
 }
 
 // ----------------------------------------------------------------------------
@@ -458,6 +506,7 @@ void srv__attempts_begin(struct srv_request *q) {
 
 void srv__attempts_stop(struct srv_request *q) {
     srv_upstream_cancel(q->s->up, &q->up.call);
+    call_ended(q);
     srv_timer_stop(q->s->loop, &q->up.backoff);
     srv_timer_stop(q->s->loop, &q->up.stall);
     srv_timer_stop(q->s->loop, &q->up.deadline);
@@ -465,7 +514,7 @@ void srv__attempts_stop(struct srv_request *q) {
 
 void srv__attempts_abandon(struct srv_request *q) {
     if (q->up.call.easy)
-        srv_metrics_attempt(q->gen->metrics, q->model, "cancelled",
+        srv_metrics_attempt(q->gen->metrics, q->up.target, "cancelled",
                             (double)(srv_now_ns() - q->up.t0) * 1e-9);
     srv__attempts_stop(q);
 }

@@ -89,6 +89,8 @@ static void model_free(struct srv_model *m) {
     names_free(&m->context_fallbacks);
     chain_free(&m->chain);
     chain_free(&m->context_chain);
+    names_free(&m->deployments);
+    chain_free(&m->members);
 }
 
 static void route_cfg_free(struct srv_route_cfg *r) {
@@ -199,11 +201,11 @@ int srv_config_route_index(const struct srv_config *c, const char *name, size_t 
 // ----------------------------------------------------------------------------
 // The accepted keys, one table per section
 
-// KEY_AUTH and KEY_POLICY store the index of their word in their word list (key_words) as an
-// int, the value of an enum; KEY_HEADERS
-// and KEY_QUERY read a mapping of names to values into a struct srv_pairs, checked as header
-// fields or as query parameters; KEY_NAMES reads a list of model names into a struct srv_names;
-// KEY_CANDIDATES reads a route's list of models into its candidates.
+// KEY_AUTH, KEY_POLICY and KEY_BALANCE store the index of their word in their word list (key_words)
+// as an int, the value of an enum; KEY_HEADERS and KEY_QUERY read a mapping of names to values into
+// a struct srv_pairs, checked as header fields or as query parameters; KEY_NAMES reads a list of
+// model names into a struct srv_names; KEY_CANDIDATES reads a route's list of models into its
+// candidates.
 enum key_type {
     KEY_STR,
     KEY_BOOL,
@@ -213,6 +215,7 @@ enum key_type {
     KEY_SIZE,
     KEY_AUTH,
     KEY_POLICY,
+    KEY_BALANCE,
     KEY_HEADERS,
     KEY_QUERY,
     KEY_NAMES,
@@ -233,10 +236,15 @@ struct key {
 static const char *const auth_words[] = {"bearer", "header", "none", NULL};
 // The words of routes.<name>.policy, in the order of enum rl_policy_kind.
 static const char *const policy_words[] = {"cheapest", "utility", NULL};
+// The words of models[].balance, in the order of enum srv_balance.
+static const char *const balance_words[] = {"round_robin", "least_busy", NULL};
 
 // The words of a key that takes one of a list (NULL-terminated), or NULL.
 static const char *const *key_words(const struct key *k) {
-    return k->type == KEY_AUTH ? auth_words : k->type == KEY_POLICY ? policy_words : NULL;
+    return k->type == KEY_AUTH      ? auth_words
+           : k->type == KEY_POLICY  ? policy_words
+           : k->type == KEY_BALANCE ? balance_words
+                                    : NULL;
 }
 
 #define CFG(field)    offsetof(struct srv_config, field)
@@ -298,6 +306,10 @@ static const struct key model_keys[] = {
     {"cooldown_errors", KEY_UNSIGNED, 0, 1000, MODEL(cooldown_errors),
      "requests failed in a row after which the model is skipped for cooldown_s; 0: never"},
     {"cooldown_s", KEY_NUM, 0.001, 86400, MODEL(cooldown_s), "how long a cooldown lasts"},
+    {"deployments", KEY_NAMES, 0, 0, MODEL(deployments),
+     "makes the model a group whose calls go to these models (its deployments)"},
+    {"balance", KEY_BALANCE, 0, 0, MODEL(balance),
+     "how a group spreads its calls: round_robin or least_busy"},
 };
 
 static const struct key routing_keys[] = {
@@ -796,6 +808,10 @@ static int read_plain(struct walk *w, const struct section *sec, const struct rl
     return rc == RL_OK ? store_keys(w, map, sec->name, sec->keys, sec->n_keys, w->c) : rc;
 }
 
+// The keys of one upstream, which a group of deployments does not have.
+static const char *const group_refuses[] = {"base_url",    "model",   "api_key_env", "auth",
+                                            "auth_header", "headers", "query",       "probe"};
+
 static int read_models(struct walk *w, const struct section *sec, const struct rl_ynode *list) {
     if (list->type != RL_YAML_SEQ)
         return bad_value(w, list, "models", "a list of upstream models");
@@ -816,12 +832,23 @@ static int read_models(struct walk *w, const struct section *sec, const struct r
         rc = store_keys(w, map, where, sec->keys, sec->n_keys, m);
         if (rc == RL_OK && !m->name)
             rc = bad(w, map, where, "missing 'name'");
-        if (rc == RL_OK && !m->base_url)
+        bool group = map_key(map, "deployments") != NULL;
+        if (rc == RL_OK && !m->base_url && !group)
             rc = bad(w, map, where, "missing 'base_url'");
+        for (size_t k = 0; rc == RL_OK && group && k < RL_COUNTOF(group_refuses); k++)
+            if (map_key(map, group_refuses[k]))
+                rc = bad(w, map_key(map, group_refuses[k]), where,
+                         "a model with deployments calls them: it takes no upstream keys of its "
+                         "own (base_url, model, api_key_env, auth, auth_header, headers, query, "
+                         "probe)");
+        if (rc == RL_OK && !group && map_key(map, "balance"))
+            rc = bad(w, map_key(map, "balance"), where, "balance goes with deployments");
         if (rc == RL_OK)
             rc = check_auth(w, map, where, m);
         if (rc == RL_OK && !m->model)
             rc = set_str(&m->model, m->name);
+        if (group)
+            m->probe = false;
     }
     return rc;
 }
@@ -1191,6 +1218,32 @@ static int chain_follow(const struct srv_config *c, int origin, int owner, bool 
     return RL_OK;
 }
 
+// Each group's deployments: known models that are not groups, each once.
+static int resolve_groups(struct srv_config *c, char *errbuf) {
+    for (size_t i = 0; i < c->n_models; i++) {
+        struct srv_model *m = &c->models[i];
+        if (!m->deployments.n)
+            continue;
+        if (chain_init(&m->members) != RL_OK)
+            return RL_ENOMEM;
+        for (size_t k = 0; k < m->deployments.n; k++) {
+            int d = srv_config_model_index(c, m->deployments.items[k]);
+            const char *why = d < 0                        ? "no model is named '%s'"
+                              : c->models[d].deployments.n ? "'%s' is a group itself"
+                              : chain_has(&m->members, d)  ? "'%s' is given twice"
+                                                           : NULL;
+            if (why) {
+                char msg[128];
+                snprintf(msg, sizeof msg, why, m->deployments.items[k]);
+                return model_errf(c, errbuf, m->deployments.lines[k], "model %s: deployments: %s",
+                                  m->name, msg);
+            }
+            m->members.items[m->members.n++] = d;
+        }
+    }
+    return RL_OK;
+}
+
 static int resolve_chains(struct srv_config *c, char *errbuf) {
     for (size_t i = 0; i < c->n_models; i++) {
         struct srv_model *m = &c->models[i];
@@ -1309,6 +1362,12 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
                               "model name '%.60s' must use letters, digits and _ . - / : "
                               "and must not start with 'router-'%s",
                               m->name, "");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->models[j].name, m->name) == 0)
+                return where_errf(c, errbuf, m->line, "model name '%s' is used twice%s", m->name,
+                                  "");
+        if (m->deployments.n) // a group: no URL of its own; resolve_groups checks its members
+            continue;
         if (strncmp(m->base_url, "http://", 7) != 0 && strncmp(m->base_url, "https://", 8) != 0)
             return where_errf(c, errbuf, m->line,
                               "model %s: base_url must start with http:// or https://, got '%.80s'",
@@ -1323,10 +1382,6 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
                               "model %s: base_url must not hold '?', '#', blanks or control "
                               "characters (give query parameters in query:), got '%.80s'",
                               m->name, m->base_url);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(c->models[j].name, m->name) == 0)
-                return where_errf(c, errbuf, m->line, "model name '%s' is used twice%s", m->name,
-                                  "");
         if (m->api_key_env) {
             const char *key = getenv(m->api_key_env);
             if (!key || !*key)
@@ -1365,7 +1420,9 @@ int srv_config_finish(struct srv_config *c, char *errbuf) {
             if (strcmp(c->routers[j].name, r->name) == 0)
                 return where_errf(c, errbuf, r->line, "router '%s' is given twice%s", r->name, "");
     }
-    int rc = resolve_chains(c, errbuf);
+    int rc = resolve_groups(c, errbuf);
+    if (rc == RL_OK)
+        rc = resolve_chains(c, errbuf);
     for (size_t i = 0; rc == RL_OK && i < c->n_routes; i++)
         rc = check_route(c, i, errbuf);
     if (rc != RL_OK)

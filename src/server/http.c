@@ -294,6 +294,7 @@ static struct srv_request *request_new(struct srv_server *s, struct srv_conn *co
     q->routing.route = -1;
     q->model = -1;
     q->up.first_model = -1;
+    q->up.target = -1;
     q->up.body_model = -1;
     q->up.retries_left = q->gen->c->retries;
     q->kind = SRV_KIND_OTHER;
@@ -422,6 +423,8 @@ static void log_request(const struct srv_request *q, int status, enum srv_conn_e
     }
     if (q->model >= 0)
         srv_log_str(&l, "model", q->gen->c->models[q->model].name);
+    if (q->up.target >= 0 && q->up.target != q->model)
+        srv_log_str(&l, "deployment", q->gen->c->models[q->up.target].name);
     if (q->emb.n) { // an embeddings request that was accepted
         srv_log_str(&l, "model", rl_encoder_name(q->s->enc));
         srv_log_int(&l, "inputs", (long long)q->emb.n);

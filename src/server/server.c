@@ -188,6 +188,8 @@ static int build_upstreams(struct srv_gen *g, char *errbuf) {
         ok &= (g->urls[a] = calloc(c->n_models, sizeof *g->urls[a])) != NULL;
     for (size_t i = 0; ok && i < c->n_models; i++) {
         const struct srv_model *m = &c->models[i];
+        if (m->deployments.n) // a group calls its deployments' URLs
+            continue;
         for (size_t a = 0; a < SRV_N_APIS; a++)
             ok &= (g->urls[a][i] = srv_model_url(m, paths[a])) != NULL;
         ok &= (g->headers[i] = srv_model_headers(m)) != NULL;
@@ -373,10 +375,14 @@ static void reload(struct srv_server *s) {
                  "server.host, server.port and the encoder section take effect at the next "
                  "start; the running values stay");
     srv_metrics_carry(g->metrics, s->gen->metrics);
-    for (size_t i = 0; i < c->n_models; i++) { // a model's cooldown outlives the reload
+    // A model's cooldown outlives the reload; its calls in flight stay counted in the old set,
+    // which they end in.
+    for (size_t i = 0; i < c->n_models; i++) {
         int was = srv_config_model_index(old, c->models[i].name);
-        if (was >= 0)
-            g->health[i] = s->gen->health[was];
+        if (was >= 0) {
+            g->health[i].fails = s->gen->health[was].fails;
+            g->health[i].until_ns = s->gen->health[was].until_ns;
+        }
     }
     srv_listener_set_config(s->listener, c);
     srv__gen_unref(s->gen);

@@ -64,6 +64,12 @@
 // ----------------------------------------------------------------------------
 // Configuration (config.c)
 
+// How a group of deployments (models[].deployments) spreads its calls.
+enum srv_balance {
+    SRV_BALANCE_ROUND_ROBIN, // each call to the next deployment in turn
+    SRV_BALANCE_LEAST_BUSY,  // the deployment with the fewest calls in flight
+};
+
 // How a model's key (api_key_env, or --api-key) is sent upstream.
 enum srv_auth {
     SRV_AUTH_BEARER, // Authorization: Bearer <key> (the default)
@@ -118,8 +124,13 @@ struct srv_model {
     size_t n_secrets;
     struct srv_names fallbacks;         // tried in order once this model has failed
     struct srv_names context_fallbacks; // tried when it answers that the prompt is too long
-    unsigned cooldown_errors; // requests failed in a row that put it in cooldown (0: never)
-    double cooldown_s;        // how long a cooldown lasts
+    unsigned cooldown_errors;           // calls failed in a row that put it in cooldown (0: never)
+    double cooldown_s;                  // how long a cooldown lasts
+    // A group: its calls go to these models (each a plain upstream), spread as balance says.
+    // A group has no base_url, key or headers of its own.
+    struct srv_names deployments;
+    int balance;              // enum srv_balance
+    struct srv_chain members; // resolved deployments
     // Resolved by srv_config_finish: the fallbacks, each followed by its own fallbacks, depth
     // first, without repeats (a chain that leads back to the model is refused); likewise the
     // context fallbacks, each followed by its own context fallbacks.

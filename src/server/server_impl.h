@@ -36,10 +36,13 @@ struct srv_route {
     int ref;                         // the router's model the qualities are against
 };
 
-// An upstream's recent failures, for its cooldown (models[].cooldown_errors).
+// A model's live state: its recent failures, for its cooldown (models[].cooldown_errors), its
+// calls in flight, and a group's next deployment (models[].deployments).
 struct srv_health {
-    unsigned fails;    // requests in a row that it failed
+    unsigned fails;    // calls in a row that failed
     uint64_t until_ns; // skipped while a fallback is left, until then
+    unsigned busy;     // calls in flight
+    unsigned turn;     // a round-robin group: the member that has the next call
 };
 
 // One entry of the GET /v1/models list, also answered alone by GET /v1/models/<id>.
@@ -142,6 +145,8 @@ struct srv_attempts {
     struct rl_buf body;           // the request body rewritten for body_model
     int body_model;               // -1 for none yet
     int first_model;              // the model routed to, before any fallback
+    int target;                   // the upstream called: q->model, or one of its deployments
+    bool busy;                    // a call to target is counted in its health.busy
     int plan[SRV_MAX_MODELS];     // the models to try in order: the first, then fallbacks
     size_t n_plan, at;            // plan[at] is q->model
     int retries_left, n, n_model; // retries left on this model; attempts in all, on this model

@@ -1,9 +1,11 @@
 // Integration tests of the proxy's routes among many models, fallback chains, cooldown and
 // context-window fallback: the real binary in front of the C stub upstream, whose first path
 // segment picks how each upstream behaves (tests/support/stub_upstream.h).
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -227,9 +229,9 @@ TEST(serve_route_chat_and_metrics) {
     return 0;
 }
 
-// Fallback chains are followed depth first, each model with its own retries; a model that fails
-// cooldown_errors requests in a row is skipped while another is left; a prompt too long for a
-// model moves along its context fallbacks.
+// Fallback chains are followed depth first, each model with its own retries; a model whose
+// calls fail cooldown_errors times in a row is skipped while another is left; a prompt too long
+// for a model moves along its context fallbacks.
 TEST(serve_fallback_chains_cooldown_context) {
     struct proxy p;
     int port = stub_port_or_start();
@@ -264,17 +266,15 @@ TEST(serve_fallback_chains_cooldown_context) {
     ASSERT_EQ(metric_value(p.port, "routellm_fallbacks_total{from=\"b\",to=\"c\"}"), 1);
     ASSERT_EQ(metric_value(p.port, "routellm_fallbacks_total{from=\"d\",to=\"c\"}"), 0);
     ASSERT_EQ(metric_value(p.port, "routellm_fallbacks_total{from=\"c\",to=\"b\"}"), -1);
-    // The second failure in a row puts a in cooldown: the third request skips it.
-    ASSERT_OK(http_call(p.port, "/v1/chat/completions", ROUTE_BODY("a", ""), NULL, 0, 0, &r));
-    ASSERT_EQ(r.status, 200);
-    http_resp_free(&r);
+    // Its two failed calls put a in cooldown: the next request skips it.
     ASSERT_EQ(metric_value(p.port, "routellm_upstream_cooldowns_total{model=\"a\"}"), 1);
-    ASSERT_EQ(stub_count(stub, "e500"), 4);
     ASSERT_OK(http_call(p.port, "/v1/chat/completions", ROUTE_BODY("a", ""), NULL, 0, 0, &r));
     ASSERT_EQ(r.status, 200);
     http_resp_free(&r);
-    ASSERT_EQ(stub_count(stub, "e500"), 4);
-    ASSERT_EQ(stub_count(stub, "ok"), 3);
+    ASSERT_EQ(stub_count(stub, "e500"), 2);
+    ASSERT_EQ(stub_count(stub, "e429"), 4);
+    ASSERT_EQ(stub_count(stub, "ok"), 2);
+    ASSERT_EQ(metric_value(p.port, "routellm_fallbacks_total{from=\"a\",to=\"b\"}"), 2);
     // The context-length 400 of d goes on to c; e has no context fallbacks: its 400 comes back.
     ASSERT_OK(http_call(p.port, "/v1/chat/completions", ROUTE_BODY("d", ""), NULL, 0, 0, &r));
     ASSERT_EQ(r.status, 200);
@@ -338,6 +338,19 @@ TEST(serve_route_config_errors) {
         {"models:\n  - {name: a, base_url: \"http://h\"}\n"
          "routes:\n  r:\n    models: [a]\n",
          "serve.yaml:4: routes.r: missing 'router'"},
+        {"models:\n  - {name: g, deployments: [a], base_url: \"http://h\"}\n"
+         "  - {name: a, base_url: \"http://h\"}\n",
+         "serve.yaml:2: models[0]: a model with deployments calls them"},
+        {"models:\n  - {name: g, deployments: [a, zz]}\n  - {name: a, base_url: \"http://h\"}\n",
+         "serve.yaml:2: model g: deployments: no model is named 'zz'"},
+        {"models:\n  - {name: g, deployments: [h]}\n  - {name: h, deployments: [a]}\n"
+         "  - {name: a, base_url: \"http://h\"}\n",
+         "model g: deployments: 'h' is a group itself"},
+        {"models:\n  - {name: a, base_url: \"http://h\", balance: least_busy}\n",
+         "serve.yaml:2: models[0]: balance goes with deployments"},
+        {"models:\n  - {name: g, deployments: [a], balance: fastest}\n"
+         "  - {name: a, base_url: \"http://h\"}\n",
+         "models[0].balance: expected one of round_robin, least_busy"},
     };
     for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
         struct proxy p;
@@ -348,5 +361,99 @@ TEST(serve_route_config_errors) {
             TEST_FAIL_("case %zu: exit %d, log: %s (wanted '%s')", i, status, log, cases[i].want);
         free(log);
     }
+    return 0;
+}
+
+struct async_call {
+    int port;
+    const char *body;
+    struct http_resp r;
+    int rc;
+};
+
+static void *call_in_thread(void *arg) {
+    struct async_call *a = arg;
+    a->rc = http_call(a->port, "/v1/chat/completions", a->body, NULL, 0, 0, &a->r);
+    return NULL;
+}
+
+// The id the stub echoed: the "model" of its answer.
+static void answered_id(const struct http_resp *r, char *out, size_t size) {
+    json_t *j = json_loadb(r->body.data, r->body.len, 0, NULL);
+    snprintf(out, size, "%s", j ? json_string_value(json_object_get(j, "model")) : "");
+    json_decref(j);
+}
+
+// A group spreads its calls over its deployments: round robin in turn, skipping one in cooldown
+// (and a retry goes to the next deployment); least busy to the one with the fewest calls in
+// flight. The answer names the group; the metrics name the deployments.
+TEST(serve_deployments_balance) {
+    struct proxy p;
+    int port = stub_port_or_start();
+    ASSERT(port > 0);
+    stub_reset(stub);
+    ASSERT_OK(
+        proxy_start(&p, NULL,
+                    "server: {host: 127.0.0.1, port: 0}\n"
+                    "models:\n"
+                    "  - {name: rr, deployments: [d1, d2]}\n"
+                    "  - {name: d1, base_url: \"http://127.0.0.1:%d/ok/v1\", model: id-1}\n"
+                    "  - {name: d2, base_url: \"http://127.0.0.1:%d/ok/v1\", model: id-2}\n"
+                    "  - {name: hurt, deployments: [bad, d1]}\n"
+                    "  - {name: bad, base_url: \"http://127.0.0.1:%d/e500/v1\",\n"
+                    "     cooldown_errors: 1, cooldown_s: 60}\n"
+                    "  - {name: lb, deployments: [s1, s2], balance: least_busy}\n"
+                    "  - {name: s1, base_url: \"http://127.0.0.1:%d/slow/v1\", model: id-s1}\n"
+                    "  - {name: s2, base_url: \"http://127.0.0.1:%d/slow/v1\", model: id-s2}\n"
+                    "routing: {strong: d1, weak: d2, retries: 1, backoff_s: 0.01}\n"
+                    "routers: {random: }\n",
+                    port, port, port, port, port));
+    struct http_resp r;
+    char id[64], v[64];
+    static const char *const want[] = {"id-1", "id-2", "id-1", "id-2"};
+    for (size_t i = 0; i < RL_COUNTOF(want); i++) {
+        ASSERT_OK(http_call(p.port, "/v1/chat/completions", ROUTE_BODY("rr", ""), NULL, 0, 0, &r));
+        ASSERT_EQ(r.status, 200);
+        answered_id(&r, id, sizeof id);
+        ASSERT_STR_EQ(id, want[i]);
+        ASSERT(http_header(&r, "x-routellm-model", v, sizeof v));
+        ASSERT_STR_EQ(v, "rr");
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(metric_value(p.port, "routellm_upstream_attempts_total{model=\"d1\",outcome=\"ok\"}"),
+              2);
+    // bad fails once: the retry goes to d1, and bad, now cooling down, gets no more calls.
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(
+            http_call(p.port, "/v1/chat/completions", ROUTE_BODY("hurt", ""), NULL, 0, 0, &r));
+        ASSERT_EQ(r.status, 200);
+        answered_id(&r, id, sizeof id);
+        ASSERT_STR_EQ(id, "id-1");
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(stub_count(stub, "e500"), 1);
+    ASSERT_EQ(metric_value(p.port, "routellm_upstream_cooldowns_total{model=\"bad\"}"), 1);
+    // least_busy: idle, the first deployment; with a call in flight there, the other one.
+    stub_set_delay(stub, 300);
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", ROUTE_BODY("lb", ""), NULL, 0, 0, &r));
+    answered_id(&r, id, sizeof id);
+    ASSERT_STR_EQ(id, "id-s1");
+    http_resp_free(&r);
+    struct async_call first = {p.port, ROUTE_BODY("lb", ""), {0}, 0};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, call_in_thread, &first), 0);
+    usleep(100 * 1000); // the first call is in flight at the stub
+    ASSERT_OK(http_call(p.port, "/v1/chat/completions", ROUTE_BODY("lb", ""), NULL, 0, 0, &r));
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    ASSERT_OK(first.rc);
+    char id_first[64];
+    answered_id(&first.r, id_first, sizeof id_first);
+    answered_id(&r, id, sizeof id);
+    ASSERT_STR_EQ(id_first, "id-s1");
+    ASSERT_STR_EQ(id, "id-s2");
+    http_resp_free(&first.r);
+    http_resp_free(&r);
+    stub_set_delay(stub, 0);
+    ASSERT_EQ(proxy_stop(&p), 0);
     return 0;
 }
