@@ -206,6 +206,64 @@ int rl_eval_cache_write(const char *path, uint64_t key, const double *scores, si
 long rl_eval_contaminated(const float *eval_emb, size_t n, const float *train_emb, size_t m,
                           size_t dim, double threshold, bool *flag);
 
+// ----------------------------------------------------------------------------
+// Many models: tables with a quality column per model, routed by a policy (rl/policy.h) among
+// all of them. A curve is the policy's (cost, quality) over a sweep of its parameter; AIQ is
+// RouterBench's (arXiv 2403.12031) area under the curve's non-decreasing upper convex hull,
+// normalised to a cost range.
+
+#define RL_MULTI_MAX_MODELS 64
+
+struct rl_multi_bench {
+    char *name;       // the table's path
+    size_t n, m;      // prompts kept, models
+    char **models;    // (m) the quality columns
+    char **prompts;   // (n)
+    double *quality;  // (n × m), prompt i's row at [i·m, i·m + m)
+    double *cost;     // (n × m) from the table's "<model>|cost" columns, or NULL when it has none
+    size_t n_total;   // rows read
+    size_t n_missing; // rows left out: a quality cell empty (JSON null) for one of the models
+};
+
+// Load the quality columns of `models` (m of them, 2 to RL_MULTI_MAX_MODELS, distinct) and the
+// prompt column (NULL: "prompt") of a CSV or JSONL table (as rl_bench_load_table reads them).
+// Costs are read when every model has a "<model>|cost" (or "|total_cost") column. A malformed
+// row is an error naming the file and line; NULL with errbuf.
+struct rl_multi_bench *rl_multi_bench_load_table(const char *path, const char *prompt,
+                                                 const char *const *models, size_t m, char *errbuf);
+void rl_multi_bench_free(struct rl_multi_bench *b); // NULL is a no-op
+
+// One point of a many-model curve: a parameter and the mean cost and quality it gives.
+struct rl_multi_point {
+    double param;
+    double cost, quality;
+};
+
+// The curve of a policy of `kind` over params[0..n_params): for each parameter, every prompt's
+// model is chosen from pred (n × m predicted qualities) and expect (n × m expected costs) by
+// rl_policy_choose, and the point has the mean of the table's quality and of cost (n × m, the
+// costs the choices are charged) over the prompts. RL_EINVAL as rl_policy_choose.
+int rl_multi_curve(const struct rl_multi_bench *b, const double *pred, const double *expect,
+                   const double *cost, int kind, const double *params, size_t n_params,
+                   struct rl_multi_point *pts) RL_NODISCARD;
+
+// The oracle: for every prompt the cheapest model (by cost, n × m) of the highest quality; its
+// mean cost and quality into *pt (param 0).
+void rl_multi_oracle(const struct rl_multi_bench *b, const double *cost, struct rl_multi_point *pt);
+
+// The non-decreasing upper convex hull of n points, in place: the points left are sorted by
+// cost, each cheaper one of lower quality, with no point below the segment of its neighbours.
+// Returns how many are left.
+size_t rl_multi_hull(struct rl_multi_point *pts, size_t n);
+
+// AIQ of a hull (rl_multi_hull's output): the mean over costs in [c_lo, c_hi] of the hull's
+// quality, which is 0 below its cheapest point, linear between points and flat after its
+// dearest. The hull's quality at c_lo when c_hi <= c_lo; NaN for an empty hull.
+double rl_multi_aiq(const struct rl_multi_point *hull, size_t n, double c_lo, double c_hi);
+
+// The least mean cost at which the hull reaches quality q, interpolated; NaN when it never does.
+double rl_multi_cost_for(const struct rl_multi_point *hull, size_t n, double q);
+
 RL_API_END
 
 #endif

@@ -424,9 +424,7 @@ static int cell_number(const char *path, const struct rl__dcsv_row *row, int col
     return RL_OK;
 }
 
-// A user table's own cost column of model: "<model>|cost" or "<model>|total_cost"
-// (rl__model_field), the first in the header; -1 when it has none.
-static int model_cost_col(const char *const *names, int n, const char *model) {
+int rl__model_cost_col(const char *const *names, int n, const char *model) {
     size_t len = strlen(model);
     for (int i = 0; i < n; i++) {
         const char *field;
@@ -448,7 +446,7 @@ static int use_cost(struct rl__bench_builder *bb, const char *cs, const char *cw
 
 // Append every row of one CSV file to bb, skipping prompts in `bad` (counted in *dropped) and
 // rows whose strong or weak quality cell is empty (a missing label, counted in *missing). With
-// find_cost, a table without named cost columns uses its models' own (model_cost_col).
+// find_cost, a table without named cost columns uses its models' own (rl__model_cost_col).
 static int add_csv(struct rl__bench_builder *bb, const char *path,
                    const struct rl_bench_table_params *p, const struct rl__strset *bad,
                    bool find_cost, size_t *total, size_t *dropped, size_t *missing, char *errbuf) {
@@ -480,8 +478,8 @@ static int add_csv(struct rl__bench_builder *bb, const char *path,
         rc = find_col(path, row, p->cost_weak, &col.c_weak, errbuf);
     const char *cs_name = p->cost_strong, *cw_name = p->cost_weak;
     if (rc == RL_OK && find_cost && !cs_name && !cw_name) {
-        int s = model_cost_col((const char *const *)row->field, row->n, p->strong);
-        int w = model_cost_col((const char *const *)row->field, row->n, p->weak);
+        int s = rl__model_cost_col((const char *const *)row->field, row->n, p->strong);
+        int w = rl__model_cost_col((const char *const *)row->field, row->n, p->weak);
         if (s >= 0 && w >= 0) {
             col.c_strong = s;
             col.c_weak = w;
@@ -673,7 +671,7 @@ static int json_cell(json_t *obj, const char *key, bool required, double *v, con
     return RL_OK;
 }
 
-// The first line's own cost keys of both models ("<model>|cost", as model_cost_col), when no cost
+// The first line's own cost keys of both models ("<model>|cost", as rl__model_cost_col), when no cost
 // key was named.
 static int jsonl_auto_cost(struct jsonl_table *t, json_t *obj) {
     const char *keys[RL_DCSV_MAX_FIELDS], *key;
@@ -683,7 +681,7 @@ static int jsonl_auto_cost(struct jsonl_table *t, json_t *obj) {
         if (n < RL_DCSV_MAX_FIELDS)
             keys[n++] = key;
     }
-    int s = model_cost_col(keys, n, t->p->strong), w = model_cost_col(keys, n, t->p->weak);
+    int s = rl__model_cost_col(keys, n, t->p->strong), w = rl__model_cost_col(keys, n, t->p->weak);
     if (s < 0 || w < 0)
         return RL_OK;
     int rc = use_cost(t->bb, keys[s], keys[w]);

@@ -33,6 +33,10 @@ bool rl__pgr_defined(double r_weak, double r_strong, double min_gap);
 // ----------------------------------------------------------------------------
 // Cell values
 
+// A user table's own cost column of model among n column names: "<model>|cost" or
+// "<model>|total_cost" (rl__model_field), the first; -1 when it has none.
+int rl__model_cost_col(const char *const *names, int n, const char *model);
+
 // Parse a quality cell: True/False/true/false (as 100 / 0 when *is_bool) or a finite number.
 // Returns RL_OK or RL_EFORMAT.
 int rl__parse_quality(const char *s, double *v, bool *is_bool) RL_NODISCARD;
