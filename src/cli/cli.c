@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "rl/router.h"
 
@@ -20,6 +22,16 @@ int cli_fail(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     return 1;
+}
+
+int cli_print_json(json_t *j, size_t flags) {
+    char *text = j ? json_dumps(j, flags) : NULL;
+    json_decref(j);
+    if (!text)
+        return cli_fail("out of memory");
+    printf("%s\n", text);
+    free(text);
+    return 0;
 }
 
 // ----------------------------------------------------------------------------

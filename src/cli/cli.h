@@ -24,6 +24,11 @@ int cli_cmd_validate(int argc, char **argv);
 // Print "routellm: <message>" on stderr and return 1 (the exit status of a failed command).
 int cli_fail(const char *fmt, ...) RL_PRINTF(1, 2);
 
+struct json_t;
+// Print the JSON document j (taken; NULL means out of memory) on stdout with jansson's dump
+// flags, and a newline. 0, or 1 after printing why not.
+int cli_print_json(struct json_t *j, size_t flags);
+
 // ----------------------------------------------------------------------------
 // Options from tables (options.c)
 //
@@ -264,6 +269,11 @@ struct cli_candidates {
 int cli_candidates_read(const struct rl_router *r, const char *cmd, const char *models,
                         const struct cli_list *prices, const char *reference,
                         struct cli_candidates *c);
+// Parse a --price value MODEL=IN,OUT (USD per million prompt and completion tokens, each in
+// [0, 1e6]): the model's name into name (size bytes) and the prices. 0, or 1 after printing why
+// not, prefixed with cmd.
+int cli_price_parse(const char *cmd, const char *spec, char *name, size_t size, double *in,
+                    double *out);
 // Where a cached evaluation result named `file` lives: cli_cache_dir("eval"), and that folder
 // joined with file, each written into a buffer of `size` bytes. False when a path does not fit.
 bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size);

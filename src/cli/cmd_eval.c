@@ -136,9 +136,9 @@ static int parse_as(const struct cli_spec *cs, struct eval_opts *o, struct cli_l
 }
 
 // The benchmark and the table options agree.
-static int check_benchmark(const struct cli_spec *cs, const struct eval_opts *o) {
+static int check_benchmark(const struct cli_spec *cs, const struct eval_opts *o, bool many) {
     bool table = strncmp(o->benchmark, "table:", 6) == 0;
-    if (table && (!o->table.strong || !o->table.weak))
+    if (table && !many && (!o->table.strong || !o->table.weak))
         return cli_usage(cs, "--benchmark %s needs --strong COL and --weak COL", o->benchmark);
     if (!table && (o->table.strong || o->table.weak || o->table.prompt || o->table.cost_strong ||
                    o->table.cost_weak))
@@ -159,6 +159,26 @@ static int check_benchmark(const struct cli_spec *cs, const struct eval_opts *o)
                      o->benchmark);
 }
 
+// --models: the names (split in place) and what does not go with them.
+static int parse_models(const struct cli_spec *cs, struct eval_opts *o, char *models,
+                        const struct cli_list *files, const struct cli_list *as) {
+    if (strncmp(o->benchmark, "table:", 6) != 0)
+        return cli_usage(cs, "--models routes among a table's models: give --benchmark table:FILE");
+    if (o->table.strong || o->table.weak || o->table.cost_strong || o->table.cost_weak || as->n)
+        return cli_usage(cs, "--models replaces --strong, --weak, their costs and --as");
+    for (int i = 0; i < files->n; i++)
+        if (strcmp(files->opt[i], "--scores") == 0)
+            return cli_usage(cs, "--scores holds one score per prompt: it cannot rank models");
+    for (char *tok = cli_list_next(&models); tok; tok = cli_list_next(&models)) {
+        if (!*tok || o->n_models == RL_MULTI_MAX_MODELS)
+            return cli_usage(cs, "--models: %s", *tok ? "more than 64 models" : "an empty name");
+        o->models[o->n_models++] = tok;
+    }
+    if (o->n_models < 2)
+        return cli_usage(cs, "--models: at least two models");
+    return 0;
+}
+
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
 static int parse_args(int argc, char **argv, struct eval_opts *o) {
     memset(o, 0, sizeof *o);
@@ -166,7 +186,8 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
     o->random_iters = 10;
     o->decontam = RL_DECONTAM_COSINE;
     o->prices = (struct rl_eval_prices){RL_EVAL_PRICE_STRONG, RL_EVAL_PRICE_WEAK};
-    char *routers = NULL;
+    o->output_tokens = 256;
+    char *routers = NULL, *models = NULL;
     struct cli_list files = {0}, train = {0}, as = {0};
     const struct cli_opt opts[] = {
         CLI_STR("--benchmark", &o->benchmark, "B", CLI_REQUIRED,
@@ -216,6 +237,18 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
                 "per-prompt cost column of the strong model (instead of the prices)"),
         CLI_STR("--weak-cost", &o->table.cost_weak, "COL", 0,
                 "per-prompt cost column of the weak model"),
+        CLI_SECTION("routing among many models (--benchmark table:FILE):"),
+        CLI_STR("--models", (const char **)&models, "LIST", 0,
+                "the table's quality columns of the models to route among: each router that "
+                "ranks models (mf, sw_ranking, irt) is evaluated with the cheapest and utility "
+                "policies, beside the random and length baselines, by AIQ and the saving at the "
+                "best single model's quality"),
+        CLI_LIST("--price", &o->prices_of, "M=IN,OUT", 0,
+                 "a model's price, USD per million prompt and completion tokens (one per model; "
+                 "without them, the table's <model>|cost columns)"),
+        CLI_NUM("--output-tokens", &o->output_tokens, 0, 1e7, "N", 0,
+                "expected completion tokens per request, for the costs from --price (default "
+                "256)"),
         CLI_SECTION("files:"),
         CLI_STR("--data-dir", &o->data_dir, "DIR", 0,
                 "evaluation data (default <home>/data/evals)"),
@@ -232,11 +265,15 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
     };
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc == 0)
-        rc = check_benchmark(&spec, o);
+        rc = check_benchmark(&spec, o, models != NULL);
     if (rc == 0)
         rc = gather_routers(&spec, o, routers, &files, &train);
     if (rc == 0)
         rc = parse_as(&spec, o, &as);
+    if (rc == 0 && models)
+        rc = parse_models(&spec, o, models, &files, &as);
+    else if (rc == 0 && o->prices_of.n)
+        rc = cli_usage(&spec, "--price goes with --models");
     return rc;
 }
 
@@ -252,6 +289,8 @@ int cli_cmd_eval(int argc, char **argv) {
     if ((o.output && cli_output_dir("--output", o.output)) ||
         (o.scores_out && cli_output_dir("--scores-out", o.scores_out)))
         return 1;
+    if (o.n_models)
+        return cli_eval_models(&o);
     struct rl_bench *b;
     if (strncmp(o.benchmark, "table:", 6) == 0) {
         b = rl_bench_load_table(o.benchmark + 6, &o.table, err);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cli/cli.h"
 #include "rl/eval.h"
@@ -45,6 +46,11 @@ struct eval_opts {
     double decontam;
     struct router_spec routers[MAX_ROUTERS];
     int n_routers;
+    // --models: routing among these models (eval_models.c)
+    char *models[RL_MULTI_MAX_MODELS];
+    int n_models;
+    struct cli_list prices_of; // --price MODEL=IN,OUT
+    double output_tokens;
 };
 
 // What one router (or the oracle) scored.
@@ -71,6 +77,10 @@ int cli_eval_router(const struct rl_bench *b, const struct router_spec *spec,
                     const struct eval_opts *o, struct cli_scorer *s, struct result *res);
 int cli_eval_oracle(const struct rl_bench *b, const struct eval_opts *o, struct result *res);
 
+// --models: the evaluation among many models of a table (eval_models.c); prints its report and
+// writes --output. Returns the exit status.
+int cli_eval_models(const struct eval_opts *o);
+
 // The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
 void cli_eval_bench_base(const struct rl_bench *b, char *base, size_t size);
 
@@ -87,6 +97,26 @@ void cli_eval_print_table(const struct rl_bench *b, const struct eval_opts *o,
 int cli_eval_print_json(const struct rl_bench *b, const struct eval_opts *o,
                         const struct result *res, int n_res);
 void cli_eval_print_csv(const struct result *res, int n_res);
+// Quote a CSV field when it needs it.
+void cli_eval_csv_field(FILE *f, const char *s);
+
+// A plot rendered by gnuplot to <stem>.png and <stem>.svg from the script <stem>.gp: series of
+// (x, y) points, each with a title and a gnuplot style ("with points pt 5").
+#define CLI_PLOT_MAX_SERIES 128
+struct cli_plot {
+    FILE *f;
+    char gp[4096], png[4096], svg[4096];
+    char title[CLI_PLOT_MAX_SERIES][160];
+    const char *style[CLI_PLOT_MAX_SERIES]; // static strings
+    int n_series;
+};
+int cli_eval_plot_begin(struct cli_plot *p, const char *stem, const char *title, const char *xlabel,
+                        const char *ylabel);
+void cli_eval_plot_series(struct cli_plot *p, const char *title, const char *style);
+void cli_eval_plot_xy(struct cli_plot *p, double x, double y);
+// Finish the script and render it; data names the data file in the message.
+int cli_eval_plot_end(struct cli_plot *p, const char *data);
+
 // --output: DIR/<benchmark>.csv with the curves, and their plots (.gp, .png, .svg) by gnuplot.
 int cli_eval_write_output(const struct rl_bench *b, const struct eval_opts *o,
                           const struct result *res, int n_res);

@@ -153,13 +153,7 @@ static void note_stand_ins(const struct rl_router *r, const struct rl_router_pai
 
 // Print j (taken) on one line of stdout. 0, or 1 after printing why not.
 static int print_json(json_t *j) {
-    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
-    json_decref(j);
-    if (!text)
-        return cli_fail("out of memory");
-    printf("%s\n", text);
-    free(text);
-    return 0;
+    return cli_print_json(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
 }
 
 // ----------------------------------------------------------------------------

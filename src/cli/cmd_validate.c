@@ -326,13 +326,7 @@ static int print_json(const struct validate *v) {
     }
     json_object_set_new(root, "routers", routers);
     json_object_set_new(root, "evaluations", evals);
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
-    json_decref(root);
-    if (!text)
-        return cli_fail("out of memory");
-    printf("%s\n", text);
-    free(text);
-    return 0;
+    return cli_print_json(root, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
 }
 
 // ----------------------------------------------------------------------------

@@ -165,8 +165,7 @@ static void csv_number(FILE *f, double v) {
         fprintf(f, "%.10g", v);
 }
 
-// Quote a CSV field when it needs it.
-static void csv_field(FILE *f, const char *s) {
+void cli_eval_csv_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
         return;
@@ -186,7 +185,7 @@ void cli_eval_print_csv(const struct result *res, int n_res) {
     for (int i = 0; i < n_res; i++) {
         const struct result *r = &res[i];
         const struct rl_eval_metrics *m = &r->m;
-        csv_field(stdout, r->label);
+        cli_eval_csv_field(stdout, r->label);
         printf(",%zu,", r->n_prompts);
         if (r->n_removed >= 0)
             printf("%ld", r->n_removed);
@@ -234,6 +233,72 @@ static int out_path(char *out, size_t size, const char *dir, const char *base, c
     return n < 0 || (size_t)n >= size;
 }
 
+int cli_eval_plot_begin(struct cli_plot *p, const char *stem, const char *title, const char *xlabel,
+                        const char *ylabel) {
+    memset(p, 0, sizeof *p);
+    if (out_path(p->gp, sizeof p->gp, stem, "", ".gp") ||
+        out_path(p->png, sizeof p->png, stem, "", ".png") ||
+        out_path(p->svg, sizeof p->svg, stem, "", ".svg"))
+        return cli_fail("%s: output path too long", stem);
+    p->f = fopen(p->gp, "w");
+    if (!p->f)
+        return cli_fail("%s: %s", p->gp, strerror(errno));
+    fprintf(p->f, "set title ");
+    gp_string(p->f, title);
+    fprintf(p->f, " noenhanced\nset xlabel ");
+    gp_string(p->f, xlabel);
+    fprintf(p->f, "\nset ylabel ");
+    gp_string(p->f, ylabel);
+    fprintf(p->f, "\nset offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05\nset grid\n"
+                  "set key bottom right opaque box noenhanced\n");
+    return 0;
+}
+
+void cli_eval_plot_series(struct cli_plot *p, const char *title, const char *style) {
+    if (p->n_series == CLI_PLOT_MAX_SERIES)
+        return;
+    if (p->n_series)
+        fprintf(p->f, "EOD\n");
+    snprintf(p->title[p->n_series], sizeof p->title[0], "%s", title);
+    p->style[p->n_series] = style;
+    fprintf(p->f, "$d%d << EOD\n", p->n_series++);
+}
+
+void cli_eval_plot_xy(struct cli_plot *p, double x, double y) {
+    fprintf(p->f, "%.10g %.10g\n", x, y);
+}
+
+int cli_eval_plot_end(struct cli_plot *p, const char *data) {
+    if (p->n_series)
+        fprintf(p->f, "EOD\n");
+    fprintf(p->f, "plot ");
+    for (int i = 0; i < p->n_series; i++) {
+        fprintf(p->f, "%s$d%d using 1:2 %s title ", i ? ", \\\n     " : "", i, p->style[i]);
+        gp_string(p->f, p->title[i]);
+    }
+    fprintf(p->f, "\n");
+    if (fclose(p->f) != 0)
+        return cli_fail("%s: write failed", p->gp);
+    char drv[4200];
+    snprintf(drv, sizeof drv, "%s.render", p->gp);
+    FILE *f = fopen(drv, "w");
+    if (!f)
+        return cli_fail("%s: %s", drv, strerror(errno));
+    fprintf(f, "set terminal pngcairo size 1000,620\nset output ");
+    gp_string(f, p->png);
+    fprintf(f, "\nload ");
+    gp_string(f, p->gp);
+    fprintf(f, "\nset terminal svg size 1000,620 dynamic\nset output ");
+    gp_string(f, p->svg);
+    fprintf(f, "\nreplot\nunset output\n");
+    fclose(f);
+    int rc = run_gnuplot(drv);
+    remove(drv);
+    if (rc == 0)
+        fprintf(stderr, "routellm: wrote %s, %s, %s and %s\n", data, p->png, p->svg, p->gp);
+    return rc;
+}
+
 int cli_eval_write_output(const struct rl_bench *b, const struct eval_opts *o,
                           const struct result *res, int n_res) {
     char base[256], csv[4096], gp[4096], drv[4096], png[4096], svg[4096];
@@ -254,7 +319,7 @@ int cli_eval_write_output(const struct rl_bench *b, const struct eval_opts *o,
     for (int i = 0; i < n_res; i++)
         for (int k = 0; k < res[i].n_pts; k++) {
             const struct rl_eval_point *p = &res[i].pts[k];
-            csv_field(f, res[i].label);
+            cli_eval_csv_field(f, res[i].label);
             fprintf(f, ",%d,%.10g,%.10g,%.10g", p->edge, p->threshold, p->strong_pct, p->quality);
             csv_number(f, p->pgr);
             fprintf(f, ",%.10g\n", p->cost);

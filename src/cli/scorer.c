@@ -201,30 +201,38 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
 const char *const cli_policy_names[] = {
     [RL_POLICY_CHEAPEST] = "cheapest", [RL_POLICY_UTILITY] = "utility", NULL};
 
+int cli_price_parse(const char *cmd, const char *spec, char *name, size_t size, double *in,
+                    double *out) {
+    const char *eq = strchr(spec, '=');
+    char *end;
+    bool ok = eq && eq > spec && (size_t)(eq - spec) < size;
+    if (ok) {
+        *in = strtod(eq + 1, &end);
+        ok = end > eq + 1 && *end == ',';
+        if (ok) {
+            const char *at = end + 1;
+            *out = strtod(at, &end);
+            ok = end > at && *end == '\0' && *in >= 0 && *out >= 0 && *in <= 1e6 && *out <= 1e6;
+        }
+    }
+    if (!ok)
+        return cli_fail("%s: --price %s: expected MODEL=IN,OUT (USD per million prompt and "
+                        "completion tokens, each in [0, 1e6])",
+                        cmd, spec);
+    snprintf(name, size, "%.*s", (int)(eq - spec), spec);
+    return 0;
+}
+
 // The price of each candidate from prices (MODEL=IN,OUT; names as the router resolves them).
 static int candidate_prices(const struct rl_router *r, const char *cmd,
                             const struct cli_list *prices, struct cli_candidates *c) {
     char err[RL_ERRBUF_SIZE];
     bool seen[CLI_MAX_CANDIDATES] = {false};
     for (int k = 0; k < prices->n; k++) {
-        const char *spec = prices->value[k], *eq = strchr(spec, '=');
-        char name[256], *end;
-        double in = 0, out = 0;
-        bool ok = eq && eq > spec && (size_t)(eq - spec) < sizeof name;
-        if (ok) {
-            in = strtod(eq + 1, &end);
-            ok = end > eq + 1 && *end == ',';
-            if (ok) {
-                const char *at = end + 1;
-                out = strtod(at, &end);
-                ok = end > at && *end == '\0' && in >= 0 && out >= 0 && in <= 1e6 && out <= 1e6;
-            }
-        }
-        if (!ok)
-            return cli_fail("%s: --price %s: expected MODEL=IN,OUT (USD per million prompt and "
-                            "completion tokens, each in [0, 1e6])",
-                            cmd, spec);
-        snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+        char name[256];
+        double in, out;
+        if (cli_price_parse(cmd, prices->value[k], name, sizeof name, &in, &out))
+            return 1;
         int at = rl_router_model_index(r, name, err);
         if (at < 0)
             return cli_fail("%s: --price: %s", cmd, err);

@@ -102,10 +102,5 @@ int validate_metrics(struct validate *v);
 // name its default pair. This is how the shipped routers are made.
 int validate_ship(struct validate *v, const struct suite_router *r, const char *out,
                   const char *strong, const char *weak);
-// Train candidate r on every source of the suite (none held out) into out, with its training-
-// prompt list beside it (NAME.prompts.jsonl.gz); strong and weak (NULL: the candidate's own)
-// name its default pair. This is how the shipped routers are made.
-int validate_ship(struct validate *v, const struct suite_router *r, const char *out,
-                  const char *strong, const char *weak);
 
 #endif

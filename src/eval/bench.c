@@ -671,8 +671,8 @@ static int json_cell(json_t *obj, const char *key, bool required, double *v, con
     return RL_OK;
 }
 
-// The first line's own cost keys of both models ("<model>|cost", as rl__model_cost_col), when no cost
-// key was named.
+// The first line's own cost keys of both models ("<model>|cost", as rl__model_cost_col), when no
+// cost key was named.
 static int jsonl_auto_cost(struct jsonl_table *t, json_t *obj) {
     const char *keys[RL_DCSV_MAX_FIELDS], *key;
     json_t *v;

@@ -608,3 +608,120 @@ TEST(eval_cli_scores_files) {
     free(out);
     return 0;
 }
+
+// --models: a table of three models the shipped mf router knows. The single models' points are
+// the table's means; mf's cheapest curve at tolerance 0 picks, on every prompt, the model
+// `routellm route --models --policy cheapest --tolerance 0` picks; random and length are
+// reported beside; usage errors name what is wrong.
+TEST(eval_cli_many_models) {
+    static const char *const models[] = {"gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1",
+                                         "mistral-7b-v0.1"};
+    static const char *const prompts[] = {
+        "Prove that there are infinitely many primes.",
+        "What is the capital of France?",
+        "Write a haiku about autumn leaves.",
+        "Explain the difference between TCP and UDP in detail.",
+        "Translate good morning into Spanish.",
+        "Derive the quadratic formula step by step.",
+        "List three fruits.",
+        "Write a Python function that merges two sorted lists.",
+    };
+    char path[] = "/tmp/rl_eval_models_XXXXXX.csv";
+    int fd = mkstemps(path, 4);
+    ASSERT(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    ASSERT_NOT_NULL(f);
+    fprintf(f, "prompt,%s,%s,%s\n", models[0], models[1], models[2]);
+    double q[RL_COUNTOF(prompts)][3], mean[3] = {0};
+    for (size_t i = 0; i < RL_COUNTOF(prompts); i++) {
+        for (int k = 0; k < 3; k++) {
+            q[i][k] = (double)((i * 7 + (size_t)k * 3) % 5) / 4; // a fixed spread in [0, 1]
+            mean[k] += q[i][k] / (double)RL_COUNTOF(prompts);
+        }
+        fprintf(f, "\"%s\",%g,%g,%g\n", prompts[i], q[i][0], q[i][1], q[i][2]);
+    }
+    fclose(f);
+    const char *prices =
+        "--price gpt-4-1106-preview=10,30 --price mixtral-8x7b-instruct-v0.1=0.6,0.6 "
+        "--price mistral-7b-v0.1=0.1,0.1";
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s eval --benchmark table:%s --models %s,%s,%s %s --routers mf --format json "
+             "2>/dev/null",
+             RL_TEST_BIN, path, models[0], models[1], models[2], prices);
+    json_t *doc = run_json(cmd);
+    ASSERT_NOT_NULL(doc);
+    ASSERT_EQ(json_integer_value(json_object_get(doc, "n_prompts")), RL_COUNTOF(prompts));
+    json_t *singles = json_object_get(doc, "models");
+    ASSERT_EQ(json_array_size(singles), 3);
+    for (int k = 0; k < 3; k++)
+        ASSERT_NEAR(json_number_value(json_object_get(json_array_get(singles, k), "quality")),
+                    mean[k], 1e-9);
+    // mf's cheapest curve at tolerance 0 against route's choices, prompt by prompt.
+    double want = 0;
+    for (size_t i = 0; i < RL_COUNTOF(prompts); i++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s route --router mf --models %s,%s,%s %s --policy cheapest --tolerance 0 "
+                 "--json '%s' 2>/dev/null",
+                 RL_TEST_BIN, models[0], models[1], models[2], prices, prompts[i]);
+        json_t *r = run_json(cmd);
+        ASSERT_NOT_NULL(r);
+        const char *pick = json_string_value(json_object_get(r, "model"));
+        for (int k = 0; k < 3; k++)
+            if (pick && strcmp(pick, models[k]) == 0)
+                want += q[i][k] / (double)RL_COUNTOF(prompts);
+        json_decref(r);
+    }
+    json_t *curves = json_object_get(doc, "curves");
+    ASSERT_EQ(json_array_size(curves), 6); // mf, random, length; cheapest and utility each
+    bool seen_mf = false, seen_random = false, seen_length = false;
+    for (size_t i = 0; i < json_array_size(curves); i++) {
+        json_t *c = json_array_get(curves, i);
+        const char *router = json_string_value(json_object_get(c, "router"));
+        const char *policy = json_string_value(json_object_get(c, "policy"));
+        double aiq = json_number_value(json_object_get(c, "aiq"));
+        ASSERT(aiq >= 0 && aiq <= 1);
+        ASSERT_EQ(json_array_size(json_object_get(c, "points")), 101);
+        seen_mf |= strcmp(router, "mf") == 0;
+        seen_random |= strcmp(router, "random") == 0;
+        seen_length |= strcmp(router, "length") == 0;
+        if (strcmp(router, "mf") == 0 && strcmp(policy, "cheapest") == 0) {
+            json_t *first = json_array_get(json_object_get(c, "points"), 0);
+            ASSERT_NEAR(json_number_value(json_object_get(first, "param")), 0, 0);
+            ASSERT_NEAR(json_number_value(json_object_get(first, "quality")), want, 1e-9);
+        }
+    }
+    ASSERT(seen_mf && seen_random && seen_length);
+    json_decref(doc);
+    // Errors: the usage, a missing price, a router that cannot rank models, an unknown model.
+    struct {
+        const char *args, *want;
+    } bad[] = {
+        {"--models a", "at least two models"},
+        {"--models a,b --strong a", "--models replaces --strong"},
+        {"--models gpt-4-1106-preview,mistral-7b-v0.1 --price gpt-4-1106-preview=1,1",
+         "no --price for mistral-7b-v0.1"},
+        {"--models gpt-4-1106-preview,mistral-7b-v0.1", "has no <model>|cost columns"},
+        {"--models gpt-4-1106-preview,nosuch --price gpt-4-1106-preview=1,1 --price nosuch=1,1",
+         "no column \"nosuch\""},
+        {"--models gpt-4-1106-preview,mistral-7b-v0.1 --price gpt-4-1106-preview=1,1 "
+         "--price mistral-7b-v0.1=1,1 --routers bert",
+         "scores one pair"},
+    };
+    for (size_t i = 0; i < RL_COUNTOF(bad); i++) {
+        char *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s eval --benchmark table:%s %s 2>&1", RL_TEST_BIN, path,
+                 bad[i].args);
+        int st = run(cmd, &out);
+        if (st == 0 || !out || !strstr(out, bad[i].want))
+            TEST_FAIL_("'%s': exit %d, %s (wanted '%s')", bad[i].args, st, out ? out : "",
+                       bad[i].want);
+        free(out);
+    }
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s eval --benchmark mmlu --models a,b 2>&1", RL_TEST_BIN);
+    ASSERT(run(cmd, &out) != 0 && strstr(out, "give --benchmark table:FILE"));
+    free(out);
+    unlink(path);
+    return 0;
+}
