@@ -81,8 +81,9 @@ int cli_eval_oracle(const struct rl_bench *b, const struct eval_opts *o, struct 
 // writes --output. Returns the exit status.
 int cli_eval_models(const struct eval_opts *o);
 
-// The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
-void cli_eval_bench_base(const struct rl_bench *b, char *base, size_t size);
+// A benchmark's name (or a table's path) as a file-name stem: no folders, no extension, other
+// bytes as '_'.
+void cli_eval_bench_base(const char *path, char *base, size_t size);
 
 // Warn on stderr that PGR is not defined on b (rl_bench_pair_ordered): the strong model is not
 // better by the minimum gap. who names the router whose prompts b holds, or is NULL for the

@@ -4,8 +4,10 @@
 // utility over λ) is swept over its parameter into a cost–quality curve, summarised by AIQ
 // (rl_multi_aiq) over the single models' cost range and by the cost at which it reaches the
 // best single model's quality. The baselines are scored the same way: random (random predicted
-// qualities, averaged over seeds) and length (longer prompts predict more for dearer models).
-// Every single model and the oracle are points of their own.
+// qualities, averaged over seeds) and length (longer prompts predict more for dearer models);
+// `mix` is RouterBench's zero router, the single models mixed at random, whose curve is their
+// hull: what any deployment gets without a router. Every single model and the oracle are
+// points of their own.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,14 +21,15 @@
 
 #define N_PARAMS    101 // points per policy curve
 #define RANDOM_SEED 0x5eedULL
+#define POLICY_MIX  (-1) // the curve of the single models mixed at random
 
 // One curve: a router (or baseline) under one policy.
 struct mcurve {
     const char *label;
-    int policy; // enum rl_policy_kind
-    struct rl_multi_point pts[N_PARAMS];
-    struct rl_multi_point hull[N_PARAMS];
-    size_t n_hull;
+    int policy; // enum rl_policy_kind, or POLICY_MIX
+    struct rl_multi_point pts[N_PARAMS > RL_MULTI_MAX_MODELS ? N_PARAMS : RL_MULTI_MAX_MODELS];
+    struct rl_multi_point hull[N_PARAMS > RL_MULTI_MAX_MODELS ? N_PARAMS : RL_MULTI_MAX_MODELS];
+    size_t n_pts, n_hull;
     double aiq, cost_at_best; // NaN when the best single model's quality is never reached
 };
 
@@ -55,8 +58,8 @@ static void sweep(const struct mrun *r, int policy, double *params) {
 }
 
 static int finish_curve(struct mrun *r, struct mcurve *c) {
-    memcpy(c->hull, c->pts, sizeof c->pts);
-    c->n_hull = rl_multi_hull(c->hull, N_PARAMS);
+    memcpy(c->hull, c->pts, c->n_pts * sizeof *c->pts);
+    c->n_hull = rl_multi_hull(c->hull, c->n_pts);
     c->aiq = rl_multi_aiq(c->hull, c->n_hull, r->c_lo, r->c_hi);
     c->cost_at_best = rl_multi_cost_for(c->hull, c->n_hull, r->single[r->best].quality);
     return 0;
@@ -69,6 +72,7 @@ static int add_curves(struct mrun *r, const char *label, const double *pred, int
         struct mcurve *c = &r->curves[r->n_curves++];
         c->label = label;
         c->policy = policy;
+        c->n_pts = N_PARAMS;
         double params[N_PARAMS];
         sweep(r, policy, params);
         memset(c->pts, 0, sizeof c->pts);
@@ -95,6 +99,16 @@ static double uniform(uint64_t *state) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     z ^= z >> 31;
     return (double)(z >> 11) * 0x1.0p-53;
+}
+
+// The zero router: its points are the single models.
+static void baseline_mix(struct mrun *r) {
+    struct mcurve *c = &r->curves[r->n_curves++];
+    c->label = "mix";
+    c->policy = POLICY_MIX;
+    c->n_pts = r->b->m;
+    memcpy(c->pts, r->single, r->b->m * sizeof *r->single);
+    finish_curve(r, c);
 }
 
 static int baseline_random(struct mrun *r) {
@@ -254,7 +268,7 @@ static int singles(struct mrun *r) {
 // Reports
 
 static const char *policy_name(int policy) {
-    return rl_policy_kind_name((enum rl_policy_kind)policy);
+    return policy == POLICY_MIX ? "-" : rl_policy_kind_name((enum rl_policy_kind)policy);
 }
 
 // 1 - cost / the best single model's cost, in percent: how much cheaper the curve reaches its
@@ -311,10 +325,10 @@ static int print_json(const struct mrun *r) {
     for (size_t i = 0; i < r->n_curves; i++) {
         const struct mcurve *c = &r->curves[i];
         json_t *pts = json_array(), *hull = json_array();
-        for (int k = 0; k < N_PARAMS; k++)
-            json_array_append_new(pts, point_json(&c->pts[k], true));
+        for (size_t k = 0; k < c->n_pts; k++)
+            json_array_append_new(pts, point_json(&c->pts[k], c->policy != POLICY_MIX));
         for (size_t k = 0; k < c->n_hull; k++)
-            json_array_append_new(hull, point_json(&c->hull[k], true));
+            json_array_append_new(hull, point_json(&c->hull[k], c->policy != POLICY_MIX));
         json_array_append_new(curves, json_pack("{s:s,s:s,s:f,s:o,s:o,s:o,s:o}", "router", c->label,
                                                 "policy", policy_name(c->policy), "aiq", c->aiq,
                                                 "cost_at_best", num_or_null(c->cost_at_best),
@@ -332,8 +346,7 @@ static int print_json(const struct mrun *r) {
 // --output: DIR/<table>-models.csv with every curve's points, and its plot.
 static int write_output(const struct mrun *r) {
     char base[256], csv[4096], gp[4096];
-    const char *slash = strrchr(r->b->name, '/');
-    cli_slug(slash ? slash + 1 : r->b->name, base, sizeof base);
+    cli_eval_bench_base(r->b->name, base, sizeof base);
     if (cli_mkdirs(r->o->output) != RL_OK)
         return cli_fail("%s: cannot create the output folder: %s", r->o->output, strerror(errno));
     if (snprintf(csv, sizeof csv, "%s/%s-models.csv", r->o->output, base) >= (int)sizeof csv ||
@@ -345,7 +358,7 @@ static int write_output(const struct mrun *r) {
     fprintf(f, "router,policy,param,cost,quality,on_hull\n");
     for (size_t i = 0; i < r->n_curves; i++) {
         const struct mcurve *c = &r->curves[i];
-        for (int k = 0; k < N_PARAMS; k++) {
+        for (size_t k = 0; c->policy != POLICY_MIX && k < c->n_pts; k++) {
             bool on = false;
             for (size_t h = 0; h < c->n_hull && !on; h++)
                 on = c->hull[h].param == c->pts[k].param && c->hull[h].cost == c->pts[k].cost;
@@ -369,8 +382,13 @@ static int write_output(const struct mrun *r) {
     for (size_t i = 0; i < r->n_curves; i++) {
         const struct mcurve *c = &r->curves[i];
         char title[160];
-        snprintf(title, sizeof title, "%s (%s)", c->label, policy_name(c->policy));
-        cli_eval_plot_series(&p, title, "with linespoints pt 7 ps 0.5");
+        if (c->policy == POLICY_MIX)
+            snprintf(title, sizeof title, "single models mixed (no router)");
+        else
+            snprintf(title, sizeof title, "%s (%s)", c->label, policy_name(c->policy));
+        cli_eval_plot_series(&p, title,
+                             c->policy == POLICY_MIX ? "with lines dt 2 lw 2 lc rgb 'black'"
+                                                     : "with linespoints pt 7 ps 0.5");
         for (size_t h = 0; h < c->n_hull; h++)
             cli_eval_plot_xy(&p, c->hull[h].cost, c->hull[h].quality);
     }
@@ -396,8 +414,8 @@ int cli_eval_models(const struct eval_opts *o) {
     int rc = costs(&r, &o->prices_of);
     if (rc == 0)
         rc = singles(&r);
-    // Two curves per router and per baseline.
-    r.curves = rc == 0 ? calloc(2 * ((size_t)o->n_routers + 2), sizeof *r.curves) : NULL;
+    // Two curves per router and per baseline, and the mix.
+    r.curves = rc == 0 ? calloc(2 * ((size_t)o->n_routers + 2) + 1, sizeof *r.curves) : NULL;
     if (rc == 0 && !r.curves)
         rc = cli_fail("out of memory");
     struct cli_scorer s;
@@ -405,8 +423,10 @@ int cli_eval_models(const struct eval_opts *o) {
     for (int i = 0; rc == 0 && i < o->n_routers; i++)
         if (strcmp(o->routers[i].spec, "random") != 0 && strcmp(o->routers[i].spec, "length") != 0)
             rc = router_curves(&r, &o->routers[i], &s);
-    if (rc == 0)
+    if (rc == 0) {
+        baseline_mix(&r);
         rc = baseline_random(&r);
+    }
     if (rc == 0)
         rc = baseline_length(&r);
     if (rc == 0) {

@@ -236,9 +236,9 @@ static int out_path(char *out, size_t size, const char *dir, const char *base, c
 int cli_eval_plot_begin(struct cli_plot *p, const char *stem, const char *title, const char *xlabel,
                         const char *ylabel) {
     memset(p, 0, sizeof *p);
-    if (out_path(p->gp, sizeof p->gp, stem, "", ".gp") ||
-        out_path(p->png, sizeof p->png, stem, "", ".png") ||
-        out_path(p->svg, sizeof p->svg, stem, "", ".svg"))
+    if ((size_t)snprintf(p->gp, sizeof p->gp, "%s.gp", stem) >= sizeof p->gp ||
+        (size_t)snprintf(p->png, sizeof p->png, "%s.png", stem) >= sizeof p->png ||
+        (size_t)snprintf(p->svg, sizeof p->svg, "%s.svg", stem) >= sizeof p->svg)
         return cli_fail("%s: output path too long", stem);
     p->f = fopen(p->gp, "w");
     if (!p->f)
@@ -302,7 +302,7 @@ int cli_eval_plot_end(struct cli_plot *p, const char *data) {
 int cli_eval_write_output(const struct rl_bench *b, const struct eval_opts *o,
                           const struct result *res, int n_res) {
     char base[256], csv[4096], gp[4096], drv[4096], png[4096], svg[4096];
-    cli_eval_bench_base(b, base, sizeof base);
+    cli_eval_bench_base(b->name, base, sizeof base);
     if (cli_mkdirs(o->output) != RL_OK)
         return cli_fail("%s: cannot create the output folder: %s", o->output, strerror(errno));
     if (out_path(csv, sizeof csv, o->output, base, ".csv") ||

@@ -115,8 +115,8 @@ int cli_eval_random(const struct rl_bench *b, const struct eval_opts *o, struct 
 // same protocol.
 
 // The benchmark's name as a file-name stem: no folders, no extension, other bytes as '_'.
-void cli_eval_bench_base(const struct rl_bench *b, char *base, size_t size) {
-    const char *name = strrchr(b->name, '/') ? strrchr(b->name, '/') + 1 : b->name;
+void cli_eval_bench_base(const char *path, char *base, size_t size) {
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     cli_slug(name, base, size);
     char *dot = strchr(base, '.');
     if (dot && dot != base)
@@ -128,7 +128,7 @@ static int write_scores(const struct eval_opts *o, const struct rl_bench *b, con
     if (!o->scores_out)
         return 0;
     char base[128], name[300], path[4096];
-    cli_eval_bench_base(b, base, sizeof base);
+    cli_eval_bench_base(b->name, base, sizeof base);
     char sl[128];
     cli_slug(label, sl, sizeof sl);
     snprintf(name, sizeof name, "%s-%s.jsonl", base, sl);

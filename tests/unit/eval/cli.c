@@ -673,15 +673,18 @@ TEST(eval_cli_many_models) {
         json_decref(r);
     }
     json_t *curves = json_object_get(doc, "curves");
-    ASSERT_EQ(json_array_size(curves), 6); // mf, random, length; cheapest and utility each
-    bool seen_mf = false, seen_random = false, seen_length = false;
+    // mf, random, length under cheapest and utility each, and the single models mixed.
+    ASSERT_EQ(json_array_size(curves), 7);
+    bool seen_mf = false, seen_random = false, seen_length = false, seen_mix = false;
     for (size_t i = 0; i < json_array_size(curves); i++) {
         json_t *c = json_array_get(curves, i);
         const char *router = json_string_value(json_object_get(c, "router"));
         const char *policy = json_string_value(json_object_get(c, "policy"));
         double aiq = json_number_value(json_object_get(c, "aiq"));
         ASSERT(aiq >= 0 && aiq <= 1);
-        ASSERT_EQ(json_array_size(json_object_get(c, "points")), 101);
+        seen_mix |= strcmp(router, "mix") == 0;
+        ASSERT_EQ(json_array_size(json_object_get(c, "points")),
+                  strcmp(router, "mix") == 0 ? 3 : 101);
         seen_mf |= strcmp(router, "mf") == 0;
         seen_random |= strcmp(router, "random") == 0;
         seen_length |= strcmp(router, "length") == 0;
@@ -691,7 +694,7 @@ TEST(eval_cli_many_models) {
             ASSERT_NEAR(json_number_value(json_object_get(first, "quality")), want, 1e-9);
         }
     }
-    ASSERT(seen_mf && seen_random && seen_length);
+    ASSERT(seen_mf && seen_random && seen_length && seen_mix);
     json_decref(doc);
     // Errors: the usage, a missing price, a router that cannot rank models, an unknown model.
     struct {
