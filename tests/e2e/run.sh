@@ -90,6 +90,14 @@ routing: {strong: strong, weak: weak}
 routers:
   random: {threshold: 0.5}
   mf: {threshold: 0.5}
+routes:
+  smart:
+    router: mf
+    models:
+      - strong: gpt-4-1106-preview
+      - weak: mixtral-8x7b-instruct-v0.1
+    policy: utility
+    lambda: 0
 YAML
 RL_E2E_KEYS=e2e-key "$bin" serve --config "$work/serve.yaml" > "$work/serve.log" 2>&1 &
 pids+=($!)

@@ -3,8 +3,8 @@
 Run by tests/e2e/run.sh, which starts the upstreams and the proxy and sets RL_E2E_BASE (the
 proxy's /v1 URL), RL_E2E_KEY (a client key the proxy accepts) and RL_E2E_BIN (the routellm
 program, whose `embed` the proxy's embeddings are checked against). The proxy offers the random
-router and the shipped mf router, which embeds each prompt with the local encoder; that encoder
-also answers /v1/embeddings.
+router and the shipped mf router, which embeds each prompt with the local encoder (that encoder
+also answers /v1/embeddings), and a route `smart` over both models, scored by mf.
 """
 
 import base64
@@ -35,7 +35,7 @@ def client():
 def test_models_lists_router_aliases_and_upstreams(client):
     ids = {m.id for m in client.models.list()}
     assert "router-random-0.5" in ids
-    assert {"strong", "weak"} <= ids
+    assert {"strong", "weak", "smart"} <= ids
 
 
 @pytest.mark.parametrize("threshold,model,upstream_id", [
@@ -103,6 +103,37 @@ def test_route_only_endpoint_calls_no_model():
     assert body["router"] == "random"
     assert body["threshold"] == 0.5
     assert body["model"] == ("strong" if body["p_strong"] >= 0.5 else "weak")
+
+
+def route_decision(body):
+    req = urllib.request.Request(
+        BASE + "/route", data=json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + KEY, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.load(r)
+
+
+def test_route_among_models_picks_by_its_policy(client):
+    # utility with λ 0: the model of the higher predicted quality; with a huge λ: the cheaper.
+    d = route_decision({"model": "smart", "messages": MESSAGES})
+    assert d["route"] == "smart" and d["router"] == "mf" and d["policy"] == "utility"
+    assert set(d["scores"]) == {"strong", "weak"}
+    assert d["scores"]["weak"] == 0.5  # the reference model of the qualities
+    best = max(d["scores"], key=lambda m: (d["scores"][m], -d["costs"][m]))
+    assert d["model"] == best
+    raw = client.chat.completions.with_raw_response.create(
+        model="smart", messages=MESSAGES, max_tokens=4)
+    assert raw.headers["x-routellm-route"] == "smart"
+    assert raw.headers["x-routellm-model"] == best
+    assert raw.parse().choices[0].message.content is not None
+    cheap = client.chat.completions.with_raw_response.create(
+        model="smart:utility-1e9", messages=MESSAGES, max_tokens=4)
+    assert cheap.headers["x-routellm-model"] == "weak"
+    # The policy can also come in the body, which the upstream never sees.
+    cheap = client.chat.completions.with_raw_response.create(
+        model="smart", messages=MESSAGES, max_tokens=4,
+        extra_body={"routellm": {"policy": "cheapest", "tolerance": 1}})
+    assert cheap.headers["x-routellm-model"] == "weak"
 
 
 def test_learned_router_embeds_the_prompt(client):
