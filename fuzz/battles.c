@@ -1,10 +1,13 @@
 // Fuzz target: rl_battles_read, every data format, in both modes. The first input byte picks
-// the format (low three bits), strict or lenient mode (bit 3) and a few spec options (bits 4-5);
+// the format (low three bits), strict or lenient mode (bit 3) and a few spec options (bit 4);
 // the rest is the file. For alpaca_eval the rest is the battles CSV, a NUL byte, then the
-// prompts JSONL. A set that is read is walked in full: every battle's indices must be in range
-// and every prompt and model name is read, so ASan sees any overrun.
+// prompts JSONL. With bit 6 the rest is the capture.jsonl of a proxy's capture folder instead
+// (format capture:, whose prompts are read as a text list too). A set that is read is walked in
+// full: every battle's indices must be in range and every prompt and model name is read, so ASan
+// sees any overrun.
 #include "fuzz.h"
 #include "rl/battle.h"
+#include "rl/texts.h"
 
 static const struct {
     const char *format, *suffix, *options[2];
@@ -45,9 +48,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
     int f = data[0] & 7;
-    bool strict = data[0] & 8;
+    bool strict = data[0] & 8, capture = data[0] & 0x40;
     const char *options = formats[f].options[(data[0] >> 4) & 1];
     data++, size--;
+    if (capture) {
+        char file[256], spec[256], err[RL_ERRBUF_SIZE];
+        const char *dir = fuzz_dir("battles");
+        snprintf(file, sizeof file, "%s/capture.jsonl", dir);
+        FILE *out = fopen(file, "wb");
+        if (!out || (size && fwrite(data, 1, size, out) != size) || fclose(out) != 0)
+            abort();
+        snprintf(spec, sizeof spec, "capture:%s%s", dir, strict ? ",min_rating=0.8" : "");
+        struct rl_battles *b = rl_battles_new();
+        if (!b)
+            abort();
+        if (rl_battles_read(b, spec, NULL, err) >= 0)
+            walk(b);
+        rl_battles_free(b);
+        struct rl_texts t;
+        snprintf(spec, sizeof spec, "capture:%s", dir);
+        if (rl_texts_load(spec, NULL, &t, err) == RL_OK)
+            for (size_t i = 0; i < t.n; i++)
+                fuzz_sink ^= (uint8_t)strlen(t.items[i]);
+        rl_texts_free(&t);
+        return 0;
+    }
     char spec[512], prompts[160] = "";
     if (strcmp(formats[f].format, "alpaca_eval") == 0) {
         const uint8_t *nul = memchr(data, 0, size);

@@ -37,7 +37,9 @@ struct rl_texts_params {
 //             prompts do, gives its first turn);
 //   .json     a JSON array, or JSONL lines, of records (the member's string, or the first turn
 //   .jsonl    of its list of turns) or of strings;
-//   other     one text per line; lines of spaces and tabs are blank.
+//   other     one text per line; lines of spaces and tabs are blank;
+//   capture:DIR  the prompts of `routellm serve`'s capture folder DIR (its request lines, each
+//             prompt once in the order first seen; redacted prompts have no text).
 // Empty texts are left out. RL_OK with *out (free with rl_texts_free), which may hold no text;
 // else RL_EIO, RL_ETOOBIG (the file or the count), RL_EFORMAT naming the file and the line (a
 // NUL byte, a record without the member, a malformed row) or RL_ENOMEM, with *out empty.

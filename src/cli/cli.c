@@ -76,29 +76,11 @@ int cli_default_model_dir(char *out, size_t out_size) {
     return rl_path_join(out, out_size, cli_home(), CLI_DEFAULT_MODEL_DIR);
 }
 
-int cli_mkdirs(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return RL_EINVAL;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return RL_EIO;
-        buf[i] = c;
-    }
-    return RL_OK;
-}
-
 int cli_output_dir(const char *opt, const char *dir) {
     struct stat st;
     if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
         return cli_fail("%s %s: not a folder", opt, dir);
-    if (cli_mkdirs(dir) != RL_OK)
+    if (rl__mkdirs(dir) != RL_OK)
         return cli_fail("%s %s: cannot create the folder: %s", opt, dir, strerror(errno));
     if (access(dir, W_OK) != 0)
         return cli_fail("%s %s: cannot write there: %s", opt, dir, strerror(errno));

@@ -196,8 +196,6 @@ int cli_cache_dir(const char *name, char *out, size_t out_size) RL_NODISCARD;
 // Default encoder folder, <home>/CLI_DEFAULT_MODEL_DIR, written into out.
 int cli_default_model_dir(char *out, size_t out_size) RL_NODISCARD;
 
-int cli_mkdirs(const char *path); // mkdir -p; RL_OK, RL_EINVAL (empty or too long) or RL_EIO
-
 // An output folder named by option `opt`, made (mkdir -p) and checked writable before a long run
 // rather than after it: 0, or 1 after printing why not.
 int cli_output_dir(const char *opt, const char *dir);

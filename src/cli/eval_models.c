@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cli/cmd_eval.h"
+#include "core/core.h"
 #include "rl.h"
 
 #define N_PARAMS    101 // points per policy curve
@@ -92,15 +93,6 @@ static int add_curves(struct mrun *r, const char *label, const double *pred, int
     return 0;
 }
 
-// splitmix64, as the random router draws.
-static double uniform(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
-
 // The zero router: its points are the single models.
 static void baseline_mix(struct mrun *r) {
     struct mcurve *c = &r->curves[r->n_curves++];
@@ -111,6 +103,7 @@ static void baseline_mix(struct mrun *r) {
     finish_curve(r, c);
 }
 
+// Random predicted qualities, uniform in [0, 1), a fresh draw per seed.
 static int baseline_random(struct mrun *r) {
     size_t nm = r->b->n * r->b->m, runs = (size_t)r->o->random_iters;
     double *pred = malloc(runs * nm * sizeof *pred);
@@ -118,7 +111,7 @@ static int baseline_random(struct mrun *r) {
         return cli_fail("out of memory");
     uint64_t state = RANDOM_SEED;
     for (size_t i = 0; i < runs * nm; i++)
-        pred[i] = uniform(&state);
+        pred[i] = (double)(rl__splitmix64(&state) >> 11) * 0x1.0p-53;
     int rc = add_curves(r, "random", pred, (int)runs);
     free(pred);
     return rc;
@@ -347,7 +340,7 @@ static int print_json(const struct mrun *r) {
 static int write_output(const struct mrun *r) {
     char base[256], csv[4096], gp[4096];
     cli_eval_bench_base(r->b->name, base, sizeof base);
-    if (cli_mkdirs(r->o->output) != RL_OK)
+    if (rl__mkdirs(r->o->output) != RL_OK)
         return cli_fail("%s: cannot create the output folder: %s", r->o->output, strerror(errno));
     if (snprintf(csv, sizeof csv, "%s/%s-models.csv", r->o->output, base) >= (int)sizeof csv ||
         snprintf(gp, sizeof gp, "%s/%s-models", r->o->output, base) >= (int)sizeof gp)

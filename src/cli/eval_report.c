@@ -303,7 +303,7 @@ int cli_eval_write_output(const struct rl_bench *b, const struct eval_opts *o,
                           const struct result *res, int n_res) {
     char base[256], csv[4096], gp[4096], drv[4096], png[4096], svg[4096];
     cli_eval_bench_base(b->name, base, sizeof base);
-    if (cli_mkdirs(o->output) != RL_OK)
+    if (rl__mkdirs(o->output) != RL_OK)
         return cli_fail("%s: cannot create the output folder: %s", o->output, strerror(errno));
     if (out_path(csv, sizeof csv, o->output, base, ".csv") ||
         out_path(gp, sizeof gp, o->output, base, ".gp") ||

@@ -132,7 +132,7 @@ static int write_scores(const struct eval_opts *o, const struct rl_bench *b, con
     char sl[128];
     cli_slug(label, sl, sizeof sl);
     snprintf(name, sizeof name, "%s-%s.jsonl", base, sl);
-    if (cli_mkdirs(o->scores_out) != RL_OK || rl_path_join(path, sizeof path, o->scores_out, name))
+    if (rl__mkdirs(o->scores_out) != RL_OK || rl_path_join(path, sizeof path, o->scores_out, name))
         return cli_fail("%s: cannot create the folder", o->scores_out);
     FILE *f = fopen(path, "w");
     if (!f)
@@ -242,7 +242,7 @@ static int contaminated(struct cli_scorer *s, const struct rl_bench *b, const st
         *removed = k;
         for (size_t i = 0; i < b->n; i++)
             cached[i] = flag[i];
-        if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_write(path, key, cached, b->n, NULL))
+        if (cache && rl__mkdirs(dir) == RL_OK && rl_eval_cache_write(path, key, cached, b->n, NULL))
             fprintf(stderr, "routellm: note: could not write the cache %s\n", path);
     }
     free(cached);

@@ -190,7 +190,7 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
     if (rc != RL_OK)
         return cli_fail("%s", err);
     // A cache that cannot be written only costs time on the next run.
-    if (cache && cli_mkdirs(dir) == RL_OK && rl_eval_cache_write(path, key, scores, n, NULL))
+    if (cache && rl__mkdirs(dir) == RL_OK && rl_eval_cache_write(path, key, scores, n, NULL))
         fprintf(stderr, "routellm: note: could not write the score cache %s\n", path);
     return 0;
 }

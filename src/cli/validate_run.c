@@ -88,7 +88,7 @@ static int train(struct validate *v, const struct suite_router *r, size_t held, 
     snprintf(name, sizeof name, "%s--%s-%016llx.safetensors", slug_r, slug_s,
              (unsigned long long)router_key(v, r, held, digest));
     if (rc == 0 && (cli_cache_dir("validate", dir, sizeof dir) != RL_OK ||
-                    cli_mkdirs(dir) != RL_OK || rl_path_join(path, size, dir, name) != RL_OK))
+                    rl__mkdirs(dir) != RL_OK || rl_path_join(path, size, dir, name) != RL_OK))
         rc = cli_fail("%s: cannot create the router cache", dir);
     struct stat st;
     if (rc == 0 && stat(path, &st) != 0) {

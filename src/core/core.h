@@ -68,6 +68,9 @@ int rl_mmap_open(struct rl_mmap *m, const char *path, char *errbuf) RL_NODISCARD
 void rl_mmap_free(struct rl_mmap *m); // safe on a zeroed struct
 
 bool rl_file_exists(const char *path);
+// mkdir -p: create path and each missing folder above it (mode 0777 less the umask). RL_OK,
+// RL_EINVAL for an empty or over-long path, or RL_EIO with errno set.
+int rl__mkdirs(const char *path) RL_NODISCARD;
 
 // Join dir and name into out (size out_size); RL_ETOOBIG when it does not fit.
 int rl_path_join(char *out, size_t out_size, const char *dir, const char *name) RL_NODISCARD;
@@ -100,6 +103,9 @@ uint64_t rl__mix64(uint64_t z);
 // A hash-table key: rl__mix64 of the FNV-1a of the bytes, so the low bits used as a slot depend
 // on every byte.
 uint64_t rl__hash64(const void *data, size_t len);
+// The SHA-256 of len bytes (OpenSSL's) as 64 lowercase hex digits and a NUL: for file digests
+// and redacted texts, where a collision must not be found.
+void rl__sha256_hex(const void *data, size_t len, char hex[65]);
 
 // ----------------------------------------------------------------------------
 // Seeded random numbers (hash.c): splitmix64, reproducible from the seed alone

@@ -140,3 +140,21 @@ int rl_path_join(char *out, size_t out_size, const char *dir, const char *name) 
         return RL_ETOOBIG;
     return RL_OK;
 }
+
+int rl__mkdirs(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return RL_EINVAL;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return RL_EIO;
+        buf[i] = c;
+    }
+    return RL_OK;
+}

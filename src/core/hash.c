@@ -4,6 +4,8 @@
 // random router, bootstrap resamples, the trainers' seeding, synthetic test and benchmark data.
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "core/core.h"
 
 #define FNV1A_PRIME 0x100000001b3ull
@@ -46,4 +48,15 @@ uint64_t rl__splitmix64_at(uint64_t seed, uint64_t k) {
 
 double rl__unit_double(uint64_t x) {
     return (double)(x >> 11) * 0x1.0p-53;
+}
+
+void rl__sha256_hex(const void *data, size_t len, char hex[65]) {
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(data, len, md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
 }

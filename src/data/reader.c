@@ -21,7 +21,8 @@
 // ----------------------------------------------------------------------------
 // Specs: "FORMAT:PATH[,key=value...]"
 
-static const char *const formats[] = {"arena55k", "arena", "judge", "alpaca_eval", "table"};
+static const char *const formats[] = {"arena55k",    "arena", "judge",
+                                      "alpaca_eval", "table", "capture"};
 
 // Without a format prefix, guess from the file name.
 static const char *guess_format(const char *path) {

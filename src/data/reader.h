@@ -112,4 +112,14 @@ const char *rl__json_str(json_t *o, const char *key, size_t *len);
 // A number, a boolean (1 or 0) or a string holding a number. RL_OK or RL_EFORMAT.
 int rl__json_num(json_t *v, double *out);
 
+// ----------------------------------------------------------------------------
+// The proxy's capture folders (capture.c)
+
+struct rl_texts;
+// Battles from the feedback in the capture folder r->path (see capture.c), a rated weak answer
+// winning at min_rating and above. RL_OK or an error in r->errbuf.
+int rl__capture_battles(struct rl__reader *r, double min_rating) RL_NODISCARD;
+// The prompts of the request lines in capture folder dir, each once, in the order first seen.
+int rl__capture_texts(const char *dir, struct rl_texts *out, char *errbuf) RL_NODISCARD;
+
 #endif

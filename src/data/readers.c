@@ -523,12 +523,17 @@ long rl_battles_read(struct rl_battles *b, const char *spec_text,
         if (rc != RL_OK)
             return rc;
     }
+    size_t before = opts && opts->cells ? b->n_cells : b->n;
+    bool capture = strcmp(spec.format, "capture") == 0;
+    double min_rating = 0.5;
+    if (capture &&
+        (rc = rl__spec_double(&spec, "min_rating", 0.5, 0, 1, &min_rating, errbuf)) != RL_OK)
+        return rc;
     char *data = NULL;
     size_t len = 0;
-    rc = rl__data_read(spec.path, &data, &len, errbuf);
+    rc = capture ? RL_OK : rl__data_read(spec.path, &data, &len, errbuf);
     if (rc != RL_OK)
         return rc;
-    size_t before = opts && opts->cells ? b->n_cells : b->n;
     if (opts && opts->cells && strcmp(spec.format, "table") != 0) {
         rc = rl__errf(errbuf, RL_EINVAL, "%s: format %s has no per-model scores (use table:)",
                       spec.path, spec.format);
@@ -556,6 +561,8 @@ long rl_battles_read(struct rl_battles *b, const char *spec_text,
         }
     } else if (strcmp(spec.format, "alpaca_eval") == 0) {
         rc = read_alpaca(&r, data, len);
+    } else if (capture) {
+        rc = rl__capture_battles(&r, min_rating);
     } else {
         rc = read_table(&r, data, len);
     }

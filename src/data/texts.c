@@ -208,6 +208,8 @@ static int texts_load(const char *path, struct texts *t, char *errbuf) {
 int rl_texts_load(const char *path, const struct rl_texts_params *p, struct rl_texts *out,
                   char *errbuf) {
     memset(out, 0, sizeof *out);
+    if (strncmp(path, "capture:", 8) == 0)
+        return rl__capture_texts(path + 8, out, errbuf);
     struct texts t = {.out = out, .column = p ? p->column : NULL, .exact = p && p->exact};
     return texts_load(path, &t, errbuf);
 }

@@ -20,13 +20,6 @@
 // keeps).
 #define MAX_LIST_BYTES (1u << 30)
 
-static void sha256_hex(const void *data, size_t len, char hex[65]) {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256(data, len, md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 // ----------------------------------------------------------------------------
 // Writing
 
@@ -122,7 +115,7 @@ int rl__train_prompts_write(const char *path, const char *const *texts, size_t n
     rl_buf_free(&b);
     if (rc != RL_OK)
         return rl__errf(errbuf, rc, "%s: cannot compress the prompt list", path);
-    sha256_hex(gz, gz_len, sha256);
+    rl__sha256_hex(gz, gz_len, sha256);
     rc = rl_file_write(path, gz, gz_len, errbuf);
     free(gz);
     return rc;
@@ -205,7 +198,7 @@ int rl_router_train_prompts_load(const struct rl_router *r, struct rl_texts *out
     if (rl_mmap_open(&m, path, why) != RL_OK)
         return rl__errf(errbuf, RL_EIO, "%s: cannot read the router's training prompts: %s", rpath,
                         why);
-    sha256_hex(m.data ? (const void *)m.data : "", m.len, hex);
+    rl__sha256_hex(m.data ? (const void *)m.data : "", m.len, hex);
     rl_mmap_free(&m);
     if (strcmp(hex, want) != 0)
         return rl__errf(errbuf, RL_EFORMAT,

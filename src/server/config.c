@@ -41,6 +41,8 @@ void srv_config_init(struct srv_config *c) {
     c->encoder_workers = 1;
     c->batch_max = 32;
     c->cache_entries = 10000;
+    c->capture_max_bytes = SRV_CAPTURE_MAX_BYTES;
+    c->capture_max_files = SRV_CAPTURE_MAX_FILES;
 }
 
 static void pairs_free(struct srv_pairs *p) {
@@ -132,6 +134,7 @@ void srv_config_free(struct srv_config *c) {
         route_cfg_free(&c->routes[i]);
     free(c->routes);
     free(c->encoder_dir);
+    free(c->capture_dir);
     memset(c, 0, sizeof *c);
 }
 
@@ -343,6 +346,17 @@ static const struct key route_keys[] = {
      "the router's model the qualities are against (default: its weak model)"},
     {"fallbacks", KEY_NAMES, 0, 0, ROUTE(fallbacks),
      "models tried once the chosen one and its own fallbacks failed"},
+};
+
+static const struct key capture_keys[] = {
+    {"dir", KEY_STR, 0, 0, CFG(capture_dir),
+     "folder of the capture files (capture.jsonl and its rotations); capture is off without it"},
+    {"redact", KEY_BOOL, 0, 0, CFG(capture_redact),
+     "write the prompt's SHA-256 instead of its text"},
+    {"max_file_bytes", KEY_SIZE, 4096, 1ull << 40, CFG(capture_max_bytes),
+     "the current file is rotated once it would pass this size"},
+    {"max_files", KEY_UNSIGNED, 1, 100000, CFG(capture_max_files),
+     "rotated files kept; older ones are deleted"},
 };
 
 static const struct key encoder_keys[] = {
@@ -926,6 +940,7 @@ static const struct section sections[] = {
     {"routers", read_routers, router_keys, RL_COUNTOF(router_keys)},
     {"routes", read_routes, route_keys, RL_COUNTOF(route_keys)},
     {"encoder", read_plain, encoder_keys, RL_COUNTOF(encoder_keys)},
+    {"capture", read_plain, capture_keys, RL_COUNTOF(capture_keys)},
 };
 
 static const struct section *find_section(const char *name) {

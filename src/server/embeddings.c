@@ -67,13 +67,9 @@ void srv__embeddings(struct srv_request *q) {
                           "invalid_request_error", "model", "embeddings_unavailable");
         return;
     }
-    struct rl_buf *body = &q->client.body;
-    char msg[400];
-    json_t *j = srv_body_parse(body->data ? body->data : "", body->len, msg, sizeof msg);
-    if (!j) {
-        srv__answer_error(q, 400, msg, "invalid_request_error", NULL, "invalid_json");
+    json_t *j = srv__body_json(q);
+    if (!j)
         return;
-    }
     q->routing.json = j; // freed with the request on every early return
     size_t dim = rl_encoder_dim(s->enc);
     struct srv_embeddings_req req;
@@ -91,7 +87,7 @@ void srv__embeddings(struct srv_request *q) {
     }
     r->n = r->left = req.n;
     r->base64 = req.base64;
-    rl_buf_free(body);
+    rl_buf_free(&q->client.body);
     for (size_t i = 0; i < req.n; i++) {
         struct srv_embed_slot *slot = &r->slots[i];
         slot->q = q;

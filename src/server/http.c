@@ -137,6 +137,15 @@ void srv__request_cut(struct srv_request *q) {
                       "server_error", NULL, "server_shutting_down");
 }
 
+json_t *srv__body_json(struct srv_request *q) {
+    const struct rl_buf *body = &q->client.body;
+    char msg[400];
+    json_t *j = srv_body_parse(body->data ? body->data : "", body->len, msg, sizeof msg);
+    if (!j)
+        srv__answer_error(q, 400, msg, "invalid_request_error", NULL, "invalid_json");
+    return j;
+}
+
 // ----------------------------------------------------------------------------
 // Endpoints
 
@@ -195,6 +204,7 @@ static const struct srv_endpoint endpoints[] = {
     {"POST", "/v1/completions", SRV_KIND_COMPLETIONS, false, true, srv__route},
     {"POST", "/v1/route", SRV_KIND_ROUTE, false, true, srv__route},
     {"POST", "/v1/embeddings", SRV_KIND_EMBEDDINGS, false, true, srv__embeddings},
+    {"POST", "/v1/feedback", SRV_KIND_FEEDBACK, false, true, srv__feedback},
 };
 
 static const struct srv_endpoint *find_endpoint(const char *path) {
@@ -469,6 +479,7 @@ static void on_end(void *req, enum srv_conn_end how) {
     if (a->have_usage && status < 400)
         srv_metrics_usage(q->gen->metrics, q->model, q->gen->strong, a->prompt_tokens,
                           a->completion_tokens);
+    srv__capture_request(q, stream_cut ? 499 : status);
     if (q->gen->c->log_requests || status >= 500)
         log_request(q, status, how);
     request_free(q);

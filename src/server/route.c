@@ -136,10 +136,27 @@ static void drop_body_tree(struct srv_request *q) {
     q->routing.json = NULL;
 }
 
-// A model that names an upstream: no routing, no fallback; POST /v1/route refuses it.
+// Whether the request is a completions request, or a POST /v1/route of a completions body.
+static bool completions_body(const struct srv_request *q) {
+    const json_t *j = q->routing.json;
+    return q->kind == SRV_KIND_COMPLETIONS ||
+           (q->kind == SRV_KIND_ROUTE && !json_object_get(j, "messages") &&
+            json_object_get(j, "prompt"));
+}
+
+// A model that names an upstream: no routing, only its own fallbacks; POST /v1/route refuses
+// it. The capture, when there is one, still records its routing prompt (when it has one).
 static void direct(struct srv_request *q, const char *name) {
     q->model = q->kind == SRV_KIND_ROUTE ? -1 : srv_config_model_index(q->gen->c, name);
     if (q->model >= 0) {
+        struct srv_routing *g = &q->routing;
+        const char *why;
+        if (q->s->capture) {
+            rl_buf_init(&g->prompt, SRV_MAX_PROMPT + 1);
+            if ((completions_body(q) ? srv_completion_prompt(g->json, &g->prompt, &why)
+                                     : srv_routing_prompt(g->json, &g->prompt, &why)) != RL_OK)
+                rl_buf_reset(&g->prompt);
+        }
         drop_body_tree(q);
         srv__attempts_begin(q);
         return;
@@ -282,9 +299,7 @@ static bool drop_options(struct srv_request *q, const json_t *options) {
 static bool take_prompt(struct srv_request *q) {
     struct srv_routing *g = &q->routing;
     // POST /v1/route takes a chat body, or a completions body when it has no messages.
-    bool completions = q->kind == SRV_KIND_COMPLETIONS ||
-                       (q->kind == SRV_KIND_ROUTE && !json_object_get(g->json, "messages") &&
-                        json_object_get(g->json, "prompt"));
+    bool completions = completions_body(q);
     const char *why = NULL;
     rl_buf_init(&g->prompt, SRV_MAX_PROMPT + 1);
     int rc = completions ? srv_completion_prompt(g->json, &g->prompt, &why)
@@ -327,13 +342,10 @@ static void score_prompt(struct srv_request *q) {
 
 void srv__route(struct srv_request *q) {
     struct srv_routing *g = &q->routing;
-    struct rl_buf *body = &q->client.body;
-    char msg[400];
-    g->json = srv_body_parse(body->data ? body->data : "", body->len, msg, sizeof msg);
-    if (!g->json) {
-        srv__answer_error(q, 400, msg, "invalid_request_error", NULL, "invalid_json");
+    g->json = srv__body_json(q);
+    if (!g->json)
         return;
-    }
+    char msg[400];
     const char *name = json_string_value(json_object_get(g->json, "model"));
     if (!name) {
         srv__answer_error(q, 400, "'model' is required and must be a string",

@@ -362,9 +362,23 @@ static void reload(struct srv_server *s) {
         srv__gen_unref(g);
         g = NULL;
     }
+    // A changed capture: section opens its new file before the switch, so that a folder that
+    // cannot be written refuses the reload rather than losing lines.
+    struct srv_capture *capture = s->capture;
+    if (g && !srv_capture_same(s->capture, g->c) && g->c->capture_dir &&
+        !(capture = srv_capture_open(g->c, errbuf))) {
+        srv__gen_unref(g);
+        g = NULL;
+    }
     if (!g) {
         srv_logf(SRV_LOG_ERROR, "reload refused", "%s; the running configuration stays", errbuf);
         return;
+    }
+    if (!g->c->capture_dir)
+        capture = NULL;
+    if (capture != s->capture) {
+        srv_capture_free(s->capture);
+        s->capture = capture;
     }
     const struct srv_config *old = s->gen->c, *c = g->c;
     if (strcmp(old->host, c->host) != 0 || (c->port && old->port != c->port) ||
@@ -547,6 +561,8 @@ struct srv_server *srv_server_new(srv_config_builder build, void *build_data, co
     s->gen = gen_new(s, errbuf);
     if (!s->gen || load_encoder(s, errbuf) != RL_OK || gen_ready(s, s->gen, errbuf) != RL_OK)
         goto fail;
+    if (s->gen->c->capture_dir && !(s->capture = srv_capture_open(s->gen->c, errbuf)))
+        goto fail;
     s->listener = srv_listener_new(s->loop, s->gen->c, &srv__http_ops, s, errbuf);
     if (!s->listener)
         goto fail;
@@ -613,6 +629,7 @@ void srv_server_free(struct srv_server *s) {
     if (!s)
         return;
     srv_listener_free(s->listener); // ends every request, which lets go of old configurations
+    srv_capture_free(s->capture);   // after the requests, whose ends it records
     probes_free(s);
     srv_embedder_free(s->emb);
     rl_encoder_free(s->enc);

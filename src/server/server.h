@@ -60,6 +60,8 @@
 #define SRV_HEADER_NAME_MAX   64   // bytes of a header or query parameter name
 #define SRV_HEADER_VALUE_MAX  4096 // bytes of a header or query value, variables expanded
 #define SRV_MAX_SECRETS       (SRV_MAX_HEADERS + 1) // a key and the variables its headers read
+#define SRV_CAPTURE_MAX_BYTES (64u << 20)           // capture file size before it is rotated
+#define SRV_CAPTURE_MAX_FILES 20u                   // rotated capture files kept
 
 // ----------------------------------------------------------------------------
 // Configuration (config.c)
@@ -208,6 +210,12 @@ struct srv_config {
 
     struct srv_route_cfg *routes;
     size_t n_routes;
+
+    // capture: one JSON line per chat or completions request (and per feedback) in capture_dir
+    char *capture_dir;          // NULL: no capture
+    bool capture_redact;        // the prompt's SHA-256 instead of its text
+    size_t capture_max_bytes;   // the current file is rotated past this size
+    unsigned capture_max_files; // rotated files kept (the oldest beyond are deleted)
 
     char *encoder_dir; // NULL: cli_default_model_dir()
     int encoder_workers;
@@ -654,6 +662,19 @@ void srv_metrics_inflight(struct srv_metrics *m, int delta);
 void srv_metrics_carry(struct srv_metrics *to, const struct srv_metrics *from);
 int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats *emb,
                        struct rl_buf *out) RL_NODISCARD;
+
+// ----------------------------------------------------------------------------
+// Capture (capture.c): the JSONL files of the capture: section, appended on the loop thread.
+
+struct srv_capture;
+// Create capture_dir (mkdir -p) and open its capture.jsonl for appending. NULL with errbuf.
+struct srv_capture *srv_capture_open(const struct srv_config *c, char *errbuf);
+void srv_capture_free(struct srv_capture *k); // NULL is a no-op
+// Whether k was opened with c's capture settings (a reload keeps it then).
+bool srv_capture_same(const struct srv_capture *k, const struct srv_config *c);
+// Append one line (ending in '\n') with one write(2), rotating the file first when the line
+// would take it past max_file_bytes. A failure is logged, never retried.
+void srv_capture_write(struct srv_capture *k, const char *line, size_t len);
 
 // ----------------------------------------------------------------------------
 // JSON-line logs (log.c) on stderr: one line per event, written with a single write(2).

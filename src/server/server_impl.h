@@ -7,6 +7,7 @@
 //   route.c    routing: parse the body, pick the route, wait for the embedding, decide
 //   attempt.c  upstream attempts: retries, back-off, fallback, what each failure means
 //   embeddings.c  POST /v1/embeddings, answered from the encoder workers (embed.c), no upstream
+//   capture.c  the capture: files: a line per request when it ends, POST /v1/feedback
 //   relay.c    a streamed answer's way to the client (its interface is in server.h)
 //   server.c   set-up: routers, encoder, upstreams, the model list, the socket; run, drain, free
 //
@@ -92,9 +93,10 @@ struct srv_server {
     struct srv_request *live; // every request not yet completed
     long n_live;
     uint64_t id_seed, id_next;
-    uint64_t trimmed_ns;      // the last malloc_trim, when the server went idle
-    uint64_t body_bytes;      // request bodies reserved by live requests
-    struct srv_probe *probes; // the start-up checks of the upstreams (server.c)
+    uint64_t trimmed_ns;         // the last malloc_trim, when the server went idle
+    uint64_t body_bytes;         // request bodies reserved by live requests
+    struct srv_probe *probes;    // the start-up checks of the upstreams (server.c)
+    struct srv_capture *capture; // NULL when the capture: section names no dir
     size_t n_probes;
     int port;
 };
@@ -109,6 +111,7 @@ enum srv_kind {
     SRV_KIND_COMPLETIONS,
     SRV_KIND_ROUTE,
     SRV_KIND_EMBEDDINGS,
+    SRV_KIND_FEEDBACK,
 };
 enum srv_state { SRV_RECEIVING, SRV_EMBEDDING, SRV_UPSTREAM, SRV_BACKOFF, SRV_ANSWERED };
 
@@ -222,6 +225,9 @@ void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const c
 void srv__answer_error(struct srv_request *q, int status, const char *message, const char *type,
                        const char *param, const char *code);
 void srv__answer_json(struct srv_request *q, int status, const char *text);
+// The request's body parsed as the proxy accepts JSON (srv_body_parse); NULL after answering
+// 400 invalid_json when it is not.
+json_t *srv__body_json(struct srv_request *q);
 // Send the status now; the body follows from q->relay, which the caller has started.
 void srv__answer_stream(struct srv_request *q, int status, const char *ctype);
 void srv__stream_wake(struct srv_request *q); // the relay has more for the client
@@ -244,6 +250,14 @@ void srv__attempts_begin(struct srv_request *q);
 void srv__attempts_stop(struct srv_request *q); // no callback follows; idempotent
 // The client hung up: count an attempt in flight as cancelled, then stop.
 void srv__attempts_abandon(struct srv_request *q);
+
+// ----------------------------------------------------------------------------
+// Capture (capture.c)
+
+// A chat or completions request ended with status: its line in the capture, when there is one.
+void srv__capture_request(struct srv_request *q, int status);
+// POST /v1/feedback: check the body and append it to the capture; answers every outcome.
+void srv__feedback(struct srv_request *q);
 
 // ----------------------------------------------------------------------------
 // Embeddings (embeddings.c)

