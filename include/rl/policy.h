@@ -86,6 +86,19 @@ int rl_policy_sample_cost(const struct rl_policy *p, const double *quality, cons
 int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const double *cost,
                         size_t n, size_t m, double target_cost, double *param) RL_NODISCARD;
 
+// The share of the sample's prompts that policy p sends to candidate `model` or to a candidate
+// at least as dear on that prompt, into *share. It never rises with the parameter, so it can be
+// calibrated. RL_EINVAL as rl_policy_choose, or for model >= m.
+int rl_policy_sample_share(const struct rl_policy *p, const double *quality, const double *cost,
+                           size_t n, size_t m, size_t model, double *share) RL_NODISCARD;
+
+// The smallest parameter of `kind` at which at most target_share (in [0, 1]) of the sample goes
+// to candidate `model` or a dearer one (rl_policy_sample_share): a cap on the share of an
+// expensive model, the most quality within it. Results as rl_policy_calibrate.
+int rl_policy_calibrate_share(enum rl_policy_kind kind, const double *quality, const double *cost,
+                              size_t n, size_t m, size_t model, double target_share,
+                              double *param) RL_NODISCARD;
+
 RL_API_END
 
 #endif

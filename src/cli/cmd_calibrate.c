@@ -23,6 +23,7 @@ struct calib_opts {
     struct cli_list prices;
     int policy; // index into cli_policy_names: an enum rl_policy_kind
     double target_cost, output_tokens;
+    const char *target_share; // MODEL=P: at most P of the prompts to MODEL or a dearer model
 };
 
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
@@ -55,7 +56,10 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
         CLI_CHOICE("--policy", &o->policy, cli_policy_names, "P",
                    "cheapest (calibrates its tolerance; default) or utility (its lambda)"),
         CLI_NUM("--target-cost", &o->target_cost, 0, 1e6, "USD", 0,
-                "average expected cost per request wanted (required with --models)"),
+                "average expected cost per request wanted (this or --target-share with --models)"),
+        CLI_STR("--target-share", &o->target_share, "M=P", 0,
+                "at most a fraction P of the prompts to model M or a dearer one, e.g. "
+                "gpt-4o=0.2"),
         CLI_NUM("--output-tokens", &o->output_tokens, 0, 1e7, "N", 0,
                 "expected completion tokens per request (default 256)"),
     };
@@ -77,30 +81,69 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
         return rc;
     if (!o->models && isnan(o->pct))
         return cli_usage(&spec, "--strong-model-pct P is required");
-    if (!o->models && (o->prices.n > 0 || o->policy >= 0 || !isnan(o->target_cost)))
-        return cli_usage(&spec, "--price, --policy and --target-cost go with --models");
+    if (!o->models &&
+        (o->prices.n > 0 || o->policy >= 0 || !isnan(o->target_cost) || o->target_share))
+        return cli_usage(&spec,
+                         "--price, --policy, --target-cost and --target-share go with --models");
     if (o->models && (!isnan(o->pct) || o->strong))
         return cli_usage(&spec, "--strong-model-pct and --strong are for a pair; with --models "
-                                "give --target-cost");
-    if (o->models && isnan(o->target_cost))
-        return cli_usage(&spec, "--target-cost USD is required with --models");
+                                "give --target-cost or --target-share");
+    if (o->models && isnan(o->target_cost) == !o->target_share)
+        return cli_usage(&spec, "with --models give one of --target-cost USD and --target-share "
+                                "M=P");
     if (o->policy < 0)
         o->policy = RL_POLICY_CHEAPEST;
     return 0;
 }
 
+// What --models calibrates to: the mean cost (model < 0), or the share of prompts that go to
+// candidate `model` or a dearer one.
+struct target {
+    long model;
+    double limit;
+};
+
+// The target's measure of the policy p on the sample, or NAN when it cannot be applied.
+static double measure(const struct rl_policy *p, const double *q, const double *c, size_t n,
+                      size_t m, const struct target *t) {
+    double v;
+    int rc = t->model < 0 ? rl_policy_sample_cost(p, q, c, n, m, &v, NULL)
+                          : rl_policy_sample_share(p, q, c, n, m, (size_t)t->model, &v);
+    return rc == RL_OK ? v : NAN;
+}
+
 // The shortest decimal form of param (6 to 17 significant digits) at which the policy still
 // meets the target on the sample, so that the printed value does what was asked.
 static double printable(enum rl_policy_kind kind, double param, const double *q, const double *c,
-                        size_t n, size_t m, double target, char *text, size_t size) {
+                        size_t n, size_t m, const struct target *t, char *text, size_t size) {
     for (int digits = 6; digits <= 17; digits++) {
         snprintf(text, size, "%.*g", digits, param);
         struct rl_policy p = {kind, strtod(text, NULL)};
-        double avg;
-        if (rl_policy_sample_cost(&p, q, c, n, m, &avg, NULL) == RL_OK && avg <= target)
+        if (measure(&p, q, c, n, m, t) <= t->limit)
             break;
     }
     return strtod(text, NULL);
+}
+
+// --target-share M=P: the candidate index of M and the share. 0, or 1 after printing why not.
+static int read_share(const char *spec, const struct rl_router *r, const struct cli_candidates *c,
+                      struct target *t) {
+    const char *eq = strrchr(spec, '=');
+    char name[256], *end, err[RL_ERRBUF_SIZE];
+    if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof name)
+        return cli_fail("calibrate: --target-share %s: expected MODEL=P", spec);
+    snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+    t->limit = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end || !(t->limit >= 0 && t->limit <= 1))
+        return cli_fail("calibrate: --target-share %s: P must be a fraction in [0, 1]", spec);
+    int at = rl_router_model_index(r, name, err);
+    if (at < 0)
+        return cli_fail("calibrate: --target-share: %s", err);
+    for (t->model = 0; t->model < c->n && c->idx[t->model] != at; t->model++)
+        ;
+    if (t->model == c->n)
+        return cli_fail("calibrate: --target-share names %s, which is not among --models", name);
+    return 0;
 }
 
 // Qualities and costs of every candidate on every sample prompt, the calibrated parameter, and
@@ -132,18 +175,33 @@ static int calibrate_models(const struct calib_opts *o, struct cli_scorer *s,
     double param = 0, avg = 0;
     size_t counts[CLI_MAX_CANDIDATES];
     char text[32];
+    struct target t = {-1, o->target_cost};
+    if (rc == 0 && o->target_share)
+        rc = read_share(o->target_share, r, &c, &t);
     if (rc == 0) {
-        int st = rl_policy_calibrate(kind, q, cost, n, m, o->target_cost, &param);
-        if (st == RL_ETOOBIG)
+        int st = t.model < 0 ? rl_policy_calibrate(kind, q, cost, n, m, o->target_cost, &param)
+                             : rl_policy_calibrate_share(kind, q, cost, n, m, (size_t)t.model,
+                                                         t.limit, &param);
+        if (st == RL_ETOOBIG && t.model < 0)
             fprintf(stderr,
                     "routellm: calibrate: even the largest %s (%g) costs more than %g USD per "
                     "request on average: the cheapest candidates are too expensive\n",
                     kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", param, o->target_cost);
+        else if (st == RL_ETOOBIG)
+            fprintf(stderr,
+                    "routellm: calibrate: even the largest %s (%g) sends more than %g of the "
+                    "prompts to %s or a dearer model\n",
+                    kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", param, t.limit,
+                    rl_router_model(r, c.idx[t.model]));
         else if (st != RL_OK)
             rc = cli_fail("calibrate: the policy cannot be calibrated on these scores");
     }
+    double dear = NAN;
     if (rc == 0) {
-        param = printable(kind, param, q, cost, n, m, o->target_cost, text, sizeof text);
+        param = printable(kind, param, q, cost, n, m, &t, text, sizeof text);
+        struct rl_policy pol = {kind, param};
+        if (t.model >= 0)
+            dear = measure(&pol, q, cost, n, m, &t);
         struct rl_policy p = {kind, param};
         if (rl_policy_sample_cost(&p, q, cost, n, m, &avg, counts) != RL_OK)
             rc = cli_fail("calibrate: the policy cannot be applied to these scores");
@@ -154,20 +212,27 @@ static int calibrate_models(const struct calib_opts *o, struct cli_scorer *s,
             json_object_set_new(share, rl_router_model(r, c.idx[k]),
                                 json_real((double)counts[k] / (double)n));
         json_t *doc =
-            json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:I,s:o}", "router", o->router, "prompts", file,
+            json_pack("{s:s,s:s,s:s,s:f,s:o,s:f,s:I,s:o}", "router", o->router, "prompts", file,
                       "policy", rl_policy_kind_name(kind), "param", param, "target_cost",
-                      o->target_cost, "avg_cost", avg, "n_prompts", (json_int_t)n, "share", share);
-        char *t = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
-        json_decref(doc);
-        rc = t ? 0 : cli_fail("out of memory");
-        if (t)
-            puts(t);
-        free(t);
+                      t.model < 0 ? json_real(o->target_cost) : json_null(), "avg_cost", avg,
+                      "n_prompts", (json_int_t)n, "share", share);
+        if (doc && t.model >= 0)
+            json_object_set_new(doc, "target_share",
+                                json_pack("{s:s,s:f,s:f}", "model",
+                                          rl_router_model(r, c.idx[t.model]), "limit", t.limit,
+                                          "share_dearer", dear));
+        rc = cli_print_json(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     } else if (rc == 0) {
         printf("router %s, %zu prompts from %s, %zu candidates\n", o->router, n, file, m);
-        printf("%s %s for at most %g USD per request: average %.6g USD\n",
-               rl_policy_kind_name(kind), kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda",
-               o->target_cost, avg);
+        if (t.model < 0)
+            printf("%s %s for at most %g USD per request: average %.6g USD\n",
+                   rl_policy_kind_name(kind), kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda",
+                   o->target_cost, avg);
+        else
+            printf("%s %s for at most %g of the prompts to %s or a dearer model: %.4g, average "
+                   "%.6g USD\n",
+                   rl_policy_kind_name(kind), kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda",
+                   t.limit, rl_router_model(r, c.idx[t.model]), dear, avg);
         printf("  --policy %s --%s %s\n", rl_policy_kind_name(kind),
                kind == RL_POLICY_CHEAPEST ? "tolerance" : "lambda", text);
         for (size_t k = 0; k < m; k++)
@@ -263,13 +328,7 @@ int cli_cmd_calibrate(int argc, char **argv) {
                           "strong_model_pct", o.pct, "threshold", rounded, "model", model,
                           "n_prompts", (json_int_t)sample.n, "n_strong", (json_int_t)k,
                           "strong_share", (double)k / (double)sample.n);
-            char *t = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
-            json_decref(doc);
-            if (!t)
-                rc = cli_fail("out of memory");
-            else
-                puts(t);
-            free(t);
+            rc = cli_print_json(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
         } else {
             printf("router %s, %zu prompts from %s\n", o.router, sample.n, file);
             printf("threshold for %.1f%% strong calls: %s\n", o.pct * 100, text);

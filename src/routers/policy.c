@@ -126,28 +126,49 @@ int rl_policy_sample_cost(const struct rl_policy *p, const double *quality, cons
     return RL_OK;
 }
 
-// Whether the policy at param keeps the sample's average cost within target; rc gets an error.
-static bool within(enum rl_policy_kind kind, double param, const double *quality,
-                   const double *cost, size_t n, size_t m, double target, int *rc) {
-    struct rl_policy p = {kind, param};
-    double avg = 0;
-    *rc = rl_policy_sample_cost(&p, quality, cost, n, m, &avg, NULL);
-    return *rc == RL_OK && avg <= target;
+int rl_policy_sample_share(const struct rl_policy *p, const double *quality, const double *cost,
+                           size_t n, size_t m, size_t model, double *share) {
+    if (n == 0 || model >= m)
+        return RL_EINVAL;
+    size_t dear = 0;
+    for (size_t i = 0; i < n; i++) {
+        int pick = rl_policy_choose(p, quality + i * m, cost + i * m, m);
+        if (pick < 0)
+            return pick;
+        dear += cost[i * m + (size_t)pick] >= cost[i * m + model];
+    }
+    *share = (double)dear / (double)n;
+    return RL_OK;
 }
 
-int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const double *cost,
-                        size_t n, size_t m, double target_cost, double *param) {
-    if (!isfinite(target_cost))
-        return RL_EINVAL;
+// What a calibration holds within its limit: the sample's mean cost (model < 0), or its share of
+// prompts that go to `model` or a dearer candidate. Both never rise with the parameter.
+struct budget {
+    long model;
+    double limit;
+};
+
+// Whether the policy at param keeps the sample within the budget; rc gets an error.
+static bool within(enum rl_policy_kind kind, double param, const double *quality,
+                   const double *cost, size_t n, size_t m, const struct budget *b, int *rc) {
+    struct rl_policy p = {kind, param};
+    double v = 0;
+    *rc = b->model < 0 ? rl_policy_sample_cost(&p, quality, cost, n, m, &v, NULL)
+                       : rl_policy_sample_share(&p, quality, cost, n, m, (size_t)b->model, &v);
+    return *rc == RL_OK && v <= b->limit;
+}
+
+static int calibrate(enum rl_policy_kind kind, const double *quality, const double *cost, size_t n,
+                     size_t m, const struct budget *b, double *param) {
     int rc;
     double lo = 0, hi = kind == RL_POLICY_CHEAPEST ? 1 : RL_POLICY_LAMBDA_MAX;
-    if (within(kind, lo, quality, cost, n, m, target_cost, &rc)) {
+    if (within(kind, lo, quality, cost, n, m, b, &rc)) {
         *param = lo;
         return RL_OK;
     }
     if (rc != RL_OK)
         return rc;
-    if (!within(kind, hi, quality, cost, n, m, target_cost, &rc)) {
+    if (!within(kind, hi, quality, cost, n, m, b, &rc)) {
         *param = hi;
         return rc != RL_OK ? rc : RL_ETOOBIG;
     }
@@ -157,7 +178,7 @@ int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const d
         lo = 1e-12;
     for (int it = 0; it < 200 && hi - lo > 1e-12 * hi; it++) {
         double mid = kind == RL_POLICY_UTILITY ? sqrt(lo * hi) : 0.5 * (lo + hi);
-        if (within(kind, mid, quality, cost, n, m, target_cost, &rc))
+        if (within(kind, mid, quality, cost, n, m, b, &rc))
             hi = mid;
         else if (rc != RL_OK)
             return rc;
@@ -166,4 +187,21 @@ int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const d
     }
     *param = hi;
     return RL_OK;
+}
+
+int rl_policy_calibrate(enum rl_policy_kind kind, const double *quality, const double *cost,
+                        size_t n, size_t m, double target_cost, double *param) {
+    if (!isfinite(target_cost))
+        return RL_EINVAL;
+    const struct budget b = {-1, target_cost};
+    return calibrate(kind, quality, cost, n, m, &b, param);
+}
+
+int rl_policy_calibrate_share(enum rl_policy_kind kind, const double *quality, const double *cost,
+                              size_t n, size_t m, size_t model, double target_share,
+                              double *param) {
+    if (!(target_share >= 0 && target_share <= 1) || model >= m)
+        return RL_EINVAL;
+    const struct budget b = {(long)model, target_share};
+    return calibrate(kind, quality, cost, n, m, &b, param);
 }

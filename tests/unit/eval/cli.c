@@ -313,6 +313,19 @@ TEST(calibrate_cli_many_models) {
         ASSERT_NOT_NULL(doc);
         ASSERT_NEAR(json_number_value(json_object_get(doc, "param")), 0, 0);
         json_decref(doc);
+        // A cap on the dear model's share instead of a cost.
+        snprintf(cmd, sizeof cmd, "%s --policy %s --target-share gpt-4-1106-preview=0.3 2>&1", base,
+                 policies[k]);
+        doc = run_json(cmd);
+        ASSERT_NOT_NULL(doc);
+        big =
+            json_number_value(json_object_get(json_object_get(doc, "share"), "gpt-4-1106-preview"));
+        json_t *cap = json_object_get(doc, "target_share");
+        ASSERT_STR_EQ(json_string_value(json_object_get(cap, "model")), "gpt-4-1106-preview");
+        ASSERT_NEAR(json_number_value(json_object_get(cap, "share_dearer")), big, 1e-12);
+        ASSERT(big <= 0.3 && big > 0.2);
+        ASSERT(json_is_null(json_object_get(doc, "target_cost")));
+        json_decref(doc);
     }
     static const struct {
         /* input */
@@ -322,11 +335,20 @@ TEST(calibrate_cli_many_models) {
         const char *want;
     } cases[] = {
         {"--router mf --models gpt-4-1106-preview --price gpt-4-1106-preview=1,1", 2,
-         "--target-cost USD is required with --models"},
+         "with --models give one of --target-cost USD and --target-share M=P"},
+        {"--router mf --models gpt-4-1106-preview --price gpt-4-1106-preview=1,1 --target-cost 1 "
+         "--target-share gpt-4-1106-preview=0.5",
+         2, "with --models give one of --target-cost USD and --target-share M=P"},
+        {"--router mf --models gpt-4-1106-preview --price gpt-4-1106-preview=1,1 --target-share "
+         "gpt-4-1106-preview=2",
+         1, "P must be a fraction in [0, 1]"},
+        {"--router mf --models gpt-4-1106-preview --price gpt-4-1106-preview=1,1 --target-share "
+         "mistral-7b-v0.1=0.5",
+         1, "--target-share names mistral-7b-v0.1, which is not among --models"},
         {"--router mf --models gpt-4-1106-preview --strong-model-pct 0.5 --target-cost 1", 2,
          "--strong-model-pct and --strong are for a pair"},
         {"--router mf --strong-model-pct 0.5 --target-cost 1", 2,
-         "--price, --policy and --target-cost go with --models"},
+         "--price, --policy, --target-cost and --target-share go with --models"},
         {"--router length --models a,b --price a=1,1 --price b=1,1 --target-cost 1", 1,
          "a length router scores one pair and cannot rank models"},
     };

@@ -167,3 +167,45 @@ TEST(policy_calibrate_meets_the_target_cost) {
     }
     return 0;
 }
+
+// The share of prompts that go to a model or a dearer one never rises with the parameter, and
+// calibrating it gives the smallest parameter that keeps it within the cap: checked by counting
+// the picks directly, for the dearest and for the middle model.
+TEST(policy_calibrate_caps_a_model_share) {
+    enum { N = 400, M = 3 };
+    static double q[N * M], c[N * M];
+    unsigned seed = 9;
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < M; k++) {
+            seed = seed * 1103515245u + 12345u;
+            q[i * M + k] = 0.3 + 0.5 * (double)((seed >> 8) & 0xffff) / 65536.0 + 0.05 * k;
+            c[i * M + k] = (k == 0 ? 0.0001 : k == 1 ? 0.001 : 0.01) * (1 + (i % 7));
+        }
+    static const enum rl_policy_kind kinds[] = {RL_POLICY_CHEAPEST, RL_POLICY_UTILITY};
+    for (size_t k = 0; k < RL_COUNTOF(kinds); k++)
+        for (size_t model = 1; model < M; model++) {
+            double cap = 0.25, param, share;
+            ASSERT_OK(rl_policy_calibrate_share(kinds[k], q, c, N, M, model, cap, &param));
+            struct rl_policy at = {kinds[k], param}, below = {kinds[k], param * (1 - 1e-6)};
+            // Count the prompts sent to `model` or a dearer candidate by hand.
+            size_t dear = 0;
+            for (int i = 0; i < N; i++) {
+                int pick = rl_policy_choose(&at, &q[i * M], &c[i * M], M);
+                ASSERT(pick >= 0);
+                dear += c[i * M + pick] >= c[i * M + model];
+            }
+            ASSERT_OK(rl_policy_sample_share(&at, q, c, N, M, model, &share));
+            ASSERT_NEAR(share, (double)dear / N, 0);
+            ASSERT(share <= cap);
+            ASSERT_OK(rl_policy_sample_share(&below, q, c, N, M, model, &share));
+            if (param > 0 && !(share > cap))
+                TEST_FAIL_("%s, model %zu: %g is not the smallest parameter",
+                           rl_policy_kind_name(kinds[k]), model, param);
+        }
+    double param;
+    ASSERT_EQ(rl_policy_calibrate_share(RL_POLICY_CHEAPEST, q, c, N, M, 3, 0.5, &param), RL_EINVAL);
+    ASSERT_EQ(rl_policy_calibrate_share(RL_POLICY_CHEAPEST, q, c, N, M, 2, 1.5, &param), RL_EINVAL);
+    // The cheapest model or dearer: every prompt, whatever the parameter.
+    ASSERT_EQ(rl_policy_calibrate_share(RL_POLICY_UTILITY, q, c, N, M, 0, 0.5, &param), RL_ETOOBIG);
+    return 0;
+}
