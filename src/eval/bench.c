@@ -402,13 +402,39 @@ struct table_cols {
     int prompt, strong, weak, c_strong, c_weak;
 };
 
-static int find_col(const char *path, const struct rl__dcsv_row *header, const char *name, int *col,
-                    char *errbuf) {
+int rl__table_column(const char *path, const struct rl__dcsv_row *header, const char *name,
+                     int *col, char *errbuf) {
     *col = name ? rl__dcsv_column(header, name) : -1;
     if (name && *col < 0)
         return rl__errf(errbuf, RL_EFORMAT, "%s:%ld: no column \"%s\" in the header", path,
                         header->line, name);
     return RL_OK;
+}
+
+int rl__table_csv_open(const char *path, char **data, struct rl__dcsv *c,
+                       struct rl__dcsv_row **header, char *errbuf) {
+    size_t len;
+    int rc = rl_file_read(path, RL_EVAL_MAX_FILE, data, &len, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    *header = malloc(sizeof **header);
+    if (!*header)
+        rc = rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
+    if (rc == RL_OK) {
+        rl__dcsv_init(c, *data, len);
+        rc = rl__dcsv_read(c, *header, path, errbuf);
+        rc = rc == 1 ? RL_OK
+             : rc == 0
+                 ? rl__errf(errbuf, RL_EFORMAT, "%s: empty file (expected a header line)", path)
+                 : rc;
+    }
+    if (rc != RL_OK) {
+        free(*header);
+        free(*data);
+        *header = NULL;
+        *data = NULL;
+    }
+    return rc;
 }
 
 static int cell_number(const char *path, const struct rl__dcsv_row *row, int col, const char *what,
@@ -451,31 +477,21 @@ static int add_csv(struct rl__bench_builder *bb, const char *path,
                    const struct rl_bench_table_params *p, const struct rl__strset *bad,
                    bool find_cost, size_t *total, size_t *dropped, size_t *missing, char *errbuf) {
     char *data;
-    size_t len;
-    int rc = rl_file_read(path, RL_EVAL_MAX_FILE, &data, &len, errbuf);
+    struct rl__dcsv c;
+    struct rl__dcsv_row *row;
+    struct table_cols col = {0};
+    int rc = rl__table_csv_open(path, &data, &c, &row, errbuf);
     if (rc != RL_OK)
         return rc;
-    struct rl__dcsv c;
-    struct rl__dcsv_row *row = malloc(sizeof *row);
-    struct table_cols col = {0};
-    if (!row) {
-        free(data);
-        return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
-    }
-    rl__dcsv_init(&c, data, len);
-    rc = rl__dcsv_read(&c, row, path, errbuf);
-    if (rc == 0)
-        rc = rl__errf(errbuf, RL_EFORMAT, "%s: empty file (expected a header line)", path);
-    if (rc == 1)
-        rc = find_col(path, row, p->prompt ? p->prompt : "prompt", &col.prompt, errbuf);
+    rc = rl__table_column(path, row, p->prompt ? p->prompt : "prompt", &col.prompt, errbuf);
     if (rc == RL_OK)
-        rc = find_col(path, row, p->strong, &col.strong, errbuf);
+        rc = rl__table_column(path, row, p->strong, &col.strong, errbuf);
     if (rc == RL_OK)
-        rc = find_col(path, row, p->weak, &col.weak, errbuf);
+        rc = rl__table_column(path, row, p->weak, &col.weak, errbuf);
     if (rc == RL_OK)
-        rc = find_col(path, row, p->cost_strong, &col.c_strong, errbuf);
+        rc = rl__table_column(path, row, p->cost_strong, &col.c_strong, errbuf);
     if (rc == RL_OK)
-        rc = find_col(path, row, p->cost_weak, &col.c_weak, errbuf);
+        rc = rl__table_column(path, row, p->cost_weak, &col.c_weak, errbuf);
     const char *cs_name = p->cost_strong, *cw_name = p->cost_weak;
     if (rc == RL_OK && find_cost && !cs_name && !cw_name) {
         int s = rl__model_cost_col((const char *const *)row->field, row->n, p->strong);

@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "core/json.h"
+#include "data/data.h"
 #include "rl/eval.h"
 
 // Limits on outside input: a whole data file once decompressed, and rows per benchmark.
@@ -33,6 +34,15 @@ bool rl__pgr_defined(double r_weak, double r_strong, double min_gap);
 // ----------------------------------------------------------------------------
 // Cell values
 
+// Open a user table's CSV file: its bytes in *data (NUL-terminated, bounded by
+// RL_EVAL_MAX_FILE), the parser c past its header and the header in *header (the caller frees
+// both). RL_OK, or an error naming path (an empty file has no header), with nothing to free.
+int rl__table_csv_open(const char *path, char **data, struct rl__dcsv *c,
+                       struct rl__dcsv_row **header, char *errbuf) RL_NODISCARD;
+// The column of `name` in a table's header into *col (-1 for a NULL name); RL_EFORMAT naming
+// the file, the line and the column when the header has none.
+int rl__table_column(const char *path, const struct rl__dcsv_row *header, const char *name,
+                     int *col, char *errbuf) RL_NODISCARD;
 // A user table's own cost column of model among n column names: "<model>|cost" or
 // "<model>|total_cost" (rl__model_field), the first; -1 when it has none.
 int rl__model_cost_col(const char *const *names, int n, const char *model);

@@ -75,35 +75,18 @@ static int want_costs(struct rl_multi_bench *b) {
 static int read_csv(struct multi_load *L, const char *path, char *errbuf) {
     struct rl_multi_bench *b = L->b;
     char *data;
-    size_t len;
-    int rc = rl_file_read(path, RL_EVAL_MAX_FILE, &data, &len, errbuf);
+    struct rl__dcsv c;
+    struct rl__dcsv_row *row;
+    int col[RL_MULTI_MAX_MODELS], ccol[RL_MULTI_MAX_MODELS], pcol;
+    double q[RL_MULTI_MAX_MODELS], cost[RL_MULTI_MAX_MODELS];
+    int rc = rl__table_csv_open(path, &data, &c, &row, errbuf);
     if (rc != RL_OK)
         return rc;
-    struct rl__dcsv c;
-    struct rl__dcsv_row *row = malloc(sizeof *row);
-    int col[RL_MULTI_MAX_MODELS], ccol[RL_MULTI_MAX_MODELS], pcol = -1;
-    double q[RL_MULTI_MAX_MODELS], cost[RL_MULTI_MAX_MODELS];
-    if (!row) {
-        free(data);
-        return rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
-    }
-    rl__dcsv_init(&c, data, len);
-    rc = rl__dcsv_read(&c, row, path, errbuf);
-    if (rc == 0)
-        rc = rl__errf(errbuf, RL_EFORMAT, "%s: empty file (expected a header line)", path);
-    if (rc == 1) {
-        rc = RL_OK;
-        pcol = rl__dcsv_column(row, L->prompt_key);
-        if (pcol < 0)
-            rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: no column \"%s\" in the header", path,
-                          row->line, L->prompt_key);
-        for (size_t k = 0; rc == RL_OK && k < b->m; k++)
-            if ((col[k] = rl__dcsv_column(row, b->models[k])) < 0)
-                rc = rl__errf(errbuf, RL_EFORMAT, "%s:%ld: no column \"%s\" in the header", path,
-                              row->line, b->models[k]);
-        if (rc == RL_OK && find_costs(b, (const char *const *)row->field, row->n, ccol))
-            rc = want_costs(b);
-    }
+    rc = rl__table_column(path, row, L->prompt_key, &pcol, errbuf);
+    for (size_t k = 0; rc == RL_OK && k < b->m; k++)
+        rc = rl__table_column(path, row, b->models[k], &col[k], errbuf);
+    if (rc == RL_OK && find_costs(b, (const char *const *)row->field, row->n, ccol))
+        rc = want_costs(b);
     while (rc == RL_OK) {
         int more = rl__dcsv_read(&c, row, path, errbuf);
         if (more <= 0) {
