@@ -31,28 +31,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() { # port seconds
-    for _ in $(seq 1 $(( $2 * 10 ))); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "serve_proxy: nothing listens on port $1" >&2
-    return 1
-}
+source bench/serve_lib.sh
 # wrk_run URL CONNECTIONS MODEL [DISTINCT] -> "rps p50 p90 p99 non2xx errors"
 wrk_run() {
     local out
     out=$(RL_BENCH_MODEL=$3 RL_BENCH_DISTINCT=${4:-0} \
         wrk -t1 -c"$2" -d"${DURATION}s" -s bench/serve_post.lua "$1" 2>&1)
     echo "$out" | sed -n 's/^RESULT rps=\([0-9.]*\) p50_us=\([0-9]*\) p90_us=\([0-9]*\) p99_us=\([0-9]*\) non2xx=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4 \5 \6/p'
-}
-# loadgen PORT PATH MODEL -> "rate p50 p90 p99 max errors late"
-loadgen() {
-    "$BUILD/bench/proxy_loadgen" "$1" "$2" "$3" "$RATE" "$DURATION" 64 |
-        sed -n 's/^rate=\([0-9]*\) p50_us=\([0-9]*\) p90_us=\([0-9]*\) p99_us=\([0-9]*\) max_us=\([0-9]*\) errors=\([0-9]*\) late=\([0-9]*\)$/\1 \2 \3 \4 \5 \6 \7/p'
 }
 rss_kib() { # pid field
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
