@@ -10,6 +10,7 @@
 #                   routellm.pc, manual pages, data; `make uninstall` removes them (docs/INSTALL.md)
 #   make test-install  install into a temporary DESTDIR, use it from elsewhere, uninstall
 #   make test-e2e   routellm serve with the openai SDK and two real small models (PyPI)
+#   make test-ui    the proxy's dashboard in headless Chromium (Debian's packages, Selenium)
 #   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
 #   make bench      benchmarks against reference implementations (bench/README.md)
 #   make lint       clang-format check and banned-function scan
@@ -83,8 +84,8 @@ FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 
-.PHONY: all deps demo check test test-e2e test-install asan fuzz fuzz-regress fuzz-build bench \
-        bench-serve lint models routers man install uninstall clean
+.PHONY: all deps demo check test test-e2e test-ui test-install asan fuzz fuzz-regress fuzz-build \
+        bench bench-serve lint models routers man install uninstall clean
 .DEFAULT_GOAL := all
 
 # libroutellm.so.MAJOR.MINOR.PATCH, known to the loader by its soname libroutellm.so.MAJOR.
@@ -107,6 +108,9 @@ $(VERSION_H): VERSION
 $(BUILD)/obj/%.o: %.c Makefile | $(VERSION_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The dashboard's page is assembled into its object (.incbin, from the repository's root).
+$(BUILD)/obj/src/server/dashboard.o: src/server/dashboard.html
 
 $(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT) $(ARCH)
 $(BUILD)/obj/src/train/%.o: ALL_CFLAGS += $(KERNEL_OPT) $(ARCH)
@@ -184,6 +188,11 @@ test: all $(BUILD)/test_runner models $(if $(SAN)$(T),,test-install)
 # (tests/e2e/run.sh; installs into .venv-e2e, caches wheels in .cache/pip).
 test-e2e: all models
 	bash tests/e2e/run.sh $(BUILD)/routellm
+
+# The dashboard in a real browser (tests/ui/run.sh; installs chromium, chromium-driver and, into
+# .venv-ui, Selenium). SCREENSHOT=FILE also saves the page as a PNG.
+test-ui: all models $(BUILD)/bench/proxy_stub
+	SCREENSHOT=$(SCREENSHOT) bash tests/ui/run.sh $(BUILD)/routellm $(BUILD)/bench/proxy_stub
 
 asan:
 	$(MAKE) BUILD=build/asan OPT='-O1 -g' KERNEL_OPT=-O1 \

@@ -135,6 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort(); // the server copies router names into SRV_NAME_MAX buffers
     }
     touch(c.encoder_dir);
+    touch(c.capture_dir);
+    touch(c.calibration_prompts);
     srv_config_free(&c);
     return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the Debian packages routellm builds and tests with. Idempotent and non-interactive;
-# uses sudo when not run as root.
+# Install the Debian packages routellm builds and tests with, and any packages named as arguments
+# (tests/ui/run.sh adds chromium and chromium-driver). Idempotent and non-interactive; uses sudo
+# when not run as root.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
     gnuplot-nox
     clang libclang-rt-14-dev # make fuzz, make fuzz-regress (libFuzzer)
     cmake # builds llama-cpp-python for make test-e2e
+    "$@"
 )
 
 sudo=()

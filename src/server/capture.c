@@ -3,7 +3,8 @@
 // A line is one write(2) on a file opened with O_APPEND, so lines never interleave. Past
 // max_file_bytes the file is renamed capture-<UTC time>-<n>.jsonl and a new one begun; past
 // max_files rotated files, the oldest are deleted. The prompt is written as text, or with
-// redact: true as its SHA-256 alone; no header, key or answer text is ever written.
+// redact: true as its SHA-256 alone; no header, key or answer text is ever written. The dashboard
+// lists the same lines (dashboard.c), without a prompt when there is no capture.
 //
 // Writes happen on the loop thread: a line is a few hundred bytes into the page cache, and a
 // failed write is logged (rate-limited by the log's own level) and counted, never retried.
@@ -166,10 +167,9 @@ static double wall_time(void) {
     return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000;
 }
 
-// Write the object j (taken) as one line.
-static void write_json(struct srv_capture *k, json_t *j) {
+// Write the object j as one line.
+static void write_json(struct srv_capture *k, const json_t *j) {
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
-    json_decref(j);
     if (!text) {
         srv_logf(SRV_LOG_ERROR, "capture", "out of memory: a line is lost");
         return;
@@ -185,25 +185,24 @@ static void write_json(struct srv_capture *k, json_t *j) {
     free(line);
 }
 
-void srv__capture_request(struct srv_request *q, int status) {
-    struct srv_capture *k = q->s->capture;
-    if (!k || (q->kind != SRV_KIND_CHAT && q->kind != SRV_KIND_COMPLETIONS))
-        return;
+// How a request's line holds its routing prompt.
+enum prompt_form { PROMPT_NONE, PROMPT_TEXT, PROMPT_SHA256 };
+
+// The line of a request that ended with status.
+static json_t *request_line(const struct srv_request *q, int status, enum prompt_form form) {
     const struct srv_routing *g = &q->routing;
     const struct srv_config *c = q->gen->c;
     json_t *j = json_pack("{s:s,s:s,s:f,s:s,s:i,s:b,s:f}", "type", "request", "id", q->id, "time",
                           wall_time(), "endpoint", q->path, "status", status, "stream", g->stream,
                           "latency_ms", (double)(srv_now_ns() - q->t0) * 1e-6);
     if (!j)
-        return;
-    if (g->prompt.len) {
-        if (k->redact) {
-            char hex[65];
-            rl__sha256_hex(g->prompt.data, g->prompt.len, hex);
-            json_object_set_new(j, "prompt_sha256", json_string(hex));
-        } else {
-            json_object_set_new(j, "prompt", json_stringn(g->prompt.data, g->prompt.len));
-        }
+        return NULL;
+    if (g->prompt.len && form == PROMPT_SHA256) {
+        char hex[65];
+        rl__sha256_hex(g->prompt.data, g->prompt.len, hex);
+        json_object_set_new(j, "prompt_sha256", json_string(hex));
+    } else if (g->prompt.len && form == PROMPT_TEXT) {
+        json_object_set_new(j, "prompt", json_stringn(g->prompt.data, g->prompt.len));
     }
     if (q->model >= 0)
         json_object_set_new(j, "model", json_string(c->models[q->model].name));
@@ -226,7 +225,21 @@ void srv__capture_request(struct srv_request *q, int status) {
         json_object_set_new(j, "prompt_tokens", json_integer(q->reply.prompt_tokens));
         json_object_set_new(j, "completion_tokens", json_integer(q->reply.completion_tokens));
     }
-    write_json(k, j);
+    return j;
+}
+
+void srv__capture_request(struct srv_request *q, int status) {
+    struct srv_capture *k = q->s->capture;
+    bool recent = q->gen->c->dashboard;
+    if ((!k && !recent) || (q->kind != SRV_KIND_CHAT && q->kind != SRV_KIND_COMPLETIONS))
+        return;
+    // The dashboard's list shows what the capture writes, and no prompt without a capture.
+    json_t *j = request_line(q, status, !k ? PROMPT_NONE : k->redact ? PROMPT_SHA256 : PROMPT_TEXT);
+    if (k)
+        write_json(k, j);
+    if (j && recent)
+        srv__dashboard_recent(q->s, j);
+    json_decref(j);
 }
 
 // ----------------------------------------------------------------------------
@@ -295,6 +308,7 @@ void srv__feedback(struct srv_request *q) {
         if (line && comment && !k->redact)
             json_object_set(line, "comment", (json_t *)comment);
         write_json(k, line);
+        json_decref(line);
         srv__answer_json(q, 200, "{\"status\":\"recorded\"}");
     }
     json_decref(j);

@@ -43,6 +43,7 @@ void srv_config_init(struct srv_config *c) {
     c->cache_entries = 10000;
     c->capture_max_bytes = SRV_CAPTURE_MAX_BYTES;
     c->capture_max_files = SRV_CAPTURE_MAX_FILES;
+    c->dashboard = true;
 }
 
 static void pairs_free(struct srv_pairs *p) {
@@ -135,6 +136,7 @@ void srv_config_free(struct srv_config *c) {
     free(c->routes);
     free(c->encoder_dir);
     free(c->capture_dir);
+    free(c->calibration_prompts);
     memset(c, 0, sizeof *c);
 }
 
@@ -357,6 +359,12 @@ static const struct key capture_keys[] = {
      "the current file is rotated once it would pass this size"},
     {"max_files", KEY_UNSIGNED, 1, 100000, CFG(capture_max_files),
      "rotated files kept; older ones are deleted"},
+};
+
+static const struct key dashboard_keys[] = {
+    {"enabled", KEY_BOOL, 0, 0, CFG(dashboard), "serve the dashboard page at / and /ui"},
+    {"calibration_prompts", KEY_STR, 0, 0, CFG(calibration_prompts),
+     "the prompt sample behind the page's threshold slider (default: the shipped Arena prompts)"},
 };
 
 static const struct key encoder_keys[] = {
@@ -941,6 +949,7 @@ static const struct section sections[] = {
     {"routes", read_routes, route_keys, RL_COUNTOF(route_keys)},
     {"encoder", read_plain, encoder_keys, RL_COUNTOF(encoder_keys)},
     {"capture", read_plain, capture_keys, RL_COUNTOF(capture_keys)},
+    {"dashboard", read_plain, dashboard_keys, RL_COUNTOF(dashboard_keys)},
 };
 
 static const struct section *find_section(const char *name) {

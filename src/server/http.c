@@ -38,6 +38,11 @@ static void route_headers(const struct srv_request *q, const char *ctype, char *
 }
 
 void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const char *ctype) {
+    srv__answer_with(q, status, body, ctype, "");
+}
+
+void srv__answer_with(struct srv_request *q, int status, struct rl_buf *body, const char *ctype,
+                      const char *extra) {
     struct srv_reply *a = &q->reply;
     if (a->ready) {
         rl_buf_free(body);
@@ -46,8 +51,10 @@ void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const c
     a->status = status;
     a->ready = true;
     q->state = SRV_ANSWERED;
-    char headers[512];
+    char headers[1024];
     route_headers(q, ctype, headers, sizeof headers);
+    size_t used = strlen(headers);
+    snprintf(headers + used, sizeof headers - used, "%s", extra);
     size_t len;
     char *data = rl_buf_take(body, &len);
     if (!data)
@@ -70,6 +77,17 @@ void srv__answer_json(struct srv_request *q, int status, const char *text) {
     if (rl_buf_append(&b, text, strlen(text)) != RL_OK)
         rl_buf_init(&b, 0);
     srv__answer(q, status, &b, "application/json");
+}
+
+void srv__answer_value(struct srv_request *q, json_t *j) {
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        srv__answer_error(q, 500, "out of memory", "server_error", NULL, NULL);
+        return;
+    }
+    srv__answer_json(q, 200, text);
+    free(text);
 }
 
 void srv__answer_stream(struct srv_request *q, int status, const char *ctype) {
@@ -188,7 +206,7 @@ static void get_model(struct srv_request *q) {
 // a body, once the whole body (at most server.max_body_bytes) is.
 struct srv_endpoint {
     const char *method;
-    const char *path; // a path ending in '/' matches every path below it
+    const char *path; // a path ending in '/' (but "/" itself) matches every path below it
     enum srv_kind kind;
     bool public; // answered without a client key
     bool takes_body;
@@ -196,6 +214,10 @@ struct srv_endpoint {
 };
 
 static const struct srv_endpoint endpoints[] = {
+    {"GET", "/", SRV_KIND_OTHER, true, false, srv__dashboard_page},
+    {"GET", "/ui", SRV_KIND_OTHER, true, false, srv__dashboard_page},
+    {"GET", "/v1/dashboard", SRV_KIND_OTHER, false, false, srv__dashboard_data},
+    {"GET", "/v1/dashboard/calibration", SRV_KIND_OTHER, false, false, srv__dashboard_calibration},
     {"GET", "/health", SRV_KIND_OTHER, true, false, get_health},
     {"GET", "/metrics", SRV_KIND_OTHER, true, false, get_metrics},
     {"GET", "/v1/models", SRV_KIND_OTHER, false, false, get_models},
@@ -211,7 +233,7 @@ static const struct srv_endpoint *find_endpoint(const char *path) {
     for (size_t i = 0; i < RL_COUNTOF(endpoints); i++) {
         const char *p = endpoints[i].path;
         size_t n = strlen(p);
-        if (p[n - 1] == '/' ? strncmp(path, p, n) == 0 : strcmp(path, p) == 0)
+        if (n > 1 && p[n - 1] == '/' ? strncmp(path, p, n) == 0 : strcmp(path, p) == 0)
             return &endpoints[i];
     }
     return NULL;

@@ -11,6 +11,7 @@
 
 static const double routing_le[] = {1e-5, 2.5e-5, 5e-5,  1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
                                     5e-3, 0.01,   0.025, 0.05, 0.1,    0.25, 1};
+static const double p_strong_le[] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1};
 static const double upstream_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                      0.5,   1,      2.5,   5,    10,    30,   60,  120};
 #define HIST_MAX 16
@@ -41,6 +42,7 @@ struct srv_metrics {
     struct req_count *reqs;
     size_t n_reqs, cap_reqs;
     struct hist *routing;             // [router]
+    struct hist *p_strong;            // [router]: pair decisions
     struct hist *upstream;            // [model]
     uint64_t *routed;                 // [router][model]
     uint64_t *attempts;               // [model][outcome]
@@ -96,6 +98,7 @@ struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *cons
     m->models = calloc(nm, sizeof *m->models);
     m->routers = calloc(nr + 1, sizeof *m->routers);
     m->routing = calloc(nr + 1, sizeof *m->routing);
+    m->p_strong = calloc(nr + 1, sizeof *m->p_strong);
     m->upstream = calloc(nm, sizeof *m->upstream);
     m->routed = calloc((nr + 1) * nm, sizeof *m->routed);
     m->attempts = calloc(nm * N_OUTCOMES, sizeof *m->attempts);
@@ -107,8 +110,8 @@ struct srv_metrics *srv_metrics_new(const struct srv_config *c, const char *cons
     m->tokens_in = calloc(nm, sizeof *m->tokens_in);
     m->tokens_out = calloc(nm, sizeof *m->tokens_out);
     m->cost = calloc(nm, sizeof *m->cost);
-    bool ok = m->models && m->routers && m->routing && m->upstream && m->routed && m->attempts &&
-              m->fallbacks && m->may_fall_back && m->route_picks && m->cooldowns &&
+    bool ok = m->models && m->routers && m->routing && m->p_strong && m->upstream && m->routed &&
+              m->attempts && m->fallbacks && m->may_fall_back && m->route_picks && m->cooldowns &&
               m->stream_errors && m->tokens_in && m->tokens_out && m->cost;
     for (size_t i = 0; ok && i < nm; i++)
         m->models[i] = c->models[i].name;
@@ -131,6 +134,7 @@ void srv_metrics_free(struct srv_metrics *m) {
     free(m->models);
     free(m->reqs);
     free(m->routing);
+    free(m->p_strong);
     free(m->upstream);
     free(m->routed);
     free(m->attempts);
@@ -191,6 +195,11 @@ void srv_metrics_routing(struct srv_metrics *m, int router, int model, double se
         return;
     hist_add(&m->routing[router], routing_le, RL_COUNTOF(routing_le), seconds);
     m->routed[(size_t)router * m->n_models + (size_t)model]++;
+}
+
+void srv_metrics_p_strong(struct srv_metrics *m, int router, double p_strong) {
+    if (router >= 0 && (size_t)router < m->n_routers)
+        hist_add(&m->p_strong[router], p_strong_le, RL_COUNTOF(p_strong_le), p_strong);
 }
 
 void srv_metrics_attempt(struct srv_metrics *m, int model, const char *outcome, double seconds) {
@@ -330,6 +339,12 @@ int srv_metrics_render(const struct srv_metrics *m, const struct srv_embed_stats
         rc = hist_render(b, "routellm_routing_seconds", "router", m->routers[r], &m->routing[r],
                          routing_le, RL_COUNTOF(routing_le));
     if (rc == RL_OK)
+        rc = header(b, "routellm_p_strong", "histogram",
+                    "p_strong of the pair decisions (router-<name>-<threshold>), by router.");
+    for (size_t r = 0; rc == RL_OK && r < m->n_routers; r++)
+        rc = hist_render(b, "routellm_p_strong", "router", m->routers[r], &m->p_strong[r],
+                         p_strong_le, RL_COUNTOF(p_strong_le));
+    if (rc == RL_OK)
         rc = header(b, "routellm_upstream_seconds", "histogram",
                     "Duration of upstream attempts, from start to the last byte.");
     for (size_t i = 0; rc == RL_OK && i < nm; i++)
@@ -465,6 +480,7 @@ void srv_metrics_carry(struct srv_metrics *to, const struct srv_metrics *from) {
         if (f < 0)
             continue;
         to->routing[r] = from->routing[f];
+        to->p_strong[r] = from->p_strong[f];
         for (size_t i = 0; i < nm; i++)
             if (model_from[i] >= 0)
                 to->routed[r * nm + i] = from->routed[(size_t)f * fm + (size_t)model_from[i]];

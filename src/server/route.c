@@ -36,14 +36,7 @@ static void answer_route(struct srv_request *q, const double *quality, const dou
                   c->models[q->model].name, "router", q->gen->routers[g->router].name, "policy",
                   rl_policy_kind_name(g->policy.kind), "param", g->policy.param, "reference",
                   rl_router_model(r, (size_t)rt->ref), "scores", scores, "costs", costs);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text) {
-        srv__answer_error(q, 500, "out of memory", "server_error", NULL, NULL);
-        return;
-    }
-    srv__answer_json(q, 200, text);
-    free(text);
+    srv__answer_value(q, j);
 }
 
 // A route's decision: each candidate's quality from the router, its expected cost from its
@@ -105,6 +98,7 @@ static void routed(struct srv_request *q, const float *embedding) {
     // The router decides between its own pair; the upstreams are the config's routed pair.
     g->p_strong = d.p_strong;
     q->model = d.strong ? q->gen->strong : q->gen->weak;
+    srv_metrics_p_strong(q->gen->metrics, g->router, d.p_strong);
     srv_metrics_routing(q->gen->metrics, g->router, q->model,
                         (double)(srv_now_ns() - g->t0) * 1e-9);
     if (q->kind == SRV_KIND_ROUTE) {

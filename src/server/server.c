@@ -286,6 +286,7 @@ static int check_encoder(const struct srv_server *s, const struct srv_gen *g, ch
 void srv__gen_unref(struct srv_gen *g) {
     if (!g || --g->refs > 0)
         return;
+    srv__calibration_free(g->calibration); // it reads the routers
     for (size_t i = 0; i < g->n_routers; i++)
         rl_router_free(g->routers[i].r);
     free(g->routers);
@@ -549,6 +550,7 @@ struct srv_server *srv_server_new(srv_config_builder build, void *build_data, co
     }
     s->build = build;
     s->build_data = build_data;
+    s->started_ns = srv_now_ns();
     s->sig.fd = -1;
     if (getrandom(&s->id_seed, sizeof s->id_seed, 0) != (ssize_t)sizeof s->id_seed)
         s->id_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
@@ -632,8 +634,14 @@ void srv_server_free(struct srv_server *s) {
     srv_capture_free(s->capture);   // after the requests, whose ends it records
     probes_free(s);
     srv_embedder_free(s->emb);
+    if (s->gen) { // the calibration's thread reads the encoder
+        srv__calibration_free(s->gen->calibration);
+        s->gen->calibration = NULL;
+    }
     rl_encoder_free(s->enc);
     srv__gen_unref(s->gen);
+    for (size_t i = 0; i < SRV_RECENT_MAX; i++)
+        json_decref(s->recent[i]);
     srv_upstream_free(s->up);
     if (s->sig.fd >= 0)
         srv_loop_del(s->loop, &s->sig);

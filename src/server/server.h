@@ -62,6 +62,7 @@
 #define SRV_MAX_SECRETS       (SRV_MAX_HEADERS + 1) // a key and the variables its headers read
 #define SRV_CAPTURE_MAX_BYTES (64u << 20)           // capture file size before it is rotated
 #define SRV_CAPTURE_MAX_FILES 20u                   // rotated capture files kept
+#define SRV_RECENT_MAX        50u                   // requests the dashboard lists
 
 // ----------------------------------------------------------------------------
 // Configuration (config.c)
@@ -216,6 +217,10 @@ struct srv_config {
     bool capture_redact;        // the prompt's SHA-256 instead of its text
     size_t capture_max_bytes;   // the current file is rotated past this size
     unsigned capture_max_files; // rotated files kept (the oldest beyond are deleted)
+
+    // dashboard: the page at / and /ui, and the data it reads (dashboard.c)
+    bool dashboard;
+    char *calibration_prompts; // NULL: <home>/data/prompts/arena_hard.jsonl.gz
 
     char *encoder_dir; // NULL: cli_default_model_dir()
     int encoder_workers;
@@ -648,6 +653,7 @@ void srv_metrics_free(struct srv_metrics *m);
 void srv_metrics_request(struct srv_metrics *m, const char *endpoint, int router, int model,
                          int status);
 void srv_metrics_routing(struct srv_metrics *m, int router, int model, double seconds);
+void srv_metrics_p_strong(struct srv_metrics *m, int router, double p_strong); // a pair decision
 void srv_metrics_attempt(struct srv_metrics *m, int model, const char *outcome, double seconds);
 void srv_metrics_fallback(struct srv_metrics *m, int from, int to);
 void srv_metrics_route(struct srv_metrics *m, int route, int model); // a route's decision

@@ -8,6 +8,7 @@
 //   attempt.c  upstream attempts: retries, back-off, fallback, what each failure means
 //   embeddings.c  POST /v1/embeddings, answered from the encoder workers (embed.c), no upstream
 //   capture.c  the capture: files: a line per request when it ends, POST /v1/feedback
+//   dashboard.c  the page at / and /ui, its data, the latest request lines, the slider's sample
 //   relay.c    a streamed answer's way to the client (its interface is in server.h)
 //   server.c   set-up: routers, encoder, upstreams, the model list, the socket; run, drain, free
 //
@@ -55,6 +56,8 @@ struct srv_model_entry {
 // The upstream APIs a request can go to: chat and the legacy text completions.
 enum srv_api { SRV_API_CHAT, SRV_API_COMPLETIONS, SRV_N_APIS };
 
+struct srv_calibration; // the dashboard's scores of the calibration sample (dashboard.c)
+
 // One loaded configuration and everything built from it: what a request uses from its start to
 // its end. SIGHUP builds a new one (server.c); requests keep a reference to the one they began
 // on, so an old set is freed when its last request ends.
@@ -73,6 +76,7 @@ struct srv_gen {
     char *models_json;           // the GET /v1/models answer
     struct srv_model_entry *model_entries;
     size_t n_model_entries;
+    struct srv_calibration *calibration; // begun by the first GET /v1/dashboard/calibration
 };
 
 void srv__gen_unref(struct srv_gen *g); // frees it with its last reference
@@ -99,6 +103,9 @@ struct srv_server {
     struct srv_capture *capture; // NULL when the capture: section names no dir
     size_t n_probes;
     int port;
+    uint64_t started_ns;
+    json_t *recent[SRV_RECENT_MAX]; // the dashboard's latest request lines, a ring
+    size_t recent_at, n_recent;     // the next slot; lines held
 };
 
 // ----------------------------------------------------------------------------
@@ -225,6 +232,11 @@ void srv__answer(struct srv_request *q, int status, struct rl_buf *body, const c
 void srv__answer_error(struct srv_request *q, int status, const char *message, const char *type,
                        const char *param, const char *code);
 void srv__answer_json(struct srv_request *q, int status, const char *text);
+// 200 with the JSON value j (taken; NULL, as a failed json_pack gives, answers 500).
+void srv__answer_value(struct srv_request *q, json_t *j);
+// srv__answer with more headers: extra holds whole lines, each ending in CRLF.
+void srv__answer_with(struct srv_request *q, int status, struct rl_buf *body, const char *ctype,
+                      const char *extra);
 // The request's body parsed as the proxy accepts JSON (srv_body_parse); NULL after answering
 // 400 invalid_json when it is not.
 json_t *srv__body_json(struct srv_request *q);
@@ -254,10 +266,23 @@ void srv__attempts_abandon(struct srv_request *q);
 // ----------------------------------------------------------------------------
 // Capture (capture.c)
 
-// A chat or completions request ended with status: its line in the capture, when there is one.
+// A chat or completions request ended with status: its line in the capture, when there is one,
+// and among the dashboard's latest requests, when the dashboard is on.
 void srv__capture_request(struct srv_request *q, int status);
 // POST /v1/feedback: check the body and append it to the capture; answers every outcome.
 void srv__feedback(struct srv_request *q);
+
+// ----------------------------------------------------------------------------
+// Dashboard (dashboard.c)
+
+void srv__dashboard_page(struct srv_request *q);        // GET / and /ui
+void srv__dashboard_data(struct srv_request *q);        // GET /v1/dashboard
+void srv__dashboard_calibration(struct srv_request *q); // GET /v1/dashboard/calibration
+// A request's capture line (with its prompt only when the capture keeps it): kept, with a
+// reference, among the latest SRV_RECENT_MAX.
+void srv__dashboard_recent(struct srv_server *s, json_t *line);
+// Stop the calibration's thread and free it; NULL is a no-op.
+void srv__calibration_free(struct srv_calibration *c);
 
 // ----------------------------------------------------------------------------
 // Embeddings (embeddings.c)
