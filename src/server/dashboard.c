@@ -11,7 +11,7 @@
 // With dashboard.enabled: false all four answer 404.
 //
 // The sample is scored once per configuration, on the first request for it, by a thread of its
-// own at a lower priority (one forward-pass thread, batches of CALIBRATION_BATCH prompts), so
+// own at a lower priority (one forward-pass thread, CALIBRATION_BATCH prompts a pass), so
 // live traffic keeps the encoder workers; until it is done the answer says how far it has got.
 // The thread reads only what does not change while the configuration lives (its routers, the
 // server's encoder); the configuration stops and joins it before it is freed.
@@ -42,7 +42,7 @@ __asm__(".pushsection .rodata\n"
 extern const char srv_dashboard_page[], srv_dashboard_page_end[];
 
 #define CALIBRATION_MAX   5000 // prompts of the sample scored (the first ones)
-#define CALIBRATION_BATCH 16   // prompts per encoder pass
+#define CALIBRATION_BATCH 4    // prompts per encoder pass: a stop waits for one
 #define CALIBRATION_NICE  10   // the scoring thread's niceness above the server's
 
 // Security headers of the page: everything it needs is inline or on this server.
