@@ -779,7 +779,8 @@ TEST(server_config_set_checks_like_the_file) {
         {"encoder.workers", "0", RL_EINVAL, "encoder.workers: expected a number in [1, 64]"},
         {"server.prot", "1", RL_EINVAL, "server: unknown key 'prot' (known: host, port,"},
         {"models.name", "a", RL_EINVAL,
-         "unknown key 'models.name' (known: server, routing, encoder, capture, dashboard, routers)"},
+         "unknown key 'models.name' (known: server, routing, encoder, capture, dashboard, "
+         "routers)"},
         {"port", "1", RL_EINVAL,
          "unknown key 'port' (known: server, routing, encoder, capture, dashboard, routers)"},
     };
