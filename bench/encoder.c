@@ -2,14 +2,16 @@
 // Runtime): model load time, single-text latency at fixed token counts and batch throughput
 // over real prompts, on a chosen number of threads. Prints one JSON object per measurement.
 //
-//   build/bench/encoder [--model DIR] [--threads N] [--tokens 8,32,128] [--iters N]
-//                       [--prompts FILE.jsonl[.gz]] [--limit N] [--repeat N] [--dump FILE.npy]
+//   build/bench/encoder [--model DIR] [--precision fp32|int8] [--threads N] [--tokens 8,32,128]
+//                       [--iters N] [--prompts FILE.jsonl[.gz]] [--limit N] [--repeat N]
+//                       [--dump FILE.npy]
 //   build/bench/encoder --gemm
 //
 // Latency inputs are token ids, so every engine sees exactly T tokens: [CLS], T-2 ids spread over
 // the vocabulary, [SEP]; each record lists them. --dump writes their embeddings (one row per
 // token count) for the driver to check against the other engines before it reports timings.
-// Batch throughput embeds the "prompt" field of every line of --prompts in one call (texts are
+// The records of --precision int8 name the engine "c-int8". Batch throughput embeds the "prompt"
+// field of every line of --prompts in one call (texts are
 // tokenized and truncated to the model's max_seq_length, as sentence-transformers does).
 // --gemm instead times the encoder's GEMM kernel against OpenBLAS's cblas_sgemm (one thread) on
 // all-MiniLM-L6-v2's four weight shapes, after checking that both give the same product.
@@ -106,15 +108,16 @@ static void print_json(json_t *obj) {
 }
 
 // Median seconds of reps calls of the GEMM of one kind (0: ours on packed weights, 1: cblas).
-static double time_gemm(int kind, int reps, int m, int n, int k, const float *x, const float *w,
-                        const float *wp, const float *bias, float *y) {
+static double time_gemm(const struct rl__kernels *K, int kind, int reps, int m, int n, int k,
+                        const float *x, const float *w, const float *wp, const float *bias,
+                        float *y) {
     double *t = malloc((size_t)reps * sizeof *t);
     if (!t)
         die("%s", "out of memory");
     for (int r = 0; r < reps; r++) {
         double s = rl_now_s();
         if (kind == 0)
-            rl__gemm(m, n, k, x, k, wp, bias, y, n, RL__EPI_BIAS, 0, rl__gemm_n_panels(n));
+            K->gemm(m, n, k, x, k, wp, bias, y, n, RL__EPI_BIAS, 0, K->n_panels(n));
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y,
                         n);
@@ -132,17 +135,21 @@ static double time_gemm(int kind, int reps, int m, int n, int k, const float *x,
 static void bench_gemm(void) {
     static const int shapes[4][2] = {{1152, 384}, {384, 384}, {1536, 384}, {384, 1536}};
     static const int rows[] = {8, 32, 128, 256};
+    char err[RL_ERRBUF_SIZE];
+    const struct rl__kernels *K = rl__kernels_for_cpu(err);
+    if (!K)
+        die("%s", err);
     openblas_set_num_threads(1);
     for (int s = 0; s < 4; s++) {
         int n = shapes[s][0], k = shapes[s][1];
         float *w = malloc((size_t)n * k * sizeof *w), *bias = calloc((size_t)n + 64, sizeof *bias);
-        float *wp = aligned_alloc(64, rl__gemm_packed_size(n, k) * sizeof *wp);
+        float *wp = aligned_alloc(64, K->packed_size(n, k) * sizeof *wp);
         if (!w || !bias || !wp)
             die("%s", "out of memory");
         unsigned seed = 1;
         for (size_t i = 0; i < (size_t)n * k; i++)
             w[i] = (float)((seed = seed * 1103515245u + 12345u) >> 9) / 8388608.0f - 0.5f;
-        rl__gemm_pack(w, n, k, wp);
+        K->pack(w, n, k, wp);
         for (size_t r = 0; r < RL_COUNTOF(rows); r++) {
             int m = rows[r], reps = m <= 32 ? 400 : 100;
             float *x = malloc((size_t)m * k * sizeof *x), *y0 = malloc((size_t)m * n * 4);
@@ -151,15 +158,15 @@ static void bench_gemm(void) {
                 die("%s", "out of memory");
             for (size_t i = 0; i < (size_t)m * k; i++)
                 x[i] = (float)((seed = seed * 1103515245u + 12345u) >> 9) / 8388608.0f - 0.5f;
-            time_gemm(0, 1, m, n, k, x, w, wp, bias, y0);
-            time_gemm(1, 1, m, n, k, x, w, wp, bias, y1);
+            time_gemm(K, 0, 1, m, n, k, x, w, wp, bias, y0);
+            time_gemm(K, 1, 1, m, n, k, x, w, wp, bias, y1);
             double maxdiff = 0;
             for (size_t i = 0; i < (size_t)m * n; i++)
                 maxdiff = fmax(maxdiff, fabs((double)y0[i] - y1[i]));
             if (maxdiff > 1e-3)
                 die("%s", "the GEMM kernel and cblas_sgemm disagree");
-            double ours = time_gemm(0, reps, m, n, k, x, w, wp, bias, y0);
-            double blas = time_gemm(1, reps, m, n, k, x, w, wp, bias, y1);
+            double ours = time_gemm(K, 0, reps, m, n, k, x, w, wp, bias, y0);
+            double blas = time_gemm(K, 1, reps, m, n, k, x, w, wp, bias, y1);
             double flop = 2.0 * m * n * k;
             print_json(json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f}", "kind", "gemm",
                                  "m", m, "n", n, "k", k, "kernel_us", ours * 1e6, "cblas_us",
@@ -177,6 +184,7 @@ static void bench_gemm(void) {
 
 int main(int argc, char **argv) {
     const char *model = "models/all-MiniLM-L6-v2", *prompts = NULL, *dump = NULL;
+    enum rl_precision precision = RL_PRECISION_FP32;
     const char *tokens_arg = "8,32,128";
     long threads = 1, iters = 200, limit = 1000000, repeat = 3;
     if (argc == 2 && strcmp(argv[1], "--gemm") == 0) {
@@ -192,7 +200,10 @@ int main(int argc, char **argv) {
             model = v;
         else if (strcmp(a, "--threads") == 0)
             threads = parse_long(v);
-        else if (strcmp(a, "--tokens") == 0)
+        else if (strcmp(a, "--precision") == 0) {
+            if (rl_precision_parse(v, &precision) != RL_OK)
+                die("bad --precision '%s' (fp32 or int8)", v);
+        } else if (strcmp(a, "--tokens") == 0)
             tokens_arg = v;
         else if (strcmp(a, "--iters") == 0)
             iters = parse_long(v);
@@ -209,17 +220,18 @@ int main(int argc, char **argv) {
     }
     if (iters < 1 || repeat < 1)
         die("%s", "--iters and --repeat must be at least 1");
+    const char *engine = precision == RL_PRECISION_FP32 ? "c" : "c-int8";
 
     char err[RL_ERRBUF_SIZE];
     double t0 = rl_now_s();
-    struct rl_encoder *e = rl_encoder_open(model, err);
+    struct rl_encoder *e = rl_encoder_open_precision(model, precision, err);
     if (!e)
         die("%s", err);
     double load_s = rl_now_s() - t0;
     struct rl_encoder_ws *ws = rl_encoder_ws_new((int)threads);
     if (!ws)
         die("%s", "cannot create the workspace");
-    print_json(json_pack("{s:s, s:i, s:s, s:f}", "engine", "c", "threads", (int)threads, "kind",
+    print_json(json_pack("{s:s, s:i, s:s, s:f}", "engine", engine, "threads", (int)threads, "kind",
                          "load", "seconds", load_s));
 
     // ---- Latency at fixed token counts.
@@ -265,7 +277,7 @@ int main(int argc, char **argv) {
         json_t *jids = json_array();
         for (int j = 0; j < T; j++)
             json_array_append_new(jids, json_integer(ids[j]));
-        print_json(json_pack("{s:s, s:i, s:s, s:i, s:i, s:f, s:f, s:f, s:o}", "engine", "c",
+        print_json(json_pack("{s:s, s:i, s:s, s:i, s:i, s:f, s:f, s:f, s:o}", "engine", engine,
                              "threads", (int)threads, "kind", "latency", "tokens", T, "iters",
                              (int)iters, "p50_ms", times[(iters - 1) / 2], "p99_ms",
                              times[(iters * 99 - 1) / 100], "mean_ms", mean, "ids", jids));
@@ -296,7 +308,7 @@ int main(int argc, char **argv) {
         }
         qsort(runs, (size_t)repeat, sizeof *runs, cmp_double);
         double med = runs[(repeat - 1) / 2];
-        print_json(json_pack("{s:s, s:i, s:s, s:i, s:I, s:i, s:f, s:f, s:f}", "engine", "c",
+        print_json(json_pack("{s:s, s:i, s:s, s:i, s:I, s:i, s:f, s:f, s:f}", "engine", engine,
                              "threads", (int)threads, "kind", "batch", "texts", (int)n, "tokens",
                              (json_int_t)n_tokens, "repeat", (int)repeat, "seconds", med,
                              "texts_per_s", (double)n / med, "tokens_per_s",
@@ -308,7 +320,7 @@ int main(int argc, char **argv) {
         free(runs);
     }
 
-    print_json(json_pack("{s:s, s:i, s:s, s:f}", "engine", "c", "threads", (int)threads, "kind",
+    print_json(json_pack("{s:s, s:i, s:s, s:f}", "engine", engine, "threads", (int)threads, "kind",
                          "rss", "peak_rss_mb", peak_rss_mb()));
     free(dumped);
     free(times);

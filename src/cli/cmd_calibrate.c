@@ -16,7 +16,8 @@
 
 struct calib_opts {
     const char *router, *prompts, *strong, *weak, *model_dir;
-    double pct; // NAN when not given
+    int precision; // an enum rl_precision
+    double pct;    // NAN when not given
     bool json, no_cache;
     // Many models: the candidates, their prices, the policy, the target and the output length.
     const char *models;
@@ -46,6 +47,7 @@ static int parse_args(int argc, char **argv, struct calib_opts *o) {
         CLI_STR("--weak", &o->weak, "M", 0, "the weak model of the pair"),
         CLI_FLAG("--json", &o->json, "one JSON object on stdout"),
         CLI_MODEL_DIR(&o->model_dir),
+        CLI_PRECISION(&o->precision),
         CLI_NO_CACHE(&o->no_cache),
         CLI_SECTION("among many models (mf, sw_ranking and irt routers; docs/ROUTERS.md):"),
         CLI_STR("--models", &o->models, "A,B,...", 0,
@@ -294,6 +296,7 @@ int cli_cmd_calibrate(int argc, char **argv) {
     }
     struct cli_scorer s;
     cli_scorer_init(&s, o.model_dir, o.no_cache);
+    s.precision = o.precision;
     if (o.models) {
         rc = calibrate_models(&o, &s, r, &sample, file);
         cli_scorer_free(&s);

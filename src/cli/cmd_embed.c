@@ -22,7 +22,8 @@
 struct embed_opts {
     const char *model, *out;
     int batch, threads;
-    int n_texts; // TEXT arguments, now argv[1..n_texts]; 0 reads stdin
+    int precision; // an enum rl_precision
+    int n_texts;   // TEXT arguments, now argv[1..n_texts]; 0 reads stdin
 };
 
 // Returns 0, CLI_HELP or CLI_EXIT_USAGE.
@@ -42,6 +43,7 @@ static int parse_args(int argc, char **argv, struct embed_opts *o) {
         CLI_INT("--batch", &o->batch, 1, MAX_BATCH, "N", batch_help),
         CLI_INT("--threads", &o->threads, 0, 256, "N",
                 "threads per forward pass (default: one per CPU)"),
+        CLI_PRECISION(&o->precision),
     };
     const struct cli_spec spec = {
         .name = "embed",
@@ -228,7 +230,7 @@ int cli_cmd_embed(int argc, char **argv) {
         return rc == CLI_HELP ? 0 : rc;
 
     char err[RL_ERRBUF_SIZE];
-    struct rl_encoder *enc = cli_encoder_open(o.model);
+    struct rl_encoder *enc = cli_encoder_open(o.model, o.precision);
     if (!enc)
         return 1;
     size_t dim = rl_encoder_dim(enc);

@@ -253,6 +253,7 @@ static int parse_args(int argc, char **argv, struct eval_opts *o) {
         CLI_STR("--data-dir", &o->data_dir, "DIR", 0,
                 "evaluation data (default <home>/data/evals)"),
         CLI_MODEL_DIR(&o->model_dir),
+        CLI_PRECISION(&o->precision),
         CLI_NO_CACHE(&o->no_cache),
     };
     const struct cli_spec spec = {
@@ -306,6 +307,7 @@ int cli_cmd_eval(int argc, char **argv) {
 
     struct cli_scorer s;
     cli_scorer_init(&s, o.model_dir, o.no_cache);
+    s.precision = o.precision;
     int n_res = o.n_routers + 1;
     struct result *res = calloc((size_t)n_res, sizeof *res);
     if (!res)

@@ -35,6 +35,7 @@ struct eval_opts {
     int format; // enum eval_format
     const char *data_dir;
     const char *model_dir;
+    int precision;          // an enum rl_precision
     const char *scores_out; // --scores-out DIR
     bool no_cache;
     bool no_decontam; // skip the routers' own training-prompt lists

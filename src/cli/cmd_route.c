@@ -15,6 +15,7 @@
 
 struct route_opts {
     const char *router, *strong, *weak, *model_dir;
+    int precision;      // an enum rl_precision
     const char *prompt; // the argument, or owned
     char *owned;        // the prompt read from stdin
     double threshold;   // NAN when not given
@@ -63,6 +64,7 @@ static int parse_args(int argc, char **argv, struct route_opts *o) {
                 "qualities"),
         CLI_FLAG("--json", &o->json, "print {\"router\", \"p_strong\", \"threshold\", \"model\"}"),
         CLI_MODEL_DIR(&o->model_dir),
+        CLI_PRECISION(&o->precision),
         CLI_SECTION("among many models (mf, sw_ranking and irt routers; docs/ROUTERS.md):"),
         CLI_STR("--models", &o->models, "A,B,...", 0,
                 "the candidate models; prints each one's quality (the probability that it beats "
@@ -222,6 +224,7 @@ int cli_cmd_route(int argc, char **argv) {
     struct cli_scorer sc;
     // One prompt: the cache would cost more than it saves.
     cli_scorer_init(&sc, o.model_dir, true);
+    sc.precision = o.precision;
     float *emb = NULL;
     struct rl_router_decision d;
     rc = 1;

@@ -15,6 +15,7 @@ struct validate_opts {
     const char *suite, *routers, *sources, *model_dir, *ship, *out, *strong, *weak;
     int format; // 0 table, 1 json
     int bootstrap, threads;
+    int precision; // an enum rl_precision
     bool no_cache, verbose, no_aliases, own_exclude_only;
     struct cli_list data, exclude;
 };
@@ -56,6 +57,7 @@ static int parse_args(int argc, char **argv, struct validate_opts *o) {
                  "--ship: decontaminate against --exclude alone, not the suite's exclude list "
                  "(in-domain K-fold training on a benchmark's other folds)"),
         CLI_MODEL_DIR(&o->model_dir),
+        CLI_PRECISION(&o->precision),
         CLI_NO_CACHE(&o->no_cache),
     };
     const struct cli_spec spec = {
@@ -352,6 +354,7 @@ int cli_cmd_validate(int argc, char **argv) {
         s.bootstrap = o.bootstrap;
     struct validate v = {.s = &s, .home = cli_home(), .threads = o.threads, .verbose = o.verbose};
     cli_scorer_init(&v.sc, o.model_dir, o.no_cache);
+    v.sc.precision = o.precision;
     if (o.ship) {
         v.extra_data = &o.data;
         v.extra_exclude = &o.exclude;

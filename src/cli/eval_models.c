@@ -413,6 +413,7 @@ int cli_eval_models(const struct eval_opts *o) {
         rc = cli_fail("out of memory");
     struct cli_scorer s;
     cli_scorer_init(&s, o->model_dir, o->no_cache);
+    s.precision = o->precision;
     for (int i = 0; rc == 0 && i < o->n_routers; i++)
         if (strcmp(o->routers[i].spec, "random") != 0 && strcmp(o->routers[i].spec, "length") != 0)
             rc = router_curves(&r, &o->routers[i], &s);

@@ -14,7 +14,10 @@
 // ----------------------------------------------------------------------------
 // Loading
 
-struct rl_encoder *cli_encoder_open(const char *model_dir) {
+const char *const cli_precision_names[] = {
+    [RL_PRECISION_FP32] = "fp32", [RL_PRECISION_INT8] = "int8", NULL};
+
+struct rl_encoder *cli_encoder_open(const char *model_dir, int precision) {
     char dir[4096], err[RL_ERRBUF_SIZE];
     if (!model_dir) {
         if (cli_default_model_dir(dir, sizeof dir) != RL_OK) {
@@ -23,7 +26,8 @@ struct rl_encoder *cli_encoder_open(const char *model_dir) {
         }
         model_dir = dir;
     }
-    struct rl_encoder *enc = rl_encoder_open(model_dir, err);
+    struct rl_encoder *enc =
+        rl_encoder_open_precision(model_dir, (enum rl_precision)precision, err);
     if (!enc)
         cli_fail("%s", err);
     return enc;
@@ -73,13 +77,19 @@ void cli_scorer_free(struct cli_scorer *s) {
 static int scorer_encoder(struct cli_scorer *s) {
     if (s->enc)
         return 0;
-    s->enc = cli_encoder_open(s->model_dir);
+    s->enc = cli_encoder_open(s->model_dir, s->precision);
     if (!s->enc)
         return 1;
-    // The embedding cache is an optimisation: without one, prompts are embedded directly.
-    char root[4096], err[RL_ERRBUF_SIZE];
+    // The embedding cache is an optimisation: without one, prompts are embedded directly. Other
+    // precisions than fp32 give other vectors and keep their own folder, <name>@<precision>.
+    char root[4096], name[512], err[RL_ERRBUF_SIZE];
+    if (s->precision == RL_PRECISION_FP32)
+        snprintf(name, sizeof name, "%s", rl_encoder_name(s->enc));
+    else
+        snprintf(name, sizeof name, "%s@%s", rl_encoder_name(s->enc),
+                 rl_precision_name((enum rl_precision)s->precision));
     if (!s->no_cache && cli_cache_dir("embeddings", root, sizeof root) == RL_OK)
-        s->cache = rl_embcache_open(root, rl_encoder_name(s->enc), rl_encoder_dim(s->enc), err);
+        s->cache = rl_embcache_open(root, name, rl_encoder_dim(s->enc), err);
     return 0;
 }
 
@@ -161,6 +171,11 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
     const char *enc_name = rl_router_encoder_name(r);
     if (enc_name)
         key = rl__fnv1a(enc_name, strlen(enc_name), key);
+    // fp32 keys stay those of the caches written before there was a choice.
+    if (enc_name && s->precision != RL_PRECISION_FP32) {
+        const char *prec = rl_precision_name((enum rl_precision)s->precision);
+        key = rl__fnv1a(prec, strlen(prec), key);
+    }
     key = rl__fnv1a_strings(prompts, n, key);
 
     char dir[4096], file[256], path[4096], sl_what[64], sl_label[64];

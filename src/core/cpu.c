@@ -6,7 +6,7 @@
 #include "core/cpu.h"
 
 struct levels {
-    bool v3, v4;
+    bool v3, v4, v4_vnni;
 };
 
 static uint64_t xgetbv0(void) {
@@ -16,7 +16,7 @@ static uint64_t xgetbv0(void) {
 }
 
 static struct levels read_levels(void) {
-    struct levels l = {false, false};
+    struct levels l = {false, false, false};
     unsigned a, b, c1, d, b7, c7, d7, cx;
     if (!__get_cpuid(1, &a, &b, &c1, &d) || !__get_cpuid_count(7, 0, &a, &b7, &c7, &d7) ||
         !__get_cpuid(0x80000001, &a, &b, &cx, &d))
@@ -30,6 +30,7 @@ static struct levels read_levels(void) {
     l.v3 = ymm && (c1 & need1) == need1 && (b7 & need7) == need7 && (cx & bit_LZCNT);
     unsigned need512 = bit_AVX512F | bit_AVX512BW | bit_AVX512CD | bit_AVX512DQ | bit_AVX512VL;
     l.v4 = l.v3 && zmm && (b7 & need512) == need512;
+    l.v4_vnni = l.v4 && (c7 & bit_AVX512VNNI);
     return l;
 }
 
@@ -39,6 +40,10 @@ bool rl__cpu_x86_64_v3(void) {
 
 bool rl__cpu_x86_64_v4(void) {
     return read_levels().v4;
+}
+
+bool rl__cpu_x86_64_v4_vnni(void) {
+    return read_levels().v4_vnni;
 }
 
 bool rl__cpu_runs_build(void) {

@@ -39,6 +39,7 @@
 
 struct rl_encoder {
     char *name;
+    enum rl_precision precision;
     struct rl__bert_config cfg;
     struct rl__bert_weights w;
     struct rl_tokenizer *tok;
@@ -67,6 +68,8 @@ struct rl_encoder_ws {
     float *ctx;     // (T, C) attention output, heads side by side
     float *ffn;     // (T, F)
     float *scratch; // (n_threads, scratch_each) attention scratch
+    void *xq;       // (T, q8_row bytes) the int8 rows of the next int8 GEMM's input
+    size_t q8_row;  // bytes per row of xq
     int32_t *ids;   // (T)
     int32_t *pos;   // (T) position of each token in its text
     struct seq *seqs;
@@ -88,6 +91,12 @@ static char *base_name(const char *dir) {
 }
 
 struct rl_encoder *rl_encoder_open(const char *model_dir, char *errbuf) {
+    return rl_encoder_open_precision(model_dir, RL_PRECISION_FP32, errbuf);
+}
+
+// With plan, the int8 set is the plan's for this model; otherwise q8.
+static struct rl_encoder *open_encoder(const char *model_dir, bool plan, unsigned q8,
+                                       char *errbuf) {
     struct rl_encoder *e = calloc(1, sizeof *e);
     char *name = base_name(model_dir);
     if (!e || !name) {
@@ -111,8 +120,10 @@ struct rl_encoder *rl_encoder_open(const char *model_dir, char *errbuf) {
         rl__errf(errbuf, RL_ETOOBIG, "%s: path too long", model_dir);
         goto fail;
     }
-    if (rl__bert_weights_open(path, &e->cfg, &e->w, errbuf) != RL_OK)
+    if (rl__bert_weights_open(path, &e->cfg, plan ? rl__bert_q8_plan(&e->cfg) : q8, &e->w,
+                              errbuf) != RL_OK)
         goto fail;
+    e->precision = e->w.any_q8 ? RL_PRECISION_INT8 : RL_PRECISION_FP32;
     e->tok = rl_tokenizer_load(model_dir, errbuf);
     if (!e->tok)
         goto fail;
@@ -125,6 +136,19 @@ struct rl_encoder *rl_encoder_open(const char *model_dir, char *errbuf) {
 fail:
     rl_encoder_free(e);
     return NULL;
+}
+
+struct rl_encoder *rl_encoder_open_precision(const char *model_dir, enum rl_precision precision,
+                                             char *errbuf) {
+    if (precision != RL_PRECISION_FP32 && precision != RL_PRECISION_INT8) {
+        rl__errf(errbuf, RL_EINVAL, "precision %d is not fp32 or int8", (int)precision);
+        return NULL;
+    }
+    return open_encoder(model_dir, precision == RL_PRECISION_INT8, 0, errbuf);
+}
+
+struct rl_encoder *rl__encoder_open_q8(const char *model_dir, unsigned q8, char *errbuf) {
+    return open_encoder(model_dir, false, q8, errbuf);
 }
 
 void rl_encoder_free(struct rl_encoder *e) {
@@ -157,6 +181,26 @@ size_t rl_encoder_max_positions(const struct rl_encoder *e) {
 
 const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e) {
     return e->tok;
+}
+
+enum rl_precision rl_encoder_precision(const struct rl_encoder *e) {
+    return e->precision;
+}
+
+static const char *const precision_names[] = {"fp32", "int8"};
+
+const char *rl_precision_name(enum rl_precision p) {
+    return (unsigned)p < RL_COUNTOF(precision_names) ? precision_names[p] : "unknown";
+}
+
+int rl_precision_parse(const char *s, enum rl_precision *p) {
+    for (size_t i = 0; s && i < RL_COUNTOF(precision_names); i++) {
+        if (strcmp(s, precision_names[i]) == 0) {
+            *p = (enum rl_precision)i;
+            return RL_OK;
+        }
+    }
+    return RL_EINVAL;
 }
 
 // ----------------------------------------------------------------------------
@@ -197,20 +241,24 @@ static int ws_reserve(struct rl_encoder_ws *ws, const struct rl_encoder *e, size
                       int max_len) {
     int C = e->cfg.n_hidden, F = e->cfg.n_ffn, d = C / e->cfg.n_heads;
     size_t scratch = e->w.k->attention_scratch(max_len, d);
+    size_t q8_row = e->w.any_q8 ? e->w.k->q8_row_size(C > F ? C : F) : 0;
     if (ws->mem && tokens <= ws->cap_tokens && C <= ws->c && F <= ws->f &&
-        scratch <= ws->scratch_each)
+        scratch <= ws->scratch_each && q8_row <= ws->q8_row)
         return RL_OK;
     if (ws->mem) { // grow all dimensions at once, never shrink
         tokens = tokens > ws->cap_tokens ? tokens : ws->cap_tokens;
         C = C > ws->c ? C : ws->c;
         F = F > ws->f ? F : ws->f;
         scratch = scratch > ws->scratch_each ? scratch : ws->scratch_each;
+        q8_row = q8_row > ws->q8_row ? q8_row : ws->q8_row;
     }
     free(ws->mem);
     ws->mem = NULL;
     // Each piece is a multiple of 16 floats so that every buffer starts 64-byte aligned.
     size_t rt = (tokens + 15) / 16 * 16, rs = (scratch + 15) / 16 * 16;
-    size_t floats = rt * (size_t)(5 * C + F) + rs * (size_t)ws->n_threads;
+    // q8_row is a multiple of 64 bytes (kernels.h), so xq keeps the alignment.
+    size_t floats =
+        rt * (size_t)(5 * C + F) + rs * (size_t)ws->n_threads + rt * (q8_row / sizeof(float));
     size_t ints = 2 * rt + rt * sizeof(struct seq) / sizeof(int32_t);
     ws->mem = aligned_alloc(64, (floats + ints) * sizeof(float));
     if (!ws->mem)
@@ -226,6 +274,8 @@ static int ws_reserve(struct rl_encoder_ws *ws, const struct rl_encoder *e, size
     p += rt * (size_t)F;
     ws->scratch = p;
     p += rs * (size_t)ws->n_threads;
+    ws->xq = p;
+    p += rt * (q8_row / sizeof(float));
     ws->ids = (int32_t *)p;
     ws->pos = ws->ids + rt;
     ws->seqs = (struct seq *)(ws->pos + rt);
@@ -233,6 +283,7 @@ static int ws_reserve(struct rl_encoder_ws *ws, const struct rl_encoder *e, size
     ws->c = C;
     ws->f = F;
     ws->scratch_each = scratch;
+    ws->q8_row = q8_row;
     return RL_OK;
 }
 
@@ -247,12 +298,18 @@ static int ws_reserve(struct rl_encoder_ws *ws, const struct rl_encoder *e, size
 // of finished items tells (items are claimed in order, and none of a stage finishes before the
 // count reaches the stage's start). Unlike a static split with barriers, a thread that the OS
 // deschedules between claims holds nobody up: the others take its share.
+// With int8 layers, each int8 GEMM's input rows are quantised once they are final: by the
+// embedding and LayerNorm stages for the rows they finish, and by two stages of their own for
+// the attention output and the FFN's GELU output (their rows are finished by many items). Those
+// two stages have no items when no layer is int8.
 enum stage_kind {
     STAGE_QKV,
     STAGE_ATTENTION,
+    STAGE_QUANT_CTX,
     STAGE_OUT_PROJ,
     STAGE_LN1,
     STAGE_FFN_UP,
+    STAGE_QUANT_FFN,
     STAGE_FFN_DOWN,
     STAGE_LN2,
     N_LAYER_STAGES,
@@ -295,6 +352,8 @@ static void embed_rows(const struct chunk *ch, int r0, int r1) {
             x[j] = (word[j] + w->type0[j]) + pos[j];
     }
     w->k->layernorm(ws->x, C, C, w->ln_w, w->ln_b, ch->e->cfg.ln_eps, r0, r1);
+    if (w->layers[0].q8[RL__LINEAR_QKV])
+        w->k->q8_quantize(ws->x, C, C, ws->xq, r0, r1);
 }
 
 static void pool(const struct chunk *ch, int s0, int s1) {
@@ -334,10 +393,16 @@ static void run_layer_item(const struct chunk *ch, int l, enum stage_kind kind, 
     struct rl_encoder_ws *ws = ch->ws;
     int C = cfg->n_hidden, F = cfg->n_ffn, NH = cfg->n_heads, d = C / NH, T = ch->n_tokens;
     int n = ch->items[kind], lo, hi;
+    const void *const *q8 = L->q8;
     switch (kind) {
     case STAGE_QKV:
         part(k->n_panels(3 * C), g, n, &lo, &hi);
-        k->gemm(T, 3 * C, C, ws->x, C, L->qkv_w, L->qkv_b, ws->qkv, 3 * C, RL__EPI_BIAS, lo, hi);
+        if (q8[RL__LINEAR_QKV])
+            k->q8_gemm(T, 3 * C, C, ws->xq, q8[RL__LINEAR_QKV], L->qkv_b, ws->qkv, 3 * C,
+                       RL__EPI_BIAS, lo, hi);
+        else
+            k->gemm(T, 3 * C, C, ws->x, C, L->qkv_w, L->qkv_b, ws->qkv, 3 * C, RL__EPI_BIAS, lo,
+                    hi);
         break;
     case STAGE_ATTENTION:
         part(ch->n_seqs * NH, g, n, &lo, &hi);
@@ -350,23 +415,52 @@ static void run_layer_item(const struct chunk *ch, int l, enum stage_kind kind, 
                               scratch);
         }
         break;
+    case STAGE_QUANT_CTX:
+        part(T, g, n, &lo, &hi);
+        if (q8[RL__LINEAR_OUT])
+            k->q8_quantize(ws->ctx, C, C, ws->xq, lo, hi);
+        break;
     case STAGE_OUT_PROJ:
         part(k->n_panels(C), g, n, &lo, &hi);
-        k->gemm(T, C, C, ws->ctx, C, L->o_w, L->o_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo, hi);
+        if (q8[RL__LINEAR_OUT])
+            k->q8_gemm(T, C, C, ws->xq, q8[RL__LINEAR_OUT], L->o_b, ws->x, C, RL__EPI_BIAS_RESIDUAL,
+                       lo, hi);
+        else
+            k->gemm(T, C, C, ws->ctx, C, L->o_w, L->o_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo, hi);
         break;
     case STAGE_LN1:
+        part(T, g, n, &lo, &hi);
+        k->layernorm(ws->x, C, C, L->ln1_w, L->ln1_b, cfg->ln_eps, lo, hi);
+        if (q8[RL__LINEAR_FFN1])
+            k->q8_quantize(ws->x, C, C, ws->xq, lo, hi);
+        break;
     case STAGE_LN2:
         part(T, g, n, &lo, &hi);
-        k->layernorm(ws->x, C, C, kind == STAGE_LN1 ? L->ln1_w : L->ln2_w,
-                     kind == STAGE_LN1 ? L->ln1_b : L->ln2_b, cfg->ln_eps, lo, hi);
+        k->layernorm(ws->x, C, C, L->ln2_w, L->ln2_b, cfg->ln_eps, lo, hi);
+        if (l + 1 < cfg->n_layers && L[1].q8[RL__LINEAR_QKV])
+            k->q8_quantize(ws->x, C, C, ws->xq, lo, hi);
         break;
     case STAGE_FFN_UP:
         part(k->n_panels(F), g, n, &lo, &hi);
-        k->gemm(T, F, C, ws->x, C, L->ffn1_w, L->ffn1_b, ws->ffn, F, RL__EPI_BIAS_GELU, lo, hi);
+        if (q8[RL__LINEAR_FFN1])
+            k->q8_gemm(T, F, C, ws->xq, q8[RL__LINEAR_FFN1], L->ffn1_b, ws->ffn, F,
+                       RL__EPI_BIAS_GELU, lo, hi);
+        else
+            k->gemm(T, F, C, ws->x, C, L->ffn1_w, L->ffn1_b, ws->ffn, F, RL__EPI_BIAS_GELU, lo, hi);
+        break;
+    case STAGE_QUANT_FFN:
+        part(T, g, n, &lo, &hi);
+        if (q8[RL__LINEAR_FFN2])
+            k->q8_quantize(ws->ffn, F, F, ws->xq, lo, hi);
         break;
     case STAGE_FFN_DOWN:
         part(k->n_panels(C), g, n, &lo, &hi);
-        k->gemm(T, C, F, ws->ffn, F, L->ffn2_w, L->ffn2_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo, hi);
+        if (q8[RL__LINEAR_FFN2])
+            k->q8_gemm(T, C, F, ws->xq, q8[RL__LINEAR_FFN2], L->ffn2_b, ws->x, C,
+                       RL__EPI_BIAS_RESIDUAL, lo, hi);
+        else
+            k->gemm(T, C, F, ws->ffn, F, L->ffn2_w, L->ffn2_b, ws->x, C, RL__EPI_BIAS_RESIDUAL, lo,
+                    hi);
         break;
     case N_LAYER_STAGES: break;
     }
@@ -471,6 +565,8 @@ static void run_chunk(const struct rl_encoder *e, struct rl_encoder_ws *ws, int 
     ch->items[STAGE_LN1] = ch->items[STAGE_LN2] = min_int(n_tokens, rows);
     ch->items[STAGE_FFN_UP] = min_int(e->w.k->n_panels(cfg->n_ffn), per);
     ch->items[STAGE_FFN_DOWN] = min_int(e->w.k->n_panels(C), per);
+    ch->items[STAGE_QUANT_CTX] = ch->items[STAGE_QUANT_FFN] =
+        e->w.any_q8 ? min_int(n_tokens, rows) : 0;
     for (int k = 0; k < N_LAYER_STAGES; k++)
         ch->n_layer_items += ch->items[k];
     ch->n_items = ch->n_embed + (long)cfg->n_layers * ch->n_layer_items + ch->n_pool;

@@ -15,6 +15,7 @@ extern const struct rl__kernels rl__kernels_avx2;
 #endif
 #ifdef RL_HAVE_KERNELS_avx512
 extern const struct rl__kernels rl__kernels_avx512;
+extern const struct rl__kernels rl__kernels_avx512_vnni; // the avx512 set with VNNI's int8 GEMM
 #endif
 #ifdef RL_HAVE_KERNELS_native
 extern const struct rl__kernels rl__kernels_native;
@@ -30,6 +31,7 @@ static const struct {
 #endif
 #ifdef RL_HAVE_KERNELS_avx512
     {&rl__kernels_avx512, rl__cpu_x86_64_v4},
+    {&rl__kernels_avx512_vnni, rl__cpu_x86_64_v4_vnni},
 #endif
 #ifdef RL_HAVE_KERNELS_native
     {&rl__kernels_native, rl__cpu_runs_build},

@@ -1,9 +1,11 @@
-// Compute kernels of the BERT forward pass, fp32: a GEMM over pre-packed weights with fused
-// epilogues (bias, residual, GELU), LayerNorm, single-head self-attention and L2 normalisation.
-// The vectorised kernels come in sets, one per instruction set, built from one source
-// (kernels.c): `avx2` (x86-64-v3: AVX2 and FMA, 8 floats per vector) and `avx512` (x86-64-v4, 16)
-// in the default build, one `native` set for the build host with `make NATIVE=1`. A set is
-// chosen when a model loads (the packed weight layout depends on it) and used for that model.
+// Compute kernels of the BERT forward pass: a GEMM over pre-packed weights with fused epilogues
+// (bias, residual, GELU) in fp32 and in int8, LayerNorm, single-head self-attention and L2
+// normalisation. The vectorised kernels come in sets, one per instruction set, built from one
+// source (kernels.c): `avx2` (x86-64-v3: AVX2 and FMA, 8 floats per vector) and `avx512`
+// (x86-64-v4, 16) in the default build, with `avx512_vnni` (the avx512 set with an AVX-512 VNNI
+// int8 GEMM) from the same object; one `native` set for the build host with `make NATIVE=1`. A
+// set is chosen when a model loads (the packed weight layout depends on it) and used for that
+// model.
 // Kernels work on caller-owned buffers, never allocate, and are safe to run concurrently on
 // disjoint outputs.
 #ifndef RL_SRC_ENCODER_KERNELS_H
@@ -18,7 +20,7 @@ enum rl__epilogue {
 };
 
 struct rl__kernels {
-    const char *name; // "avx2", "avx512", "native"
+    const char *name; // "avx2", "avx512", "avx512_vnni", "native"
 
     // GEMM: y (M, N) = x (M, K) · Wᵀ + b [+ y] [then GELU], for a weight W (N, K) stored
     // [out, in] as in PyTorch's nn.Linear. W is packed once at load into column panels of nr
@@ -32,6 +34,25 @@ struct rl__kernels {
     // holds n_panels(n) · nr floats (zero past n).
     void (*gemm)(int m, int n, int k, const float *x, int ldx, const float *wp, const float *bias,
                  float *y, int ldy, enum rl__epilogue epi, int p0, int p1);
+
+    // int8 GEMM: the same product and epilogues as gemm, with W quantised once per output
+    // channel (symmetric, scale max|w|/127) and each row of x quantised when it is ready
+    // (symmetric, scale max|x|/127, round to nearest), products summed exactly in int32 and
+    // scaled back to float before the bias. W is packed into panels of nr outputs like gemm's,
+    // each panel k-major in groups of four k (one 32-bit lane per output and group), followed by
+    // the outputs' scales (float) and column sums (int32) padded to whole panels. A quantised
+    // row of x is q8_row_size(k) bytes in the set's own form (int16 values, or bytes offset by
+    // 128 for vpdpbusd), its scale at the end.
+    size_t (*q8_packed_size)(int n, int k); // bytes of a packed (n, k) weight, a multiple of 64
+    // Quantise and pack w (n, k) row-major into wq (q8_packed_size bytes, 64-byte aligned).
+    void (*q8_pack)(const float *w, int n, int k, void *wq);
+    size_t (*q8_row_size)(int k); // bytes of one quantised row of k values, a multiple of 64
+    // Quantise rows [r0, r1) of x (row stride ldx, k values each) into xq (q8_row_size(k) bytes
+    // per row, 64-byte aligned).
+    void (*q8_quantize)(const float *x, int ldx, int k, void *xq, int r0, int r1);
+    // Panels [p0, p1) of y (M, N) = dequantised(xq · wqᵀ) + b [+ y] [then GELU], as gemm.
+    void (*q8_gemm)(int m, int n, int k, const void *xq, const void *wq, const float *bias,
+                    float *y, int ldy, enum rl__epilogue epi, int p0, int p1);
 
     // In place over rows [r0, r1) of x (rows of width c, stride ldx): LayerNorm with weight w,
     // bias b and epsilon eps, statistics over each row as in torch.nn.LayerNorm.

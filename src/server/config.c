@@ -206,11 +206,11 @@ int srv_config_route_index(const struct srv_config *c, const char *name, size_t 
 // ----------------------------------------------------------------------------
 // The accepted keys, one table per section
 
-// KEY_AUTH, KEY_POLICY and KEY_BALANCE store the index of their word in their word list (key_words)
-// as an int, the value of an enum; KEY_HEADERS and KEY_QUERY read a mapping of names to values into
-// a struct srv_pairs, checked as header fields or as query parameters; KEY_NAMES reads a list of
-// model names into a struct srv_names; KEY_CANDIDATES reads a route's list of models into its
-// candidates.
+// KEY_AUTH, KEY_POLICY, KEY_BALANCE and KEY_PRECISION store the index of their word in their word
+// list (key_words) as an int, the value of an enum; KEY_HEADERS and KEY_QUERY read a mapping of
+// names to values into a struct srv_pairs, checked as header fields or as query parameters;
+// KEY_NAMES reads a list of model names into a struct srv_names; KEY_CANDIDATES reads a route's
+// list of models into its candidates.
 enum key_type {
     KEY_STR,
     KEY_BOOL,
@@ -221,6 +221,7 @@ enum key_type {
     KEY_AUTH,
     KEY_POLICY,
     KEY_BALANCE,
+    KEY_PRECISION,
     KEY_HEADERS,
     KEY_QUERY,
     KEY_NAMES,
@@ -243,13 +244,16 @@ static const char *const auth_words[] = {"bearer", "header", "none", NULL};
 static const char *const policy_words[] = {"cheapest", "utility", NULL};
 // The words of models[].balance, in the order of enum srv_balance.
 static const char *const balance_words[] = {"round_robin", "least_busy", NULL};
+// The words of encoder.precision, in the order of enum rl_precision.
+static const char *const precision_words[] = {"fp32", "int8", NULL};
 
 // The words of a key that takes one of a list (NULL-terminated), or NULL.
 static const char *const *key_words(const struct key *k) {
-    return k->type == KEY_AUTH      ? auth_words
-           : k->type == KEY_POLICY  ? policy_words
-           : k->type == KEY_BALANCE ? balance_words
-                                    : NULL;
+    return k->type == KEY_AUTH        ? auth_words
+           : k->type == KEY_POLICY    ? policy_words
+           : k->type == KEY_BALANCE   ? balance_words
+           : k->type == KEY_PRECISION ? precision_words
+                                      : NULL;
 }
 
 #define CFG(field)    offsetof(struct srv_config, field)
@@ -369,6 +373,8 @@ static const struct key dashboard_keys[] = {
 
 static const struct key encoder_keys[] = {
     {"model_dir", KEY_STR, 0, 0, CFG(encoder_dir), "the local sentence encoder"},
+    {"precision", KEY_PRECISION, 0, 0, CFG(encoder_precision),
+     "the encoder's arithmetic: fp32 (the reference) or int8 (about twice as fast)"},
     {"workers", KEY_INT, 1, 64, CFG(encoder_workers), "encoder threads"},
     {"batch_max", KEY_INT, 1, 1024, CFG(batch_max), "most prompts embedded in one pass"},
     {"cache_entries", KEY_SIZE, 0, 10000000, CFG(cache_entries), "prompt embeddings kept (LRU)"},

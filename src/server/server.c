@@ -255,7 +255,8 @@ static int load_encoder(struct srv_server *s, char *errbuf) {
     if (!needed)
         return RL_OK;
     char err[RL_ERRBUF_SIZE];
-    s->enc = rl_encoder_open(g->c->encoder_dir, err);
+    s->enc = rl_encoder_open_precision(g->c->encoder_dir,
+                                       (enum rl_precision)g->c->encoder_precision, err);
     if (!s->enc)
         return rl__errf(errbuf, RL_EINVAL, "encoder %s: %s", g->c->encoder_dir, err);
     s->emb = srv_embedder_new(s->enc, s->loop, g->c->encoder_workers, g->c->batch_max,
@@ -384,6 +385,7 @@ static void reload(struct srv_server *s) {
     const struct srv_config *old = s->gen->c, *c = g->c;
     if (strcmp(old->host, c->host) != 0 || (c->port && old->port != c->port) ||
         strcmp(old->encoder_dir, c->encoder_dir) != 0 ||
+        old->encoder_precision != c->encoder_precision ||
         old->encoder_workers != c->encoder_workers || old->batch_max != c->batch_max ||
         old->cache_entries != c->cache_entries)
         srv_logf(SRV_LOG_WARN, "reload",

@@ -222,7 +222,8 @@ struct srv_config {
     bool dashboard;
     char *calibration_prompts; // NULL: <home>/data/prompts/arena_hard.jsonl.gz
 
-    char *encoder_dir; // NULL: cli_default_model_dir()
+    char *encoder_dir;     // NULL: cli_default_model_dir()
+    int encoder_precision; // an enum rl_precision (default fp32)
     int encoder_workers;
     int batch_max;
     size_t cache_entries;
