@@ -1,0 +1,351 @@
+// The decoder's forward pass (lm/decoder.h) for the llama architecture, as llama.cpp defines it
+// for GGUF files: per layer
+//   h = RMSNorm(x)·attn_norm;  q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ;  RoPE(q), RoPE(k) on adjacent pairs
+//   x += softmax_causal(q·kᵀ/√d)·v·Woᵀ   (each query head reads key/value head h / (H / H_kv))
+//   h = RMSNorm(x)·ffn_norm;  x += (silu(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ
+// then hidden = RMSNorm(x_last)·output_norm and logits = hidden·Woutᵀ (the token embedding when
+// the file has no output matrix).
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lm/decoder.h"
+#include "lm/quant.h"
+
+#define TILE_ROWS 64 // weight rows dequantised at once before a matrix product
+
+// ----------------------------------------------------------------------------
+// Opening
+
+static int want_uint(struct rl__lm *m, const char *key, uint64_t max, int *out, char *errbuf) {
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", m->arch, key);
+    uint64_t v = 0;
+    int rc = rl__gguf_uint(&m->file, full, max, &v);
+    if (rc != RL_OK || v == 0)
+        return rl__errf(errbuf, RL_EFORMAT, "%s: %s", full,
+                        rc == RL_EINVAL ? "missing" : "not a count in range");
+    *out = (int)v;
+    return RL_OK;
+}
+
+static int want_float(struct rl__lm *m, const char *key, float *out, char *errbuf) {
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", m->arch, key);
+    double v = 0;
+    if (rl__gguf_float(&m->file, full, &v) != RL_OK || !(v > 0) || !isfinite(v))
+        return rl__errf(errbuf, RL_EFORMAT, "%s: missing or not a positive number", full);
+    *out = (float)v;
+    return RL_OK;
+}
+
+// The tensor called name with extents (ne0, ne1) (ne1 0: a vector), in a type the decoder reads,
+// whose rows are whole blocks.
+static int want_tensor(const struct rl__lm *m, const char *name, int64_t ne0, int64_t ne1,
+                       const struct rl_gguf_tensor **out, char *errbuf) {
+    const struct rl_gguf_tensor *t = rl__gguf_tensor(&m->file, name);
+    if (!t)
+        return rl__errf(errbuf, RL_EFORMAT, "tensor %s is missing", name);
+    int dims = ne1 ? 2 : 1, elems = 0, bytes = 0;
+    if (t->n_dims != dims || t->ne[0] != ne0 || (ne1 && t->ne[1] != ne1))
+        return rl__errf(
+            errbuf, RL_EFORMAT, "tensor %s has extents [%lld, %lld], expected [%lld, %lld]", name,
+            (long long)t->ne[0], (long long)t->ne[1], (long long)ne0, (long long)(ne1 ? ne1 : 1));
+    if (!rl__ggml_dequantizable(t->type) || !rl__ggml_block(t->type, &elems, &bytes) ||
+        ne0 % elems != 0)
+        return rl__errf(errbuf, RL_EUNSUPPORTED, "tensor %s: type %s is not read here", name,
+                        rl__ggml_type_name(t->type));
+    *out = t;
+    return RL_OK;
+}
+
+static int layer_tensor(const struct rl__lm *m, int i, const char *what, int64_t ne0, int64_t ne1,
+                        const struct rl_gguf_tensor **out, char *errbuf) {
+    char name[64];
+    snprintf(name, sizeof name, "blk.%d.%s.weight", i, what);
+    return want_tensor(m, name, ne0, ne1, out, errbuf);
+}
+
+static int read_llama(struct rl__lm *m, char *errbuf) {
+    int rc = want_uint(m, "block_count", RL_LM_MAX_LAYERS, &m->n_layer, errbuf);
+    if (rc == RL_OK)
+        rc = want_uint(m, "embedding_length", RL_LM_MAX_EMBD, &m->n_embd, errbuf);
+    if (rc == RL_OK)
+        rc = want_uint(m, "feed_forward_length", 8 * RL_LM_MAX_EMBD, &m->n_ff, errbuf);
+    if (rc == RL_OK)
+        rc = want_uint(m, "attention.head_count", RL_LM_MAX_EMBD, &m->n_head, errbuf);
+    if (rc == RL_OK)
+        rc = want_uint(m, "attention.head_count_kv", RL_LM_MAX_EMBD, &m->n_head_kv, errbuf);
+    if (rc == RL_OK)
+        rc = want_uint(m, "context_length", 1u << 20, &m->n_ctx, errbuf);
+    if (rc == RL_OK)
+        rc = want_float(m, "rope.freq_base", &m->rope_base, errbuf);
+    if (rc == RL_OK)
+        rc = want_float(m, "attention.layer_norm_rms_epsilon", &m->eps, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    if (m->n_embd % m->n_head || m->n_head % m->n_head_kv || (m->n_embd / m->n_head) % 2)
+        return rl__errf(errbuf, RL_EFORMAT, "%d heads (%d key/value heads) do not divide %d",
+                        m->n_head, m->n_head_kv, m->n_embd);
+    m->head_dim = m->n_embd / m->n_head;
+    int dim = 0;
+    if (want_uint(m, "rope.dimension_count", RL_LM_MAX_EMBD, &dim, errbuf) == RL_OK &&
+        dim != m->head_dim)
+        return rl__errf(errbuf, RL_EUNSUPPORTED, "rope over %d of %d dimensions is not supported",
+                        dim, m->head_dim);
+    const struct rl_gguf_tensor *e = rl__gguf_tensor(&m->file, "token_embd.weight");
+    if (!e || e->n_dims != 2 || e->ne[0] != m->n_embd || e->ne[1] < 1 || e->ne[1] > (1 << 24))
+        return rl__errf(errbuf, RL_EFORMAT, "tensor token_embd.weight is missing or misshapen");
+    m->n_vocab = (int)e->ne[1];
+    int64_t E = m->n_embd, KV = (int64_t)m->head_dim * m->n_head_kv, F = m->n_ff, V = m->n_vocab;
+    rc = want_tensor(m, "token_embd.weight", E, V, &m->tok_embd, errbuf);
+    if (rc == RL_OK)
+        rc = want_tensor(m, "output_norm.weight", E, 0, &m->out_norm, errbuf);
+    if (rc == RL_OK)
+        rc = rl__gguf_tensor(&m->file, "output.weight")
+                 ? want_tensor(m, "output.weight", E, V, &m->output, errbuf)
+                 : (m->output = m->tok_embd, RL_OK);
+    if (rc == RL_OK && !(m->layers = calloc((size_t)m->n_layer, sizeof *m->layers)))
+        rc = rl__errf(errbuf, RL_ENOMEM, "out of memory");
+    for (int i = 0; rc == RL_OK && i < m->n_layer; i++) {
+        struct rl__lm_layer *l = &m->layers[i];
+        rc = layer_tensor(m, i, "attn_norm", E, 0, &l->attn_norm, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "attn_q", E, E, &l->wq, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "attn_k", E, KV, &l->wk, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "attn_v", E, KV, &l->wv, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "attn_output", E, E, &l->wo, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "ffn_norm", E, 0, &l->ffn_norm, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "ffn_gate", E, F, &l->w_gate, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "ffn_up", E, F, &l->w_up, errbuf);
+        if (rc == RL_OK)
+            rc = layer_tensor(m, i, "ffn_down", F, E, &l->w_down, errbuf);
+    }
+    return rc;
+}
+
+int rl__lm_open(const char *path, struct rl__lm *m, char *errbuf) {
+    memset(m, 0, sizeof *m);
+    int rc = rl__gguf_open(path, &m->file, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    struct rl_gguf_str arch;
+    if (rl__gguf_string(&m->file, "general.architecture", &arch) != RL_OK) {
+        rc = rl__errf(errbuf, RL_EFORMAT, "general.architecture is missing");
+    } else if (!rl__gguf_str_eq(arch, "llama")) {
+        rc = rl__errf(errbuf, RL_EUNSUPPORTED, "architecture '%.*s' is not supported (llama is)",
+                      (int)(arch.len < 40 ? arch.len : 40), arch.p);
+    } else {
+        snprintf(m->arch, sizeof m->arch, "%.*s", (int)arch.len, arch.p);
+        rc = read_llama(m, errbuf);
+    }
+    if (rc != RL_OK) {
+        char inner[RL_ERRBUF_SIZE];
+        snprintf(inner, sizeof inner, "%s", errbuf ? errbuf : "");
+        rl__lm_free(m);
+        return rl__errf(errbuf, rc, "%s: %s", path, inner);
+    }
+    return RL_OK;
+}
+
+void rl__lm_free(struct rl__lm *m) {
+    if (!m)
+        return;
+    free(m->layers);
+    rl__gguf_free(&m->file);
+    memset(m, 0, sizeof *m);
+}
+
+// ----------------------------------------------------------------------------
+// The pieces of a layer
+
+// Bytes of one row of t (ne[0] elements, whole blocks).
+static size_t row_bytes(const struct rl_gguf_tensor *t) {
+    int elems = 0, bytes = 0;
+    rl__ggml_block(t->type, &elems, &bytes);
+    return (size_t)(t->ne[0] / elems) * (size_t)bytes;
+}
+
+static void dequant_row(const struct rl_gguf_tensor *t, int64_t row, float *out) {
+    int rc = rl__ggml_dequantize(t->type, t->data + (size_t)row * row_bytes(t), out, t->ne[0]);
+    (void)rc; // the type was checked at open
+}
+
+// y (n, N) = x (n, K) · Wᵀ for W (N, K) stored in t; tile holds TILE_ROWS × K floats.
+static void matmul(const struct rl_gguf_tensor *t, const float *x, int n, float *y, float *tile) {
+    int K = (int)t->ne[0], N = (int)t->ne[1];
+    for (int j0 = 0; j0 < N; j0 += TILE_ROWS) {
+        int rows = N - j0 < TILE_ROWS ? N - j0 : TILE_ROWS;
+        for (int r = 0; r < rows; r++)
+            dequant_row(t, j0 + r, tile + (size_t)r * (size_t)K);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, K, 1.0f, x, K, tile, K, 0.0f,
+                    y + j0, N);
+    }
+}
+
+// out = RMSNorm(x)·w over each of n rows of width d.
+static void rms_norm(const float *x, int n, int d, const float *w, float eps, float *out) {
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * (size_t)d;
+        double ss = 0;
+        for (int i = 0; i < d; i++)
+            ss += (double)xr[i] * xr[i];
+        float scale = (float)(1.0 / sqrt(ss / d + eps));
+        for (int i = 0; i < d; i++)
+            out[(size_t)t * (size_t)d + i] = xr[i] * scale * w[i];
+    }
+}
+
+// Rotate adjacent pairs of each head (n rows of n_heads × d) by position · base^(-2i/d).
+static void rope(float *x, int n, int n_heads, int d, float base) {
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * (size_t)n_heads + (size_t)h) * (size_t)d;
+            for (int i = 0; i < d / 2; i++) {
+                double theta = t * pow(base, -2.0 * i / d);
+                float c = (float)cos(theta), s = (float)sin(theta);
+                float a = v[2 * i], b = v[2 * i + 1];
+                v[2 * i] = a * c - b * s;
+                v[2 * i + 1] = a * s + b * c;
+            }
+        }
+}
+
+// Causal grouped-query attention: out (n, H·d) from q (n, H·d), k and v (n, Hkv·d); scores holds
+// n floats.
+static void attention(const struct rl__lm *m, int n, const float *q, const float *k, const float *v,
+                      float *out, float *scores) {
+    int H = m->n_head, Hkv = m->n_head_kv, d = m->head_dim, group = H / Hkv;
+    float scale = 1.0f / sqrtf((float)d);
+    for (int h = 0; h < H; h++) {
+        int g = h / group;
+        for (int t = 0; t < n; t++) {
+            const float *qt = q + ((size_t)t * (size_t)H + (size_t)h) * (size_t)d;
+            float top = -INFINITY;
+            for (int j = 0; j <= t; j++) {
+                const float *kj = k + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d;
+                float s = 0;
+                for (int i = 0; i < d; i++)
+                    s += qt[i] * kj[i];
+                scores[j] = s * scale;
+                top = scores[j] > top ? scores[j] : top;
+            }
+            double sum = 0;
+            for (int j = 0; j <= t; j++)
+                sum += scores[j] = expf(scores[j] - top);
+            float *o = out + ((size_t)t * (size_t)H + (size_t)h) * (size_t)d;
+            memset(o, 0, (size_t)d * sizeof *o);
+            for (int j = 0; j <= t; j++) {
+                const float *vj = v + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d;
+                float p = (float)(scores[j] / sum);
+                for (int i = 0; i < d; i++)
+                    o[i] += p * vj[i];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// The pass
+
+struct scratch {
+    float *x, *h, *q, *k, *v, *att, *gate, *up, *tile, *scores, *norm;
+};
+
+static void scratch_free(struct scratch *s) {
+    float **all[] = {&s->x,    &s->h,  &s->q,    &s->k,      &s->v,   &s->att,
+                     &s->gate, &s->up, &s->tile, &s->scores, &s->norm};
+    for (size_t i = 0; i < RL_COUNTOF(all); i++) {
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+static int scratch_new(const struct rl__lm *m, int n, struct scratch *s) {
+    size_t N = (size_t)n, E = (size_t)m->n_embd, F = (size_t)m->n_ff,
+           KV = (size_t)m->head_dim * (size_t)m->n_head_kv;
+    size_t widest = F > E ? F : E;
+    *s = (struct scratch){
+        .x = malloc(N * E * sizeof(float)),
+        .h = malloc(N * E * sizeof(float)),
+        .q = malloc(N * E * sizeof(float)),
+        .k = malloc(N * KV * sizeof(float)),
+        .v = malloc(N * KV * sizeof(float)),
+        .att = malloc(N * E * sizeof(float)),
+        .gate = malloc(N * F * sizeof(float)),
+        .up = malloc(N * F * sizeof(float)),
+        .tile = malloc(TILE_ROWS * widest * sizeof(float)),
+        .scores = malloc(N * sizeof(float)),
+        .norm = malloc(widest * sizeof(float)),
+    };
+    if (s->x && s->h && s->q && s->k && s->v && s->att && s->gate && s->up && s->tile &&
+        s->scores && s->norm)
+        return RL_OK;
+    scratch_free(s);
+    return RL_ENOMEM;
+}
+
+static void add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+static void layer(const struct rl__lm *m, const struct rl__lm_layer *l, int n, struct scratch *s) {
+    size_t NE = (size_t)n * (size_t)m->n_embd, NF = (size_t)n * (size_t)m->n_ff;
+    dequant_row(l->attn_norm, 0, s->norm);
+    rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
+    matmul(l->wq, s->h, n, s->q, s->tile);
+    matmul(l->wk, s->h, n, s->k, s->tile);
+    matmul(l->wv, s->h, n, s->v, s->tile);
+    rope(s->q, n, m->n_head, m->head_dim, m->rope_base);
+    rope(s->k, n, m->n_head_kv, m->head_dim, m->rope_base);
+    attention(m, n, s->q, s->k, s->v, s->att, s->scores);
+    matmul(l->wo, s->att, n, s->h, s->tile);
+    add(s->x, s->h, NE);
+
+    dequant_row(l->ffn_norm, 0, s->norm);
+    rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
+    matmul(l->w_gate, s->h, n, s->gate, s->tile);
+    matmul(l->w_up, s->h, n, s->up, s->tile);
+    for (size_t i = 0; i < NF; i++)
+        s->gate[i] = s->gate[i] / (1.0f + expf(-s->gate[i])) * s->up[i];
+    matmul(l->w_down, s->gate, n, s->h, s->tile);
+    add(s->x, s->h, NE);
+}
+
+int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *logits, float *hidden,
+                   char *errbuf) {
+    if (n < 1 || n > m->n_ctx)
+        return rl__errf(errbuf, RL_EINVAL, "%d tokens: the model reads 1 to %d", n, m->n_ctx);
+    for (int t = 0; t < n; t++)
+        if (ids[t] < 0 || ids[t] >= m->n_vocab)
+            return rl__errf(errbuf, RL_EINVAL,
+                            "token %d at position %d is outside the vocabulary "
+                            "of %d",
+                            ids[t], t, m->n_vocab);
+    struct scratch s;
+    if (scratch_new(m, n, &s) != RL_OK)
+        return rl__errf(errbuf, RL_ENOMEM, "out of memory for %d tokens", n);
+    size_t E = (size_t)m->n_embd;
+    for (int t = 0; t < n; t++)
+        dequant_row(m->tok_embd, ids[t], s.x + (size_t)t * E);
+    for (int i = 0; i < m->n_layer; i++)
+        layer(m, &m->layers[i], n, &s);
+    const float *last = s.x + (size_t)(n - 1) * E;
+    dequant_row(m->out_norm, 0, s.norm);
+    rms_norm(last, 1, m->n_embd, s.norm, m->eps, s.h);
+    if (hidden)
+        memcpy(hidden, s.h, E * sizeof *hidden);
+    if (logits)
+        matmul(m->output, s.h, 1, logits, s.tile);
+    scratch_free(&s);
+    return RL_OK;
+}

@@ -1,0 +1,222 @@
+// The decoder's forward pass against llama.cpp (tools/make_lm_golden.py). On a tiny random llama
+// model in float32, where llama.cpp computes in float32 too, the last position's logits and final
+// hidden state of 200 token sequences match llama-cpp-python's to rounding (cosine >= 0.99999,
+// the same top token wherever llama.cpp's top two differ by more than 0.001). On
+// SmolLM2-135M-Instruct (Q4_1 and Q8_0 matrices, fetched by `make models`), whose activations
+// llama.cpp rounds to 8 bits before each product with a quantised matrix and the decoder does not,
+// its 20 largest logits of 24 sequences are within 0.6 and the top token agrees wherever
+// llama.cpp's top two differ by more than 0.1. Damaged or unsupported files are refused with what
+// is wrong.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zlib.h>
+
+#include "lm/decoder.h"
+#include "test.h"
+
+#define TINY           RL_TEST_DATA "/lm/tiny_llama.gguf"
+#define TINY_GOLDEN    RL_TEST_DATA "/lm/tiny_llama_golden.jsonl.gz"
+#define SMOLLM2        "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define SMOLLM2_GOLDEN RL_TEST_DATA "/lm/smollm2_golden.jsonl.gz"
+
+// The records of a gzipped JSONL file; *n says how many.
+static json_t **read_jsonl_gz(const char *path, size_t *n) {
+    gzFile f = gzopen(path, "rb");
+    *n = 0;
+    if (!f)
+        return NULL;
+    size_t cap = 0;
+    json_t **recs = NULL;
+    static char line[1 << 20];
+    while (gzgets(f, line, sizeof line)) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            json_t **grown = realloc(recs, cap * sizeof *grown);
+            if (!grown)
+                break;
+            recs = grown;
+        }
+        recs[(*n)++] = json_loads(line, 0, NULL);
+    }
+    gzclose(f);
+    return recs;
+}
+
+static int ids_of(const json_t *rec, int32_t *ids, int max) {
+    const json_t *a = json_object_get(rec, "ids");
+    int n = (int)json_array_size(a);
+    for (int i = 0; i < n && i < max; i++)
+        ids[i] = (int32_t)json_integer_value(json_array_get(a, (size_t)i));
+    return n;
+}
+
+static double cosine(const float *a, const json_t *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        double y = json_number_value(json_array_get(b, (size_t)i));
+        ab += a[i] * y, aa += (double)a[i] * a[i], bb += y * y;
+    }
+    return ab / sqrt(aa * bb);
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        best = x[i] > x[best] ? i : best;
+    return best;
+}
+
+TEST(lm_decoder_matches_llama_cpp_on_a_tiny_model) {
+    struct rl__lm m;
+    char err[RL_ERRBUF_SIZE];
+    ASSERT_OK(rl__lm_open(TINY, &m, err));
+    ASSERT_EQ(m.n_layer, 2);
+    ASSERT_EQ(m.n_vocab, 258);
+    ASSERT(m.output != m.tok_embd); // an untied output matrix
+    size_t n;
+    json_t **recs = read_jsonl_gz(TINY_GOLDEN, &n);
+    ASSERT_EQ(n, 200);
+    float logits[258], hidden[64];
+    double worst_logits = 1, worst_hidden = 1;
+    int checked_top = 0;
+    for (size_t r = 0; r < n; r++) {
+        int32_t ids[64];
+        int len = ids_of(recs[r], ids, 64);
+        ASSERT_OK(rl__lm_forward(&m, ids, len, logits, hidden, err));
+        const json_t *want = json_object_get(recs[r], "logits");
+        double c = cosine(logits, want, 258),
+               h = cosine(hidden, json_object_get(recs[r], "hidden"), 64);
+        worst_logits = !(c >= worst_logits) ? c : worst_logits; // NaN (a zero vector) too
+        worst_hidden = !(h >= worst_hidden) ? h : worst_hidden;
+        // The reference's top two: the top token must agree where they are apart.
+        int a = -1, b = -1;
+        for (int i = 0; i < 258; i++) {
+            double v = json_number_value(json_array_get(want, (size_t)i));
+            if (a < 0 || v > json_number_value(json_array_get(want, (size_t)a)))
+                b = a, a = i;
+            else if (b < 0 || v > json_number_value(json_array_get(want, (size_t)b)))
+                b = i;
+        }
+        if (json_number_value(json_array_get(want, (size_t)a)) -
+                json_number_value(json_array_get(want, (size_t)b)) >
+            0.001) {
+            checked_top++;
+            if (argmax(logits, 258) != a)
+                TEST_FAIL_("sequence %zu: top token %d, llama.cpp's %d", r, argmax(logits, 258), a);
+        }
+    }
+    if (!(worst_logits >= 0.99999) || !(worst_hidden >= 0.99999))
+        TEST_FAIL_("worst cosine: logits %.6f, hidden %.6f", worst_logits, worst_hidden);
+    ASSERT(checked_top > 150);
+    for (size_t r = 0; r < n; r++)
+        json_decref(recs[r]);
+    free(recs);
+    rl__lm_free(&m);
+    return 0;
+}
+
+TEST(lm_decoder_matches_llama_cpp_on_smollm2) {
+    struct rl__lm m;
+    char err[RL_ERRBUF_SIZE];
+    ASSERT_OK(rl__lm_open(SMOLLM2, &m, err));
+    ASSERT_EQ(m.n_layer, 30);
+    ASSERT_EQ(m.n_head_kv, 3);
+    ASSERT(m.output == m.tok_embd); // tied
+    size_t n;
+    json_t **recs = read_jsonl_gz(SMOLLM2_GOLDEN, &n);
+    ASSERT_EQ(n, 24);
+    float *logits = malloc((size_t)m.n_vocab * sizeof *logits);
+    ASSERT_NOT_NULL(logits);
+    double worst = 0;
+    int checked_top = 0;
+    for (size_t r = 0; r < n; r++) {
+        int32_t ids[128];
+        int len = ids_of(recs[r], ids, 128);
+        ASSERT_OK(rl__lm_forward(&m, ids, len, logits, NULL, err));
+        const json_t *top = json_object_get(recs[r], "top"),
+                     *want = json_object_get(recs[r], "logits");
+        for (size_t i = 0; i < json_array_size(top); i++) {
+            double d = fabs(logits[json_integer_value(json_array_get(top, i))] -
+                            json_number_value(json_array_get(want, i)));
+            worst = d > worst ? d : worst;
+        }
+        int best = (int)json_integer_value(json_array_get(top, 0));
+        double margin =
+            json_number_value(json_array_get(want, 0)) - json_number_value(json_array_get(want, 1));
+        checked_top += margin > 0.6;
+        if (margin > 0.6 && argmax(logits, m.n_vocab) != best)
+            TEST_FAIL_("sequence %zu: top token %d, llama.cpp's %d", r, argmax(logits, m.n_vocab),
+                       best);
+    }
+    if (worst > 0.6)
+        TEST_FAIL_("a top logit differs from llama.cpp's by %.3f", worst);
+    ASSERT(checked_top >= 10);
+    // "The capital of France is" goes on with " Paris".
+    int32_t france[] = {504, 3575, 282, 4649, 314};
+    ASSERT_OK(rl__lm_forward(&m, france, 5, logits, NULL, err));
+    ASSERT_EQ(argmax(logits, m.n_vocab), 7042);
+    for (size_t r = 0; r < n; r++)
+        json_decref(recs[r]);
+    free(recs);
+    free(logits);
+    rl__lm_free(&m);
+    return 0;
+}
+
+TEST(lm_decoder_refuses_bad_input) {
+    struct rl__lm m;
+    char err[RL_ERRBUF_SIZE];
+    ASSERT_OK(rl__lm_open(TINY, &m, err));
+    int32_t ids[2] = {1, 258};
+    float logits[258];
+    ASSERT_EQ(rl__lm_forward(&m, ids, 2, logits, NULL, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "outside the vocabulary");
+    ASSERT_EQ(rl__lm_forward(&m, ids, 0, logits, NULL, err), RL_EINVAL);
+    int32_t *many = calloc((size_t)m.n_ctx + 1, sizeof *many);
+    ASSERT_NOT_NULL(many);
+    ASSERT_EQ(rl__lm_forward(&m, many, m.n_ctx + 1, logits, NULL, err), RL_EINVAL);
+    free(many);
+    rl__lm_free(&m);
+
+    // Damaged copies of the tiny model: each byte-for-byte edit keeps the file a valid GGUF.
+    char *text = NULL;
+    size_t len = 0;
+    ASSERT_OK(rl_file_read(TINY, 1 << 24, &text, &len, err));
+    static const struct {
+        const char *from, *to, *want;
+    } cases[] = {
+        {"llama.block_count", "llama.block_cound", "llama.block_count: missing"},
+        {"blk.1.ffn_up.weight", "blk.1.ffn_uq.weight", "tensor blk.1.ffn_up.weight is missing"},
+        {"general.architecture\x08\0\0\0\x05\0\0\0\0\0\0\0llama",
+         "general.architecture\x08\0\0\0\x05\0\0\0\0\0\0\0gemma", "architecture 'gemma'"},
+    };
+    char path[] = "/tmp/rl_lm_XXXXXX";
+    for (size_t i = 0; i < RL_COUNTOF(cases); i++) {
+        size_t flen = i == 2 ? 20 + 12 + 5 : strlen(cases[i].from);
+        char *copy = malloc(len);
+        ASSERT_NOT_NULL(copy);
+        memcpy(copy, text, len);
+        char *at = memmem(copy, len, cases[i].from, flen);
+        ASSERT_NOT_NULL(at);
+        memcpy(at, cases[i].to, flen);
+        int fd = mkstemp(path);
+        ASSERT(fd >= 0);
+        ASSERT_EQ(write(fd, copy, len), (ssize_t)len);
+        close(fd);
+        int rc = rl__lm_open(path, &m, err);
+        ASSERT(rc != RL_OK);
+        ASSERT_STR_CONTAINS(err, cases[i].want);
+        ASSERT_STR_CONTAINS(err, path);
+        rl__lm_free(&m); // safe after a failure
+        unlink(path);
+        free(copy);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+    }
+    free(text);
+    return 0;
+}
