@@ -7,6 +7,7 @@
 // the file has no output matrix).
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +62,42 @@ static int want_tensor(const struct rl__lm *m, const char *name, int64_t ne0, in
     return RL_OK;
 }
 
-static int layer_tensor(const struct rl__lm *m, int i, const char *what, int64_t ne0, int64_t ne1,
-                        const struct rl_gguf_tensor **out, char *errbuf) {
-    char name[64];
-    snprintf(name, sizeof name, "blk.%d.%s.weight", i, what);
-    return want_tensor(m, name, ne0, ne1, out, errbuf);
+// The tensors of a layer, blk.<i>.<name>.weight, with their extents in the model's widths.
+enum width { W_NONE, W_EMBD, W_KV, W_FF };
+static const struct {
+    const char *name;
+    enum width ne0, ne1; // W_NONE for ne1: a vector
+    size_t field;        // offset of its pointer in struct rl__lm_layer
+} layer_tensors[] = {
+    {"attn_norm", W_EMBD, W_NONE, offsetof(struct rl__lm_layer, attn_norm)},
+    {"attn_q", W_EMBD, W_EMBD, offsetof(struct rl__lm_layer, wq)},
+    {"attn_k", W_EMBD, W_KV, offsetof(struct rl__lm_layer, wk)},
+    {"attn_v", W_EMBD, W_KV, offsetof(struct rl__lm_layer, wv)},
+    {"attn_output", W_EMBD, W_EMBD, offsetof(struct rl__lm_layer, wo)},
+    {"ffn_norm", W_EMBD, W_NONE, offsetof(struct rl__lm_layer, ffn_norm)},
+    {"ffn_gate", W_EMBD, W_FF, offsetof(struct rl__lm_layer, w_gate)},
+    {"ffn_up", W_EMBD, W_FF, offsetof(struct rl__lm_layer, w_up)},
+    {"ffn_down", W_FF, W_EMBD, offsetof(struct rl__lm_layer, w_down)},
+};
+
+static int64_t width(const struct rl__lm *m, enum width w) {
+    return w == W_EMBD ? m->n_embd
+           : w == W_KV ? (int64_t)m->head_dim * m->n_head_kv
+           : w == W_FF ? m->n_ff
+                       : 0;
+}
+
+static int read_layer(struct rl__lm *m, int i, char *errbuf) {
+    int rc = RL_OK;
+    for (size_t k = 0; rc == RL_OK && k < RL_COUNTOF(layer_tensors); k++) {
+        char name[64];
+        snprintf(name, sizeof name, "blk.%d.%s.weight", i, layer_tensors[k].name);
+        rc = want_tensor(
+            m, name, width(m, layer_tensors[k].ne0), width(m, layer_tensors[k].ne1),
+            (const struct rl_gguf_tensor **)((char *)&m->layers[i] + layer_tensors[k].field),
+            errbuf);
+    }
+    return rc;
 }
 
 static int read_llama(struct rl__lm *m, char *errbuf) {
@@ -99,7 +131,7 @@ static int read_llama(struct rl__lm *m, char *errbuf) {
     if (!e || e->n_dims != 2 || e->ne[0] != m->n_embd || e->ne[1] < 1 || e->ne[1] > (1 << 24))
         return rl__errf(errbuf, RL_EFORMAT, "tensor token_embd.weight is missing or misshapen");
     m->n_vocab = (int)e->ne[1];
-    int64_t E = m->n_embd, KV = (int64_t)m->head_dim * m->n_head_kv, F = m->n_ff, V = m->n_vocab;
+    int64_t E = m->n_embd, V = m->n_vocab;
     rc = want_tensor(m, "token_embd.weight", E, V, &m->tok_embd, errbuf);
     if (rc == RL_OK)
         rc = want_tensor(m, "output_norm.weight", E, 0, &m->out_norm, errbuf);
@@ -109,26 +141,8 @@ static int read_llama(struct rl__lm *m, char *errbuf) {
                  : (m->output = m->tok_embd, RL_OK);
     if (rc == RL_OK && !(m->layers = calloc((size_t)m->n_layer, sizeof *m->layers)))
         rc = rl__errf(errbuf, RL_ENOMEM, "out of memory");
-    for (int i = 0; rc == RL_OK && i < m->n_layer; i++) {
-        struct rl__lm_layer *l = &m->layers[i];
-        rc = layer_tensor(m, i, "attn_norm", E, 0, &l->attn_norm, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "attn_q", E, E, &l->wq, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "attn_k", E, KV, &l->wk, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "attn_v", E, KV, &l->wv, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "attn_output", E, E, &l->wo, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "ffn_norm", E, 0, &l->ffn_norm, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "ffn_gate", E, F, &l->w_gate, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "ffn_up", E, F, &l->w_up, errbuf);
-        if (rc == RL_OK)
-            rc = layer_tensor(m, i, "ffn_down", F, E, &l->w_down, errbuf);
-    }
+    for (int i = 0; rc == RL_OK && i < m->n_layer; i++)
+        rc = read_layer(m, i, errbuf);
     return rc;
 }
 

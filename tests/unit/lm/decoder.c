@@ -47,6 +47,12 @@ static json_t **read_jsonl_gz(const char *path, size_t *n) {
     return recs;
 }
 
+static void free_jsonl(json_t **recs, size_t n) {
+    for (size_t r = 0; r < n; r++)
+        json_decref(recs[r]);
+    free(recs);
+}
+
 static int ids_of(const json_t *rec, int32_t *ids, int max) {
     const json_t *a = json_object_get(rec, "ids");
     int n = (int)json_array_size(a);
@@ -113,9 +119,7 @@ TEST(lm_decoder_matches_llama_cpp_on_a_tiny_model) {
     if (!(worst_logits >= 0.99999) || !(worst_hidden >= 0.99999))
         TEST_FAIL_("worst cosine: logits %.6f, hidden %.6f", worst_logits, worst_hidden);
     ASSERT(checked_top > 150);
-    for (size_t r = 0; r < n; r++)
-        json_decref(recs[r]);
-    free(recs);
+    free_jsonl(recs, n);
     rl__lm_free(&m);
     return 0;
 }
@@ -160,9 +164,7 @@ TEST(lm_decoder_matches_llama_cpp_on_smollm2) {
     int32_t france[] = {504, 3575, 282, 4649, 314};
     ASSERT_OK(rl__lm_forward(&m, france, 5, logits, NULL, err));
     ASSERT_EQ(argmax(logits, m.n_vocab), 7042);
-    for (size_t r = 0; r < n; r++)
-        json_decref(recs[r]);
-    free(recs);
+    free_jsonl(recs, n);
     free(logits);
     rl__lm_free(&m);
     return 0;
