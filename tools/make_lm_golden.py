@@ -11,21 +11,27 @@
    sequences of 1 to 48 tokens; the last position's logits (all 258) and the final hidden state
    (the output norm's, llama.cpp's embeddings without pooling) go to
    tests/data/lm/tiny_llama_golden.jsonl.gz.
-2. With --smollm2 GGUF: SmolLM2-135M-Instruct's top 20 last-position logits on 24 token
-   sequences (tests/data/lm/smollm2_golden.jsonl.gz), for the test on the real model.
+   The same for a tiny `gemma3` model (tests/data/lm/tiny_gemma3.gguf and its golden file): heads
+   wider than width / heads, six layers of which five attend within a window of 8 positions,
+   the per-head and post-block norms, a tied output.
+2. With --smollm2 GGUF and --gemma3 GGUF: the real models' top 20 last-position logits on 24
+   texts each, cut at 64 tokens: four short ones and 20 Arena-Hard prompts
+   (tests/data/lm/smollm2_golden.jsonl.gz, gemma3_golden.jsonl.gz).
 
     python3 -m venv /tmp/lm && /tmp/lm/bin/pip install gguf==0.19.0 numpy \\
         'llama-cpp-python[server]==0.3.36'
-    /tmp/lm/bin/python tools/make_lm_golden.py --smollm2 PATH/SmolLM2-135M-Instruct.Q4_1.gguf
+    /tmp/lm/bin/python tools/make_lm_golden.py \\
+        --smollm2 models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf \\
+        --gemma3 models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf
 """
 import argparse
 import gzip
+import io
 import json
 import random
 
 import numpy as np
-from gguf import GGMLQuantizationType as Q
-from gguf import GGUFWriter, quants
+from gguf import GGUFWriter
 import llama_cpp
 
 E, F, H, HKV, LAYERS, CTX = 64, 128, 4, 2, 2, 128
@@ -44,50 +50,59 @@ V = len(TOKENS)
 OUT = "tests/data/lm/"
 
 
-def tensor(w, name, values, qtype):
-    values = values.astype(np.float32)
-    if qtype == Q.F32:
-        w.add_tensor(name, values)
-    elif qtype == Q.F16:
-        w.add_tensor(name, values.astype(np.float16))
-    else:
-        w.add_tensor(name, quants.quantize(values, qtype), raw_dtype=qtype)
-
-
-def write_tiny(path, seed):
+def write_tiny(path, seed, arch):
+    """A tiny model of arch ("llama" or "gemma3") with seeded random float32 weights. The gemma3
+    one has heads wider than width / heads (32, not 16), six layers (five sliding-window layers
+    with a window of 8, then a global one) and its four extra norms per layer."""
+    gemma = arch == "gemma3"
+    # gemma3: width 32, 2 query heads of 32 and one key/value head, feed-forward 64.
+    e, f, h, hkv, layers, d = (32, 64, 2, 1, 6, 32) if gemma else (E, F, H, HKV, LAYERS, E // H)
     rng = np.random.default_rng(seed)
-    w = GGUFWriter(path, "llama")
-    w.add_block_count(LAYERS)
+    w = GGUFWriter(path, arch)
+    w.add_block_count(layers)
     w.add_context_length(CTX)
-    w.add_embedding_length(E)
-    w.add_feed_forward_length(F)
-    w.add_head_count(H)
-    w.add_head_count_kv(HKV)
-    w.add_rope_dimension_count(E // H)
-    w.add_rope_freq_base(10000.0)
-    w.add_layer_norm_rms_eps(1e-5)
+    w.add_embedding_length(e)
+    w.add_feed_forward_length(f)
+    w.add_head_count(h)
+    w.add_head_count_kv(hkv)
+    if gemma:
+        w.add_key_length(d)
+        w.add_value_length(d)
+        w.add_sliding_window(8)
+        w.add_rope_freq_base(1000000.0)
+        w.add_layer_norm_rms_eps(1e-6)
+    else:
+        w.add_rope_dimension_count(d)
+        w.add_rope_freq_base(10000.0)
+        w.add_layer_norm_rms_eps(1e-5)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("default")
     w.add_token_list(TOKENS)
     w.add_token_types([1] * V)
     w.add_token_merges(MERGES)
     w.add_add_bos_token(False)
-    d = E // H
     mat = lambda rows, cols, s: rng.normal(0, s, (rows, cols))
-    tensor(w, "token_embd.weight", mat(V, E, 1.0), Q.F32)
-    tensor(w, "output_norm.weight", 1 + rng.normal(0, 0.1, E), Q.F32)
-    tensor(w, "output.weight", mat(V, E, 0.3), Q.F32)
-    for i in range(LAYERS):
-        qa = qb = qc = Q.F32
-        tensor(w, f"blk.{i}.attn_norm.weight", 1 + rng.normal(0, 0.1, E), Q.F32)
-        tensor(w, f"blk.{i}.attn_q.weight", mat(E, E, 0.25), qa)
-        tensor(w, f"blk.{i}.attn_k.weight", mat(HKV * d, E, 0.25), qb)
-        tensor(w, f"blk.{i}.attn_v.weight", mat(HKV * d, E, 0.25), qc)
-        tensor(w, f"blk.{i}.attn_output.weight", mat(E, E, 0.15), qa)
-        tensor(w, f"blk.{i}.ffn_norm.weight", 1 + rng.normal(0, 0.1, E), Q.F32)
-        tensor(w, f"blk.{i}.ffn_gate.weight", mat(F, E, 0.2), qb)
-        tensor(w, f"blk.{i}.ffn_up.weight", mat(F, E, 0.2), qc)
-        tensor(w, f"blk.{i}.ffn_down.weight", mat(E, F, 0.15), qa)
+    norm = lambda n: 1 + rng.normal(0, 0.1, n)
+    f32 = lambda name, values: w.add_tensor(name, values.astype(np.float32))
+    f32("token_embd.weight", mat(V, e, 1.0 / np.sqrt(e) if gemma else 1.0))
+    f32("output_norm.weight", norm(e))
+    if not gemma:  # gemma3 ties its output to the embedding
+        f32("output.weight", mat(V, e, 0.3))
+    for i in range(layers):
+        f32(f"blk.{i}.attn_norm.weight", norm(e))
+        f32(f"blk.{i}.attn_q.weight", mat(h * d, e, 0.25))
+        f32(f"blk.{i}.attn_k.weight", mat(hkv * d, e, 0.25))
+        f32(f"blk.{i}.attn_v.weight", mat(hkv * d, e, 0.25))
+        f32(f"blk.{i}.attn_output.weight", mat(e, h * d, 0.15))
+        f32(f"blk.{i}.ffn_norm.weight", norm(e))
+        f32(f"blk.{i}.ffn_gate.weight", mat(f, e, 0.2))
+        f32(f"blk.{i}.ffn_up.weight", mat(f, e, 0.2))
+        f32(f"blk.{i}.ffn_down.weight", mat(e, f, 0.15))
+        if gemma:
+            f32(f"blk.{i}.attn_q_norm.weight", norm(d))
+            f32(f"blk.{i}.attn_k_norm.weight", norm(d))
+            f32(f"blk.{i}.post_attention_norm.weight", norm(e))
+            f32(f"blk.{i}.post_ffw_norm.weight", norm(e))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -125,34 +140,45 @@ def open_model(path, embedding):
                            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE)
 
 
+def top_logits(llm, seqs, path):
+    """The 20 largest last-position logits of each sequence."""
+    with gzip.GzipFile(path, "wb", mtime=0) as g, io.TextIOWrapper(g) as f:
+        for ids in seqs:
+            logits = last_logits(llm, ids)
+            top = np.argsort(-logits)[:20]
+            f.write(json.dumps({"ids": ids, "top": [int(i) for i in top],
+                                "logits": [round(float(logits[i]), 5) for i in top]}) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smollm2", help="SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--gemma3", help="gemma-3-270m-q4_k_m.gguf")
     args = ap.parse_args()
-    tiny = OUT + "tiny_llama.gguf"
-    write_tiny(tiny, seed=20261203)
-    llm, emb = open_model(tiny, False), open_model(tiny, True)
-    rng = random.Random(7)
-    with gzip.open(OUT + "tiny_llama_golden.jsonl.gz", "wt") as f:
-        for _ in range(200):
-            ids = [rng.randrange(V) for _ in range(rng.randint(1, 48))]
-            rec = {"ids": ids, "logits": [round(x, 6) for x in last_logits(llm, ids)],
-                   "hidden": [round(x, 6) for x in hidden_state(emb, ids)]}
-            f.write(json.dumps(rec) + "\n")
-    if args.smollm2:
-        llm = open_model(args.smollm2, False)
-        texts = ["The capital of France is", "def fibonacci(n):", "1 + 1 =",
-                 "<|im_start|>user\nWhat is 12 times 7?<|im_end|>\n<|im_start|>assistant\n"]
-        rng = random.Random(11)
-        seqs = [llm.tokenize(t.encode(), add_bos=False, special=True) for t in texts]
-        seqs += [[rng.randrange(llm.n_vocab()) for _ in range(rng.randint(2, 64))]
-                 for _ in range(20)]
-        with gzip.open(OUT + "smollm2_golden.jsonl.gz", "wt") as f:
-            for ids in seqs:
-                logits = last_logits(llm, ids)
-                top = np.argsort(-logits)[:20]
-                f.write(json.dumps({"ids": ids, "top": [int(i) for i in top],
-                                    "logits": [round(float(logits[i]), 5) for i in top]}) + "\n")
+    for arch, seed in (("llama", 20261203), ("gemma3", 20261204)):
+        tiny = OUT + f"tiny_{arch}.gguf"
+        write_tiny(tiny, seed, arch)
+        llm, emb = open_model(tiny, False), open_model(tiny, True)
+        rng = random.Random(7)
+        with gzip.GzipFile(OUT + f"tiny_{arch}_golden.jsonl.gz", "wb", mtime=0) as g, \
+                io.TextIOWrapper(g) as f:
+            for _ in range(200):
+                ids = [rng.randrange(V) for _ in range(rng.randint(1, 48))]
+                rec = {"ids": ids, "logits": [round(x, 6) for x in last_logits(llm, ids)],
+                       "hidden": [round(x, 6) for x in hidden_state(emb, ids)]}
+                f.write(json.dumps(rec) + "\n")
+    # Real text, as a router reads it: four short texts and the first 64 tokens of 20 Arena-Hard
+    # prompts (random ids would reach unused tokens whose embeddings drive the activations far
+    # from anything llama.cpp's 8-bit activation rounding was made for).
+    texts = ["The capital of France is", "def fibonacci(n):", "1 + 1 =",
+             "<|im_start|>user\nWhat is 12 times 7?<|im_end|>\n<|im_start|>assistant\n"]
+    with gzip.open("data/prompts/arena_hard.jsonl.gz", "rt") as f:
+        texts += [json.loads(line)["prompt"] for line in f][:20]
+    for path, name, bos in ((args.smollm2, "smollm2", False), (args.gemma3, "gemma3", True)):
+        if path:
+            llm = open_model(path, False)
+            seqs = [llm.tokenize(t.encode(), add_bos=bos, special=True)[:64] for t in texts]
+            top_logits(llm, seqs, OUT + name + "_golden.jsonl.gz")
 
 
 if __name__ == "__main__":

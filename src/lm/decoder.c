@@ -1,10 +1,14 @@
-// The decoder's forward pass (lm/decoder.h) for the llama architecture, as llama.cpp defines it
-// for GGUF files: per layer
+// The decoder's forward pass (lm/decoder.h), as llama.cpp defines the two architectures for GGUF
+// files. llama, per layer:
 //   h = RMSNorm(x)·attn_norm;  q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ;  RoPE(q), RoPE(k) on adjacent pairs
 //   x += softmax_causal(q·kᵀ/√d)·v·Woᵀ   (each query head reads key/value head h / (H / H_kv))
 //   h = RMSNorm(x)·ffn_norm;  x += (silu(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ
-// then hidden = RMSNorm(x_last)·output_norm and logits = hidden·Woutᵀ (the token embedding when
-// the file has no output matrix).
+// gemma3 starts from the embedding × √width and, per layer:
+//   h = RMSNorm(x)·attn_norm;  q, k = RMSNorm per head (·q_norm, ·k_norm);  RoPE on half-pairs
+//   x += RMSNorm(softmax_causal,window(q·kᵀ/√d)·v·Woᵀ)·post_attention_norm
+//   h = RMSNorm(x)·ffn_norm;  x += RMSNorm((gelu(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ)·post_ffw_norm
+// Both end with hidden = RMSNorm(x_last)·output_norm and logits = hidden·Woutᵀ (the token
+// embedding when the file has no output matrix).
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
@@ -63,33 +67,45 @@ static int want_tensor(const struct rl__lm *m, const char *name, int64_t ne0, in
 }
 
 // The tensors of a layer, blk.<i>.<name>.weight, with their extents in the model's widths.
-enum width { W_NONE, W_EMBD, W_KV, W_FF };
+// W_Q: all query heads; W_HEAD: one head.
+enum width { W_NONE, W_EMBD, W_Q, W_KV, W_HEAD, W_FF };
 static const struct {
     const char *name;
     enum width ne0, ne1; // W_NONE for ne1: a vector
-    size_t field;        // offset of its pointer in struct rl__lm_layer
+    bool gemma_only;
+    size_t field; // offset of its pointer in struct rl__lm_layer
 } layer_tensors[] = {
-    {"attn_norm", W_EMBD, W_NONE, offsetof(struct rl__lm_layer, attn_norm)},
-    {"attn_q", W_EMBD, W_EMBD, offsetof(struct rl__lm_layer, wq)},
-    {"attn_k", W_EMBD, W_KV, offsetof(struct rl__lm_layer, wk)},
-    {"attn_v", W_EMBD, W_KV, offsetof(struct rl__lm_layer, wv)},
-    {"attn_output", W_EMBD, W_EMBD, offsetof(struct rl__lm_layer, wo)},
-    {"ffn_norm", W_EMBD, W_NONE, offsetof(struct rl__lm_layer, ffn_norm)},
-    {"ffn_gate", W_EMBD, W_FF, offsetof(struct rl__lm_layer, w_gate)},
-    {"ffn_up", W_EMBD, W_FF, offsetof(struct rl__lm_layer, w_up)},
-    {"ffn_down", W_FF, W_EMBD, offsetof(struct rl__lm_layer, w_down)},
+    {"attn_norm", W_EMBD, W_NONE, false, offsetof(struct rl__lm_layer, attn_norm)},
+    {"attn_q", W_EMBD, W_Q, false, offsetof(struct rl__lm_layer, wq)},
+    {"attn_k", W_EMBD, W_KV, false, offsetof(struct rl__lm_layer, wk)},
+    {"attn_v", W_EMBD, W_KV, false, offsetof(struct rl__lm_layer, wv)},
+    {"attn_output", W_Q, W_EMBD, false, offsetof(struct rl__lm_layer, wo)},
+    {"ffn_norm", W_EMBD, W_NONE, false, offsetof(struct rl__lm_layer, ffn_norm)},
+    {"ffn_gate", W_EMBD, W_FF, false, offsetof(struct rl__lm_layer, w_gate)},
+    {"ffn_up", W_EMBD, W_FF, false, offsetof(struct rl__lm_layer, w_up)},
+    {"ffn_down", W_FF, W_EMBD, false, offsetof(struct rl__lm_layer, w_down)},
+    {"attn_q_norm", W_HEAD, W_NONE, true, offsetof(struct rl__lm_layer, q_norm)},
+    {"attn_k_norm", W_HEAD, W_NONE, true, offsetof(struct rl__lm_layer, k_norm)},
+    {"post_attention_norm", W_EMBD, W_NONE, true, offsetof(struct rl__lm_layer, post_attn_norm)},
+    {"post_ffw_norm", W_EMBD, W_NONE, true, offsetof(struct rl__lm_layer, post_ffw_norm)},
 };
 
 static int64_t width(const struct rl__lm *m, enum width w) {
-    return w == W_EMBD ? m->n_embd
-           : w == W_KV ? (int64_t)m->head_dim * m->n_head_kv
-           : w == W_FF ? m->n_ff
-                       : 0;
+    switch (w) {
+    case W_EMBD: return m->n_embd;
+    case W_Q: return (int64_t)m->head_dim * m->n_head;
+    case W_KV: return (int64_t)m->head_dim * m->n_head_kv;
+    case W_HEAD: return m->head_dim;
+    case W_FF: return m->n_ff;
+    default: return 0;
+    }
 }
 
 static int read_layer(struct rl__lm *m, int i, char *errbuf) {
     int rc = RL_OK;
     for (size_t k = 0; rc == RL_OK && k < RL_COUNTOF(layer_tensors); k++) {
+        if (layer_tensors[k].gemma_only && !m->gemma)
+            continue;
         char name[64];
         snprintf(name, sizeof name, "blk.%d.%s.weight", i, layer_tensors[k].name);
         rc = want_tensor(
@@ -100,7 +116,7 @@ static int read_layer(struct rl__lm *m, int i, char *errbuf) {
     return rc;
 }
 
-static int read_llama(struct rl__lm *m, char *errbuf) {
+static int read_model(struct rl__lm *m, char *errbuf) {
     int rc = want_uint(m, "block_count", RL_LM_MAX_LAYERS, &m->n_layer, errbuf);
     if (rc == RL_OK)
         rc = want_uint(m, "embedding_length", RL_LM_MAX_EMBD, &m->n_embd, errbuf);
@@ -116,13 +132,24 @@ static int read_llama(struct rl__lm *m, char *errbuf) {
         rc = want_float(m, "rope.freq_base", &m->rope_base, errbuf);
     if (rc == RL_OK)
         rc = want_float(m, "attention.layer_norm_rms_epsilon", &m->eps, errbuf);
+    if (rc == RL_OK && m->gemma)
+        rc = want_uint(m, "attention.sliding_window", 1u << 20, &m->n_swa, errbuf);
     if (rc != RL_OK)
         return rc;
-    if (m->n_embd % m->n_head || m->n_head % m->n_head_kv || (m->n_embd / m->n_head) % 2)
-        return rl__errf(errbuf, RL_EFORMAT, "%d heads (%d key/value heads) do not divide %d",
+    if (m->n_head % m->n_head_kv || (!m->gemma && m->n_embd % m->n_head))
+        return rl__errf(errbuf, RL_EFORMAT, "%d heads (%d key/value heads) do not fit width %d",
                         m->n_head, m->n_head_kv, m->n_embd);
+    // A head's width: attention.key_length (= value_length) where given, else width / heads.
     m->head_dim = m->n_embd / m->n_head;
-    int dim = 0;
+    int key = 0, value = 0, dim = 0;
+    if (want_uint(m, "attention.key_length", RL_LM_MAX_EMBD, &key, errbuf) == RL_OK) {
+        if (want_uint(m, "attention.value_length", RL_LM_MAX_EMBD, &value, errbuf) != RL_OK ||
+            value != key)
+            return rl__errf(errbuf, RL_EUNSUPPORTED, "key and value heads of other widths");
+        m->head_dim = key;
+    }
+    if (m->head_dim % 2 || (size_t)m->head_dim * (size_t)m->n_head > 4 * RL_LM_MAX_EMBD)
+        return rl__errf(errbuf, RL_EFORMAT, "heads of width %d", m->head_dim);
     if (want_uint(m, "rope.dimension_count", RL_LM_MAX_EMBD, &dim, errbuf) == RL_OK &&
         dim != m->head_dim)
         return rl__errf(errbuf, RL_EUNSUPPORTED, "rope over %d of %d dimensions is not supported",
@@ -154,12 +181,14 @@ int rl__lm_open(const char *path, struct rl__lm *m, char *errbuf) {
     struct rl_gguf_str arch;
     if (rl__gguf_string(&m->file, "general.architecture", &arch) != RL_OK) {
         rc = rl__errf(errbuf, RL_EFORMAT, "general.architecture is missing");
-    } else if (!rl__gguf_str_eq(arch, "llama")) {
-        rc = rl__errf(errbuf, RL_EUNSUPPORTED, "architecture '%.*s' is not supported (llama is)",
+    } else if (!rl__gguf_str_eq(arch, "llama") && !rl__gguf_str_eq(arch, "gemma3")) {
+        rc = rl__errf(errbuf, RL_EUNSUPPORTED,
+                      "architecture '%.*s' is not supported (llama and gemma3 are)",
                       (int)(arch.len < 40 ? arch.len : 40), arch.p);
     } else {
         snprintf(m->arch, sizeof m->arch, "%.*s", (int)arch.len, arch.p);
-        rc = read_llama(m, errbuf);
+        m->gemma = rl__gguf_str_eq(arch, "gemma3");
+        rc = read_model(m, errbuf);
     }
     if (rc != RL_OK) {
         char inner[RL_ERRBUF_SIZE];
@@ -218,33 +247,36 @@ static void rms_norm(const float *x, int n, int d, const float *w, float eps, fl
     }
 }
 
-// Rotate adjacent pairs of each head (n rows of n_heads × d) by position · base^(-2i/d).
-static void rope(float *x, int n, int n_heads, int d, float base) {
+// Rotate each head (n rows of n_heads × d) by position · base^(-2i/d): the pairs (2i, 2i + 1)
+// (llama), or (i, i + d/2) when halves is set (gemma3, llama.cpp's "neox" order).
+static void rope(float *x, int n, int n_heads, int d, float base, bool halves) {
     for (int t = 0; t < n; t++)
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * (size_t)n_heads + (size_t)h) * (size_t)d;
             for (int i = 0; i < d / 2; i++) {
                 double theta = t * pow(base, -2.0 * i / d);
                 float c = (float)cos(theta), s = (float)sin(theta);
-                float a = v[2 * i], b = v[2 * i + 1];
-                v[2 * i] = a * c - b * s;
-                v[2 * i + 1] = a * s + b * c;
+                int i0 = halves ? i : 2 * i, i1 = halves ? i + d / 2 : 2 * i + 1;
+                float a = v[i0], b = v[i1];
+                v[i0] = a * c - b * s;
+                v[i1] = a * s + b * c;
             }
         }
 }
 
-// Causal grouped-query attention: out (n, H·d) from q (n, H·d), k and v (n, Hkv·d); scores holds
-// n floats.
+// Causal grouped-query attention: out (n, H·d) from q (n, H·d), k and v (n, Hkv·d), the scores
+// scaled by scale; with window > 0 position t sees only positions t - window + 1 .. t. scores
+// holds n floats.
 static void attention(const struct rl__lm *m, int n, const float *q, const float *k, const float *v,
-                      float *out, float *scores) {
+                      float scale, int window, float *out, float *scores) {
     int H = m->n_head, Hkv = m->n_head_kv, d = m->head_dim, group = H / Hkv;
-    float scale = 1.0f / sqrtf((float)d);
     for (int h = 0; h < H; h++) {
         int g = h / group;
         for (int t = 0; t < n; t++) {
             const float *qt = q + ((size_t)t * (size_t)H + (size_t)h) * (size_t)d;
+            int j0 = window > 0 && t >= window ? t - window + 1 : 0;
             float top = -INFINITY;
-            for (int j = 0; j <= t; j++) {
+            for (int j = j0; j <= t; j++) {
                 const float *kj = k + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d;
                 float s = 0;
                 for (int i = 0; i < d; i++)
@@ -253,11 +285,11 @@ static void attention(const struct rl__lm *m, int n, const float *q, const float
                 top = scores[j] > top ? scores[j] : top;
             }
             double sum = 0;
-            for (int j = 0; j <= t; j++)
+            for (int j = j0; j <= t; j++)
                 sum += scores[j] = expf(scores[j] - top);
             float *o = out + ((size_t)t * (size_t)H + (size_t)h) * (size_t)d;
             memset(o, 0, (size_t)d * sizeof *o);
-            for (int j = 0; j <= t; j++) {
+            for (int j = j0; j <= t; j++) {
                 const float *vj = v + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d;
                 float p = (float)(scores[j] / sum);
                 for (int i = 0; i < d; i++)
@@ -265,6 +297,11 @@ static void attention(const struct rl__lm *m, int n, const float *q, const float
             }
         }
     }
+}
+
+// GELU in the tanh form (ggml_gelu, which gemma3's feed-forward block uses).
+static float gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
 }
 
 // ----------------------------------------------------------------------------
@@ -285,15 +322,16 @@ static void scratch_free(struct scratch *s) {
 
 static int scratch_new(const struct rl__lm *m, int n, struct scratch *s) {
     size_t N = (size_t)n, E = (size_t)m->n_embd, F = (size_t)m->n_ff,
+           Q = (size_t)m->head_dim * (size_t)m->n_head,
            KV = (size_t)m->head_dim * (size_t)m->n_head_kv;
-    size_t widest = F > E ? F : E;
+    size_t wide = E > Q ? E : Q, widest = F > wide ? F : wide;
     *s = (struct scratch){
         .x = malloc(N * E * sizeof(float)),
         .h = malloc(N * E * sizeof(float)),
-        .q = malloc(N * E * sizeof(float)),
+        .q = malloc(N * Q * sizeof(float)),
         .k = malloc(N * KV * sizeof(float)),
         .v = malloc(N * KV * sizeof(float)),
-        .att = malloc(N * E * sizeof(float)),
+        .att = malloc(N * Q * sizeof(float)),
         .gate = malloc(N * F * sizeof(float)),
         .up = malloc(N * F * sizeof(float)),
         .tile = malloc(TILE_ROWS * widest * sizeof(float)),
@@ -312,26 +350,52 @@ static void add(float *y, const float *x, size_t n) {
         y[i] += x[i];
 }
 
-static void layer(const struct rl__lm *m, const struct rl__lm_layer *l, int n, struct scratch *s) {
+// x (rows of width d) = RMSNorm(x)·w in place, w a vector tensor; buf holds d floats.
+static void norm_in_place(const struct rl__lm *m, float *x, int rows, int d,
+                          const struct rl_gguf_tensor *w, float *buf) {
+    dequant_row(w, 0, buf);
+    rms_norm(x, rows, d, buf, m->eps, x);
+}
+
+// gemma3's local layers: all but every sixth (llama.cpp's pattern for the architecture), whose
+// rotary base is 10,000 rather than the file's.
+#define GEMMA3_GLOBAL_EVERY    6
+#define GEMMA3_LOCAL_ROPE_BASE 10000.0f
+
+static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
+    const struct rl__lm_layer *l = &m->layers[il];
     size_t NE = (size_t)n * (size_t)m->n_embd, NF = (size_t)n * (size_t)m->n_ff;
+    bool local = m->gemma && (il + 1) % GEMMA3_GLOBAL_EVERY != 0;
+    float base = local ? GEMMA3_LOCAL_ROPE_BASE : m->rope_base;
     dequant_row(l->attn_norm, 0, s->norm);
     rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
     matmul(l->wq, s->h, n, s->q, s->tile);
     matmul(l->wk, s->h, n, s->k, s->tile);
     matmul(l->wv, s->h, n, s->v, s->tile);
-    rope(s->q, n, m->n_head, m->head_dim, m->rope_base);
-    rope(s->k, n, m->n_head_kv, m->head_dim, m->rope_base);
-    attention(m, n, s->q, s->k, s->v, s->att, s->scores);
+    if (m->gemma) { // each head normalised on its own
+        norm_in_place(m, s->q, n * m->n_head, m->head_dim, l->q_norm, s->norm);
+        norm_in_place(m, s->k, n * m->n_head_kv, m->head_dim, l->k_norm, s->norm);
+    }
+    rope(s->q, n, m->n_head, m->head_dim, base, m->gemma);
+    rope(s->k, n, m->n_head_kv, m->head_dim, base, m->gemma);
+    attention(m, n, s->q, s->k, s->v, 1.0f / sqrtf((float)m->head_dim), local ? m->n_swa : 0,
+              s->att, s->scores);
     matmul(l->wo, s->att, n, s->h, s->tile);
+    if (m->gemma)
+        norm_in_place(m, s->h, n, m->n_embd, l->post_attn_norm, s->norm);
     add(s->x, s->h, NE);
 
     dequant_row(l->ffn_norm, 0, s->norm);
     rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
     matmul(l->w_gate, s->h, n, s->gate, s->tile);
     matmul(l->w_up, s->h, n, s->up, s->tile);
-    for (size_t i = 0; i < NF; i++)
-        s->gate[i] = s->gate[i] / (1.0f + expf(-s->gate[i])) * s->up[i];
+    for (size_t i = 0; i < NF; i++) {
+        float g = s->gate[i];
+        s->gate[i] = (m->gemma ? gelu_tanh(g) : g / (1.0f + expf(-g))) * s->up[i];
+    }
     matmul(l->w_down, s->gate, n, s->h, s->tile);
+    if (m->gemma)
+        norm_in_place(m, s->h, n, m->n_embd, l->post_ffw_norm, s->norm);
     add(s->x, s->h, NE);
 }
 
@@ -342,17 +406,21 @@ int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *log
     for (int t = 0; t < n; t++)
         if (ids[t] < 0 || ids[t] >= m->n_vocab)
             return rl__errf(errbuf, RL_EINVAL,
-                            "token %d at position %d is outside the vocabulary "
-                            "of %d",
-                            ids[t], t, m->n_vocab);
+                            "token %d at position %d is outside the vocabulary of %d", ids[t], t,
+                            m->n_vocab);
     struct scratch s;
     if (scratch_new(m, n, &s) != RL_OK)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory for %d tokens", n);
     size_t E = (size_t)m->n_embd;
-    for (int t = 0; t < n; t++)
-        dequant_row(m->tok_embd, ids[t], s.x + (size_t)t * E);
+    float scale = m->gemma ? sqrtf((float)m->n_embd) : 1.0f;
+    for (int t = 0; t < n; t++) {
+        float *row = s.x + (size_t)t * E;
+        dequant_row(m->tok_embd, ids[t], row);
+        for (size_t i = 0; i < E; i++)
+            row[i] *= scale;
+    }
     for (int i = 0; i < m->n_layer; i++)
-        layer(m, &m->layers[i], n, &s);
+        layer(m, i, n, &s);
     const float *last = s.x + (size_t)(n - 1) * E;
     dequant_row(m->out_norm, 0, s.norm);
     rms_norm(last, 1, m->n_embd, s.norm, m->eps, s.h);

@@ -3,16 +3,21 @@
 // the output norm), as llama.cpp computes them for the same file.
 //
 // Architectures: `llama` (SmolLM2: RMSNorm, rotary embeddings on adjacent pairs, grouped-query
-// attention, SwiGLU, tied or separate output matrix). Weights stay in the file's quantised types
-// (lm/quant.h reads them); each matrix product dequantises a tile of rows to float32 and
-// multiplies it with OpenBLAS, so the arithmetic is float32 throughout (llama.cpp quantises the
-// activations too: the two agree to about three decimal places, not bit for bit).
+// attention, SwiGLU, tied or separate output matrix) and `gemma3` (Gemma 3: the embedding scaled
+// by √width, RMSNorm of each query and key head, rotary embeddings on the two halves of a head with
+// base 10,000 in the sliding-window layers and the file's base in every sixth, global, layer,
+// attention within a window of the last `sliding_window` positions in the others, norms after
+// attention and after the feed-forward block too, GeGLU with tanh GELU). Weights stay in the file's
+// quantised types (lm/quant.h reads them); each matrix product dequantises a tile of rows to
+// float32 and multiplies it with OpenBLAS, so the arithmetic is float32 throughout (llama.cpp
+// quantises the activations too: the two agree to about three decimal places, not bit for bit).
 //
 // A model is immutable once opened and may be shared by threads; each forward call allocates its
 // own scratch memory.
 #ifndef RL_SRC_LM_DECODER_H
 #define RL_SRC_LM_DECODER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,12 +29,16 @@
 struct rl__lm_layer {
     const struct rl_gguf_tensor *attn_norm, *wq, *wk, *wv, *wo;
     const struct rl_gguf_tensor *ffn_norm, *w_gate, *w_up, *w_down;
+    // gemma3 only (NULL for llama)
+    const struct rl_gguf_tensor *q_norm, *k_norm, *post_attn_norm, *post_ffw_norm;
 };
 
 struct rl__lm {
     struct rl_gguf file;
     char arch[32];
+    bool gemma; // the gemma3 architecture
     int n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx;
+    int n_swa; // gemma3: the sliding window of the local layers
     float rope_base, eps;
     const struct rl_gguf_tensor *tok_embd, *out_norm, *output; // output: tok_embd when tied
     struct rl__lm_layer *layers;                               // (n_layer)
