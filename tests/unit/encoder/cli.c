@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "core/npy.h"
+#include "support/routellm_run.h"
 #include "test.h"
 
 #define TINY RL_TEST_DATA "/encoder/tiny-bert"
@@ -15,12 +16,9 @@
 #define ERR  "build/test_cli_embed.err"
 #define NPY  "build/test_cli_embed.npy"
 
-// Run `routellm <args>` through the shell (args may hold redirections); returns the exit status.
+// `routellm <args>` into OUT and ERR; its exit status.
 static int run(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", RL_TEST_BIN, args, OUT, ERR);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return routellm_run(args, OUT, ERR);
 }
 
 static char *slurp(const char *path) {

@@ -1,11 +1,10 @@
-// The int8 encoder against the fp32 one on the golden texts of golden.c (328 texts of the
-// tokenizer's golden corpus, 3 to 256 tokens, many scripts): the fidelity gates of the int8
-// path, mean cosine >= 0.999 and worst >= 0.995, with every kernel set this CPU runs (the int16
-// and the VNNI forms of the int8 GEMM). Prints the figures. Also: the precision names, and that
-// an int8 encoder batches like an fp32 one (a text's vector does not depend on its batch or
-// thread count), and mixed precision: any linear layer may stay fp32.
-#include <jansson.h>
-#include <math.h>
+// The int8 encoder against the fp32 one on the golden texts of golden.c (read by
+// support/encoder_golden.c: 328 texts of the tokenizer's golden corpus, 3 to 256 tokens, many
+// scripts): the fidelity gates of the int8 path, mean cosine >= 0.999 and worst >= 0.995, with
+// every kernel set this CPU runs (the int16 and the VNNI forms of the int8 GEMM). Prints the
+// figures. Also: the precision names, and that an int8 encoder batches like an fp32 one (a
+// text's vector does not depend on its batch or thread count), and mixed precision: any linear
+// layer may stay fp32.
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,93 +12,62 @@
 #include "encoder/bert.h"
 #include "encoder/kernels.h"
 #include "rl/encoder.h"
+#include "support/encoder_golden.h"
 #include "test.h"
 
-#define GOLDEN RL_TEST_DATA "/encoder/minilm_golden.jsonl.gz"
-#define DIM    384
+#define DIM ENCODER_GOLDEN_DIM
 
-static char *hex_decode(const char *hex) {
-    size_t n = strlen(hex) / 2;
-    char *out = malloc(n + 1);
-    for (size_t i = 0; out && i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            v = '?';
-        out[i] = (char)v;
-    }
-    if (out)
-        out[n] = '\0';
-    return out;
+// The golden texts, their vectors from the fp32 encoder (ref) and room for another's (got).
+struct fidelity {
+    struct encoder_golden g;
+    float *ref, *got; // g.n × DIM each
+};
+
+static void fidelity_free(struct fidelity *f) {
+    encoder_golden_free(&f->g);
+    free(f->ref);
+    free(f->got);
 }
 
-// The golden texts (at most cap); returns how many, or 0 on failure.
-static size_t load_texts(char **texts, size_t cap) {
-    char err[RL_ERRBUF_SIZE], *data;
-    size_t len, n = 0;
-    if (rl_file_read(GOLDEN, 64u << 20, &data, &len, err) != RL_OK) {
-        fprintf(stderr, "  %s\n", err);
-        return 0;
-    }
-    for (char *line = data, *next; line && *line && n < cap; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        json_t *j = json_loads(line, 0, NULL);
-        const char *text = json_string_value(json_object_get(j, "text"));
-        const char *hex = json_string_value(json_object_get(j, "hex"));
-        if (text || hex)
-            texts[n++] = text ? strdup(text) : hex_decode(hex);
-        json_decref(j);
-    }
-    free(data);
-    return n;
-}
-
-static double cosine(const float *a, const float *b) {
-    double dot = 0, na = 0, nb = 0;
-    for (int k = 0; k < DIM; k++) {
-        dot += (double)a[k] * b[k];
-        na += (double)a[k] * a[k];
-        nb += (double)b[k] * b[k];
-    }
-    return dot / sqrt(na * nb);
+// Loads the golden texts into *f (at least 300 of them) and embeds them in fp32. Returns RL_OK,
+// or an error with err (then *f holds nothing to free).
+static int fidelity_open(struct fidelity *f, char *err) {
+    int rc = encoder_golden_load(512, &f->g, err);
+    if (rc != RL_OK)
+        return rc;
+    f->ref = malloc(f->g.n * DIM * sizeof *f->ref);
+    f->got = malloc(f->g.n * DIM * sizeof *f->got);
+    if (f->g.n < 300)
+        rc = rl__errf(err, RL_EFORMAT, "%zu golden texts, expected at least 300", f->g.n);
+    else if (!f->ref || !f->got)
+        rc = rl__errf(err, RL_ENOMEM, "out of memory");
+    else
+        rc = encoder_golden_embed(NULL, RL_PRECISION_FP32, (const char *const *)f->g.texts, f->g.n,
+                                  f->ref, err);
+    if (rc != RL_OK)
+        fidelity_free(f);
+    return rc;
 }
 
 TEST(encoder_int8_fidelity_gates_on_golden_texts) {
     char err[RL_ERRBUF_SIZE];
-    enum { CAP = 512 };
-    char **texts = calloc(CAP, sizeof *texts);
-    ASSERT_NOT_NULL(texts);
-    size_t n = load_texts(texts, CAP);
-    ASSERT(n >= 300);
-    float *ref = malloc(n * DIM * sizeof *ref), *got = malloc(n * DIM * sizeof *got);
-    ASSERT(ref && got);
-    struct rl_encoder *e = rl_encoder_open(RL_TEST_MODEL, err);
-    if (!e)
+    struct fidelity f;
+    if (fidelity_open(&f, err) != RL_OK)
         TEST_FAIL_("%s", err);
-    ASSERT_EQ(rl_encoder_precision(e), RL_PRECISION_FP32);
-    ASSERT_OK(rl_encoder_embed(e, (const char *const *)texts, n, ref, err));
-    rl_encoder_free(e);
-
+    size_t n = f.g.n;
     int sets_run = 0;
     for (size_t set = 0; rl__kernels_name(set); set++) {
         const char *name = rl__kernels_name(set);
         if (!rl__kernels_named(name))
             continue; // this CPU cannot run it
-        setenv("ROUTELLM_KERNELS", name, 1);
-        struct rl_encoder *q = rl_encoder_open_precision(RL_TEST_MODEL, RL_PRECISION_INT8, err);
-        unsetenv("ROUTELLM_KERNELS");
-        if (!q)
+        if (encoder_golden_embed(name, RL_PRECISION_INT8, (const char *const *)f.g.texts, n, f.got,
+                                 err) != RL_OK)
             TEST_FAIL_("%s", err);
-        ASSERT_EQ(rl_encoder_precision(q), RL_PRECISION_INT8);
-        int rc = rl_encoder_embed(q, (const char *const *)texts, n, got, err);
-        rl_encoder_free(q);
-        ASSERT_OK(rc);
         sets_run++;
         double sum = 0, worst = 1;
         size_t at = 0;
         for (size_t i = 0; i < n; i++) {
-            double c = cosine(got + i * DIM, ref + i * DIM);
+            double c = encoder_golden_cosine(f.got + i * DIM, f.ref + i * DIM, DIM);
             sum += c;
             if (c < worst)
                 worst = c, at = i;
@@ -112,11 +80,7 @@ TEST(encoder_int8_fidelity_gates_on_golden_texts) {
                        name, mean, worst);
     }
     ASSERT(sets_run > 0);
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
-    free(ref);
-    free(got);
+    fidelity_free(&f);
     return 0;
 }
 
@@ -124,7 +88,7 @@ TEST(encoder_int8_fidelity_gates_on_golden_texts) {
 static double mean_cosine(const float *got, const float *ref, size_t n) {
     double sum = 0;
     for (size_t i = 0; i < n; i++)
-        sum += cosine(got + i * DIM, ref + i * DIM);
+        sum += encoder_golden_cosine(got + i * DIM, ref + i * DIM, DIM);
     return sum / (double)n;
 }
 
@@ -133,18 +97,11 @@ static double mean_cosine(const float *got, const float *ref, size_t n) {
 // (measured 0.99966 against 0.99928, docs/ENCODER.md).
 TEST(encoder_int8_mixed_precision) {
     char err[RL_ERRBUF_SIZE];
-    enum { CAP = 512 };
-    char **texts = calloc(CAP, sizeof *texts);
-    ASSERT_NOT_NULL(texts);
-    size_t n = load_texts(texts, CAP);
-    ASSERT(n >= 300);
-    float *ref = malloc(n * DIM * sizeof *ref), *got = malloc(n * DIM * sizeof *got);
-    ASSERT(ref && got);
-    struct rl_encoder *e = rl_encoder_open(RL_TEST_MODEL, err);
-    if (!e)
+    struct fidelity f;
+    if (fidelity_open(&f, err) != RL_OK)
         TEST_FAIL_("%s", err);
-    ASSERT_OK(rl_encoder_embed(e, (const char *const *)texts, n, ref, err));
-    rl_encoder_free(e);
+    size_t n = f.g.n;
+    float *ref = f.ref, *got = f.got;
     static const struct {
         unsigned q8;         // input: the int8 set
         double lo, hi;       // output: mean cosine to fp32
@@ -161,7 +118,7 @@ TEST(encoder_int8_mixed_precision) {
         if (!q)
             TEST_FAIL_("%s", err);
         ASSERT_EQ(rl_encoder_precision(q), cases[c].p);
-        ASSERT_OK(rl_encoder_embed(q, (const char *const *)texts, n, got, err));
+        ASSERT_OK(rl_encoder_embed(q, (const char *const *)f.g.texts, n, got, err));
         rl_encoder_free(q);
         double mean = mean_cosine(got, ref, n);
         printf("  int8 set %#x: mean cosine to fp32 %.6f\n", cases[c].q8, mean);
@@ -176,11 +133,7 @@ TEST(encoder_int8_mixed_precision) {
             TEST_FAIL_("int8 set %#x: mean cosine %.6f, no better than all in int8 (%.6f)",
                        cases[c].q8, mean, all);
     }
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
-    free(ref);
-    free(got);
+    fidelity_free(&f);
     return 0;
 }
 

@@ -4,23 +4,21 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/core.h"
 #include "core/npy.h"
 #include "server/server.h"
+#include "support/routellm_run.h"
 #include "test.h"
 
 #define OUT "build/test_precision.out"
 #define ERR "build/test_precision.err"
 #define NPY "build/test_precision.npy"
 
+// `routellm <args>` into OUT and ERR; its exit status.
 static int run(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", RL_TEST_BIN, args, OUT, ERR);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return routellm_run(args, OUT, ERR);
 }
 
 // Embed the three texts below with `embed --precision p` into *m (rows × 384).
