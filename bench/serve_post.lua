@@ -1,9 +1,11 @@
 -- wrk script for bench/serve_proxy.sh: POST one small chat completion request.
 --   RL_BENCH_MODEL     the model field (default router-random-0.5)
 --   RL_BENCH_DISTINCT  1 to make every prompt different (defeats the embedding cache)
+--   RL_BENCH_TAG       put in every distinct prompt, so that two runs share none
 --   RL_BENCH_KEY       sent as a bearer key (the LiteLLM proxy insists on one)
 local model = os.getenv("RL_BENCH_MODEL") or "router-random-0.5"
 local distinct = os.getenv("RL_BENCH_DISTINCT") == "1"
+local tag = os.getenv("RL_BENCH_TAG") or ""
 
 local function body(prompt)
     return '{"model":"' .. model .. '","messages":[{"role":"system","content":"Be brief."},' ..
@@ -22,7 +24,7 @@ if distinct then
     request = function()
         n = n + 1
         return wrk.format(nil, nil, nil,
-            body("Question " .. n .. ": explain in one sentence how topic number " .. n ..
+            body("Question " .. tag .. n .. ": explain in one sentence how topic number " .. n ..
                 " relates to routing large language models."))
     end
 end

@@ -7,7 +7,8 @@
 #      left out). Latency p50/p99 at a constant 5,000 requests/s (bench/proxy_loadgen.c, open
 #      loop: wrk cannot hold a rate) and the highest request rate (wrk, 50 connections);
 #   2. routed throughput with the mf router on distinct prompts (every request embedded) and on
-#      one repeated prompt (the embedding cache);
+#      one repeated prompt (the embedding cache), then on distinct prompts with the fp32 and the
+#      int8 encoder (encoder.precision) in alternating rounds;
 #   3. added time to first byte when streaming;
 #   4. peak RSS (VmHWM) of routellm serve idle and after the load above.
 #
@@ -35,7 +36,7 @@ source bench/serve_lib.sh
 # wrk_run URL CONNECTIONS MODEL [DISTINCT] -> "rps p50 p90 p99 non2xx errors"
 wrk_run() {
     local out
-    out=$(RL_BENCH_MODEL=$3 RL_BENCH_DISTINCT=${4:-0} \
+    out=$(RL_BENCH_MODEL=$3 RL_BENCH_DISTINCT=${4:-0} RL_BENCH_TAG="$RANDOM$RANDOM-" \
         wrk -t1 -c"$2" -d"${DURATION}s" -s bench/serve_post.lua "$1" 2>&1)
     echo "$out" | sed -n 's/^RESULT rps=\([0-9.]*\) p50_us=\([0-9]*\) p90_us=\([0-9]*\) p99_us=\([0-9]*\) non2xx=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4 \5 \6/p'
 }
@@ -141,6 +142,27 @@ batches=$(awk '$1 == "routellm_encoder_batches_total" {print $2}' "$work/metrics
 prompts=$(awk '$1 == "routellm_encoder_prompts_total" {print $2}' "$work/metrics.txt")
 echo
 echo "Encoder passes: $batches for $prompts prompts (mean batch $(awk -v a="$prompts" -v b="$batches" 'BEGIN {printf "%.1f", a / b}'))."
+echo
+
+# The same proxy with the int8 encoder beside it, alternating with the fp32 one.
+rl8_port=$(free_port)
+sed -e "s/port: $rl_port}/port: $rl8_port}/" \
+    -e 's/^encoder: {/encoder: {precision: int8, /' "$work/serve.yaml" > "$work/serve_int8.yaml"
+"$BUILD/routellm" serve --config "$work/serve_int8.yaml" 2> "$work/serve_int8.log" &
+pids+=($!)
+wait_port "$rl8_port" 30
+echo "### Routed throughput with mf on distinct prompts: fp32 and int8 encoder (8 connections, alternating rounds)"
+echo
+echo "| round | encoder | req/s | p50 | p99 | errors |"
+echo "|---|---|---|---|---|---|"
+for round in 1 2; do
+    for precision in fp32 int8; do
+        port=$rl_port
+        [ "$precision" = int8 ] && port=$rl8_port
+        read -r rps p50 p90 p99 n2 err <<< "$(wrk_run "http://127.0.0.1:$port/v1/chat/completions" 8 router-mf-0.5 1)"
+        echo "| $round | $precision | $rps | $p50 µs | $p99 µs | $(( n2 + err )) |"
+    done
+done
 echo
 
 # ----------------------------------------------------------------------------
