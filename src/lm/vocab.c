@@ -1,6 +1,7 @@
 // The tokenizer of a causal LM from its GGUF metadata: loading and checking the vocabulary, the
 // lookup tables, and the first step every tokenization shares, cutting the user-defined tokens
-// out of the raw text. The vocabulary-specific steps are in bpe.c and spm.c.
+// out of the raw text. The vocabulary-specific steps are in bpe.c and spm.c, the merging of
+// symbols they share in merge.c.
 //
 // What llama.cpp derives from the metadata is derived the same way here: the defaults for the
 // BOS/EOS/UNK ids and for add_space_prefix per vocabulary kind, "[EMPTY_<id>]" for an empty token
@@ -170,6 +171,19 @@ static const struct rl_gguf_kv *get_array(struct loader *l, const char *key,
     return kv;
 }
 
+// The string array called key, of min_n to RL_LM_VOCAB_MAX_TOKENS entries (what they are, for
+// the message); NULL with errbuf set (*rc) when it is missing, another type or too long.
+static const struct rl_gguf_kv *get_strings(struct loader *l, const char *key, const char *what,
+                                            size_t min_n, int *rc) {
+    const struct rl_gguf_kv *kv = get_array(l, key, RL_GGUF_STRING, min_n, false, rc);
+    if (kv && kv->n > RL_LM_VOCAB_MAX_TOKENS) {
+        *rc = rl__errf(l->errbuf, RL_ETOOBIG, "%s: %llu %s, more than the %u read", l->name,
+                       (unsigned long long)kv->n, what, RL_LM_VOCAB_MAX_TOKENS);
+        return NULL;
+    }
+    return kv;
+}
+
 // An optional boolean; RL_OK leaves *out alone when the key is absent.
 static int get_bool(struct loader *l, const char *key, bool *out) {
     int rc = rl__gguf_bool(l->g, key, out);
@@ -195,13 +209,9 @@ static int get_id(struct loader *l, const char *key, size_t n_tokens, int32_t *o
 
 static int load_tokens(struct loader *l, struct rl__lm_vocab *v) {
     int rc;
-    const struct rl_gguf_kv *tokens =
-        get_array(l, "tokenizer.ggml.tokens", RL_GGUF_STRING, 1, false, &rc);
+    const struct rl_gguf_kv *tokens = get_strings(l, "tokenizer.ggml.tokens", "tokens", 1, &rc);
     if (!tokens)
         return rc;
-    if (tokens->n > RL_LM_VOCAB_MAX_TOKENS)
-        return rl__errf(l->errbuf, RL_ETOOBIG, "%s: %llu tokens, more than the %u read", l->name,
-                        (unsigned long long)tokens->n, RL_LM_VOCAB_MAX_TOKENS);
     size_t n = (size_t)tokens->n;
     const struct rl_gguf_kv *types =
         get_array(l, "tokenizer.ggml.token_type", RL_GGUF_I32, n, true, &rc);
@@ -270,13 +280,9 @@ static int load_tokens(struct loader *l, struct rl__lm_vocab *v) {
 
 static int load_merges(struct loader *l, struct rl__lm_vocab *v) {
     int rc;
-    const struct rl_gguf_kv *merges =
-        get_array(l, "tokenizer.ggml.merges", RL_GGUF_STRING, 0, false, &rc);
+    const struct rl_gguf_kv *merges = get_strings(l, "tokenizer.ggml.merges", "merges", 0, &rc);
     if (!merges)
         return rc;
-    if (merges->n > RL_LM_VOCAB_MAX_TOKENS)
-        return rl__errf(l->errbuf, RL_ETOOBIG, "%s: %llu merges, more than the %u read", l->name,
-                        (unsigned long long)merges->n, RL_LM_VOCAB_MAX_TOKENS);
     size_t n = (size_t)merges->n, total = 0;
     for (size_t i = 0; i < n; i++) {
         if (merges->strings[i].len > 2 * RL_LM_VOCAB_MAX_TOKEN)

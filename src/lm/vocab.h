@@ -111,7 +111,7 @@ int rl__lm_tokenize(const struct rl__lm_vocab *v, const char *text, size_t len, 
                     size_t cap);
 
 // ----------------------------------------------------------------------------
-// Shared by vocab.c, bpe.c and spm.c
+// Shared by vocab.c, merge.c, bpe.c and spm.c
 
 // A growable list of ids; on allocation failure it sets failed and drops ids.
 struct rl__lm_ids {
@@ -124,6 +124,24 @@ void rl__lm_ids_push(struct rl__lm_ids *out, int32_t id);
 // Merge rank of the pair (a[0..na), b[0..nb)), or -1.
 int32_t rl__lm_merge_rank(const struct rl__lm_vocab *v, const char *a, size_t na, const char *b,
                           size_t nb);
+
+// Scratch memory of rl__lm_merge (merge.c), kept across calls: zero it before the first call and
+// release it with rl__lm_merge_free.
+struct rl__lm_merge {
+    struct rl__lm_symbol *sym;
+    struct rl__lm_bigram *heap;
+    size_t sym_cap, heap_n, heap_cap;
+};
+
+// Merge the n_sym symbols text[off[i] .. off[i + 1]) as v's kind does, then append each
+// resulting symbol's token to out. BPE joins the adjacent pair of lowest merge rank and emits, for
+// a symbol that is no token, the single-byte tokens of its bytes where they exist (raw_id); SPM
+// joins the adjacent pair whose concatenation is the token of highest score and emits, for a
+// symbol that is no token, the byte token of each byte (byte_id). Ties go to the leftmost pair.
+// Sets out->failed when memory runs out.
+void rl__lm_merge(const struct rl__lm_vocab *v, const char *text, const uint32_t *off, size_t n_sym,
+                  struct rl__lm_merge *m, struct rl__lm_ids *out);
+void rl__lm_merge_free(struct rl__lm_merge *m); // safe on a zeroed struct
 
 // Tokenize one fragment of raw text holding no user-defined token (n >= 1), appending to out.
 void rl__lm_bpe_encode(const struct rl__lm_vocab *v, const char *s, size_t n,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lm/gguf.h"
+#include "support/gguf_writer.h"
 #include "test.h"
 
 // What to spoil in the file that build() writes.
@@ -23,89 +24,64 @@ struct damage {
     uint64_t n_tensors; // written count (default 2)
 };
 
-static void put(struct rl_buf *b, const void *p, size_t n) {
-    if (rl_buf_append(b, p, n) != RL_OK)
-        abort();
-}
-static void put_u32(struct rl_buf *b, uint32_t v) {
-    put(b, &v, 4);
-}
-static void put_u64(struct rl_buf *b, uint64_t v) {
-    put(b, &v, 8);
-}
-static void put_str(struct rl_buf *b, const char *s) {
-    put_u64(b, strlen(s));
-    put(b, s, strlen(s));
-}
-static void key(struct rl_buf *b, const char *k, uint32_t type) {
-    put_str(b, k);
-    put_u32(b, type);
-}
-
 // A file: 8 metadata entries (9 with a repeated key or a nested array), tensors "a" (F32, 4 x 2,
 // the values 0..7) and "b" (Q8_0, 64 values: two blocks), then the data section.
 static void build(struct rl_buf *b, const struct damage *d) {
     rl_buf_init(b, 1 << 20);
-    put(b, d->magic ? d->magic : "GGUF", 4);
-    put_u32(b, d->version ? d->version : 3);
-    put_u64(b, d->n_tensors ? d->n_tensors : 2);
-    put_u64(b, 8 + (d->dup_key || d->nested));
-    key(b, "general.architecture", RL_GGUF_STRING);
-    put_str(b, "llama");
-    key(b, "general.alignment", RL_GGUF_U32);
-    put_u32(b, d->alignment ? d->alignment : 32);
-    key(b, "llama.block_count", RL_GGUF_U32);
-    put_u32(b, 2);
-    key(b, "llama.attention.layer_norm_rms_epsilon", RL_GGUF_F32);
+    gguf_put(b, d->magic ? d->magic : "GGUF", 4);
+    gguf_put_u32(b, d->version ? d->version : 3);
+    gguf_put_u64(b, d->n_tensors ? d->n_tensors : 2);
+    gguf_put_u64(b, 8 + (d->dup_key || d->nested));
+    gguf_put_key(b, "general.architecture", RL_GGUF_STRING);
+    gguf_put_str(b, "llama");
+    gguf_put_key(b, "general.alignment", RL_GGUF_U32);
+    gguf_put_u32(b, d->alignment ? d->alignment : 32);
+    gguf_put_key(b, "llama.block_count", RL_GGUF_U32);
+    gguf_put_u32(b, 2);
+    gguf_put_key(b, "llama.attention.layer_norm_rms_epsilon", RL_GGUF_F32);
     float eps = 1e-5f;
-    put(b, &eps, 4);
-    key(b, "tokenizer.ggml.add_bos_token", RL_GGUF_BOOL);
-    put(b, "\1", 1);
-    key(b, "tokenizer.ggml.tokens", RL_GGUF_ARRAY);
-    put_u32(b, RL_GGUF_STRING);
-    put_u64(b, 3);
-    put_str(b, "<s>");
-    put_str(b, "");
-    put_str(b, "hello");
-    key(b, "tokenizer.ggml.token_type", RL_GGUF_ARRAY);
-    put_u32(b, RL_GGUF_I32);
-    put_u64(b, 3);
+    gguf_put(b, &eps, 4);
+    gguf_put_key(b, "tokenizer.ggml.add_bos_token", RL_GGUF_BOOL);
+    gguf_put(b, "\1", 1);
+    gguf_put_strings(b, "tokenizer.ggml.tokens", (const char *const[]){"<s>", "", "hello"}, 3);
+    gguf_put_key(b, "tokenizer.ggml.token_type", RL_GGUF_ARRAY);
+    gguf_put_u32(b, RL_GGUF_I32);
+    gguf_put_u64(b, 3);
     for (int32_t i = 1; i <= 3; i++)
-        put(b, &i, 4);
-    key(b, "general.signed", RL_GGUF_I64);
-    put_u64(b, (uint64_t)-7);
+        gguf_put(b, &i, 4);
+    gguf_put_key(b, "general.signed", RL_GGUF_I64);
+    gguf_put_u64(b, (uint64_t)-7);
     if (d->dup_key) {
-        key(b, "llama.block_count", RL_GGUF_U32);
-        put_u32(b, 3);
+        gguf_put_key(b, "llama.block_count", RL_GGUF_U32);
+        gguf_put_u32(b, 3);
     }
     if (d->nested) {
-        key(b, "nested", RL_GGUF_ARRAY);
-        put_u32(b, RL_GGUF_ARRAY);
-        put_u64(b, 1);
+        gguf_put_key(b, "nested", RL_GGUF_ARRAY);
+        gguf_put_u32(b, RL_GGUF_ARRAY);
+        gguf_put_u64(b, 1);
     }
     // Tensor infos.
-    put_str(b, "a");
-    put_u32(b, 2);
-    put_u64(b, 4);
-    put_u64(b, 2);
-    put_u32(b, RL_GGML_F32);
-    put_u64(b, 0);
-    put_str(b, d->dup_tensor ? "a" : "b");
-    put_u32(b, d->b_dims ? d->b_dims : 1);
+    gguf_put_str(b, "a");
+    gguf_put_u32(b, 2);
+    gguf_put_u64(b, 4);
+    gguf_put_u64(b, 2);
+    gguf_put_u32(b, RL_GGML_F32);
+    gguf_put_u64(b, 0);
+    gguf_put_str(b, d->dup_tensor ? "a" : "b");
+    gguf_put_u32(b, d->b_dims ? d->b_dims : 1);
     for (uint32_t i = 0; i < (d->b_dims ? d->b_dims : 1); i++)
-        put_u64(b, i == 0 ? (d->b_ne0 ? d->b_ne0 : 64) : 1);
-    put_u32(b, d->b_type ? d->b_type : RL_GGML_Q8_0);
-    put_u64(b, d->b_offset ? d->b_offset : 32);
+        gguf_put_u64(b, i == 0 ? (d->b_ne0 ? d->b_ne0 : 64) : 1);
+    gguf_put_u32(b, d->b_type ? d->b_type : RL_GGML_Q8_0);
+    gguf_put_u64(b, d->b_offset ? d->b_offset : 32);
     // Padding to the alignment, then the data: a's 8 floats, b's two 34-byte blocks.
     uint32_t align = d->alignment && (d->alignment & (d->alignment - 1)) == 0 ? d->alignment : 32;
-    while (b->len % align)
-        put(b, "", 1);
+    gguf_put_pad(b, align);
     for (int i = 0; i < 8; i++) {
         float v = (float)i;
-        put(b, &v, 4);
+        gguf_put(b, &v, 4);
     }
     for (int i = 0; i < 68; i++)
-        put(b, &(uint8_t){(uint8_t)i}, 1);
+        gguf_put(b, &(uint8_t){(uint8_t)i}, 1);
 }
 
 static int parse(const struct rl_buf *b, struct rl_gguf *g, char *err) {

@@ -9,12 +9,13 @@
 // split (digits alone, contractions, "\s+(?!\S)"), merge ranks, llama.cpp's reading of invalid
 // UTF-8, SentencePiece scores, byte fallback and the space prefix, user-defined tokens cut out
 // first, control tokens left as text, and each malformed or unsupported vocabulary refused.
-#include <jansson.h>
 #include <stdlib.h>
 
 #include "core/core.h"
 #include "lm/gguf.h"
 #include "lm/vocab.h"
+#include "support/gguf_writer.h"
+#include "support/tokenizer_golden.h"
 #include "test.h"
 
 #ifndef RL_TEST_SMOLLM2
@@ -24,9 +25,7 @@
 #define RL_TEST_GEMMA3 "models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf"
 #endif
 
-#define MAX_IDS       65536
-#define SHOW_MISMATCH 5
-#define MIN_RECORDS   2000
+#define MAX_IDS 65536
 
 // ----------------------------------------------------------------------------
 // Vocabularies written as GGUF files
@@ -42,69 +41,42 @@ struct spec {
     int add_space_prefix; // 0: absent, 1: false, 2: true
 };
 
-static void put(struct rl_buf *b, const void *p, size_t n) {
-    if (rl_buf_append(b, p, n) != RL_OK)
-        abort();
-}
-static void put_u32(struct rl_buf *b, uint32_t v) {
-    put(b, &v, 4);
-}
-static void put_u64(struct rl_buf *b, uint64_t v) {
-    put(b, &v, 8);
-}
-static void put_str(struct rl_buf *b, const char *s) {
-    put_u64(b, strlen(s));
-    put(b, s, strlen(s));
-}
-static void put_key(struct rl_buf *b, const char *k, uint32_t type) {
-    put_str(b, k);
-    put_u32(b, type);
-}
-static void put_strings(struct rl_buf *b, const char *k, const char *const *s, size_t n) {
-    put_key(b, k, RL_GGUF_ARRAY);
-    put_u32(b, RL_GGUF_STRING);
-    put_u64(b, n);
-    for (size_t i = 0; i < n; i++)
-        put_str(b, s[i]);
-}
-
 static void build(struct rl_buf *b, const struct spec *s) {
     uint64_t n_kv =
         1 + !!s->model + !!s->pre + !!s->types + !!s->scores + !!s->merges + !!s->add_space_prefix;
     rl_buf_init(b, 1 << 24);
-    put(b, "GGUF", 4);
-    put_u32(b, 3);
-    put_u64(b, 0);
-    put_u64(b, n_kv);
+    gguf_put(b, "GGUF", 4);
+    gguf_put_u32(b, 3);
+    gguf_put_u64(b, 0);
+    gguf_put_u64(b, n_kv);
     if (s->model) {
-        put_key(b, "tokenizer.ggml.model", RL_GGUF_STRING);
-        put_str(b, s->model);
+        gguf_put_key(b, "tokenizer.ggml.model", RL_GGUF_STRING);
+        gguf_put_str(b, s->model);
     }
     if (s->pre) {
-        put_key(b, "tokenizer.ggml.pre", RL_GGUF_STRING);
-        put_str(b, s->pre);
+        gguf_put_key(b, "tokenizer.ggml.pre", RL_GGUF_STRING);
+        gguf_put_str(b, s->pre);
     }
-    put_strings(b, "tokenizer.ggml.tokens", s->tokens, s->n_tokens);
+    gguf_put_strings(b, "tokenizer.ggml.tokens", s->tokens, s->n_tokens);
     if (s->types) {
-        put_key(b, "tokenizer.ggml.token_type", RL_GGUF_ARRAY);
-        put_u32(b, RL_GGUF_I32);
-        put_u64(b, s->n_tokens);
-        put(b, s->types, 4 * s->n_tokens);
+        gguf_put_key(b, "tokenizer.ggml.token_type", RL_GGUF_ARRAY);
+        gguf_put_u32(b, RL_GGUF_I32);
+        gguf_put_u64(b, s->n_tokens);
+        gguf_put(b, s->types, 4 * s->n_tokens);
     }
     if (s->scores) {
-        put_key(b, "tokenizer.ggml.scores", RL_GGUF_ARRAY);
-        put_u32(b, RL_GGUF_F32);
-        put_u64(b, s->n_tokens);
-        put(b, s->scores, 4 * s->n_tokens);
+        gguf_put_key(b, "tokenizer.ggml.scores", RL_GGUF_ARRAY);
+        gguf_put_u32(b, RL_GGUF_F32);
+        gguf_put_u64(b, s->n_tokens);
+        gguf_put(b, s->scores, 4 * s->n_tokens);
     }
     if (s->merges)
-        put_strings(b, "tokenizer.ggml.merges", s->merges, s->n_merges);
+        gguf_put_strings(b, "tokenizer.ggml.merges", s->merges, s->n_merges);
     if (s->add_space_prefix) {
-        put_key(b, "tokenizer.ggml.add_space_prefix", RL_GGUF_BOOL);
-        put(b, s->add_space_prefix == 2 ? "\1" : "\0", 1);
+        gguf_put_key(b, "tokenizer.ggml.add_space_prefix", RL_GGUF_BOOL);
+        gguf_put(b, s->add_space_prefix == 2 ? "\1" : "\0", 1);
     }
-    while (b->len % 32)
-        put(b, "", 1);
+    gguf_put_pad(b, 32);
 }
 
 // Load the vocabulary of spec; RL_OK or the loader's status, with its message in err.
@@ -384,63 +356,13 @@ static int open_vocab(const char *path, struct rl__lm_vocab *v, char *err) {
     return rc;
 }
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+static long encode(void *ctx, const json_t *rec, const char *text, size_t len, int32_t *got) {
+    (void)rec;
+    return rl__lm_tokenize(ctx, text, len, got, MAX_IDS);
 }
 
-// Decode a "hex" field into a heap buffer; NULL when the field is malformed.
-static char *from_hex(const char *hex, size_t *len) {
-    size_t n = strlen(hex);
-    if (n % 2)
-        return NULL;
-    char *out = malloc(n / 2 + 1);
-    for (size_t i = 0; out && i < n / 2; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(out);
-            return NULL;
-        }
-        out[i] = (char)(hi * 16 + lo);
-    }
-    *len = n / 2;
-    return out;
-}
-
-static void print_ids(const struct rl__lm_vocab *v, const char *label, const int32_t *ids, size_t n,
-                      size_t from) {
-    fprintf(stderr, "    %s:", label);
-    for (size_t i = from; i < n && i < from + 8; i++) {
-        size_t len = 0;
-        const char *tok = rl__lm_vocab_token(v, ids[i], &len);
-        fprintf(stderr, " %d(%.*s)", (int)ids[i], tok ? (int)len : 1, tok ? tok : "?");
-    }
-    fprintf(stderr, "%s (%zu ids)\n", n > from + 8 ? " ..." : "", n);
-}
-
-static void report(const struct rl__lm_vocab *v, const char *golden, size_t line, const char *kind,
-                   const char *text, size_t len, const int32_t *want, size_t n_want,
-                   const int32_t *got, size_t n_got) {
-    size_t at = 0;
-    while (at < n_want && at < n_got && want[at] == got[at])
-        at++;
-    fprintf(stderr, "  mismatch: %s line %zu (%s), first difference at id %zu\n", golden, line,
-            kind, at);
-    fputs("    text: \"", stderr);
-    for (size_t i = 0; i < len && i < 100; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c < 0x7F && c != '\\' && c != '"')
-            fputc(c, stderr);
-        else
-            fprintf(stderr, "\\x%02x", c);
-    }
-    fprintf(stderr, "\"%s (%zu bytes)\n", len > 100 ? "..." : "", len);
-    size_t from = at > 2 ? at - 2 : 0;
-    print_ids(v, "want", want, n_want, from);
-    print_ids(v, "got ", got, n_got, from);
+static const char *token(void *ctx, int32_t id, size_t *len) {
+    return rl__lm_vocab_token(ctx, id, len);
 }
 
 // Every record of the golden file must give its ids; fails naming the first few that differ.
@@ -449,68 +371,17 @@ static int check_golden(const char *model, const char *golden) {
     struct rl__lm_vocab v;
     if (open_vocab(model, &v, err) != RL_OK)
         TEST_FAIL_("%s (run `make models`)", err);
-    char *data;
-    size_t len;
-    if (rl_file_read(golden, 64u << 20, &data, &len, err) != RL_OK) {
-        rl__lm_vocab_free(&v);
-        TEST_FAIL_("%s", err);
-    }
-    int32_t *want = malloc(MAX_IDS * sizeof *want), *got = malloc(MAX_IDS * sizeof *got);
-    size_t n_records = 0, n_bad = 0, n_ids = 0, line = 0;
-    const char *bad_fixture = want && got ? NULL : "out of memory";
-    for (char *p = data; p < data + len && !bad_fixture;) {
-        char *nl = memchr(p, '\n', (size_t)(data + len - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(data + len - p);
-        line++;
-        json_error_t jerr;
-        json_t *rec = json_loadb(p, n, JSON_ALLOW_NUL, &jerr);
-        p += n + 1;
-        json_t *text = json_object_get(rec, "text"), *hex = json_object_get(rec, "hex");
-        json_t *ids = json_object_get(rec, "ids");
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
-        if (!rec || !(json_is_string(text) || json_is_string(hex)) || !json_is_array(ids) ||
-            json_array_size(ids) > MAX_IDS || !kind) {
-            bad_fixture = "malformed record";
-            json_decref(rec);
-            break;
-        }
-        size_t n_text = 0;
-        char *owned = NULL;
-        const char *s;
-        if (json_is_string(text)) {
-            s = json_string_value(text);
-            n_text = json_string_length(text);
-        } else {
-            s = owned = from_hex(json_string_value(hex), &n_text);
-            if (!s)
-                bad_fixture = "bad hex";
-        }
-        size_t n_want = json_array_size(ids);
-        for (size_t i = 0; i < n_want; i++)
-            want[i] = (int32_t)json_integer_value(json_array_get(ids, i));
-        if (s) {
-            int n_got = rl__lm_tokenize(&v, s, n_text, got, MAX_IDS);
-            bool same = n_got == (int)n_want && memcmp(want, got, n_want * sizeof *got) == 0;
-            if (!same && n_bad++ < SHOW_MISMATCH)
-                report(&v, golden, line, kind, s, n_text, want, n_want, got,
-                       n_got > 0 ? (size_t)(n_got < MAX_IDS ? n_got : MAX_IDS) : 0);
-            n_records++;
-            n_ids += n_want;
-        }
-        free(owned);
-        json_decref(rec);
-    }
-    free(data);
-    free(want);
-    free(got);
+    int rc = tokenizer_golden_check(&(struct tokenizer_golden){
+        .path = golden,
+        .reference = "llama.cpp",
+        .max_ids = MAX_IDS,
+        .min_records = 2000,
+        .encode = encode,
+        .token = token,
+        .ctx = &v,
+    });
     rl__lm_vocab_free(&v);
-    if (bad_fixture)
-        TEST_FAIL_("%s line %zu: %s", golden, line, bad_fixture);
-    if (n_bad > 0)
-        TEST_FAIL_("%zu of %zu golden records differ from llama.cpp", n_bad, n_records);
-    ASSERT(n_records >= MIN_RECORDS);
-    ASSERT(n_ids > 100000);
-    return 0;
+    return rc;
 }
 
 TEST(lm_vocab_golden_smollm2) {
