@@ -46,7 +46,7 @@ WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
 WARN       += -Werror
 endif
-# The numeric code (src/encoder, src/train, bench) needs x86-64-v3 (AVX2, FMA); the encoder's
+# The numeric code (src/encoder, src/train, src/lm, bench) needs x86-64-v3 (AVX2, FMA); the encoder's
 # kernels are built once per kernel set, and the library picks at run time the widest set the CPU
 # runs (src/encoder/kernels.h): any x86-64 with AVX2 runs the default build. NATIVE=1 builds all of
 # it, and one `native` kernel set, for the build host alone. Everything else is portable.
@@ -118,6 +118,7 @@ $(BUILD)/obj/src/server/dashboard.o: src/server/dashboard.html
 
 $(BUILD)/obj/src/encoder/%.o: ALL_CFLAGS += $(KERNEL_OPT) $(ARCH)
 $(BUILD)/obj/src/train/%.o: ALL_CFLAGS += $(KERNEL_OPT) $(ARCH)
+$(BUILD)/obj/src/lm/%.o: ALL_CFLAGS += $(KERNEL_OPT) $(ARCH)
 $(BUILD)/obj/src/core/cpu.o: ALL_CFLAGS += $(if $(filter 1,$(NATIVE)),-DRL_NATIVE_BUILD)
 $(BUILD)/obj/src/encoder/kernel_sets.o: ALL_CFLAGS += $(KERNEL_SETS:%=-DRL_HAVE_KERNELS_%)
 
