@@ -9,13 +9,17 @@
    must agree to rounding. The quantised types are checked by the dequantisers' own golden test
    and by the SmolLM2 fixture below. llama-cpp-python (PyPI, the same llama.cpp) runs it on 200 seeded token
    sequences of 1 to 48 tokens; the last position's logits (all 258) and the final hidden state
-   (the output norm's, llama.cpp's embeddings without pooling) go to
+   (the output norm's, llama.cpp's embeddings without pooling), with the mean negative
+   log-likelihood of the sequence and the entropy of its next token from every position's
+   logits, go to
    tests/data/lm/tiny_llama_golden.jsonl.gz.
    The same for a tiny `gemma3` model (tests/data/lm/tiny_gemma3.gguf and its golden file): heads
    wider than width / heads, six layers of which five attend within a window of 8 positions,
    the per-head and post-block norms, a tied output.
+   Micro models of both architectures (width 8) go to fuzz/corpus/lm_model/ as the seeds of the
+   lm_model fuzz target.
 2. With --smollm2 GGUF and --gemma3 GGUF: the real models' top 20 last-position logits on 24
-   texts each, cut at 64 tokens: four short ones and 20 Arena-Hard prompts
+   texts each, cut at 64 tokens: four short ones and 20 Arena-Hard prompts, with the two signals
    (tests/data/lm/smollm2_golden.jsonl.gz, gemma3_golden.jsonl.gz).
 
     python3 -m venv /tmp/lm && /tmp/lm/bin/pip install gguf==0.19.0 numpy \\
@@ -26,6 +30,7 @@
 """
 import argparse
 import gzip
+import hashlib
 import io
 import json
 import random
@@ -50,13 +55,15 @@ V = len(TOKENS)
 OUT = "tests/data/lm/"
 
 
-def write_tiny(path, seed, arch):
+def write_tiny(path, seed, arch, micro=False):
     """A tiny model of arch ("llama" or "gemma3") with seeded random float32 weights. The gemma3
     one has heads wider than width / heads (32, not 16), six layers (five sliding-window layers
     with a window of 8, then a global one) and its four extra norms per layer."""
     gemma = arch == "gemma3"
     # gemma3: width 32, 2 query heads of 32 and one key/value head, feed-forward 64.
     e, f, h, hkv, layers, d = (32, 64, 2, 1, 6, 32) if gemma else (E, F, H, HKV, LAYERS, E // H)
+    if micro:  # the fuzz target's seeds: the same structure, a few kilobytes
+        e, f, h, hkv, layers, d = (8, 16, 2, 1, 6 if gemma else 1, 8 if gemma else 4)
     rng = np.random.default_rng(seed)
     w = GGUFWriter(path, arch)
     w.add_block_count(layers)
@@ -115,6 +122,17 @@ def last_logits(llm, ids):
     return np.array(llm.scores[len(ids) - 1], dtype=np.float64)
 
 
+def signals(llm, ids):
+    """The mean negative log-likelihood of ids[1:] and the entropy of the next token, in nats,
+    from every position's logits (after last_logits has run on ids)."""
+    z = np.array(llm.scores[:len(ids)], dtype=np.float64)
+    top = z.max(axis=1, keepdims=True)
+    lse = (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True)))[:, 0]
+    nll = [lse[t] - z[t, ids[t + 1]] for t in range(len(ids) - 1)]
+    p = np.exp(z[-1] - lse[-1])
+    return (float(np.mean(nll)) if nll else 0.0), float(lse[-1] - (p * z[-1]).sum())
+
+
 def hidden_state(emb, ids):
     """The final hidden state of the last position: llama.cpp's embeddings without pooling."""
     batch = llama_cpp.llama_batch_init(len(ids), 0, 1)
@@ -146,8 +164,10 @@ def top_logits(llm, seqs, path):
         for ids in seqs:
             logits = last_logits(llm, ids)
             top = np.argsort(-logits)[:20]
+            nll, entropy = signals(llm, ids)
             f.write(json.dumps({"ids": ids, "top": [int(i) for i in top],
-                                "logits": [round(float(logits[i]), 5) for i in top]}) + "\n")
+                                "logits": [round(float(logits[i]), 5) for i in top],
+                                "mean_nll": nll, "next_entropy": entropy}) + "\n")
 
 
 def main():
@@ -155,6 +175,14 @@ def main():
     ap.add_argument("--smollm2", help="SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--gemma3", help="gemma-3-270m-q4_k_m.gguf")
     args = ap.parse_args()
+    # Seeds of the lm_model fuzz target: micro models of both architectures, named by sha1.
+    for arch in ("llama", "gemma3"):
+        tmp = "/tmp/lm_micro.gguf"
+        write_tiny(tmp, 1, arch, micro=True)
+        with open(tmp, "rb") as f:
+            blob = f.read()
+        with open("fuzz/corpus/lm_model/" + hashlib.sha1(blob).hexdigest(), "wb") as f:
+            f.write(blob)
     for arch, seed in (("llama", 20261203), ("gemma3", 20261204)):
         tiny = OUT + f"tiny_{arch}.gguf"
         write_tiny(tiny, seed, arch)
@@ -166,6 +194,7 @@ def main():
                 ids = [rng.randrange(V) for _ in range(rng.randint(1, 48))]
                 rec = {"ids": ids, "logits": [round(x, 6) for x in last_logits(llm, ids)],
                        "hidden": [round(x, 6) for x in hidden_state(emb, ids)]}
+                rec["mean_nll"], rec["next_entropy"] = signals(llm, ids)
                 f.write(json.dumps(rec) + "\n")
     # Real text, as a router reads it: four short texts and the first 64 tokens of 20 Arena-Hard
     # prompts (random ids would reach unused tokens whose embeddings drive the activations far

@@ -399,8 +399,8 @@ static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
     add(s->x, s->h, NE);
 }
 
-int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *logits, float *hidden,
-                   char *errbuf) {
+// The layers over ids: s->x holds each position's final residual. RL_OK or an error in errbuf.
+static int run(const struct rl__lm *m, const int32_t *ids, int n, struct scratch *s, char *errbuf) {
     if (n < 1 || n > m->n_ctx)
         return rl__errf(errbuf, RL_EINVAL, "%d tokens: the model reads 1 to %d", n, m->n_ctx);
     for (int t = 0; t < n; t++)
@@ -408,26 +408,107 @@ int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *log
             return rl__errf(errbuf, RL_EINVAL,
                             "token %d at position %d is outside the vocabulary of %d", ids[t], t,
                             m->n_vocab);
-    struct scratch s;
-    if (scratch_new(m, n, &s) != RL_OK)
+    if (scratch_new(m, n, s) != RL_OK)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory for %d tokens", n);
     size_t E = (size_t)m->n_embd;
     float scale = m->gemma ? sqrtf((float)m->n_embd) : 1.0f;
     for (int t = 0; t < n; t++) {
-        float *row = s.x + (size_t)t * E;
+        float *row = s->x + (size_t)t * E;
         dequant_row(m->tok_embd, ids[t], row);
         for (size_t i = 0; i < E; i++)
             row[i] *= scale;
     }
     for (int i = 0; i < m->n_layer; i++)
-        layer(m, i, n, &s);
-    const float *last = s.x + (size_t)(n - 1) * E;
-    dequant_row(m->out_norm, 0, s.norm);
-    rms_norm(last, 1, m->n_embd, s.norm, m->eps, s.h);
+        layer(m, i, n, s);
+    dequant_row(m->out_norm, 0, s->norm);
+    return RL_OK;
+}
+
+int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *logits, float *hidden,
+                   char *errbuf) {
+    struct scratch s;
+    int rc = run(m, ids, n, &s, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    size_t E = (size_t)m->n_embd;
+    rms_norm(s.x + (size_t)(n - 1) * E, 1, m->n_embd, s.norm, m->eps, s.h);
     if (hidden)
         memcpy(hidden, s.h, E * sizeof *hidden);
     if (logits)
         matmul(m->output, s.h, 1, logits, s.tile);
     scratch_free(&s);
     return RL_OK;
+}
+
+// Per position, the running log-sum-exp of its logits (online: the largest so far and the sum of
+// exp(z - max)), the logit of the next token, and for the last position the sum of
+// exp(z - max)·z that gives the entropy.
+struct stream {
+    double *max, *sum, *target;
+    double zsum; // the last position's Σ exp(z - max)·z, rescaled with its max
+};
+
+static void stream_add(struct stream *st, int t, double z, bool last) {
+    if (z > st->max[t]) {
+        double r = exp(st->max[t] - z);
+        st->sum[t] = st->sum[t] * r + 1;
+        if (last)
+            st->zsum = st->zsum * r + z;
+        st->max[t] = z;
+    } else {
+        double e = exp(z - st->max[t]);
+        st->sum[t] += e;
+        if (last)
+            st->zsum += e * z;
+    }
+}
+
+int rl__lm_signals(const struct rl__lm *m, const int32_t *ids, int n, struct rl__lm_signals *out,
+                   float *logits, char *errbuf) {
+    struct scratch s;
+    int rc = run(m, ids, n, &s, errbuf);
+    if (rc != RL_OK)
+        return rc;
+    rms_norm(s.x, n, m->n_embd, s.norm, m->eps, s.x);
+    size_t N = (size_t)n;
+    struct stream st = {malloc(N * sizeof(double)), calloc(N, sizeof(double)),
+                        malloc(N * sizeof(double)), 0};
+    float *y = malloc(N * TILE_ROWS * sizeof *y);
+    if (!st.max || !st.sum || !st.target || !y) {
+        rc = rl__errf(errbuf, RL_ENOMEM, "out of memory for %d tokens", n);
+    } else {
+        // The output matrix a tile of rows at a time: n × TILE_ROWS logits, never n × vocab.
+        const struct rl_gguf_tensor *w = m->output;
+        int K = (int)w->ne[0], V = (int)w->ne[1];
+        for (int t = 0; t < n; t++)
+            st.max[t] = -INFINITY;
+        for (int j0 = 0; j0 < V; j0 += TILE_ROWS) {
+            int rows = V - j0 < TILE_ROWS ? V - j0 : TILE_ROWS;
+            for (int r = 0; r < rows; r++)
+                dequant_row(w, j0 + r, s.tile + (size_t)r * (size_t)K);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, K, 1.0f, s.x, K, s.tile,
+                        K, 0.0f, y, rows);
+            for (int t = 0; t < n; t++)
+                for (int r = 0; r < rows; r++) {
+                    double z = y[(size_t)t * (size_t)rows + (size_t)r];
+                    stream_add(&st, t, z, t == n - 1);
+                    if (t + 1 < n && ids[t + 1] == j0 + r)
+                        st.target[t] = z;
+                    if (logits && t == n - 1)
+                        logits[j0 + r] = (float)z;
+                }
+        }
+        double nll = 0;
+        for (int t = 0; t + 1 < n; t++)
+            nll += st.max[t] + log(st.sum[t]) - st.target[t];
+        double lse = st.max[n - 1] + log(st.sum[n - 1]);
+        out->mean_nll = n > 1 ? nll / (n - 1) : 0;
+        out->next_entropy = lse - st.zsum / st.sum[n - 1];
+    }
+    free(st.max);
+    free(st.sum);
+    free(st.target);
+    free(y);
+    scratch_free(&s);
+    return rc;
 }

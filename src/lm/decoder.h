@@ -57,4 +57,18 @@ void rl__lm_free(struct rl__lm *m); // safe on a zeroed or failed struct
 int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *logits, float *hidden,
                    char *errbuf) RL_NODISCARD;
 
+// Prompt-level signals of a text, in nats: the mean negative log-likelihood of ids[1..n) given
+// the ids before each, and the entropy of the model's distribution of the next token after all n.
+struct rl__lm_signals {
+    double mean_nll; // 0 when n == 1
+    double next_entropy;
+};
+
+// Run the n ids through the model (as rl__lm_forward) and compute its signals from every
+// position's logits, a tile of the output matrix at a time (memory n × 64 floats, not n × the
+// vocabulary); logits (n_vocab floats, or NULL) receives the last position's. RL_OK, RL_EINVAL
+// or RL_ENOMEM, with errbuf.
+int rl__lm_signals(const struct rl__lm *m, const int32_t *ids, int n, struct rl__lm_signals *out,
+                   float *logits, char *errbuf) RL_NODISCARD;
+
 #endif
