@@ -35,14 +35,15 @@ struct rl__kernels {
     void (*gemm)(int m, int n, int k, const float *x, int ldx, const float *wp, const float *bias,
                  float *y, int ldy, enum rl__epilogue epi, int p0, int p1);
 
-    // int8 GEMM: the same product and epilogues as gemm, with W quantised once per output
-    // channel (symmetric, scale max|w|/127) and each row of x quantised when it is ready
-    // (symmetric, scale max|x|/127, round to nearest), products summed exactly in int32 and
-    // scaled back to float before the bias. W is packed into panels of nr outputs like gemm's,
-    // each panel k-major in groups of four k (one 32-bit lane per output and group), followed by
-    // the outputs' scales (float) and column sums (int32) padded to whole panels. A quantised
-    // row of x is q8_row_size(k) bytes in the set's own form (int16 values, or bytes offset by
-    // 128 for vpdpbusd), its scale at the end.
+    // int8 GEMM: the same product and epilogues as gemm, with W quantised once at load and each
+    // row of x when it is ready, both symmetric in blocks of 32 consecutive k with one scale
+    // each (max|v|/127, round to nearest); per block the products are summed exactly in int32
+    // and scaled by the two blocks' scales into a float accumulator, before the bias. W is
+    // packed into panels of nr outputs like gemm's, each panel k-major in groups of four k (one
+    // 32-bit lane per output and group), followed by each output's block scales (float) and
+    // block column sums (int32, for the offset form) padded to whole panels. A quantised row of
+    // x is q8_row_size(k) bytes in the set's own form (int16 values, or bytes offset by 128 for
+    // vpdpbusd), its block scales at the end.
     size_t (*q8_packed_size)(int n, int k); // bytes of a packed (n, k) weight, a multiple of 64
     // Quantise and pack w (n, k) row-major into wq (q8_packed_size bytes, 64-byte aligned).
     void (*q8_pack)(const float *w, int n, int k, void *wq);
