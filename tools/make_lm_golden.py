@@ -20,7 +20,9 @@
    lm_model fuzz target.
 2. With --smollm2 GGUF and --gemma3 GGUF: the real models' top 20 last-position logits on 24
    texts each, cut at 64 tokens: four short ones and 20 Arena-Hard prompts, with the two signals
-   (tests/data/lm/smollm2_golden.jsonl.gz, gemma3_golden.jsonl.gz).
+   (tests/data/lm/smollm2_golden.jsonl.gz, gemma3_golden.jsonl.gz), and the ids each reads for
+   those texts and a few more as a routing prompt (tests/data/lm/prompt_ids.jsonl.gz): the
+   file's chat template rendered with jinja2, or the text with BOS when there is none.
 
     python3 -m venv /tmp/lm && /tmp/lm/bin/pip install gguf==0.19.0 numpy \\
         'llama-cpp-python[server]==0.3.36'
@@ -208,6 +210,33 @@ def main():
             llm = open_model(path, False)
             seqs = [llm.tokenize(t.encode(), add_bos=bos, special=True)[:64] for t in texts]
             top_logits(llm, seqs, OUT + name + "_golden.jsonl.gz")
+    if args.smollm2 and args.gemma3:
+        prompt_layouts(args, texts)
+
+
+def prompt_layouts(args, texts):
+    """The ids each real model reads for a routing prompt (rl__lm_prompt_ids): the file's chat
+    template rendered with jinja2 for one user message and the generation prompt, tokenized
+    with special tokens parsed, as llama-cpp-python's chat formatter does; the text alone (with
+    BOS) for a file without a template."""
+    import jinja2
+    extra = ["", " leading space", "trailing space ", "two\n\nlines", "tab\tand unicode é 漢字 😀",
+             "1234567 digits", "```python\nprint('code')\n```"]
+    with gzip.GzipFile(OUT + "prompt_ids.jsonl.gz", "wb", mtime=0) as g, \
+            io.TextIOWrapper(g) as f:
+        for path, name in ((args.smollm2, "smollm2"), (args.gemma3, "gemma3")):
+            llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+            template = llm.metadata.get("tokenizer.chat_template")
+            # A text that spells a control token is left out: the template's rendering would
+            # parse it as one, which rl__lm_prompt_ids refuses to do (its own test checks that).
+            for text in [t for t in texts + extra if "<|" not in t]:
+                if template:
+                    rendered = jinja2.Template(template).render(
+                        messages=[{"role": "user", "content": text}], add_generation_prompt=True)
+                    ids = llm.tokenize(rendered.encode(), add_bos=False, special=True)
+                else:
+                    ids = llm.tokenize(text.encode(), add_bos=True, special=False)
+                f.write(json.dumps({"model": name, "text": text, "ids": ids}) + "\n")
 
 
 if __name__ == "__main__":

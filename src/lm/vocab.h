@@ -121,6 +121,16 @@ struct rl__lm_ids {
 };
 void rl__lm_ids_push(struct rl__lm_ids *out, int32_t id);
 
+// The ids an LM reads for a routing prompt, laid out as the model's file g says its model reads a
+// conversation (chat.c): with SmolLM2's ChatML template (tokenizer.chat_template), the template's
+// default system turn, the text as the user's turn and the opening of the assistant's turn; with
+// no template (a base model such as Gemma 3 270M), BOS when the vocabulary adds one, then the
+// text. The text is always plain text, even where it spells a control token, so a user cannot
+// close a turn. Appends to out (free out->p). RL_OK; RL_EUNSUPPORTED for another template;
+// RL_EFORMAT when a token of the template is missing; RL_ETOOBIG or RL_ENOMEM; with errbuf.
+int rl__lm_prompt_ids(const struct rl_gguf *g, const struct rl__lm_vocab *v, const char *text,
+                      size_t len, struct rl__lm_ids *out, char *errbuf) RL_NODISCARD;
+
 // Merge rank of the pair (a[0..na), b[0..nb)), or -1.
 int32_t rl__lm_merge_rank(const struct rl__lm_vocab *v, const char *a, size_t na, const char *b,
                           size_t nb);
