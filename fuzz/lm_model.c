@@ -3,7 +3,8 @@
 // to four tokens and the signals' pass over every position (ASan and UBSan watch every read of
 // its tensors); its vocabulary, when it loads, must
 // tokenize a few texts (the bytes' own tail among them) into ids inside the vocabulary, and give
-// the same count to a call without a buffer. Every refusal must say why.
+// the same count to a call without a buffer, and lay out a routing prompt as the file's chat
+// template says. Every refusal must say why.
 #include <math.h>
 
 #include "fuzz.h"
@@ -47,12 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(logits);
     free(hidden);
     struct rl__lm_vocab v;
+    err[0] = '\0';
     if (rl__lm_vocab_load(&m.file, "fuzz.gguf", &v, err) == RL_OK) {
         static const char *const texts[] = {"Hello, world! 123", "  two  spaces\n\ttab", "é€😀"};
         for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
             tokenize(&v, texts[i], strlen(texts[i]));
         size_t tail = size < 64 ? size : 64;
         tokenize(&v, (const char *)data + size - tail, tail);
+        struct rl__lm_ids ids_of_prompt = {0};
+        err[0] = '\0';
+        if (rl__lm_prompt_ids(&m.file, &v, texts[0], strlen(texts[0]), &ids_of_prompt, err) !=
+                RL_OK &&
+            !err[0])
+            abort();
+        free(ids_of_prompt.p);
         rl__lm_vocab_free(&v);
     } else if (!err[0]) {
         abort();
