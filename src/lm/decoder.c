@@ -9,13 +9,14 @@
 //   h = RMSNorm(x)·ffn_norm;  x += RMSNorm((gelu(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ)·post_ffw_norm
 // Both end with hidden = RMSNorm(x_last)·output_norm and logits = hidden·Woutᵀ (the token
 // embedding when the file has no output matrix).
-#include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoder/kernels.h"
 #include "lm/decoder.h"
 #include "lm/quant.h"
 
@@ -189,6 +190,8 @@ int rl__lm_open(const char *path, struct rl__lm *m, char *errbuf) {
         snprintf(m->arch, sizeof m->arch, "%.*s", (int)arch.len, arch.p);
         m->gemma = rl__gguf_str_eq(arch, "gemma3");
         rc = read_model(m, errbuf);
+        if (rc == RL_OK && !(m->kernels = rl__kernels_for_cpu(errbuf)))
+            rc = RL_EUNSUPPORTED;
     }
     if (rc != RL_OK) {
         char inner[RL_ERRBUF_SIZE];
@@ -222,16 +225,67 @@ static void dequant_row(const struct rl_gguf_tensor *t, int64_t row, float *out)
     (void)rc; // the type was checked at open
 }
 
-// y (n, N) = x (n, K) · Wᵀ for W (N, K) stored in t; tile holds TILE_ROWS × K floats.
-static void matmul(const struct rl_gguf_tensor *t, const float *x, int n, float *y, float *tile) {
-    int K = (int)t->ne[0], N = (int)t->ne[1];
-    for (int j0 = 0; j0 < N; j0 += TILE_ROWS) {
-        int rows = N - j0 < TILE_ROWS ? N - j0 : TILE_ROWS;
-        for (int r = 0; r < rows; r++)
-            dequant_row(t, j0 + r, tile + (size_t)r * (size_t)K);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, K, 1.0f, x, K, tile, K, 0.0f,
-                    y + j0, N);
+// The tile buffers of a matrix product: TILE_ROWS rows dequantised, the same packed for the
+// encoder's GEMM kernels, and a zero bias.
+struct tile {
+    const struct rl__kernels *k;
+    float *rows, *packed, *zero;
+};
+
+// Below this many rows of x, packing a tile for the GEMM kernels costs more than it saves: the
+// rows are multiplied by dot products straight from the dequantised tile.
+#define PACK_MIN_ROWS 16
+
+// y[t][j] = x_t · w_j for the n rows of x (K floats each) and the rows w_j of the tile, written
+// at y + j with row stride ldy.
+static void dot_rows(const float *x, int n, int K, const float *tile, int rows, float *y, int ldy) {
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * (size_t)K;
+        for (int j = 0; j < rows; j++) {
+            const float *wj = tile + (size_t)j * (size_t)K;
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+            int i = 0;
+            for (; i + 16 <= K; i += 16) {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xt + i), _mm256_loadu_ps(wj + i), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xt + i + 8), _mm256_loadu_ps(wj + i + 8), a1);
+            }
+            for (; i + 8 <= K; i += 8)
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xt + i), _mm256_loadu_ps(wj + i), a0);
+            __m256 a = _mm256_add_ps(a0, a1);
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));
+            float sum = _mm_cvtss_f32(h);
+            for (; i < K; i++) // a width that is not a multiple of 8 (float32 matrices)
+                sum += xt[i] * wj[i];
+            y[(size_t)t * (size_t)ldy + (size_t)j] = sum;
+        }
     }
+}
+
+// y (n, rows) = x (n, K) · W[j0 .. j0 + rows)ᵀ for W (N, K) stored in t, y with row stride ldy:
+// the rows dequantised, then packed and multiplied by the encoder's single-threaded GEMM kernels,
+// or for a few rows of x by dot products (OpenBLAS's threads cost more than they give on
+// products this small).
+static void tile_product(const struct rl_gguf_tensor *t, int j0, int rows, const float *x, int n,
+                         float *y, int ldy, const struct tile *w) {
+    int K = (int)t->ne[0];
+    for (int r = 0; r < rows; r++)
+        dequant_row(t, j0 + r, w->rows + (size_t)r * (size_t)K);
+    if (n < PACK_MIN_ROWS) {
+        dot_rows(x, n, K, w->rows, rows, y, ldy);
+        return;
+    }
+    w->k->pack(w->rows, rows, K, w->packed);
+    w->k->gemm(n, rows, K, x, K, w->packed, w->zero, y, ldy, RL__EPI_BIAS, 0, w->k->n_panels(rows));
+}
+
+// y (n, N) = x (n, K) · Wᵀ for W (N, K) stored in t, a tile of TILE_ROWS rows at a time.
+static void matmul(const struct rl_gguf_tensor *t, const float *x, int n, float *y,
+                   const struct tile *w) {
+    int N = (int)t->ne[1];
+    for (int j0 = 0; j0 < N; j0 += TILE_ROWS)
+        tile_product(t, j0, N - j0 < TILE_ROWS ? N - j0 : TILE_ROWS, x, n, y + j0, N, w);
 }
 
 // out = RMSNorm(x)·w over each of n rows of width d.
@@ -308,16 +362,21 @@ static float gelu_tanh(float x) {
 // The pass
 
 struct scratch {
-    float *x, *h, *q, *k, *v, *att, *gate, *up, *tile, *scores, *norm;
+    float *x, *h, *q, *k, *v, *att, *gate, *up, *scores, *norm;
+    struct tile w;
 };
 
 static void scratch_free(struct scratch *s) {
-    float **all[] = {&s->x,    &s->h,  &s->q,    &s->k,      &s->v,   &s->att,
-                     &s->gate, &s->up, &s->tile, &s->scores, &s->norm};
+    float **all[] = {&s->x,  &s->h,      &s->q,    &s->k,      &s->v,        &s->att,   &s->gate,
+                     &s->up, &s->scores, &s->norm, &s->w.rows, &s->w.packed, &s->w.zero};
     for (size_t i = 0; i < RL_COUNTOF(all); i++) {
         free(*all[i]);
         *all[i] = NULL;
     }
+}
+
+static size_t round_up(size_t n, size_t to) {
+    return (n + to - 1) / to * to;
 }
 
 static int scratch_new(const struct rl__lm *m, int n, struct scratch *s) {
@@ -334,12 +393,18 @@ static int scratch_new(const struct rl__lm *m, int n, struct scratch *s) {
         .att = malloc(N * Q * sizeof(float)),
         .gate = malloc(N * F * sizeof(float)),
         .up = malloc(N * F * sizeof(float)),
-        .tile = malloc(TILE_ROWS * widest * sizeof(float)),
         .scores = malloc(N * sizeof(float)),
         .norm = malloc(widest * sizeof(float)),
+        .w = {.k = m->kernels,
+              .rows = malloc(TILE_ROWS * widest * sizeof(float)),
+              .packed = aligned_alloc(
+                  64,
+                  round_up(m->kernels->packed_size(TILE_ROWS, (int)widest) * sizeof(float), 64)),
+              .zero = calloc((size_t)m->kernels->n_panels(TILE_ROWS) * (size_t)m->kernels->nr,
+                             sizeof(float))},
     };
-    if (s->x && s->h && s->q && s->k && s->v && s->att && s->gate && s->up && s->tile &&
-        s->scores && s->norm)
+    if (s->x && s->h && s->q && s->k && s->v && s->att && s->gate && s->up && s->scores &&
+        s->norm && s->w.rows && s->w.packed && s->w.zero)
         return RL_OK;
     scratch_free(s);
     return RL_ENOMEM;
@@ -369,9 +434,9 @@ static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
     float base = local ? GEMMA3_LOCAL_ROPE_BASE : m->rope_base;
     dequant_row(l->attn_norm, 0, s->norm);
     rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
-    matmul(l->wq, s->h, n, s->q, s->tile);
-    matmul(l->wk, s->h, n, s->k, s->tile);
-    matmul(l->wv, s->h, n, s->v, s->tile);
+    matmul(l->wq, s->h, n, s->q, &s->w);
+    matmul(l->wk, s->h, n, s->k, &s->w);
+    matmul(l->wv, s->h, n, s->v, &s->w);
     if (m->gemma) { // each head normalised on its own
         norm_in_place(m, s->q, n * m->n_head, m->head_dim, l->q_norm, s->norm);
         norm_in_place(m, s->k, n * m->n_head_kv, m->head_dim, l->k_norm, s->norm);
@@ -380,20 +445,20 @@ static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
     rope(s->k, n, m->n_head_kv, m->head_dim, base, m->gemma);
     attention(m, n, s->q, s->k, s->v, 1.0f / sqrtf((float)m->head_dim), local ? m->n_swa : 0,
               s->att, s->scores);
-    matmul(l->wo, s->att, n, s->h, s->tile);
+    matmul(l->wo, s->att, n, s->h, &s->w);
     if (m->gemma)
         norm_in_place(m, s->h, n, m->n_embd, l->post_attn_norm, s->norm);
     add(s->x, s->h, NE);
 
     dequant_row(l->ffn_norm, 0, s->norm);
     rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
-    matmul(l->w_gate, s->h, n, s->gate, s->tile);
-    matmul(l->w_up, s->h, n, s->up, s->tile);
+    matmul(l->w_gate, s->h, n, s->gate, &s->w);
+    matmul(l->w_up, s->h, n, s->up, &s->w);
     for (size_t i = 0; i < NF; i++) {
         float g = s->gate[i];
         s->gate[i] = (m->gemma ? gelu_tanh(g) : g / (1.0f + expf(-g))) * s->up[i];
     }
-    matmul(l->w_down, s->gate, n, s->h, s->tile);
+    matmul(l->w_down, s->gate, n, s->h, &s->w);
     if (m->gemma)
         norm_in_place(m, s->h, n, m->n_embd, l->post_ffw_norm, s->norm);
     add(s->x, s->h, NE);
@@ -435,7 +500,7 @@ int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *log
     if (hidden)
         memcpy(hidden, s.h, E * sizeof *hidden);
     if (logits)
-        matmul(m->output, s.h, 1, logits, s.tile);
+        matmul(m->output, s.h, 1, logits, &s.w);
     scratch_free(&s);
     return RL_OK;
 }
@@ -479,15 +544,12 @@ int rl__lm_signals(const struct rl__lm *m, const int32_t *ids, int n, struct rl_
     } else {
         // The output matrix a tile of rows at a time: n × TILE_ROWS logits, never n × vocab.
         const struct rl_gguf_tensor *w = m->output;
-        int K = (int)w->ne[0], V = (int)w->ne[1];
+        int V = (int)w->ne[1];
         for (int t = 0; t < n; t++)
             st.max[t] = -INFINITY;
         for (int j0 = 0; j0 < V; j0 += TILE_ROWS) {
             int rows = V - j0 < TILE_ROWS ? V - j0 : TILE_ROWS;
-            for (int r = 0; r < rows; r++)
-                dequant_row(w, j0 + r, s.tile + (size_t)r * (size_t)K);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, K, 1.0f, s.x, K, s.tile,
-                        K, 0.0f, y, rows);
+            tile_product(w, j0, rows, s.x, n, y, rows, &s.w);
             for (int t = 0; t < n; t++)
                 for (int r = 0; r < rows; r++) {
                     double z = y[(size_t)t * (size_t)rows + (size_t)r];

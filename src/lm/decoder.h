@@ -9,8 +9,9 @@
 // attention within a window of the last `sliding_window` positions in the others, norms after
 // attention and after the feed-forward block too, GeGLU with tanh GELU). Weights stay in the file's
 // quantised types (lm/quant.h reads them); each matrix product dequantises a tile of rows to
-// float32 and multiplies it with OpenBLAS, so the arithmetic is float32 throughout (llama.cpp
-// quantises the activations too: the two agree to about three decimal places, not bit for bit).
+// float32 and multiplies it with the encoder's GEMM kernels (src/encoder/kernels.h), so the
+// arithmetic is float32 throughout (llama.cpp quantises the activations too: the two agree to about
+// three decimal places, not bit for bit).
 //
 // A model is immutable once opened and may be shared by threads; each forward call allocates its
 // own scratch memory.
@@ -22,6 +23,8 @@
 #include <stdint.h>
 
 #include "lm/gguf.h"
+
+struct rl__kernels;
 
 #define RL_LM_MAX_LAYERS 256
 #define RL_LM_MAX_EMBD   16384
@@ -41,7 +44,8 @@ struct rl__lm {
     int n_swa; // gemma3: the sliding window of the local layers
     float rope_base, eps;
     const struct rl_gguf_tensor *tok_embd, *out_norm, *output; // output: tok_embd when tied
-    struct rl__lm_layer *layers;                               // (n_layer)
+    const struct rl__kernels *kernels; // the encoder's GEMM kernels for this CPU
+    struct rl__lm_layer *layers;       // (n_layer)
 };
 
 // Open the GGUF file at path and check that it holds a model of a supported architecture: every
