@@ -154,8 +154,8 @@ def hidden_state(emb, ids):
     return out
 
 
-def open_model(path, embedding):
-    return llama_cpp.Llama(model_path=path, n_ctx=CTX if "tiny" in path else 512, n_threads=2,
+def open_model(path, embedding, n_ctx=512):
+    return llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=2,
                            embedding=embedding, logits_all=not embedding, verbose=False,
                            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE)
 
@@ -188,7 +188,7 @@ def main():
     for arch, seed in (("llama", 20261203), ("gemma3", 20261204)):
         tiny = OUT + f"tiny_{arch}.gguf"
         write_tiny(tiny, seed, arch)
-        llm, emb = open_model(tiny, False), open_model(tiny, True)
+        llm, emb = open_model(tiny, False, CTX), open_model(tiny, True, CTX)
         rng = random.Random(7)
         with gzip.GzipFile(OUT + f"tiny_{arch}_golden.jsonl.gz", "wb", mtime=0) as g, \
                 io.TextIOWrapper(g) as f:

@@ -415,11 +415,11 @@ static void add(float *y, const float *x, size_t n) {
         y[i] += x[i];
 }
 
-// x (rows of width d) = RMSNorm(x)·w in place, w a vector tensor; buf holds d floats.
-static void norm_in_place(const struct rl__lm *m, float *x, int rows, int d,
-                          const struct rl_gguf_tensor *w, float *buf) {
+// out (rows of width d) = RMSNorm(x)·w, w a vector tensor; out may be x; buf holds d floats.
+static void apply_norm(const struct rl__lm *m, const float *x, int rows, int d,
+                       const struct rl_gguf_tensor *w, float *buf, float *out) {
     dequant_row(w, 0, buf);
-    rms_norm(x, rows, d, buf, m->eps, x);
+    rms_norm(x, rows, d, buf, m->eps, out);
 }
 
 // gemma3's local layers: all but every sixth (llama.cpp's pattern for the architecture), whose
@@ -432,14 +432,13 @@ static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
     size_t NE = (size_t)n * (size_t)m->n_embd, NF = (size_t)n * (size_t)m->n_ff;
     bool local = m->gemma && (il + 1) % GEMMA3_GLOBAL_EVERY != 0;
     float base = local ? GEMMA3_LOCAL_ROPE_BASE : m->rope_base;
-    dequant_row(l->attn_norm, 0, s->norm);
-    rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
+    apply_norm(m, s->x, n, m->n_embd, l->attn_norm, s->norm, s->h);
     matmul(l->wq, s->h, n, s->q, &s->w);
     matmul(l->wk, s->h, n, s->k, &s->w);
     matmul(l->wv, s->h, n, s->v, &s->w);
     if (m->gemma) { // each head normalised on its own
-        norm_in_place(m, s->q, n * m->n_head, m->head_dim, l->q_norm, s->norm);
-        norm_in_place(m, s->k, n * m->n_head_kv, m->head_dim, l->k_norm, s->norm);
+        apply_norm(m, s->q, n * m->n_head, m->head_dim, l->q_norm, s->norm, s->q);
+        apply_norm(m, s->k, n * m->n_head_kv, m->head_dim, l->k_norm, s->norm, s->k);
     }
     rope(s->q, n, m->n_head, m->head_dim, base, m->gemma);
     rope(s->k, n, m->n_head_kv, m->head_dim, base, m->gemma);
@@ -447,11 +446,10 @@ static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
               s->att, s->scores);
     matmul(l->wo, s->att, n, s->h, &s->w);
     if (m->gemma)
-        norm_in_place(m, s->h, n, m->n_embd, l->post_attn_norm, s->norm);
+        apply_norm(m, s->h, n, m->n_embd, l->post_attn_norm, s->norm, s->h);
     add(s->x, s->h, NE);
 
-    dequant_row(l->ffn_norm, 0, s->norm);
-    rms_norm(s->x, n, m->n_embd, s->norm, m->eps, s->h);
+    apply_norm(m, s->x, n, m->n_embd, l->ffn_norm, s->norm, s->h);
     matmul(l->w_gate, s->h, n, s->gate, &s->w);
     matmul(l->w_up, s->h, n, s->up, &s->w);
     for (size_t i = 0; i < NF; i++) {
@@ -460,7 +458,7 @@ static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
     }
     matmul(l->w_down, s->gate, n, s->h, &s->w);
     if (m->gemma)
-        norm_in_place(m, s->h, n, m->n_embd, l->post_ffw_norm, s->norm);
+        apply_norm(m, s->h, n, m->n_embd, l->post_ffw_norm, s->norm, s->h);
     add(s->x, s->h, NE);
 }
 
@@ -485,7 +483,6 @@ static int run(const struct rl__lm *m, const int32_t *ids, int n, struct scratch
     }
     for (int i = 0; i < m->n_layer; i++)
         layer(m, i, n, s);
-    dequant_row(m->out_norm, 0, s->norm);
     return RL_OK;
 }
 
@@ -496,7 +493,7 @@ int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *log
     if (rc != RL_OK)
         return rc;
     size_t E = (size_t)m->n_embd;
-    rms_norm(s.x + (size_t)(n - 1) * E, 1, m->n_embd, s.norm, m->eps, s.h);
+    apply_norm(m, s.x + (size_t)(n - 1) * E, 1, m->n_embd, m->out_norm, s.norm, s.h);
     if (hidden)
         memcpy(hidden, s.h, E * sizeof *hidden);
     if (logits)
@@ -534,7 +531,7 @@ int rl__lm_signals(const struct rl__lm *m, const int32_t *ids, int n, struct rl_
     int rc = run(m, ids, n, &s, errbuf);
     if (rc != RL_OK)
         return rc;
-    rms_norm(s.x, n, m->n_embd, s.norm, m->eps, s.x);
+    apply_norm(m, s.x, n, m->n_embd, m->out_norm, s.norm, s.x);
     size_t N = (size_t)n;
     struct stream st = {malloc(N * sizeof(double)), calloc(N, sizeof(double)),
                         malloc(N * sizeof(double)), 0};
