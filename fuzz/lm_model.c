@@ -26,7 +26,7 @@ static void tokenize(const struct rl__lm_vocab *v, const char *text, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[RL_ERRBUF_SIZE] = "";
     struct rl__lm m;
-    if (rl__lm_open(fuzz_file(data, size, ".gguf"), &m, err) != RL_OK) {
+    if (rl__lm_open(fuzz_file(data, size, ".gguf"), RL_PRECISION_FP32, &m, err) != RL_OK) {
         if (!err[0])
             abort();
         rl__lm_free(&m);
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     float *logits = malloc((size_t)m.n_vocab * sizeof *logits);
     float *hidden = malloc((size_t)m.n_embd * sizeof *hidden);
     struct rl__lm_signals sig;
-    if (logits && hidden && rl__lm_forward(&m, ids, n, logits, hidden, err) == RL_OK &&
+    if (logits && hidden && rl__lm_forward(&m, NULL, ids, n, logits, hidden, err) == RL_OK &&
         rl__lm_signals(&m, ids, n, &sig, logits, err) == RL_OK) {
         // The fuzzer may write NaN or Inf weights: the outputs are touched, not judged.
         fuzz_sink ^= (uint8_t)isfinite(logits[0]) ^ (uint8_t)isfinite(hidden[m.n_embd - 1]) ^

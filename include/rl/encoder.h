@@ -1,6 +1,8 @@
 // Local sentence encoder: a BERT-family model (config.json + model.safetensors + the
 // sentence-transformers pooling config) run on the CPU in fp32 (the reference) or with int8
-// linear layers. Produces unit-norm embeddings that match sentence-transformers (fp32), or come
+// linear layers; or a causal LM in a GGUF file (SmolLM2, Gemma 3), which reads each text in the
+// causal_llm router's template and gives the final hidden state where it would write its score
+// (docs/LM.md). Produces unit-norm embeddings that match sentence-transformers (fp32), or come
 // within cosine 0.995 of the fp32 ones (int8: 0.998 at worst on the golden texts). A loaded encoder
 // is immutable (but for a locked pool of workspaces) and shared freely: every function that takes
 // only an encoder is thread-safe.
@@ -30,7 +32,9 @@ const char *rl_precision_name(enum rl_precision p); // "fp32", "int8"
 int rl_precision_parse(const char *s, enum rl_precision *p) RL_NODISCARD;
 
 // Open the encoder in model_dir: its weights stay mapped from model.safetensors until
-// rl_encoder_free. NULL on failure, errbuf names the file and the problem.
+// rl_encoder_free. A path ending in .gguf, or a folder without config.json holding one .gguf
+// file, opens a causal LM (named after the folder, or the file without .gguf). NULL on failure,
+// errbuf names the file and the problem.
 struct rl_encoder *rl_encoder_open(const char *model_dir, char *errbuf);
 // rl_encoder_open with the given precision (rl_encoder_open is RL_PRECISION_FP32).
 struct rl_encoder *rl_encoder_open_precision(const char *model_dir, enum rl_precision precision,
@@ -47,11 +51,15 @@ rl_encoder_name(const struct rl_encoder *e); // e.g. "all-MiniLM-L6-v2"; valid u
 int rl_encoder_embed(const struct rl_encoder *e, const char *const *texts, size_t n, float *out,
                      char *errbuf) RL_NODISCARD;
 
-// Tokens a text keeps after truncation, [CLS] and [SEP] included (max_seq_length, e.g. 256).
+// Tokens a text keeps after truncation, [CLS] and [SEP] included (max_seq_length, e.g. 256); a
+// causal LM's context.
 size_t rl_encoder_max_tokens(const struct rl_encoder *e);
+// The tokens the encoder reads for text[0..len): after truncation, with [CLS] and [SEP], or with
+// the causal LM's template. < 0 on failure.
+long rl_encoder_count_tokens(const struct rl_encoder *e, const char *text, size_t len);
 // Largest position the model has (max_position_embeddings): the limit of rl_encoder_embed_ids.
 size_t rl_encoder_max_positions(const struct rl_encoder *e);
-// The encoder's tokenizer; valid until rl_encoder_free.
+// The encoder's tokenizer (NULL for a causal LM); valid until rl_encoder_free.
 const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e);
 
 // ----------------------------------------------------------------------------
@@ -72,7 +80,7 @@ int rl_encoder_ws_threads(const struct rl_encoder_ws *ws);
 int rl_encoder_embed_ws(const struct rl_encoder *e, struct rl_encoder_ws *ws,
                         const char *const *texts, size_t n, float *out, char *errbuf) RL_NODISCARD;
 
-// Embed n token sequences, bypassing the tokenizer: ids[i] holds n_ids[i] ids, [CLS] and [SEP]
+// Embed n token sequences (BERT encoders only: RL_EINVAL for a causal LM), bypassing the tokenizer: ids[i] holds n_ids[i] ids, [CLS] and [SEP]
 // included, 1 <= n_ids[i] <= rl_encoder_max_positions(e), each id < the vocabulary size. ws may
 // be NULL (a pooled one is used). Output as rl_encoder_embed.
 int rl_encoder_embed_ids(const struct rl_encoder *e, struct rl_encoder_ws *ws,

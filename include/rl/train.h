@@ -38,6 +38,9 @@ struct rl_train_params {
     const char *strong; // default strong model (NULL: RL_MODEL_DEFAULT_STRONG)
     const char *weak;   // default weak model (NULL: RL_MODEL_DEFAULT_WEAK)
     const char *source; // free text recorded in the file (e.g. the data specs), may be NULL
+    // The precision of the encoder that made the embeddings ("fp32", "int8"), recorded in the file
+    // as encoder_precision so that scoring embeds the same way; NULL records none.
+    const char *encoder_precision;
     // Where to write the training-prompt list: every prompt of b with a battle, as gzipped JSONL.
     // The router file names it (relative path and SHA-256) so that an evaluation can drop the
     // benchmark prompts the router has seen. NULL writes none.

@@ -199,6 +199,8 @@ int cli_cache_dir(const char *name, char *out, size_t out_size) RL_NODISCARD;
 
 // The encoder folder used when none is named, relative to the home.
 #define CLI_DEFAULT_MODEL_DIR "models/all-MiniLM-L6-v2"
+// The causal LM a causal_llm router reads by default (`make models` fetches it).
+#define CLI_DEFAULT_LM_DIR "models/SmolLM2-135M-Instruct"
 
 // Default encoder folder, <home>/CLI_DEFAULT_MODEL_DIR, written into out.
 int cli_default_model_dir(char *out, size_t out_size) RL_NODISCARD;
@@ -284,21 +286,41 @@ int cli_price_parse(const char *cmd, const char *spec, char *name, size_t size, 
 // joined with file, each written into a buffer of `size` bytes. False when a path does not fit.
 bool cli_eval_cache_path(const char *file, char *dir, char *path, size_t size);
 
-// The encoder is loaded on first need; embeddings go through the embedding cache in
+// The encoders are loaded on first need; embeddings go through the embedding cache in
 // cli_cache_dir("embeddings") and scores through the score cache in cli_cache_dir("eval")
-// (unless no_cache), with progress bars on stderr.
-struct cli_scorer {
-    const char *model_dir; // encoder folder, NULL for the default
-    int precision;         // enum rl_precision of the encoder (cli_scorer_init: fp32)
-    bool no_cache;         // recompute embeddings and scores
+// (unless no_cache), with progress bars on stderr. The main encoder (model_dir) embeds training
+// and decontamination texts; a router trained on another encoder (a causal_llm router's LM) is
+// scored with that one, opened from <home>/models/<its name> unless the main one has its name.
+#define CLI_MAX_ENCODERS 4
+struct cli_encoder_slot {
+    char *model_dir; // NULL for the main encoder
+    int precision;   // enum rl_precision
     struct rl_encoder *enc;
     struct rl_embcache *cache;
 };
+struct cli_scorer {
+    const char *model_dir; // main encoder folder, NULL for the default
+    int precision;         // enum rl_precision of the encoders (cli_scorer_init: fp32)
+    bool no_cache;         // recompute embeddings and scores
+    struct rl_encoder *enc;    // the main encoder once loaded (slot[0].enc)
+    struct cli_encoder_slot slot[CLI_MAX_ENCODERS];
+    int n_slots;
+};
 void cli_scorer_init(struct cli_scorer *s, const char *model_dir, bool no_cache);
 void cli_scorer_free(struct cli_scorer *s);
-// Embeddings of n prompts (n × dim, caller frees *emb); `what` names them in the progress bar.
+// Embeddings of n prompts (n × dim, caller frees *emb) by the main encoder; `what` names them in
+// the progress bar.
 int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n, const char *what,
                      float **emb);
+// The same by the encoder in model_dir (NULL: the main one) at a precision (an enum
+// rl_precision, or -1 for the scorer's), which *enc receives (owned by s).
+int cli_scorer_embed_with(struct cli_scorer *s, const char *model_dir, int precision,
+                          const char *const *prompts, size_t n, const char *what, float **emb,
+                          struct rl_encoder **enc);
+// The same by the encoder router r was trained on, checked against r, at the precision its file
+// records (else the scorer's); *emb NULL for a router without one.
+int cli_scorer_embed_for(struct cli_scorer *s, const struct rl_router *r,
+                         const char *const *prompts, size_t n, const char *what, float **emb);
 // Scores of n prompts with router r loaded from spec (a kind name or a file), cached by the
 // router file's digest, the pair, the encoder and the prompts.
 int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char *spec,

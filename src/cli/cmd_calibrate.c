@@ -162,7 +162,7 @@ static int calibrate_models(const struct calib_opts *o, struct cli_scorer *s,
     double *q = malloc(n * m * sizeof *q), *cost = malloc(n * m * sizeof *cost);
     int rc = q && cost ? 0 : cli_fail("out of memory");
     if (rc == 0 && dim > 0)
-        rc = cli_scorer_embed(s, (const char *const *)sample->items, n, base, &emb);
+        rc = cli_scorer_embed_for(s, r, (const char *const *)sample->items, n, base, &emb);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct rl_prompt p = {sample->items[i], strlen(sample->items[i]),
                               emb ? emb + i * dim : NULL};

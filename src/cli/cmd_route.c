@@ -212,7 +212,6 @@ int cli_cmd_route(int argc, char **argv) {
         free(o.owned);
         return rc == CLI_HELP ? 0 : rc;
     }
-    char err[RL_ERRBUF_SIZE];
     char *owned = o.owned;
     const char *prompt = o.prompt;
     struct rl_router *r;
@@ -228,14 +227,8 @@ int cli_cmd_route(int argc, char **argv) {
     float *emb = NULL;
     struct rl_router_decision d;
     rc = 1;
-    if (rl_router_encoder_dim(r) > 0) {
-        if (cli_scorer_embed(&sc, &prompt, 1, "prompt", &emb))
-            goto done;
-        if (rl_router_check_encoder(r, sc.enc, err) != RL_OK) {
-            cli_fail("%s", err);
-            goto done;
-        }
-    }
+    if (cli_scorer_embed_for(&sc, r, &prompt, 1, "prompt", &emb))
+        goto done;
     struct rl_prompt p = {prompt, strlen(prompt), emb};
     if (o.models) {
         rc = route_models(&o, r, &p);

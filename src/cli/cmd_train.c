@@ -19,7 +19,8 @@
 struct train_opts {
     const struct rl_router_kind *kind;
     struct cli_list data, exclude, alias;
-    const char *out, *dropped, *model_dir, *prompts_out;
+    const char *out, *dropped, *model_dir, *lm, *prompts_out;
+    int precision;
     double exclude_threshold;
     bool strict, no_cache, int8, features, no_embedding;
     struct rl_train_params p;
@@ -94,6 +95,11 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
         CLI_INT("--threads", &o->p.n_threads, 1, 2, "N",
                 "1 or 2 (default 2); the result does not depend on it"),
         CLI_MODEL_DIR(&o->model_dir),
+        CLI_STR("--lm", &o->lm, "DIR", 0,
+                "causal_llm: the causal LM whose hidden states the router reads, a folder or a "
+                "GGUF file (default <home>/" CLI_DEFAULT_LM_DIR "); --model-dir's encoder still "
+                "decontaminates"),
+        CLI_PRECISION(&o->precision),
         CLI_FLAG("--no-cache", &o->no_cache, "do not use the embedding cache"),
     };
     const struct cli_spec spec = {
@@ -322,22 +328,35 @@ int cli_cmd_train(int argc, char **argv) {
         return cli_fail("out of memory");
     struct cli_scorer sc;
     cli_scorer_init(&sc, o.model_dir, o.no_cache);
-    float *emb = NULL;
-    char *source = NULL, prompts_out[4096];
+    sc.precision = o.precision;
+    float *emb = NULL, *lm_emb = NULL;
+    char *source = NULL, prompts_out[4096], lm_dir[4096];
     rc = read_data(&o, b);
     if (rc)
         goto done;
-    rc = cli_scorer_embed(&sc, (const char *const *)b->prompts, b->n_prompts, "training prompts",
-                          &emb);
+    // A causal_llm router reads its LM's hidden states; the sentence encoder still finds the
+    // near-duplicates of --exclude (an LM's hidden states are too alike for a cosine threshold).
+    bool reads_lm = strcmp(rl_router_kind_name(o.kind), "causal_llm") == 0;
+    if (reads_lm && !o.lm) {
+        if (rl_path_join(lm_dir, sizeof lm_dir, cli_home(), CLI_DEFAULT_LM_DIR) != RL_OK) {
+            rc = cli_fail("train: home path too long");
+            goto done;
+        }
+        o.lm = lm_dir;
+    }
+    if (!reads_lm || o.exclude.n > 0)
+        rc = cli_scorer_embed(&sc, (const char *const *)b->prompts, b->n_prompts,
+                              "training prompts", &emb);
+    if (rc == 0 && o.exclude.n > 0)
+        rc = decontaminate(&o, &sc, b, emb, rl_encoder_dim(sc.enc));
+    struct rl_encoder *input = sc.enc;
+    if (rc == 0 && reads_lm)
+        rc = cli_scorer_embed_with(&sc, o.lm, -1, (const char *const *)b->prompts, b->n_prompts,
+                                   "training prompts with the LM", &lm_emb, &input);
     if (rc)
         goto done;
-    const char *enc_name = rl_encoder_name(sc.enc);
-    size_t dim = rl_encoder_dim(sc.enc);
-    if (o.exclude.n > 0) {
-        rc = decontaminate(&o, &sc, b, emb, dim);
-        if (rc)
-            goto done;
-    }
+    const char *enc_name = rl_encoder_name(input);
+    size_t dim = rl_encoder_dim(input);
     source = source_text(&o);
     o.p.source = source;
     if (default_prompts_out(&o, prompts_out, sizeof prompts_out)) {
@@ -345,6 +364,7 @@ int cli_cmd_train(int argc, char **argv) {
         goto done;
     }
     o.p.prompts_out = prompts_out;
+    o.p.encoder_precision = rl_precision_name((enum rl_precision)o.precision);
     struct train_view view = {.sw = strcmp(rl_router_kind_name(o.kind), "sw_ranking") == 0};
     o.p.progress = on_progress;
     o.p.progress_ctx = &view;
@@ -353,8 +373,8 @@ int cli_cmd_train(int argc, char **argv) {
         enc_name = NULL;
         dim = 0;
     }
-    if (rl_train(o.kind, b, o.no_embedding ? NULL : emb, enc_name, dim, &o.p, o.out, err) !=
-        RL_OK) {
+    if (rl_train(o.kind, b, o.no_embedding ? NULL : reads_lm ? lm_emb : emb, enc_name, dim, &o.p,
+                 o.out, err) != RL_OK) {
         rc = cli_fail("train: %s", err);
         goto done;
     }
@@ -376,6 +396,7 @@ int cli_cmd_train(int argc, char **argv) {
 done:
     free(source);
     free(emb);
+    free(lm_emb);
     cli_scorer_free(&sc);
     rl_battles_free(b);
     return rc;

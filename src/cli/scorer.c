@@ -69,36 +69,87 @@ void cli_scorer_init(struct cli_scorer *s, const char *model_dir, bool no_cache)
 }
 
 void cli_scorer_free(struct cli_scorer *s) {
-    rl_embcache_free(s->cache);
-    rl_encoder_free(s->enc);
+    for (int i = 0; i < s->n_slots; i++) {
+        rl_embcache_free(s->slot[i].cache);
+        rl_encoder_free(s->slot[i].enc);
+        free(s->slot[i].model_dir);
+    }
     memset(s, 0, sizeof *s);
 }
 
-static int scorer_encoder(struct cli_scorer *s) {
-    if (s->enc)
-        return 0;
-    s->enc = cli_encoder_open(s->model_dir, s->precision);
-    if (!s->enc)
-        return 1;
+// The slot of the encoder in model_dir (NULL: the main one) at a precision, opened on first
+// need; NULL after printing why.
+static struct cli_encoder_slot *scorer_slot(struct cli_scorer *s, const char *model_dir,
+                                            int precision) {
+    for (int i = 0; i < s->n_slots; i++) {
+        const char *d = s->slot[i].model_dir;
+        if ((d == model_dir || (d && model_dir && strcmp(d, model_dir) == 0)) &&
+            s->slot[i].precision == precision)
+            return &s->slot[i];
+    }
+    if (s->n_slots == CLI_MAX_ENCODERS) {
+        cli_fail("more than %d encoders in one run", CLI_MAX_ENCODERS);
+        return NULL;
+    }
+    struct cli_encoder_slot *slot = &s->slot[s->n_slots];
+    *slot = (struct cli_encoder_slot){.precision = precision};
+    if (model_dir && !(slot->model_dir = strdup(model_dir))) {
+        cli_fail("out of memory");
+        return NULL;
+    }
+    slot->enc = cli_encoder_open(model_dir ? model_dir : s->model_dir, precision);
+    if (!slot->enc) {
+        free(slot->model_dir);
+        return NULL;
+    }
+    s->n_slots++;
+    if (!model_dir && precision == s->precision)
+        s->enc = slot->enc;
     // The embedding cache is an optimisation: without one, prompts are embedded directly. Other
     // precisions than fp32 give other vectors and keep their own folder, <name>@<precision>.
     char root[4096], name[512], err[RL_ERRBUF_SIZE];
-    if (s->precision == RL_PRECISION_FP32)
-        snprintf(name, sizeof name, "%s", rl_encoder_name(s->enc));
+    if (precision == RL_PRECISION_FP32)
+        snprintf(name, sizeof name, "%s", rl_encoder_name(slot->enc));
     else
-        snprintf(name, sizeof name, "%s@%s", rl_encoder_name(s->enc),
-                 rl_precision_name((enum rl_precision)s->precision));
+        snprintf(name, sizeof name, "%s@%s", rl_encoder_name(slot->enc),
+                 rl_precision_name((enum rl_precision)precision));
     if (!s->no_cache && cli_cache_dir("embeddings", root, sizeof root) == RL_OK)
-        s->cache = rl_embcache_open(root, name, rl_encoder_dim(s->enc), err);
-    return 0;
+        slot->cache = rl_embcache_open(root, name, rl_encoder_dim(slot->enc), err);
+    return slot;
 }
 
-int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n, const char *what,
-                     float **emb) {
+// The folder of the encoder called name: the main one when its folder has that name (NULL),
+// else <home>/models/<name> in path.
+static const char *encoder_dir_for(const struct cli_scorer *s, const char *name, char *path,
+                                   size_t size) {
+    char main_dir[4096];
+    const char *dir = s->model_dir;
+    if (!dir && cli_default_model_dir(main_dir, sizeof main_dir) == RL_OK)
+        dir = main_dir;
+    if (dir) {
+        size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/')
+            n--;
+        size_t b = n;
+        while (b > 0 && dir[b - 1] != '/')
+            b--;
+        size_t k = strlen(name);
+        // The main folder, or its GGUF file named without .gguf.
+        if ((n - b == k && strncmp(dir + b, name, k) == 0) ||
+            (n - b == k + 5 && strncmp(dir + b, name, k) == 0 && strcmp(dir + n - 5, ".gguf") == 0))
+            return NULL;
+    }
+    char rel[600];
+    snprintf(rel, sizeof rel, "models/%s", name);
+    if (rl_path_join(path, size, cli_home(), rel) != RL_OK)
+        return NULL;
+    return path;
+}
+
+static int embed_slot(struct cli_scorer *s, struct cli_encoder_slot *slot,
+                      const char *const *prompts, size_t n, const char *what, float **emb) {
     *emb = NULL;
-    if (scorer_encoder(s))
-        return 1;
-    size_t dim = rl_encoder_dim(s->enc);
+    size_t dim = rl_encoder_dim(slot->enc);
     float *e = malloc((n ? n : 1) * dim * sizeof *e);
     if (!e)
         return cli_fail("out of memory for %zu embeddings", n);
@@ -107,17 +158,18 @@ int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n,
     struct cli_progress p;
     cli_progress_start(&p, label, n);
     int rc;
-    if (s->cache) {
-        long got = rl_embcache_get(s->cache, s->enc, prompts, n, e, on_progress, &p, err);
+    if (slot->cache) {
+        long got = rl_embcache_get(slot->cache, slot->enc, prompts, n, e, on_progress, &p, err);
         rc = got < 0 ? (int)got : RL_OK;
     } else {
         rc = RL_OK;
         for (size_t i = 0; i < n && rc == RL_OK; i += 32) {
             size_t k = n - i < 32 ? n - i : 32;
-            rc = rl_encoder_embed(s->enc, prompts + i, k, e + i * dim, err);
+            rc = rl_encoder_embed(slot->enc, prompts + i, k, e + i * dim, err);
             cli_progress_add(&p, k);
         }
     }
+    (void)s;
     // The cache reports only the prompts it had to embed; the bar ends full either way.
     if (rc == RL_OK && p.done < n)
         cli_progress_add(&p, n - p.done);
@@ -128,6 +180,53 @@ int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n,
     }
     *emb = e;
     return 0;
+}
+
+int cli_scorer_embed_with(struct cli_scorer *s, const char *model_dir, int precision,
+                          const char *const *prompts, size_t n, const char *what, float **emb,
+                          struct rl_encoder **enc) {
+    *emb = NULL;
+    struct cli_encoder_slot *slot =
+        scorer_slot(s, model_dir, precision < 0 ? s->precision : precision);
+    if (!slot)
+        return 1;
+    if (enc)
+        *enc = slot->enc;
+    return embed_slot(s, slot, prompts, n, what, emb);
+}
+
+int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n, const char *what,
+                     float **emb) {
+    return cli_scorer_embed_with(s, NULL, -1, prompts, n, what, emb, NULL);
+}
+
+// The precision router r's file records (checked when it loaded), else the scorer's.
+static int router_precision(const struct cli_scorer *s, const struct rl_router *r) {
+    enum rl_precision p;
+    const char *rec = rl_router_meta(r, "encoder_precision");
+    return rec && rl_precision_parse(rec, &p) == RL_OK ? (int)p : s->precision;
+}
+
+int cli_scorer_embed_for(struct cli_scorer *s, const struct rl_router *r,
+                         const char *const *prompts, size_t n, const char *what, float **emb) {
+    *emb = NULL;
+    const char *name = rl_router_encoder_name(r);
+    if (!name || rl_router_encoder_dim(r) <= 0)
+        return 0;
+    char path[4096], err[RL_ERRBUF_SIZE];
+    int precision = router_precision(s, r);
+    struct cli_encoder_slot *slot = NULL;
+    for (int i = 0; i < s->n_slots && !slot; i++)
+        if (strcmp(rl_encoder_name(s->slot[i].enc), name) == 0 &&
+            s->slot[i].precision == precision)
+            slot = &s->slot[i];
+    if (!slot)
+        slot = scorer_slot(s, encoder_dir_for(s, name, path, sizeof path), precision);
+    if (!slot)
+        return 1;
+    if (rl_router_check_encoder(r, slot->enc, err) != RL_OK)
+        return cli_fail("%s", err);
+    return embed_slot(s, slot, prompts, n, what, emb);
 }
 
 // ----------------------------------------------------------------------------
@@ -172,8 +271,8 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
     if (enc_name)
         key = rl__fnv1a(enc_name, strlen(enc_name), key);
     // fp32 keys stay those of the caches written before there was a choice.
-    if (enc_name && s->precision != RL_PRECISION_FP32) {
-        const char *prec = rl_precision_name((enum rl_precision)s->precision);
+    if (enc_name && router_precision(s, r) != RL_PRECISION_FP32) {
+        const char *prec = rl_precision_name((enum rl_precision)router_precision(s, r));
         key = rl__fnv1a(prec, strlen(prec), key);
     }
     key = rl__fnv1a_strings(prompts, n, key);
@@ -187,19 +286,13 @@ int cli_scorer_score(struct cli_scorer *s, const struct rl_router *r, const char
         return 0;
 
     float *emb = NULL;
-    if (rl_router_encoder_dim(r) > 0) {
-        if (scorer_encoder(s))
-            return 1;
-        if (rl_router_check_encoder(r, s->enc, err) != RL_OK)
-            return cli_fail("%s", err);
-        if (cli_scorer_embed(s, prompts, n, what, &emb))
-            return 1;
-    }
+    if (cli_scorer_embed_for(s, r, prompts, n, what, &emb))
+        return 1;
     char plabel[128];
     snprintf(plabel, sizeof plabel, "scoring %s with %s", what, label);
     struct cli_progress prog;
     cli_progress_start(&prog, plabel, n);
-    int rc = rl_eval_score(r, pair, s->enc, emb, prompts, n, scores, on_progress, &prog, err);
+    int rc = rl_eval_score(r, pair, NULL, emb, prompts, n, scores, on_progress, &prog, err);
     cli_progress_finish(&prog);
     free(emb);
     if (rc != RL_OK)

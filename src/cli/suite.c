@@ -10,6 +10,7 @@
 #include "cli/suite.h"
 #include "core/core.h"
 #include "core/yaml.h"
+#include "rl/encoder.h"
 #include "rl/texts.h"
 
 #define SUITE_MAX_FILE (1u << 20)
@@ -127,10 +128,28 @@ static int read_source(const struct reader *r, const struct rl_ynode *m, struct 
     return 0;
 }
 
+static int read_precision(const struct reader *r, const struct rl_ynode *n, int *out) {
+    enum rl_precision p;
+    const char *v = scalar(n);
+    if (!v || rl_precision_parse(v, &p) != RL_OK)
+        return fail_at(r, n, "%s: expected fp32 or int8", "routers.precision");
+    *out = (int)p;
+    return 0;
+}
+
+// s freed and replaced by t (NULL when out of memory, after printing so).
+static char *replace_with(char *s, char *t) {
+    free(s);
+    if (!t)
+        cli_fail("out of memory");
+    return t;
+}
+
 static int read_router(const struct reader *r, const struct rl_ynode *m, struct suite_router *rt) {
     if (m->type != RL_YAML_MAP)
         return fail_at(r, m, "%s: each entry is a mapping", "routers");
     rt->line = m->line;
+    rt->precision = -1;
     bool embedding = true;
     for (size_t i = 0; i + 1 < m->n_kids; i += 2) {
         const char *k = m->kids[i]->value;
@@ -156,10 +175,15 @@ static int read_router(const struct reader *r, const struct rl_ynode *m, struct 
         else if (strcmp(k, "aliases") == 0)
             rc = read_list(r, v, "routers.aliases", rt->aliases, SUITE_MAX_ALIASES, &rt->n_aliases,
                            false);
+        else if (strcmp(k, "precision") == 0)
+            rc = read_precision(r, v, &rt->precision);
+        else if (strcmp(k, "encoder") == 0)
+            rc = read_string(r, v, "routers.encoder", &rt->encoder) ||
+                 !(rt->encoder = replace_with(rt->encoder, spec_from_home(r, rt->encoder)));
         else
             rc = fail_at(r, m->kids[i],
                          "routers: unknown key '%s' (known: name, kind, sources, table_options, "
-                         "features, embedding, strong, weak, aliases)",
+                         "features, embedding, strong, weak, encoder, precision, aliases)",
                          k);
         if (rc)
             return rc;
@@ -313,6 +337,7 @@ void suite_free(struct suite *s) {
         free(rt->name);
         free(rt->kind);
         free(rt->table_options);
+        free(rt->encoder);
         free(rt->strong);
         free(rt->weak);
         free_all(rt->sources, rt->n_sources);

@@ -34,6 +34,8 @@ struct suite_router {
     bool features;       // prompt features beside the embedding
     bool no_embedding;   // irt: the features alone
     char *strong, *weak; // default pair (NULL: the library's)
+    char *encoder;       // the encoder of its input (an absolute path), NULL for the suite's
+    int precision;       // that encoder's (an enum rl_precision), -1 for the suite's
     char *aliases[SUITE_MAX_ALIASES];
     size_t n_aliases;
     int line;

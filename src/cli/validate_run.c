@@ -25,13 +25,18 @@ static uint64_t router_key(const struct validate *v, const struct suite_router *
                             r->kind,
                             v->s->sources[held].name,
                             data,
-                            rl_encoder_name(v->sc.enc),
+                            r->encoder ? r->encoder : rl_encoder_name(v->sc.enc),
                             r->features ? "features" : "-",
                             r->no_embedding ? "no-embedding" : "-",
                             r->strong ? r->strong : "-",
                             r->weak ? r->weak : "-",
                             r->table_options ? r->table_options : "-"};
     uint64_t h = rl__fnv1a_strings(fields, RL_COUNTOF(fields), RL_FNV1A_INIT);
+    // Only a candidate that sets its precision hashes it, so that the keys of the others stay.
+    if (r->precision >= 0) {
+        const char *prec = rl_precision_name((enum rl_precision)r->precision);
+        h = rl__fnv1a(prec, strlen(prec), h);
+    }
     return rl__fnv1a_strings((const char *const *)r->aliases, r->n_aliases, h);
 }
 
@@ -54,19 +59,35 @@ static struct rl_train_params train_params(const struct validate *v, const struc
     p.weak = r->weak;
     p.aliases = (const char *const *)r->aliases;
     p.n_aliases = v->no_aliases ? 0 : r->n_aliases;
+    p.encoder_precision =
+        rl_precision_name((enum rl_precision)(r->precision >= 0 ? r->precision : v->sc.precision));
     return p;
 }
 
-// rl_train on b with candidate r's input: the embeddings, unless it reads the features alone.
-static int train_on(const struct validate *v, const struct suite_router *r,
-                    const struct rl_router_kind *k, const struct rl_battles *b, const float *emb,
+// rl_train on b with candidate r's input: the embeddings by enc, unless it reads the features
+// alone.
+static int train_on(const struct suite_router *r, const struct rl_router_kind *k,
+                    const struct rl_battles *b, const float *emb, const struct rl_encoder *enc,
                     const struct rl_train_params *p, const char *path, char *err) {
     bool on = !r->no_embedding;
     fprintf(stderr, "validate: training %s (%zu %s)\n", path,
             rl_router_kind_learns_cells(k) ? b->n_cells : b->n,
             rl_router_kind_learns_cells(k) ? "scores" : "battles");
-    return rl_train(k, b, on ? emb : NULL, on ? rl_encoder_name(v->sc.enc) : NULL,
-                    on ? rl_encoder_dim(v->sc.enc) : 0, p, path, err);
+    return rl_train(k, b, on ? emb : NULL, on ? rl_encoder_name(enc) : NULL,
+                    on ? rl_encoder_dim(enc) : 0, p, path, err);
+}
+
+// The input of candidate r on b's prompts: *emb (the suite encoder's) kept, or replaced by its
+// own encoder's (a causal LM), which *enc receives. 0, or 1 after printing why.
+static int candidate_input(struct validate *v, const struct suite_router *r,
+                           const struct rl_battles *b, float **emb, struct rl_encoder **enc) {
+    *enc = v->sc.enc;
+    if (!r->encoder)
+        return 0;
+    free(*emb);
+    return cli_scorer_embed_with(&v->sc, r->encoder, r->precision,
+                                 (const char *const *)b->prompts, b->n_prompts, "training prompts",
+                                 emb, enc);
 }
 
 // Train candidate r for the fold of source `held` unless its file is in the cache; the file's
@@ -94,7 +115,9 @@ static int train(struct validate *v, const struct suite_router *r, size_t held, 
     if (rc == 0 && stat(path, &st) != 0) {
         struct rl_train_params p = train_params(v, r, k);
         char err[RL_ERRBUF_SIZE];
-        if (train_on(v, r, k, b, emb, &p, path, err) != RL_OK)
+        struct rl_encoder *enc;
+        rc = candidate_input(v, r, b, &emb, &enc);
+        if (rc == 0 && train_on(r, k, b, emb, enc, &p, path, err) != RL_OK)
             rc = cli_fail("%s without %s: %s", r->name, v->s->sources[held].name, err);
     }
     free(emb);
@@ -338,8 +361,10 @@ int validate_ship(struct validate *v, const struct suite_router *r, const char *
     p.weak = weak ? weak : p.weak;
     p.prompts_out = list;
     p.source = source;
-    int rc =
-        train_on(v, r, k, b, emb, &p, out, err) == RL_OK ? 0 : cli_fail("%s: %s", r->name, err);
+    struct rl_encoder *enc;
+    int rc = candidate_input(v, r, b, &emb, &enc);
+    if (rc == 0 && train_on(r, k, b, emb, enc, &p, out, err) != RL_OK)
+        rc = cli_fail("%s: %s", r->name, err);
     if (rc == 0)
         printf("wrote %s (%s router, candidate %s) and %s\n", out, r->kind, r->name, list);
     free(emb);

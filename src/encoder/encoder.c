@@ -9,6 +9,10 @@
 //   qkv = x·Wqkvᵀ + b;  ctx = attention(q, k, v);  x = LN(x + ctx·Woᵀ + bo)
 //   h = gelu(x·W1ᵀ + b1);  x = LN(x + h·W2ᵀ + b2)
 // then pooling (mean, CLS or max over each text's tokens) and L2 normalisation.
+//
+// A GGUF model is a causal LM read in the routing template instead (lm/route.h): its texts are
+// shared out among the workspace's threads, one pass per text.
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -20,6 +24,7 @@
 #include "core/core.h"
 #include "encoder/bert.h"
 #include "encoder/kernels.h"
+#include "lm/route.h"
 #include "rl/encoder.h"
 
 // Tokens per forward pass. Large enough that the GEMMs run at full speed and weights are read
@@ -40,6 +45,7 @@
 struct rl_encoder {
     char *name;
     enum rl_precision precision;
+    struct rl__lm_encoder *lm; // a causal LM (cfg, w and tok unused), or NULL for BERT
     struct rl__bert_config cfg;
     struct rl__bert_weights w;
     struct rl_tokenizer *tok;
@@ -138,12 +144,68 @@ fail:
     return NULL;
 }
 
+static bool ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+// The GGUF file model_dir names: itself when it ends in .gguf, else the one .gguf file of a
+// folder without config.json. false when it names a BERT folder (or nothing).
+static bool gguf_path(const char *model_dir, char *path, size_t size) {
+    if (ends_with(model_dir, ".gguf"))
+        return snprintf(path, size, "%s", model_dir) < (int)size;
+    char config[4096];
+    if (rl_path_join(config, sizeof config, model_dir, "config.json") != RL_OK ||
+        rl_file_exists(config))
+        return false;
+    DIR *d = opendir(model_dir);
+    if (!d)
+        return false;
+    int found = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        if (ends_with(de->d_name, ".gguf") && de->d_name[0] != '.' &&
+            rl_path_join(path, size, model_dir, de->d_name) == RL_OK)
+            found++;
+    closedir(d);
+    return found == 1;
+}
+
+// A causal LM's routing encoder, called after its folder (or its file without .gguf).
+static struct rl_encoder *open_lm_encoder(const char *model_dir, const char *path,
+                                          enum rl_precision precision, char *errbuf) {
+    struct rl_encoder *e = calloc(1, sizeof *e);
+    char *name = base_name(model_dir);
+    if (e)
+        e->lm = calloc(1, sizeof *e->lm);
+    if (!e || !name || !e->lm) {
+        if (e)
+            free(e->lm);
+        free(e);
+        free(name);
+        rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", model_dir);
+        return NULL;
+    }
+    if (ends_with(name, ".gguf"))
+        name[strlen(name) - 5] = '\0';
+    e->name = name;
+    e->precision = precision;
+    pthread_mutex_init(&e->pool_mu, NULL);
+    if (rl__lm_encoder_open(path, precision, e->lm, errbuf) != RL_OK) {
+        rl_encoder_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 struct rl_encoder *rl_encoder_open_precision(const char *model_dir, enum rl_precision precision,
                                              char *errbuf) {
     if (precision != RL_PRECISION_FP32 && precision != RL_PRECISION_INT8) {
         rl__errf(errbuf, RL_EINVAL, "precision %d is not fp32 or int8", (int)precision);
         return NULL;
     }
+    char path[4096];
+    if (gguf_path(model_dir, path, sizeof path))
+        return open_lm_encoder(model_dir, path, precision, errbuf);
     return open_encoder(model_dir, precision == RL_PRECISION_INT8, 0, errbuf);
 }
 
@@ -159,12 +221,15 @@ void rl_encoder_free(struct rl_encoder *e) {
     pthread_mutex_destroy(&e->pool_mu);
     rl_tokenizer_free(e->tok);
     rl__bert_weights_free(&e->w);
+    if (e->lm)
+        rl__lm_encoder_free(e->lm);
+    free(e->lm);
     free(e->name);
     free(e);
 }
 
 size_t rl_encoder_dim(const struct rl_encoder *e) {
-    return (size_t)e->cfg.n_hidden;
+    return (size_t)(e->lm ? e->lm->lm.n_embd : e->cfg.n_hidden);
 }
 
 const char *rl_encoder_name(const struct rl_encoder *e) {
@@ -172,11 +237,29 @@ const char *rl_encoder_name(const struct rl_encoder *e) {
 }
 
 size_t rl_encoder_max_tokens(const struct rl_encoder *e) {
-    return (size_t)e->cfg.max_seq;
+    return e->lm ? (size_t)e->lm->lm.n_ctx : (size_t)e->cfg.max_seq;
 }
 
 size_t rl_encoder_max_positions(const struct rl_encoder *e) {
-    return (size_t)e->cfg.n_positions;
+    return e->lm ? (size_t)e->lm->lm.n_ctx : (size_t)e->cfg.n_positions;
+}
+
+long rl_encoder_count_tokens(const struct rl_encoder *e, const char *text, size_t len) {
+    if (!e->lm) {
+        int32_t *ids = malloc((size_t)e->cfg.max_seq * sizeof *ids);
+        long n = ids ? rl_tokenizer_encode(e->tok, text, len, ids, (size_t)e->cfg.max_seq)
+                     : RL_ENOMEM;
+        free(ids);
+        return n;
+    }
+    struct rl__lm_ids body = {0};
+    int n_text = 0;
+    char err[RL_ERRBUF_SIZE];
+    int rc = rl__lm_route_body(&e->lm->lm.file, &e->lm->vocab, text, len, RL_LM_ROUTE_MAX_TEXT,
+                               &body, &n_text, err);
+    long n = rc == RL_OK ? (long)(e->lm->head.n + (int)body.n) : rc;
+    free(body.p);
+    return n;
 }
 
 const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e) {
@@ -618,8 +701,56 @@ static int fill(const struct rl_encoder *e, const struct source *src, size_t i, 
     return (int)n;
 }
 
+// A causal LM's texts, claimed one at a time by the workspace's threads; the first error stops
+// the claims.
+struct lm_job {
+    const struct rl_encoder *e;
+    const char *const *texts;
+    size_t n;
+    float *out;
+    atomic_size_t next;
+    atomic_int rc;
+    pthread_mutex_t mu; // guards errbuf
+    char *errbuf;
+};
+
+static void lm_worker(void *arg, int tid, int n_threads) {
+    struct lm_job *j = arg;
+    (void)tid;
+    (void)n_threads;
+    size_t dim = (size_t)j->e->lm->lm.n_embd;
+    for (size_t i; atomic_load(&j->rc) == RL_OK && (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
+        char err[RL_ERRBUF_SIZE];
+        int rc = j->texts[i] ? rl__lm_encoder_embed(j->e->lm, j->texts[i], strlen(j->texts[i]),
+                                                     j->out + i * dim, NULL, err)
+                             : rl__errf(err, RL_EINVAL, "text is NULL");
+        int ok = RL_OK;
+        if (rc != RL_OK && atomic_compare_exchange_strong(&j->rc, &ok, rc)) {
+            pthread_mutex_lock(&j->mu);
+            rl__errf(j->errbuf, rc, "text %zu: %s", i, err);
+            pthread_mutex_unlock(&j->mu);
+        }
+    }
+}
+
+static int embed_lm(const struct rl_encoder *e, struct rl_encoder_ws *ws, const struct source *src,
+                    size_t n, float *out, char *errbuf) {
+    if (!src->texts)
+        return rl__errf(errbuf, RL_EINVAL, "%s: a causal LM embeds texts, not token ids", e->name);
+    struct lm_job j = {.e = e, .texts = src->texts, .n = n, .out = out, .errbuf = errbuf};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.rc, RL_OK);
+    pthread_mutex_init(&j.mu, NULL);
+    int threads = ws->n_threads < (int)n ? ws->n_threads : (int)n;
+    rl__team_run(ws->team, threads, lm_worker, &j);
+    pthread_mutex_destroy(&j.mu);
+    return atomic_load(&j.rc);
+}
+
 static int embed(const struct rl_encoder *e, struct rl_encoder_ws *ws, const struct source *src,
                  size_t n, float *out, char *errbuf) {
+    if (e->lm)
+        return embed_lm(e, ws, src, n, out, errbuf);
     int max_len = src->texts ? e->cfg.max_seq : e->cfg.n_positions;
     // A chunk closes once it reaches CHUNK_TOKENS, so it never holds more than this.
     size_t cap = CHUNK_TOKENS + (size_t)max_len;

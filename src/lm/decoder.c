@@ -77,14 +77,14 @@ static const struct {
     size_t field; // offset of its pointer in struct rl__lm_layer
 } layer_tensors[] = {
     {"attn_norm", W_EMBD, W_NONE, false, offsetof(struct rl__lm_layer, attn_norm)},
-    {"attn_q", W_EMBD, W_Q, false, offsetof(struct rl__lm_layer, wq)},
-    {"attn_k", W_EMBD, W_KV, false, offsetof(struct rl__lm_layer, wk)},
-    {"attn_v", W_EMBD, W_KV, false, offsetof(struct rl__lm_layer, wv)},
-    {"attn_output", W_Q, W_EMBD, false, offsetof(struct rl__lm_layer, wo)},
+    {"attn_q", W_EMBD, W_Q, false, offsetof(struct rl__lm_layer, wq.t)},
+    {"attn_k", W_EMBD, W_KV, false, offsetof(struct rl__lm_layer, wk.t)},
+    {"attn_v", W_EMBD, W_KV, false, offsetof(struct rl__lm_layer, wv.t)},
+    {"attn_output", W_Q, W_EMBD, false, offsetof(struct rl__lm_layer, wo.t)},
     {"ffn_norm", W_EMBD, W_NONE, false, offsetof(struct rl__lm_layer, ffn_norm)},
-    {"ffn_gate", W_EMBD, W_FF, false, offsetof(struct rl__lm_layer, w_gate)},
-    {"ffn_up", W_EMBD, W_FF, false, offsetof(struct rl__lm_layer, w_up)},
-    {"ffn_down", W_FF, W_EMBD, false, offsetof(struct rl__lm_layer, w_down)},
+    {"ffn_gate", W_EMBD, W_FF, false, offsetof(struct rl__lm_layer, w_gate.t)},
+    {"ffn_up", W_EMBD, W_FF, false, offsetof(struct rl__lm_layer, w_up.t)},
+    {"ffn_down", W_FF, W_EMBD, false, offsetof(struct rl__lm_layer, w_down.t)},
     {"attn_q_norm", W_HEAD, W_NONE, true, offsetof(struct rl__lm_layer, q_norm)},
     {"attn_k_norm", W_HEAD, W_NONE, true, offsetof(struct rl__lm_layer, k_norm)},
     {"post_attention_norm", W_EMBD, W_NONE, true, offsetof(struct rl__lm_layer, post_attn_norm)},
@@ -174,8 +174,51 @@ static int read_model(struct rl__lm *m, char *errbuf) {
     return rc;
 }
 
-int rl__lm_open(const char *path, struct rl__lm *m, char *errbuf) {
+// The layers' matrices, in the order of struct rl__lm_layer.
+static struct rl__lm_matrix *layer_matrix(struct rl__lm_layer *l, int i) {
+    struct rl__lm_matrix *all[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+    return i < (int)RL_COUNTOF(all) ? all[i] : NULL;
+}
+
+static void dequant_row(const struct rl_gguf_tensor *t, int64_t row, float *out);
+
+static size_t round_up(size_t n, size_t to) {
+    return (n + to - 1) / to * to;
+}
+
+// Requantise w's rows for the int8 kernels, RL_LM_Q8_CHUNK rows at a time through rows (that many
+// rows of floats).
+static int pack_q8(const struct rl__kernels *k, struct rl__lm_matrix *w, float *rows) {
+    int N = (int)w->t->ne[1], K = (int)w->t->ne[0];
+    size_t chunks = (size_t)(N + RL_LM_Q8_CHUNK - 1) / RL_LM_Q8_CHUNK;
+    w->chunk_bytes = round_up(k->q8_packed_size(RL_LM_Q8_CHUNK, K), 64);
+    if (!(w->q8 = aligned_alloc(64, chunks * w->chunk_bytes)))
+        return RL_ENOMEM;
+    for (size_t c = 0; c < chunks; c++) {
+        int j0 = (int)c * RL_LM_Q8_CHUNK, n = N - j0 < RL_LM_Q8_CHUNK ? N - j0 : RL_LM_Q8_CHUNK;
+        for (int r = 0; r < n; r++)
+            dequant_row(w->t, j0 + r, rows + (size_t)r * (size_t)K);
+        k->q8_pack(rows, n, K, (char *)w->q8 + c * w->chunk_bytes);
+    }
+    return RL_OK;
+}
+
+static int pack_layers_q8(struct rl__lm *m, char *errbuf) {
+    size_t widest = (size_t)(m->n_ff > m->n_embd ? m->n_ff : m->n_embd);
+    widest = widest > (size_t)m->head_dim * (size_t)m->n_head ? widest
+                                                               : (size_t)m->head_dim * m->n_head;
+    float *rows = malloc(RL_LM_Q8_CHUNK * widest * sizeof *rows);
+    int rc = rows ? RL_OK : RL_ENOMEM;
+    for (int il = 0; rc == RL_OK && il < m->n_layer; il++)
+        for (int i = 0; rc == RL_OK && layer_matrix(&m->layers[il], i); i++)
+            rc = pack_q8(m->kernels, layer_matrix(&m->layers[il], i), rows);
+    free(rows);
+    return rc == RL_OK ? RL_OK : rl__errf(errbuf, rc, "out of memory for the int8 matrices");
+}
+
+int rl__lm_open(const char *path, enum rl_precision precision, struct rl__lm *m, char *errbuf) {
     memset(m, 0, sizeof *m);
+    m->precision = precision;
     int rc = rl__gguf_open(path, &m->file, errbuf);
     if (rc != RL_OK)
         return rc;
@@ -192,6 +235,8 @@ int rl__lm_open(const char *path, struct rl__lm *m, char *errbuf) {
         rc = read_model(m, errbuf);
         if (rc == RL_OK && !(m->kernels = rl__kernels_for_cpu(errbuf)))
             rc = RL_EUNSUPPORTED;
+        if (rc == RL_OK && precision == RL_PRECISION_INT8)
+            rc = pack_layers_q8(m, errbuf);
     }
     if (rc != RL_OK) {
         char inner[RL_ERRBUF_SIZE];
@@ -205,6 +250,9 @@ int rl__lm_open(const char *path, struct rl__lm *m, char *errbuf) {
 void rl__lm_free(struct rl__lm *m) {
     if (!m)
         return;
+    for (int il = 0; m->layers && il < m->n_layer; il++)
+        for (int i = 0; layer_matrix(&m->layers[il], i); i++)
+            free(layer_matrix(&m->layers[il], i)->q8);
     free(m->layers);
     rl__gguf_free(&m->file);
     memset(m, 0, sizeof *m);
@@ -225,42 +273,46 @@ static void dequant_row(const struct rl_gguf_tensor *t, int64_t row, float *out)
     (void)rc; // the type was checked at open
 }
 
-// The tile buffers of a matrix product: TILE_ROWS rows dequantised, the same packed for the
-// encoder's GEMM kernels, and a zero bias.
+// The buffers of matrix products: TILE_ROWS rows dequantised, the same packed for the encoder's
+// GEMM kernels, a zero bias wide enough for a tile or an int8 chunk, and the int8 rows of the
+// input of an int8 product.
 struct tile {
     const struct rl__kernels *k;
     float *rows, *packed, *zero;
+    void *xq;
 };
 
 // Below this many rows of x, packing a tile for the GEMM kernels costs more than it saves: the
 // rows are multiplied by dot products straight from the dequantised tile.
 #define PACK_MIN_ROWS 16
 
+// Σ a[i]·b[i] over n floats, eight lanes at a time.
+static float dot(const float *a, const float *b, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+    __m256 v = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float sum = _mm_cvtss_f32(h);
+    for (; i < n; i++) // a width that is not a multiple of 8 (float32 matrices)
+        sum += a[i] * b[i];
+    return sum;
+}
+
 // y[t][j] = x_t · w_j for the n rows of x (K floats each) and the rows w_j of the tile, written
 // at y + j with row stride ldy.
 static void dot_rows(const float *x, int n, int K, const float *tile, int rows, float *y, int ldy) {
-    for (int t = 0; t < n; t++) {
-        const float *xt = x + (size_t)t * (size_t)K;
-        for (int j = 0; j < rows; j++) {
-            const float *wj = tile + (size_t)j * (size_t)K;
-            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-            int i = 0;
-            for (; i + 16 <= K; i += 16) {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xt + i), _mm256_loadu_ps(wj + i), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xt + i + 8), _mm256_loadu_ps(wj + i + 8), a1);
-            }
-            for (; i + 8 <= K; i += 8)
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xt + i), _mm256_loadu_ps(wj + i), a0);
-            __m256 a = _mm256_add_ps(a0, a1);
-            __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            h = _mm_add_ss(h, _mm_movehdup_ps(h));
-            float sum = _mm_cvtss_f32(h);
-            for (; i < K; i++) // a width that is not a multiple of 8 (float32 matrices)
-                sum += xt[i] * wj[i];
-            y[(size_t)t * (size_t)ldy + (size_t)j] = sum;
-        }
-    }
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < rows; j++)
+            y[(size_t)t * (size_t)ldy + (size_t)j] =
+                dot(x + (size_t)t * (size_t)K, tile + (size_t)j * (size_t)K, K);
 }
 
 // y (n, rows) = x (n, K) · W[j0 .. j0 + rows)ᵀ for W (N, K) stored in t, y with row stride ldy:
@@ -280,12 +332,22 @@ static void tile_product(const struct rl_gguf_tensor *t, int j0, int rows, const
     w->k->gemm(n, rows, K, x, K, w->packed, w->zero, y, ldy, RL__EPI_BIAS, 0, w->k->n_panels(rows));
 }
 
-// y (n, N) = x (n, K) · Wᵀ for W (N, K) stored in t, a tile of TILE_ROWS rows at a time.
-static void matmul(const struct rl_gguf_tensor *t, const float *x, int n, float *y,
+// y (n, N) = x (n, K) · Wᵀ for W (N, K): with the int8 kernels when W is packed for them (x's rows
+// quantised once), else from the file's rows a tile of TILE_ROWS at a time.
+static void matmul(const struct rl__lm_matrix *W, const float *x, int n, float *y,
                    const struct tile *w) {
-    int N = (int)t->ne[1];
-    for (int j0 = 0; j0 < N; j0 += TILE_ROWS)
-        tile_product(t, j0, N - j0 < TILE_ROWS ? N - j0 : TILE_ROWS, x, n, y + j0, N, w);
+    int N = (int)W->t->ne[1], K = (int)W->t->ne[0];
+    if (!W->q8) {
+        for (int j0 = 0; j0 < N; j0 += TILE_ROWS)
+            tile_product(W->t, j0, N - j0 < TILE_ROWS ? N - j0 : TILE_ROWS, x, n, y + j0, N, w);
+        return;
+    }
+    w->k->q8_quantize(x, K, K, w->xq, 0, n);
+    for (int j0 = 0, c = 0; j0 < N; j0 += RL_LM_Q8_CHUNK, c++) {
+        int rows = N - j0 < RL_LM_Q8_CHUNK ? N - j0 : RL_LM_Q8_CHUNK;
+        w->k->q8_gemm(n, rows, K, w->xq, (const char *)W->q8 + (size_t)c * W->chunk_bytes, w->zero,
+                      y + j0, N, RL__EPI_BIAS, 0, w->k->n_panels(rows));
+    }
 }
 
 // out = RMSNorm(x)·w over each of n rows of width d.
@@ -301,15 +363,28 @@ static void rms_norm(const float *x, int n, int d, const float *w, float eps, fl
     }
 }
 
-// Rotate each head (n rows of n_heads × d) by position · base^(-2i/d): the pairs (2i, 2i + 1)
+// The rotations of rotary embeddings for n positions from p0 on: cs[2·(t·d/2 + i)] and the next
+// float are cos and sin of (p0 + t) · base^(-2i/d).
+static void rope_table(int p0, int n, int d, float base, float *cs) {
+    for (int i = 0; i < d / 2; i++) {
+        double freq = pow(base, -2.0 * i / d);
+        for (int t = 0; t < n; t++) {
+            double theta = (p0 + t) * freq;
+            cs[2 * ((size_t)t * (size_t)(d / 2) + (size_t)i)] = (float)cos(theta);
+            cs[2 * ((size_t)t * (size_t)(d / 2) + (size_t)i) + 1] = (float)sin(theta);
+        }
+    }
+}
+
+// Rotate each head (n rows of n_heads × d) by the table cs (rope_table): the pairs (2i, 2i + 1)
 // (llama), or (i, i + d/2) when halves is set (gemma3, llama.cpp's "neox" order).
-static void rope(float *x, int n, int n_heads, int d, float base, bool halves) {
+static void rope(float *x, int n, int n_heads, int d, const float *cs, bool halves) {
     for (int t = 0; t < n; t++)
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * (size_t)n_heads + (size_t)h) * (size_t)d;
+            const float *r = cs + (size_t)t * (size_t)d;
             for (int i = 0; i < d / 2; i++) {
-                double theta = t * pow(base, -2.0 * i / d);
-                float c = (float)cos(theta), s = (float)sin(theta);
+                float c = r[2 * i], s = r[2 * i + 1];
                 int i0 = halves ? i : 2 * i, i1 = halves ? i + d / 2 : 2 * i + 1;
                 float a = v[i0], b = v[i1];
                 v[i0] = a * c - b * s;
@@ -318,36 +393,33 @@ static void rope(float *x, int n, int n_heads, int d, float base, bool halves) {
         }
 }
 
-// Causal grouped-query attention: out (n, H·d) from q (n, H·d), k and v (n, Hkv·d), the scores
-// scaled by scale; with window > 0 position t sees only positions t - window + 1 .. t. scores
-// holds n floats.
-static void attention(const struct rl__lm *m, int n, const float *q, const float *k, const float *v,
-                      float scale, int window, float *out, float *scores) {
+// Causal grouped-query attention of the n queries q (n, H·d), at positions p0 .. p0 + n - 1,
+// over the keys and values k, v (p0 + n, Hkv·d) of every position: out (n, H·d), the scores
+// scaled by scale; with window > 0 position p sees only positions p - window + 1 .. p. scores
+// holds p0 + n floats.
+static void attention(const struct rl__lm *m, int p0, int n, const float *q, const float *k,
+                      const float *v, float scale, int window, float *out, float *scores) {
     int H = m->n_head, Hkv = m->n_head_kv, d = m->head_dim, group = H / Hkv;
     for (int h = 0; h < H; h++) {
         int g = h / group;
         for (int t = 0; t < n; t++) {
             const float *qt = q + ((size_t)t * (size_t)H + (size_t)h) * (size_t)d;
-            int j0 = window > 0 && t >= window ? t - window + 1 : 0;
+            int p = p0 + t, j0 = window > 0 && p >= window ? p - window + 1 : 0;
             float top = -INFINITY;
-            for (int j = j0; j <= t; j++) {
-                const float *kj = k + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d;
-                float s = 0;
-                for (int i = 0; i < d; i++)
-                    s += qt[i] * kj[i];
-                scores[j] = s * scale;
+            for (int j = j0; j <= p; j++) {
+                scores[j] = dot(qt, k + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d, d) * scale;
                 top = scores[j] > top ? scores[j] : top;
             }
             double sum = 0;
-            for (int j = j0; j <= t; j++)
+            for (int j = j0; j <= p; j++)
                 sum += scores[j] = expf(scores[j] - top);
             float *o = out + ((size_t)t * (size_t)H + (size_t)h) * (size_t)d;
             memset(o, 0, (size_t)d * sizeof *o);
-            for (int j = j0; j <= t; j++) {
+            for (int j = j0; j <= p; j++) {
                 const float *vj = v + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d;
-                float p = (float)(scores[j] / sum);
+                float pj = (float)(scores[j] / sum);
                 for (int i = 0; i < d; i++)
-                    o[i] += p * vj[i];
+                    o[i] += pj * vj[i];
             }
         }
     }
@@ -361,55 +433,74 @@ static float gelu_tanh(float x) {
 // ----------------------------------------------------------------------------
 // The pass
 
+// gemma3's local layers: all but every sixth (llama.cpp's pattern for the architecture), whose
+// rotary base is 10,000 rather than the file's.
+#define GEMMA3_GLOBAL_EVERY    6
+#define GEMMA3_LOCAL_ROPE_BASE 10000.0f
+
+// A pass over n new positions after p0 known ones (a prefix's): k and v hold all p0 + n rows of
+// the current layer; rope[0] is the rotation table of the file's base, rope[1] gemma3's local one.
+// keep, when set, receives each layer's keys and values of the n positions (rl__lm_prefix_new).
 struct scratch {
-    float *x, *h, *q, *k, *v, *att, *gate, *up, *scores, *norm;
+    int p0;
+    const struct rl__lm_prefix *prefix;
+    struct rl__lm_prefix *keep;
+    float *x, *h, *q, *k, *v, *att, *gate, *up, *scores, *norm, *rope[2];
     struct tile w;
 };
 
 static void scratch_free(struct scratch *s) {
-    float **all[] = {&s->x,  &s->h,      &s->q,    &s->k,      &s->v,        &s->att,   &s->gate,
-                     &s->up, &s->scores, &s->norm, &s->w.rows, &s->w.packed, &s->w.zero};
+    float **all[] = {&s->x,       &s->h,       &s->q,      &s->k,      &s->v,
+                     &s->att,     &s->gate,    &s->up,     &s->scores, &s->norm,
+                     &s->rope[0], &s->rope[1], &s->w.rows, &s->w.packed, &s->w.zero};
     for (size_t i = 0; i < RL_COUNTOF(all); i++) {
         free(*all[i]);
         *all[i] = NULL;
     }
+    free(s->w.xq);
+    s->w.xq = NULL;
 }
 
-static size_t round_up(size_t n, size_t to) {
-    return (n + to - 1) / to * to;
-}
-
-static int scratch_new(const struct rl__lm *m, int n, struct scratch *s) {
-    size_t N = (size_t)n, E = (size_t)m->n_embd, F = (size_t)m->n_ff,
+static int scratch_new(const struct rl__lm *m, int p0, int n, struct scratch *s) {
+    size_t N = (size_t)n, P = (size_t)p0 + N, E = (size_t)m->n_embd, F = (size_t)m->n_ff,
            Q = (size_t)m->head_dim * (size_t)m->n_head,
-           KV = (size_t)m->head_dim * (size_t)m->n_head_kv;
+           KV = (size_t)m->head_dim * (size_t)m->n_head_kv, R = N * (size_t)m->head_dim;
     size_t wide = E > Q ? E : Q, widest = F > wide ? F : wide;
+    int zero_rows = RL_LM_Q8_CHUNK > TILE_ROWS ? RL_LM_Q8_CHUNK : TILE_ROWS;
+    const struct rl__kernels *k = m->kernels;
     *s = (struct scratch){
+        .p0 = p0,
         .x = malloc(N * E * sizeof(float)),
         .h = malloc(N * E * sizeof(float)),
         .q = malloc(N * Q * sizeof(float)),
-        .k = malloc(N * KV * sizeof(float)),
-        .v = malloc(N * KV * sizeof(float)),
+        .k = malloc(P * KV * sizeof(float)),
+        .v = malloc(P * KV * sizeof(float)),
         .att = malloc(N * Q * sizeof(float)),
         .gate = malloc(N * F * sizeof(float)),
         .up = malloc(N * F * sizeof(float)),
-        .scores = malloc(N * sizeof(float)),
+        .scores = malloc(P * sizeof(float)),
         .norm = malloc(widest * sizeof(float)),
-        .w = {.k = m->kernels,
+        .rope = {malloc(R * sizeof(float)), malloc(R * sizeof(float))},
+        .w = {.k = k,
               .rows = malloc(TILE_ROWS * widest * sizeof(float)),
               .packed = aligned_alloc(
-                  64,
-                  round_up(m->kernels->packed_size(TILE_ROWS, (int)widest) * sizeof(float), 64)),
-              .zero = calloc((size_t)m->kernels->n_panels(TILE_ROWS) * (size_t)m->kernels->nr,
-                             sizeof(float))},
+                  64, round_up(k->packed_size(TILE_ROWS, (int)widest) * sizeof(float), 64)),
+              .zero = calloc((size_t)k->n_panels(zero_rows) * (size_t)k->nr, sizeof(float)),
+              .xq = m->precision == RL_PRECISION_INT8
+                        ? aligned_alloc(64, N * k->q8_row_size((int)widest))
+                        : NULL},
     };
     if (s->x && s->h && s->q && s->k && s->v && s->att && s->gate && s->up && s->scores &&
-        s->norm && s->w.rows && s->w.packed && s->w.zero)
+        s->norm && s->rope[0] && s->rope[1] && s->w.rows && s->w.packed && s->w.zero &&
+        (s->w.xq || m->precision != RL_PRECISION_INT8)) {
+        rope_table(p0, n, m->head_dim, m->rope_base, s->rope[0]);
+        if (m->gemma)
+            rope_table(p0, n, m->head_dim, GEMMA3_LOCAL_ROPE_BASE, s->rope[1]);
         return RL_OK;
+    }
     scratch_free(s);
     return RL_ENOMEM;
 }
-
 static void add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
@@ -422,57 +513,75 @@ static void apply_norm(const struct rl__lm *m, const float *x, int rows, int d,
     rms_norm(x, rows, d, buf, m->eps, out);
 }
 
-// gemma3's local layers: all but every sixth (llama.cpp's pattern for the architecture), whose
-// rotary base is 10,000 rather than the file's.
-#define GEMMA3_GLOBAL_EVERY    6
-#define GEMMA3_LOCAL_ROPE_BASE 10000.0f
+// The keys and values of layer il: the prefix's rows copied in front of the n new ones (rotated),
+// and the new ones kept when a prefix is being made.
+static void keys_values(const struct rl__lm *m, int il, int n, struct scratch *s, const float *cs) {
+    size_t KV = (size_t)m->head_dim * (size_t)m->n_head_kv, P = (size_t)s->p0;
+    float *k = s->k + P * KV, *v = s->v + P * KV;
+    if (m->gemma) // each head normalised on its own
+        apply_norm(m, k, n * m->n_head_kv, m->head_dim, m->layers[il].k_norm, s->norm, k);
+    rope(k, n, m->n_head_kv, m->head_dim, cs, m->gemma);
+    if (s->prefix) {
+        memcpy(s->k, s->prefix->k + (size_t)il * P * KV, P * KV * sizeof(float));
+        memcpy(s->v, s->prefix->v + (size_t)il * P * KV, P * KV * sizeof(float));
+    }
+    if (s->keep) {
+        memcpy(s->keep->k + (size_t)il * (size_t)n * KV, k, (size_t)n * KV * sizeof(float));
+        memcpy(s->keep->v + (size_t)il * (size_t)n * KV, v, (size_t)n * KV * sizeof(float));
+    }
+}
 
 static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
     const struct rl__lm_layer *l = &m->layers[il];
-    size_t NE = (size_t)n * (size_t)m->n_embd, NF = (size_t)n * (size_t)m->n_ff;
+    size_t NE = (size_t)n * (size_t)m->n_embd, NF = (size_t)n * (size_t)m->n_ff,
+           KV = (size_t)m->head_dim * (size_t)m->n_head_kv * (size_t)s->p0;
     bool local = m->gemma && (il + 1) % GEMMA3_GLOBAL_EVERY != 0;
-    float base = local ? GEMMA3_LOCAL_ROPE_BASE : m->rope_base;
+    const float *cs = s->rope[local];
     apply_norm(m, s->x, n, m->n_embd, l->attn_norm, s->norm, s->h);
-    matmul(l->wq, s->h, n, s->q, &s->w);
-    matmul(l->wk, s->h, n, s->k, &s->w);
-    matmul(l->wv, s->h, n, s->v, &s->w);
-    if (m->gemma) { // each head normalised on its own
+    matmul(&l->wq, s->h, n, s->q, &s->w);
+    matmul(&l->wk, s->h, n, s->k + KV, &s->w);
+    matmul(&l->wv, s->h, n, s->v + KV, &s->w);
+    if (m->gemma)
         apply_norm(m, s->q, n * m->n_head, m->head_dim, l->q_norm, s->norm, s->q);
-        apply_norm(m, s->k, n * m->n_head_kv, m->head_dim, l->k_norm, s->norm, s->k);
-    }
-    rope(s->q, n, m->n_head, m->head_dim, base, m->gemma);
-    rope(s->k, n, m->n_head_kv, m->head_dim, base, m->gemma);
-    attention(m, n, s->q, s->k, s->v, 1.0f / sqrtf((float)m->head_dim), local ? m->n_swa : 0,
-              s->att, s->scores);
-    matmul(l->wo, s->att, n, s->h, &s->w);
+    rope(s->q, n, m->n_head, m->head_dim, cs, m->gemma);
+    keys_values(m, il, n, s, cs);
+    attention(m, s->p0, n, s->q, s->k, s->v, 1.0f / sqrtf((float)m->head_dim),
+              local ? m->n_swa : 0, s->att, s->scores);
+    matmul(&l->wo, s->att, n, s->h, &s->w);
     if (m->gemma)
         apply_norm(m, s->h, n, m->n_embd, l->post_attn_norm, s->norm, s->h);
     add(s->x, s->h, NE);
 
     apply_norm(m, s->x, n, m->n_embd, l->ffn_norm, s->norm, s->h);
-    matmul(l->w_gate, s->h, n, s->gate, &s->w);
-    matmul(l->w_up, s->h, n, s->up, &s->w);
+    matmul(&l->w_gate, s->h, n, s->gate, &s->w);
+    matmul(&l->w_up, s->h, n, s->up, &s->w);
     for (size_t i = 0; i < NF; i++) {
         float g = s->gate[i];
         s->gate[i] = (m->gemma ? gelu_tanh(g) : g / (1.0f + expf(-g))) * s->up[i];
     }
-    matmul(l->w_down, s->gate, n, s->h, &s->w);
+    matmul(&l->w_down, s->gate, n, s->h, &s->w);
     if (m->gemma)
         apply_norm(m, s->h, n, m->n_embd, l->post_ffw_norm, s->norm, s->h);
     add(s->x, s->h, NE);
 }
 
-// The layers over ids: s->x holds each position's final residual. RL_OK or an error in errbuf.
-static int run(const struct rl__lm *m, const int32_t *ids, int n, struct scratch *s, char *errbuf) {
-    if (n < 1 || n > m->n_ctx)
-        return rl__errf(errbuf, RL_EINVAL, "%d tokens: the model reads 1 to %d", n, m->n_ctx);
+// The layers over ids after the prefix's positions (prefix may be NULL): s->x holds each new
+// position's final residual; keep, when set, receives the keys and values. RL_OK or an error in
+// errbuf.
+static int run(const struct rl__lm *m, const struct rl__lm_prefix *prefix, const int32_t *ids,
+               int n, struct scratch *s, struct rl__lm_prefix *keep, char *errbuf) {
+    int p0 = prefix ? prefix->n : 0;
+    if (n < 1 || n > m->n_ctx - p0)
+        return rl__errf(errbuf, RL_EINVAL, "%d tokens: the model reads 1 to %d", n, m->n_ctx - p0);
     for (int t = 0; t < n; t++)
         if (ids[t] < 0 || ids[t] >= m->n_vocab)
             return rl__errf(errbuf, RL_EINVAL,
                             "token %d at position %d is outside the vocabulary of %d", ids[t], t,
                             m->n_vocab);
-    if (scratch_new(m, n, s) != RL_OK)
+    if (scratch_new(m, p0, n, s) != RL_OK)
         return rl__errf(errbuf, RL_ENOMEM, "out of memory for %d tokens", n);
+    s->prefix = prefix;
+    s->keep = keep;
     size_t E = (size_t)m->n_embd;
     float scale = m->gemma ? sqrtf((float)m->n_embd) : 1.0f;
     for (int t = 0; t < n; t++) {
@@ -486,20 +595,45 @@ static int run(const struct rl__lm *m, const int32_t *ids, int n, struct scratch
     return RL_OK;
 }
 
-int rl__lm_forward(const struct rl__lm *m, const int32_t *ids, int n, float *logits, float *hidden,
-                   char *errbuf) {
+int rl__lm_forward(const struct rl__lm *m, const struct rl__lm_prefix *prefix, const int32_t *ids,
+                   int n, float *logits, float *hidden, char *errbuf) {
     struct scratch s;
-    int rc = run(m, ids, n, &s, errbuf);
+    int rc = run(m, prefix, ids, n, &s, NULL, errbuf);
     if (rc != RL_OK)
         return rc;
     size_t E = (size_t)m->n_embd;
     apply_norm(m, s.x + (size_t)(n - 1) * E, 1, m->n_embd, m->out_norm, s.norm, s.h);
     if (hidden)
         memcpy(hidden, s.h, E * sizeof *hidden);
-    if (logits)
-        matmul(m->output, s.h, 1, logits, &s.w);
+    if (logits) {
+        struct rl__lm_matrix out = {.t = m->output};
+        matmul(&out, s.h, 1, logits, &s.w);
+    }
     scratch_free(&s);
     return RL_OK;
+}
+
+int rl__lm_prefix_new(const struct rl__lm *m, const int32_t *ids, int n, struct rl__lm_prefix *p,
+                      char *errbuf) {
+    size_t each = (size_t)m->n_layer * (size_t)(n > 0 ? n : 1) * (size_t)m->head_dim *
+                  (size_t)m->n_head_kv;
+    *p = (struct rl__lm_prefix){n, malloc(each * sizeof(float)), malloc(each * sizeof(float))};
+    int rc = p->k && p->v ? RL_OK : rl__errf(errbuf, RL_ENOMEM, "out of memory for a prefix");
+    struct scratch s;
+    // One position is left for the text after it.
+    if (rc == RL_OK && n >= m->n_ctx)
+        rc = rl__errf(errbuf, RL_EINVAL, "a prefix of %d tokens leaves no room in %d", n, m->n_ctx);
+    if (rc == RL_OK && (rc = run(m, NULL, ids, n, &s, p, errbuf)) == RL_OK)
+        scratch_free(&s);
+    if (rc != RL_OK)
+        rl__lm_prefix_free(p);
+    return rc;
+}
+
+void rl__lm_prefix_free(struct rl__lm_prefix *p) {
+    free(p->k);
+    free(p->v);
+    *p = (struct rl__lm_prefix){0};
 }
 
 // Per position, the running log-sum-exp of its logits (online: the largest so far and the sum of
@@ -528,7 +662,7 @@ static void stream_add(struct stream *st, int t, double z, bool last) {
 int rl__lm_signals(const struct rl__lm *m, const int32_t *ids, int n, struct rl__lm_signals *out,
                    float *logits, char *errbuf) {
     struct scratch s;
-    int rc = run(m, ids, n, &s, errbuf);
+    int rc = run(m, NULL, ids, n, &s, NULL, errbuf);
     if (rc != RL_OK)
         return rc;
     apply_norm(m, s.x, n, m->n_embd, m->out_norm, s.norm, s.x);

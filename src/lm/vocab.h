@@ -131,6 +131,18 @@ void rl__lm_ids_push(struct rl__lm_ids *out, int32_t id);
 int rl__lm_prompt_ids(const struct rl_gguf *g, const struct rl__lm_vocab *v, const char *text,
                       size_t len, struct rl__lm_ids *out, char *errbuf) RL_NODISCARD;
 
+// The routing template (chat.c), in the same two layouts: an instruction to predict the score of
+// a small assistant's answer, the question, and the opening "[[" of the score, so that the last
+// position is where the model would write it. rl__lm_route_head appends the part before the
+// question, the same for every text (BOS, the instruction and "[Question]"); rl__lm_route_body
+// appends the question's first max_text tokens (*n_text receives how many it has in all) and
+// the part after it. The question stays plain text. Errors as rl__lm_prompt_ids.
+int rl__lm_route_head(const struct rl_gguf *g, const struct rl__lm_vocab *v,
+                      struct rl__lm_ids *out, char *errbuf) RL_NODISCARD;
+int rl__lm_route_body(const struct rl_gguf *g, const struct rl__lm_vocab *v, const char *text,
+                      size_t len, int max_text, struct rl__lm_ids *out, int *n_text,
+                      char *errbuf) RL_NODISCARD;
+
 // Merge rank of the pair (a[0..na), b[0..nb)), or -1.
 int32_t rl__lm_merge_rank(const struct rl__lm_vocab *v, const char *a, size_t na, const char *b,
                           size_t nb);

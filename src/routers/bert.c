@@ -4,6 +4,12 @@
 // embedding (tensors head.0.weight (H, D), head.0.bias (H), head.2.weight (3, H), head.2.bias
 // (3)); it does not fine-tune the encoder layers. As in the original, the classes are about the
 // stronger versus the weaker model, so the score does not depend on which known pair is asked.
+//
+// The causal-LLM router (RouteLLM §2.4) is the same head on a causal LM's final hidden state in
+// the routing template (lm/route.h), where the model would write its score of the weak model's
+// answer. The LM stays frozen; the hidden states of different prompts point in much the same
+// direction, so the input is standardised per dimension with the training prompts' mean and
+// standard deviation (tensors input.mean, input.std (D)) before the head.
 #include <math.h>
 #include <stdlib.h>
 
@@ -21,6 +27,12 @@ static float gelu(float x) {
 
 void rl__bert_forward(const struct rl_bert_head *h, const float *e, float *hidden, double *logits) {
     const int D = h->dim, H = h->hidden;
+    float z[RL_ROUTER_MAX_INPUT];
+    if (h->mean) {
+        for (int d = 0; d < D; d++)
+            z[d] = (e[d] - h->mean[d]) / h->std[d];
+        e = z;
+    }
     for (int j = 0; j < H; j++) {
         const float *row = h->w1 + (size_t)j * D;
         float acc = h->b1[j];
@@ -50,9 +62,11 @@ static int bert_score(const struct rl_router *r, const struct rl_router_pair *pa
     return RL_OK;
 }
 
-static int bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+// The head's tensors, and with standardise the input's mean and standard deviation.
+static int head_load(struct rl_router *r, const struct rl_safetensors *st, bool standardise,
+                     char *errbuf) {
     const int D = rl__router_input_dim(r);
-    const struct rl_tensor *w1, *b1, *w2, *b2;
+    const struct rl_tensor *w1, *b1, *w2, *b2, *mean = NULL, *std = NULL;
     int64_t s1[2] = {-1, D};
     int rc = rl_safetensors_expect(st, "head.0.weight", RL_DTYPE_F32, 2, s1, &w1, errbuf);
     if (rc != RL_OK)
@@ -61,15 +75,19 @@ static int bert_load(struct rl_router *r, const struct rl_safetensors *st, char 
     if (H < 1 || H > MAX_HIDDEN)
         return rl__errf(errbuf, RL_EFORMAT, "%s: head width %d is not in 1..%d",
                         rl_safetensors_path(st), H, MAX_HIDDEN);
-    int64_t sb1[1] = {H}, s2[2] = {RL_BERT_CLASSES, H}, sb2[1] = {RL_BERT_CLASSES};
+    int64_t sb1[1] = {H}, s2[2] = {RL_BERT_CLASSES, H}, sb2[1] = {RL_BERT_CLASSES}, sd[1] = {D};
     rc = rl_safetensors_expect(st, "head.0.bias", RL_DTYPE_F32, 1, sb1, &b1, errbuf);
     if (rc == RL_OK)
         rc = rl_safetensors_expect(st, "head.2.weight", RL_DTYPE_F32, 2, s2, &w2, errbuf);
     if (rc == RL_OK)
         rc = rl_safetensors_expect(st, "head.2.bias", RL_DTYPE_F32, 1, sb2, &b2, errbuf);
+    if (rc == RL_OK && standardise)
+        rc = rl_safetensors_expect(st, "input.mean", RL_DTYPE_F32, 1, sd, &mean, errbuf);
+    if (rc == RL_OK && standardise)
+        rc = rl_safetensors_expect(st, "input.std", RL_DTYPE_F32, 1, sd, &std, errbuf);
     if (rc != RL_OK)
         return rc;
-    const struct rl_tensor *parts[] = {w1, b1, w2, b2};
+    const struct rl_tensor *parts[] = {w1, b1, w2, b2, mean, std};
     void *at[RL_COUNTOF(parts)];
     struct rl_bert_head *h = rl__router_impl_new(sizeof *h, parts, RL_COUNTOF(parts), at);
     if (!h)
@@ -77,13 +95,21 @@ static int bert_load(struct rl_router *r, const struct rl_safetensors *st, char 
     r->impl = h;
     for (size_t i = 0; i < RL_COUNTOF(parts); i++) {
         const float *x = at[i];
-        for (size_t k = 0; k < parts[i]->nbytes / sizeof *x; k++)
-            if (!isfinite(x[k]))
+        for (size_t k = 0; parts[i] && k < parts[i]->nbytes / sizeof *x; k++)
+            if (!isfinite(x[k]) || (parts[i] == std && !(x[k] > 0)))
                 return rl__errf(errbuf, RL_EFORMAT, "%s: head parameters are not finite",
                                 rl_safetensors_path(st));
     }
-    *h = (struct rl_bert_head){D, H, at[0], at[1], at[2], at[3]};
+    *h = (struct rl_bert_head){D, H, at[0], at[1], at[2], at[3], at[4], at[5]};
     return RL_OK;
+}
+
+static int bert_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    return head_load(r, st, false, errbuf);
+}
+
+static int causal_llm_load(struct rl_router *r, const struct rl_safetensors *st, char *errbuf) {
+    return head_load(r, st, true, errbuf);
 }
 
 // The head and its parameters are one allocation (rl__router_impl_new).
@@ -96,5 +122,16 @@ const struct rl_router_kind rl__router_kind_bert = {
     .free = free,
     .features = true,
     .train = rl__train_bert,
+    .train_defaults = rl__train_bert_defaults,
+};
+
+// The head and its standardisation are one allocation (rl__router_impl_new).
+const struct rl_router_kind rl__router_kind_causal_llm = {
+    .name = "causal_llm",
+    .needs_encoder = true,
+    .load = causal_llm_load,
+    .score = bert_score,
+    .free = free,
+    .train = rl__train_causal_llm,
     .train_defaults = rl__train_bert_defaults,
 };

@@ -10,13 +10,14 @@
 #include "core/core.h"
 #include "core/safetensors.h"
 #include "rl/battle.h"
+#include "rl/encoder.h"
 #include "routers/router_impl.h"
 
 #define MAX_MODELS 4096
 
 static const char *const kept_keys[] = {
-    "hyper",   "metrics",       "data_digest",          "n_battles",      "source",
-    "aliases", "train_prompts", "train_prompts_sha256", "n_train_prompts"};
+    "hyper",   "metrics",       "data_digest",          "n_battles",       "source",
+    "aliases", "train_prompts", "train_prompts_sha256", "n_train_prompts", "encoder_precision"};
 _Static_assert(RL_COUNTOF(kept_keys) == RL_COUNTOF(((struct rl_router *)0)->meta),
                "one copy per kept metadata key");
 
@@ -48,6 +49,10 @@ int rl__router_write(const char *path, const struct rl_router_meta *m, const str
         meta[k++] = m->encoder;
         meta[k++] = "encoder_dim";
         meta[k++] = dim;
+    }
+    if (m->encoder && m->encoder_precision) {
+        meta[k++] = "encoder_precision";
+        meta[k++] = m->encoder_precision;
     }
     if (m->features) {
         meta[k++] = "features";
@@ -300,6 +305,12 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
             rl__errf(errbuf, RL_ENOMEM, "%s: out of memory", path);
             goto fail;
         }
+    }
+    enum rl_precision precision;
+    const char *prec = rl_router_meta(r, "encoder_precision");
+    if (prec && rl_precision_parse(prec, &precision) != RL_OK) {
+        rl__errf(errbuf, RL_EFORMAT, "%s: encoder_precision '%.16s' is not fp32 or int8", path, prec);
+        goto fail;
     }
     if (kind->load(r, st, errbuf) == RL_OK)
         goto done;

@@ -1,6 +1,7 @@
 // Internal interface of the routers: the table of kinds (registry.c), the common router object
 // and the helpers the kinds share. Each kind lives in its own file (random.c, mf.c, swr.c, bert.c)
-// and defines its entry, rl__router_kind_<name>, which RL_ROUTER_KINDS lists.
+// and defines its entry, rl__router_kind_<name>, which RL_ROUTER_KINDS lists (bert.c defines
+// causal_llm's too: the same head).
 #ifndef RL_SRC_ROUTER_IMPL_H
 #define RL_SRC_ROUTER_IMPL_H
 
@@ -26,7 +27,8 @@ struct rl_train_params;
     X(mf)                                                                                          \
     X(sw_ranking)                                                                                  \
     X(bert)                                                                                        \
-    X(irt)
+    X(irt)                                                                                         \
+    X(causal_llm)
 
 // One kind of router: what it is called, what it needs and the operations on its routers.
 struct rl_router_kind {
@@ -87,7 +89,7 @@ struct rl_router {
     struct rl_router_pair def_pair; // default strong/weak pair
 
     char *path;    // the file the router was loaded from, NULL for a built-in kind
-    char *meta[9]; // copies of the file's provenance keys (file.c: kept_keys)
+    char *meta[10]; // copies of the file's provenance keys (file.c: kept_keys)
 };
 
 // Allocate a router of `kind` owning copies of the model names; NULL on ENOMEM. The caller
@@ -139,6 +141,7 @@ struct rl_router_meta {
     const char *digest;  // 64 hex characters
     size_t n_battles;
     const char *source;               // free text (data specs), or NULL
+    const char *encoder_precision;    // "fp32" or "int8" when recorded, or NULL
     const char *aliases;              // JSON object alias -> model, or NULL
     const char *train_prompts;        // reference to the training-prompt list, or NULL
     const char *train_prompts_sha256; // its SHA-256 (64 hex digits) when train_prompts is set

@@ -65,11 +65,6 @@ static void *worker_main(void *arg) {
     const char **texts = calloc((size_t)e->batch_max, sizeof *texts);
     struct entry **batch = calloc((size_t)e->batch_max, sizeof *batch);
     float *out = malloc((size_t)e->batch_max * (size_t)e->dim * sizeof *out);
-    // The token counts (the usage of POST /v1/embeddings) come from a second tokenization: it
-    // stops at the encoder's limit, so it costs little beside the forward pass.
-    const struct rl_tokenizer *tok = rl_encoder_tokenizer(e->enc);
-    size_t max_tokens = rl_encoder_max_tokens(e->enc);
-    int32_t *ids = malloc(max_tokens * sizeof *ids);
     // Each worker owns a workspace sized to its share of the CPUs, so several workers never run
     // more forward-pass threads than there are cores.
     struct rl_encoder_ws *ws = rl_encoder_ws_new(e->ws_threads);
@@ -91,7 +86,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&e->mu);
 
         int rc = RL_ENOMEM;
-        if (texts && batch && out && ws && ids) {
+        if (texts && batch && out && ws) {
             for (int i = 0; i < n; i++)
                 texts[i] = batch[i]->text;
             char err[RL_ERRBUF_SIZE] = "";
@@ -104,7 +99,9 @@ static void *worker_main(void *arg) {
             if (rc != RL_OK)
                 continue;
             memcpy(batch[i]->emb, out + (size_t)i * (size_t)e->dim, (size_t)e->dim * sizeof *out);
-            long n_ids = rl_tokenizer_encode(tok, batch[i]->text, batch[i]->len, ids, max_tokens);
+            // The token count (the usage of POST /v1/embeddings) comes from a second
+            // tokenization, which costs little beside the forward pass.
+            long n_ids = rl_encoder_count_tokens(e->enc, batch[i]->text, batch[i]->len);
             batch[i]->n_tokens = n_ids > 0 ? (int)n_ids : 0;
         }
         pthread_mutex_lock(&e->mu);
@@ -122,7 +119,6 @@ static void *worker_main(void *arg) {
         (void)wr;
     }
     rl_encoder_ws_free(ws);
-    free(ids);
     free(texts);
     free(batch);
     free(out);

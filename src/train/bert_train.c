@@ -161,7 +161,9 @@ static void bert_validate(const void *model, const float *theta, double *loss, d
                                 theta,
                                 theta + (size_t)H * D,
                                 theta + (size_t)H * D + H,
-                                theta + (size_t)H * D + H + (size_t)C * H};
+                                theta + (size_t)H * D + H + (size_t)C * H,
+                                NULL,
+                                NULL};
     float hidden[MAX_H];
     double l = 0, w = 0, right = 0, decisive = 0;
     for (size_t i = 0; i < m->n_val; i++) {
@@ -276,5 +278,61 @@ done:
     free(val);
     free(keys);
     free(theta);
+    return rc;
+}
+
+// The mean and standard deviation of each input dimension over the training prompts (every
+// prompt of a training battle), the inputs standardised with them, and bert's head on those.
+int rl__train_causal_llm(const struct rl_train_ctx *c, struct rl_train_out *out) {
+    const struct rl_battles *b = c->b;
+    const size_t D = (size_t)c->dim, P = b->n_prompts;
+    double *sum = calloc(2 * D, sizeof *sum);
+    bool *used = calloc(P ? P : 1, sizeof *used);
+    float *mean = malloc(D * sizeof *mean), *std = malloc(D * sizeof *std);
+    float *z = malloc((P ? P : 1) * D * sizeof *z);
+    int rc = sum && used && mean && std && z ? RL_OK
+                                              : rl__errf(c->errbuf, RL_ENOMEM, "causal_llm: out of memory");
+    size_t n = 0;
+    for (size_t i = 0; rc == RL_OK && i < b->n; i++)
+        if (!c->held_out[i])
+            used[b->items[i].prompt] = true;
+    for (size_t p = 0; rc == RL_OK && p < P; p++) {
+        n += used[p];
+        for (size_t d = 0; used[p] && d < D; d++) {
+            double x = c->emb[p * D + d];
+            sum[d] += x;
+            sum[D + d] += x * x;
+        }
+    }
+    if (rc == RL_OK && n == 0)
+        rc = rl__errf(c->errbuf, RL_EINVAL, "causal_llm: no training battle");
+    for (size_t d = 0; rc == RL_OK && d < D; d++) {
+        double m = sum[d] / (double)n, var = sum[D + d] / (double)n - m * m;
+        mean[d] = (float)m;
+        std[d] = (float)sqrt(var > 1e-12 ? var : 1e-12);
+    }
+    for (size_t p = 0; rc == RL_OK && p < P; p++)
+        for (size_t d = 0; d < D; d++)
+            z[p * D + d] = (c->emb[p * D + d] - mean[d]) / std[d];
+    if (rc == RL_OK) {
+        struct rl_train_ctx standardised = *c;
+        standardised.emb = z;
+        rc = rl__train_bert(&standardised, out);
+    }
+    const struct rl_train_tensor t[] = {
+        {"input.mean", RL_DTYPE_F32, 1, {(int64_t)D, 0}, mean},
+        {"input.std", RL_DTYPE_F32, 1, {(int64_t)D, 0}, std},
+    };
+    if (rc == RL_OK) {
+        rc = rl__train_out_take(out, t, RL_COUNTOF(t));
+        mean = std = NULL;
+        if (rc != RL_OK)
+            rl__errf(c->errbuf, rc, "causal_llm: cannot collect the tensors");
+    }
+    free(sum);
+    free(used);
+    free(mean);
+    free(std);
+    free(z);
     return rc;
 }

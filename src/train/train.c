@@ -348,6 +348,7 @@ int rl_train(const struct rl_router_kind *kind, const struct rl_battles *b, cons
             .digest = digest,
             .n_battles = cells ? b->n_cells : b->n,
             .source = p->source,
+            .encoder_precision = p->encoder_precision,
             .aliases = alias_text,
             .train_prompts = p->prompts_out ? list_ref : NULL,
             .train_prompts_sha256 = list_sha,

@@ -148,6 +148,8 @@ int rl__train_mf(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODI
 int rl__train_swr(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 int rl__train_bert(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 int rl__train_irt(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
+// bert's head on the inputs standardised per dimension, with tensors input.mean and input.std.
+int rl__train_causal_llm(const struct rl_train_ctx *c, struct rl_train_out *out) RL_NODISCARD;
 void rl__train_irt_defaults(struct rl_train_params *p);
 void rl__train_bert_defaults(struct rl_train_params *p);
 

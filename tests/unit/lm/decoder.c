@@ -98,7 +98,7 @@ static int argmax(const float *x, int n) {
 // entropy's tail feels), and rl__lm_signals's last logits are rl__lm_forward's.
 static int check_tiny(const char *path, const char *golden, struct rl__lm *m) {
     char err[RL_ERRBUF_SIZE];
-    ASSERT_OK(rl__lm_open(path, m, err));
+    ASSERT_OK(rl__lm_open(path, RL_PRECISION_FP32, m, err));
     ASSERT_EQ(m->n_vocab, 258);
     size_t n;
     json_t **recs = read_jsonl_gz(golden, &n);
@@ -111,7 +111,7 @@ static int check_tiny(const char *path, const char *golden, struct rl__lm *m) {
     for (size_t r = 0; r < n; r++) {
         int32_t ids[64];
         int len = ids_of(recs[r], ids, 64);
-        ASSERT_OK(rl__lm_forward(m, ids, len, logits, hidden, err));
+        ASSERT_OK(rl__lm_forward(m, NULL, ids, len, logits, hidden, err));
         struct rl__lm_signals sig;
         float again[258];
         ASSERT_OK(rl__lm_signals(m, ids, len, &sig, again, err));
@@ -180,7 +180,7 @@ TEST(lm_decoder_matches_llama_cpp_on_tiny_gemma3) {
 // 10.1% and 8% at worst, the 8-bit activations again).
 static int check_real(const char *path, const char *golden, struct rl__lm *m, float **logits) {
     char err[RL_ERRBUF_SIZE];
-    ASSERT_OK(rl__lm_open(path, m, err));
+    ASSERT_OK(rl__lm_open(path, RL_PRECISION_FP32, m, err));
     size_t n;
     json_t **recs = read_jsonl_gz(golden, &n);
     ASSERT_EQ(n, 24);
@@ -198,7 +198,7 @@ static int check_real(const char *path, const char *golden, struct rl__lm *m, fl
             ASSERT_OK(rl__lm_signals(m, ids, len, &sig, *logits, err));
             signal_worst(&sig, recs[r], &worst_signal);
         } else {
-            ASSERT_OK(rl__lm_forward(m, ids, len, *logits, NULL, err));
+            ASSERT_OK(rl__lm_forward(m, NULL, ids, len, *logits, NULL, err));
         }
         const json_t *top = json_object_get(recs[r], "top"),
                      *want = json_object_get(recs[r], "logits");
@@ -234,7 +234,7 @@ TEST(lm_decoder_matches_llama_cpp_on_smollm2) {
     // "The capital of France is" goes on with " Paris".
     int32_t france[] = {504, 3575, 282, 4649, 314};
     char err[RL_ERRBUF_SIZE];
-    ASSERT_OK(rl__lm_forward(&m, france, 5, logits, NULL, err));
+    ASSERT_OK(rl__lm_forward(&m, NULL, france, 5, logits, NULL, err));
     ASSERT_EQ(argmax(logits, m.n_vocab), 7042);
     free(logits);
     rl__lm_free(&m);
@@ -256,15 +256,15 @@ TEST(lm_decoder_matches_llama_cpp_on_gemma3) {
 TEST(lm_decoder_refuses_bad_input) {
     struct rl__lm m;
     char err[RL_ERRBUF_SIZE];
-    ASSERT_OK(rl__lm_open(TINY, &m, err));
+    ASSERT_OK(rl__lm_open(TINY, RL_PRECISION_FP32, &m, err));
     int32_t ids[2] = {1, 258};
     float logits[258];
-    ASSERT_EQ(rl__lm_forward(&m, ids, 2, logits, NULL, err), RL_EINVAL);
+    ASSERT_EQ(rl__lm_forward(&m, NULL, ids, 2, logits, NULL, err), RL_EINVAL);
     ASSERT_STR_CONTAINS(err, "outside the vocabulary");
-    ASSERT_EQ(rl__lm_forward(&m, ids, 0, logits, NULL, err), RL_EINVAL);
+    ASSERT_EQ(rl__lm_forward(&m, NULL, ids, 0, logits, NULL, err), RL_EINVAL);
     int32_t *many = calloc((size_t)m.n_ctx + 1, sizeof *many);
     ASSERT_NOT_NULL(many);
-    ASSERT_EQ(rl__lm_forward(&m, many, m.n_ctx + 1, logits, NULL, err), RL_EINVAL);
+    ASSERT_EQ(rl__lm_forward(&m, NULL, many, m.n_ctx + 1, logits, NULL, err), RL_EINVAL);
     free(many);
     rl__lm_free(&m);
 
@@ -293,7 +293,7 @@ TEST(lm_decoder_refuses_bad_input) {
         ASSERT(fd >= 0);
         ASSERT_EQ(write(fd, copy, len), (ssize_t)len);
         close(fd);
-        int rc = rl__lm_open(path, &m, err);
+        int rc = rl__lm_open(path, RL_PRECISION_FP32, &m, err);
         ASSERT(rc != RL_OK);
         ASSERT_STR_CONTAINS(err, cases[i].want);
         ASSERT_STR_CONTAINS(err, path);
