@@ -376,6 +376,53 @@ TEST(train_bert_head) {
     return 0;
 }
 
+// causal_llm: bert's head on inputs standardised per dimension. Its file holds the training
+// prompts' mean and standard deviation and records the encoder's precision; an input shifted
+// and scaled per dimension (what an LM's hidden states look like beside a sentence encoder's)
+// learns what the plain one does.
+TEST(train_causal_llm_standardises_its_input) {
+    float *emb;
+    struct rl_battles *b = synthetic(&emb);
+    // Every coordinate but the first, which decides the battles (and groups mean_p's prompts).
+    for (size_t i = 0; i < (size_t)N_SYN * D_SYN; i++)
+        if (i % D_SYN)
+            emb[i] = emb[i] * (float)(i % D_SYN) * 10.0f + 50.0f;
+    char err[RL_ERRBUF_SIZE] = "";
+    struct last l = {0};
+    struct rl_train_params p = watched_params(kind_of("causal_llm"), &l);
+    p.hidden = 32;
+    p.epochs = 30;
+    p.holdout = 0.1;
+    p.encoder_precision = "int8";
+    const char *f = tmp_path("causal_llm.safetensors");
+    ASSERT_OK(rl_train(kind_of("causal_llm"), b, emb, "test-lm", D_SYN, &p, f, err));
+    ASSERT(l.val_acc > 0.8);
+    struct rl_router *r = rl_router_load(f, NULL, err);
+    ASSERT_NOT_NULL(r);
+    ASSERT_STR_EQ(rl_router_name(r), "causal_llm");
+    ASSERT_STR_EQ(rl_router_meta(r, "encoder_precision"), "int8");
+    double hi = mean_p(r, emb, true), lo = mean_p(r, emb, false);
+    ASSERT(hi > lo + 0.1);
+    rl_router_free(r);
+
+    // The file's standardisation is what the score reads.
+    struct rl_safetensors *st = rl_safetensors_open(f, err);
+    ASSERT_NOT_NULL(st);
+    const struct rl_tensor *mean = rl_safetensors_find(st, "input.mean"),
+                           *sd = rl_safetensors_find(st, "input.std");
+    ASSERT_NOT_NULL(mean);
+    ASSERT_NOT_NULL(sd);
+    const float *mu = (const float *)mean->data, *sigma = (const float *)sd->data;
+    for (int d = 1; d < D_SYN; d++)
+        ASSERT(fabs(mu[d] - 50.0) < 10.0 && sigma[d] > 0.5);
+    ASSERT(fabs(mu[0]) < 1.0 && sigma[0] > 0 && sigma[0] < 1.0);
+    rl_safetensors_free(st);
+    unlink(f);
+    rl_battles_free(b);
+    free(emb);
+    return 0;
+}
+
 TEST(train_rejects_bad_input) {
     float *emb;
     struct rl_battles *b = synthetic(&emb);
