@@ -80,9 +80,10 @@ int rl_encoder_ws_threads(const struct rl_encoder_ws *ws);
 int rl_encoder_embed_ws(const struct rl_encoder *e, struct rl_encoder_ws *ws,
                         const char *const *texts, size_t n, float *out, char *errbuf) RL_NODISCARD;
 
-// Embed n token sequences (BERT encoders only: RL_EINVAL for a causal LM), bypassing the tokenizer: ids[i] holds n_ids[i] ids, [CLS] and [SEP]
-// included, 1 <= n_ids[i] <= rl_encoder_max_positions(e), each id < the vocabulary size. ws may
-// be NULL (a pooled one is used). Output as rl_encoder_embed.
+// Embed n token sequences (BERT encoders only: RL_EINVAL for a causal LM), bypassing the tokenizer:
+// ids[i] holds n_ids[i] ids, [CLS] and [SEP] included, 1 <= n_ids[i] <=
+// rl_encoder_max_positions(e), each id < the vocabulary size. ws may be NULL (a pooled one is
+// used). Output as rl_encoder_embed.
 int rl_encoder_embed_ids(const struct rl_encoder *e, struct rl_encoder_ws *ws,
                          const int32_t *const *ids, const size_t *n_ids, size_t n, float *out,
                          char *errbuf) RL_NODISCARD;

@@ -299,10 +299,10 @@ struct cli_encoder_slot {
     struct rl_embcache *cache;
 };
 struct cli_scorer {
-    const char *model_dir; // main encoder folder, NULL for the default
-    int precision;         // enum rl_precision of the encoders (cli_scorer_init: fp32)
-    bool no_cache;         // recompute embeddings and scores
-    struct rl_encoder *enc;    // the main encoder once loaded (slot[0].enc)
+    const char *model_dir;  // main encoder folder, NULL for the default
+    int precision;          // enum rl_precision of the encoders (cli_scorer_init: fp32)
+    bool no_cache;          // recompute embeddings and scores
+    struct rl_encoder *enc; // the main encoder once loaded (slot[0].enc)
     struct cli_encoder_slot slot[CLI_MAX_ENCODERS];
     int n_slots;
 };

@@ -373,8 +373,11 @@ int cli_cmd_train(int argc, char **argv) {
         enc_name = NULL;
         dim = 0;
     }
-    if (rl_train(o.kind, b, o.no_embedding ? NULL : reads_lm ? lm_emb : emb, enc_name, dim, &o.p,
-                 o.out, err) != RL_OK) {
+    if (rl_train(o.kind, b,
+                 o.no_embedding ? NULL
+                 : reads_lm     ? lm_emb
+                                : emb,
+                 enc_name, dim, &o.p, o.out, err) != RL_OK) {
         rc = cli_fail("train: %s", err);
         goto done;
     }

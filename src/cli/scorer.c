@@ -2,6 +2,7 @@
 // prompts with them: embeddings through the embedding cache, scores through the score cache, with
 // progress bars on stderr. Shared by `eval`, `calibrate`, `route` and `train`; the arithmetic is
 // the library's (rl_eval_score), this file only loads, caches and reports.
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,17 +127,12 @@ static const char *encoder_dir_for(const struct cli_scorer *s, const char *name,
     const char *dir = s->model_dir;
     if (!dir && cli_default_model_dir(main_dir, sizeof main_dir) == RL_OK)
         dir = main_dir;
-    if (dir) {
-        size_t n = strlen(dir);
-        while (n > 1 && dir[n - 1] == '/')
-            n--;
-        size_t b = n;
-        while (b > 0 && dir[b - 1] != '/')
-            b--;
-        size_t k = strlen(name);
-        // The main folder, or its GGUF file named without .gguf.
-        if ((n - b == k && strncmp(dir + b, name, k) == 0) ||
-            (n - b == k + 5 && strncmp(dir + b, name, k) == 0 && strcmp(dir + n - 5, ".gguf") == 0))
+    char copy[4096], gguf[600];
+    snprintf(gguf, sizeof gguf, "%s.gguf", name);
+    // The main folder, or its GGUF file named without .gguf.
+    if (dir && snprintf(copy, sizeof copy, "%s", dir) < (int)sizeof copy) {
+        const char *base = basename(copy);
+        if (strcmp(base, name) == 0 || strcmp(base, gguf) == 0)
             return NULL;
     }
     char rel[600];
@@ -146,8 +142,8 @@ static const char *encoder_dir_for(const struct cli_scorer *s, const char *name,
     return path;
 }
 
-static int embed_slot(struct cli_scorer *s, struct cli_encoder_slot *slot,
-                      const char *const *prompts, size_t n, const char *what, float **emb) {
+static int embed_slot(struct cli_encoder_slot *slot, const char *const *prompts, size_t n,
+                      const char *what, float **emb) {
     *emb = NULL;
     size_t dim = rl_encoder_dim(slot->enc);
     float *e = malloc((n ? n : 1) * dim * sizeof *e);
@@ -169,7 +165,6 @@ static int embed_slot(struct cli_scorer *s, struct cli_encoder_slot *slot,
             cli_progress_add(&p, k);
         }
     }
-    (void)s;
     // The cache reports only the prompts it had to embed; the bar ends full either way.
     if (rc == RL_OK && p.done < n)
         cli_progress_add(&p, n - p.done);
@@ -192,7 +187,7 @@ int cli_scorer_embed_with(struct cli_scorer *s, const char *model_dir, int preci
         return 1;
     if (enc)
         *enc = slot->enc;
-    return embed_slot(s, slot, prompts, n, what, emb);
+    return embed_slot(slot, prompts, n, what, emb);
 }
 
 int cli_scorer_embed(struct cli_scorer *s, const char *const *prompts, size_t n, const char *what,
@@ -217,8 +212,7 @@ int cli_scorer_embed_for(struct cli_scorer *s, const struct rl_router *r,
     int precision = router_precision(s, r);
     struct cli_encoder_slot *slot = NULL;
     for (int i = 0; i < s->n_slots && !slot; i++)
-        if (strcmp(rl_encoder_name(s->slot[i].enc), name) == 0 &&
-            s->slot[i].precision == precision)
+        if (strcmp(rl_encoder_name(s->slot[i].enc), name) == 0 && s->slot[i].precision == precision)
             slot = &s->slot[i];
     if (!slot)
         slot = scorer_slot(s, encoder_dir_for(s, name, path, sizeof path), precision);
@@ -226,7 +220,7 @@ int cli_scorer_embed_for(struct cli_scorer *s, const struct rl_router *r,
         return 1;
     if (rl_router_check_encoder(r, slot->enc, err) != RL_OK)
         return cli_fail("%s", err);
-    return embed_slot(s, slot, prompts, n, what, emb);
+    return embed_slot(slot, prompts, n, what, emb);
 }
 
 // ----------------------------------------------------------------------------

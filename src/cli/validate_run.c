@@ -85,9 +85,8 @@ static int candidate_input(struct validate *v, const struct suite_router *r,
     if (!r->encoder)
         return 0;
     free(*emb);
-    return cli_scorer_embed_with(&v->sc, r->encoder, r->precision,
-                                 (const char *const *)b->prompts, b->n_prompts, "training prompts",
-                                 emb, enc);
+    return cli_scorer_embed_with(&v->sc, r->encoder, r->precision, (const char *const *)b->prompts,
+                                 b->n_prompts, "training prompts", emb, enc);
 }
 
 // Train candidate r for the fold of source `held` unless its file is in the cache; the file's

@@ -247,8 +247,8 @@ size_t rl_encoder_max_positions(const struct rl_encoder *e) {
 long rl_encoder_count_tokens(const struct rl_encoder *e, const char *text, size_t len) {
     if (!e->lm) {
         int32_t *ids = malloc((size_t)e->cfg.max_seq * sizeof *ids);
-        long n = ids ? rl_tokenizer_encode(e->tok, text, len, ids, (size_t)e->cfg.max_seq)
-                     : RL_ENOMEM;
+        long n =
+            ids ? rl_tokenizer_encode(e->tok, text, len, ids, (size_t)e->cfg.max_seq) : RL_ENOMEM;
         free(ids);
         return n;
     }
@@ -722,7 +722,7 @@ static void lm_worker(void *arg, int tid, int n_threads) {
     for (size_t i; atomic_load(&j->rc) == RL_OK && (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
         char err[RL_ERRBUF_SIZE];
         int rc = j->texts[i] ? rl__lm_encoder_embed(j->e->lm, j->texts[i], strlen(j->texts[i]),
-                                                     j->out + i * dim, NULL, err)
+                                                    j->out + i * dim, NULL, err)
                              : rl__errf(err, RL_EINVAL, "text is NULL");
         int ok = RL_OK;
         if (rc != RL_OK && atomic_compare_exchange_strong(&j->rc, &ok, rc)) {

@@ -56,8 +56,8 @@ static int append_text(const struct rl__lm_vocab *v, const char *s, size_t n,
 static int which_layout(const struct rl_gguf *g, bool *chat, char *errbuf) {
     struct rl_gguf_str tmpl;
     *chat = rl__gguf_string(g, "tokenizer.chat_template", &tmpl) == RL_OK;
-    if (*chat &&
-        (tmpl.len != sizeof smollm2_template - 1 || memcmp(tmpl.p, smollm2_template, tmpl.len) != 0))
+    if (*chat && (tmpl.len != sizeof smollm2_template - 1 ||
+                  memcmp(tmpl.p, smollm2_template, tmpl.len) != 0))
         return rl__errf(errbuf, RL_EUNSUPPORTED,
                         "tokenizer.chat_template is not one this reader lays prompts out for "
                         "(SmolLM2's ChatML); a file without a template reads the text as it is");
@@ -138,8 +138,8 @@ static int append_pieces(const struct rl__lm_vocab *v, const struct piece *p, si
     return out->failed ? rl__errf(errbuf, RL_ENOMEM, "out of memory") : RL_OK;
 }
 
-int rl__lm_route_head(const struct rl_gguf *g, const struct rl__lm_vocab *v,
-                      struct rl__lm_ids *out, char *errbuf) {
+int rl__lm_route_head(const struct rl_gguf *g, const struct rl__lm_vocab *v, struct rl__lm_ids *out,
+                      char *errbuf) {
     bool chat;
     int rc = which_layout(g, &chat, errbuf);
     if (rc != RL_OK)
@@ -147,9 +147,12 @@ int rl__lm_route_head(const struct rl_gguf *g, const struct rl__lm_vocab *v,
     if (v->add_bos && v->bos_id >= 0)
         rl__lm_ids_push(out, v->bos_id);
     const struct piece chat_head[] = {
-        {"<|im_start|>", NULL, false}, {NULL, "system\n", false},
-        {NULL, route_instruction, false}, {"<|im_end|>", NULL, false},
-        {NULL, "\n", false}, {"<|im_start|>", NULL, false},
+        {"<|im_start|>", NULL, false},
+        {NULL, "system\n", false},
+        {NULL, route_instruction, false},
+        {"<|im_end|>", NULL, false},
+        {NULL, "\n", false},
+        {"<|im_start|>", NULL, false},
         {NULL, "user\n[Question]\n", false},
     };
     const struct piece plain_head[] = {{NULL, route_instruction, false},
@@ -159,8 +162,7 @@ int rl__lm_route_head(const struct rl_gguf *g, const struct rl__lm_vocab *v,
 }
 
 int rl__lm_route_body(const struct rl_gguf *g, const struct rl__lm_vocab *v, const char *text,
-                      size_t len, int max_text, struct rl__lm_ids *out, int *n_text,
-                      char *errbuf) {
+                      size_t len, int max_text, struct rl__lm_ids *out, int *n_text, char *errbuf) {
     bool chat;
     int rc = which_layout(g, &chat, errbuf);
     if (rc != RL_OK)
@@ -178,9 +180,8 @@ int rl__lm_route_body(const struct rl_gguf *g, const struct rl__lm_vocab *v, con
         rl__lm_ids_push(out, words.p[i]);
     free(words.p);
     const struct piece chat_tail[] = {
-        {NULL, "\n\nPrediction:", false}, {"<|im_end|>", NULL, false},
-        {NULL, "\n", false}, {"<|im_start|>", NULL, false},
-        {NULL, "assistant\n[[", false},
+        {NULL, "\n\nPrediction:", false}, {"<|im_end|>", NULL, false},    {NULL, "\n", false},
+        {"<|im_start|>", NULL, false},    {NULL, "assistant\n[[", false},
     };
     const struct piece plain_tail[] = {{NULL, "\n\nPrediction: [[", false}};
     return chat ? append_pieces(v, chat_tail, RL_COUNTOF(chat_tail), out, errbuf)

@@ -176,7 +176,8 @@ static int read_model(struct rl__lm *m, char *errbuf) {
 
 // The layers' matrices, in the order of struct rl__lm_layer.
 static struct rl__lm_matrix *layer_matrix(struct rl__lm_layer *l, int i) {
-    struct rl__lm_matrix *all[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+    struct rl__lm_matrix *all[] = {&l->wq,     &l->wk,   &l->wv,    &l->wo,
+                                   &l->w_gate, &l->w_up, &l->w_down};
     return i < (int)RL_COUNTOF(all) ? all[i] : NULL;
 }
 
@@ -205,8 +206,8 @@ static int pack_q8(const struct rl__kernels *k, struct rl__lm_matrix *w, float *
 
 static int pack_layers_q8(struct rl__lm *m, char *errbuf) {
     size_t widest = (size_t)(m->n_ff > m->n_embd ? m->n_ff : m->n_embd);
-    widest = widest > (size_t)m->head_dim * (size_t)m->n_head ? widest
-                                                               : (size_t)m->head_dim * m->n_head;
+    widest =
+        widest > (size_t)m->head_dim * (size_t)m->n_head ? widest : (size_t)m->head_dim * m->n_head;
     float *rows = malloc(RL_LM_Q8_CHUNK * widest * sizeof *rows);
     int rc = rows ? RL_OK : RL_ENOMEM;
     for (int il = 0; rc == RL_OK && il < m->n_layer; il++)
@@ -407,7 +408,8 @@ static void attention(const struct rl__lm *m, int p0, int n, const float *q, con
             int p = p0 + t, j0 = window > 0 && p >= window ? p - window + 1 : 0;
             float top = -INFINITY;
             for (int j = j0; j <= p; j++) {
-                scores[j] = dot(qt, k + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d, d) * scale;
+                scores[j] =
+                    dot(qt, k + ((size_t)j * (size_t)Hkv + (size_t)g) * (size_t)d, d) * scale;
                 top = scores[j] > top ? scores[j] : top;
             }
             double sum = 0;
@@ -450,8 +452,8 @@ struct scratch {
 };
 
 static void scratch_free(struct scratch *s) {
-    float **all[] = {&s->x,       &s->h,       &s->q,      &s->k,      &s->v,
-                     &s->att,     &s->gate,    &s->up,     &s->scores, &s->norm,
+    float **all[] = {&s->x,       &s->h,       &s->q,      &s->k,        &s->v,
+                     &s->att,     &s->gate,    &s->up,     &s->scores,   &s->norm,
                      &s->rope[0], &s->rope[1], &s->w.rows, &s->w.packed, &s->w.zero};
     for (size_t i = 0; i < RL_COUNTOF(all); i++) {
         free(*all[i]);
@@ -545,8 +547,8 @@ static void layer(const struct rl__lm *m, int il, int n, struct scratch *s) {
         apply_norm(m, s->q, n * m->n_head, m->head_dim, l->q_norm, s->norm, s->q);
     rope(s->q, n, m->n_head, m->head_dim, cs, m->gemma);
     keys_values(m, il, n, s, cs);
-    attention(m, s->p0, n, s->q, s->k, s->v, 1.0f / sqrtf((float)m->head_dim),
-              local ? m->n_swa : 0, s->att, s->scores);
+    attention(m, s->p0, n, s->q, s->k, s->v, 1.0f / sqrtf((float)m->head_dim), local ? m->n_swa : 0,
+              s->att, s->scores);
     matmul(&l->wo, s->att, n, s->h, &s->w);
     if (m->gemma)
         apply_norm(m, s->h, n, m->n_embd, l->post_attn_norm, s->norm, s->h);
@@ -615,8 +617,8 @@ int rl__lm_forward(const struct rl__lm *m, const struct rl__lm_prefix *prefix, c
 
 int rl__lm_prefix_new(const struct rl__lm *m, const int32_t *ids, int n, struct rl__lm_prefix *p,
                       char *errbuf) {
-    size_t each = (size_t)m->n_layer * (size_t)(n > 0 ? n : 1) * (size_t)m->head_dim *
-                  (size_t)m->n_head_kv;
+    size_t each =
+        (size_t)m->n_layer * (size_t)(n > 0 ? n : 1) * (size_t)m->head_dim * (size_t)m->n_head_kv;
     *p = (struct rl__lm_prefix){n, malloc(each * sizeof(float)), malloc(each * sizeof(float))};
     int rc = p->k && p->v ? RL_OK : rl__errf(errbuf, RL_ENOMEM, "out of memory for a prefix");
     struct scratch s;

@@ -9,12 +9,12 @@
 // attention within a window of the last `sliding_window` positions in the others, norms after
 // attention and after the feed-forward block too, GeGLU with tanh GELU). Weights stay in the file's
 // quantised types (lm/quant.h reads them). In float32 precision each matrix product dequantises a
-// tile of rows to float32 and multiplies it with the encoder's GEMM kernels (src/encoder/kernels.h),
-// so the arithmetic is float32 throughout (llama.cpp quantises the activations too: the two agree
-// to about three decimal places, not bit for bit). In int8 precision the layers' matrices are
-// requantised once at open into the encoder's int8 form (blocks of 32 with one scale each) and each
-// product quantises its input rows the same way, as llama.cpp does with its 8-bit activations; the
-// output matrix (logits) stays on the float32 path.
+// tile of rows to float32 and multiplies it with the encoder's GEMM kernels
+// (src/encoder/kernels.h), so the arithmetic is float32 throughout (llama.cpp quantises the
+// activations too: the two agree to about three decimal places, not bit for bit). In int8 precision
+// the layers' matrices are requantised once at open into the encoder's int8 form (blocks of 32 with
+// one scale each) and each product quantises its input rows the same way, as llama.cpp does with
+// its 8-bit activations; the output matrix (logits) stays on the float32 path.
 //
 // A model is immutable once opened and may be shared by threads; each forward call allocates its
 // own scratch memory.

@@ -137,8 +137,8 @@ int rl__lm_prompt_ids(const struct rl_gguf *g, const struct rl__lm_vocab *v, con
 // question, the same for every text (BOS, the instruction and "[Question]"); rl__lm_route_body
 // appends the question's first max_text tokens (*n_text receives how many it has in all) and
 // the part after it. The question stays plain text. Errors as rl__lm_prompt_ids.
-int rl__lm_route_head(const struct rl_gguf *g, const struct rl__lm_vocab *v,
-                      struct rl__lm_ids *out, char *errbuf) RL_NODISCARD;
+int rl__lm_route_head(const struct rl_gguf *g, const struct rl__lm_vocab *v, struct rl__lm_ids *out,
+                      char *errbuf) RL_NODISCARD;
 int rl__lm_route_body(const struct rl_gguf *g, const struct rl__lm_vocab *v, const char *text,
                       size_t len, int max_text, struct rl__lm_ids *out, int *n_text,
                       char *errbuf) RL_NODISCARD;

@@ -309,7 +309,8 @@ struct rl_router *rl__router_load_file(const char *path, char *errbuf) {
     enum rl_precision precision;
     const char *prec = rl_router_meta(r, "encoder_precision");
     if (prec && rl_precision_parse(prec, &precision) != RL_OK) {
-        rl__errf(errbuf, RL_EFORMAT, "%s: encoder_precision '%.16s' is not fp32 or int8", path, prec);
+        rl__errf(errbuf, RL_EFORMAT, "%s: encoder_precision '%.16s' is not fp32 or int8", path,
+                 prec);
         goto fail;
     }
     if (kind->load(r, st, errbuf) == RL_OK)

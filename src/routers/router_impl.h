@@ -88,7 +88,7 @@ struct rl_router {
     char **model_names;             // (n_models) canonical names, owned
     struct rl_router_pair def_pair; // default strong/weak pair
 
-    char *path;    // the file the router was loaded from, NULL for a built-in kind
+    char *path;     // the file the router was loaded from, NULL for a built-in kind
     char *meta[10]; // copies of the file's provenance keys (file.c: kept_keys)
 };
 

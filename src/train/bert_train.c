@@ -290,8 +290,9 @@ int rl__train_causal_llm(const struct rl_train_ctx *c, struct rl_train_out *out)
     bool *used = calloc(P ? P : 1, sizeof *used);
     float *mean = malloc(D * sizeof *mean), *std = malloc(D * sizeof *std);
     float *z = malloc((P ? P : 1) * D * sizeof *z);
-    int rc = sum && used && mean && std && z ? RL_OK
-                                              : rl__errf(c->errbuf, RL_ENOMEM, "causal_llm: out of memory");
+    int rc = sum && used && mean && std && z
+                 ? RL_OK
+                 : rl__errf(c->errbuf, RL_ENOMEM, "causal_llm: out of memory");
     size_t n = 0;
     for (size_t i = 0; rc == RL_OK && i < b->n; i++)
         if (!c->held_out[i])
