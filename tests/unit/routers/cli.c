@@ -292,7 +292,7 @@ TEST(train_cli_end_to_end) {
     static const struct {
         const char *args, *want; // input: train's arguments; output: part of the message
     } usage[] = {
-        {"causal_llm --data x --out y", "unknown router kind 'causal_llm'"},
+        {"knn --data x --out y", "unknown router kind 'knn'"},
         {"--data x mf --out y", "give the router kind first"},
         {"mf --data x", "--out FILE is required"},
         {"mf --data x --out y --epochs 2.5", "--epochs: '2.5' is not an integer in [1, 100000]"},

@@ -75,7 +75,7 @@ TEST(router_file_good_and_bad_metadata) {
     } cases[] = {
         {0, "something-else", "format 'something-else', expected 'routellm-router'"},
         {1, "2", "router format version 2, this build reads 1"},
-        {2, "causal_llm", "router kind 'causal_llm' is not one this build reads"},
+        {2, "knn", "router kind 'knn' is not one this build reads"},
         {2, "random", "router kind 'random'"},
         {4, "-3", "encoder_dim '-3' is not a width"},
         {5, "[\"a\"]", "'models' must be a JSON list of 2"},

@@ -60,9 +60,15 @@ TEST(router_registry_lookup) {
         ASSERT_EQ(rl_router_kind_builtin(k), cases[i].builtin);
         ASSERT(rl_router_kind_shipped(k));
     }
+    // causal_llm reads an LM's hidden states and ships no default router.
+    const struct rl_router_kind *lm = rl_router_kind_find("causal_llm", NULL);
+    ASSERT_NOT_NULL(lm);
+    ASSERT(rl_router_kind_needs_encoder(lm) && rl_router_kind_trainable(lm));
+    ASSERT(!rl_router_kind_shipped(lm) && !rl_router_kind_builtin(lm) &&
+           !rl_router_kind_any_pair(lm));
     char err[RL_ERRBUF_SIZE] = "";
-    ASSERT_NULL(rl_router_kind_find("causal_llm", err));
-    ASSERT_STR_CONTAINS(err, "unknown router kind 'causal_llm'; the kinds are random, length, mf");
+    ASSERT_NULL(rl_router_kind_find("knn", err));
+    ASSERT_STR_CONTAINS(err, "unknown router kind 'knn'; the kinds are random, length, mf");
     ASSERT_NULL(rl_router_kind_find("MF", NULL)); // names are exact
     ASSERT_NULL(rl_router_kind_find(NULL, err));
     ASSERT_STR_EQ(rl_router_kind_name(NULL), "unknown");
