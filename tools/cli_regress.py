@@ -329,7 +329,10 @@ def files_digest(d, home, skip_png):
             if n.endswith(".safetensors") and len(data) >= 8:
                 # The header's length prefix and padding move with the paths it records.
                 hlen = int.from_bytes(data[:8], "little")
-                data = data[8:8 + hlen].rstrip(b" ") + b"\0" + data[8 + hlen:]
+                # Files now record the encoder's precision; the base's did not.
+                header = re.sub(rb',?"encoder_precision":"(fp32|int8)"', b"",
+                                data[8:8 + hlen].rstrip(b" "))
+                data = header + b"\0" + data[8 + hlen:]
             data = data.replace(home.encode(), b"<HOME>").replace(d.encode(), b"<CWD>")
             out[rel] = hashlib.sha256(data).hexdigest()
     return out
