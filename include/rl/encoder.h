@@ -62,6 +62,14 @@ size_t rl_encoder_max_positions(const struct rl_encoder *e);
 // The encoder's tokenizer (NULL for a causal LM); valid until rl_encoder_free.
 const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e);
 
+// The score tokens "1" … "5" a causal LM would write after the routing template's "[[".
+#define RL_ENCODER_SCORE_TOKENS 5
+// A causal LM's output-matrix rows of the score tokens (RL_ENCODER_SCORE_TOKENS × dim floats into
+// rows): the LM's logit of score k for a text is its final hidden state · row k, so the unit-length
+// embedding · row k is that logit divided by the hidden state's norm. RL_OK; RL_EINVAL for an
+// encoder that is not a causal LM; RL_EFORMAT when the vocabulary lacks a digit; errbuf says which.
+int rl_encoder_score_rows(const struct rl_encoder *e, float *rows, char *errbuf) RL_NODISCARD;
+
 // ----------------------------------------------------------------------------
 // Workspaces: the scratch memory and threads of forward passes. rl_encoder_embed takes one from
 // a small pool kept by the encoder (one thread per CPU each); callers that want another thread

@@ -59,6 +59,12 @@ struct rl_train_params {
     double noise; // std of the Gaussian noise added to the embeddings (mf)
     int hidden;   // mf: model-embedding width; bert: hidden units of the head (0: linear)
 
+    // causal_llm: the paper's variant, which reads the LM's next-token distribution over the
+    // score tokens "1" … "5" instead of its whole hidden state. The tokens' output-matrix rows
+    // (rl_encoder_score_rows: RL_ENCODER_SCORE_TOKENS × the embedding width), recorded in the file
+    // as score.rows; NULL trains on the hidden state.
+    const float *score_rows;
+
     // Append the prompt features (rl/features.h), standardised over the training prompts, to each
     // prompt's embedding (mf, bert, irt); the file records the version and the standardisation.
     // A kind that may go without the encoder (irt) trains on the features alone when given no

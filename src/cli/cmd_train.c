@@ -22,7 +22,7 @@ struct train_opts {
     const char *out, *dropped, *model_dir, *lm, *prompts_out;
     int precision;
     double exclude_threshold;
-    bool strict, no_cache, int8, features, no_embedding;
+    bool strict, no_cache, int8, features, no_embedding, score_tokens;
     struct rl_train_params p;
 };
 
@@ -99,6 +99,9 @@ static int parse_args(int argc, char **argv, struct train_opts *o) {
                 "causal_llm: the causal LM whose hidden states the router reads, a folder or a "
                 "GGUF file (default <home>/" CLI_DEFAULT_LM_DIR "); --model-dir's encoder still "
                 "decontaminates"),
+        CLI_FLAG("--score-tokens", &o->score_tokens,
+                 "causal_llm: read the LM's next-token distribution over the scores \"1\" ... "
+                 "\"5\" (the paper's variant), not its whole hidden state"),
         CLI_PRECISION(&o->precision),
         CLI_FLAG("--no-cache", &o->no_cache, "do not use the embedding cache"),
     };
@@ -329,7 +332,7 @@ int cli_cmd_train(int argc, char **argv) {
     struct cli_scorer sc;
     cli_scorer_init(&sc, o.model_dir, o.no_cache);
     sc.precision = o.precision;
-    float *emb = NULL, *lm_emb = NULL;
+    float *emb = NULL, *lm_emb = NULL, *score_rows = NULL;
     char *source = NULL, prompts_out[4096], lm_dir[4096];
     rc = read_data(&o, b);
     if (rc)
@@ -337,6 +340,10 @@ int cli_cmd_train(int argc, char **argv) {
     // A causal_llm router reads its LM's hidden states; the sentence encoder still finds the
     // near-duplicates of --exclude (an LM's hidden states are too alike for a cosine threshold).
     bool reads_lm = strcmp(rl_router_kind_name(o.kind), "causal_llm") == 0;
+    if (o.score_tokens && !reads_lm) {
+        rc = cli_fail("train: --score-tokens is for causal_llm");
+        goto done;
+    }
     if (reads_lm && !o.lm) {
         if (rl_path_join(lm_dir, sizeof lm_dir, cli_home(), CLI_DEFAULT_LM_DIR) != RL_OK) {
             rc = cli_fail("train: home path too long");
@@ -353,6 +360,15 @@ int cli_cmd_train(int argc, char **argv) {
     if (rc == 0 && reads_lm)
         rc = cli_scorer_embed_with(&sc, o.lm, -1, (const char *const *)b->prompts, b->n_prompts,
                                    "training prompts with the LM", &lm_emb, &input);
+    char err[RL_ERRBUF_SIZE];
+    if (rc == 0 && o.score_tokens) {
+        score_rows = malloc(RL_ENCODER_SCORE_TOKENS * rl_encoder_dim(input) * sizeof *score_rows);
+        if (!score_rows)
+            rc = cli_fail("out of memory");
+        else if (rl_encoder_score_rows(input, score_rows, err) != RL_OK)
+            rc = cli_fail("train: %s", err);
+        o.p.score_rows = score_rows;
+    }
     if (rc)
         goto done;
     const char *enc_name = rl_encoder_name(input);
@@ -368,7 +384,6 @@ int cli_cmd_train(int argc, char **argv) {
     struct train_view view = {.sw = strcmp(rl_router_kind_name(o.kind), "sw_ranking") == 0};
     o.p.progress = on_progress;
     o.p.progress_ctx = &view;
-    char err[RL_ERRBUF_SIZE];
     if (o.no_embedding) {
         enc_name = NULL;
         dim = 0;
@@ -400,6 +415,7 @@ done:
     free(source);
     free(emb);
     free(lm_emb);
+    free(score_rows);
     cli_scorer_free(&sc);
     rl_battles_free(b);
     return rc;

@@ -175,6 +175,8 @@ static int read_router(const struct reader *r, const struct rl_ynode *m, struct 
         else if (strcmp(k, "aliases") == 0)
             rc = read_list(r, v, "routers.aliases", rt->aliases, SUITE_MAX_ALIASES, &rt->n_aliases,
                            false);
+        else if (strcmp(k, "score_tokens") == 0)
+            rc = read_bool(r, v, "routers.score_tokens", &rt->score_tokens);
         else if (strcmp(k, "precision") == 0)
             rc = read_precision(r, v, &rt->precision);
         else if (strcmp(k, "encoder") == 0)
@@ -183,7 +185,8 @@ static int read_router(const struct reader *r, const struct rl_ynode *m, struct 
         else
             rc = fail_at(r, m->kids[i],
                          "routers: unknown key '%s' (known: name, kind, sources, table_options, "
-                         "features, embedding, strong, weak, encoder, precision, aliases)",
+                         "features, embedding, strong, weak, encoder, precision, score_tokens, "
+                         "aliases)",
                          k);
         if (rc)
             return rc;
@@ -193,6 +196,9 @@ static int read_router(const struct reader *r, const struct rl_ynode *m, struct 
         return fail_at(r, m, "%s: a router needs a name, a kind and sources", "routers");
     if (rt->no_embedding && !rt->features)
         return fail_at(r, m, "routers.%s: without the embedding it needs features: true", rt->name);
+    if (rt->score_tokens && !rt->encoder)
+        return fail_at(r, m, "routers.%s: score_tokens reads a causal LM: give its encoder",
+                       rt->name);
     return 0;
 }
 

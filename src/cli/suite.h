@@ -33,6 +33,7 @@ struct suite_router {
     char *table_options; // key=value options added to its table: battle specs ("margin=0.25")
     bool features;       // prompt features beside the embedding
     bool no_embedding;   // irt: the features alone
+    bool score_tokens;   // causal_llm: its LM's score-token logits, not the whole hidden state
     char *strong, *weak; // default pair (NULL: the library's)
     char *encoder;       // the encoder of its input (an absolute path), NULL for the suite's
     int precision;       // that encoder's (an enum rl_precision), -1 for the suite's

@@ -32,11 +32,14 @@ static uint64_t router_key(const struct validate *v, const struct suite_router *
                             r->weak ? r->weak : "-",
                             r->table_options ? r->table_options : "-"};
     uint64_t h = rl__fnv1a_strings(fields, RL_COUNTOF(fields), RL_FNV1A_INIT);
-    // Only a candidate that sets its precision hashes it, so that the keys of the others stay.
+    // Only a candidate that sets its precision or score_tokens hashes it, so that the keys of the
+    // others stay.
     if (r->precision >= 0) {
         const char *prec = rl_precision_name((enum rl_precision)r->precision);
         h = rl__fnv1a(prec, strlen(prec), h);
     }
+    if (r->score_tokens)
+        h = rl__fnv1a("score_tokens", strlen("score_tokens"), h);
     return rl__fnv1a_strings((const char *const *)r->aliases, r->n_aliases, h);
 }
 
@@ -73,8 +76,23 @@ static int train_on(const struct suite_router *r, const struct rl_router_kind *k
     fprintf(stderr, "validate: training %s (%zu %s)\n", path,
             rl_router_kind_learns_cells(k) ? b->n_cells : b->n,
             rl_router_kind_learns_cells(k) ? "scores" : "battles");
-    return rl_train(k, b, on ? emb : NULL, on ? rl_encoder_name(enc) : NULL,
-                    on ? rl_encoder_dim(enc) : 0, p, path, err);
+    struct rl_train_params with_rows = *p;
+    float *rows = NULL;
+    if (r->score_tokens) {
+        rows = malloc(RL_ENCODER_SCORE_TOKENS * rl_encoder_dim(enc) * sizeof *rows);
+        if (!rows)
+            return rl__errf(err, RL_ENOMEM, "out of memory");
+        int rc = rl_encoder_score_rows(enc, rows, err);
+        if (rc != RL_OK) {
+            free(rows);
+            return rc;
+        }
+        with_rows.score_rows = rows;
+    }
+    int rc = rl_train(k, b, on ? emb : NULL, on ? rl_encoder_name(enc) : NULL,
+                      on ? rl_encoder_dim(enc) : 0, &with_rows, path, err);
+    free(rows);
+    return rc;
 }
 
 // The input of candidate r on b's prompts: *emb (the suite encoder's) kept, or replaced by its

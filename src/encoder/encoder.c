@@ -262,6 +262,23 @@ long rl_encoder_count_tokens(const struct rl_encoder *e, const char *text, size_
     return n;
 }
 
+int rl_encoder_score_rows(const struct rl_encoder *e, float *rows, char *errbuf) {
+    if (!e->lm)
+        return rl__errf(errbuf, RL_EINVAL, "%s is not a causal LM: it has no score tokens",
+                        e->name);
+    int32_t ids[RL_ENCODER_SCORE_TOKENS];
+    for (int k = 0; k < RL_ENCODER_SCORE_TOKENS; k++) {
+        char digit = (char)('1' + k);
+        ids[k] = rl__lm_vocab_find(&e->lm->vocab, &digit, 1);
+        if (ids[k] < 0)
+            return rl__errf(errbuf, RL_EFORMAT, "%s: the vocabulary has no token \"%c\"", e->name,
+                            digit);
+    }
+    // The vocabulary was checked against the model's width at open.
+    int rc = rl__lm_output_rows(&e->lm->lm, ids, RL_ENCODER_SCORE_TOKENS, rows);
+    return rc == RL_OK ? RL_OK : rl__errf(errbuf, rc, "%s: a score token is out of range", e->name);
+}
+
 const struct rl_tokenizer *rl_encoder_tokenizer(const struct rl_encoder *e) {
     return e->tok;
 }

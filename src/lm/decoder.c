@@ -274,6 +274,15 @@ static void dequant_row(const struct rl_gguf_tensor *t, int64_t row, float *out)
     (void)rc; // the type was checked at open
 }
 
+int rl__lm_output_rows(const struct rl__lm *m, const int32_t *ids, int n, float *out) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->n_vocab)
+            return RL_EINVAL;
+    for (int i = 0; i < n; i++)
+        dequant_row(m->output, ids[i], out + (size_t)i * (size_t)m->n_embd);
+    return RL_OK;
+}
+
 // The buffers of matrix products: TILE_ROWS rows dequantised, the same packed for the encoder's
 // GEMM kernels, a zero bias wide enough for a tile or an int8 chunk, and the int8 rows of the
 // input of an int8 product.

@@ -95,6 +95,10 @@ void rl__lm_prefix_free(struct rl__lm_prefix *p); // safe on a zeroed struct
 int rl__lm_forward(const struct rl__lm *m, const struct rl__lm_prefix *prefix, const int32_t *ids,
                    int n, float *logits, float *hidden, char *errbuf) RL_NODISCARD;
 
+// The rows of the output matrix (the logits' weights) of the n token ids (each < n_vocab), n_embd
+// floats each, into out: logit(id) = hidden · row(id). RL_OK, or RL_EINVAL for an id out of range.
+int rl__lm_output_rows(const struct rl__lm *m, const int32_t *ids, int n, float *out) RL_NODISCARD;
+
 // Prompt-level signals of a text, in nats: the mean negative log-likelihood of ids[1..n) given
 // the ids before each, and the entropy of the model's distribution of the next token after all n.
 struct rl__lm_signals {

@@ -10,11 +10,17 @@
 // answer. The LM stays frozen; the hidden states of different prompts point in much the same
 // direction, so the input is standardised per dimension with the training prompts' mean and
 // standard deviation (tensors input.mean, input.std (D)) before the head.
+//
+// Its variant after the paper's reads only the LM's next-token distribution over the score tokens
+// "1" … "5": with tensor score.rows (5, D), the tokens' output-matrix rows, the head's input is the
+// five logits at the unit-length embedding, centred on their mean (the distribution up to its
+// temperature), standardised (input.mean, input.std (5)); head.0.weight is then (H, 5).
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/core.h"
 #include "core/safetensors.h"
+#include "rl/encoder.h"
 #include "routers/bert.h"
 #include "routers/router_impl.h"
 #include "train/train_impl.h"
@@ -27,7 +33,19 @@ static float gelu(float x) {
 
 void rl__bert_forward(const struct rl_bert_head *h, const float *e, float *hidden, double *logits) {
     const int D = h->dim, H = h->hidden;
-    float z[RL_ROUTER_MAX_INPUT];
+    float z[RL_ROUTER_MAX_INPUT], logit[RL_ENCODER_SCORE_TOKENS];
+    if (h->score_rows) {
+        double l[RL_ENCODER_SCORE_TOKENS], mean = 0;
+        for (int k = 0; k < RL_ENCODER_SCORE_TOKENS; k++) {
+            l[k] = 0;
+            for (int d = 0; d < h->in_dim; d++)
+                l[k] += (double)h->score_rows[(size_t)k * h->in_dim + d] * e[d];
+            mean += l[k] / RL_ENCODER_SCORE_TOKENS;
+        }
+        for (int k = 0; k < RL_ENCODER_SCORE_TOKENS; k++)
+            logit[k] = (float)(l[k] - mean);
+        e = logit;
+    }
     if (h->mean) {
         for (int d = 0; d < D; d++)
             z[d] = (e[d] - h->mean[d]) / h->std[d];
@@ -65,10 +83,17 @@ static int bert_score(const struct rl_router *r, const struct rl_router_pair *pa
 // The head's tensors, and with standardise the input's mean and standard deviation.
 static int head_load(struct rl_router *r, const struct rl_safetensors *st, bool standardise,
                      char *errbuf) {
-    const int D = rl__router_input_dim(r);
-    const struct rl_tensor *w1, *b1, *w2, *b2, *mean = NULL, *std = NULL;
+    const int in_dim = rl__router_input_dim(r);
+    const struct rl_tensor *w1, *b1, *w2, *b2, *mean = NULL, *std = NULL, *rows = NULL;
+    int rc = RL_OK;
+    if (standardise && rl_safetensors_find(st, "score.rows")) {
+        int64_t sr[2] = {RL_ENCODER_SCORE_TOKENS, in_dim};
+        rc = rl_safetensors_expect(st, "score.rows", RL_DTYPE_F32, 2, sr, &rows, errbuf);
+    }
+    const int D = rows ? RL_ENCODER_SCORE_TOKENS : in_dim;
     int64_t s1[2] = {-1, D};
-    int rc = rl_safetensors_expect(st, "head.0.weight", RL_DTYPE_F32, 2, s1, &w1, errbuf);
+    if (rc == RL_OK)
+        rc = rl_safetensors_expect(st, "head.0.weight", RL_DTYPE_F32, 2, s1, &w1, errbuf);
     if (rc != RL_OK)
         return rc;
     const int H = (int)w1->shape[0];
@@ -87,7 +112,7 @@ static int head_load(struct rl_router *r, const struct rl_safetensors *st, bool 
         rc = rl_safetensors_expect(st, "input.std", RL_DTYPE_F32, 1, sd, &std, errbuf);
     if (rc != RL_OK)
         return rc;
-    const struct rl_tensor *parts[] = {w1, b1, w2, b2, mean, std};
+    const struct rl_tensor *parts[] = {w1, b1, w2, b2, mean, std, rows};
     void *at[RL_COUNTOF(parts)];
     struct rl_bert_head *h = rl__router_impl_new(sizeof *h, parts, RL_COUNTOF(parts), at);
     if (!h)
@@ -100,7 +125,7 @@ static int head_load(struct rl_router *r, const struct rl_safetensors *st, bool 
                 return rl__errf(errbuf, RL_EFORMAT, "%s: head parameters are not finite",
                                 rl_safetensors_path(st));
     }
-    *h = (struct rl_bert_head){D, H, at[0], at[1], at[2], at[3], at[4], at[5]};
+    *h = (struct rl_bert_head){D, H, at[0], at[1], at[2], at[3], at[4], at[5], at[6], in_dim};
     return RL_OK;
 }
 

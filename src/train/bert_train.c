@@ -7,8 +7,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/core.h"
+#include "rl/encoder.h"
 #include "routers/bert.h"
 #include "train/train_impl.h"
 
@@ -156,14 +158,12 @@ static void bert_validate(const void *model, const float *theta, double *loss, d
     const struct bert_model *m = model;
     const int D = m->D, H = m->H, C = RL_BERT_CLASSES;
     const struct rl_bert_sample *s = m->val;
-    struct rl_bert_head head = {D,
-                                H,
-                                theta,
-                                theta + (size_t)H * D,
-                                theta + (size_t)H * D + H,
-                                theta + (size_t)H * D + H + (size_t)C * H,
-                                NULL,
-                                NULL};
+    struct rl_bert_head head = {.dim = D,
+                                .hidden = H,
+                                .w1 = theta,
+                                .b1 = theta + (size_t)H * D,
+                                .w2 = theta + (size_t)H * D + H,
+                                .b2 = theta + (size_t)H * D + H + (size_t)C * H};
     float hidden[MAX_H];
     double l = 0, w = 0, right = 0, decisive = 0;
     for (size_t i = 0; i < m->n_val; i++) {
@@ -281,16 +281,40 @@ done:
     return rc;
 }
 
-// The mean and standard deviation of each input dimension over the training prompts (every
-// prompt of a training battle), the inputs standardised with them, and bert's head on those.
+// The logits of the score tokens at each prompt, centred on their mean: the distribution over
+// "1" … "5" up to its temperature, which the unit-length embedding no longer carries.
+static float *score_logits(const struct rl_train_ctx *c) {
+    const size_t D = (size_t)c->dim, P = c->b->n_prompts, S = RL_ENCODER_SCORE_TOKENS;
+    float *x = malloc((P ? P : 1) * S * sizeof *x);
+    for (size_t p = 0; x && p < P; p++) {
+        double l[RL_ENCODER_SCORE_TOKENS], mean = 0;
+        for (size_t k = 0; k < S; k++) {
+            l[k] = 0;
+            for (size_t d = 0; d < D; d++)
+                l[k] += (double)c->p->score_rows[k * D + d] * c->emb[p * D + d];
+            mean += l[k] / (double)S;
+        }
+        for (size_t k = 0; k < S; k++)
+            x[p * S + k] = (float)(l[k] - mean);
+    }
+    return x;
+}
+
+// The head's input (the hidden state, or its score logits with p->score_rows), the mean and
+// standard deviation of each of its dimensions over the training prompts (every prompt of a
+// training battle), the inputs standardised with them, and bert's head on those.
 int rl__train_causal_llm(const struct rl_train_ctx *c, struct rl_train_out *out) {
     const struct rl_battles *b = c->b;
-    const size_t D = (size_t)c->dim, P = b->n_prompts;
+    const bool scores = c->p->score_rows != NULL;
+    const size_t D = scores ? RL_ENCODER_SCORE_TOKENS : (size_t)c->dim, P = b->n_prompts;
+    float *in = scores ? score_logits(c) : NULL;
+    const float *x = scores ? in : c->emb;
+    float *rows = scores ? malloc(RL_ENCODER_SCORE_TOKENS * (size_t)c->dim * sizeof *rows) : NULL;
     double *sum = calloc(2 * D, sizeof *sum);
     bool *used = calloc(P ? P : 1, sizeof *used);
     float *mean = malloc(D * sizeof *mean), *std = malloc(D * sizeof *std);
     float *z = malloc((P ? P : 1) * D * sizeof *z);
-    int rc = sum && used && mean && std && z
+    int rc = sum && used && mean && std && z && x && (rows || !scores)
                  ? RL_OK
                  : rl__errf(c->errbuf, RL_ENOMEM, "causal_llm: out of memory");
     size_t n = 0;
@@ -300,9 +324,9 @@ int rl__train_causal_llm(const struct rl_train_ctx *c, struct rl_train_out *out)
     for (size_t p = 0; rc == RL_OK && p < P; p++) {
         n += used[p];
         for (size_t d = 0; used[p] && d < D; d++) {
-            double x = c->emb[p * D + d];
-            sum[d] += x;
-            sum[D + d] += x * x;
+            double v = x[p * D + d];
+            sum[d] += v;
+            sum[D + d] += v * v;
         }
     }
     if (rc == RL_OK && n == 0)
@@ -314,22 +338,32 @@ int rl__train_causal_llm(const struct rl_train_ctx *c, struct rl_train_out *out)
     }
     for (size_t p = 0; rc == RL_OK && p < P; p++)
         for (size_t d = 0; d < D; d++)
-            z[p * D + d] = (c->emb[p * D + d] - mean[d]) / std[d];
+            z[p * D + d] = (x[p * D + d] - mean[d]) / std[d];
     if (rc == RL_OK) {
         struct rl_train_ctx standardised = *c;
         standardised.emb = z;
+        standardised.dim = (int)D;
         rc = rl__train_bert(&standardised, out);
     }
+    size_t n_hyper = strlen(out->hyper);
+    if (rc == RL_OK && scores && n_hyper > 0) // the input, inside the head's JSON object
+        snprintf(out->hyper + n_hyper - 1, sizeof out->hyper - (n_hyper - 1),
+                 ",\"input\":\"score_tokens\"}");
+    if (rows)
+        memcpy(rows, c->p->score_rows, RL_ENCODER_SCORE_TOKENS * (size_t)c->dim * sizeof *rows);
     const struct rl_train_tensor t[] = {
         {"input.mean", RL_DTYPE_F32, 1, {(int64_t)D, 0}, mean},
         {"input.std", RL_DTYPE_F32, 1, {(int64_t)D, 0}, std},
+        {"score.rows", RL_DTYPE_F32, 2, {RL_ENCODER_SCORE_TOKENS, c->dim}, rows},
     };
     if (rc == RL_OK) {
-        rc = rl__train_out_take(out, t, RL_COUNTOF(t));
-        mean = std = NULL;
+        rc = rl__train_out_take(out, t, RL_COUNTOF(t) - !scores);
+        mean = std = rows = NULL;
         if (rc != RL_OK)
             rl__errf(c->errbuf, rc, "causal_llm: cannot collect the tensors");
     }
+    free(in);
+    free(rows);
     free(sum);
     free(used);
     free(mean);

@@ -1,6 +1,7 @@
 // The causal LM as the causal_llm router's encoder (lm/route.h, rl/encoder.h on a GGUF model):
 // the routing template's layout in both models' forms, the question's cap, and embeddings equal
-// to the decoder's own pass over the laid-out ids, whatever the threads; int8 close to float32.
+// to the decoder's own pass over the laid-out ids, whatever the threads; int8 close to float32;
+// the score tokens' output rows.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,16 @@ TEST(lm_encoder_embeds_with_the_template) {
                                   &e, err));
     struct rl__lm_ids head = {0};
     ASSERT_OK(rl__lm_route_head(&e.lm.file, &e.vocab, &head, err));
+    // The score tokens' rows give their logits from the final hidden state.
+    static float rows[RL_ENCODER_SCORE_TOKENS * D], logits[49152];
+    ASSERT_OK(rl_encoder_score_rows(enc, rows, err));
+    ASSERT((size_t)e.lm.n_vocab <= RL_COUNTOF(logits));
+    int32_t digit_ids[RL_ENCODER_SCORE_TOKENS];
+    for (int k = 0; k < RL_ENCODER_SCORE_TOKENS; k++) {
+        char digit = (char)('1' + k);
+        digit_ids[k] = rl__lm_vocab_find(&e.vocab, &digit, 1);
+        ASSERT(digit_ids[k] >= 0);
+    }
     for (int i = 0; i < N; i++) {
         struct rl__lm_ids all = {0};
         int n_text;
@@ -114,8 +125,14 @@ TEST(lm_encoder_embeds_with_the_template) {
         ASSERT_OK(rl__lm_route_body(&e.lm.file, &e.vocab, texts[i], strlen(texts[i]),
                                     RL_LM_ROUTE_MAX_TEXT, &all, &n_text, err));
         float h[D];
-        ASSERT_OK(rl__lm_forward(&e.lm, NULL, all.p, (int)all.n, NULL, h, err));
+        ASSERT_OK(rl__lm_forward(&e.lm, NULL, all.p, (int)all.n, logits, h, err));
         ASSERT(encoder_golden_cosine(h, one + i * D, D) > 0.99999);
+        for (int k = 0; k < RL_ENCODER_SCORE_TOKENS; k++) {
+            double l = 0;
+            for (int d = 0; d < D; d++)
+                l += (double)rows[k * D + d] * h[d];
+            ASSERT(fabs(l - logits[digit_ids[k]]) < 1e-3 * (1 + fabs(l)));
+        }
         double norm = 0;
         for (int d = 0; d < D; d++)
             norm += (double)one[i * D + d] * one[i * D + d];
@@ -131,6 +148,13 @@ TEST(lm_encoder_embeds_with_the_template) {
     const int32_t *seq = ids;
     size_t n_ids = 3;
     ASSERT_EQ(rl_encoder_embed_ids(enc, ws1, &seq, &n_ids, 1, one, err), RL_EINVAL);
+    // A sentence encoder has no score tokens.
+    struct rl_encoder *minilm = rl_encoder_open_precision("models/all-MiniLM-L6-v2",
+                                                          RL_PRECISION_FP32, err);
+    ASSERT_NOT_NULL(minilm);
+    ASSERT_EQ(rl_encoder_score_rows(minilm, rows, err), RL_EINVAL);
+    ASSERT_STR_CONTAINS(err, "not a causal LM");
+    rl_encoder_free(minilm);
 
     // int8: the same texts within cosine 0.998 of float32 (0.99879 at worst when written).
     struct rl_encoder *enc8 = rl_encoder_open_precision(SMOLLM2_DIR, RL_PRECISION_INT8, err);

@@ -423,6 +423,55 @@ TEST(train_causal_llm_standardises_its_input) {
     return 0;
 }
 
+// The score-token variant reads the embedding only through the score rows: with a row on the
+// coordinate that decides the battles it learns them, with rows blind to it it cannot.
+TEST(train_causal_llm_score_tokens_read_only_their_rows) {
+    float *emb;
+    struct rl_battles *b = synthetic(&emb);
+    float rows[RL_ENCODER_SCORE_TOKENS * D_SYN] = {0};
+    for (int k = 0; k < RL_ENCODER_SCORE_TOKENS; k++)
+        rows[k * D_SYN + 2 + k] = 1.0f; // coordinates 2..6: noise
+    double acc[2], gap[2];
+    const char *f = tmp_path("causal_llm_scores.safetensors");
+    for (int sees = 0; sees < 2; sees++) {
+        rows[0 * D_SYN + 0] = sees ? 3.0f : 0.0f; // "1" reads the deciding coordinate
+        char err[RL_ERRBUF_SIZE] = "";
+        struct last l = {0};
+        struct rl_train_params p = watched_params(kind_of("causal_llm"), &l);
+        p.hidden = 16;
+        p.epochs = 30;
+        p.holdout = 0.1;
+        p.score_rows = rows;
+        ASSERT_OK(rl_train(kind_of("causal_llm"), b, emb, "test-lm", D_SYN, &p, f, err));
+        struct rl_router *r = rl_router_load(f, NULL, err);
+        ASSERT_NOT_NULL(r);
+        ASSERT_STR_CONTAINS(rl_router_meta(r, "hyper"), "\"input\":\"score_tokens\"");
+        acc[sees] = l.val_acc;
+        gap[sees] = mean_p(r, emb, true) - mean_p(r, emb, false);
+        rl_router_free(r);
+
+        // The file keeps the rows, and the head reads five inputs.
+        struct rl_safetensors *st = rl_safetensors_open(f, err);
+        ASSERT_NOT_NULL(st);
+        const struct rl_tensor *kept = rl_safetensors_find(st, "score.rows"),
+                               *w1 = rl_safetensors_find(st, "head.0.weight"),
+                               *mean = rl_safetensors_find(st, "input.mean");
+        ASSERT_NOT_NULL(kept);
+        ASSERT_EQ(kept->shape[0], RL_ENCODER_SCORE_TOKENS);
+        ASSERT_EQ(kept->shape[1], D_SYN);
+        ASSERT(memcmp(kept->data, rows, sizeof rows) == 0);
+        ASSERT_EQ(w1->shape[1], RL_ENCODER_SCORE_TOKENS);
+        ASSERT_EQ(mean->shape[0], RL_ENCODER_SCORE_TOKENS);
+        rl_safetensors_free(st);
+    }
+    ASSERT(acc[1] > 0.8 && gap[1] > 0.2);
+    ASSERT(fabs(gap[0]) < 0.05); // blind: the same p_strong on both sides
+    unlink(f);
+    rl_battles_free(b);
+    free(emb);
+    return 0;
+}
+
 TEST(train_rejects_bad_input) {
     float *emb;
     struct rl_battles *b = synthetic(&emb);
