@@ -56,7 +56,8 @@ enum calibration_state { CALIB_RUNNING, CALIB_READY, CALIB_FAILED };
 
 struct srv_calibration {
     pthread_t thread;
-    const struct rl_encoder *enc; // NULL when no router needs embeddings
+    const struct rl_encoder *enc[SRV_MAX_ENCODERS]; // those the routers read
+    size_t n_enc;
     const struct srv_router *rts; // the configuration's routers
     size_t n_routers;
     char path[4096];
@@ -72,18 +73,29 @@ struct srv_calibration {
 // ----------------------------------------------------------------------------
 // The scoring thread
 
-// Embed and score prompts [i0, i1) of t into row r of c->scores (column i).
+// The index in c->enc of the encoder router rt reads.
+static size_t encoder_index(const struct srv_calibration *c, const struct srv_router *rt) {
+    size_t e = 0;
+    while (e < c->n_enc && c->enc[e] != rt->encoder->enc)
+        e++;
+    return e;
+}
+
+// Embed prompts [i0, i1) of t with each encoder (into emb[e]) and score them into row r of
+// c->scores (column i).
 static int score_batch(struct srv_calibration *c, struct rl_encoder_ws *ws,
-                       const struct rl_texts *t, size_t i0, size_t i1, float *emb) {
-    size_t dim = c->enc ? rl_encoder_dim(c->enc) : 0;
-    if (c->enc && rl_encoder_embed_ws(c->enc, ws, (const char *const *)t->items + i0, i1 - i0, emb,
-                                      c->error) != RL_OK)
-        return RL_EIO;
+                       const struct rl_texts *t, size_t i0, size_t i1, float *const *emb) {
+    for (size_t e = 0; e < c->n_enc; e++)
+        if (rl_encoder_embed_ws(c->enc[e], ws, (const char *const *)t->items + i0, i1 - i0, emb[e],
+                                c->error) != RL_OK)
+            return RL_EIO;
     for (size_t r = 0; r < c->n_routers; r++) {
         const struct srv_router *rt = &c->rts[r];
+        size_t e = rt->needs_embedding ? encoder_index(c, rt) : 0;
+        size_t dim = rt->needs_embedding ? rl_encoder_dim(c->enc[e]) : 0;
         for (size_t i = i0; i < i1; i++) {
             struct rl_prompt p = {t->items[i], strlen(t->items[i]),
-                                  rt->needs_embedding ? emb + (i - i0) * dim : NULL};
+                                  rt->needs_embedding ? emb[e] + (i - i0) * dim : NULL};
             if (rl_router_score_prompt(rt->r, &rt->pair, &p, &c->scores[r * c->total + i]) != RL_OK)
                 return rl__errf(c->error, RL_EFORMAT, "router %s failed on prompt %zu of %s",
                                 rt->name, i + 1, c->path);
@@ -102,8 +114,8 @@ static void *calibration_main(void *arg) {
     setpriority(PRIO_PROCESS, (id_t)gettid(), CALIBRATION_NICE); // best effort
     struct rl_texts t = {0};
     struct rl_texts_params exact = {.exact = true}; // routed as clients send them
-    struct rl_encoder_ws *ws = c->enc ? rl_encoder_ws_new(1) : NULL;
-    float *emb = NULL;
+    struct rl_encoder_ws *ws = c->n_enc ? rl_encoder_ws_new(1) : NULL;
+    float *emb[SRV_MAX_ENCODERS] = {0};
     int rc = rl_texts_load(c->path, &exact, &t, c->error);
     if (rc == RL_OK && t.n == 0)
         rc = rl__errf(c->error, RL_EFORMAT, "%s: no prompts in the sample", c->path);
@@ -111,8 +123,12 @@ static void *calibration_main(void *arg) {
     if (rc == RL_OK) {
         atomic_store(&c->total, n);
         c->scores = malloc(c->n_routers * n * sizeof *c->scores);
-        emb = c->enc ? malloc(CALIBRATION_BATCH * rl_encoder_dim(c->enc) * sizeof *emb) : NULL;
-        if (!c->scores || (c->enc && (!emb || !ws)))
+        bool got = c->scores && (ws || !c->n_enc);
+        for (size_t e = 0; e < c->n_enc; e++) {
+            emb[e] = malloc(CALIBRATION_BATCH * rl_encoder_dim(c->enc[e]) * sizeof *emb[e]);
+            got = got && emb[e];
+        }
+        if (!got)
             rc = rl__errf(c->error, RL_ENOMEM, "out of memory");
     }
     for (size_t i = 0; rc == RL_OK && i < n; i += CALIBRATION_BATCH) {
@@ -126,7 +142,8 @@ static void *calibration_main(void *arg) {
     for (size_t r = 0; rc == RL_OK && r < c->n_routers; r++)
         qsort(c->scores + r * n, n, sizeof *c->scores, compare_double);
     c->n = n;
-    free(emb);
+    for (size_t e = 0; e < c->n_enc; e++)
+        free(emb[e]);
     rl_encoder_ws_free(ws);
     rl_texts_free(&t);
     atomic_store(&c->state, rc == RL_OK ? CALIB_READY : CALIB_FAILED);
@@ -139,9 +156,11 @@ static struct srv_calibration *calibration_start(struct srv_request *q) {
     struct srv_calibration *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->enc = q->s->enc;
     c->rts = g->routers;
     c->n_routers = g->n_routers;
+    for (size_t r = 0; r < g->n_routers; r++) // each encoder a router reads, once
+        if (g->routers[r].needs_embedding && encoder_index(c, &g->routers[r]) == c->n_enc)
+            c->enc[c->n_enc++] = g->routers[r].encoder->enc;
     const char *given = g->c->calibration_prompts;
     int rc =
         given

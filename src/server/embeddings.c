@@ -15,11 +15,12 @@
 // Every text is in: write the answer.
 static void finish(struct srv_request *q) {
     struct srv_embeddings *r = &q->emb;
-    size_t dim = rl_encoder_dim(q->s->enc);
+    const struct rl_encoder *enc = q->s->encoders[0].enc;
+    size_t dim = rl_encoder_dim(enc);
     struct rl_buf b;
-    rl_buf_init(&b, srv_embeddings_answer_max(r->n, dim, rl_encoder_name(q->s->enc)));
-    if (srv_embeddings_answer(&b, r->out, r->n, dim, r->base64, rl_encoder_name(q->s->enc),
-                              r->tokens) != RL_OK) {
+    rl_buf_init(&b, srv_embeddings_answer_max(r->n, dim, rl_encoder_name(enc)));
+    if (srv_embeddings_answer(&b, r->out, r->n, dim, r->base64, rl_encoder_name(enc), r->tokens) !=
+        RL_OK) {
         rl_buf_free(&b);
         srv__answer_error(q, 500, "out of memory while writing the embeddings", "server_error",
                           NULL, NULL);
@@ -35,7 +36,7 @@ static void finish(struct srv_request *q) {
 // Keep text i's embedding; the last one finishes the request.
 static void keep(struct srv_request *q, size_t i, const float *embedding, int n_tokens) {
     struct srv_embeddings *r = &q->emb;
-    size_t dim = rl_encoder_dim(q->s->enc);
+    size_t dim = rl_encoder_dim(q->s->encoders[0].enc);
     memcpy(r->out + i * dim, embedding, dim * sizeof *r->out);
     r->tokens += n_tokens;
     if (--r->left == 0)
@@ -60,7 +61,7 @@ static void answer_refusal(struct srv_request *q, const struct srv_refusal *why)
 
 void srv__embeddings(struct srv_request *q) {
     struct srv_server *s = q->s;
-    if (!s->emb) {
+    if (!s->encoders[0].emb) {
         srv__answer_error(q, 404,
                           "this server loaded no encoder (none of its routers embeds prompts), so "
                           "it serves no embeddings; offer a router such as mf and restart it",
@@ -71,10 +72,10 @@ void srv__embeddings(struct srv_request *q) {
     if (!j)
         return;
     q->routing.json = j; // freed with the request on every early return
-    size_t dim = rl_encoder_dim(s->enc);
+    size_t dim = rl_encoder_dim(s->encoders[0].enc);
     struct srv_embeddings_req req;
     struct srv_refusal why;
-    if (srv_embeddings_parse(j, rl_encoder_name(s->enc), dim, &req, &why) != RL_OK) {
+    if (srv_embeddings_parse(j, rl_encoder_name(s->encoders[0].enc), dim, &req, &why) != RL_OK) {
         answer_refusal(q, &why);
         return;
     }
@@ -96,7 +97,7 @@ void srv__embeddings(struct srv_request *q) {
         size_t len;
         const char *text = srv_embeddings_input(&req, i, &len);
         const float *embedding = NULL;
-        int rc = srv_embedder_get(s->emb, text, len, &slot->w, &embedding);
+        int rc = srv_embedder_get(s->encoders[0].emb, text, len, &slot->w, &embedding);
         if (rc < 0) {
             srv__embeddings_stop(q);
             srv__answer_error(q, 500, "out of memory while embedding", "server_error", NULL, NULL);
@@ -115,7 +116,7 @@ void srv__embeddings(struct srv_request *q) {
 void srv__embeddings_stop(struct srv_request *q) {
     struct srv_embeddings *r = &q->emb;
     for (size_t i = 0; r->slots && i < r->n; i++)
-        srv_embedder_cancel(q->s->emb, &r->slots[i].w);
+        srv_embedder_cancel(q->s->encoders[0].emb, &r->slots[i].w);
 }
 
 void srv__embeddings_free(struct srv_request *q) {

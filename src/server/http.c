@@ -134,7 +134,8 @@ static void refuse_busy(struct srv_request *q) {
 
 // Stop every piece of work the request has outstanding (no callbacks follow).
 static void cancel_work(struct srv_request *q) {
-    srv_embedder_cancel(q->s->emb, &q->routing.waiter);
+    if (q->routing.embedder)
+        srv_embedder_cancel(q->routing.embedder, &q->routing.waiter);
     srv__embeddings_stop(q);
     srv__attempts_stop(q);
 }
@@ -177,8 +178,21 @@ static void get_metrics(struct srv_request *q) {
     struct srv_server *s = q->s;
     struct rl_buf b;
     rl_buf_init(&b, 16u << 20);
-    struct srv_embed_stats st = s->emb ? srv_embedder_stats(s->emb) : (struct srv_embed_stats){0};
-    if (srv_metrics_render(s->gen->metrics, s->emb ? &st : NULL, &b) != RL_OK) {
+    // The encoders' counters summed: each prompt counts once per encoder that read it.
+    struct srv_embed_stats st = {0};
+    bool any = false;
+    for (size_t i = 0; i < s->n_encoders; i++) {
+        if (!s->encoders[i].emb)
+            continue;
+        struct srv_embed_stats one = srv_embedder_stats(s->encoders[i].emb);
+        st.hits += one.hits;
+        st.misses += one.misses;
+        st.batches += one.batches;
+        st.prompts += one.prompts;
+        st.errors += one.errors;
+        any = true;
+    }
+    if (srv_metrics_render(s->gen->metrics, any ? &st : NULL, &b) != RL_OK) {
         srv__answer_error(q, 500, "could not render the metrics", "server_error", NULL, NULL);
         return;
     }
@@ -458,7 +472,7 @@ static void log_request(const struct srv_request *q, int status, enum srv_conn_e
     if (q->up.target >= 0 && q->up.target != q->model)
         srv_log_str(&l, "deployment", q->gen->c->models[q->up.target].name);
     if (q->emb.n) { // an embeddings request that was accepted
-        srv_log_str(&l, "model", rl_encoder_name(q->s->enc));
+        srv_log_str(&l, "model", rl_encoder_name(q->s->encoders[0].enc));
         srv_log_int(&l, "inputs", (long long)q->emb.n);
     }
     if (q->up.n)

@@ -310,7 +310,6 @@ static bool take_prompt(struct srv_request *q) {
 
 // Score with the router, now or once the prompt's embedding is ready.
 static void score_prompt(struct srv_request *q) {
-    struct srv_server *s = q->s;
     struct srv_routing *g = &q->routing;
     if (!take_prompt(q))
         return;
@@ -322,7 +321,8 @@ static void score_prompt(struct srv_request *q) {
     }
     const float *embedding = NULL;
     g->waiter.cb = on_embedding;
-    int rc = srv_embedder_get(s->emb, g->prompt.data, g->prompt.len, &g->waiter, &embedding);
+    g->embedder = q->gen->routers[g->router].encoder->emb;
+    int rc = srv_embedder_get(g->embedder, g->prompt.data, g->prompt.len, &g->waiter, &embedding);
     if (rc < 0) {
         srv__answer_error(q, 500, "out of memory while routing", "server_error", NULL, NULL);
         return;

@@ -245,38 +245,84 @@ static int build_model_list(struct srv_gen *g, const struct rl_encoder *enc) {
     return g->models_json ? RL_OK : RL_ENOMEM;
 }
 
-// The encoder, when a router of the first configuration needs it, with its workers. A reload
-// cannot load it later (server.c's reload says so).
-static int load_encoder(struct srv_server *s, char *errbuf) {
+// The server's encoder whose name router rt's file records (the configuration's for a file that
+// records none), or NULL.
+static const struct srv_encoder *encoder_of(const struct srv_server *s,
+                                            const struct srv_router *rt) {
+    const char *name = rl_router_encoder_name(rt->r);
+    if (!name)
+        return s->encoders[0].enc ? &s->encoders[0] : NULL;
+    for (size_t i = 0; i < s->n_encoders; i++)
+        if (s->encoders[i].enc && strcmp(rl_encoder_name(s->encoders[i].enc), name) == 0)
+            return &s->encoders[i];
+    return NULL;
+}
+
+static int open_encoder(struct srv_server *s, const char *dir, enum rl_precision precision,
+                        char *errbuf) {
+    const struct srv_config *c = s->gen->c;
+    struct srv_encoder *e = &s->encoders[s->n_encoders++];
+    char err[RL_ERRBUF_SIZE];
+    e->enc = rl_encoder_open_precision(dir, precision, err);
+    if (!e->enc)
+        return rl__errf(errbuf, RL_EINVAL, "encoder %s: %s", dir, err);
+    e->emb = srv_embedder_new(e->enc, s->loop, c->encoder_workers, c->batch_max, c->cache_entries,
+                              errbuf);
+    return e->emb ? RL_OK : RL_ENOMEM;
+}
+
+// The encoders the first configuration's routers read, with their workers: the configuration's
+// (encoder.model_dir) when any router embeds prompts, then, for a router whose file names
+// another encoder, <home>/models/<name> at the precision the file records. A reload cannot load
+// one later (server.c's reload says so).
+static int load_encoders(struct srv_server *s, char *errbuf) {
     const struct srv_gen *g = s->gen;
     bool needed = false;
     for (size_t i = 0; i < g->n_routers; i++)
         needed |= g->routers[i].needs_embedding;
     if (!needed)
         return RL_OK;
-    char err[RL_ERRBUF_SIZE];
-    s->enc = rl_encoder_open_precision(g->c->encoder_dir,
-                                       (enum rl_precision)g->c->encoder_precision, err);
-    if (!s->enc)
-        return rl__errf(errbuf, RL_EINVAL, "encoder %s: %s", g->c->encoder_dir, err);
-    s->emb = srv_embedder_new(s->enc, s->loop, g->c->encoder_workers, g->c->batch_max,
-                              g->c->cache_entries, errbuf);
-    return s->emb ? RL_OK : RL_ENOMEM;
+    int rc = open_encoder(s, g->c->encoder_dir, (enum rl_precision)g->c->encoder_precision, errbuf);
+    for (size_t i = 0; rc == RL_OK && i < g->n_routers; i++) {
+        const struct srv_router *rt = &g->routers[i];
+        if (!rt->needs_embedding || encoder_of(s, rt))
+            continue;
+        const char *name = rl_router_encoder_name(rt->r);
+        if (s->n_encoders == SRV_MAX_ENCODERS)
+            return rl__errf(errbuf, RL_EINVAL, "router %s: the routers read more than %d encoders",
+                            rt->name, SRV_MAX_ENCODERS);
+        char dir[4096], rel[600];
+        snprintf(rel, sizeof rel, "models/%s", name);
+        if (rl_path_join(dir, sizeof dir, s->home, rel) != RL_OK)
+            return rl__errf(errbuf, RL_ETOOBIG, "router %s: the encoder's path is too long",
+                            rt->name);
+        enum rl_precision precision = (enum rl_precision)g->c->encoder_precision;
+        const char *recorded = rl_router_meta(rt->r, "encoder_precision");
+        if (recorded && rl_precision_parse(recorded, &precision) != RL_OK)
+            precision = (enum rl_precision)g->c->encoder_precision;
+        char err[RL_ERRBUF_SIZE];
+        rc = open_encoder(s, dir, precision, err);
+        if (rc != RL_OK)
+            rc = rl__errf(errbuf, rc, "router %s reads the encoder %s: %s", rt->name, name, err);
+    }
+    return rc;
 }
 
-// Every router that embeds must read this server's encoder.
-static int check_encoder(const struct srv_server *s, const struct srv_gen *g, char *errbuf) {
+// Every router that embeds reads one of the server's encoders: the one its file names.
+static int assign_encoders(const struct srv_server *s, struct srv_gen *g, char *errbuf) {
     char err[RL_ERRBUF_SIZE];
     for (size_t i = 0; i < g->n_routers; i++) {
-        if (!g->routers[i].needs_embedding)
+        struct srv_router *rt = &g->routers[i];
+        if (!rt->needs_embedding)
             continue;
-        if (!s->enc)
+        rt->encoder = encoder_of(s, rt);
+        if (!rt->encoder)
             return rl__errf(errbuf, RL_EINVAL,
-                            "router %s needs the encoder, which this server did not load at "
+                            "router %s needs the encoder %s, which this server did not load at "
                             "start: restart it",
-                            g->routers[i].name);
-        if (rl_router_check_encoder(g->routers[i].r, s->enc, err) != RL_OK)
-            return rl__errf(errbuf, RL_EINVAL, "router %s: %s", g->routers[i].name, err);
+                            rt->name, rl_router_encoder_name(rt->r));
+        if (rl_router_check_encoder(rt->r, rt->encoder->enc, err) != RL_OK)
+            return rl__errf(errbuf, RL_EINVAL, "router %s: %s", rt->name, err);
     }
     return RL_OK;
 }
@@ -346,11 +392,11 @@ fail:
     return NULL;
 }
 
-// What a configuration needs of the server's encoder, which is loaded once, after the first
-// configuration: its routers must read it, and the model list offers it.
+// What a configuration needs of the server's encoders, which are loaded once, after the first
+// configuration: its routers must read one of them, and the model list offers the first.
 static int gen_ready(const struct srv_server *s, struct srv_gen *g, char *errbuf) {
-    int rc = check_encoder(s, g, errbuf);
-    if (rc == RL_OK && build_model_list(g, s->enc) != RL_OK)
+    int rc = assign_encoders(s, g, errbuf);
+    if (rc == RL_OK && build_model_list(g, s->encoders[0].enc) != RL_OK)
         rc = rl__errf(errbuf, RL_ENOMEM, "out of memory");
     return rc;
 }
@@ -563,7 +609,7 @@ struct srv_server *srv_server_new(srv_config_builder build, void *build_data, co
         goto fail;
     }
     s->gen = gen_new(s, errbuf);
-    if (!s->gen || load_encoder(s, errbuf) != RL_OK || gen_ready(s, s->gen, errbuf) != RL_OK)
+    if (!s->gen || load_encoders(s, errbuf) != RL_OK || gen_ready(s, s->gen, errbuf) != RL_OK)
         goto fail;
     if (s->gen->c->capture_dir && !(s->capture = srv_capture_open(s->gen->c, errbuf)))
         goto fail;
@@ -635,12 +681,14 @@ void srv_server_free(struct srv_server *s) {
     srv_listener_free(s->listener); // ends every request, which lets go of old configurations
     srv_capture_free(s->capture);   // after the requests, whose ends it records
     probes_free(s);
-    srv_embedder_free(s->emb);
-    if (s->gen) { // the calibration's thread reads the encoder
+    for (size_t i = 0; i < s->n_encoders; i++)
+        srv_embedder_free(s->encoders[i].emb);
+    if (s->gen) { // the calibration's thread reads the encoders
         srv__calibration_free(s->gen->calibration);
         s->gen->calibration = NULL;
     }
-    rl_encoder_free(s->enc);
+    for (size_t i = 0; i < s->n_encoders; i++)
+        rl_encoder_free(s->encoders[i].enc);
     srv__gen_unref(s->gen);
     for (size_t i = 0; i < SRV_RECENT_MAX; i++)
         json_decref(s->recent[i]);

@@ -21,6 +21,15 @@
 // ----------------------------------------------------------------------------
 // The server, built by server.c and read by every stage
 
+// An encoder the server loaded at start, with its workers and their cache: the configuration's
+// (encoder.model_dir, the model of POST /v1/embeddings) first, then each other encoder a router of
+// the first configuration reads (a causal_llm router's LM, <home>/models/<name>).
+#define SRV_MAX_ENCODERS 4
+struct srv_encoder {
+    struct rl_encoder *enc;
+    struct srv_embedder *emb;
+};
+
 // A loaded router, offered as router-<name>-<threshold>.
 struct srv_router {
     char name[SRV_NAME_MAX]; // the <router> of router-<router>-<threshold>
@@ -28,6 +37,7 @@ struct srv_router {
     struct rl_router_pair pair;
     double threshold; // advertised in /v1/models
     bool needs_embedding;
+    const struct srv_encoder *encoder; // the server's encoder it reads, when needs_embedding
 };
 
 // A named route of the config's routes: section, resolved against its router.
@@ -89,8 +99,10 @@ struct srv_server {
     struct srv_loop *loop;
     struct srv_listener *listener;
     struct srv_upstream *up;
-    struct rl_encoder *enc;   // loaded at start for the routers that need it; never reloaded
-    struct srv_embedder *emb; // NULL when no router needs embeddings
+    // Loaded at start for the routers that need them, never reloaded; encoders[0] is the
+    // configuration's (enc NULL when no router reads it), the others follow in n_encoders.
+    struct srv_encoder encoders[SRV_MAX_ENCODERS];
+    size_t n_encoders;
     struct srv_watch sig;
     bool draining;
     uint64_t drain_deadline_ns;
@@ -144,6 +156,7 @@ struct srv_routing {
     uint64_t t0;
     struct rl_buf prompt;
     struct srv_embed_waiter waiter;
+    struct srv_embedder *embedder; // the one the waiter was handed to, or NULL
 };
 
 // Why an attempt failed, as far as the client's final error is concerned.

@@ -149,8 +149,8 @@ TEST(lm_encoder_embeds_with_the_template) {
     size_t n_ids = 3;
     ASSERT_EQ(rl_encoder_embed_ids(enc, ws1, &seq, &n_ids, 1, one, err), RL_EINVAL);
     // A sentence encoder has no score tokens.
-    struct rl_encoder *minilm = rl_encoder_open_precision("models/all-MiniLM-L6-v2",
-                                                          RL_PRECISION_FP32, err);
+    struct rl_encoder *minilm =
+        rl_encoder_open_precision("models/all-MiniLM-L6-v2", RL_PRECISION_FP32, err);
     ASSERT_NOT_NULL(minilm);
     ASSERT_EQ(rl_encoder_score_rows(minilm, rows, err), RL_EINVAL);
     ASSERT_STR_CONTAINS(err, "not a causal LM");

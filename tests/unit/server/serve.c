@@ -4,6 +4,7 @@
 // after the first byte, client hang-ups, the connection limit, metrics, SIGTERM draining and
 // config errors.
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,6 +15,9 @@
 
 #include <jansson.h>
 
+#include "rl/battle.h"
+#include "rl/router.h"
+#include "rl/train.h"
 #include "support/serve_harness.h"
 #include "support/stub_upstream.h"
 #include "test.h"
@@ -750,6 +754,40 @@ TEST(serve_config_errors_name_line_and_key) {
 
 // The learned routers embed the prompt on the encoder workers; their decisions must match
 // `routellm route`, which embeds and scores in-line, and a prompt is embedded once for all.
+// p_strong of router-<router>-0.5 for prompt from the proxy's POST /v1/route; NAN on failure.
+static double served_p_strong(int port, const char *router, const char *prompt) {
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"model\":\"router-%s-0.5\",\"messages\":[{\"role\":\"user\","
+             "\"content\":\"%s\"}]}",
+             router, prompt);
+    struct http_resp r;
+    if (http_call(port, "/v1/route", body, NULL, 0, 0, &r) != RL_OK)
+        return NAN;
+    json_t *j = r.status == 200 ? json_loadb(r.body.data, r.body.len, 0, NULL) : NULL;
+    double p = j ? json_number_value(json_object_get(j, "p_strong")) : NAN;
+    json_decref(j);
+    http_resp_free(&r);
+    return p;
+}
+
+// p_strong of `routellm route --router spec` for prompt; NAN on failure.
+static double cli_p_strong(const char *spec, const char *prompt) {
+    char cmd[512], line[512] = "";
+    snprintf(cmd, sizeof cmd, "%s route --router %s --threshold 0.5 --json '%s'", RL_TEST_BIN, spec,
+             prompt);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return NAN;
+    bool got = fgets(line, sizeof line, f) != NULL;
+    if (pclose(f) != 0 || !got)
+        return NAN;
+    json_t *j = json_loads(line, 0, NULL);
+    double p = j ? json_number_value(json_object_get(j, "p_strong")) : NAN;
+    json_decref(j);
+    return p;
+}
+
 TEST(serve_learned_routers_match_cli) {
     struct proxy p;
     int port = stub_port_or_start();
@@ -764,36 +802,127 @@ TEST(serve_learned_routers_match_cli) {
                                           "Prove that there are infinitely many primes."};
     for (size_t k = 0; k < RL_COUNTOF(prompts); k++) {
         for (size_t i = 0; i < RL_COUNTOF(routers); i++) {
-            char body[512], cmd[512];
-            snprintf(body, sizeof body,
-                     "{\"model\":\"router-%s-0.5\",\"messages\":[{\"role\":\"user\","
-                     "\"content\":\"%s\"}]}",
-                     routers[i], prompts[k]);
-            struct http_resp r;
-            ASSERT_OK(http_call(p.port, "/v1/route", body, NULL, 0, 0, &r));
-            ASSERT_EQ(r.status, 200);
-            json_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
-            double served = json_number_value(json_object_get(j, "p_strong"));
-            json_decref(j);
-            http_resp_free(&r);
-            snprintf(cmd, sizeof cmd, "%s route --router %s --threshold 0.5 --json '%s'",
-                     RL_TEST_BIN, routers[i], prompts[k]);
-            FILE *f = popen(cmd, "r");
-            ASSERT_NOT_NULL(f);
-            char line[512] = "";
-            ASSERT_NOT_NULL(fgets(line, sizeof line, f));
-            ASSERT_EQ(pclose(f), 0);
-            j = json_loads(line, 0, NULL);
-            double cli = json_number_value(json_object_get(j, "p_strong"));
-            json_decref(j);
+            double served = served_p_strong(p.port, routers[i], prompts[k]);
             ASSERT(served >= 0 && served <= 1);
-            ASSERT_NEAR(served, cli, 1e-6);
+            ASSERT_NEAR(served, cli_p_strong(routers[i], prompts[k]), 1e-6);
         }
     }
     ASSERT_EQ(metric_value(p.port, "routellm_embedding_cache_total{result=\"miss\"}"), 2);
     ASSERT_EQ(metric_value(p.port, "routellm_embedding_cache_total{result=\"hit\"}"), 4);
     ASSERT_EQ(metric_value(p.port, "routellm_encoder_prompts_total"), 2);
     ASSERT_EQ(proxy_stop(&p), 0);
+    return 0;
+}
+
+// A causal_llm router file (its head trained on made-up battles and vectors) that reads
+// SmolLM2-135M-Instruct in int8, as `routellm train causal_llm --precision int8` writes one.
+static int write_causal_llm_router(const char *path) {
+    enum { N = 60, D = 576 };
+    struct rl_battles *b = rl_battles_new();
+    float *emb = malloc((size_t)N * D * sizeof *emb);
+    if (!b || !emb) {
+        rl_battles_free(b);
+        free(emb);
+        return RL_ENOMEM;
+    }
+    uint64_t x = 7;
+    for (int i = 0; i < N; i++) {
+        for (int d = 0; d < D; d++) {
+            x = x * 6364136223846793005u + 1442695040888963407u;
+            emb[i * D + d] = (float)(x >> 40) / (float)(1u << 24) - 0.5f;
+        }
+        char prompt[64];
+        int n = snprintf(prompt, sizeof prompt, "made-up prompt %d", i);
+        if (rl_battles_add(b, prompt, (size_t)n, "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1",
+                           emb[i * D] > 0 ? RL_OUTCOME_A_WINS : RL_OUTCOME_B_WINS, 1, 0) != 1) {
+            rl_battles_free(b);
+            free(emb);
+            return RL_ENOMEM;
+        }
+    }
+    const struct rl_router_kind *k = rl_router_kind_find("causal_llm", NULL);
+    struct rl_train_params p = rl_train_params_default(k);
+    p.epochs = 2;
+    p.encoder_precision = "int8";
+    char err[RL_ERRBUF_SIZE];
+    int rc = rl_train(k, b, emb, "SmolLM2-135M-Instruct", D, &p, path, err);
+    rl_battles_free(b);
+    free(emb);
+    return rc;
+}
+
+// A causal_llm router and the MiniLM routers in one configuration: the proxy loads the LM the
+// router file names beside encoder.model_dir's encoder, each router's p_strong is the CLI's,
+// and the dashboard's calibration scores each router with its own encoder.
+TEST(serve_causal_llm_beside_minilm_routers) {
+    char dir[] = "/tmp/rl_serve_lm_XXXXXX", file[64], sample[64], list[64];
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/llm.safetensors", dir);
+    snprintf(list, sizeof list, "%s/llm.prompts.jsonl.gz", dir);
+    snprintf(sample, sizeof sample, "%s/sample.txt", dir);
+    ASSERT_OK(write_causal_llm_router(file));
+    static const char *const prompts[] = {"What is the capital of France?",
+                                          "Prove that there are infinitely many primes."};
+    FILE *f = fopen(sample, "w");
+    ASSERT_NOT_NULL(f);
+    fprintf(f, "%s\n%s\n", prompts[0], prompts[1]);
+    ASSERT_EQ(fclose(f), 0);
+    struct proxy p;
+    int port = stub_port_or_start();
+    ASSERT_OK(proxy_start(&p, NULL,
+                          "models:\n"
+                          "  - {name: strong, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                          "  - {name: weak, base_url: \"http://127.0.0.1:%d/ok/v1\"}\n"
+                          "routers: {mf: , llm: {checkpoint_path: \"%s\"}}\n"
+                          "dashboard: {calibration_prompts: \"%s\"}\n",
+                          port, port, file, sample));
+    const char *const routers[][2] = {{"mf", "mf"}, {"llm", file}};
+    double served[2][2]; // [router][prompt]
+    for (size_t k = 0; k < RL_COUNTOF(prompts); k++) {
+        for (size_t i = 0; i < RL_COUNTOF(routers); i++) {
+            served[i][k] = served_p_strong(p.port, routers[i][0], prompts[k]);
+            ASSERT(served[i][k] >= 0 && served[i][k] <= 1);
+            ASSERT_NEAR(served[i][k], cli_p_strong(routers[i][1], prompts[k]), 1e-6);
+        }
+    }
+    // The calibration sample holds the same two prompts: each router's sorted scores.
+    json_t *calib = NULL;
+    for (int tries = 0; tries < 300; tries++) {
+        struct http_resp r;
+        ASSERT_OK(http_call(p.port, "/v1/dashboard/calibration", NULL, NULL, 0, 0, &r));
+        calib = json_loadb(r.body.data, r.body.len, 0, NULL);
+        http_resp_free(&r);
+        const char *status = json_string_value(json_object_get(calib, "status"));
+        if (status && strcmp(status, "running") != 0)
+            break;
+        json_decref(calib);
+        calib = NULL;
+        usleep(100000);
+    }
+    ASSERT_NOT_NULL(calib);
+    ASSERT_STR_EQ(json_string_value(json_object_get(calib, "status")), "ready");
+    for (size_t i = 0; i < RL_COUNTOF(routers); i++) {
+        json_t *scores = json_object_get(
+            json_object_get(json_object_get(calib, "routers"), routers[i][0]), "scores");
+        ASSERT_EQ(json_array_size(scores), 2);
+        double lo = fmin(served[i][0], served[i][1]), hi = fmax(served[i][0], served[i][1]);
+        ASSERT_NEAR(json_number_value(json_array_get(scores, 0)), lo, 1e-6);
+        ASSERT_NEAR(json_number_value(json_array_get(scores, 1)), hi, 1e-6);
+    }
+    json_decref(calib);
+    // Each prompt was embedded once by each encoder: the calibration's passes are its own.
+    ASSERT_EQ(metric_value(p.port, "routellm_encoder_prompts_total"), 4);
+    // POST /v1/embeddings stays the configuration's encoder.
+    struct http_resp r;
+    ASSERT_OK(http_call(p.port, "/v1/embeddings",
+                        "{\"model\":\"all-MiniLM-L6-v2\",\"input\":\"hello\"}", NULL, 0, 0, &r));
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(proxy_stop(&p), 0);
+    unlink(file);
+    unlink(list);
+    unlink(sample);
+    ASSERT_EQ(rmdir(dir), 0);
     return 0;
 }
 
